@@ -1,0 +1,4 @@
+# nbkit firmware entry point: the board runs this after boot.
+import nbkit
+
+print("nbkit firmware", nbkit.VERSION)

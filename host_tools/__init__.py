@@ -1,0 +1,10 @@
+"""nbkit host tools: the `nbkit` command line (CPython side of the toolkit)."""
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+#: Repository root: firmware/, boards/ and tests/ sit beside host_tools/.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE_DIR = REPO_ROOT / "firmware"
+BOARDS_DIR = REPO_ROOT / "boards"

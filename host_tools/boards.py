@@ -1,0 +1,143 @@
+"""Board data files (`boards/*.json`): loading, validation and `nbkit boards`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from host_tools import BOARDS_DIR
+from host_tools.errors import CommandError
+
+#: Modem models the firmware has a profile for.
+MODEM_MODELS = ("bc95", "bc28")
+#: mpy-cross -march values (see mpy-cross --help).
+MPY_ARCHES = (
+    "x64",
+    "x86",
+    "armv6m",
+    "armv7m",
+    "armv7em",
+    "armv7emsp",
+    "xtensa",
+    "xtensawin",
+    "rv32imc",
+)
+PORTS = ("unix", "esp32", "rp2")
+
+_PIN = (int, type(None))
+# dotted key -> accepted types
+_SCHEMA: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "description": (str,),
+    "port": (str,),
+    "mcu": (str,),
+    "mpy_arch": (str,),
+    "heap_bytes": (int,),
+    "modem.model": (str,),
+    "modem.uart.id": (int,),
+    "modem.uart.tx": _PIN,
+    "modem.uart.rx": _PIN,
+    "modem.uart.baud": (int,),
+    "modem.pwrkey": _PIN,
+    "modem.reset": _PIN,
+    "console.baud": (int,),
+    "pins.pulse_a": _PIN,
+    "pins.pulse_b": _PIN,
+    "pins.tamper": _PIN,
+    "pins.button": _PIN,
+    "pins.smoke_adc": _PIN,
+}
+
+
+def _lookup(data: dict[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(dotted)
+        node = node[part]
+    return node
+
+
+def validate(data: Any, origin: str = "board") -> list[str]:
+    """Return every problem found in one board's data (empty list: valid)."""
+    if not isinstance(data, dict):
+        return [f"{origin}: top level must be a JSON object"]
+    problems = []
+    for key, types in _SCHEMA.items():
+        try:
+            value = _lookup(data, key)
+        except KeyError:
+            problems.append(f"{origin}: missing key '{key}'")
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            problems.append(f"{origin}: '{key}' must be {names}, got {value!r}")
+    if problems:
+        return problems
+    checks = [
+        (data["port"] in PORTS, f"'port' must be one of {PORTS}"),
+        (data["mpy_arch"] in MPY_ARCHES, f"'mpy_arch' must be one of {MPY_ARCHES}"),
+        (data["modem"]["model"] in MODEM_MODELS, f"'modem.model' must be one of {MODEM_MODELS}"),
+        (16_384 <= data["heap_bytes"] <= 8_388_608, "'heap_bytes' must be 16 KiB .. 8 MiB"),
+        (
+            data["modem"]["uart"]["baud"] in (4800, 9600, 19200, 38400, 57600, 115200),
+            "'modem.uart.baud' must be a standard rate",
+        ),
+    ]
+    if data["port"] != "unix":
+        checks.append(
+            (
+                data["modem"]["uart"]["tx"] is not None
+                and data["modem"]["uart"]["rx"] is not None,
+                "a real board needs 'modem.uart.tx' and 'modem.uart.rx' pins",
+            )
+        )
+    problems += [f"{origin}: {msg}" for ok, msg in checks if not ok]
+    return problems
+
+
+def board_names() -> list[str]:
+    """Names of every board file, sorted."""
+    return sorted(p.stem for p in BOARDS_DIR.glob("*.json"))
+
+
+def load(name: str) -> dict[str, Any]:
+    """Load and validate one board; raise CommandError naming the problem."""
+    path = BOARDS_DIR / f"{name}.json"
+    if not path.is_file():
+        raise CommandError(f"unknown board '{name}'; known boards: {', '.join(board_names())}")
+    return load_path(path)
+
+
+def load_path(path: Path) -> dict[str, Any]:
+    """Load and validate a board file by path."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{path}: not valid JSON ({exc})") from exc
+    problems = validate(data, path.name)
+    if data.get("name") != path.stem if isinstance(data, dict) else False:
+        problems.append(f"{path.name}: 'name' must equal the file name '{path.stem}'")
+    if problems:
+        raise CommandError("; ".join(problems))
+    return data
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the boards as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    boards = [load(name) for name in board_names()]
+    if args.json:
+        print(json.dumps(boards, indent=2))
+        return 0
+    for b in boards:
+        m = b["modem"]
+        print(
+            f"{b['name']:<14} {b['mcu']:<8} {m['model']:<5} arch={b['mpy_arch']:<10} "
+            f"heap={b['heap_bytes'] // 1024} KiB  {b['description']}"
+        )
+    return 0

@@ -1,0 +1,60 @@
+"""`nbkit` command line: a table of commands, each in its own module, loaded on demand.
+
+Every command module exposes ``configure(parser)`` and ``run(args) -> int``. Any
+:class:`CommandError` becomes ``nbkit: <message>`` on stderr and exit code 1; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from host_tools import __version__
+from host_tools.errors import CommandError
+
+# name -> (module under host_tools, one-line help)
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("host_tools.build", "cross-compile the firmware with mpy-cross for a board"),
+    "boards": ("host_tools.boards", "list the boards and check their data files"),
+    "demo": ("host_tools.demo", "run the virtual device end to end (what `make demo` runs)"),
+    "bench": ("host_tools.bench", "print the speed, memory and energy figures"),
+}
+
+
+def register(name: str, module: str, help_text: str) -> None:
+    """Add a command to the table (used by modules that ship optional commands)."""
+    _COMMANDS[name] = (module, help_text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nbkit",
+        description="nbkit: build, emulate, deploy and provision NB-IoT meter firmware.",
+        epilog="Run `nbkit COMMAND --help` for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"nbkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in _COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.set_defaults(_module=module)
+        importlib.import_module(module).configure(cmd)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `nbkit` console script; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except CommandError as exc:
+        print(f"nbkit: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nbkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Every board file is valid data; invalid data is refused with the reason."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from host_tools import boards
+from host_tools.errors import CommandError
+
+
+@pytest.mark.parametrize("name", boards.board_names())
+def test_every_board_file_is_valid(name):
+    data = boards.load(name)
+    assert boards.validate(data) == []
+    assert data["modem"]["model"] in boards.MODEM_MODELS
+
+
+def test_the_required_boards_exist():
+    names = boards.board_names()
+    assert "unix_sim" in names
+    mcus = {boards.load(n)["mcu"]: boards.load(n)["modem"]["model"] for n in names}
+    assert mcus.get("esp32") == "bc28"
+    assert mcus.get("rp2040") == "bc95"
+
+
+def _good():
+    return copy.deepcopy(boards.load("esp32_bc28"))
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda b: b.pop("mpy_arch"), "missing key 'mpy_arch'"),
+        (lambda b: b["modem"].update(model="sim800"), "'modem.model' must be one of"),
+        (lambda b: b["modem"]["uart"].update(tx="17"), "'modem.uart.tx' must be int or null"),
+        (lambda b: b.update(heap_bytes=True), "'heap_bytes' must be int"),
+        (lambda b: b.update(heap_bytes=1024), "'heap_bytes' must be 16 KiB"),
+        (
+            lambda b: b["modem"]["uart"].update(rx=None),
+            "needs 'modem.uart.tx' and 'modem.uart.rx'",
+        ),
+        (lambda b: b.update(mpy_arch="z80"), "'mpy_arch' must be one of"),
+    ],
+)
+def test_invalid_board_data_is_refused_with_the_reason(mutate, message):
+    data = _good()
+    mutate(data)
+    problems = boards.validate(data, "x.json")
+    assert any(message in p for p in problems), problems
+
+
+def test_unknown_board_names_the_known_ones():
+    with pytest.raises(CommandError, match="unknown board 'nope'; known boards: .*unix_sim"):
+        boards.load("nope")

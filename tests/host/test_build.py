@@ -1,0 +1,53 @@
+"""`nbkit build`: mpy-cross output per board, size report, clear compile errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from host_tools import FIRMWARE_DIR, build
+from host_tools.cli import main
+from host_tools.errors import CommandError
+
+
+def test_build_makes_an_mpy_per_module_with_the_board_arch(tmp_path):
+    built = build.build_board("rp2040_bc95", tmp_path)
+    out = tmp_path / "rp2040_bc95"
+    sources = build.firmware_sources()
+    assert len(built) == len(sources)
+    for rel in sources:
+        if rel.as_posix() in build.SOURCE_ENTRY_POINTS:
+            assert (out / rel).read_bytes() == (FIRMWARE_DIR / rel).read_bytes()
+        else:
+            header = (out / rel.with_suffix(".mpy")).read_bytes()[:4]
+            assert header[:2] == b"M\x06", header  # .mpy version 6
+    assert (out / "board.json").is_file()
+    assert not (out / ".check").exists()
+
+
+def test_size_report_lists_every_module_and_the_total(tmp_path, capsys):
+    assert main(["build", "--all", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    for board in ("unix_sim", "esp32_bc28", "rp2040_bc95"):
+        assert f"== {board} (" in text
+        assert (tmp_path / board / "nbkit" / "__init__.mpy").is_file()
+    assert "total bytes" in text
+    assert "nbkit/__init__.mpy" in text
+
+
+def test_code_micropython_cannot_compile_fails_with_file_and_line(tmp_path):
+    fw = tmp_path / "fw"
+    shutil.copytree(FIRMWARE_DIR, fw)
+    (fw / "nbkit" / "broken.py").write_text("x = 1\nmatch x:\n    case 1:\n        pass\n")
+    with pytest.raises(CommandError) as err:
+        build.build_board("esp32_bc28", tmp_path / "out", firmware=fw)
+    message = str(err.value)
+    assert "firmware/nbkit/broken.py" in message
+    assert "line 2" in message
+    assert "SyntaxError" in message
+
+
+def test_unknown_board_exits_1_with_a_message(capsys):
+    assert main(["build", "--board", "nope"]) == 1
+    assert "unknown board 'nope'" in capsys.readouterr().err
