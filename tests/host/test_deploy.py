@@ -1,0 +1,127 @@
+"""`nbkit deploy`: version/arch checks, copy only what changed, atomic switch, cut recovery."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from host_tools import FIRMWARE_DIR, boards, build, deploy
+from host_tools.errors import CommandError
+from tests.micropython_runner import run_micropython
+from tests.support.repl_pty import micropython_on_pty
+
+
+@pytest.fixture
+def board_fs(tmp_path):
+    """The filesystem of a (unix-port) board: the working directory of its REPL."""
+    path = tmp_path / "device"
+    path.mkdir()
+    return path
+
+
+def _build(firmware: Path, out: Path) -> Path:
+    build.build_board("unix_sim", out, firmware=firmware)
+    return out / "unix_sim"
+
+
+def _deploy(port: str, build_dir: Path, **kw) -> deploy.Plan:
+    device = deploy.Device(port)
+    try:
+        return deploy.deploy(device, boards.load("unix_sim"), build_dir, progress=False, **kw)
+    finally:
+        device.close()
+
+
+def test_second_deploy_copies_only_the_changed_module(tmp_path, board_fs):
+    fw = tmp_path / "fw"
+    shutil.copytree(FIRMWARE_DIR, fw)
+    with micropython_on_pty(board_fs) as port:
+        first = _deploy(port, _build(fw, tmp_path / "b1"))
+        assert "main.py" in first.copy and "nbkit/__init__.mpy" in first.copy
+        assert first.unchanged == []
+        (fw / "nbkit" / "hal" / "clock.py").write_text(
+            (fw / "nbkit" / "hal" / "clock.py").read_text() + "\n# changed\nX = 1\n"
+        )
+        second = _deploy(port, _build(fw, tmp_path / "b2"))
+        assert second.copy == ["nbkit/hal/clock.mpy"]
+        third = _deploy(port, _build(fw, tmp_path / "b3"))
+        assert third.copy == [] and third.remove == []
+    manifest = json.loads((board_fs / ".deploy" / "manifest.json").read_text())
+    assert manifest == deploy.local_manifest(tmp_path / "b2" / "unix_sim")
+    assert not (board_fs / ".deploy" / "journal.json").exists()
+
+
+def test_deployed_firmware_runs_on_the_device(tmp_path, board_fs):
+    with micropython_on_pty(board_fs) as port:
+        _deploy(port, _build(FIRMWARE_DIR, tmp_path / "b"))
+    proc = run_micropython(
+        ["-c", "import os; os.chdir(%r); exec(open('main.py').read())" % str(board_fs)]
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "nbkit firmware" in proc.stdout
+
+
+def test_a_committed_deploy_cut_before_applying_is_finished_at_boot(tmp_path, board_fs):
+    old = _build(FIRMWARE_DIR, tmp_path / "old")
+    shutil.copytree(old, board_fs, dirs_exist_ok=True)
+    fw = tmp_path / "fw"
+    shutil.copytree(FIRMWARE_DIR, fw)
+    (fw / "nbkit" / "__init__.py").write_text('VERSION = "9.9.9"\n')
+    new = _build(fw, tmp_path / "new")
+    todo = deploy.plan(deploy.local_manifest(new), deploy.local_manifest(old))
+    # the state a power cut leaves right after the commit rename: staged files and a journal
+    state = board_fs / ".deploy"
+    for path in todo.copy:
+        (state / "stage" / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(new / path, state / "stage" / path)
+    (state / "apply.py").write_text(deploy.APPLIER)
+    (state / "journal.json").write_text(
+        json.dumps(
+            {
+                "moves": [[f".deploy/stage/{p}", p] for p in todo.copy],
+                "remove": [],
+                "manifest": todo.manifest,
+            }
+        )
+    )
+    boot = "import os; os.chdir(%r); exec(open('main.py').read())" % str(board_fs)
+    proc = run_micropython(["-c", boot])
+    assert "nbkit firmware 9.9.9" in proc.stdout, proc.stdout + proc.stderr
+    assert not (state / "journal.json").exists()
+    assert json.loads((state / "manifest.json").read_text()) == todo.manifest
+
+
+def test_an_uncommitted_deploy_leaves_the_old_app(tmp_path, board_fs):
+    old = _build(FIRMWARE_DIR, tmp_path / "old")
+    shutil.copytree(old, board_fs, dirs_exist_ok=True)
+    stage = board_fs / ".deploy" / "stage" / "nbkit"
+    stage.mkdir(parents=True)
+    (stage / "__init__.mpy").write_bytes(b"half a fi")  # cut while staging
+    proc = run_micropython(
+        ["-c", "import os; os.chdir(%r); exec(open('main.py').read())" % str(board_fs)]
+    )
+    assert proc.returncode == 0 and "nbkit firmware 0.1.0" in proc.stdout
+
+
+def test_wrong_architecture_is_refused_before_copying(tmp_path):
+    built = _build(FIRMWARE_DIR, tmp_path / "b")
+    xtensawin = 6 | (3 << 8) | (10 << 10)
+    with pytest.raises(
+        CommandError, match="device is a xtensawin MicroPython but board 'unix_sim' is x64"
+    ):
+        deploy.check_mpy(xtensawin, boards.load("unix_sim"), built)
+
+
+def test_wrong_mpy_version_is_refused_with_what_to_do(tmp_path):
+    built = _build(FIRMWARE_DIR, tmp_path / "b")
+    v5_x64 = 5 | (2 << 10)
+    with pytest.raises(CommandError, match="runs .mpy version 5.0 but mpy-cross made version 6"):
+        deploy.check_mpy(v5_x64, boards.load("unix_sim"), built)
+
+
+def test_unreachable_port_is_a_clear_error(tmp_path):
+    with pytest.raises(CommandError, match="cannot reach a MicroPython REPL on /nonexistent"):
+        deploy.Device("/nonexistent")
