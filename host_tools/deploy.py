@@ -203,7 +203,7 @@ class Device:
             self.t.close()
 
 
-_MKDIRS = APPLIER.split("def _apply")[0].replace("import json, os\n", "import os\n")
+_MKDIRS = APPLIER.split("def _apply", maxsplit=1)[0].replace("import json, os\n", "import os\n")
 _CLEAR_STAGE = """\
 import os
 def _rm(p):
