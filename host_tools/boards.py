@@ -125,14 +125,45 @@ def load_path(path: Path) -> dict[str, Any]:
     return data
 
 
+def wiring_table(board: dict[str, Any]) -> str:
+    """A Markdown wiring table for one board (MCU pin -> what to connect), from its data."""
+    m = board["modem"]
+    model = m["model"].upper()
+    rows = [
+        (m["uart"]["tx"], f"{model} RXD (MCU TX, UART{m['uart']['id']}, {m['uart']['baud']} 8N1)"),
+        (m["uart"]["rx"], f"{model} TXD (MCU RX, UART{m['uart']['id']})"),
+        (m["pwrkey"], f"{model} PWRKEY (through the module's level shifter/transistor)"),
+        (m["reset"], f"{model} RESET"),
+    ]
+    rows += [(pin, name.replace("_", " ")) for name, pin in board["pins"].items()]
+    lines = [
+        f"**{board['name']}** — {board['description']}",
+        "",
+        "| MCU pin | connect to |",
+        "| --- | --- |",
+    ]
+    lines += [f"| GPIO{pin} | {what} |" for pin, what in rows if pin is not None]
+    lines += [
+        "| GND | module GND (common ground) |",
+        f"| — | {model} VBAT from the 3.6 V cell (not from the MCU's 3V3 regulator) |",
+    ]
+    return "\n".join(lines)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the boards as JSON")
+    parser.add_argument(
+        "--wiring", action="store_true", help="print a Markdown wiring table for each real board"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     boards = [load(name) for name in board_names()]
     if args.json:
         print(json.dumps(boards, indent=2))
+        return 0
+    if args.wiring:
+        print("\n\n".join(wiring_table(b) for b in boards if b["port"] != "unix"))
         return 0
     for b in boards:
         m = b["modem"]

@@ -54,3 +54,10 @@ def test_invalid_board_data_is_refused_with_the_reason(mutate, message):
 def test_unknown_board_names_the_known_ones():
     with pytest.raises(CommandError, match="unknown board 'nope'; known boards: .*unix_sim"):
         boards.load("nope")
+
+
+def test_wiring_table_comes_from_the_board_data():
+    table = boards.wiring_table(boards.load("rp2040_bc95"))
+    assert "| GPIO0 | BC95 RXD (MCU TX, UART0, 9600 8N1) |" in table
+    assert "| GPIO1 | BC95 TXD (MCU RX, UART0) |" in table
+    assert "| GPIO2 | BC95 PWRKEY" in table
