@@ -22,6 +22,7 @@ class ScriptedTransport:
     def __init__(self, clock):
         self.clock = clock
         self.rx = bytearray()
+        self.pos = 0  # next byte of rx to hand out
         self.tx = bytearray()
         self.closed = False
 
@@ -30,12 +31,15 @@ class ScriptedTransport:
         return len(data)
 
     def read(self, n):
-        data = bytes(self.rx[:n])
-        self.rx = self.rx[n:]
+        data = bytes(self.rx[self.pos : self.pos + n])
+        self.pos += len(data)
+        if self.pos == len(self.rx):
+            self.rx = bytearray()
+            self.pos = 0
         return data
 
     def wait(self, timeout_ms):
-        if self.rx:
+        if self.pos < len(self.rx):
             return True
         self.clock.sleep_ms(timeout_ms)
         return False
@@ -69,7 +73,8 @@ class Bench:
             log=lambda n: self.events[-n:],
             rand=self._nonce,
         )
-        self.output = bytearray()  # everything the device ever wrote
+        self.output = bytearray()  # everything the device ever wrote (while record is True)
+        self.record = True
 
     def _nonce(self, n):
         self.nonce_count += 1
@@ -82,7 +87,8 @@ class Bench:
             if not self.console.poll(0):
                 break
         out = bytes(self.transport.tx)
-        self.output.extend(out)
+        if self.record:
+            self.output.extend(out)
         self.transport.tx = bytearray()
         text = out.decode()
         assert text == "" or text.endswith("\r\n"), text
