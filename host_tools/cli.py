@@ -20,6 +20,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "boards": ("host_tools.boards", "list the boards and check their data files"),
     "demo": ("host_tools.demo", "run the virtual device end to end (what `make demo` runs)"),
     "bench": ("host_tools.bench", "print the speed, memory and energy figures"),
+    "provision": ("host_tools.provision", "provision a device over its service console"),
 }
 
 
