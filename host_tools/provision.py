@@ -401,8 +401,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     key = sub.add_parser("key", help="store the device key (write-only) or show its fingerprint")
     key.add_argument("action", choices=("set", "fingerprint"))
     key.add_argument("--key-file", metavar="FILE", help="file holding the key as hex digits")
-    key.add_argument("secret", nargs="?", action=_RefuseSecret, metavar="the key",
-                     help=argparse.SUPPRESS)
+    key.add_argument(
+        "secret", nargs="?", action=_RefuseSecret, metavar="the key", help=argparse.SUPPRESS
+    )
     sub.add_parser("selftest", help="modem, SIM, attach, test uplink, sensor")
     log = sub.add_parser("log", help="the newest event-log lines")
     log.add_argument("-n", "--lines", type=int, default=20, help="how many (1-100, default 20)")

@@ -24,7 +24,7 @@ from tests.micropython_runner import REPO, micropython_binary, micropython_env
 pytestmark = pytest.mark.e2e
 
 PIN = "482913"  # the test device's service PIN (tests/firmware/console_kit.py)
-KEY_HEX = "8f1c2e3d4b5a69788796a5b4c3d2e1f0" "0112233445566778899aabbccddeeff0"
+KEY_HEX = "8f1c2e3d4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0"
 
 
 class Device:
@@ -101,8 +101,9 @@ def test_get_unlocks_with_the_pin_file_and_locks_again(device, capsys, pin_file,
     code, out, _ = nbkit(capsys, "--port", device.port, "--pin-file", pin_file, "get")
     assert code == 0
     assert "server           collector.example.net:5683" in out
-    code, out, _ = nbkit(capsys, "--port", device.port, "--json", "--pin-file", pin_file,
-                         "get", "bands")
+    code, out, _ = nbkit(
+        capsys, "--port", device.port, "--json", "--pin-file", pin_file, "get", "bands"
+    )
     assert json.loads(out)["result"] == {"bands": "8,20"}
     # the tool locked the session on its way out: a bare console command is refused again
     client = provision.ConsoleClient.open(device.port, timeout=2)

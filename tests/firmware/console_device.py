@@ -16,8 +16,13 @@ def main():
     failing = sys.argv[2] if len(sys.argv) > 2 else None
     transport = TtyTransport(int(target) if target.isdigit() else target)
     config = MemConfig({"device_id": "wm-000042"})
-    details = {"modem": "AT answered", "sim": "READY", "attach": "registered, home",
-               "uplink": "echo in 2 s", "sensor": "pulse input idle"}
+    details = {
+        "modem": "AT answered",
+        "sim": "READY",
+        "attach": "registered, home",
+        "uplink": "echo in 2 s",
+        "sensor": "pulse input idle",
+    }
 
     def check(name):
         return lambda: (name != failing, details[name] if name != failing else "no answer")

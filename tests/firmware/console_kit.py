@@ -56,13 +56,17 @@ class Bench:
         self.modem = dict(MODEM)
         self.events = ["boot", "attach ok", "report sent seq=1"] if log is None else log
         self.nonce_count = 0
-        self.checks = checks if checks is not None else [
-            ("modem", lambda: (True, "AT answered")),
-            ("sim", lambda: (True, "READY")),
-            ("attach", lambda: (True, "registered, home")),
-            ("uplink", lambda: (True, "echo in 2 s")),
-            ("sensor", lambda: (True, "pulse input idle")),
-        ]
+        self.checks = (
+            checks
+            if checks is not None
+            else [
+                ("modem", lambda: (True, "AT answered")),
+                ("sim", lambda: (True, "READY")),
+                ("attach", lambda: (True, "registered, home")),
+                ("uplink", lambda: (True, "echo in 2 s")),
+                ("sensor", lambda: (True, "pulse input idle")),
+            ]
+        )
         self.console = Console(
             self.transport,
             self.clock,

@@ -1,6 +1,6 @@
 # The provisioning console answers every command in the documented format: data lines
 # `key: value`, then OK or ERR <code> <message>. Runs in MicroPython on virtual time.
-from console_kit import KEY_HEX, MODEM, PIN, Bench, data
+from console_kit import KEY_HEX, MODEM, Bench, data
 from fake_config import digest
 from nbkit.console.auth import hmac_sha256, key_fingerprint
 
@@ -41,8 +41,16 @@ def test_identify_reports_a_silent_modem_as_an_error_after_what_it_knows():
 
 def test_commands_that_touch_the_device_need_an_unlocked_session():
     bench = Bench()
-    for line in ("get", "get apn", "set apn=x", "key fingerprint", "selftest", "log",
-                 "key set " + KEY_HEX, "factory-reset confirm"):
+    for line in (
+        "get",
+        "get apn",
+        "set apn=x",
+        "key fingerprint",
+        "selftest",
+        "log",
+        "key set " + KEY_HEX,
+        "factory-reset confirm",
+    ):
         reply = bench.send(line)
         assert reply == ["ERR 401 locked: unlock <pin> or challenge/respond first"], (line, reply)
     assert bench.config.writes == 0 and bench.config.resets == 0
@@ -66,7 +74,7 @@ def test_set_changes_several_keys_at_once_and_shows_the_stored_values():
     reply = bench.send("set apn=cmnbiot bands=3,8 report_s=7200")
     assert reply == ["apn: cmnbiot", "bands: 3,8", "report_s: 7200", "OK"], reply
     assert bench.config.get("bands") == [3, 8]
-    assert bench.send("set server=\"10.0.0.7:5683\"") == ["server: 10.0.0.7:5683", "OK"]
+    assert bench.send('set server="10.0.0.7:5683"') == ["server: 10.0.0.7:5683", "OK"]
 
 
 def test_invalid_values_are_refused_with_the_reason_and_nothing_changes():
@@ -79,7 +87,10 @@ def test_invalid_values_are_refused_with_the_reason_and_nothing_changes():
         ("set report_s=60 sample_s=120", "ERR 422 report_s: must not be shorter than sample_s"),
         ("set server=collector", "ERR 422 server: expected host:port"),
         ("set server=host:70000", "ERR 422 server: 70000 out of range 1..65535"),
-        ("set heartbeat_s=soon", "ERR 422 heartbeat_s: expected a whole number from 3600 to 604800"),
+        (
+            "set heartbeat_s=soon",
+            "ERR 422 heartbeat_s: expected a whole number from 3600 to 604800",
+        ),
         ("set colour=blue", "ERR 422 colour: unknown key"),
         ("set apn", "ERR 400 expected key=value, got apn"),
         ("set =x", "ERR 400 expected key=value, got =x"),

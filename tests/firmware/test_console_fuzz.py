@@ -12,12 +12,54 @@ TIMEOUT_S = 60
 LINES = 1500
 SEED = 20261125
 
-_WORDS = ("identify", "get", "set", "key", "selftest", "log", "factory-reset", "unlock",
-          "challenge", "respond", "exit", "help", "ping", "GET", "Set", "kEy", "sel", "")
-_ARGS = ("apn=iot.nb", "apn=", "bands=3,8", "bands=99", "sample_s=30", "sample_s=-1",
-         "report_s=600", "report_s=1", "heartbeat_s=86400", "server=a.b:1", "server=:",
-         "device_id=wm-7", "device_id=", "smoke_threshold=4096", "flow_alarm_lph=10",
-         "set", "fingerprint", "confirm", "=", "==", '"', '"a b"', "0", "100", "-5", "abc")
+_WORDS = (
+    "identify",
+    "get",
+    "set",
+    "key",
+    "selftest",
+    "log",
+    "factory-reset",
+    "unlock",
+    "challenge",
+    "respond",
+    "exit",
+    "help",
+    "ping",
+    "GET",
+    "Set",
+    "kEy",
+    "sel",
+    "",
+)
+_ARGS = (
+    "apn=iot.nb",
+    "apn=",
+    "bands=3,8",
+    "bands=99",
+    "sample_s=30",
+    "sample_s=-1",
+    "report_s=600",
+    "report_s=1",
+    "heartbeat_s=86400",
+    "server=a.b:1",
+    "server=:",
+    "device_id=wm-7",
+    "device_id=",
+    "smoke_threshold=4096",
+    "flow_alarm_lph=10",
+    "set",
+    "fingerprint",
+    "confirm",
+    "=",
+    "==",
+    '"',
+    '"a b"',
+    "0",
+    "100",
+    "-5",
+    "abc",
+)
 _PRINTABLE = "".join(chr(c) for c in range(32, 127))
 _CHANGERS = ("set ", "key set ", "factory-reset confirm")
 
@@ -34,8 +76,11 @@ def _command(keys):
         words.append("set")
     for _ in range(random.randint(0, 3)):
         if random.random() < 0.15:
-            key = "%064x" % random.getrandbits(32) if random.random() < 0.5 else "%032x" % (
-                random.getrandbits(30))
+            key = (
+                "%064x" % random.getrandbits(32)
+                if random.random() < 0.5
+                else "%032x" % (random.getrandbits(30))
+            )
             words.append(key)
         else:
             words.append(random.choice(_ARGS))

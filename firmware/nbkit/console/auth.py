@@ -3,6 +3,7 @@
 # HMAC-SHA256 is built on hashlib.sha256 (MicroPython has no hmac module), RFC 2104.
 import binascii
 import hashlib
+
 from micropython import const
 
 _BLOCK = const(64)

@@ -31,8 +31,9 @@
 import binascii
 import gc
 
-import nbkit
 from micropython import const
+
+import nbkit
 from nbkit.console import auth, lines
 
 _MAX_LINE = const(200)
@@ -113,7 +114,7 @@ def _urandom(n):
 
 class Console:
     def __init__(
-        self, transport, clock, config, pin=None, info=None, checks=(), log=None, rand=None
+        self, transport, clock, config, *, pin=None, info=None, checks=(), log=None, rand=None
     ):
         self.transport = transport
         self.config = config
@@ -151,7 +152,7 @@ class Console:
             sent += n
 
     def _on_line(self, kind, value):
-        out = []
+        out = []  # type: list[str]
         try:
             if kind == lines.OVERLONG:
                 raise ConsoleError(414, "line too long (max %d characters), ignored" % value)

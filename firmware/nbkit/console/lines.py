@@ -38,10 +38,10 @@ class LineReader:
                 self._after_cr = False
                 if b == _LF:
                     continue
-            if b == _CR or b == _LF:
+            if b in (_CR, _LF):
                 self._after_cr = b == _CR
                 self._finish(emit)
-            elif b == _BS or b == _DEL:
+            elif b in (_BS, _DEL):
                 if self._n and not self._overlong:
                     self._n -= 1
             else:
