@@ -85,24 +85,28 @@ def clean(value):
 
 
 def split_words(text):
-    # Whitespace-separated words; "double quotes" keep spaces inside one word.
+    # Space-separated words; "double quotes" keep spaces inside one word (quotes removed).
+    if '"' not in text:
+        return text.split()
     words = []
-    word = None
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-            word = word or ""
-        elif ch == " " and not quoted:
-            if word is not None:
-                words.append(word)
-            word = None
-        else:
-            word = (word or "") + ch
-    if quoted:
+    parts = []  # pieces of the current word
+    inside = False
+    start = 0
+    for i in range(len(text) + 1):
+        ch = text[i] if i < len(text) else " "
+        if ch == '"' or (ch == " " and not inside):
+            parts.append(text[start:i])
+            start = i + 1
+            if ch == '"':
+                inside = not inside
+                parts.append("")  # "" is a word of its own
+            elif parts != [""]:
+                words.append("".join(parts))
+                parts = []
+            else:
+                parts = []
+    if inside:
         raise ConsoleError(400, "unbalanced double quote")
-    if word is not None:
-        words.append(word)
     return words
 
 
