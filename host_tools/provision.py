@@ -34,6 +34,8 @@ EXIT_UNREACHABLE = 3  # port cannot be opened, or no answer in time
 
 #: key sizes the device accepts, in bytes
 KEY_MIN, KEY_MAX = 16, 32
+#: longest command line the device accepts (firmware/nbkit/console/console.py _MAX_LINE)
+DEVICE_LINE_MAX = 200
 #: device answers longer than this are not a console reply (wrong port or baud)
 _MAX_REPLY_LINES = 400
 _NEEDS_SESSION = {"get", "set", "key", "selftest", "log", "reset", "unlock"}
@@ -161,6 +163,8 @@ class ConsoleClient:
         """Send one command line and return its reply (never raises on ERR)."""
         if any(c in line for c in "\r\n") or not line.isascii():
             raise CommandError("a command is one line of ASCII text")
+        if len(line) > DEVICE_LINE_MAX:
+            raise CommandError(f"command longer than the device's {DEVICE_LINE_MAX} characters")
         self._write(line + "\r\n")
         deadline = time.monotonic() + self.timeout
         data: list[tuple[str, str]] = []
@@ -274,6 +278,11 @@ def _quote(pair: str) -> str:
 
 def _do_set(client: ConsoleClient, args: argparse.Namespace) -> Result:
     line = "set " + " ".join(_quote(p) for p in args.pairs)
+    if len(line) > DEVICE_LINE_MAX:
+        raise _UsageError(
+            f"these values make a {len(line)}-character line; the device takes "
+            f"{DEVICE_LINE_MAX}: split them over several `set` commands"
+        )
     reply = client.check(line, "set")
     return reply.as_dict(), _table(reply.data) + ["saved"]
 

@@ -131,6 +131,12 @@ def test_set_then_get_and_invalid_values_change_nothing(device, capsys, pin_file
     assert stored["bands"] == "8,20" and stored["sample_s"] == "60"
 
 
+def test_a_set_too_long_for_the_device_is_a_usage_error(device, capsys, pin_file):
+    pairs = [f"apn={'a' * 60}"] * 4
+    code, _, err = nbkit(capsys, "--port", device.port, "--pin-file", pin_file, "set", *pairs)
+    assert code == 2 and "split them over several `set` commands" in err
+
+
 def test_a_wrong_pin_from_the_prompt_exits_1(device, capsys, monkeypatch):
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "000000")
     code, out, err = nbkit(capsys, "--port", device.port, "get")

@@ -49,7 +49,7 @@ class ScriptedTransport:
 
 
 class Bench:
-    def __init__(self, pin=PIN, info=True, checks=None, log=None, nonces=None):
+    def __init__(self, pin=PIN, info=True, checks=None, log=None, attempts=None):
         self.clock = ManualClock()
         self.transport = ScriptedTransport(self.clock)
         self.config = MemConfig({"device_id": "wm-000042"})
@@ -76,6 +76,7 @@ class Bench:
             checks=self.checks,
             log=lambda n: self.events[-n:],
             rand=self._nonce,
+            attempts=attempts,
         )
         self.output = bytearray()  # everything the device ever wrote (while record is True)
         self.record = True
@@ -103,6 +104,20 @@ class Bench:
 
     def unlock(self):
         assert self.send("unlock " + PIN) == ["OK"]
+
+
+class Attempts:
+    # The wrong-attempt counter as a board keeps it in flash: survives a new Bench (a reset).
+    def __init__(self):
+        self.count = 0
+        self.saves = 0
+
+    def load(self):
+        return self.count
+
+    def save(self, n):
+        self.count = n
+        self.saves += 1
 
 
 def data(reply):

@@ -1,6 +1,6 @@
 # Access to the provisioning console: per-device service PIN, exponential lockout after wrong
 # attempts on virtual time, sessions that expire, HMAC-SHA256 built on hashlib.
-from console_kit import PIN, Bench
+from console_kit import PIN, Attempts, Bench
 from nbkit.console.auth import hmac_sha256
 
 
@@ -88,3 +88,30 @@ def test_the_pin_is_never_echoed():
     bench.send("unlock 9" + PIN)
     bench.send("help")
     assert PIN not in bytes(bench.output).decode()
+
+
+def test_a_power_cycle_does_not_lift_a_lockout():
+    attempts = Attempts()
+    bench = Bench(attempts=attempts)
+    for _ in range(3):
+        bench.send("unlock 0")
+    bench.clock.advance(30000)
+    bench.send("unlock 0")
+    assert attempts.count == 4, attempts.count
+    rebooted = Bench(attempts=attempts)  # fresh RAM, fresh clock, same flash
+    assert rebooted.send("unlock " + PIN) == ["ERR 429 locked out, retry in 60 s"]
+    rebooted.clock.advance(60000)
+    assert rebooted.send("unlock " + PIN) == ["OK"]
+    assert attempts.count == 0
+    saves = attempts.saves
+    rebooted.send("exit")
+    rebooted.send("unlock " + PIN)
+    assert attempts.saves == saves, "a good unlock with no failures on record writes nothing"
+
+
+def test_sessions_expire_on_time_even_without_commands():
+    bench = Bench()
+    bench.unlock()
+    for _ in range(301):
+        bench.console.poll(1000)  # the serve loop: waits of 1 s, nothing typed
+    assert bench.console.guard._unlocked_at is None

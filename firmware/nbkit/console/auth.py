@@ -45,16 +45,23 @@ class Guard:
     # pin: the per-device service PIN (str; None disables PIN unlock).
     # sign(data) -> HMAC-SHA256(device key, data), or None when no key is set.
     # rand(n) -> n random bytes (os.urandom on a board).
-    def __init__(self, clock, pin, sign, rand):
+    # attempts: None, or an object with load() -> int and save(n) keeping the count of wrong
+    # attempts across resets, so that a power cycle does not lift a lockout: a device that
+    # boots with too many wrong attempts on record starts locked out again.
+    def __init__(self, clock, pin, sign, rand, attempts=None):
         self.clock = clock
         self._pin = None if pin is None else hashlib.sha256(pin.encode()).digest()
         self._sign = sign
         self._rand = rand
+        self._attempts = attempts
         self.failures = 0
         self._locked_until = None
         self._unlocked_at = None
         self._expected = None
         self._nonce_at = 0
+        if attempts is not None:
+            self.failures = attempts.load()
+            self._start_lockout()
 
     def _elapsed_s(self, since):
         return self.clock.ticks_diff(self.clock.ticks_ms(), since) // 1000
@@ -64,16 +71,24 @@ class Guard:
             return 0
         left = self.clock.ticks_diff(self._locked_until, self.clock.ticks_ms())
         if left <= 0:
+            self._locked_until = None  # forget it before the ticks counter wraps
             return 0
         return (left + 999) // 1000
 
     def is_unlocked(self):
         if self._unlocked_at is None:
             return False
-        if self._elapsed_s(self._unlocked_at) >= _SESSION_IDLE_S:
+        idle = self._elapsed_s(self._unlocked_at)
+        if idle < 0 or idle >= _SESSION_IDLE_S:
             self._unlocked_at = None
             return False
         return True
+
+    def tick(self):
+        # Called at least every few seconds: expires sessions and lockouts on time, long
+        # before ticks_ms() wraps around (about 12 days on a board).
+        self.is_unlocked()
+        self.lockout_left_s()
 
     def touch(self):
         # Activity keeps an unlocked session open.
@@ -84,15 +99,25 @@ class Guard:
         self._unlocked_at = None
         self._expected = None
 
-    def _fail(self):
-        self.failures += 1
+    def _start_lockout(self):
         over = self.failures - _FREE_ATTEMPTS
         if over >= 0:
             wait = min(_LOCKOUT_MAX_S, _LOCKOUT_BASE_S << min(over, 12))
             self._locked_until = self.clock.ticks_add(self.clock.ticks_ms(), wait * 1000)
 
+    def _save(self):
+        if self._attempts is not None:
+            self._attempts.save(self.failures)
+
+    def _fail(self):
+        self.failures += 1
+        self._save()
+        self._start_lockout()
+
     def _ok(self):
-        self.failures = 0
+        if self.failures:
+            self.failures = 0
+            self._save()
         self._locked_until = None
         self._expected = None
         self._unlocked_at = self.clock.ticks_ms()

@@ -28,6 +28,7 @@
 #   checks     list of (name, callable -> (ok: bool, detail: str)) run in order by `selftest`
 #   log        callable(n) -> list of up to n event-log lines (str), oldest first
 #   rand       callable(n) -> n random bytes (default os.urandom)
+#   attempts   None, or load() -> int / save(n): wrong-attempt count kept across resets
 import binascii
 import gc
 
@@ -118,14 +119,24 @@ def _urandom(n):
 
 class Console:
     def __init__(
-        self, transport, clock, config, *, pin=None, info=None, checks=(), log=None, rand=None
+        self,
+        transport,
+        clock,
+        config,
+        *,
+        pin=None,
+        info=None,
+        checks=(),
+        log=None,
+        rand=None,
+        attempts=None,
     ):
         self.transport = transport
         self.config = config
         self.info = info
         self.checks = checks
         self.log_reader = log
-        self.guard = auth.Guard(clock, pin, config.sign, rand or _urandom)
+        self.guard = auth.Guard(clock, pin, config.sign, rand or _urandom, attempts)
         self.reader = lines.LineReader(_MAX_LINE)
         self.replies = 0
         self.errors = 0
@@ -133,6 +144,7 @@ class Console:
     # -- transport side ------------------------------------------------------------------
     def poll(self, timeout_ms=0):
         # Wait up to timeout_ms for input, answer every complete line. -> True if bytes came.
+        self.guard.tick()
         if not self.transport.wait(timeout_ms):
             return False
         data = self.transport.read(_READ_CHUNK)
