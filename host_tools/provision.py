@@ -147,11 +147,11 @@ class ConsoleClient:
                 raise DeviceUnreachable("the device sends endless data without line ends")
 
     def sync(self) -> None:
-        """End any half-typed line on the device and skip what it printed before us."""
+        """End any half-typed line, switch off a terminal's echo, skip earlier output."""
         token = secrets.token_hex(4)
         self._buf.clear()
         self.port.reset_input_buffer()
-        self._write(f"\r\nping {token}\r\n")
+        self._write(f"\r\necho off\r\nping {token}\r\n")
         deadline = time.monotonic() + self.timeout
         for _ in range(_MAX_REPLY_LINES):
             if self._readline(deadline) == f"pong: {token}":

@@ -88,6 +88,16 @@ def test_identify_needs_no_pin_and_reads_well(device, capsys, no_prompt):
     assert "firmware   nbkit " in out
 
 
+def test_a_terminal_left_in_echo_mode_does_not_confuse_the_tool(device, capsys, pin_file):
+    client = provision.ConsoleClient.open(device.port, timeout=2)
+    try:
+        client.port.write(b"echo on\r\nget ap")  # a technician's half-typed line
+    finally:
+        client.close()
+    code, out, err = nbkit(capsys, "--port", device.port, "--pin-file", pin_file, "get", "apn")
+    assert (code, out) == (0, "apn  iot.nb\n"), err
+
+
 def test_identify_json_has_every_fact(device, capsys, no_prompt):
     code, out, _ = nbkit(capsys, "--port", device.port, "--json", "identify")
     doc = json.loads(out)

@@ -85,8 +85,8 @@ class Bench:
         self.nonce_count += 1
         return bytes((self.nonce_count + i) & 0xFF for i in range(n))
 
-    def feed(self, data):
-        # Raw bytes in, every reply line out (CRLF stripped).
+    def raw(self, data):
+        # Raw bytes in, everything the device wrote back out (str).
         self.transport.rx.extend(data)
         for _ in range(10000):
             if not self.console.poll(0):
@@ -95,7 +95,11 @@ class Bench:
         if self.record:
             self.output.extend(out)
         self.transport.tx = bytearray()
-        text = out.decode()
+        return out.decode()
+
+    def feed(self, data):
+        # Raw bytes in, every reply line out (CRLF stripped).
+        text = self.raw(data)
         assert text == "" or text.endswith("\r\n"), text
         return text.split("\r\n")[:-1] if text else []
 

@@ -5,8 +5,6 @@ import gc
 from console_kit import Bench
 from nbkit.console.lines import BAD, LINE, OVERLONG, LineReader
 
-HEAPSIZE = "96K"
-
 
 def _frame(chunks, max_len=16):
     reader = LineReader(max_len)
@@ -110,3 +108,22 @@ def test_every_reply_goes_out_whole_even_through_a_slow_transport():
     bench.transport.write = trickle
     assert bench.send("ping slowly") == ["pong: slowly", "OK"]
     assert len(written) > 3
+
+
+def test_echo_on_types_along_for_a_terminal_and_masks_secrets():
+    bench = Bench()
+    assert bench.send("echo on") == ["OK"]
+    assert bench.raw(b"pinx\x08g 1\r\n") == "pinx\b \bg 1\r\npong: 1\r\nOK\r\n"
+    assert bench.raw(b"\x08") == "", "nothing to erase, nothing shown"
+    # after unlock, respond or key the rest of the line shows as *, however it is spaced
+    assert bench.raw(b"  KEY  set ") == "  KEY *****"
+    assert bench.raw(b"00112233445566778899aabbccddeeff\r") == "*" * 32 + (
+        "\r\nERR 401 locked: unlock <pin> or challenge/respond first\r\n"
+    )
+    assert bench.raw(b"unlock 482913\r\n") == "unlock ******\r\nOK\r\n"
+    assert bench.raw(b"\x1bq\r") == "?q\r\nERR 400 line has a non-ASCII or control byte 0x1b\r\n"
+    text = bytes(bench.output).decode()
+    assert "482913" not in text and "00112233" not in text, text
+    assert bench.raw(b"echo off\r\n") == "echo off\r\nOK\r\n"
+    assert bench.raw(b"ping\r\n") == "pong: \r\nOK\r\n", "no echo once off"
+    assert bench.send("echo loud") == ["ERR 400 usage: echo on|off"]

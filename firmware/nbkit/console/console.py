@@ -8,10 +8,13 @@
 #   429 locked out (retry later)  500 internal error    503 check failed / not available
 #
 # Commands (`help` lists them; words are case-insensitive; values may be "double quoted"):
-#   help | ping [token] | identify | unlock <pin> | challenge | respond <hex> | exit
+#   help | ping [token] | echo on|off | identify | unlock <pin> | challenge | respond <hex>
+#   exit
 #   get [key] | set key=value [key=value ...] | key set <hex> | key fingerprint
 #   selftest | log [n] | factory-reset confirm
-# Only help, ping, identify, unlock, challenge, respond and exit work while locked.
+# Only help, ping, echo, identify, unlock, challenge, respond and exit work while locked.
+# `echo on` is for a person at a terminal: typed characters come back (after unlock, respond
+# or key as *), backspace erases on screen; programs leave it off (the default).
 #
 # Objects the console is given (the board's main.py wires the real ones):
 #   transport  nbkit.hal transport: write(b), read(n), wait(ms), close()
@@ -44,13 +47,15 @@ _LOG_MAX = const(100)
 _VALUE_MAX = const(120)  # longest value printed on one data line
 _KEY_MIN = const(16)  # device key length in bytes
 _KEY_MAX = const(32)
-_PUBLIC = ("help", "ping", "identify", "unlock", "challenge", "respond", "exit")
+_PUBLIC = ("help", "ping", "echo", "identify", "unlock", "challenge", "respond", "exit")
+_SECRET_WORDS = ("unlock", "respond", "key")  # what follows them is echoed as *
 _IDENTIFY = ("model", "modem", "imei", "iccid", "imsi", "signal")
 
 # name -> (usage, what it does)
 _HELP = (
     ("help", "help", "list the commands"),
     ("ping", "ping [token]", "answer pong (lets a program find the start of a reply)"),
+    ("echo", "echo on|off", "type-along echo for a terminal (secrets echo as *)"),
     ("identify", "identify", "model, firmware, modem, IMEI, ICCID, IMSI, signal"),
     ("unlock", "unlock <pin>", "open a service session with the device PIN"),
     ("challenge", "challenge", "get a nonce to answer with HMAC-SHA256(device key, nonce)"),
@@ -140,6 +145,7 @@ class Console:
         self.reader = lines.LineReader(_MAX_LINE)
         self.replies = 0
         self.errors = 0
+        self.echo = False
 
     # -- transport side ------------------------------------------------------------------
     def poll(self, timeout_ms=0):
@@ -150,8 +156,28 @@ class Console:
         data = self.transport.read(_READ_CHUNK)
         if not data:
             return False
-        self.reader.feed(data, self._on_line)
+        if not self.echo:
+            self.reader.feed(data, self._on_line)
+            return True
+        for i in range(len(data)):
+            self._send(self._echo_of(data[i]))
+            self.reader.feed(data[i : i + 1], self._on_line)
         return True
+
+    def _echo_of(self, b):
+        # What the terminal should show for byte b, given the line typed so far.
+        reader = self.reader
+        if b in (10, 13):
+            return "\r\n" if reader.ends_line(b) else ""
+        if b in (8, 127):
+            return "\b \b" if reader.erasable() else ""
+        if (b < 32 and b != 9) or b > 126:
+            return "?"
+        if reader.full():
+            return ""
+        if reader.first_word() in _SECRET_WORDS:
+            return "*"
+        return chr(b)
 
     def serve(self, running=None):
         # Answer lines until running() says stop (forever on a board).
@@ -219,6 +245,11 @@ class Console:
         if len(args) > 1:
             raise ConsoleError(400, "usage: ping [token]")
         self._data(out, "pong", args[0] if args else "")
+
+    def _cmd_echo(self, args, out):
+        if len(args) != 1 or args[0].lower() not in ("on", "off"):
+            raise ConsoleError(400, "usage: echo on|off")
+        self.echo = args[0].lower() == "on"
 
     def _cmd_identify(self, args, out):
         self._no_args(args, "identify")

@@ -47,6 +47,29 @@ class LineReader:
             else:
                 self._add(b)
 
+    def ends_line(self, b):
+        # Would byte b end a line (a LF right after a CR does not)?
+        return b == _CR or (b == _LF and not self._after_cr)
+
+    def erasable(self):
+        # Would a backspace now erase a character?
+        return self._n > 0 and not self._overlong
+
+    def full(self):
+        return self._n >= self.max_len
+
+    def first_word(self):
+        # The first word of the line so far, lower case, once a space follows it; else None.
+        buf, n, i = self._buf, self._n, 0
+        while i < n and buf[i] == _SPACE:
+            i += 1
+        start = i
+        while i < n and buf[i] != _SPACE:
+            i += 1
+        if i in (n, start):
+            return None
+        return bytes(buf[start:i]).decode().lower()
+
     def _add(self, b):
         if b == _TAB:
             b = _SPACE
