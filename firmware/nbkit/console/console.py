@@ -8,8 +8,8 @@
 #   429 locked out (retry later)  500 internal error    503 check failed / not available
 #
 # Commands (`help` lists them; words are case-insensitive; values may be "double quoted"):
-#   help | ping [token] | echo on|off | identify | unlock <pin> | challenge | respond <hex>
-#   exit
+#   help | ping [token] | echo on|off | identify | exit
+#   unlock <pin> | challenge | respond <hex>
 #   get [key] | set key=value [key=value ...] | key set <hex> | key fingerprint
 #   selftest | log [n] | factory-reset confirm
 # Only help, ping, echo, identify, unlock, challenge, respond and exit work while locked.
