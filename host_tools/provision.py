@@ -306,6 +306,8 @@ def _do_key(client: ConsoleClient, args: argparse.Namespace) -> Result:
 
 def _do_selftest(client: ConsoleClient, args: argparse.Namespace) -> Result:
     reply = client.command("selftest")
+    if not reply.ok and not reply.data:
+        raise DeviceRefused("selftest", reply)  # refused before any check ran
     checks = []
     for name, text in reply.data:
         verdict, _, detail = text.partition(" ")
