@@ -261,3 +261,11 @@ def test_the_installed_command_gives_the_documented_exit_codes(device, pin_file)
     assert run("--port", device.port, "--pin-file", pin_file, "set", "apn=") == 1
     assert run("--port", device.port, "--pin", PIN, "get") == 2
     assert run("--port", "/dev/nbkit-no-such-port", "identify") == 3
+
+
+def test_pyserial_urls_work_too_spy_logs_the_traffic(device, capsys, tmp_path):
+    log = tmp_path / "spy.txt"
+    code, out, err = nbkit(capsys, "--port", f"spy://{device.port}?file={log}", "identify")
+    assert code == 0, err
+    assert "imei       867723030000001" in out
+    assert "identify" in log.read_text()
