@@ -21,6 +21,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("host_tools.demo", "run the virtual device end to end (what `make demo` runs)"),
     "bench": ("host_tools.bench", "print the speed, memory and energy figures"),
     "deploy": ("host_tools.deploy", "copy the built firmware to a board, only what changed"),
+    "provision": ("host_tools.provision", "provision a device over its service console"),
 }
 
 

@@ -1,0 +1,160 @@
+# Access control of the console: per-device service PIN or challenge-response with the device
+# key, exponential lockout after wrong attempts, session expiry. All times come from a Clock.
+# HMAC-SHA256 is built on hashlib.sha256 (MicroPython has no hmac module), RFC 2104.
+import binascii
+import hashlib
+
+from micropython import const
+
+_BLOCK = const(64)
+_FREE_ATTEMPTS = const(3)  # wrong attempts allowed before the first lockout
+_LOCKOUT_BASE_S = const(30)  # first lockout; doubles with every further wrong attempt
+_LOCKOUT_MAX_S = const(3600)
+_SESSION_IDLE_S = const(300)  # an unlocked session locks itself after this much silence
+_CHALLENGE_S = const(60)  # a challenge nonce is valid this long, and only once
+NONCE_LEN = const(16)
+
+
+def hmac_sha256(key, msg):
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = bytes(key) + bytes(_BLOCK - len(key))
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    inner.update(msg)
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+def key_fingerprint(key):
+    # What a store should answer for key_fingerprint(): first 8 bytes of SHA-256, hex.
+    return binascii.hexlify(hashlib.sha256(key).digest()[:8]).decode()
+
+
+def same(a, b):
+    # Constant-time comparison of two byte strings.
+    if len(a) != len(b):
+        return False
+    diff = 0
+    for i in range(len(a)):
+        diff |= a[i] ^ b[i]
+    return diff == 0
+
+
+class Guard:
+    # pin: the per-device service PIN (str; None disables PIN unlock).
+    # sign(data) -> HMAC-SHA256(device key, data), or None when no key is set.
+    # rand(n) -> n random bytes (os.urandom on a board).
+    # attempts: None, or an object with load() -> int and save(n) keeping the count of wrong
+    # attempts across resets, so that a power cycle does not lift a lockout: a device that
+    # boots with too many wrong attempts on record starts locked out again.
+    def __init__(self, clock, pin, sign, rand, attempts=None):
+        self.clock = clock
+        self._pin = None if pin is None else hashlib.sha256(pin.encode()).digest()
+        self._sign = sign
+        self._rand = rand
+        self._attempts = attempts
+        self.failures = 0
+        self._locked_until = None
+        self._unlocked_at = None
+        self._expected = None
+        self._nonce_at = 0
+        if attempts is not None:
+            self.failures = attempts.load()
+            self._start_lockout()
+
+    def _elapsed_s(self, since):
+        return self.clock.ticks_diff(self.clock.ticks_ms(), since) // 1000
+
+    def lockout_left_s(self):
+        if self._locked_until is None:
+            return 0
+        left = self.clock.ticks_diff(self._locked_until, self.clock.ticks_ms())
+        if left <= 0:
+            self._locked_until = None  # forget it before the ticks counter wraps
+            return 0
+        return (left + 999) // 1000
+
+    def is_unlocked(self):
+        if self._unlocked_at is None:
+            return False
+        idle = self._elapsed_s(self._unlocked_at)
+        if idle < 0 or idle >= _SESSION_IDLE_S:
+            self._unlocked_at = None
+            return False
+        return True
+
+    def tick(self):
+        # Called at least every few seconds: expires sessions and lockouts on time, long
+        # before ticks_ms() wraps around (about 12 days on a board).
+        self.is_unlocked()
+        self.lockout_left_s()
+
+    def touch(self):
+        # Activity keeps an unlocked session open.
+        if self.is_unlocked():
+            self._unlocked_at = self.clock.ticks_ms()
+
+    def lock(self):
+        self._unlocked_at = None
+        self._expected = None
+
+    def _start_lockout(self):
+        over = self.failures - _FREE_ATTEMPTS
+        if over >= 0:
+            wait = min(_LOCKOUT_MAX_S, _LOCKOUT_BASE_S << min(over, 12))
+            self._locked_until = self.clock.ticks_add(self.clock.ticks_ms(), wait * 1000)
+
+    def _save(self):
+        if self._attempts is not None:
+            self._attempts.save(self.failures)
+
+    def _fail(self):
+        self.failures += 1
+        self._save()
+        self._start_lockout()
+
+    def _ok(self):
+        if self.failures:
+            self.failures = 0
+            self._save()
+        self._locked_until = None
+        self._expected = None
+        self._unlocked_at = self.clock.ticks_ms()
+
+    def try_pin(self, pin):
+        # -> None when unlocked, else (code, reason) it was refused: 429 locked out, 400 not
+        # possible, 403 wrong.
+        left = self.lockout_left_s()
+        if left:
+            return 429, "locked out, retry in %d s" % left
+        if self._pin is None:
+            return 400, "PIN unlock disabled on this device"
+        if same(hashlib.sha256(pin.encode()).digest(), self._pin):
+            self._ok()
+            return None
+        self._fail()
+        return 403, "wrong PIN (%d wrong in a row)" % self.failures
+
+    def challenge(self):
+        # -> a fresh nonce (bytes), or None when no device key is set. Only the newest nonce
+        # is valid, once, for a limited time.
+        nonce = self._rand(NONCE_LEN)
+        self._expected = self._sign(nonce)
+        if self._expected is None:
+            return None
+        self._nonce_at = self.clock.ticks_ms()
+        return nonce
+
+    def try_response(self, mac):
+        left = self.lockout_left_s()
+        if left:
+            return 429, "locked out, retry in %d s" % left
+        expected, self._expected = self._expected, None
+        if expected is None or self._elapsed_s(self._nonce_at) >= _CHALLENGE_S:
+            return 400, "no open challenge: ask for one with challenge"
+        if same(mac, expected):
+            self._ok()
+            return None
+        self._fail()
+        return 403, "wrong response (%d wrong in a row)" % self.failures
