@@ -1,7 +1,6 @@
 # T3412 / T3324 / eDRX / PTW codecs against the 3GPP vectors of timer_vectors.py, in MicroPython.
 # The very same vectors run under CPython in tests/host/test_timer_vectors.py.
 import timer_vectors as V
-
 from nbkit.lte import timers
 
 HEAPSIZE = "64K"
@@ -63,14 +62,22 @@ def test_encoded_values_decode_back_to_what_was_obtained():
 
 def test_edrx_decodes_nb_and_wb_tables_including_read_as_values():
     for act, bits, ms in V.EDRX_DECODE:
-        assert timers.decode_edrx_ms(bits, act) == ms, (act, bits, timers.decode_edrx_ms(bits, act))
+        assert timers.decode_edrx_ms(bits, act) == ms, (
+            act,
+            bits,
+            timers.decode_edrx_ms(bits, act),
+        )
     for act, bits, used in V.EDRX_READ_AS:
         assert timers.edrx_read_as(bits, act) == used, (act, bits, timers.edrx_read_as(bits, act))
 
 
 def test_edrx_encodes_only_values_the_network_reads_as_sent():
     for act, want, bits, ms in V.EDRX_ENCODE:
-        assert timers.encode_edrx(want, act) == (bits, ms), (act, want, timers.encode_edrx(want, act))
+        assert timers.encode_edrx(want, act) == (bits, ms), (
+            act,
+            want,
+            timers.encode_edrx(want, act),
+        )
         assert timers.edrx_read_as(bits, act) == bits, bits
     for act, want in V.EDRX_IMPOSSIBLE:
         _raises(timers.encode_edrx, want, act)
@@ -80,7 +87,11 @@ def test_ptw_decodes_and_encodes():
     for act, bits, ms in V.PTW_DECODE:
         assert timers.decode_ptw_ms(bits, act) == ms, (act, bits, timers.decode_ptw_ms(bits, act))
     for act, want, bits, ms in V.PTW_ENCODE:
-        assert timers.encode_ptw(want, act) == (bits, ms), (act, want, timers.encode_ptw(want, act))
+        assert timers.encode_ptw(want, act) == (bits, ms), (
+            act,
+            want,
+            timers.encode_ptw(want, act),
+        )
     for act, want in V.PTW_IMPOSSIBLE:
         _raises(timers.encode_ptw, want, act)
 

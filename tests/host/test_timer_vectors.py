@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nbkit.lte import timers
 
 _spec = importlib.util.spec_from_file_location(

@@ -1,4 +1,5 @@
-# Split an information-response or URC line into its fields: "+NAME: a,"b",,c" -> ["a", "b", "", "c"].
+# Split an information-response or URC line into its fields:
+#   +NAME: a,"b",,c  ->  ["a", "b", "", "c"]
 # Accepts "+NAME:" with or without a space, quoted or unquoted fields, and surrounding whitespace.
 # Raises ValueError when the line does not start with the expected prefix.
 
@@ -18,19 +19,20 @@ def split_fields(line, prefix):
     if len(parts) > _MAX_FIELDS:
         raise ValueError("%s line has too many fields (%d)" % (prefix, len(parts)))
     out = []
-    for part in parts:
-        part = part.strip()
-        if len(part) >= 2 and part[0] == '"' and part[-1] == '"':
-            part = part[1:-1]
-        out.append(part)
+    for raw in parts:
+        field = raw.strip()
+        if len(field) >= 2 and field[0] == '"' and field[-1] == '"':
+            field = field[1:-1]
+        out.append(field)
     return out
 
 
 def int_field(fields, index, what):
-    try:
-        return int(fields[index])
-    except (IndexError, ValueError):
-        raise ValueError("%s: missing or non-numeric field %d in %r" % (what, index, fields))
+    if index < len(fields):
+        text = fields[index]
+        if text and (text.isdigit() or (text[0] == "-" and text[1:].isdigit())):
+            return int(text)
+    raise ValueError("%s: missing or non-numeric field %d in %r" % (what, index, fields))
 
 
 def opt_field(fields, index):

@@ -13,7 +13,7 @@ try:
     from micropython import const
 except ImportError:  # CPython on the host
 
-    def const(x):
+    def const(x):  # type: ignore[misc]
         return x
 
 
@@ -92,7 +92,9 @@ def _round_up(seconds, units, codes, what):
                 best = (code, value, got)
     if best is None:
         top = max(units[c] for c in codes) * _MAX_VALUE
-        raise ValueError("%s of %r s exceeds the largest encodable value (%d s)" % (what, seconds, top))
+        raise ValueError(
+            "%s of %r s exceeds the largest encodable value (%d s)" % (what, seconds, top)
+        )
     return _bits((best[0] << 5) | best[1], 8), best[2]
 
 
@@ -162,7 +164,9 @@ def encode_edrx(seconds, act=ACT_NB_S1):
         if table[code] == code and _EDRX_MS[code] >= want:
             return _bits(code, 4), _EDRX_MS[code]
     top = _EDRX_MS[table[15]]
-    raise ValueError("eDRX cycle of %r s exceeds the largest for AcT %d (%d ms)" % (seconds, act, top))
+    raise ValueError(
+        "eDRX cycle of %r s exceeds the largest for AcT %d (%d ms)" % (seconds, act, top)
+    )
 
 
 def _ptw_step(act):
@@ -181,5 +185,7 @@ def encode_ptw(seconds, act=ACT_NB_S1):
     want = _to_ms(seconds, "PTW")
     value = max(0, (want + step - 1) // step - 1)
     if value > 15:
-        raise ValueError("PTW of %r s exceeds the largest for AcT %d (%d ms)" % (seconds, act, 16 * step))
+        raise ValueError(
+            "PTW of %r s exceeds the largest for AcT %d (%d ms)" % (seconds, act, 16 * step)
+        )
     return _bits(value, 4), (value + 1) * step
