@@ -20,6 +20,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "boards": ("host_tools.boards", "list the boards and check their data files"),
     "demo": ("host_tools.demo", "run the virtual device end to end (what `make demo` runs)"),
     "bench": ("host_tools.bench", "print the speed, memory and energy figures"),
+    "energy": ("host_tools.energy.command", "charge per report/day and battery life by the model"),
+    "timers": ("host_tools.timers", "encode/decode 3GPP PSM and eDRX timer bit strings"),
 }
 
 
