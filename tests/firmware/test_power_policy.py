@@ -115,3 +115,18 @@ def test_sleep_backends():
     ms.lightsleep(20)
     ms.deepsleep(0)  # never machine.deepsleep(0): that is "forever" on some ports
     assert m.calls == [("deep", 1000), ("light", 20)], m.calls
+
+
+def test_power_requests_go_before_attach_with_the_urcs_that_report_the_grant():
+    cmds, tau, active, edrx_ms = P.pre_attach_commands(70 * 3600, 10)
+    assert cmds == [
+        "AT+CEREG=4",
+        "AT+CSCON=1",
+        "AT+NPSMR=1",
+        'AT+CPSMS=1,,,"01000111","00000101"',
+        "AT+CEDRXS=0,5",
+    ], cmds
+    assert (tau, active, edrx_ms) == (70 * 3600, 10, None)
+    cmds, _, _, edrx_ms = P.pre_attach_commands(3600, 45, 60, 10)
+    assert cmds[-1] == 'AT+NPTWEDRXS=2,5,"0011","0101"' and edrx_ms == 81920, cmds
+    assert P.pre_attach_commands(3600, 4, 20)[0][-1] == 'AT+CEDRXS=2,5,"0010"'

@@ -5,6 +5,7 @@
 #  * PsmWatch: was PSM really entered (+CSCON:0 then +NPSMR:1 within T3324 + margin)?
 #  * re-attach only when registration was really lost (+CEREG stat), never on every wake;
 #  * the AT commands of one report after a wake, marking which ones go over the air.
+from nbkit.lte import edrx as _edrx
 from nbkit.lte import psm as _psm
 from nbkit.lte import rai as _rai
 
@@ -27,6 +28,24 @@ BACKOFF = "backoff"  # registration denied: an attach now would be denied again
 # charge of one power-up + attach. Override from configuration with measured figures.
 IDLE_DRX_MA = 0.4
 ATTACH_MAH = 0.3
+
+
+# The power requests to send BEFORE attach (some networks ignore timer changes sent later), with
+# the URCs that report what was granted (+CEREG n=4 carries the granted T3324/T3412, +CSCON the
+# RRC state, +NPSMR PSM entry). -> (commands, tau obtained s, active obtained s, eDRX ms or None)
+def pre_attach_commands(tau_s, active_s, edrx_s=None, ptw_s=None):
+    cmd, tau_got, active_got = _psm.request(tau_s, active_s)
+    cmds = ["AT+CEREG=4", "AT+CSCON=1", "AT+NPSMR=1", cmd]
+    edrx_ms = None
+    if edrx_s is None:
+        cmds.append(_edrx.cedrxs_off())
+    elif ptw_s is None:
+        edrx_cmd, edrx_ms = _edrx.request(edrx_s)
+        cmds.append(edrx_cmd)
+    else:
+        edrx_cmd, edrx_ms, _ptw_ms = _edrx.request_with_ptw(edrx_s, ptw_s)
+        cmds.append(edrx_cmd)
+    return cmds, tau_got, active_got, edrx_ms
 
 
 def check_fallback(value):
