@@ -202,10 +202,23 @@ def _print_text(out: dict[str, Any], cell: Any) -> None:
         print(f"  per day:     {out['per_day_mah']:.3f} mAh")
         states = out["by_state"]
     for state, row in states.items():
+        if not row["seconds"]:
+            continue
         print(f"    {state:<10} {row['seconds']:>10.1f} s {row['mah']:>10.4f} mAh")
     years = out["years"]
     shown = "n/a (empty timeline)" if years is None else f"{years:.1f} years"
     print(f"  battery:     {shown} on {battery_text}")
+
+
+def _plots(args: argparse.Namespace, profile: model.Profile, cell: Any) -> list[Path]:
+    from host_tools.energy import plots
+
+    if args.timeline:
+        args.plot.mkdir(parents=True, exist_ok=True)
+        records = model.read_timeline(args.timeline)
+        path = args.plot / "timeline-current.png"
+        return [plots.plot_timeline(records, args.until, profile, path, args.timeline.name)]
+    return plots.write_plots(_config(args), profile, cell, args.plot)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,10 +240,7 @@ def run(args: argparse.Namespace) -> int:
             else _estimate(args, profile, cell)
         )
         if args.plot:
-            from host_tools.energy import plots
-
-            cfg = _config(args)
-            out["plots"] = [str(p) for p in plots.write_plots(cfg, profile, cell, args.plot)]
+            out["plots"] = [str(p) for p in _plots(args, profile, cell)]
     except model.EnergyError as exc:
         raise CommandError(str(exc)) from exc
     if args.json:

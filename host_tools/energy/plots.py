@@ -8,7 +8,7 @@ from typing import Any
 
 from host_tools.energy import synth
 from host_tools.energy.battery import Battery
-from host_tools.energy.model import EnergyError, Profile, Record
+from host_tools.energy.model import EnergyError, Profile, Record, integrate
 
 #: report rates of the battery-life curve (reports per day)
 LIFE_RATES = (1, 2, 4, 6, 12, 24, 48, 96)
@@ -67,6 +67,35 @@ def plot_cycle(cfg: synth.Config, profile: Profile, path: Path) -> Path:
         f"{profile.model}: {synth.MODE_TITLES[synth.mode_name(cfg.mode)]}, CE{cfg.ce}, "
         f"{cfg.payload} B\none report = {charge.total_mah:.4f} mAh, "
         f"modem awake {charge.duration_s:.1f} s",
+        fontsize=10,
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_timeline(
+    records: list[Record], end: float | None, profile: Profile, path: Path, title: str
+) -> Path:
+    """Battery current over a recorded timeline (log scale), with the charge in the title."""
+    if not records:
+        raise EnergyError("the timeline is empty")
+    plt = _pyplot()
+    stop = records[-1].t if end is None else end
+    xs, ys = _steps(records, stop, profile)
+    result = integrate(records, profile, end=end)
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    ax.plot(xs, ys, color="tab:blue", linewidth=1.2)
+    ax.fill_between(xs, ys, 1e-3, color="tab:blue", alpha=0.15)
+    ax.set_yscale("log")
+    ax.set_ylim(1e-3, 1000)
+    ax.set_xlabel("timeline time (s)")
+    ax.set_ylabel("battery current (mA, log)")
+    ax.set_title(
+        f"{profile.model}: {title}\n{result.total_mah:.4f} mAh over {result.duration_s:.0f} s, "
+        f"{result.reports} reports",
         fontsize=10,
     )
     ax.grid(True, which="both", alpha=0.3)

@@ -120,6 +120,10 @@ def test_energy_for_a_recorded_timeline(
     assert data["awake_s"] == 14 and data["years"] > 0
     code, out, _ = _run(capsys, "energy", "--timeline", str(path), "--until", "3600")
     assert "1 reports" in out and "per report" in out
+    argv = ["energy", "--timeline", str(path), "--plot", str(tmp_path / "p"), "--json"]
+    code, out, _ = _run(capsys, *argv)
+    (png,) = json.loads(out)["plots"]
+    assert code == 0 and Path(png).read_bytes().startswith(b"\x89PNG")
 
 
 def test_energy_bad_timeline_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
