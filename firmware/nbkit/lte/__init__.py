@@ -1,1 +1,2 @@
-# One module per 3GPP/modem feature (timers, cereg, psm, edrx, rai, sockets ...), imported on use.
+# LTE / NB-IoT features, one module per AT feature: pure parse and encode functions, each
+# parser with its response format in a comment above it. No I/O here.
