@@ -96,6 +96,15 @@ def _targets(report: Any, table: dict[str, Any]) -> None:
     needed = (budget / battery.DAYS_PER_YEAR - floor_day) / 24
     report.figure("charge per report (a) needed for 15 years", needed, "mAh")
     report.figure("charge per report (d) needed for the 1/20", 20 * a["report_mah"], "mAh")
+    profile = model.load_profile("bc95")
+    one = synth.report_charge(synth.Config(payload=PAYLOAD, ce=CE), profile)
+    connected = one.by_state["connected"]
+    report.figure(
+        "(a) share of the report charge in RRC connected",
+        connected.mah / one.total_mah,
+        "",
+        note=f"{connected.seconds:.1f} s at the 54 mA RX figure",
+    )
 
 
 def _air_path(report: Any) -> None:
