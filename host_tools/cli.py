@@ -22,6 +22,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("host_tools.bench", "print the speed, memory and energy figures"),
     "deploy": ("host_tools.deploy", "copy the built firmware to a board, only what changed"),
     "provision": ("host_tools.provision", "provision a device over its service console"),
+    "energy": ("host_tools.energy.command", "charge per report/day and battery life by the model"),
+    "timers": ("host_tools.timers", "encode/decode 3GPP PSM and eDRX timer bit strings"),
 }
 
 

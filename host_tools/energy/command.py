@@ -1,0 +1,253 @@
+"""`nbkit energy`: charge per report and per day, and battery life, by the energy model.
+
+Either for a configuration on the synthetic timing model::
+
+    nbkit energy --reports-per-day 24 --payload 50 --ce 0 --mode a --battery ER26500
+
+or for a state timeline recorded by the emulator (JSON Lines ``{"t","state","ce"}``)::
+
+    nbkit energy --timeline modem-states.jsonl --battery ER34615
+
+``--plot DIR`` writes cycle-current.png and battery-life.png; ``--profile`` prints every current
+with its source. Profiles and battery presets are editable JSON in host_tools/energy/profiles/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from host_tools.energy import battery as batteries
+from host_tools.energy import model, synth
+from host_tools.errors import CommandError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Estimate mAh per report and per day, and battery life in years, for a reporting "
+        "configuration on the emulator's timing model, or for a recorded modem state timeline."
+    )
+    parser.epilog = (
+        "modes: a = psm-rai (PSM + release assistance, no re-attach), b = psm (PSM, waits out "
+        "the RRC inactivity timer), c = no-psm (idle DRX/eDRX), d = off-attach (power off and "
+        "re-attach per report). Timing parameters: " + ", ".join(_timing_fields())
+    )
+    parser.add_argument(
+        "--model", default="bc95", help=f"modem profile: {', '.join(model.profile_names())}"
+    )
+    parser.add_argument("--profile-file", type=Path, help="use this profile JSON instead")
+    parser.add_argument(
+        "--battery",
+        default="ER26500",
+        help=f"battery preset: {', '.join(batteries.presets())} (default ER26500)",
+    )
+    parser.add_argument("--reports-per-day", type=float, default=24.0, help="default 24")
+    parser.add_argument("--payload", type=int, default=50, help="application bytes (default 50)")
+    parser.add_argument("--ce", type=int, choices=(0, 1, 2), default=0, help="coverage level")
+    parser.add_argument("--mode", default="a", help="a|b|c|d or psm-rai|psm|no-psm|off-attach")
+    parser.add_argument(
+        "--reply", action="store_true", help="each report waits for an ack (NSOSTF 0x400)"
+    )
+    parser.add_argument("--edrx", action="store_true", help="mode c idles in eDRX instead of DRX")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a timing parameter, e.g. --set rrc_inactivity_s=10 "
+        "or --set attach_s=20,40,60 (per CE)",
+    )
+    parser.add_argument("--timeline", type=Path, help="integrate this JSON Lines state timeline")
+    parser.add_argument("--until", type=float, help="with --timeline: end time of the last state")
+    parser.add_argument(
+        "--reports", type=int, help="with --timeline: number of reports (default: tx entries)"
+    )
+    parser.add_argument("--plot", type=Path, metavar="DIR", help="write PNG plots into DIR")
+    parser.add_argument(
+        "--profile", action="store_true", help="print every current with its source"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+
+
+def _timing_fields() -> list[str]:
+    return [f.name for f in dataclasses.fields(synth.Timing)]
+
+
+def _timing(overrides: list[str]) -> synth.Timing:
+    timing = synth.Timing()
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in _timing_fields():
+            raise CommandError(
+                f"--set {item!r}: expected NAME=VALUE, NAME one of {', '.join(_timing_fields())}"
+            )
+        current = getattr(timing, name)
+        try:
+            if isinstance(current, tuple):
+                parts = tuple(float(v) for v in value.split(","))
+                if len(parts) == 1:
+                    parts = parts * 3
+                if len(parts) != 3:
+                    raise ValueError("give one value or three (CE0,CE1,CE2)")
+                changes[name] = parts
+            else:
+                changes[name] = float(value)
+        except ValueError as exc:
+            raise CommandError(f"--set {item!r}: {exc}") from exc
+        if any(v < 0 for v in (changes[name] if isinstance(current, tuple) else [changes[name]])):
+            raise CommandError(f"--set {item!r}: durations cannot be negative")
+    return dataclasses.replace(timing, **changes)
+
+
+def _load_profile(args: argparse.Namespace) -> model.Profile:
+    return model.load_profile(args.profile_file or args.model)
+
+
+def _profile_rows(profile: model.Profile) -> list[dict[str, Any]]:
+    return [{"item": name, "ma": f.ma, "source": f.source} for name, f in profile.figures()]
+
+
+def _config(args: argparse.Namespace) -> synth.Config:
+    return synth.Config(
+        reports_per_day=args.reports_per_day,
+        payload=args.payload,
+        ce=args.ce,
+        mode=synth.mode_name(args.mode),
+        expect_reply=args.reply,
+        idle_state="edrx" if args.edrx else "idle",
+        timing=_timing(args.set),
+    )
+
+
+def _by_state(result: model.Result, scale: float) -> dict[str, dict[str, float]]:
+    return {
+        s: {"seconds": c.seconds * scale, "mah": c.mah * scale}
+        for s, c in result.by_state.items()
+        if c.seconds > 0
+    }
+
+
+def _estimate(args: argparse.Namespace, profile: model.Profile, cell: Any) -> dict[str, Any]:
+    cfg = _config(args)
+    per_cycle = synth.evaluate(cfg, profile)
+    report = synth.report_charge(cfg, profile)
+    per_day = per_cycle.total_mah * cfg.reports_per_day
+    return {
+        "source": "model",
+        "model": profile.model,
+        "mode": cfg.mode,
+        "mode_title": synth.MODE_TITLES[cfg.mode],
+        "reports_per_day": cfg.reports_per_day,
+        "payload_bytes": cfg.payload,
+        "ce": cfg.ce,
+        "expect_reply": cfg.expect_reply,
+        "report_mah": report.total_mah,
+        "report_awake_s": report.duration_s,
+        "cycle_mah": per_cycle.total_mah,
+        "per_day_mah": per_day,
+        "battery": cell.name,
+        "years": cell.years(per_day),
+        "per_day_by_state": _by_state(per_cycle, cfg.reports_per_day),
+        "timing": cfg.timing.to_dict(),
+    }
+
+
+def _from_timeline(args: argparse.Namespace, profile: model.Profile, cell: Any) -> dict[str, Any]:
+    records = model.read_timeline(args.timeline)
+    result = model.integrate(records, profile, end=args.until, reports=args.reports)
+    return {
+        "source": str(args.timeline),
+        "model": profile.model,
+        "records": len(records),
+        **result.to_dict(),
+        "battery": cell.name,
+        "years": cell.years(result.per_day_mah) if result.duration_s > 0 else None,
+    }
+
+
+def _print_text(out: dict[str, Any], cell: Any) -> None:
+    battery_text = (
+        f"{cell.name} ({cell.capacity_mah:g} mAh, derated {cell.derating:.0%}, "
+        f"self-discharge {cell.self_discharge_pct_per_year:g} %/year)"
+    )
+    if out["source"] == "model":
+        print(
+            f"{out['model']}: {out['mode_title']}, {out['reports_per_day']:g} reports/day, "
+            f"{out['payload_bytes']} B, CE{out['ce']}"
+            + (", ack expected" if out["expect_reply"] else "")
+        )
+        print(
+            f"  one report:  {out['report_mah']:.4f} mAh, "
+            f"modem awake {out['report_awake_s']:.1f} s"
+        )
+        print(f"  per day:     {out['per_day_mah']:.3f} mAh")
+        states = out["per_day_by_state"]
+    else:
+        print(
+            f"{out['model']}: timeline {out['source']}: {out['records']} records, "
+            f"{out['duration_s']:.0f} s, {out['reports']} reports"
+        )
+        print(f"  total:       {out['total_mah']:.4f} mAh")
+        if out["per_report_mah"] is not None:
+            print(
+                f"  per report:  {out['per_report_mah']:.4f} mAh, "
+                f"modem awake {out['awake_per_report_s']:.1f} s"
+            )
+        print(f"  per day:     {out['per_day_mah']:.3f} mAh")
+        states = out["by_state"]
+    for state, row in states.items():
+        if not row["seconds"]:
+            continue
+        print(f"    {state:<10} {row['seconds']:>10.1f} s {row['mah']:>10.4f} mAh")
+    years = out["years"]
+    shown = "n/a (empty timeline)" if years is None else f"{years:.1f} years"
+    print(f"  battery:     {shown} on {battery_text}")
+
+
+def _plots(args: argparse.Namespace, profile: model.Profile, cell: Any) -> list[Path]:
+    from host_tools.energy import plots
+
+    if args.timeline:
+        args.plot.mkdir(parents=True, exist_ok=True)
+        records = model.read_timeline(args.timeline)
+        path = args.plot / "timeline-current.png"
+        return [plots.plot_timeline(records, args.until, profile, path, args.timeline.name)]
+    return plots.write_plots(_config(args), profile, cell, args.plot)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        profile = _load_profile(args)
+        cell = batteries.get(args.battery)
+        if args.profile:
+            rows = _profile_rows(profile)
+            if args.json:
+                json.dump(rows, sys.stdout, indent=2)
+                print()
+            else:
+                for row in rows:
+                    print(f"{row['item']:<14} {row['ma']:>9g} mA  {row['source']}")
+            return 0
+        out = (
+            _from_timeline(args, profile, cell)
+            if args.timeline
+            else _estimate(args, profile, cell)
+        )
+        if args.plot:
+            out["plots"] = [str(p) for p in _plots(args, profile, cell)]
+    except model.EnergyError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.json:
+        json.dump(out, sys.stdout, indent=2)
+        print()
+    else:
+        _print_text(out, cell)
+        for path in out.get("plots", []):
+            print(f"  plot:        {path}")
+    return 0
