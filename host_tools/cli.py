@@ -20,6 +20,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "boards": ("host_tools.boards", "list the boards and check their data files"),
     "demo": ("host_tools.demo", "run the virtual device end to end (what `make demo` runs)"),
     "bench": ("host_tools.bench", "print the speed, memory and energy figures"),
+    "collect": ("host_tools.collect", "UDP collector: verify, dedup, store and ack uplinks"),
+    "readings": ("host_tools.readings", "list the readings the collector stored"),
+    "keys": ("host_tools.keys", "device keys: `keys new` makes, registers and provisions one"),
 }
 
 
