@@ -21,7 +21,8 @@ class Store:
     """The readings table; ``store()`` is one transaction per frame."""
 
     def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(str(path))
+        # the server thread owns the connection; tests create it elsewhere first
+        self.conn = sqlite3.connect(str(path), check_same_thread=False)
         self.conn.executescript(SCHEMA)
 
     def store(self, device: int, records: list[tuple[int, int, int, int]]) -> tuple[int, int]:
