@@ -24,13 +24,21 @@ def parse_hostport(text: str) -> tuple[str, int]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--listen", required=True, metavar="HOST:PORT",
-                        help="UDP address to receive uplinks on (port 0: any free port)")
+    parser.add_argument(
+        "--listen",
+        required=True,
+        metavar="HOST:PORT",
+        help="UDP address to receive uplinks on (port 0: any free port)",
+    )
     parser.add_argument("--db", required=True, type=Path, help="SQLite file for the readings")
-    parser.add_argument("--keys", required=True, type=Path,
-                        help="device key file written by `nbkit keys new`")
-    parser.add_argument("--json", action="store_true",
-                        help="print each accepted uplink and the summary as JSON lines")
+    parser.add_argument(
+        "--keys", required=True, type=Path, help="device key file written by `nbkit keys new`"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print each accepted uplink and the summary as JSON lines",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     def ready(addr: tuple[str, int]) -> None:
-        print(f"collector: listening on {addr[0]}:{addr[1]} ({len(keys)} device keys)",
-              file=sys.stderr, flush=True)
+        print(
+            f"collector: listening on {addr[0]}:{addr[1]} ({len(keys)} device keys)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     try:
         serve(collector, host, port, stop, ready)

@@ -13,10 +13,11 @@ import os
 import secrets
 from pathlib import Path
 
+from nbkit.store import config
+
 from host_tools.collect import parse_hostport
 from host_tools.collector import keyfile
 from host_tools.errors import CommandError
-from nbkit.store import config
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +27,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     new.add_argument("--keys", type=Path, required=True, help="collector key file (created 0600)")
     new.add_argument("--bytes", type=int, choices=(16, 32), default=16, help="key length")
     new.add_argument("--config", type=Path, help="write the device config JSON here (0600)")
-    new.add_argument("--server", default="127.0.0.1:5683", metavar="HOST:PORT",
-                     help="collector address put into the device config")
+    new.add_argument(
+        "--server",
+        default="127.0.0.1:5683",
+        metavar="HOST:PORT",
+        help="collector address put into the device config",
+    )
     new.add_argument("--apn", default="", help="APN put into the device config")
     new.add_argument("--force", action="store_true", help="replace an existing key (rotation)")
     new.add_argument("--show", action="store_true", help="also print the key itself")
@@ -39,12 +44,19 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--device must be 0..4294967295")
     keys = keyfile.load(args.keys) if args.keys.exists() else {}
     if args.device in keys and not args.force:
-        raise CommandError(f"device {args.device} already has a key in {args.keys} "
-                           "(--force replaces it; the device must then get the new config)")
+        raise CommandError(
+            f"device {args.device} already has a key in {args.keys} "
+            "(--force replaces it; the device must then get the new config)"
+        )
     host, port = parse_hostport(args.server)
     key = secrets.token_bytes(args.bytes)
-    cfg = {"device_id": args.device, "key": key.hex(), "server_host": host,
-           "server_port": port, "apn": args.apn}
+    cfg = {
+        "device_id": args.device,
+        "key": key.hex(),
+        "server_host": host,
+        "server_port": port,
+        "apn": args.apn,
+    }
     try:
         cfg = config.validate(cfg)
     except config.ConfigError as exc:
@@ -56,14 +68,20 @@ def run(args: argparse.Namespace) -> int:
             f.write("\n")
     keys[args.device] = key
     keyfile.save(args.keys, keys)
-    result = {"device": args.device, "fingerprint": keyfile.fingerprint(key),
-              "keys": str(args.keys), "config": str(args.config) if args.config else None}
+    result = {
+        "device": args.device,
+        "fingerprint": keyfile.fingerprint(key),
+        "keys": str(args.keys),
+        "config": str(args.config) if args.config else None,
+    }
     if args.show:
         result["key"] = key.hex()
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"device {args.device}: key fingerprint {result['fingerprint']} added to {args.keys}")
+        print(
+            f"device {args.device}: key fingerprint {result['fingerprint']} added to {args.keys}"
+        )
         if args.config:
             print(f"device config written to {args.config} (contains the key: keep it private)")
         if args.show:

@@ -41,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{'device':>10} {'seq':>8}  {'time':<20} {'reading':<16} {'value':>12} unit")
         for r in rows:
-            print(f"{r['device']:>10} {r['seq']:>8}  {r['time']:<20} {r['name']:<16} "
-                  f"{r['value']:>12} {r['unit']}")
+            print(
+                f"{r['device']:>10} {r['seq']:>8}  {r['time']:<20} {r['name']:<16} "
+                f"{r['value']:>12} {r['unit']}"
+            )
         print(f"{len(rows)} readings")
     return 0

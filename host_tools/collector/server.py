@@ -11,8 +11,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from host_tools.collector.db import Store
 from nbkit.proto import codes, frame
+
+from host_tools.collector.db import Store
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
@@ -45,7 +46,7 @@ class Collector:
             return self._refuse(UNKNOWN_DEVICE, f"device {device} has no key", peer)
         if not frame.verify(data, key):
             return self._refuse(frame.FORGED, f"tag does not match device {device}'s key", peer)
-        records: list[tuple[int, int, int, int]] = body  # type: ignore[assignment]
+        records: list[tuple[int, int, int, int]] = body
         try:
             new, _dup = self.store.store(device, records)
         except ValueError as exc:
@@ -68,18 +69,34 @@ class Collector:
         first, last = records[0][0], records[-1][0]
         if self.as_json:
             rows = [
-                {"seq": s, "t": t, "code": c, "name": codes.name(c), "value": v,
-                 "unit": codes.unit(c)}
+                {
+                    "seq": s,
+                    "t": t,
+                    "code": c,
+                    "name": codes.name(c),
+                    "value": v,
+                    "unit": codes.unit(c),
+                }
                 for s, t, c, v in records
             ]
-            line = json.dumps({"event": "uplink", "device": device, "seq_first": first,
-                               "seq_last": last, "bytes": size, "readings": rows})
+            line = json.dumps(
+                {
+                    "event": "uplink",
+                    "device": device,
+                    "seq_first": first,
+                    "seq_last": last,
+                    "bytes": size,
+                    "readings": rows,
+                }
+            )
         else:
             groups: dict[str, list[str]] = {}
             for _, _, c, v in records:
                 groups.setdefault(f"{codes.name(c)}[{codes.unit(c)}]", []).append(str(v))
             shown = " ".join(f"{k}={','.join(v)}" for k, v in groups.items())
-            line = f"uplink device={device} seq={first}..{last} n={len(records)} bytes={size} {shown}"
+            line = (
+                f"uplink device={device} seq={first}..{last} n={len(records)} bytes={size} {shown}"
+            )
         print(line, file=self.out, flush=True)
 
     def summary(self) -> dict[str, int]:
@@ -87,7 +104,10 @@ class Collector:
 
 
 def serve(
-    collector: Collector, host: str, port: int, stop: threading.Event,
+    collector: Collector,
+    host: str,
+    port: int,
+    stop: threading.Event,
     ready: Callable[[tuple[str, int]], None] | None = None,
 ) -> None:
     """Receive until ``stop`` is set; every datagram gets handled, the loop never dies."""

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from nbkit.proto import codes, frame
 
 from host_tools.collector import keyfile
-from nbkit.proto import codes, frame
 
 pytestmark = pytest.mark.e2e
 KEY = bytes(range(32))
@@ -22,9 +22,21 @@ def test_collect_process_acks_prints_and_summarises_on_sigterm(tmp_path: Path) -
     keys = tmp_path / "keys.json"
     keyfile.save(keys, {1042: KEY})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "host_tools", "collect", "--listen", "127.0.0.1:0",
-         "--db", str(tmp_path / "c.db"), "--keys", str(keys)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "host_tools",
+            "collect",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            str(tmp_path / "c.db"),
+            "--keys",
+            str(keys),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stderr is not None

@@ -39,8 +39,12 @@ def test_defaults_are_filled_and_required_fields_named():
 def test_every_bad_value_is_reported():
     bad = dict(OLD, key="xyz", server_port=0, read_interval_s=True, colour="red")
     problem = _problem(bad)
-    for part in ("key: must be 16 or 32 bytes", "server_port: must be 1..65535",
-                 "read_interval_s: must be int", "colour: unknown setting"):
+    for part in (
+        "key: must be 16 or 32 bytes",
+        "server_port: must be 1..65535",
+        "read_interval_s: must be int",
+        "colour: unknown setting",
+    ):
         assert part in problem, (part, problem)
     assert "report_interval_s: must not be shorter" in _problem(dict(OLD, report_interval_s=60))
 

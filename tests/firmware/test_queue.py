@@ -37,7 +37,7 @@ def test_append_pending_ack_and_reboot():
 def test_out_of_order_acks_from_frames_in_flight():
     _boot(fresh=True)
     q = Queue(QDIR, 4, 8)
-    for i in range(10):
+    for _ in range(10):
         q.append(b"x")
     assert q.ack_range(4, 7) is True  # the second frame's ack arrived first
     assert _seqs(q) == [0, 1, 2, 3, 8, 9]
@@ -61,7 +61,7 @@ def test_full_queue_drops_the_oldest_and_counts_durably():
 def test_sequence_numbers_continue_after_everything_is_acknowledged():
     _boot(fresh=True)
     q = Queue(QDIR, 4, 4)
-    for i in range(5):
+    for _ in range(5):
         q.append(b"a")
     q.ack(4)
     assert [n for n in os.listdir(QDIR) if n != "state"] == []

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nbkit.proto import codes, frame
 
 from host_tools.collector.db import Store
 from host_tools.collector.server import Collector, serve
-from nbkit.proto import codes, frame
 
 KEY = bytes(range(16))
 OTHER = bytes(range(16, 32))
@@ -95,7 +95,9 @@ def test_valid_uplink_is_stored_printed_and_acked_for_the_device(server: Server)
     ]
     assert len(rows) == n == 16
     line = server.out.getvalue().strip()
-    assert line.startswith("uplink device=1042 seq=77..92 n=16 bytes=") and "water[L]=1000," in line
+    assert (
+        line.startswith("uplink device=1042 seq=77..92 n=16 bytes=") and "water[L]=1000," in line
+    )
     assert server.collector.summary() == {"accepted": 1, "records_stored": 16}
 
 
@@ -117,15 +119,27 @@ def test_replayed_frame_is_re_acked_but_never_stored_twice(server: Server) -> No
     ("name", "make", "reason"),
     [
         ("forged", lambda: frame.encode_data(1042, OTHER, readings(1, 2))[0], "forged"),
-        ("flipped bit", lambda: bytes([*frame.encode_data(1042, KEY, readings(1, 2))[0][:-1], 0]),
-         "forged"),
-        ("unknown device", lambda: frame.encode_data(99, KEY, readings(1, 2))[0],
-         "unknown_device"),
+        (
+            "flipped bit",
+            lambda: bytes([*frame.encode_data(1042, KEY, readings(1, 2))[0][:-1], 0]),
+            "forged",
+        ),
+        (
+            "unknown device",
+            lambda: frame.encode_data(99, KEY, readings(1, 2))[0],
+            "unknown_device",
+        ),
         ("truncated", lambda: frame.encode_data(1042, KEY, readings(1, 2))[0][:10], "truncated"),
-        ("oversized", lambda: frame.encode_data(1042, KEY, readings(1, 2))[0] + bytes(600),
-         "oversized"),
-        ("bad version", lambda: b"\x21" + frame.encode_data(1042, KEY, readings(1, 2))[0][1:],
-         "bad_version"),
+        (
+            "oversized",
+            lambda: frame.encode_data(1042, KEY, readings(1, 2))[0] + bytes(600),
+            "oversized",
+        ),
+        (
+            "bad version",
+            lambda: b"\x21" + frame.encode_data(1042, KEY, readings(1, 2))[0][1:],
+            "bad_version",
+        ),
         ("an ack sent to the collector", lambda: frame.encode_ack(1042, KEY, 1, 2), "bad_type"),
         ("garbage", lambda: bytes([0x11]) + b"\xff" * 20, "malformed"),
     ],

@@ -37,7 +37,9 @@ def test_micropython_mounts_a_host_image_and_the_host_reads_what_it_wrote(
 ) -> None:
     image = tmp_path / "flash.img"
     flashimg.create_image(
-        image, 512, 64,
+        image,
+        512,
+        64,
         {"config.json": json.dumps(CONFIG).encode(), "seed/blob": bytes(range(256)) * 3},
     )
     script = tmp_path / "interop.py"
@@ -48,7 +50,10 @@ def test_micropython_mounts_a_host_image_and_the_host_reads_what_it_wrote(
     assert flashimg.read_file(image, "from_device.txt") == b"written by MicroPython"
     assert flashimg.read_file(image, "q/00000000") == b"x" * 700
     assert flashimg.list_files(image) == [
-        "config.json", "from_device.txt", "q/00000000", "seed/blob",
+        "config.json",
+        "from_device.txt",
+        "q/00000000",
+        "seed/blob",
     ]
 
 

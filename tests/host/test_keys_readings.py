@@ -9,20 +9,32 @@ import stat
 from pathlib import Path
 
 import pytest
+from nbkit.proto import codes
+from nbkit.store import config
 
 from host_tools import cli
 from host_tools.collector import keyfile
 from host_tools.collector.db import Store
-from nbkit.proto import codes
-from nbkit.store import config
 
 
 def test_keys_new_registers_the_key_and_writes_the_device_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     keys, cfg_path = tmp_path / "keys.json", tmp_path / "dev5.json"
-    argv = ["keys", "new", "--device", "5", "--keys", str(keys), "--config", str(cfg_path),
-            "--server", "10.1.2.3:5683", "--bytes", "32"]
+    argv = [
+        "keys",
+        "new",
+        "--device",
+        "5",
+        "--keys",
+        str(keys),
+        "--config",
+        str(cfg_path),
+        "--server",
+        "10.1.2.3:5683",
+        "--bytes",
+        "32",
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     key = keyfile.load(keys)[5]
@@ -72,15 +84,20 @@ def test_readings_table(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_readings_csv_and_device_filter(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["readings", "--db", str(db), "--format", "csv", "--device", "1042"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [(r["seq"], r["name"], r["value"]) for r in rows] == [("1", "water", "1000"),
-                                                                 ("2", "leak", "1")]
+    assert [(r["seq"], r["name"], r["value"]) for r in rows] == [
+        ("1", "water", "1000"),
+        ("2", "leak", "1"),
+    ]
 
 
 def test_readings_json(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["readings", "--db", str(db), "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [(r["device"], r["seq"], r["unit"]) for r in rows] == [(7, 9, "mV"), (1042, 1, "L"),
-                                                                  (1042, 2, "")]
+    assert [(r["device"], r["seq"], r["unit"]) for r in rows] == [
+        (7, 9, "mV"),
+        (1042, 1, "L"),
+        (1042, 2, ""),
+    ]
 
 
 def test_readings_without_a_database_is_a_clear_error(

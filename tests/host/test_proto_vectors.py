@@ -9,7 +9,6 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from nbkit.proto import auth, codes, frame
 
 VECTORS = json.loads((Path(__file__).parent.parent / "vectors" / "proto_vectors.json").read_text())
@@ -69,6 +68,7 @@ def test_ack_vectors_and_hand_built_ack() -> None:
         assert data.hex() == case["frame"]
     key = bytes(range(16))
     body = bytes([0x12, 0x92, 0x08, 77, 16])
-    assert frame.encode_ack(1042, key, 77, 16) == body + hmac.new(
-        key, body, hashlib.sha256
-    ).digest()[:8]
+    assert (
+        frame.encode_ack(1042, key, 77, 16)
+        == body + hmac.new(key, body, hashlib.sha256).digest()[:8]
+    )

@@ -18,7 +18,7 @@ try:
     from micropython import const
 except ImportError:  # CPython on the host
 
-    def const(x):
+    def const(x):  # type: ignore[misc]
         return x
 
 
@@ -90,6 +90,12 @@ class BlockDevice:
     def _sync(self):
         pass
 
+    def _load(self, addr, buf):
+        raise NotImplementedError  # each storage (RAM, file) defines how it reads
+
+    def _store(self, addr, data):
+        raise NotImplementedError
+
 
 class RamBlockDevice(BlockDevice):
     # An image held in a bytearray: fast, for tests; the bytearray outlives a "power cut".
@@ -114,7 +120,9 @@ class FileBlockDevice(BlockDevice):
         size = self.file.seek(0, 2)
         if size % block_size or not size:
             self.file.close()
-            raise ValueError("%s: %d bytes is not a whole number of %d-byte blocks" % (path, size, block_size))
+            raise ValueError(
+                "%s: %d bytes is not a whole number of %d-byte blocks" % (path, size, block_size)
+            )
         super().__init__(block_size, size // block_size)
 
     def _load(self, addr, buf):
@@ -148,12 +156,12 @@ def format(bdev):
 def mount(bdev, path, create=True):
     # Mount the littlefs2 on bdev at path; format first when there is none and create is set.
     try:
-        fs = vfs.VfsLfs2(bdev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)
+        fs = vfs.VfsLfs2(bdev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)  # type: ignore[abstract]
     except OSError:
         if not create:
             raise
         format(bdev)
-        fs = vfs.VfsLfs2(bdev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)
+        fs = vfs.VfsLfs2(bdev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)  # type: ignore[abstract]
     vfs.mount(fs, path)
     return fs
 

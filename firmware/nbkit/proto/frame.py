@@ -37,7 +37,7 @@ try:
     from micropython import const
 except ImportError:  # CPython on the host
 
-    def const(x):
+    def const(x):  # type: ignore[misc]
         return x
 
 
@@ -243,7 +243,7 @@ def _parse_data(buf, pos, end):
         raise FrameError(TRUNCATED, "frame ends inside the timestamp")
     t = struct.unpack(">I", buf[pos : pos + 4])[0]
     pos += 4
-    records = []
+    records = []  # type: list
     while pos < end:
         if len(records) >= MAX_RECORDS:
             raise FrameError(MALFORMED, "more than %d records" % MAX_RECORDS)

@@ -8,7 +8,7 @@ try:
     from micropython import const
 except ImportError:  # CPython on the host
 
-    def const(x):
+    def const(x):  # type: ignore[misc]
         return x
 
 
@@ -65,7 +65,7 @@ def validate(cfg):
     if not isinstance(cfg, dict):
         raise ConfigError("config must be a JSON object")
     problems = []
-    out = {}
+    out = {}  # type: dict
     for name in sorted(FIELDS):
         kind, default, check = FIELDS[name]
         if name not in cfg:
@@ -85,7 +85,7 @@ def validate(cfg):
     for name in cfg:
         if name not in FIELDS:
             problems.append("%s: unknown setting" % name)
-    if not problems and out["report_interval_s"] < out["read_interval_s"]:
+    if not problems and int(out["report_interval_s"]) < int(out["read_interval_s"]):
         problems.append("report_interval_s: must not be shorter than read_interval_s")
     if problems:
         raise ConfigError("; ".join(problems))
@@ -104,13 +104,13 @@ def load(path):
         with open(path) as f:
             text = f.read(_MAX_BYTES + 1)
     except OSError:
-        raise ConfigError("%s: no config (provision the device first)" % path)
+        raise ConfigError("%s: no config (provision the device first)" % path) from None
     if len(text) > _MAX_BYTES:
         raise ConfigError("%s: larger than %d bytes" % (path, _MAX_BYTES))
     try:
         cfg = json.loads(text)
     except ValueError:
-        raise ConfigError("%s: not valid JSON" % path)
+        raise ConfigError("%s: not valid JSON" % path) from None
     return validate(cfg)
 
 

@@ -35,7 +35,7 @@ try:
     from micropython import const
 except ImportError:  # CPython on the host
 
-    def const(x):
+    def const(x):  # type: ignore[misc]
         return x
 
 
@@ -62,6 +62,12 @@ class Queue:
         self.path = path
         self.seg_records = seg_records
         self.max_segments = max_segments
+        self.floor = 0  # every seq below is gone (acked or dropped)
+        self.next_seq = 0  # seq of the next append
+        self.dropped = 0  # records lost to the full policy, since the queue was made
+        self.ranges = []  # type: list  # [first, last] acked above the floor, sorted
+        self.segs = []  # type: list  # [first seq, valid records] per segment file, oldest first
+        self.open_seg = False  # may the newest segment take more records?
         try:
             os.mkdir(path)
         except OSError as exc:
@@ -147,7 +153,7 @@ class Queue:
         # that prefix. Read whole and closed here: never leave a file open (a suspended reader
         # would hold a littlefs handle until the garbage collector finds it). Bounded by
         # MAX_SEG_RECORDS x (9 + MAX_RECORD) bytes; normally seg_records x (9 + 9).
-        out = []
+        out = []  # type: list
         try:
             f = open(self._name(first), "rb")
         except OSError:
@@ -167,7 +173,7 @@ class Queue:
             return out, len(f.read(1)) > 0
 
     def _scan(self):
-        self.segs = []  # [first seq, valid record count], oldest first
+        self.segs = []
         firsts = []
         for entry in os.ilistdir(self.path):
             name = entry[0]
@@ -177,7 +183,7 @@ class Queue:
                 except ValueError:
                     pass  # not a segment
         firsts.sort()
-        self.open_seg = False  # may the newest segment take more records?
+        self.open_seg = False
         for first in firsts:
             records, torn = self._records(first)
             self.segs.append([first, len(records)])
@@ -315,7 +321,7 @@ class Queue:
 
 def _merge(ranges, first, last):
     # Sorted, non-overlapping, non-adjacent copy of ranges plus first..last.
-    out = []
+    out = []  # type: list
     for a, b in sorted(ranges + [[first, last]]):
         if out and a <= out[-1][1] + 1:
             out[-1][1] = max(out[-1][1], b)
