@@ -16,7 +16,8 @@ Decisions (read before changing):
 * **Reused sequence numbers**: a record whose (device, seq) is stored with *different* content
   means the device lost its queue state (e.g. reformatted flash) and counts from 0 again. It is
   counted ``seq_reused``, logged, not stored and **not acked** (an ack would make the device
-  delete readings the collector never kept). Re-provision such a device with a new key.
+  delete readings the collector never kept). A new key does not help, since dedup is by
+  (device, seq): re-provision such a device under a new device id (docs/keys.md).
 * **Acks** name exactly the records of the frame (first seq, count), authenticated with the
   device key: records in two frames in flight are cleared independently.
 """

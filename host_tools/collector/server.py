@@ -50,7 +50,7 @@ class Collector:
         try:
             new, _dup = self.store.store(device, records)
         except ValueError as exc:
-            return self._refuse(SEQ_REUSED, f"{exc}: re-provision the device", peer)
+            return self._refuse(SEQ_REUSED, f"{exc}: the device reuses sequence numbers; give it a new id", peer)
         outcome = ACCEPTED if new else DUPLICATE
         self.counts[outcome] += 1
         self.counts["records_stored"] += new
