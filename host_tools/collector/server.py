@@ -50,7 +50,8 @@ class Collector:
         try:
             new, _dup = self.store.store(device, records)
         except ValueError as exc:
-            return self._refuse(SEQ_REUSED, f"{exc}: the device reuses sequence numbers; give it a new id", peer)
+            why = f"{exc}: the device reuses sequence numbers; give it a new id"
+            return self._refuse(SEQ_REUSED, why, peer)
         outcome = ACCEPTED if new else DUPLICATE
         self.counts[outcome] += 1
         self.counts["records_stored"] += new

@@ -2,6 +2,7 @@
 # life of a queue on a fresh littlefs image, cuts the power at flash write k, "reboots" by
 # mounting the same image bytes through a new block device, and checks what survived.
 from nbkit.hal import flash
+from nbkit.proto import codes, frame
 from nbkit.store.queue import Queue
 
 BLOCK_SIZE = 512
@@ -26,9 +27,15 @@ def fresh_image():
     return _work
 
 
+BIG = False  # True: records of up to MAX_RECORD bytes, so segments spill into data blocks
+
+
 def record(i):
-    # Distinct, recognisable content per append; lengths vary to move segment boundaries.
-    return b"rec%03d" % i + b"." * (i % 5)
+    # Distinct, recognisable content per append: a real packed reading (9 bytes), or with BIG
+    # a longer record whose length varies to move segment sizes across littlefs block limits.
+    if BIG:
+        return b"rec%03d" % i + b"." * (20 + 9 * (i % 5))
+    return frame.pack_record(1764000000 + 900 * i, codes.WATER_L, 1000 + 7 * i)
 
 
 class Observer:
