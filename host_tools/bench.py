@@ -16,6 +16,7 @@ from typing import Any
 SUITES: dict[str, str] = {
     "firmware-size": "host_tools.bench_size",
     "power": "host_tools.bench_power",
+    "payload": "host_tools.bench_payload",
 }
 
 

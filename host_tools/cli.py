@@ -24,6 +24,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "provision": ("host_tools.provision", "provision a device over its service console"),
     "energy": ("host_tools.energy.command", "charge per report/day and battery life by the model"),
     "timers": ("host_tools.timers", "encode/decode 3GPP PSM and eDRX timer bit strings"),
+    "collect": ("host_tools.collect", "UDP collector: verify, dedup, store and ack uplinks"),
+    "readings": ("host_tools.readings", "list the readings the collector stored"),
+    "keys": ("host_tools.keys", "device keys: `keys new` makes, registers and provisions one"),
 }
 
 

@@ -1,0 +1,68 @@
+# The uplink path as the application sees it: send a frame, receive replies, nothing about
+# which modem or bearer carries them. UdpLink carries frames as UDP datagrams through a BC95/BC28
+# (AT+NSOSTF with release assistance); other bearers (CoAP platform, MQTT, TCP) implement the
+# same four calls:
+#   up() -> bool        the bearer is usable (wakes the modem from PSM without re-attaching;
+#                       attaches only when registration was really lost)
+#   send(data, last, expect_reply)   one frame; last/expect_reply choose the release flag
+#   receive(timeout_ms) -> [bytes]   replies that arrived (possibly none)
+#   down()              release what up() took (the socket); the modem goes back to PSM itself
+from micropython import const
+
+from nbkit.lte import rai
+
+_OPEN_TRIES = const(2)
+
+
+class LinkError(Exception):
+    pass
+
+
+class UdpLink:
+    def __init__(self, modem, host, port, attach_timeout_ms=120000):
+        # host must be an IP address: AT+NSOST takes no names (no DNS on the Huawei firmware).
+        self.modem = modem
+        self.host = host
+        self.port = port
+        self.attach_timeout_ms = attach_timeout_ms
+        self.sock = None
+        self.uplinks = 0
+        self.bytes_up = 0
+        self.bytes_down = 0
+
+    def up(self):
+        if not (self.modem.resume() or self.modem.attach(self.attach_timeout_ms)):
+            return False
+        for _ in range(_OPEN_TRIES):
+            try:
+                self.sock = self.modem.open_udp()
+                return True
+            except Exception as exc:  # ModemError: the module refused NSOCR
+                self.modem.last_error = str(exc)
+        return False
+
+    def send(self, data, last=True, expect_reply=True):
+        if self.sock is None:
+            raise LinkError("send() before up()")
+        flags = rai.nsostf_flag(last, expect_reply)
+        self.modem.sendto(self.sock, self.host, self.port, data, flags)
+        self.uplinks += 1
+        self.bytes_up += len(data)
+
+    def receive(self, timeout_ms):
+        if self.sock is None:
+            return []
+        out = []
+        for dgram in self.modem.recv(self.sock, timeout_ms):
+            if dgram.data:
+                out.append(dgram.data)
+                self.bytes_down += len(dgram.data)
+        return out
+
+    def down(self):
+        if self.sock is not None:
+            sock, self.sock = self.sock, None
+            try:
+                self.modem.close(sock)
+            except Exception as exc:  # the socket is gone anyway (module rebooted, +NSOCLI)
+                self.modem.last_error = str(exc)

@@ -1,0 +1,133 @@
+# Water/gas meter application. One call of wake() is one wake of the device:
+#   1. sample the meter when due and append the reading to the durable queue (on flash);
+#   2. report when due: send every pending record in as few uplinks as fit, drop what the
+#      collector's authenticated ack covers, keep the rest for the next report;
+#   3. return how long to sleep; the caller deep-sleeps the board (RAM is lost).
+# The scheduler's deadlines are saved to flash at every wake, so they survive the deep sleep.
+import json
+import os
+
+from micropython import const
+
+from nbkit.app import scheduler as sch
+from nbkit.proto import codes, frame
+
+_ACK_WAIT_MS = const(10000)  # a reply needs an RRC round trip; CE2 takes seconds
+_MAX_UPLINKS = const(8)  # frames per report; what is left waits for the next report
+_STATE_VERSION = const(1)
+
+
+class MeterApp:
+    # cfg: validated config (nbkit.store.config); clock: RTC seconds via clock.time();
+    # queue: nbkit.store.queue.Queue; meter: read() -> [(code, value)]; link: app.link.UdpLink.
+    def __init__(self, cfg, clock, queue, meter, link, state_path="meter.state", log=None):
+        self.cfg = cfg
+        self.clock = clock
+        self.queue = queue
+        self.meter = meter
+        self.link = link
+        self.key = _key(cfg["key"])
+        self.state_path = state_path
+        self.log = log or _quiet
+        self.sched = sch.Scheduler(
+            clock,
+            cfg["report_interval_s"],
+            sample_s=cfg["read_interval_s"],
+            backoff_base_s=min(300, cfg["report_interval_s"]),
+            backoff_max_s=cfg["report_interval_s"],
+        )
+        self.reported_dropped = 0
+        self._load()
+
+    # -- one wake ------------------------------------------------------------------------
+
+    def wake(self):
+        # Do what is due now -> milliseconds until the next wake.
+        wake_at, reasons = self.sched.next_wake()
+        if wake_at <= self.clock.time():
+            if sch.SAMPLE in reasons:
+                self.sample()
+            if sch.REPORT in reasons or sch.RETRY in reasons or sch.HEARTBEAT in reasons:
+                self.sched.reported(self.report())
+            self._save()
+            wake_at, reasons = self.sched.next_wake()
+        return self.sched.ms_until(wake_at)
+
+    def sample(self):
+        now = self.clock.time()
+        for code, value in self.meter.read():
+            seq = self.queue.append(frame.pack_record(now, code, value))
+            self.log("read", seq, codes.name(code), value)
+        dropped = self.queue.counts()["dropped"]
+        if dropped > self.reported_dropped:  # the queue was full: say so upstream
+            self.queue.append(frame.pack_record(now, codes.QUEUE_DROPPED, dropped))
+            self.reported_dropped = dropped
+        self.sched.sampled()
+
+    def report(self):
+        # -> True when every pending record was acknowledged.
+        if not self.queue.counts()["pending"]:
+            return True
+        if not self.link.up():
+            self.log("report", "no link", self.link.modem.last_error)
+            return False
+        try:
+            for _ in range(_MAX_UPLINKS):
+                pending = self.queue.pending(frame.MAX_RECORDS + 1)
+                if not pending:
+                    return True
+                if not self._uplink(pending):
+                    return False
+            return not self.queue.counts()["pending"]
+        finally:
+            self.link.down()
+
+    def _uplink(self, pending):
+        records = frame.records_from_pending(pending)
+        data, n = frame.encode_data(self.cfg["device_id"], self.key, records)
+        last = n == len(pending)
+        self.link.send(data, last=last, expect_reply=True)
+        self.log("uplink", records[0][0], n, len(data))
+        acked = False
+        for reply in self.link.receive(_ACK_WAIT_MS):
+            acked = self._ack(reply) or acked
+        return acked
+
+    def _ack(self, reply):
+        try:
+            first, last = frame.decode_ack(reply, self.key, self.cfg["device_id"])
+        except frame.FrameError as exc:  # forged, for another device, malformed: ignored
+            self.log("ack refused", exc.reason)
+            return False
+        self.queue.ack_range(first, last)
+        self.log("ack", first, last)
+        return True
+
+    # -- state across deep sleep ------------------------------------------------------------
+
+    def _load(self):
+        try:
+            with open(self.state_path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            return  # first boot, or a torn state file: start the schedule from now
+        if state.get("v") == _STATE_VERSION:
+            self.sched.restore(tuple(state["sched"]))
+            self.reported_dropped = state.get("dropped", 0)
+
+    def _save(self):
+        tmp = self.state_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"v": _STATE_VERSION, "sched": list(self.sched.state()),
+                       "dropped": self.reported_dropped}, f)
+        os.rename(tmp, self.state_path)
+
+
+def _key(hex_key):
+    from binascii import unhexlify
+
+    return unhexlify(hex_key)
+
+
+def _quiet(*args):
+    pass

@@ -1,0 +1,173 @@
+# Flash for the durable store. On a board the application uses the internal flash that
+# MicroPython has already mounted (a littlefs2 root); on the unix port (virtual board, tests)
+# a littlefs2 image lives in a file or in RAM behind the block-device protocol of vfs.VfsLfs2,
+# with the extended interface: readblocks/writeblocks take a byte offset, ioctl(6) erases.
+#
+# Power cuts: set fail_at = k and the k-th flash-changing operation (program or erase, counted
+# from 0) is torn: only its first half reaches the medium, and from then on the device is dead:
+# every access fails with -EIO, which littlefs reports to the caller as OSError(EIO), as a board
+# does when its supply drops. The medium keeps the torn state; mount it through a fresh device
+# to "reboot". (Errors are returned, not raised: an exception must not unwind littlefs's C code.)
+
+try:
+    import vfs
+except ImportError:  # older MicroPython: the vfs functions live in os
+    import os as vfs  # type: ignore[no-redef]
+
+try:
+    from micropython import const
+except ImportError:  # CPython on the host
+
+    def const(x):  # type: ignore[misc]
+        return x
+
+
+_IOCTL_INIT = const(1)
+_IOCTL_DEINIT = const(2)
+_IOCTL_SYNC = const(3)
+_IOCTL_COUNT = const(4)
+_IOCTL_SIZE = const(5)
+_IOCTL_ERASE = const(6)
+_EIO = const(-5)  # -errno.EIO
+# littlefs geometry used with these devices (also what host_tools/flashimg.py writes)
+READ_SIZE = const(32)
+PROG_SIZE = const(32)
+LOOKAHEAD = const(32)
+
+
+class BlockDevice:
+    # Storage-independent part: geometry, write counting and the fault hook.
+
+    def __init__(self, block_size, block_count):
+        self.block_size = block_size
+        self.block_count = block_count
+        self.writes = 0  # programs + erases done so far (the "write index")
+        self.fail_at = None  # index of the write that the power cut tears
+        self.dead = False
+        self._erased = b"\xff" * block_size  # preallocated: erase may run with the heap locked
+
+    def _changing(self, addr, data):
+        # Every flash-changing operation comes here: count it, cut the power when asked.
+        # -> 0, or -EIO once the power is gone (littlefs turns that into OSError(EIO)).
+        if self.dead:
+            return _EIO
+        index = self.writes
+        self.writes += 1
+        if index == self.fail_at:
+            self._store(addr, data[: len(data) // 2])
+            self.dead = True
+            return _EIO
+        self._store(addr, data)
+        return 0
+
+    def readblocks(self, block, buf, offset=0):
+        if self.dead:
+            return _EIO
+        self._load(block * self.block_size + offset, buf)
+        return 0
+
+    def writeblocks(self, block, buf, offset=None):
+        if offset is None:  # simple interface: erase the blocks, then program them
+            for i in range(len(buf) // self.block_size):
+                if self.ioctl(_IOCTL_ERASE, block + i):
+                    return _EIO
+            offset = 0
+        return self._changing(block * self.block_size + offset, buf)
+
+    def ioctl(self, op, arg):
+        if op == _IOCTL_COUNT:
+            return self.block_count
+        if op == _IOCTL_SIZE:
+            return self.block_size
+        if op == _IOCTL_ERASE:
+            return self._changing(arg * self.block_size, self._erased)
+        if op == _IOCTL_SYNC:
+            if self.dead:
+                return _EIO
+            self._sync()
+        return 0  # init, deinit
+
+    def _sync(self):
+        pass
+
+    def _load(self, addr, buf):
+        raise NotImplementedError  # each storage (RAM, file) defines how it reads
+
+    def _store(self, addr, data):
+        raise NotImplementedError
+
+
+class RamBlockDevice(BlockDevice):
+    # An image held in a bytearray: fast, for tests; the bytearray outlives a "power cut".
+
+    def __init__(self, image, block_size):
+        super().__init__(block_size, len(image) // block_size)
+        self.image = image
+
+    def _load(self, addr, buf):
+        buf[:] = self.image[addr : addr + len(buf)]
+
+    def _store(self, addr, data):
+        self.image[addr : addr + len(data)] = data
+
+
+class FileBlockDevice(BlockDevice):
+    # An image file (the virtual board's flash); writes go straight to the file, so killing
+    # the process leaves exactly what a power cut would.
+
+    def __init__(self, path, block_size):
+        self.file = open(path, "r+b")
+        size = self.file.seek(0, 2)
+        if size % block_size or not size:
+            self.file.close()
+            raise ValueError(
+                "%s: %d bytes is not a whole number of %d-byte blocks" % (path, size, block_size)
+            )
+        super().__init__(block_size, size // block_size)
+
+    def _load(self, addr, buf):
+        self.file.seek(addr)
+        self.file.readinto(buf)
+
+    def _store(self, addr, data):
+        self.file.seek(addr)
+        self.file.write(data)
+
+    def _sync(self):
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
+def new_image(block_size, block_count):
+    # Erased flash: every byte 0xff (filled a block at a time: one allocation of the image).
+    image = bytearray(block_size * block_count)
+    erased = b"\xff" * block_size
+    for i in range(block_count):
+        image[i * block_size : (i + 1) * block_size] = erased
+    return image
+
+
+def format(bdev):
+    vfs.VfsLfs2.mkfs(bdev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)
+
+
+def mount(bdev, path, create=True):
+    # Mount the littlefs2 on bdev at path; format first when there is none and create is set.
+    try:
+        fs = vfs.VfsLfs2(bdev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)  # type: ignore[abstract]
+    except OSError:
+        if not create:
+            raise
+        format(bdev)
+        fs = vfs.VfsLfs2(bdev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)  # type: ignore[abstract]
+    vfs.mount(fs, path)
+    return fs
+
+
+def umount(path):
+    try:
+        vfs.umount(path)
+    except OSError:
+        pass  # not mounted

@@ -1,0 +1,83 @@
+# Record codes carried in frames: one byte per record says what its value means.
+# Measurements 0x01-0x3F are periodic readings; events 0x40-0x7F happen when something occurs.
+# Values are signed 32-bit integers in the unit named here (no floats on the wire).
+# Shared by firmware and host: append new codes, never renumber (old frames must keep meaning).
+try:
+    from micropython import const
+except ImportError:  # CPython on the host
+
+    def const(x):  # type: ignore[misc]
+        return x
+
+
+# -- measurements ------------------------------------------------------------ value unit
+WATER_L = const(0x01)  # cumulative water volume index, litres
+GAS_L = const(0x02)  # cumulative gas volume index, litres (dm3)
+ENERGY_WH = const(0x03)  # cumulative energy index, Wh
+FLOW_LPH = const(0x04)  # instantaneous flow, litres per hour
+TEMP_CC = const(0x05)  # temperature, 0.01 degC
+BATTERY_MV = const(0x10)  # battery voltage, mV
+RSRP_DBM = const(0x11)  # signal: reference signal received power, dBm (negative)
+SNR_DB = const(0x12)  # signal-to-noise ratio, dB
+CE_LEVEL = const(0x13)  # NB-IoT coverage enhancement level, 0..2
+# -- meter events -------------------------------------------------------------
+LEAK = const(0x40)  # continuous flow suspected: 1 begins, 0 ends
+BURST = const(0x41)  # flow above burst threshold: flow in litres per hour
+TAMPER = const(0x42)  # magnet/case tamper: 1 detected, 0 cleared
+REVERSE_FLOW = const(0x43)  # backward flow seen: litres
+# -- smoke sensor events ------------------------------------------------------
+SMOKE_ALARM = const(0x50)  # alarm raised: obscuration, 0.01 %/m
+SMOKE_CLEAR = const(0x51)  # alarm ended: 0
+SMOKE_HUSH = const(0x52)  # alarm silenced by the user: hush seconds
+SMOKE_SELFTEST = const(0x53)  # self test run: 1 passed, 0 failed
+SMOKE_FAULT = const(0x54)  # chamber/sounder fault: fault code
+LOW_BATTERY = const(0x55)  # battery below threshold: mV
+REMOVED = const(0x56)  # detector removed from its base: 1 removed, 0 refitted
+HEARTBEAT = const(0x57)  # periodic sign of life: seconds since boot
+# -- device events ------------------------------------------------------------
+QUEUE_DROPPED = const(0x60)  # durable queue was full: cumulative count of dropped records
+BOOT = const(0x61)  # device started: reset cause
+TIME_SET = const(0x62)  # RTC stepped: seconds of correction
+
+# code -> (name, unit): for people and the collector's database; unknown codes stay numeric.
+NAMES = {
+    WATER_L: ("water", "L"),
+    GAS_L: ("gas", "L"),
+    ENERGY_WH: ("energy", "Wh"),
+    FLOW_LPH: ("flow", "L/h"),
+    TEMP_CC: ("temperature", "0.01C"),
+    BATTERY_MV: ("battery", "mV"),
+    RSRP_DBM: ("rsrp", "dBm"),
+    SNR_DB: ("snr", "dB"),
+    CE_LEVEL: ("ce_level", ""),
+    LEAK: ("leak", ""),
+    BURST: ("burst", "L/h"),
+    TAMPER: ("tamper", ""),
+    REVERSE_FLOW: ("reverse_flow", "L"),
+    SMOKE_ALARM: ("smoke_alarm", "0.01%/m"),
+    SMOKE_CLEAR: ("smoke_clear", ""),
+    SMOKE_HUSH: ("smoke_hush", "s"),
+    SMOKE_SELFTEST: ("smoke_selftest", ""),
+    SMOKE_FAULT: ("smoke_fault", ""),
+    LOW_BATTERY: ("low_battery", "mV"),
+    REMOVED: ("removed", ""),
+    HEARTBEAT: ("heartbeat", "s"),
+    QUEUE_DROPPED: ("queue_dropped", ""),
+    BOOT: ("boot", ""),
+    TIME_SET: ("time_set", "s"),
+}
+
+
+def name(code):
+    # Short name of a code ("water"), or "code_0x7e" for one this build does not know.
+    entry = NAMES.get(code)
+    return entry[0] if entry else "code_0x%02x" % code
+
+
+def unit(code):
+    entry = NAMES.get(code)
+    return entry[1] if entry else ""
+
+
+def is_event(code):
+    return code >= 0x40

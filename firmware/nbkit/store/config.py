@@ -1,0 +1,125 @@
+# Device configuration: one JSON file on flash, replaced atomically (write <path>.tmp, then
+# rename over <path>), so a power cut leaves the old or the new config, never a broken one.
+# validate() is shared with the host (`nbkit keys new` writes provisioning configs through it).
+import json
+import os
+
+try:
+    from micropython import const
+except ImportError:  # CPython on the host
+
+    def const(x):  # type: ignore[misc]
+        return x
+
+
+_MAX_BYTES = const(2048)  # a config file larger than this is refused unread
+
+# name -> (type, default or None when required, check(value) -> problem or None)
+_U32 = 0xFFFFFFFF
+
+
+def _range(lo, hi):
+    def check(v):
+        return None if lo <= v <= hi else "must be %d..%d" % (lo, hi)
+
+    return check
+
+
+def _key_hex(v):
+    if len(v) not in (32, 64):
+        return "must be 16 or 32 bytes as hex (32 or 64 hex digits)"
+    for c in v:
+        if c not in "0123456789abcdefABCDEF":
+            return "must be hex digits only"
+    return None
+
+
+def _host(v):
+    return None if 0 < len(v) <= 253 and " " not in v else "must be a host name or IP address"
+
+
+def _apn(v):
+    return None if len(v) <= 62 and '"' not in v else "must be at most 62 characters, no quotes"
+
+
+FIELDS = {
+    "device_id": (int, None, _range(0, _U32)),
+    "key": (str, None, _key_hex),
+    "server_host": (str, None, _host),
+    "server_port": (int, None, _range(1, 65535)),
+    "apn": (str, "", _apn),
+    "read_interval_s": (int, 900, _range(10, 86400)),
+    "report_interval_s": (int, 14400, _range(60, 7 * 86400)),
+    "leak_lph": (int, 30, _range(0, 100000)),  # flow never below this for a day: leak
+    "burst_lph": (int, 3000, _range(0, 1000000)),  # flow above this: burst
+    "low_battery_mv": (int, 3300, _range(2000, 4200)),
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def validate(cfg):
+    # -> cfg with defaults filled in; ConfigError naming every problem found.
+    if not isinstance(cfg, dict):
+        raise ConfigError("config must be a JSON object")
+    problems = []
+    out = {}  # type: dict
+    for name in sorted(FIELDS):
+        kind, default, check = FIELDS[name]
+        if name not in cfg:
+            if default is None:
+                problems.append("%s: missing (required)" % name)
+            else:
+                out[name] = default
+            continue
+        value = cfg[name]
+        if type(value) is not kind:  # exact: a bool is not an int here
+            problems.append("%s: must be %s, got %r" % (name, kind.__name__, value))
+            continue
+        problem = check(value)
+        if problem:
+            problems.append("%s: %s" % (name, problem))
+        out[name] = value
+    for name in cfg:
+        if name not in FIELDS:
+            problems.append("%s: unknown setting" % name)
+    if not problems and int(out["report_interval_s"]) < int(out["read_interval_s"]):
+        problems.append("report_interval_s: must not be shorter than read_interval_s")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return out
+
+
+def key_bytes(cfg):
+    from binascii import unhexlify
+
+    return unhexlify(cfg["key"])
+
+
+def load(path):
+    # -> validated config; ConfigError when missing, too large, not JSON or invalid.
+    try:
+        with open(path) as f:
+            text = f.read(_MAX_BYTES + 1)
+    except OSError:
+        raise ConfigError("%s: no config (provision the device first)" % path) from None
+    if len(text) > _MAX_BYTES:
+        raise ConfigError("%s: larger than %d bytes" % (path, _MAX_BYTES))
+    try:
+        cfg = json.loads(text)
+    except ValueError:
+        raise ConfigError("%s: not valid JSON" % path) from None
+    return validate(cfg)
+
+
+def save(path, cfg):
+    # Validate, then replace the file atomically. Nothing is written when cfg is invalid.
+    cfg = validate(cfg)
+    text = json.dumps(cfg)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+    return cfg

@@ -1,0 +1,50 @@
+"""The collector's key file: JSON ``{"devices": {"<id>": {"key": "<hex>"}}}``, mode 0600."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from host_tools.errors import CommandError
+
+
+def fingerprint(key: bytes) -> str:
+    """Short public identifier of a key: first 8 bytes of SHA-256(key), hex."""
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def load(path: Path) -> dict[int, bytes]:
+    """Device id -> key; CommandError naming the problem."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise CommandError(f"{path}: no key file (create one with `nbkit keys new`)") from exc
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{path}: not valid JSON ({exc})") from exc
+    keys: dict[int, bytes] = {}
+    try:
+        for dev, entry in data["devices"].items():
+            keys[int(dev)] = bytes.fromhex(entry["key"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CommandError(f"{path}: expected {{'devices': {{id: {{'key': hex}}}}}}") from exc
+    return keys
+
+
+def save(path: Path, keys: dict[int, bytes]) -> None:
+    """Write atomically, readable by the owner only (0600)."""
+    data: dict[str, Any] = {
+        "devices": {
+            str(dev): {"key": key.hex(), "fingerprint": fingerprint(key)}
+            for dev, key in sorted(keys.items())
+        }
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)

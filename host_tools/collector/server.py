@@ -1,0 +1,141 @@
+"""UDP server of the collector: one datagram in, at most one ack out (see package docstring)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from nbkit.proto import codes, frame
+
+from host_tools.collector.db import Store
+
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+UNKNOWN_DEVICE = "unknown_device"
+SEQ_REUSED = "seq_reused"
+
+
+class Collector:
+    """Frame handling without sockets: ``handle(datagram)`` -> (ack or None, outcome)."""
+
+    def __init__(
+        self, store: Store, keys: dict[int, bytes], out: TextIO = sys.stdout, as_json: bool = False
+    ) -> None:
+        self.store = store
+        self.keys = keys
+        self.out = out
+        self.as_json = as_json
+        self.counts: Counter[str] = Counter()
+        self.log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True)
+
+    def handle(self, data: bytes, peer: str = "") -> tuple[bytes | None, str]:
+        try:
+            ftype, device, body = frame.parse(data)
+            if ftype != frame.DATA:
+                raise frame.FrameError(frame.BAD_TYPE, f"frame type {ftype} is not DATA")
+        except frame.FrameError as exc:
+            return self._refuse(exc.reason, str(exc), peer)
+        key = self.keys.get(device)
+        if key is None:
+            return self._refuse(UNKNOWN_DEVICE, f"device {device} has no key", peer)
+        if not frame.verify(data, key):
+            return self._refuse(frame.FORGED, f"tag does not match device {device}'s key", peer)
+        records: list[tuple[int, int, int, int]] = body
+        try:
+            new, _dup = self.store.store(device, records)
+        except ValueError as exc:
+            why = f"{exc}: the device reuses sequence numbers; give it a new id"
+            return self._refuse(SEQ_REUSED, why, peer)
+        outcome = ACCEPTED if new else DUPLICATE
+        self.counts[outcome] += 1
+        self.counts["records_stored"] += new
+        if new:
+            self._print(device, records, len(data))
+        else:
+            self.log(f"collector: duplicate device {device} seq {records[0][0]}: re-acked")
+        return frame.encode_ack(device, key, records[0][0], len(records)), outcome
+
+    def _refuse(self, reason: str, message: str, peer: str) -> tuple[None, str]:
+        self.counts[reason] += 1
+        self.log(f"collector: rejected {reason} from {peer or '?'}: {message}")
+        return None, reason
+
+    def _print(self, device: int, records: list[tuple[int, int, int, int]], size: int) -> None:
+        first, last = records[0][0], records[-1][0]
+        if self.as_json:
+            rows = [
+                {
+                    "seq": s,
+                    "t": t,
+                    "code": c,
+                    "name": codes.name(c),
+                    "value": v,
+                    "unit": codes.unit(c),
+                }
+                for s, t, c, v in records
+            ]
+            line = json.dumps(
+                {
+                    "event": "uplink",
+                    "device": device,
+                    "seq_first": first,
+                    "seq_last": last,
+                    "bytes": size,
+                    "readings": rows,
+                }
+            )
+        else:
+            groups: dict[str, list[str]] = {}
+            for _, _, c, v in records:
+                groups.setdefault(f"{codes.name(c)}[{codes.unit(c)}]", []).append(str(v))
+            shown = " ".join(f"{k}={','.join(v)}" for k, v in groups.items())
+            line = (
+                f"uplink device={device} seq={first}..{last} n={len(records)} bytes={size} {shown}"
+            )
+        print(line, file=self.out, flush=True)
+
+    def summary(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
+
+
+def serve(
+    collector: Collector,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    ready: Callable[[tuple[str, int]], None] | None = None,
+) -> None:
+    """Receive until ``stop`` is set; every datagram gets handled, the loop never dies."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind((host, port))
+        sock.settimeout(0.05)
+        if ready:
+            ready(sock.getsockname())
+        while not stop.is_set():
+            try:
+                data, addr = sock.recvfrom(frame.MAX_FRAME + 1)  # one more: oversize shows
+            except TimeoutError:
+                continue
+            except OSError as exc:  # e.g. ICMP port unreachable surfacing on Linux
+                collector.log(f"collector: receive error {exc}")
+                time.sleep(0.001)
+                continue
+            reply, _ = collector.handle(data, f"{addr[0]}:{addr[1]}")
+            if reply is not None:
+                try:
+                    sock.sendto(reply, addr)
+                except OSError as exc:
+                    collector.log(f"collector: ack to {addr} failed: {exc}")
+    finally:
+        sock.close()
+
+
+def summary_line(counts: dict[str, Any]) -> str:
+    return "collector summary: " + (", ".join(f"{k}={v}" for k, v in counts.items()) or "nothing")
