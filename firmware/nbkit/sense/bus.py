@@ -93,16 +93,24 @@ def _whole(buf, start, n):
 
 
 def scan(buf, len_at, second_start=-1):
-    # Stream scanner: returns (kind, start, size) for the first candidate frame in buf.
-    start = skip_wake(buf)
-    if start < 0:
-        return BAD, len(buf), 0
-    try:
-        return FRAME, start, check(buf, start, len_at, second_start)
-    except FrameError as e:
-        if e.reason == TRUNCATED:
-            return NEED, start, 0
-        return BAD, start, 0
+    # Stream scanner: returns (kind, start, size). A stray 0x68 in line noise can announce a
+    # long frame that never comes, so a complete valid frame further on wins over waiting.
+    need = -1
+    i = 0
+    n = len(buf)
+    while i < n:
+        if buf[i] != START:
+            i += 1
+            continue
+        try:
+            return FRAME, i, check(buf, i, len_at, second_start)
+        except FrameError as e:
+            if e.reason == TRUNCATED and need < 0:
+                need = i
+        i += 1
+    if need >= 0:
+        return NEED, need, 0
+    return BAD, n, 0
 
 
 class Bus:
@@ -173,8 +181,13 @@ class Bus:
                 self.buf = self.buf[start + 1 :]
                 continue
             raw = bytes(self.buf[start : start + size])
+            self.stats[2] += start
             self.buf = self.buf[start + size :]
-            frame = protocol.decode(raw)
+            try:
+                frame = protocol.decode(raw)
+            except FrameError:
+                self.stats[2] += size  # checksummed but not a layout we know: skip it
+                continue
             if accept(frame):
                 return frame
         return None
