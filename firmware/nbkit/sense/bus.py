@@ -73,6 +73,8 @@ def check(buf, start, len_at, second_start=-1, complete=False):
     size = len_at + 1 + length + 2
     if complete and n != size and _whole(buf, start, n):
         raise FrameError(BAD_LENGTH, "L=%d gives %d bytes, the frame has %d" % (length, size, n))
+    if complete and n == size - 1 and checksum(buf, start, start + n - 1) == buf[start + n - 1]:
+        raise FrameError(NO_END, "the frame ends after its checksum")
     if n < size:
         raise FrameError(TRUNCATED, "%d of %d bytes" % (n, size))
     cs = checksum(buf, start, start + size - 2)
