@@ -10,6 +10,15 @@ import sys
 from host_tools import FIRMWARE_DIR
 
 try:
-    import nbkit  # noqa: F401
+    import nbkit  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
 except ImportError:
     sys.path.insert(0, str(FIRMWARE_DIR))
+
+# the one codec, for host code and tests: `from host_tools.meterbus import cjt188`
+from nbkit.sense import (  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
+    bus,
+    cjt188,
+    dlt645,
+)
+
+__all__ = ["bus", "cjt188", "dlt645"]

@@ -13,8 +13,8 @@ import sys
 from types import FrameType
 
 from host_tools.errors import CommandError
-from nbkit.sense import cjt188
 
+from . import cjt188
 from .meters import FAULTS, Cjt188Meter, Dlt645Meter, Faults
 from .server import Meter, MeterBusServer
 

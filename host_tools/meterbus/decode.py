@@ -13,8 +13,10 @@ import re
 from typing import Any
 
 from host_tools.errors import CommandError
-from nbkit.sense import bus, cjt188, dlt645
-from nbkit.sense.bus import FrameError
+
+from . import bus, cjt188, dlt645
+
+FrameError = bus.FrameError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +56,8 @@ def decode_cjt188(raw: bytes) -> dict[str, Any]:
         "preamble_bytes": start,
         "meter_type": f"0x{f.meter_type:02X} {cjt188.TYPE_NAMES.get(f.meter_type, 'unknown')}",
         "address": f.address,
-        "control": f"0x{f.control:02X} " + _control(f.control, cjt188.FUNCTION_NAMES, f.function()),
+        "control": f"0x{f.control:02X} "
+        + _control(f.control, cjt188.FUNCTION_NAMES, f.function()),
         "length": raw[start + cjt188.LEN_AT],
         "checksum": f"0x{raw[-2]:02X} ok",
     }
@@ -100,7 +103,8 @@ def decode_dlt645(raw: bytes) -> dict[str, Any]:
         "protocol": "DL/T 645-2007",
         "preamble_bytes": start,
         "address": f.address,
-        "control": f"0x{f.control:02X} " + _control(f.control, dlt645.FUNCTION_NAMES, f.function()),
+        "control": f"0x{f.control:02X} "
+        + _control(f.control, dlt645.FUNCTION_NAMES, f.function()),
         "length": raw[start + dlt645.LEN_AT],
         "checksum": f"0x{raw[-2]:02X} ok",
         "data": f.data.hex(" ").upper() + " (after -0x33)",

@@ -12,7 +12,7 @@ import random
 import time
 from typing import Any
 
-from nbkit.sense import bus, cjt188, dlt645
+from . import bus, cjt188, dlt645
 
 #: fault names accepted by --fault and the control port
 FAULTS = ("bad_checksum", "no_reply", "abnormal", "garbage", "truncated")
@@ -79,6 +79,7 @@ class Cjt188Meter:
 
     def __init__(
         self,
+        *,
         address: str = "12345678901234",
         meter_type: int = cjt188.TYPE_COLD_WATER,
         total: int = 123456,

@@ -21,10 +21,10 @@ import time
 import tty
 from typing import Any, Protocol
 
-from nbkit.sense import bus
-from nbkit.sense.bus import FrameError
-
+from . import bus
 from .meters import Faults
+
+FrameError = bus.FrameError
 
 MAX_RX = 512  #: receive buffer bound (bytes)
 INTER_BYTE_S = 0.5  #: a partial frame older than this is dropped (DL/T 645 Tb <= 500 ms)

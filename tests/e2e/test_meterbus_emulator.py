@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 import serial
 
-import host_tools.meterbus  # noqa: F401  (firmware codecs importable)
 from host_tools import REPO_ROOT
-from nbkit.sense import bus, cjt188, dlt645
+from host_tools.meterbus import bus, cjt188
 from tests.micropython_runner import run_micropython
 
 pytestmark = pytest.mark.e2e

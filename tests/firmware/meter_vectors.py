@@ -37,6 +37,7 @@ CJT_BAD_CS_REPLY = h(
 # necessarily captured.
 CJT_AIXI_ADDR_REPLY = h("FE FE FE 68 10 12 00 00 00 00 00 00 83 03 81 0A 00 9B 16")
 
+
 # Constructed from the standard's layout: abnormal reply to read data (C = 0xC1), L = 3:
 # SER 05, ST = 0x0004 (battery low).
 def _fix_cs(frame):
@@ -70,9 +71,7 @@ DLT_METERNO_REPLY = h("68 08 02 02 41 22 00 68 91 0A 35 37 33 37 3B 35 35 74 55 
 # Capture: comments in a C DL/T 645 reader published on GitHub (strpower_kwh): meter
 # 181226034194 answering discovery, then forward active energy 0.26 kWh.
 DLT_ADDR_REPLY_2 = h("FE FE FE FE 68 94 41 03 26 12 18 68 93 06 C7 74 36 59 45 4B EB 16")
-DLT_FORWARD_REPLY_2 = h(
-    "FE FE FE FE 68 94 41 03 26 12 18 68 91 08 33 33 34 33 59 33 33 33 50 16"
-)
+DLT_FORWARD_REPLY_2 = h("FE FE FE FE 68 94 41 03 26 12 18 68 91 08 33 33 34 33 59 33 33 33 50 16")
 
 # Capture: a Java DL/T 645 decoder's comment: address reply of meter 000332316420.
 DLT_ADDR_REPLY_3 = h("FE FE FE FE 68 20 64 31 32 03 00 68 93 06 53 97 64 65 36 33 6F 16")

@@ -2,7 +2,6 @@
 # nbkit.hal.tty, is written on another branch). Contract of docs/architecture.md:
 # write(data) -> int, read(n) -> bytes available now (b"" when none), wait(ms) -> bool, close().
 import select
-
 import termios
 
 

@@ -1,9 +1,7 @@
 # CJ/T 188-2004 codec on captured frames (sources in meter_vectors.py). Runs in MicroPython;
 # tests/host/test_meter_codecs.py runs these same functions in CPython.
 import meter_vectors as V
-
 from nbkit.sense import bus, cjt188
-
 
 
 def test_captured_read_address_request_is_what_we_encode():

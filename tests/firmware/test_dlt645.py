@@ -1,9 +1,7 @@
 # DL/T 645-2007 codec on captured frames (sources in meter_vectors.py). Runs in MicroPython;
 # tests/host/test_meter_codecs.py runs these same functions in CPython.
 import meter_vectors as V
-
 from nbkit.sense import bus, dlt645
-
 
 
 def test_discovery_request_is_what_we_encode():

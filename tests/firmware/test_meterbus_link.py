@@ -2,7 +2,6 @@
 # scripted Transport on virtual time: timeout, retry, resync on garbage, bounded buffer,
 # abnormal replies. Replies are captured frames from meter_vectors.py.
 import meter_vectors as V
-
 from nbkit.hal.clock import ManualClock
 from nbkit.sense import bus, cjt188, dlt645
 

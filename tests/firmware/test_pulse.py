@@ -3,10 +3,9 @@
 import os
 
 import micropython
-from sim_pins import SimPin
-
 from nbkit.hal.clock import ManualClock
 from nbkit.sense import pulse
+from sim_pins import SimPin
 
 MIN = 60000
 HOUR = 60 * MIN

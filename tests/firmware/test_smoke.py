@@ -1,9 +1,8 @@
 # Smoke-alarm state machine on virtual time: alarm/clear with hysteresis and confirmation, hush
 # timeout, self-test, low battery at power-up and every 24 h, fault, tamper, heartbeat.
-from sim_pins import SimADC, SimPin
-
 from nbkit.hal.clock import ManualClock
 from nbkit.sense import smoke
+from sim_pins import SimADC, SimPin
 
 SEC = 1000
 MIN = 60 * SEC

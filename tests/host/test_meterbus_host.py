@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-import host_tools.meterbus  # noqa: F401  (firmware codecs importable)
 from host_tools.cli import main
+from host_tools.meterbus import bus, cjt188, dlt645
 from host_tools.meterbus.meters import Cjt188Meter, Dlt645Meter, Faults
-from nbkit.sense import bus, cjt188, dlt645
 
 # captured frames (sources in tests/firmware/meter_vectors.py)
 CJT_CURRENT = (

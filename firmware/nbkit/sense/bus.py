@@ -6,7 +6,7 @@ try:
     from micropython import const
 except ImportError:  # CPython on the host
 
-    def const(x):
+    def const(x):  # type: ignore[misc]
         return x
 
 

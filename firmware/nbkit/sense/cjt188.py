@@ -6,7 +6,7 @@ try:
     from micropython import const
 except ImportError:  # CPython on the host
 
-    def const(x):
+    def const(x):  # type: ignore[misc]
         return x
 
 
@@ -183,7 +183,7 @@ def address_str(raw):
 
 class Frame:
     # A decoded CJ/T 188 frame. data = the bytes after SER (DI and SER are split out).
-    def __init__(self, meter_type, address, control, di, ser, data, di_lsb_first=True):
+    def __init__(self, meter_type, address, control, di, ser, data, di_lsb_first=True):  # noqa: PLR0917
         self.meter_type = meter_type
         self.address = address
         self.control = control
@@ -212,7 +212,7 @@ class Frame:
         )
 
 
-def encode(meter_type, address, control, di, ser, data=b"", di_lsb_first=True):
+def encode(meter_type, address, control, di, ser, data=b"", di_lsb_first=True):  # noqa: PLR0917
     # One frame without wake-up bytes. address: the printed digit string (or WILDCARD).
     lo = di & 0xFF
     hi = di >> 8
@@ -291,7 +291,7 @@ def raise_if_abnormal(frame):
 
 class Reading:
     # 0x901F current data: volumes in hundredths of their unit (no floats on the device).
-    def __init__(self, total, unit, settle, settle_unit, clock, status, status_map):
+    def __init__(self, total, unit, settle, settle_unit, clock, status, status_map):  # noqa: PLR0917
         self.total = total  # cumulative flow x100 (None when the meter sends FF)
         self.unit = unit
         self.settle = settle

@@ -12,11 +12,9 @@ class Event:
         self.t_ms = t_ms
 
     def __repr__(self):
-        return "<event %s%s %r @%d>" % (self.name, " URGENT" if self.urgent else "", self.value, self.t_ms)
-
-    def __eq__(self, other):
-        return isinstance(other, Event) and (self.name, self.value, self.urgent) == (
-            other.name,
-            other.value,
-            other.urgent,
+        return "<event %s%s %r @%d>" % (
+            self.name,
+            " URGENT" if self.urgent else "",
+            self.value,
+            self.t_ms,
         )

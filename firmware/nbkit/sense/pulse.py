@@ -87,9 +87,7 @@ class Reed:
 # Quadrature: state = A << 1 | B, forward order 00 -> 10 -> 11 -> 01 -> 00 (A leads B).
 # Transition table prev * 4 + cur -> 0 none, 1 forward step, 2 backward step, 3 both changed.
 _POS = (0, 3, 1, 2)  # position of state 00, 01, 10, 11 in the forward order
-_TT = bytes(
-    (0, 1, 3, 2)[(_POS[c] - _POS[p]) % 4] for p in range(4) for c in range(4)
-)
+_TT = bytes((0, 1, 3, 2)[(_POS[c] - _POS[p]) % 4] for p in range(4) for c in range(4))
 
 
 class Quadrature:
@@ -256,7 +254,9 @@ class PulseMeter:
         if self.store is None:
             return
         self.wseq += 1
-        rec = pack_record(self.wseq, self.forward, self.reverse, self.rep_forward, self.rep_reverse)
+        rec = pack_record(
+            self.wseq, self.forward, self.reverse, self.rep_forward, self.rep_reverse
+        )
         self.store.save(self.wseq & 1, rec)
         self._saved_total = self.forward + self.reverse
 
@@ -291,7 +291,7 @@ class PulseMeter:
     def poll(self):
         f, r, jumps = self.poll_counts()
         now = self.clock.ticks_ms()
-        events = []
+        events = []  # type: list
         self._flow(now, f + r, events)
         self._burst(now, f + r, events)
         self._reverse(now, r, events)

@@ -67,13 +67,13 @@ class SmokeSensor:
         self.tamper_pin = tamper_pin
         self.radio = radio
         self.cfg = dict(DEFAULTS)
-        for k in cfg:
+        for k, v in cfg.items():
             if k not in DEFAULTS:
                 raise ValueError("unknown smoke setting: " + k)
-            self.cfg[k] = cfg[k]
+            self.cfg[k] = v
         self.cfg["battery_check_ms"] = min(self.cfg["battery_check_ms"], _DAY)
         self.state = NORMAL
-        self.since = 0  # start of the current confirmation/clearing run
+        self.since = None  # type: int | None  # start of the current confirmation or clearing run
         self.hush_until = 0
         self.test_until = None
         self.fault = self.tamper = self.low_battery = False
@@ -126,7 +126,7 @@ class SmokeSensor:
 
     # -- entry points --------------------------------------------------------------------
     def start(self):
-        out = []
+        out = []  # type: list
         now = self._now()
         self._check_battery(now, out)
         self._ev(out, EV_POWER_ON, self.last_mv)
@@ -137,7 +137,7 @@ class SmokeSensor:
         return out
 
     def step(self):
-        out = []
+        out = []  # type: list
         now = self._now()
         self.reading = self.adc.read_u16()
         self._fault(now, out)
@@ -147,7 +147,9 @@ class SmokeSensor:
         self._tamper(out)
         if self._after(now, self.next_battery):
             self._check_battery(now, out)
-        if self.battery_silenced_until is not None and self._after(now, self.battery_silenced_until):
+        if self.battery_silenced_until is not None and self._after(
+            now, self.battery_silenced_until
+        ):
             self.battery_silenced_until = None
         if self._after(now, self.next_heartbeat):
             self._heartbeat(now, out)
@@ -156,7 +158,7 @@ class SmokeSensor:
     def press(self):
         # Button: hush a sounding alarm; otherwise run a self-test (and, with a low battery,
         # silence the battery chirp for battery_silence_ms).
-        out = []
+        out = []  # type: list
         now = self._now()
         if self.state == ALARM:
             self.state = HUSHED
