@@ -19,6 +19,7 @@ from nbkit.sense import (  # type: ignore[import-not-found, unused-ignore]  # no
     bus,
     cjt188,
     dlt645,
+    names,
 )
 
-__all__ = ["bus", "cjt188", "dlt645"]
+__all__ = ["bus", "cjt188", "dlt645", "names"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from host_tools.errors import CommandError
 
-from . import bus, cjt188, dlt645
+from . import bus, cjt188, dlt645, names
 
 FrameError = bus.FrameError
 
@@ -54,16 +54,16 @@ def decode_cjt188(raw: bytes) -> dict[str, Any]:
     out: dict[str, Any] = {
         "protocol": "CJ/T 188-2004",
         "preamble_bytes": start,
-        "meter_type": f"0x{f.meter_type:02X} {cjt188.TYPE_NAMES.get(f.meter_type, 'unknown')}",
+        "meter_type": f"0x{f.meter_type:02X} {names.CJT_TYPE_NAMES.get(f.meter_type, 'unknown')}",
         "address": f.address,
         "control": f"0x{f.control:02X} "
-        + _control(f.control, cjt188.FUNCTION_NAMES, f.function()),
+        + _control(f.control, names.CJT_FUNCTION_NAMES, f.function()),
         "length": raw[start + cjt188.LEN_AT],
         "checksum": f"0x{raw[-2]:02X} ok",
     }
     if f.di is not None:
         order = "low byte first" if f.di_lsb_first else "high byte first"
-        name = cjt188.DI_NAMES.get(f.di, "unknown")
+        name = names.CJT_DI_NAMES.get(f.di, "unknown")
         out["di"] = f"0x{f.di:04X} {name} (sent {order})"
     if f.ser is not None:
         out["ser"] = f"0x{f.ser:02X}"
@@ -80,7 +80,7 @@ def decode_cjt188(raw: bytes) -> dict[str, Any]:
 
 def _cjt_values(r: cjt188.Reading) -> dict[str, Any]:
     unit = r.unit_name()
-    settle_unit = cjt188.UNITS.get(r.settle_unit, f"unit 0x{r.settle_unit:02X}")
+    settle_unit = names.unit_name(r.settle_unit)
     clock = None
     if r.clock:
         y, mo, d, h, mi, s = r.clock
@@ -104,7 +104,7 @@ def decode_dlt645(raw: bytes) -> dict[str, Any]:
         "preamble_bytes": start,
         "address": f.address,
         "control": f"0x{f.control:02X} "
-        + _control(f.control, dlt645.FUNCTION_NAMES, f.function()),
+        + _control(f.control, names.DLT_FUNCTION_NAMES, f.function()),
         "length": raw[start + dlt645.LEN_AT],
         "checksum": f"0x{raw[-2]:02X} ok",
         "data": f.data.hex(" ").upper() + " (after -0x33)",

@@ -26,17 +26,6 @@ TYPE_HEAT = const(0x20)
 TYPE_COOLING = const(0x21)
 TYPE_GAS = const(0x30)
 TYPE_ANY = const(0xAA)
-TYPE_NAMES = {
-    0x10: "cold water",
-    0x11: "hot water",
-    0x12: "drinking water",
-    0x13: "reclaimed water",
-    0x20: "heat",
-    0x21: "cooling",
-    0x30: "gas",
-    0x40: "electricity",
-    0xAA: "any (wildcard)",
-}
 
 # control codes (function, low 6 bits) and flags
 C_READ_DATA = const(0x01)
@@ -48,58 +37,24 @@ C_WRITE_SYNC = const(0x16)
 C_REPLY = const(0x80)
 C_ABNORMAL = const(0x40)
 C_FUNCTION = const(0x3F)
-FUNCTION_NAMES = {
-    0x01: "read data",
-    0x03: "read address",
-    0x04: "write data",
-    0x09: "read key version",
-    0x15: "write address",
-    0x16: "write meter sync",
-}
 
 # data identifiers
 DI_CURRENT = const(0x901F)
 DI_ADDRESS = const(0x810A)
 DI_VALVE = const(0xA017)
 DI_SYNC = const(0xA016)
-DI_NAMES = {
-    0x901F: "current data",
-    0x810A: "address",
-    0x8102: "price table",
-    0x8103: "settlement day",
-    0x8104: "reading day",
-    0x8105: "purchased amount",
-    0x8106: "key version",
-    0xA017: "valve control",
-    0xA016: "meter sync",
-    0xA018: "write address",
-}
-for _m in range(1, 13):
-    DI_NAMES[0xD11F + _m] = "history month -%d" % _m
+# DIs we know, to tell the byte order of a received DI (names: nbkit.sense.names)
+KNOWN_DIS = (0x901F, 0x810A, 0x8102, 0x8103, 0x8104, 0x8105, 0x8106, 0xA016, 0xA017, 0xA018)
+
+
+def known_di(di):
+    return di in KNOWN_DIS or 0xD120 <= di <= 0xD12B
+
 
 VALVE_OPEN = const(0x55)
 VALVE_CLOSE = const(0x99)
 VALVE_EXERCISE = const(0xAA)
 
-# unit codes -> symbol
-UNITS = {
-    0x01: "J",
-    0x02: "Wh",
-    0x05: "kWh",
-    0x08: "MWh",
-    0x0A: "MWh*100",
-    0x0B: "kJ",
-    0x0E: "MJ",
-    0x11: "GJ",
-    0x13: "GJ*100",
-    0x14: "W",
-    0x17: "kW",
-    0x1A: "MW",
-    0x29: "L",
-    0x2C: "m3",
-    0x32: "L/h",
-    0x35: "m3/h",
-}
 UNIT_M3 = const(0x2C)
 
 WILDCARD = "AAAAAAAAAAAAAA"
@@ -238,9 +193,9 @@ def _di_of(b0, b1, expect=None):
             return lsb, True
         if msb == expect:
             return msb, False
-    if lsb in DI_NAMES:
+    if known_di(lsb):
         return lsb, True
-    if msb in DI_NAMES:
+    if known_di(msb):
         return msb, False
     return lsb, True
 
@@ -302,7 +257,9 @@ class Reading:
         self.battery_low = status_map.battery_low(status)
 
     def unit_name(self):
-        return UNITS.get(self.unit, "unit 0x%02X" % self.unit)
+        from nbkit.sense.names import unit_name
+
+        return unit_name(self.unit)
 
     def __repr__(self):
         return "<reading %s %s valve=%s battery_low=%s ST=%04X>" % (

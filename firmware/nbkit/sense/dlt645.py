@@ -31,17 +31,6 @@ C_REPLY = const(0x80)
 C_ABNORMAL = const(0x40)
 C_FOLLOW = const(0x20)
 C_FUNCTION = const(0x1F)
-FUNCTION_NAMES = {
-    0x08: "broadcast time",
-    0x11: "read data",
-    0x12: "read follow-up",
-    0x13: "read address",
-    0x14: "write data",
-    0x16: "freeze",
-    0x17: "change baud rate",
-    0x18: "change password",
-    0x1C: "relay control",
-}
 
 WILDCARD = "AAAAAAAAAAAA"
 
