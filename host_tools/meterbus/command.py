@@ -2,7 +2,16 @@
 
 The first stdout line is the pty path (open it as the meter-bus UART, 2400 8E1 on a real line);
 the second is ``control 127.0.0.1:PORT`` when the UDP control port is on. Serves until SIGINT or
-SIGTERM, then exits 0.
+SIGTERM, then exits 0. Each request and reply is logged on stderr.
+
+Control port: one JSON object per datagram, answered with {"ok", "state", "faults"}:
+  {"set": {"total": 123456}}          registers (same names and units as --set)
+  {"valve": "closed"}                 CJ/T 188 valve state
+  {"fault": "no_reply", "count": 1}   arm a fault (count -1: until cleared, 0: clear it)
+  {"clear_faults": true}              disarm every fault
+  {"get": true}                       just the state
+
+Example: nbkit meterbus --protocol dlt645 --set forward=12345678 --fault garbage:1
 """
 
 from __future__ import annotations
@@ -10,6 +19,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
+from collections.abc import Callable
 from types import FrameType
 
 from host_tools.errors import CommandError
@@ -54,6 +65,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="UDP control port on 127.0.0.1 (0 picks a free one) taking JSON commands",
     )
     parser.add_argument("--reply-delay-ms", type=int, default=0, help="delay before each reply")
+    parser.add_argument(
+        "--clock",
+        metavar="WALL_START,EPOCH,SCALE",
+        help="shared virtual clock (docs/architecture.md) for the meter's date/time field",
+    )
+
+
+def virtual_clock(spec: str | None) -> Callable[[], float]:
+    """`virtual_s = epoch + (time.time() - wall_start) * scale`, or real time without a spec."""
+    if not spec:
+        return time.time
+    try:
+        wall_start, epoch, scale = (float(x) for x in spec.split(","))
+    except ValueError as exc:
+        raise CommandError(f"--clock {spec!r}: expected WALL_START,EPOCH,SCALE numbers") from exc
+    return lambda: epoch + (time.time() - wall_start) * scale
 
 
 def build_meter(args: argparse.Namespace) -> Meter:
@@ -61,7 +88,7 @@ def build_meter(args: argparse.Namespace) -> Meter:
     try:
         meter: Meter
         if args.protocol == "cjt188":
-            meter = Cjt188Meter(meter_type=_TYPES[args.meter_type])
+            meter = Cjt188Meter(meter_type=_TYPES[args.meter_type], now=virtual_clock(args.clock))
             if args.valve:
                 meter.set("valve", args.valve)
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from . import bus, cjt188, dlt645
@@ -86,6 +87,7 @@ class Cjt188Meter:
         settle: int | None = 120000,
         valve: str = "open",
         battery_low: bool = False,
+        now: Callable[[], float] = time.time,
     ) -> None:
         cjt188.address_bytes(address)  # validates
         self.address = address
@@ -94,6 +96,7 @@ class Cjt188Meter:
         self.settle = settle
         self.valve = valve
         self.battery_low = battery_low
+        self.now = now  # seconds for the meter's clock field (virtual time when given)
         self.abnormal_status = 0x0001
         self.requests = 0
 
@@ -151,7 +154,7 @@ class Cjt188Meter:
             data = cjt188.current_data(
                 self.total,
                 settle=self.settle,
-                clock=_bcd_time(time.time()),
+                clock=_bcd_time(self.now()),
                 status=self.status(),
             )
             return self._reply(frame, data)

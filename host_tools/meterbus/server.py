@@ -133,7 +133,10 @@ class MeterBusServer:
         if out:
             if self.reply_delay_s:
                 time.sleep(self.reply_delay_s)
-            os.write(self.master, out)
+            try:
+                os.write(self.master, out)
+            except OSError as exc:  # pty buffer full (nobody reading): the reply is lost
+                self._note(f"reply dropped: {exc}")
 
     def _on_control(self) -> None:
         assert self.control is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -120,3 +121,22 @@ def test_register_values_are_validated() -> None:
         Dlt645Meter().set("forward", -1)
     with pytest.raises(ValueError):
         Cjt188Meter().set("valve", "ajar")
+
+
+def test_water_meter_clock_follows_the_given_virtual_time() -> None:
+    virtual = 1_900_000_000.0
+    meter = Cjt188Meter(now=lambda: virtual)
+    reading = cjt188.parse_current(_request(meter, cjt188.C_READ_DATA, cjt188.DI_CURRENT).data)
+    t = time.localtime(virtual)
+    assert reading.clock == (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def test_virtual_clock_option_is_validated() -> None:
+    from host_tools.errors import CommandError
+    from host_tools.meterbus.command import virtual_clock
+
+    now = time.time()
+    clock = virtual_clock(f"{now},1000,3600")
+    assert 1000 <= clock() < 1000 + 3600 * 5
+    with pytest.raises(CommandError, match="WALL_START,EPOCH,SCALE"):
+        virtual_clock("soon")

@@ -19,7 +19,14 @@ NEED = const(0)  # a frame may start at `start`; read more bytes
 FRAME = const(1)  # a complete, checksummed frame at buf[start:start + n]
 BAD = const(2)  # buf[start] is a 0x68 that does not begin a valid frame: skip it
 
-MAX_BUF = const(300)  # receive buffer bound (largest frame: 255 data + 13 header/trailer)
+MAX_BUF = const(300)
+
+# Typical meter-bus line settings (M-Bus or RS-485): 2400 baud, 8 data bits, even parity, 1
+# stop bit; the board code opens its UART with these (machine.UART parity 0 = even).
+BAUD = const(2400)
+BITS = const(8)
+PARITY_EVEN = const(0)
+STOP = const(1)  # receive buffer bound (largest frame: 255 data + 13 header/trailer)
 
 
 class FrameError(ValueError):

@@ -65,9 +65,10 @@ class Reed:
         self.slots = array("i", [0, clock.ticks_add(clock.ticks_ms(), -guard_ms), 0])
         self._out = array("i", [0])
 
-    def attach(self, trigger):
-        # trigger: the board's Pin.IRQ_FALLING (or RISING) value
-        self.pin.irq(handler=self.irq, trigger=trigger)
+    def attach(self, trigger, **kw):
+        # trigger: the board's Pin.IRQ_FALLING (or RISING) value; kw e.g. hard=True (the
+        # handler allocates nothing, so a hard IRQ is allowed)
+        self.pin.irq(handler=self.irq, trigger=trigger, **kw)
 
     def irq(self, pin):
         # IRQ handler: allocates nothing (array slot writes of small ints only).
@@ -105,10 +106,10 @@ class Quadrature:
     def _state(self):
         return (self.a.value() ^ self.inv) << 1 | (self.b.value() ^ self.inv)
 
-    def attach(self, trigger):
+    def attach(self, trigger, **kw):
         # trigger: the board's Pin.IRQ_RISING | Pin.IRQ_FALLING value (both edges)
-        self.a.irq(handler=self.irq, trigger=trigger)
-        self.b.irq(handler=self.irq, trigger=trigger)
+        self.a.irq(handler=self.irq, trigger=trigger, **kw)
+        self.b.irq(handler=self.irq, trigger=trigger, **kw)
 
     def irq(self, pin):
         # IRQ handler of both pins: allocates nothing.
