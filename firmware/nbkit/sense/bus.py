@@ -17,16 +17,16 @@ WAKE = const(0xFE)
 # scan() results
 NEED = const(0)  # a frame may start at `start`; read more bytes
 FRAME = const(1)  # a complete, checksummed frame at buf[start:start + n]
-BAD = const(2)  # buf[start] is a 0x68 that does not begin a valid frame: skip it
+BAD = const(2)  # no frame can start in buf[:start + 1]: drop those bytes
 
-MAX_BUF = const(300)
+MAX_BUF = const(300)  # receive buffer bound (largest frame: 255 data + 13 header/trailer)
 
 # Typical meter-bus line settings (M-Bus or RS-485): 2400 baud, 8 data bits, even parity, 1
 # stop bit; the board code opens its UART with these (machine.UART parity 0 = even).
 BAUD = const(2400)
 BITS = const(8)
 PARITY_EVEN = const(0)
-STOP = const(1)  # receive buffer bound (largest frame: 255 data + 13 header/trailer)
+STOP = const(1)
 
 
 class FrameError(ValueError):
@@ -125,7 +125,8 @@ def scan(buf, len_at, second_start=-1):
 class Bus:
     # Request/reply over a Transport (write/read/wait/close) with timeout and retry.
     # A receive buffer bounded by MAX_BUF; garbage and broken frames are skipped (resync on the
-    # next 0x68). `protocol` supplies: len_at, second_start, decode(bytes) and is_reply(frame).
+    # next 0x68). `protocol` supplies len_at, second_start and decode(raw) -> frame; the
+    # caller's accept(frame) picks the reply (not an echo, not another meter or DI).
 
     def __init__(self, transport, clock, timeout_ms=1500, retries=2, wake=4):
         self.transport = transport

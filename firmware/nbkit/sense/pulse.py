@@ -7,7 +7,8 @@
 #   a write torn by power loss leaves the previous record in charge.
 # - begin_report() persists the registers AND the reported marker in ONE record before it
 #   returns the reading the app will queue. Reboot before the queue write: the registers are
-#   cumulative, so the next report carries those pulses (none lost). Reboot after it: the
+#   cumulative, so the next report carries those pulses (none lost; that one delta is folded
+#   into the cumulative value, which is what the collector bills on). Reboot after it: the
 #   restored marker equals what was queued, so deltas restart from there (none counted twice).
 # - between reports the registers are persisted every `persist_every` pulses; flush() is for a
 #   brown-out hook. At most persist_every - 1 unreported pulses can be lost on a sudden cut.
