@@ -165,6 +165,16 @@ def test_chamber_fault_and_recovery():
     assert _names(_run(s, clock, 31 * SEC)) == [smoke.EV_FAULT_CLEAR]
 
 
+def test_a_fault_during_an_alarm_clears_the_alarm_before_reporting_the_fault():
+    s, adc, clock, _, _ = _sensor(fault_ms=10 * SEC)
+    adc.value = SMOKE
+    _run(s, clock, 6 * SEC)
+    adc.value = 0
+    events = _run(s, clock, 11 * SEC)
+    assert _names(events) == [smoke.EV_ALARM_CLEAR, smoke.EV_FAULT], events
+    assert s.sounder() == "off"
+
+
 def test_tamper_removed_from_base_and_reinstalled():
     pin = SimPin(0)
     s, adc, clock, _, start = _sensor(tamper=pin)

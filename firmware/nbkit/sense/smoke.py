@@ -224,6 +224,9 @@ class SmokeSensor:
             self.fault = bad
             self.fault_since = None
             if bad:
+                if self.state in (ALARM, HUSHED):
+                    # the chamber died while alarming: the alarm can no longer be judged
+                    self._ev(out, EV_ALARM_CLEAR, self.percent(self.reading), True)
                 self.state = NORMAL
                 self._ev(out, EV_FAULT, self.reading)
             else:
