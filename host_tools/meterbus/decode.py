@@ -70,7 +70,9 @@ def decode_cjt188(raw: bytes) -> dict[str, Any]:
     out["data"] = f.data.hex(" ").upper()
     if f.is_abnormal():
         st = f.data[0] | f.data[1] << 8 if len(f.data) >= 2 else 0
-        out["error_status"] = f"0x{st:04X}"
+        status = cjt188.DEFAULT_STATUS
+        battery = ", battery low" if status.battery_low(st) else ""
+        out["error_status"] = f"0x{st:04X} (valve {status.valve(st)}{battery})"
     elif f.is_reply() and f.di == cjt188.DI_CURRENT:
         out["values"] = _cjt_values(cjt188.parse_current(f.data))
     elif f.is_reply() and f.di == cjt188.DI_VALVE and len(f.data) >= 2:
