@@ -166,3 +166,42 @@ def test_dlt645_abnormal_reply_raises_the_decoded_error():
         assert e.error == 2 and "no data requested" in str(e), str(e)
         return
     raise AssertionError("abnormal reply accepted")
+
+
+def _lcg(seed):
+    # deterministic byte source, the same in MicroPython and CPython
+    state = [seed]
+
+    def byte():
+        state[0] = (state[0] * 1103515245 + 12345) & 0x7FFFFFFF
+        return state[0] >> 16 & 0xFF
+
+    return byte
+
+
+def test_random_and_mutated_input_only_ever_raises_frame_error():
+    rnd = _lcg(7)
+    seeds = (V.CJT_CURRENT_REPLY, V.DLT_FORWARD_REPLY, V.CJT_READ_ADDR_REPLY)
+    for i in range(300):
+        base = bytearray(seeds[i % 3])
+        for _ in range(1 + rnd() % 3):  # flip, cut or extend
+            op = rnd() % 3
+            if op == 0 and base:
+                base[rnd() % len(base)] = rnd()
+            elif op == 1 and len(base) > 2:
+                base = base[: rnd() % len(base)]
+            else:
+                base.append(rnd())
+        for codec in (cjt188, dlt645):
+            try:
+                codec.decode(bytes(base))
+            except bus.FrameError:
+                pass
+
+
+def test_a_noisy_line_never_hangs_the_bus():
+    rnd = _lcg(11)
+    noise = [bytes(rnd() for _ in range(40)) for _ in range(20)]
+    link, line, clock = _link([noise + [V.CJT_CURRENT_REPLY]], retries=0, timeout_ms=2000)
+    r = cjt188.Meter(link, address="78331505104145").read()
+    assert r.total == 595900 and len(link.buf) <= bus.MAX_BUF
