@@ -27,6 +27,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("host_tools.collect", "UDP collector: verify, dedup, store and ack uplinks"),
     "readings": ("host_tools.readings", "list the readings the collector stored"),
     "keys": ("host_tools.keys", "device keys: `keys new` makes, registers and provisions one"),
+    "meterbus": ("host_tools.meterbus.command", "emulate a CJ/T 188 or DL/T 645 meter on a pty"),
+    "meter": ("host_tools.meterbus.decode", "meter-bus tools: decode a captured frame"),
 }
 
 

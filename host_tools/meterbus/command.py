@@ -1,0 +1,138 @@
+"""`nbkit meterbus`: emulate a CJ/T 188 water/gas meter or a DL/T 645 electricity meter on a pty.
+
+The first stdout line is the pty path (open it as the meter-bus UART, 2400 8E1 on a real line);
+the second is ``control 127.0.0.1:PORT`` when the UDP control port is on. Serves until SIGINT or
+SIGTERM, then exits 0. Each request and reply is logged on stderr.
+
+Control port: one JSON object per datagram, answered with {"ok", "state", "faults"}:
+  {"set": {"total": 123456}}          registers (same names and units as --set)
+  {"valve": "closed"}                 CJ/T 188 valve state
+  {"fault": "no_reply", "count": 1}   arm a fault (count -1: until cleared, 0: clear it)
+  {"clear_faults": true}              disarm every fault
+  {"get": true}                       just the state
+
+Example: nbkit meterbus --protocol dlt645 --set forward=12345678 --fault garbage:1
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from host_tools.errors import CommandError
+
+from . import cjt188
+from .meters import FAULTS, Cjt188Meter, Dlt645Meter, Faults
+from .server import Meter, MeterBusServer
+
+_TYPES = {"water": cjt188.TYPE_COLD_WATER, "hot-water": cjt188.TYPE_HOT_WATER}
+_TYPES["gas"] = cjt188.TYPE_GAS
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--protocol", choices=("cjt188", "dlt645"), required=True)
+    parser.add_argument("--address", help="meter address digits (14 for CJ/T 188, 12 for 645)")
+    parser.add_argument(
+        "--meter-type", choices=sorted(_TYPES), default="water", help="CJ/T 188 meter type"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=INT",
+        help="set a register: cjt188 total/settle (0.01 m3), dlt645 forward/reverse (0.01 kWh),"
+        " voltage (0.1 V), current (0.001 A), power (0.0001 kW), ... (repeatable)",
+    )
+    parser.add_argument("--valve", choices=("open", "closed"), help="CJ/T 188 valve state")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME[:COUNT]",
+        help=f"inject a fault into the next COUNT replies (default all): {', '.join(FAULTS)}",
+    )
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="UDP control port on 127.0.0.1 (0 picks a free one) taking JSON commands",
+    )
+    parser.add_argument("--reply-delay-ms", type=int, default=0, help="delay before each reply")
+    parser.add_argument(
+        "--clock",
+        metavar="WALL_START,EPOCH,SCALE",
+        help="shared virtual clock (docs/architecture.md) for the meter's date/time field",
+    )
+
+
+def virtual_clock(spec: str | None) -> Callable[[], float]:
+    """`virtual_s = epoch + (time.time() - wall_start) * scale`, or real time without a spec."""
+    if not spec:
+        return time.time
+    try:
+        wall_start, epoch, scale = (float(x) for x in spec.split(","))
+    except ValueError as exc:
+        raise CommandError(f"--clock {spec!r}: expected WALL_START,EPOCH,SCALE numbers") from exc
+    return lambda: epoch + (time.time() - wall_start) * scale
+
+
+def build_meter(args: argparse.Namespace) -> Meter:
+    """The emulated meter the options describe."""
+    try:
+        meter: Meter
+        if args.protocol == "cjt188":
+            meter = Cjt188Meter(meter_type=_TYPES[args.meter_type], now=virtual_clock(args.clock))
+            if args.valve:
+                meter.set("valve", args.valve)
+        else:
+            meter = Dlt645Meter()
+        if args.address:
+            meter.set("address", args.address)
+        for item in args.set:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--set {item!r}: expected NAME=INT")
+            meter.set(name, int(value))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    return meter
+
+
+def build_faults(specs: list[str]) -> Faults:
+    """Faults armed from --fault NAME[:COUNT] options."""
+    faults = Faults()
+    for spec in specs:
+        name, _, count = spec.partition(":")
+        try:
+            faults.arm(name, int(count) if count else -1)
+        except ValueError as exc:
+            raise CommandError(f"--fault {spec!r}: {exc}") from exc
+    return faults
+
+
+def run(args: argparse.Namespace) -> int:
+    meter = build_meter(args)
+    server = MeterBusServer(meter, build_faults(args.fault), args.reply_delay_ms / 1000)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.running = False
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        print(server.path, flush=True)
+        if args.control_port is not None:
+            port = server.open_control(args.control_port)
+            print(f"control 127.0.0.1:{port}", flush=True)
+        print(f"meterbus: {args.protocol} meter {meter.state()}", file=sys.stderr, flush=True)
+        server.serve()
+    finally:
+        server.close()
+    return 0
