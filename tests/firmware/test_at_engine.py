@@ -1,6 +1,5 @@
 # The AT engine, specified by exchanges with a scripted modem (virtual time, real MicroPython).
 from fakes import Later, modem
-
 from nbkit.at.engine import RESULT_CME, RESULT_CMS, RESULT_ERROR, RESULT_OK, RESULT_TIMEOUT
 
 

@@ -70,14 +70,14 @@ class Reply:
 class _Cmd:
     # State of the running command (one at a time).
 
-    def __init__(self, text, expect, finals, extra_ok, extra_err, raw_len, data):
+    def __init__(self, text, expect):
         self.text = text
         self.expect = expect  # tuple of prefixes; ("",) = bare lines
-        self.finals = finals  # result codes to wait for (concatenated commands answer several)
-        self.extra_ok = extra_ok  # extra success finals, e.g. ("SEND OK",)
-        self.extra_err = extra_err  # extra failure finals, e.g. ("SEND FAIL",)
-        self.raw_len = raw_len
-        self.data = data  # raw bytes to write after the '>' prompt, or None
+        self.finals = 1  # result codes to wait for (concatenated commands answer several)
+        self.extra_ok = ()  # extra success finals, e.g. ("SEND OK",)
+        self.extra_err = ()  # extra failure finals, e.g. ("SEND FAIL",)
+        self.raw_len = None
+        self.data = None  # raw bytes to write after the '>' prompt, or None
         self.lines = []
         self.raw = None
         self.seen = 0
@@ -170,6 +170,7 @@ class Engine:
         text,
         expect=None,
         timeout_ms=300,
+        *,
         finals=1,
         extra_ok=(),
         extra_err=(),
@@ -189,7 +190,12 @@ class Engine:
         elif isinstance(expect, str):
             expect = (expect,)
         self._pump()  # lines already waiting belong to nobody's command
-        cmd = _Cmd(text, expect, finals, extra_ok, extra_err, raw_len, data)
+        cmd = _Cmd(text, expect)
+        cmd.finals = finals
+        cmd.extra_ok = extra_ok
+        cmd.extra_err = extra_err
+        cmd.raw_len = raw_len
+        cmd.data = data
         self._cmd = cmd
         deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
         try:
