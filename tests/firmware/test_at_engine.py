@@ -122,7 +122,7 @@ def test_overlong_line_is_dropped_whole_and_counted():
     reply = engine.command("AT+NUESTATS", "")
     assert reply.ok and reply.lines == ["Signal power:-819"], reply
     assert engine.overlong == 1, engine.counters()
-    assert len(engine._line) == 600, len(engine._line)
+    assert len(engine._line) == engine.line_max == 1100, engine.line_max
 
 
 def test_error_and_cme_error_with_and_without_space():

@@ -111,9 +111,10 @@ class Engine:
     # transport: Transport; clock: Clock; line_max: longest line kept (bytes);
     # urc_max: URC queue depth; raw_max: longest counted raw read kept (longer ones are skipped).
 
-    def __init__(self, transport, clock, line_max=600, urc_max=16, raw_max=1600):
+    def __init__(self, transport, clock, line_max=1100, urc_max=16, raw_max=1600):
         self.transport = transport
         self.clock = clock
+        self.line_max = line_max
         self._line = bytearray(line_max)
         self._n = 0
         self._overlong = False
