@@ -1,0 +1,60 @@
+# Transport over a tty device on the MicroPython unix port (virtual board, e2e tests)
+# (MIT licence).
+#
+# Opens a path such as /dev/pts/N (the emulator's pty) in raw mode with termios.setraw, then
+# VMIN=0 / VTIME=0 so read() returns at once with what is there. wait() is select.poll. A hung-up
+# peer (pty master closed) makes poll return at once (POLLHUP, or POLLIN with EIO on read):
+# wait() then sleeps out its timeout instead of spinning, and counts it in hangups.
+import select
+import termios
+import time
+
+_VTIME = 5  # index in the termios cc list (Linux)
+_VMIN = 6
+
+
+class TtyTransport:
+    def __init__(self, path, baud=None):
+        self.path = path
+        self.hangups = 0
+        self._gone = False  # a read failed with EIO: the other end has closed
+        self._f = open(path, "r+b", buffering=0)  # closed by close()
+        fd = self._f.fileno()
+        termios.setraw(fd)
+        attrs = termios.tcgetattr(fd)
+        attrs[6][_VMIN] = 0
+        attrs[6][_VTIME] = 0
+        if baud:
+            speed = getattr(termios, "B%d" % baud)
+            attrs[4] = speed
+            attrs[5] = speed
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        self._poll = select.poll()
+        self._poll.register(self._f, select.POLLIN)
+
+    def write(self, data):
+        return self._f.write(data) or 0
+
+    def read(self, n):
+        try:
+            return self._f.read(n) or b""
+        except OSError:
+            self._gone = True  # EIO once the other end has gone: seen as silence
+            return b""
+
+    def wait(self, timeout_ms):
+        timeout_ms = max(0, timeout_ms)
+        events = [] if self._gone else self._poll.poll(timeout_ms)
+        if not events:
+            if self._gone:
+                time.sleep_ms(timeout_ms)  # type: ignore[attr-defined]
+            return False
+        if events[0][1] & select.POLLIN:
+            return True
+        self.hangups += 1
+        time.sleep_ms(timeout_ms)  # type: ignore[attr-defined]
+        return False
+
+    def close(self):
+        self._poll.unregister(self._f)
+        self._f.close()
