@@ -39,7 +39,7 @@ class TtyTransport:
         try:
             return self._f.read(n) or b""
         except OSError:
-            self._gone = True  # EIO once the other end has gone: seen as silence
+            self._hung_up()  # EIO once the other end has gone: seen as silence
             return b""
 
     def wait(self, timeout_ms):
@@ -51,9 +51,14 @@ class TtyTransport:
             return False
         if events[0][1] & select.POLLIN:
             return True
-        self.hangups += 1
+        self._hung_up()
         time.sleep_ms(timeout_ms)  # type: ignore[attr-defined]
         return False
+
+    def _hung_up(self):
+        if not self._gone:
+            self._gone = True
+            self.hangups += 1
 
     def close(self):
         self._poll.unregister(self._f)
