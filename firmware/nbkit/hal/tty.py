@@ -3,8 +3,8 @@
 #
 # Opens a path such as /dev/pts/N (the emulator's pty) in raw mode with termios.setraw, then
 # VMIN=0 / VTIME=0 so read() returns at once with what is there. wait() is select.poll. A hung-up
-# peer (pty master closed) makes poll return at once (POLLHUP, or POLLIN with EIO on read):
-# wait() then sleeps out its timeout instead of spinning, and counts it in hangups.
+# peer (pty master closed) makes poll return at once (POLLIN|POLLERR|POLLHUP, read() gives b""):
+# once nothing is left to read, wait() sleeps out its timeout instead of spinning (hangups).
 import select
 import termios
 import time
@@ -17,7 +17,8 @@ class TtyTransport:
     def __init__(self, path, baud=None):
         self.path = path
         self.hangups = 0
-        self._gone = False  # a read failed with EIO: the other end has closed
+        self._hup = False  # poll reported POLLHUP/POLLERR
+        self._gone = False  # ...and nothing was left to read: the other end has closed
         self._f = open(path, "r+b", buffering=0)  # closed by close()
         fd = self._f.fileno()
         termios.setraw(fd)
@@ -37,10 +38,12 @@ class TtyTransport:
 
     def read(self, n):
         try:
-            return self._f.read(n) or b""
+            data = self._f.read(n)
         except OSError:
-            self._hung_up()  # EIO once the other end has gone: seen as silence
-            return b""
+            data = None  # EIO once the other end has gone
+        if not data and self._hup:
+            self._hung_up()  # poll said hang-up and nothing is left: silence from now on
+        return data or b""
 
     def wait(self, timeout_ms):
         timeout_ms = max(0, timeout_ms)
@@ -49,7 +52,10 @@ class TtyTransport:
             if self._gone:
                 time.sleep_ms(timeout_ms)  # type: ignore[attr-defined]
             return False
-        if events[0][1] & select.POLLIN:
+        flags = events[0][1]
+        if flags & (select.POLLHUP | select.POLLERR):
+            self._hup = True  # bytes may still be buffered: read() decides
+        if flags & select.POLLIN:
             return True
         self._hung_up()
         time.sleep_ms(timeout_ms)  # type: ignore[attr-defined]
