@@ -111,6 +111,7 @@ class StreamModem:
         self.bytes_written = 0
 
     def write(self, data):
+        data = bytes(data)
         self.bytes_written += len(data)
         if data.endswith(b"\r") and self._answers:
             self._out += self._answers.pop(0)

@@ -262,10 +262,9 @@ class Engine:
             self.transport.wait(left)
 
     def _write(self, data):
-        view = memoryview(data)
-        sent = 0
-        while sent < len(data):
-            n = self.transport.write(view[sent:])
+        sent = self.transport.write(data)
+        while sent < len(data):  # a partial write: the rest, without copying
+            n = self.transport.write(memoryview(data)[sent:])
             if not n:
                 raise OSError("transport write failed")
             sent += n
@@ -382,7 +381,7 @@ class Engine:
         else:
             self.dropped += 1
         if cmd.raw_len is not None:
-            self._raw_start(cmd.raw_len(line), cmd)
+            self._raw_start(cmd.raw_len, line, cmd)
 
     def _final(self, cmd, line):
         code = final_code(line)
@@ -402,7 +401,7 @@ class Engine:
         for prefix, handler, raw_len in self._urc_table:
             if line.startswith(prefix):
                 if raw_len is not None:
-                    self._raw_start(raw_len(line), (handler, line))
+                    self._raw_start(raw_len, line, (handler, line))
                 else:
                     self._enqueue(handler, line, None)
                 return True
@@ -417,7 +416,13 @@ class Engine:
 
     # -- counted raw reads ----------------------------------------------------------------
 
-    def _raw_start(self, n, owner):
+    def _raw_start(self, raw_len, line, owner):
+        try:
+            n = raw_len(line)
+        except (ValueError, IndexError, TypeError):
+            self.raw_dropped += 1  # a garbled header: no count to read by
+            self._raw_done(owner, None)
+            return
         if n is None or n <= 0:
             self._raw_done(owner, b"")
             return
