@@ -23,10 +23,12 @@ def parse(lines):
             number = int(value)
         except ValueError:
             continue
-        if number in _SENTINELS or _SENTINEL_BY_KEY.get(key) == number:
-            number = None
-        out[key] = number
+        out[key] = None if _sentinel(key, number) else number
     return out
+
+
+def _sentinel(key, number):
+    return number in _SENTINELS or _SENTINEL_BY_KEY.get(key) == number
 
 
 def _key_value(line):
