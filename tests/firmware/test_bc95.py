@@ -258,7 +258,21 @@ def test_identity_and_signal():
     assert drv.signal() == (18, -77)
     fake.expect(b"AT+NUESTATS\r", b"\r\nSignal power:-819\r\nECL:0\r\n\r\n" + s.OK)
     assert drv.ue_stats() == {"Signal power": -819, "ECL": 0}
+    fake.expect(b"AT+CGPADDR\r", b"\r\n+CGPADDR:0,10.45.3.7\r\n" + s.OK)
+    assert drv.address() == "10.45.3.7"
     fake.verify()
+
+
+def test_socket_open_refused_raises_with_the_reply():
+    drv, fake, _, _ = _driver()
+    fake.expect(b"AT+NSOCR=DGRAM,17,0,1\r", b"\r\n+CME ERROR: 4\r\n")
+    fake.expect(b"AT+NSOCR=DGRAM,17,0,1\r", b"\r\n+CME ERROR: 4\r\n")
+    try:
+        drv.open_udp()
+    except ModemError as exc:
+        assert exc.reply.cme == 4 and drv.last_commands == 2, (exc.reply, drv.last_commands)
+        return
+    raise AssertionError("open_udp succeeded")
 
 
 def test_constructor_refuses_unknown_model_and_nsonmi_mode():

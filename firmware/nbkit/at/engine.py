@@ -83,7 +83,6 @@ class _Cmd:
         self.seen = 0
         self.result = None
         self.cme = None
-        self.echo = True  # the echo can only come first
 
 
 def final_code(line):
@@ -353,10 +352,8 @@ class Engine:
     def _route(self, line):
         cmd = self._cmd
         if cmd is not None:
-            if cmd.echo:
-                cmd.echo = False
-                if line == cmd.text:
-                    return
+            if line == cmd.text and not cmd.lines and not cmd.seen:
+                return  # the echo (ATE1): only ever before any reply line or result
             if cmd.data is not None and line[0] == ">":
                 self._line[0] = _PROMPT  # a prompt that did come with a line end
                 self._n = 1

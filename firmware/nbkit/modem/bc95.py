@@ -8,6 +8,7 @@
 #   modem.reboot() -> bool                     # AT+NRB, banner, first-command ERROR tolerated
 #   modem.identity() -> dict                   # imei, imsi, iccid, firmware
 #   modem.signal() -> (rssi, dbm) ; modem.ue_stats() -> dict (AT+NUESTATS)
+#   modem.address() -> "10.x.y.z" or None      # AT+CGPADDR
 #   sock = modem.open_udp(port=0)              # AT+NSOCR
 #   modem.sendto(sock, ip, port, data, flags=0) -> int   # NSOST, or NSOSTF when flags
 #   modem.recv(sock, timeout_ms=0) -> [Datagram]          # NSONMI + NSORF loop
@@ -59,12 +60,11 @@ BC95_ATTACH = chat.Script(
     attempts=2,
     retry_ms=1000,
 )
-BC95_IDENT = chat.Script(
-    "bc95_ident",
-    ((ident.CGSN, "+CGSN:", 300), (ident.CIMI, "", 300)),
-    attempts=2,
-    retry_ms=300,
-)
+
+
+def socket_script(name, command, expected):
+    # A one-step socket dialog (open, close) with one retry.
+    return chat.Script(name, ((command, expected, 1000),), attempts=2, retry_ms=300)
 
 
 def urc_script(cereg_n, nsonmi):
@@ -256,13 +256,23 @@ class Bc95:
     def ue_stats(self):
         return nuestats.parse(self._checked(nuestats.CMD, "", 1000).lines)
 
+    def address(self):
+        # The PDP address from AT+CGPADDR ("10.45.3.7"), or None before attach.
+        for line in self._checked(ident.CGPADDR, "+CGPADDR:", 1000).lines:
+            parsed = ident.pdp_address(line)
+            if parsed and parsed[1]:
+                return parsed[1]
+        return None
+
     # -- UDP ------------------------------------------------------------------------------
 
     def open_udp(self, port=0):
-        reply = self._checked(sockets.create(port), "", 1000)
-        sock = sockets.parse_socket(reply.lines[0]) if reply.lines else None
+        # AT+NSOCR=DGRAM,17,<port>,1 -> the socket id (0..6).
+        out = chat.run(self.engine, socket_script("bc95_open", sockets.create(port), ""))
+        sock = sockets.parse_socket(out.reply.lines[0]) if out.ok and out.reply.lines else None
+        self.last_commands = out.commands
         if sock is None:
-            raise ModemError("AT+NSOCR: no socket id", reply)
+            raise ModemError("AT+NSOCR: no socket id", out.reply)
         self._pending[sock] = 0
         return sock
 
@@ -307,7 +317,10 @@ class Bc95:
         self._pending.pop(sock, None)
         if sock in self._closed:
             self._closed.remove(sock)
-        self._checked(sockets.close(sock), None, 1000)
+        out = chat.run(self.engine, socket_script("bc95_close", sockets.close(sock), None))
+        self.last_commands = out.commands
+        if not out.ok:
+            raise ModemError("AT+NSOCL=%d refused" % sock, out.reply)
 
     def closed_by_peer(self, sock):
         return sock in self._closed
