@@ -98,8 +98,38 @@ def test_band_and_apn_are_set_with_the_radio_off_only_when_needed():
     fake.expect(b"AT+CEREG=2\r", s.OK)
     fake.expect(b"AT+CSCON=1\r", s.OK)
     fake.expect(b"AT+NPSMR=1\r", s.OK)
-    assert drv._configure()
+    assert drv._configure() is None
     fake.verify()
+
+
+def test_refused_optional_settings_are_recorded_not_fatal():
+    drv, fake, _, _ = _driver()
+    fake.expect(b"AT\r", s.OK)
+    fake.expect(b"ATE0\r", s.OK)
+    fake.expect(b"AT+CMEE=1\r", s.OK)
+    fake.expect(b"AT+NCONFIG?\r", s.ERROR)
+    fake.expect(b"AT+CEREG=2\r", s.OK)
+    fake.expect(b"AT+CSCON=1\r", s.OK)
+    fake.expect(b"AT+NPSMR=1\r", s.ERROR)
+    fake.expect(b"AT+NPSMR=1\r", s.ERROR)  # the URC script tries twice
+    s.attach(fake)
+    assert drv.attach(60000), drv.last_error
+    fake.verify()
+    assert drv.unsupported == ["AT+NCONFIG?", "AT+NPSMR=1"], drv.unsupported
+
+
+def test_refused_required_setting_fails_the_attach_with_a_reason():
+    drv, fake, _, _ = _driver(band=20)
+    fake.expect(b"AT\r", s.OK)
+    fake.expect(b"ATE0\r", s.OK)
+    fake.expect(b"AT+CMEE=1\r", s.OK)
+    fake.expect(b"AT+NCONFIG?\r", s.NCONFIG_OFF)
+    fake.expect(b"AT+NBAND?\r", b"\r\n+NBAND:8\r\n" + s.OK)
+    fake.expect(b"AT+CFUN=0\r", s.OK)
+    fake.expect(b"AT+NBAND=20\r", b"\r\n+CME ERROR: 4\r\n")
+    assert not drv.attach(60000)
+    fake.verify()
+    assert drv.last_error == "AT+NBAND=20 refused", drv.last_error
 
 
 def test_nsonmi_mode_is_configured_when_not_the_default():
@@ -111,7 +141,7 @@ def test_nsonmi_mode_is_configured_when_not_the_default():
     fake.expect(b"AT+CSCON=1\r", s.OK)
     fake.expect(b"AT+NPSMR=1\r", s.OK)
     fake.expect(b"AT+NSONMI=2\r", s.OK)
-    assert drv._configure()
+    assert drv._configure() is None
     fake.verify()
 
 

@@ -66,6 +66,16 @@ def run(engine, script):
     return Outcome(SUCCESS, len(script.steps) - 1, reply, engine.commands - start)
 
 
+def run_each(engine, script):
+    # Run every step even when some fail (optional settings); returns the failed commands.
+    failed = []
+    for step in script.steps:
+        status, _ = _step(engine, script, step)
+        if status != SUCCESS:
+            failed.append(step[0])
+    return failed
+
+
 def matches(line, expected):
     # True when line starts with expected, tolerating one space after the colon.
     if line.startswith(expected):

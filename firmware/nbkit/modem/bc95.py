@@ -16,7 +16,16 @@
 #   modem.poll(timeout_ms) / modem.idle(ms)    # route URCs while the application waits
 #   modem.last_commands                        # AT commands written by the last public call
 # Socket calls raise ModemError (with .reply) when the modem refuses; attach returns False and
-# sets last_error. URC handlers only record state; the driver acts after (never nested AT).
+# sets last_error (a reason a person can act on). Optional settings the module refuses are
+# listed in modem.unsupported. URC handlers only record state; the driver acts after them.
+# Datagram (nbkit.lte.sockets): sock, ip, port, length, data (bytes), remaining.
+#
+# Example (unix port, emulator on a pty):
+#   clock = Clock(); engine = Engine(TtyTransport("/dev/pts/5"), clock)
+#   modem = Bc95(engine, clock, apn="iot.example")
+#   if modem.attach():
+#       sock = modem.open_udp(); modem.sendto(sock, "127.0.0.1", 5683, frame, flags=0x400)
+#       replies = modem.recv(sock, timeout_ms=10000); modem.close(sock)
 #
 # BC28 vs BC95: same command set here. NSONMI modes 2 and 3 need BC95-G/BC28 firmware (old
 # BC95 B656 knows only mode 1, the default, which is then never sent).
@@ -112,6 +121,7 @@ class Bc95:
         self.boot_cause = None  # last REBOOT_CAUSE_* line
         self.boots = 0  # reboot banners seen
         self.last_error = None
+        self.unsupported = []  # optional commands the module refused (NCONFIG?, NPSMR=1...)
         self.last_commands = 0
         self.backoffs = 0  # congestion retries (CME 159/536/537)
         self.inbox_dropped = 0
@@ -143,8 +153,11 @@ class Bc95:
             return True
         if lcy.state in (lc.OFF, lc.ERROR, lc.REBOOTED):
             lcy.event(lc.EV_POWER_ON)
-        if not (self._probe() and self._configure()):
-            return self._failed("no answer or configuration refused")
+        if not self._probe():
+            return self._failed("no answer to AT")
+        why = self._configure()
+        if why:
+            return self._failed(why)
         lcy.event(lc.EV_CONFIGURED)
         if lcy.online:
             return True
@@ -166,20 +179,32 @@ class Bc95:
         return False
 
     def _configure(self):
+        # Required: echo off and numbered errors, band and APN when asked. Optional (recorded in
+        # unsupported, never fatal): NCONFIG? and the URC settings; without +CEREG URCs the
+        # registration is still found by polling AT+CEREG?. Returns why it failed, or None.
         if not chat.run(self.engine, BC95_INIT).ok:
-            return False
+            return "%s refused" % BC95_INIT.name
         if not self._autoconnect_off():
-            return False
-        if not (self._band_ok() and self._apn_ok()):
-            return False
-        return chat.run(self.engine, urc_script(self.cereg_n, self.nsonmi)).ok
+            return "AUTOCONNECT could not be turned off"
+        if not self._band_ok():
+            return "AT+NBAND=%s refused" % self.band
+        if not self._apn_ok():
+            return "APN %r refused" % self.apn
+        for command in chat.run_each(self.engine, urc_script(self.cereg_n, self.nsonmi)):
+            self._unsupported(command)
+        return None
+
+    def _unsupported(self, command):
+        if command not in self.unsupported:
+            self.unsupported.append(command)
 
     def _autoconnect_off(self):
         # AUTOCONNECT=TRUE makes the module attach by itself after boot; turn it off and
         # reboot, but only when it is on (the setting survives reboots).
         reply = self.engine.command("AT+NCONFIG?", "+NCONFIG:", 1000)
         if not reply.ok:
-            return False
+            self._unsupported("AT+NCONFIG?")
+            return True
         for line in reply.lines:
             if "AUTOCONNECT" in line and "TRUE" in line:
                 set_off = self.engine.command("AT+NCONFIG=AUTOCONNECT,FALSE", None, 1000)
