@@ -101,20 +101,28 @@ class ScriptedModem:
 
 class StreamModem:
     # A modem that answers every write with the next canned byte string (fuzzing, benches):
-    # no expectations on what is written; bytes_written counts them.
+    # no expectations on what is written; bytes_written counts them. Like a UART receive ring
+    # buffer, at most rx_max bytes wait unread; more are lost (counted in overrun).
 
-    def __init__(self, clock, answers, split=0):
+    def __init__(self, clock, answers, split=0, rx_max=4096):
         self.clock = clock
         self._answers = list(answers)
         self._out = b""
         self.split = split
+        self.rx_max = rx_max
+        self.overrun = 0
         self.bytes_written = 0
+
+    def push(self, data):
+        room = max(0, self.rx_max - len(self._out))
+        self.overrun += max(0, len(data) - room)
+        self._out += data[:room]
 
     def write(self, data):
         data = bytes(data)
         self.bytes_written += len(data)
         if data.endswith(b"\r") and self._answers:
-            self._out += self._answers.pop(0)
+            self.push(self._answers.pop(0))
         return len(data)
 
     def read(self, n):

@@ -275,3 +275,35 @@ def test_counters_are_reported_by_name():
     engine.command("AT")
     c = engine.counters()
     assert c["commands"] == 1 and c["bytes_out"] == 3 and c["bytes_in"] == 6, c
+
+
+class _Chatterbox:
+    # A modem stuck sending "+CSCON:1" forever: read() never runs dry.
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def write(self, data):
+        return len(data)
+
+    def read(self, n):
+        self.clock.advance(1)  # each read takes a little time
+        return b"\r\n+CSCON:1\r\n"
+
+    def wait(self, timeout_ms):
+        return True
+
+    def close(self):
+        pass
+
+
+def test_a_modem_that_never_stops_talking_still_times_out():
+    from nbkit.at.engine import Engine
+    from nbkit.hal.clock import ManualClock
+
+    clock = ManualClock()
+    engine = Engine(_Chatterbox(clock), clock)
+    urcs = _collect(engine, "+CSCON:")
+    reply = engine.command("AT", None, 200)
+    assert reply.result == RESULT_TIMEOUT, reply
+    assert len(urcs) >= 190 and engine.urcs_dropped == 0, (len(urcs), engine.counters())

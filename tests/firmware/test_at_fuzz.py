@@ -124,7 +124,7 @@ def test_garbled_streams_never_escape_never_hang_and_stay_bounded():
         assert r.result in ENDINGS, r
         results[r.result] = results.get(r.result, 0) + 1
         if rng.below(4) == 0:  # unsolicited bytes with no command running
-            fake._out += mutate(rng, URCS[rng.below(len(URCS))])
+            fake.push(mutate(rng, URCS[rng.below(len(URCS))]))
             engine.poll(rng.below(50))
         if i % 500 == 0:
             gc.collect()

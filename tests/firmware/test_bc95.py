@@ -313,3 +313,15 @@ def test_constructor_refuses_unknown_model_and_nsonmi_mode():
         except ValueError:
             continue
         raise AssertionError("accepted %r" % (kw,))
+
+
+def test_reboot_waits_for_the_banner_and_probes_until_ok():
+    drv, fake, clock, events = _driver()
+    fake.expect(b"AT+NRB\r", s.BANNER[:12], Later(3000, s.BANNER[12:]))
+    fake.expect(b"AT\r", s.ERROR)
+    fake.expect(b"AT\r", s.OK)
+    assert drv.reboot()
+    fake.verify()
+    assert drv.boots == 1 and drv.boot_cause == "REBOOT_CAUSE_APPLICATION_AT", drv.boot_cause
+    assert [new for _, new, _ in events] == [lc.BOOTING, lc.CONFIGURING], events
+    assert 3000 <= clock.ticks_ms() < 5000, clock.ticks_ms()

@@ -17,9 +17,10 @@
 #   6. anything else                                             -> dropped, counted
 # So "+CSQ:18,99" is a reply while AT+CSQ runs, and "+CEREG:1" during AT+CFUN=1 is a URC.
 #
-# URC handlers run later, from dispatch() (end of every command, and poll()), with the engine
-# marked busy: a handler that calls command() gets RuntimeError. Handlers set state; the driver
-# acts after. The URC queue is bounded: when full, new URCs are dropped and counted.
+# URC handlers run from dispatch() (after every read while a command waits, and in poll()),
+# with the engine marked busy: a handler that calls command() gets RuntimeError. Handlers set
+# state; the driver acts after. The URC queue is bounded: when a burst overfills it between two
+# dispatches, new URCs are dropped and counted.
 #
 # Binary data: a '>' prompt (no CRLF) is detected at the start of a line while a command waits
 # for it; command(..., data=b"...") then writes the raw bytes. Counted raw reads: a URC entry or a
@@ -37,6 +38,7 @@ _CR = const(13)
 _LF = const(10)
 _PROMPT = const(62)  # '>' of AT+QISEND / AT+QMTPUB data mode
 _CHUNK = const(128)  # bytes asked from the transport per read
+_PUMP_CHUNKS = const(16)  # reads per pump before the deadline is looked at again
 _RAW_TIMEOUT_MS = const(2000)  # a counted raw read that stalls this long is abandoned
 _MAX_REPLY_LINES = const(32)  # reply lines kept per command (NCONFIG?, NUESTATS=ALL fit)
 
@@ -190,6 +192,7 @@ class Engine:
         elif isinstance(expect, str):
             expect = (expect,)
         self._pump()  # lines already waiting belong to nobody's command
+        self.dispatch()
         cmd = _Cmd(text, expect)
         cmd.finals = finals
         cmd.extra_ok = extra_ok
@@ -251,6 +254,7 @@ class Engine:
     def _run(self, cmd, deadline):
         while True:
             self._pump()
+            self.dispatch()  # handlers only set state, so the queue can drain mid-command
             if cmd.result is not None:
                 return
             left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
@@ -261,7 +265,7 @@ class Engine:
             self.transport.wait(left)
 
     def _write(self, data):
-        sent = self.transport.write(data)
+        sent = self.transport.write(data) or 0
         while sent < len(data):  # a partial write: the rest, without copying
             n = self.transport.write(memoryview(data)[sent:])
             if not n:
@@ -270,16 +274,18 @@ class Engine:
         self.bytes_out += sent
 
     def _pump(self):
-        # Read everything available now; returns True when any byte came in.
+        # Read what is available now, at most _PUMP_CHUNKS reads so that a modem that never
+        # stops talking cannot keep us from checking the deadline; True when bytes came in.
         got = False
-        while True:
+        for _ in range(_PUMP_CHUNKS):
             chunk = self.transport.read(_CHUNK)
             if not chunk:
-                self._raw_check_stall()
-                return got
+                break
             got = True
             self.bytes_in += len(chunk)
             self._feed(chunk)
+        self._raw_check_stall()
+        return got
 
     def _feed(self, chunk):
         i = 0
