@@ -9,9 +9,6 @@ import json
 
 import bc95_script as s
 from fakes import ScriptedModem
-from nbkit.at.engine import Engine
-from nbkit.hal.clock import ManualClock
-from nbkit.modem.bc95 import Bc95
 
 IP = b"10.0.0.9"
 
@@ -76,7 +73,20 @@ def _delta(engine, mark):
     )
 
 
+def _load():
+    # Import the driver after a heap baseline: (Engine, ManualClock, Bc95, bytes the modules took).
+    gc.collect()
+    before = gc.mem_alloc()
+    from nbkit.at.engine import Engine
+    from nbkit.hal.clock import ManualClock
+    from nbkit.modem.bc95 import Bc95
+
+    gc.collect()
+    return Engine, ManualClock, Bc95, gc.mem_alloc() - before
+
+
 def main():
+    Engine, ManualClock, Bc95, modules = _load()
     gc.collect()
     base = gc.mem_alloc()
     clock = ManualClock()
@@ -112,6 +122,7 @@ def main():
                 "receive_round_trips": phases["receive"][0],
                 "receive_bytes_out": phases["receive"][1],
                 "receive_bytes_in": phases["receive"][2],
+                "modules_bytes": modules,
                 "engine_and_driver_bytes": objects,
                 "peak_heap_above_baseline": fake.peak,
                 "allocated_per_cycle": churn,
