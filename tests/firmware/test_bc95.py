@@ -184,17 +184,37 @@ def test_sendto_with_release_flag_uses_nsostf():
 
 
 def test_nsorf_loops_while_remaining_and_rechecks_after_the_last_read():
+    # remaining_length > 0: the rest of the same datagram comes with the next read.
     drv, fake, _, _ = _attached()
     s.open_socket(fake, 1)
     sock = drv.open_udp()
-    fake.send(b"\r\n+NSONMI:1,1\r\n")
-    s.nsorf(fake, 1, IP, PORT, b"a", remaining=2)
-    s.nsorf(fake, 1, IP, PORT, b"b", remaining=1)
-    s.nsorf(fake, 1, IP, PORT, b"c", remaining=0)
-    s.nsorf(fake, 1, IP, PORT, b"d", remaining=0)  # came during the read: no new URC
+    fake.send(b"\r\n+NSONMI:1,4\r\n")
+    s.nsorf(fake, 1, IP, PORT, b"ab", remaining=2)
+    s.nsorf(fake, 1, IP, PORT, b"cd", remaining=0)
+    s.nsorf(fake, 1, IP, PORT, b"e", remaining=0)  # came during a read: no new URC
     s.nsorf_empty(fake, 1)
     got = drv.recv(sock, 1000)
-    assert [d.data for d in got] == [b"a", b"b", b"c", b"d"], got
+    assert [(d.data, d.length, d.remaining) for d in got] == [(b"abcd", 4, 0), (b"e", 1, 0)]
+    assert drv.last_commands == 4, drv.last_commands
+    fake.verify()
+
+
+def test_nsorf_reads_are_bounded_per_recv_call():
+    drv, fake, _, _ = _attached()
+    fake.send(b"\r\n+NSONMI:1,1\r\n")
+    for _ in range(8):
+        s.nsorf(fake, 1, IP, PORT, b"x", remaining=5)
+    got = drv.recv(1, 1000)
+    assert len(got) == 1 and got[0].data == b"x" * 8 and got[0].remaining == 5, got
+    fake.verify()
+
+
+def test_nsorf_error_on_an_empty_socket_counts_as_empty():
+    drv, fake, _, _ = _attached()
+    fake.send(b"\r\n+NSONMI:1,1\r\n")
+    s.nsorf(fake, 1, IP, PORT, b"x")
+    fake.expect(b"AT+NSORF=1,512\r", b"\r\n+CME ERROR: 4\r\n")
+    assert [d.data for d in drv.recv(1, 1000)] == [b"x"]
     fake.verify()
 
 

@@ -325,9 +325,8 @@ class Bc95:
             self.last_commands = self.engine.commands - start
 
     def recv(self, sock, timeout_ms=0):
-        # Datagrams for sock. Waits up to timeout_ms for +NSONMI, then reads with AT+NSORF
-        # while remaining_length > 0, and once more after the last read (a datagram arriving
-        # during a read raises no new URC). Returns a list (empty when nothing came).
+        # Datagrams for sock. Waits up to timeout_ms for +NSONMI (or +NSOCLI), then reads with
+        # AT+NSORF (see _read_all). Returns a list of Datagram (empty when nothing came).
         start = self.engine.commands
         try:
             self._wait_rx(sock, timeout_ms)
@@ -367,19 +366,34 @@ class Bc95:
             self.engine.poll(left)
 
     def _read_all(self, sock):
-        # One NSORF per datagram while remaining_length > 0, then one more as the re-check
-        # (it normally answers only OK). ERROR on an empty socket (some firmware) ends it too.
+        # One AT+NSORF per part. remaining_length > 0: the rest of the same datagram (longer
+        # than the request) follows in the next read, and the parts are joined. After the last
+        # part one more read is the re-check: a datagram that came during a read raised no new
+        # URC. Only OK (or ERROR on some firmware) means empty. At most _RECV_MAX reads.
         out = []
+        partial = None
         for _ in range(_RECV_MAX):
             self._pending[sock] = 0
-            reply = self.engine.command(sockets.receive(sock, self._read_max), "", 2000)
-            if reply.result == RESULT_TIMEOUT:
-                raise ModemError("AT+NSORF: no answer", reply)
-            dg = sockets.parse_nsorf(reply.lines[0]) if reply.ok and reply.lines else None
-            if dg is None:
+            part = self._nsorf(sock)
+            if part is None:
                 break
-            out.append(dg)
+            if partial is not None:
+                partial.data += part.data
+                partial.length += part.length
+                partial.remaining = part.remaining
+                part = partial
+            partial = part if part.remaining > 0 else None
+            if partial is None:
+                out.append(part)
+        if partial is not None:
+            out.append(partial)  # reads ran out mid-datagram: remaining > 0 tells the caller
         return out
+
+    def _nsorf(self, sock):
+        reply = self.engine.command(sockets.receive(sock, self._read_max), "", 2000)
+        if reply.result == RESULT_TIMEOUT:
+            raise ModemError("AT+NSORF: no answer", reply)
+        return sockets.parse_nsorf(reply.lines[0]) if reply.ok and reply.lines else None
 
     def _has_inbox(self, sock):
         for dg in self._inbox:
