@@ -107,16 +107,25 @@ class StreamModem:
     def __init__(self, clock, answers, split=0, rx_max=4096):
         self.clock = clock
         self._answers = list(answers)
-        self._out = b""
+        self._out = bytearray()
+        self._pos = 0  # bytes of _out already read
         self.split = split
         self.rx_max = rx_max
         self.overrun = 0
         self.bytes_written = 0
 
     def push(self, data):
-        room = max(0, self.rx_max - len(self._out))
+        self._compact()
+        room = max(0, self.rx_max - (len(self._out) - self._pos))
         self.overrun += max(0, len(data) - room)
         self._out += data[:room]
+
+    def pending(self):
+        return len(self._out) - self._pos
+
+    def clear(self):
+        self._out = bytearray()
+        self._pos = 0
 
     def write(self, data):
         data = bytes(data)
@@ -127,18 +136,24 @@ class StreamModem:
 
     def read(self, n):
         limit = min(n, self.split) if self.split else n
-        out = self._out[:limit]
-        self._out = self._out[limit:]
+        out = bytes(self._out[self._pos : self._pos + limit])
+        self._pos += len(out)
         return out
 
     def wait(self, timeout_ms):
-        if self._out:
+        if self.pending():
             return True
         self.clock.advance(timeout_ms)
         return False
 
     def close(self):
         pass
+
+    def _compact(self):
+        # Drop what was read, in place (no new buffer, so the heap does not fragment).
+        if self._pos:
+            self._out[: self._pos] = b""
+            self._pos = 0
 
 
 def modem(split=0):

@@ -45,7 +45,7 @@ _MAX_REPLY_LINES = const(32)  # reply lines kept per command (NCONFIG?, NUESTATS
 
 class Reply:
     # Outcome of one command: result (RESULT_*), cme (the error number or None), lines (the reply
-    # lines, prefixes included), data (raw bytes read by count, or None), finals (result codes).
+    # lines, prefixes included), data (bytearray read by count, or None), finals (result codes).
 
     def __init__(self, result, lines, cme=None, data=None, finals=0):
         self.result = result
@@ -340,7 +340,7 @@ class Engine:
         self._n = 0
         if n == 0:
             return
-        line = bytes(self._line[:n]).decode().strip()
+        line = str(memoryview(self._line)[:n], "ascii").strip()  # one allocation
         if line:
             self._route(line)
 
@@ -450,7 +450,7 @@ class Engine:
                 self.raw_dropped += 1  # longer than raw_max: skipped, owner told with None
                 self._raw_done(owner, None)
             else:
-                self._raw_done(owner, bytes(buf))
+                self._raw_done(owner, buf)  # the bytearray itself: no second copy
         return i + take
 
     def _raw_done(self, owner, data):
