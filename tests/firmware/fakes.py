@@ -156,11 +156,11 @@ class StreamModem:
             self._pos = 0
 
 
-def modem(split=0):
+def modem(split=0, **engine_options):
     # (engine, modem, clock) wired together with a ManualClock.
     from nbkit.at.engine import Engine
     from nbkit.hal.clock import ManualClock
 
     clock = ManualClock()
     fake = ScriptedModem(clock, split)
-    return Engine(fake, clock), fake, clock
+    return Engine(fake, clock, **engine_options), fake, clock

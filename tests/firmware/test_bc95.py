@@ -4,12 +4,16 @@ from fakes import Later, modem
 from nbkit.modem import lifecycle as lc
 from nbkit.modem.bc95 import Bc95, ModemError
 
+# This module is compiled from source inside the MicroPython heap (about 40 KB of it) and
+# builds kilobyte test payloads: room for the harness, the driver's own cost is in at_bench.py.
+HEAPSIZE = "256K"
+
 IP = b"10.0.0.9"
 PORT = 5683
 
 
 def _driver(split=0, **kw):
-    engine, fake, clock = modem(split)
+    engine, fake, clock = modem(split, line_max=2800 if kw.get("nsonmi", 1) != 1 else 1100)
     drv = Bc95(engine, clock, **kw)
     events = []
     drv.lifecycle.subscribe(lambda old, new, ev: events.append((old, new, ev)))
@@ -228,6 +232,27 @@ def test_nsonmi_modes_2_and_3_deliver_data_without_nsorf():
     assert got[1].ip == "10.0.0.9" and got[1].port == PORT, got
     assert drv.recv(sock, 0) == []
     fake.verify()
+
+
+def test_nsonmi_mode_2_carries_a_long_datagram_in_one_line():
+    drv, fake, _, _ = _attached(nsonmi=2)
+    payload = bytes(range(256)) * 5  # 1280 bytes: a 2560-character hex line
+    from binascii import hexlify
+
+    fake.send(b"\r\n+NSONMI:0,10.0.0.9,5683,1280," + hexlify(payload).upper() + b"\r\n")
+    got = drv.recv(0, 1000)
+    assert len(got) == 1 and got[0].data == payload, got
+    assert drv.engine.overlong == 0, drv.engine.counters()
+
+
+def test_nsonmi_data_modes_need_an_engine_with_long_lines():
+    engine, _, clock = modem()
+    try:
+        Bc95(engine, clock, nsonmi=2)
+    except ValueError as exc:
+        assert "line_max=2764" in str(exc), exc
+        return
+    raise AssertionError("NSONMI mode 2 accepted with 1100-byte lines")
 
 
 def test_recv_with_nothing_announced_waits_and_returns_empty():

@@ -144,3 +144,14 @@ def test_lifecycle_ignores_radio_events_before_registration():
     life.event(lc.EV_RRC_CONNECTED)
     life.event(lc.EV_PSM_ENTER)
     assert life.state == lc.BOOTING and len(got) == 1, got
+
+
+def test_lifecycle_remembers_rrc_connected_from_before_registration():
+    # The emulator and real modules raise +CSCON:1 while the attach is still going on.
+    life, got = _recorded()
+    for ev in (lc.EV_POWER_ON, lc.EV_BOOTED, lc.EV_CONFIGURED, lc.EV_RRC_CONNECTED):
+        life.event(ev)
+    assert life.state == lc.SEARCHING, life.state
+    life.event(lc.EV_REGISTERED)
+    assert [new for _, new, _ in got][-2:] == [lc.REGISTERED, lc.CONNECTED], got
+    assert life.event(lc.EV_RRC_IDLE) == lc.IDLE

@@ -46,6 +46,7 @@ _BACKOFF_TRIES = const(4)  # NSOST tries on CME 159 / 536 / 537
 _BACKOFF_FIRST_MS = const(250)  # doubled at each try: 250, 500, 1000 ms
 _INBOX_MAX = const(8)  # datagrams delivered in +NSONMI (modes 2, 3) kept until recv()
 _RECV_MAX = const(8)  # NSORF reads per recv() call
+NSONMI_DATA_LINE = const(2 * 1358 + 48)  # longest +NSONMI mode 2 line (BC28 datagram limit)
 _SEND_MAX = const(512)  # NSOST payload limit of early BC95 firmware (BC95-G/BC28: 1358)
 
 CME_UPLINK_BUSY = const(159)
@@ -108,6 +109,11 @@ class Bc95:
             raise ValueError("model must be one of %r" % (MODELS,))
         if nsonmi not in (1, 2, 3):
             raise ValueError("NSONMI mode must be 1, 2 or 3")
+        if nsonmi != 1 and engine.line_max < NSONMI_DATA_LINE:
+            # +NSONMI with the payload in hex is one line: a 1358-byte datagram is 2716 chars.
+            raise ValueError(
+                "NSONMI mode %d needs Engine(line_max=%d)" % (nsonmi, NSONMI_DATA_LINE)
+            )
         self.engine = engine
         self.clock = clock
         self.apn = apn

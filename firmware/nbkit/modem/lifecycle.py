@@ -7,6 +7,7 @@
 #   any --power-on--> booting (the driver boots or reboots the module)
 #   any --deregistered--> searching (once configured); any --power-off--> off
 #   failed: counted; past max_failures the state becomes error (left by power-on only).
+# +CSCON is remembered in any state: registering while RRC is connected goes on to connected.
 # Subscribers get (old, new, event) on a change of state only; an event that changes nothing
 # (a repeated +CEREG:1, +CSCON:0 while idle) is not delivered.
 
@@ -62,6 +63,7 @@ class Lifecycle:
         self.max_failures = max_failures
         self.failures = 0  # failures since the last registration
         self.changes = 0  # state changes so far
+        self.rrc_connected = False  # last +CSCON seen, in whatever state it came
         self._subscribers = []
 
     def subscribe(self, callback):
@@ -74,16 +76,24 @@ class Lifecycle:
 
     def event(self, name):
         # Feed one event; returns the state after it.
+        if name in (EV_RRC_CONNECTED, EV_RRC_IDLE):
+            self.rrc_connected = name == EV_RRC_CONNECTED
         new = self._next(name)
         if new != self.state:
-            old = self.state
-            self.state = new
-            self.changes += 1
-            if new == REGISTERED:
-                self.failures = 0
-            for callback in self._subscribers:
-                callback(old, new, name)
+            self._enter(new, name)
+            if new == REGISTERED and self.rrc_connected:
+                # +CSCON:1 came while still searching: the link is up already.
+                self._enter(CONNECTED, EV_RRC_CONNECTED)
         return self.state
+
+    def _enter(self, new, name):
+        old = self.state
+        self.state = new
+        self.changes += 1
+        if new == REGISTERED:
+            self.failures = 0
+        for callback in self._subscribers:
+            callback(old, new, name)
 
     def fail(self):
         # Count one failure; True while another retry is allowed.
