@@ -3,6 +3,7 @@
 # Public API (everything else is private):
 #   engine = Engine(transport, clock)          # nbkit.at.engine over a hal Transport
 #   modem = Bc95(engine, clock, apn="", band=None, cereg_n=2, nsonmi=1, model="bc95")
+#     (nsonmi 2 or 3 put the payload in the URC line: build Engine(..., line_max=2764) or more)
 #   modem.lifecycle.subscribe(cb)              # cb(old_state, new_state, event) on change only
 #   modem.attach(timeout_ms=120000) -> bool    # boot probe, configure, CFUN=1, CGATT=1, wait
 #   modem.reboot() -> bool                     # AT+NRB, banner, first-command ERROR tolerated
@@ -23,7 +24,10 @@
 # Example (unix port, emulator on a pty):
 #   clock = Clock(); engine = Engine(TtyTransport("/dev/pts/5"), clock)
 #   modem = Bc95(engine, clock, apn="iot.example")
-#   if modem.attach():
+#   while not modem.attach():                   # each failure counts in the lifecycle;
+#       if modem.lifecycle.state == "error":    # past max_failures it is the error state:
+#           break                               # power-cycle the module (PWRKEY/reset pin)
+#   if modem.lifecycle.online:
 #       sock = modem.open_udp(); modem.sendto(sock, "127.0.0.1", 5683, frame, flags=0x400)
 #       replies = modem.recv(sock, timeout_ms=10000); modem.close(sock)
 #
