@@ -17,6 +17,7 @@ SUITES: dict[str, str] = {
     "firmware-size": "host_tools.bench_size",
     "power": "host_tools.bench_power",
     "payload": "host_tools.bench_payload",
+    "at-driver": "host_tools.bench_at",
 }
 
 

@@ -1,0 +1,1 @@
+# AT engine and chat scripts (modem independent).

@@ -1,0 +1,1 @@
+# Modem profiles (BC95/BC28) and the modem lifecycle state machine.

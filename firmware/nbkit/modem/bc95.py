@@ -1,0 +1,489 @@
+# Quectel BC95 / BC95-G / BC28 (Huawei "Neul" firmware) modem profile (MIT licence).
+#
+# Public API (everything else is private):
+#   engine = Engine(transport, clock)          # nbkit.at.engine over a hal Transport
+#   modem = Bc95(engine, clock, apn="", band=None, cereg_n=2, nsonmi=1, model="bc95")
+#     (nsonmi 2 or 3 put the payload in the URC line: build Engine(..., line_max=2764) or more)
+#   modem.lifecycle.subscribe(cb)              # cb(old_state, new_state, event) on change only
+#   modem.attach(timeout_ms=120000) -> bool    # boot probe, configure, CFUN=1, CGATT=1, wait
+#   modem.reboot() -> bool                     # AT+NRB, banner, first-command ERROR tolerated
+#   modem.identity() -> dict                   # imei, imsi, iccid, firmware
+#   modem.signal() -> (rssi, dbm) ; modem.ue_stats() -> dict (AT+NUESTATS)
+#   modem.address() -> "10.x.y.z" or None      # AT+CGPADDR
+#   sock = modem.open_udp(port=0)              # AT+NSOCR
+#   modem.sendto(sock, ip, port, data, flags=0) -> int   # NSOST, or NSOSTF when flags
+#   modem.recv(sock, timeout_ms=0) -> [Datagram]          # NSONMI + NSORF loop
+#   modem.close(sock)                          # AT+NSOCL
+#   modem.poll(timeout_ms) / modem.idle(ms)    # route URCs while the application waits
+#   modem.last_commands                        # AT commands written by the last public call
+# Socket calls raise ModemError (with .reply) when the modem refuses; attach returns False and
+# sets last_error (a reason a person can act on). Optional settings the module refuses are
+# listed in modem.unsupported. URC handlers only record state; the driver acts after them.
+# Datagram (nbkit.lte.sockets): sock, ip, port, length, data (bytes), remaining.
+#
+# Example (unix port, emulator on a pty):
+#   clock = Clock(); engine = Engine(TtyTransport("/dev/pts/5"), clock)
+#   modem = Bc95(engine, clock, apn="iot.example")
+#   while not modem.attach():                   # each failure counts in the lifecycle;
+#       if modem.lifecycle.state == "error":    # past max_failures it is the error state:
+#           break                               # power-cycle the module (PWRKEY/reset pin)
+#   if modem.lifecycle.online:
+#       sock = modem.open_udp(); modem.sendto(sock, "127.0.0.1", 5683, frame, flags=0x400)
+#       replies = modem.recv(sock, timeout_ms=10000); modem.close(sock)
+#
+# BC28 vs BC95: same command set here. NSONMI modes 2 and 3 need BC95-G/BC28 firmware (old
+# BC95 B656 knows only mode 1, the default, which is then never sent).
+from micropython import const
+
+from nbkit.at import chat
+from nbkit.at.engine import RESULT_TIMEOUT
+from nbkit.lte import cereg, cscon, csq, ident, nuestats, sockets
+from nbkit.modem import lifecycle as lc
+
+MODELS = ("bc95", "bc28")
+
+_BOOT_WAIT_MS = const(30000)  # banner to OK after power-on or AT+NRB (TinyGSM: 10 s + 30 s)
+_PROBE_TRIES = const(10)  # "AT" until OK after boot (the first may answer ERROR)
+_PROBE_GAP_MS = const(500)
+_CEREG_POLL_MS = const(2000)  # AT+CEREG? this often while waiting for registration
+_BACKOFF_TRIES = const(4)  # NSOST tries on CME 159 / 536 / 537
+_BACKOFF_FIRST_MS = const(250)  # doubled at each try: 250, 500, 1000 ms
+_INBOX_MAX = const(8)  # datagrams delivered in +NSONMI (modes 2, 3) kept until recv()
+_RECV_MAX = const(8)  # NSORF reads per recv() call
+NSONMI_DATA_LINE = const(2 * 1358 + 48)  # longest +NSONMI mode 2 line (BC28 datagram limit)
+_SEND_MAX = const(512)  # NSOST payload limit of early BC95 firmware (BC95-G/BC28: 1358)
+
+CME_UPLINK_BUSY = const(159)
+CME_UART_BUFFER = const(536)
+CME_BACKOFF_TIMER = const(537)
+_CONGESTION = (CME_UPLINK_BUSY, CME_UART_BUFFER, CME_BACKOFF_TIMER)
+
+BOOT_NOISE = ("REBOOTING", "Boot:", "Security ", "Protocol ", "Apps ")
+
+# Dialogs as data: (command, expected, timeout_ms[, attempts]).
+BC95_INIT = chat.Script(
+    "bc95_init",
+    (("ATE0", None, 300), ("AT+CMEE=1", None, 300)),
+    attempts=2,
+    retry_ms=300,
+)
+BC95_ATTACH = chat.Script(
+    "bc95_attach",
+    (("AT+CFUN=1", None, 15000), ("AT+CGATT=1", None, 5000)),
+    abort=("+CME ERROR: 3",),
+    attempts=2,
+    retry_ms=1000,
+)
+
+
+def socket_script(name, command, expected):
+    # A one-step socket dialog (open, close) with one retry.
+    return chat.Script(name, ((command, expected, 1000),), attempts=2, retry_ms=300)
+
+
+def urc_script(cereg_n, nsonmi):
+    # The URC configuration as a script: CEREG=n, CSCON=1, NPSMR=1 (+ NSONMI=mode when not 1).
+    steps = [(cereg.set_cmd(cereg_n), None, 300), (cscon.SET_URC, None, 300)]
+    steps.append(("AT+NPSMR=1", None, 300))
+    if nsonmi != 1:
+        steps.append(("AT+NSONMI=%d" % nsonmi, None, 300))
+    return chat.Script("bc95_urcs", tuple(steps), attempts=2, retry_ms=300)
+
+
+class ModemError(Exception):
+    def __init__(self, message, reply=None):
+        super().__init__(message)
+        self.reply = reply
+
+
+class Bc95:
+    def __init__(
+        self,
+        engine,
+        clock,
+        apn="",
+        band=None,
+        *,
+        cereg_n=2,
+        nsonmi=1,
+        model="bc95",
+        max_failures=3,
+    ):
+        if model not in MODELS:
+            raise ValueError("model must be one of %r" % (MODELS,))
+        if nsonmi not in (1, 2, 3):
+            raise ValueError("NSONMI mode must be 1, 2 or 3")
+        if nsonmi != 1 and engine.line_max < NSONMI_DATA_LINE:
+            # +NSONMI with the payload in hex is one line: a 1358-byte datagram is 2716 chars.
+            raise ValueError(
+                "NSONMI mode %d needs Engine(line_max=%d)" % (nsonmi, NSONMI_DATA_LINE)
+            )
+        self.engine = engine
+        self.clock = clock
+        self.apn = apn
+        self.band = band
+        self.cereg_n = cereg_n
+        self.nsonmi = nsonmi
+        self.model = model
+        self.lifecycle = lc.Lifecycle(max_failures)
+        self.reg = None  # last cereg.Reg seen
+        self.rrc = None  # last +CSCON mode
+        self.boot_cause = None  # last REBOOT_CAUSE_* line
+        self.boots = 0  # reboot banners seen
+        self.last_error = None
+        self.unsupported = []  # optional commands the module refused (NCONFIG?, NPSMR=1...)
+        self.last_commands = 0
+        self.backoffs = 0  # congestion retries (CME 159/536/537)
+        self.inbox_dropped = 0
+        self._pending = {}  # sock -> +NSONMI announcements not yet read
+        self._inbox = []  # Datagrams carried by +NSONMI modes 2 and 3
+        self._closed = []  # sockets reported by +NSOCLI
+        self._read_max = min(512, (engine.line_max - 48) // 2)
+        self._register_urcs()
+
+    # -- bring-up -------------------------------------------------------------------------
+
+    def attach(self, timeout_ms=120000):
+        # Boot probe, configuration, radio on, attach, wait for +CEREG home/roaming.
+        start = self.engine.commands
+        try:
+            return self._attach(timeout_ms)
+        finally:
+            self.last_commands = self.engine.commands - start
+
+    def reboot(self):
+        # AT+NRB: "REBOOTING", banner (REBOOT_CAUSE_APPLICATION_AT, Neul), OK; then AT probes.
+        self.lifecycle.event(lc.EV_POWER_ON)
+        self.engine.command("AT+NRB", "REBOOTING", _BOOT_WAIT_MS)
+        return self._probe()
+
+    def _attach(self, timeout_ms):
+        lcy = self.lifecycle
+        if lcy.online:
+            return True
+        if lcy.state in (lc.OFF, lc.ERROR, lc.REBOOTED):
+            lcy.event(lc.EV_POWER_ON)
+        if not self._probe():
+            return self._failed("no answer to AT")
+        why = self._configure()
+        if why:
+            return self._failed(why)
+        lcy.event(lc.EV_CONFIGURED)
+        if lcy.online:
+            return True
+        outcome = chat.run(self.engine, BC95_ATTACH)
+        if not outcome.ok:
+            return self._failed("%s: %r" % (BC95_ATTACH.name, outcome))
+        if not self._wait_registered(timeout_ms):
+            return self._failed("not registered (stat %s)" % (self.reg and self.reg.stat,))
+        return True
+
+    def _probe(self):
+        # "AT" until OK: the first command after boot may answer ERROR or nothing.
+        for attempt in range(_PROBE_TRIES):
+            if attempt:
+                self.engine.idle(_PROBE_GAP_MS)
+            if self.engine.command("AT", None, 500).ok:
+                self.lifecycle.event(lc.EV_BOOTED)
+                return True
+        return False
+
+    def _configure(self):
+        # Required: echo off and numbered errors, band and APN when asked. Optional (recorded in
+        # unsupported, never fatal): NCONFIG? and the URC settings; without +CEREG URCs the
+        # registration is still found by polling AT+CEREG?. Returns why it failed, or None.
+        if not chat.run(self.engine, BC95_INIT).ok:
+            return "%s refused" % BC95_INIT.name
+        if not self._autoconnect_off():
+            return "AUTOCONNECT could not be turned off"
+        if not self._band_ok():
+            return "AT+NBAND=%s refused" % self.band
+        if not self._apn_ok():
+            return "APN %r refused" % self.apn
+        for command in chat.run_each(self.engine, urc_script(self.cereg_n, self.nsonmi)):
+            self._unsupported(command)
+        return None
+
+    def _unsupported(self, command):
+        if command not in self.unsupported:
+            self.unsupported.append(command)
+
+    def _autoconnect_off(self):
+        # AUTOCONNECT=TRUE makes the module attach by itself after boot; turn it off and
+        # reboot, but only when it is on (the setting survives reboots).
+        reply = self.engine.command("AT+NCONFIG?", "+NCONFIG:", 1000)
+        if not reply.ok:
+            self._unsupported("AT+NCONFIG?")
+            return True
+        for line in reply.lines:
+            if "AUTOCONNECT" in line and "TRUE" in line:
+                set_off = self.engine.command("AT+NCONFIG=AUTOCONNECT,FALSE", None, 1000)
+                return set_off.ok and self.reboot() and chat.run(self.engine, BC95_INIT).ok
+        return True
+
+    def _band_ok(self):
+        if self.band is None:
+            return True
+        reply = self.engine.command("AT+NBAND?", "+NBAND:", 1000)
+        if reply.ok and (reply.first("+NBAND:") or "").strip() == str(self.band):
+            return True
+        return self._radio_off() and self.engine.command("AT+NBAND=%d" % self.band).ok
+
+    def _apn_ok(self):
+        if not self.apn:
+            return True
+        cmd = 'AT+CGDCONT=1,"IP","%s"' % self.apn
+        return self._radio_off() and self.engine.command(cmd, None, 1000).ok
+
+    def _radio_off(self):
+        # NBAND and CGDCONT need CFUN=0.
+        return self.engine.command("AT+CFUN=0", None, 10000).ok
+
+    def _wait_registered(self, timeout_ms):
+        # +CEREG URCs move the lifecycle; AT+CEREG? every few seconds covers a lost URC.
+        deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
+        while not self.lifecycle.online:
+            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
+            if left <= 0:
+                return False
+            self.engine.idle(min(left, _CEREG_POLL_MS))
+            if self.lifecycle.online:
+                return True
+            reply = self.engine.command("AT+CEREG?", cereg.PREFIX, 1000)
+            if reply.ok and reply.lines:
+                self._on_reg(cereg.parse(reply.lines[0], read=True))
+        return True
+
+    def _failed(self, why):
+        self.last_error = why
+        self.lifecycle.fail()
+        return False
+
+    # -- information ------------------------------------------------------------------------
+
+    def identity(self):
+        # {"imei", "imsi", "iccid", "firmware"}: values None when the module does not say.
+        start = self.engine.commands
+        out = {"imei": None, "imsi": None, "iccid": None, "firmware": None}
+        reply = self.engine.command(ident.CGSN, "+CGSN:")
+        if reply.ok and reply.lines:
+            out["imei"] = ident.imei(reply.lines[0])
+        reply = self.engine.command(ident.CIMI, "")
+        if reply.ok and reply.lines:
+            out["imsi"] = ident.imsi(reply.lines[0])
+        reply = self.engine.command(ident.NCCID, "+NCCID:")
+        if reply.ok and reply.lines:
+            out["iccid"] = ident.iccid(reply.lines[0])
+        reply = self.engine.command(ident.CGMR, "", 1000)
+        if reply.ok:
+            out["firmware"] = ident.firmware(reply.lines)
+        self.last_commands = self.engine.commands - start
+        return out
+
+    def signal(self):
+        # (rssi 0..31 or 99, dBm or None) from AT+CSQ.
+        reply = self._checked(csq.CMD, csq.PREFIX, 300)
+        parsed = csq.parse(reply.lines[0]) if reply.lines else None
+        if parsed is None:
+            raise ModemError("AT+CSQ: no +CSQ line", reply)
+        return (parsed[0], csq.rssi_dbm(parsed[0]))
+
+    def ue_stats(self):
+        return nuestats.parse(self._checked(nuestats.CMD, "", 1000).lines)
+
+    def address(self):
+        # The PDP address from AT+CGPADDR ("10.45.3.7"), or None before attach.
+        for line in self._checked(ident.CGPADDR, "+CGPADDR:", 1000).lines:
+            parsed = ident.pdp_address(line)
+            if parsed and parsed[1]:
+                return parsed[1]
+        return None
+
+    # -- UDP ------------------------------------------------------------------------------
+
+    def open_udp(self, port=0):
+        # AT+NSOCR=DGRAM,17,<port>,1 -> the socket id (0..6).
+        out = chat.run(self.engine, socket_script("bc95_open", sockets.create(port), ""))
+        sock = sockets.parse_socket(out.reply.lines[0]) if out.ok and out.reply.lines else None
+        self.last_commands = out.commands
+        if sock is None:
+            raise ModemError("AT+NSOCR: no socket id", out.reply)
+        self._pending[sock] = 0
+        return sock
+
+    def sendto(self, sock, ip, port, data, flags=0):
+        # Send one datagram; CME 159/536/537 (uplink busy, UART buffer, back-off timer) are
+        # retried after 250, 500, 1000 ms. Returns the byte count the module accepted.
+        if len(data) > _SEND_MAX:
+            raise ModemError("payload longer than %d bytes" % _SEND_MAX)
+        start = self.engine.commands
+        cmd = sockets.sendto(sock, ip, port, data, flags)
+        delay = _BACKOFF_FIRST_MS
+        try:
+            for attempt in range(_BACKOFF_TRIES):
+                reply = self.engine.command(cmd, "", 5000)
+                if reply.ok:
+                    sent = sockets.parse_sent(reply.lines[0]) if reply.lines else None
+                    return sent[1] if sent else len(data)
+                if reply.cme not in _CONGESTION or attempt == _BACKOFF_TRIES - 1:
+                    break
+                self.backoffs += 1
+                self.engine.idle(delay)
+                delay *= 2
+            raise ModemError("sendto refused: %r" % (reply,), reply)
+        finally:
+            self.last_commands = self.engine.commands - start
+
+    def recv(self, sock, timeout_ms=0):
+        # Datagrams for sock. Waits up to timeout_ms for +NSONMI (or +NSOCLI), then reads with
+        # AT+NSORF (see _read_all). Returns a list of Datagram (empty when nothing came).
+        start = self.engine.commands
+        try:
+            self._wait_rx(sock, timeout_ms)
+            out = self._take_inbox(sock)
+            if self._pending.get(sock):
+                out.extend(self._read_all(sock))
+            return out
+        finally:
+            self.last_commands = self.engine.commands - start
+
+    def close(self, sock):
+        self._pending.pop(sock, None)
+        if sock in self._closed:
+            self._closed.remove(sock)
+        out = chat.run(self.engine, socket_script("bc95_close", sockets.close(sock), None))
+        self.last_commands = out.commands
+        if not out.ok:
+            raise ModemError("AT+NSOCL=%d refused" % sock, out.reply)
+
+    def closed_by_peer(self, sock):
+        return sock in self._closed
+
+    def poll(self, timeout_ms=0):
+        # Route URCs that arrive within timeout_ms (returns after the first batch).
+        return self.engine.poll(timeout_ms)
+
+    def idle(self, ms):
+        # Let ms pass while routing URCs (lifecycle events keep flowing).
+        self.engine.idle(ms)
+
+    def _wait_rx(self, sock, timeout_ms):
+        deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
+        while not (self._pending.get(sock) or self._has_inbox(sock) or sock in self._closed):
+            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
+            if left <= 0:
+                return
+            self.engine.poll(left)
+
+    def _read_all(self, sock):
+        # One AT+NSORF per part. remaining_length > 0: the rest of the same datagram (longer
+        # than the request) follows in the next read, and the parts are joined. After the last
+        # part one more read is the re-check: a datagram that came during a read raised no new
+        # URC. Only OK (or ERROR on some firmware) means empty. At most _RECV_MAX reads.
+        out = []
+        partial = None
+        for _ in range(_RECV_MAX):
+            self._pending[sock] = 0
+            part = self._nsorf(sock)
+            if part is None:
+                break
+            if partial is not None:
+                partial.data += part.data
+                partial.length += part.length
+                partial.remaining = part.remaining
+                part = partial
+            partial = part if part.remaining > 0 else None
+            if partial is None:
+                out.append(part)
+        if partial is not None:
+            out.append(partial)  # reads ran out mid-datagram: remaining > 0 tells the caller
+        return out
+
+    def _nsorf(self, sock):
+        reply = self.engine.command(sockets.receive(sock, self._read_max), "", 2000)
+        if reply.result == RESULT_TIMEOUT:
+            raise ModemError("AT+NSORF: no answer", reply)
+        return sockets.parse_nsorf(reply.lines[0]) if reply.ok and reply.lines else None
+
+    def _has_inbox(self, sock):
+        for dg in self._inbox:
+            if dg.sock == sock:
+                return True
+        return False
+
+    def _take_inbox(self, sock):
+        mine = [dg for dg in self._inbox if dg.sock == sock]
+        self._inbox = [dg for dg in self._inbox if dg.sock != sock]
+        return mine
+
+    def _checked(self, cmd, expect, timeout_ms):
+        reply = self.engine.command(cmd, expect, timeout_ms)
+        if not reply.ok:
+            raise ModemError("%s: %r" % (cmd, reply), reply)
+        return reply
+
+    # -- URCs (record state only) ---------------------------------------------------------
+
+    def _register_urcs(self):
+        on = self.engine.on_urc
+        on(cereg.PREFIX, self._urc_cereg)
+        on(cscon.PREFIX, self._urc_cscon)
+        on("+NPSMR:", self._urc_npsmr)
+        on(sockets.NSONMI, self._urc_nsonmi)
+        on(sockets.NSOCLI, self._urc_nsocli)
+        on("REBOOT_CAUSE_", self._urc_banner)
+        on("Neul", _ignore)
+        for prefix in BOOT_NOISE:
+            on(prefix, _ignore)
+
+    def _urc_cereg(self, line, data):
+        self._on_reg(cereg.parse(line))
+
+    def _on_reg(self, reg):
+        if reg is None:
+            return
+        self.reg = reg
+        if reg.registered:
+            self.lifecycle.event(lc.EV_REGISTERED)
+        elif reg.stat == cereg.STAT_SEARCHING:
+            self.lifecycle.event(lc.EV_SEARCHING)
+        else:
+            self.lifecycle.event(lc.EV_DEREGISTERED)
+
+    def _urc_cscon(self, line, data):
+        mode = cscon.parse(line)
+        if mode is None:
+            return
+        self.rrc = mode
+        self.lifecycle.event(lc.EV_RRC_CONNECTED if mode else lc.EV_RRC_IDLE)
+
+    def _urc_npsmr(self, line, data):
+        value = line[7:].strip()
+        if value in ("0", "1"):
+            self.lifecycle.event(lc.EV_PSM_ENTER if value == "1" else lc.EV_PSM_EXIT)
+
+    def _urc_nsonmi(self, line, data):
+        dg = sockets.parse_nsonmi(line)
+        if dg is None:
+            return
+        if dg.data is None:
+            self._pending[dg.sock] = self._pending.get(dg.sock, 0) + 1
+        elif len(self._inbox) < _INBOX_MAX:
+            self._inbox.append(dg)
+        else:
+            self.inbox_dropped += 1
+
+    def _urc_nsocli(self, line, data):
+        sock = sockets.parse_nsocli(line)
+        if sock is not None and sock not in self._closed:
+            self._closed.append(sock)
+
+    def _urc_banner(self, line, data):
+        self.boot_cause = line
+        self.boots += 1
+        self._pending = {}
+        self.lifecycle.event(lc.EV_BANNER)
+
+
+def _ignore(line, data):
+    pass
