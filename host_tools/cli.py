@@ -20,6 +20,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "boards": ("host_tools.boards", "list the boards and check their data files"),
     "demo": ("host_tools.demo", "run the virtual device end to end (what `make demo` runs)"),
     "bench": ("host_tools.bench", "print the speed, memory and energy figures"),
+    "vboard": ("host_tools.vboard", "run the firmware as a virtual board (console, flash image)"),
+    "flash": ("host_tools.flash", "write MicroPython firmware onto a board (esptool / UF2)"),
 }
 
 

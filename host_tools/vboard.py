@@ -1,0 +1,695 @@
+"""`nbkit vboard`: the virtual board, the firmware in the MicroPython unix port wired as a board.
+
+One host process (this module) plays the board's physical world around a MicroPython process:
+
+* **Console**: a pty of its own (``--console`` prints its path as the first stdout line) or this
+  terminal. Bytes are relayed to the MicroPython process, which sits on an inner pty with the
+  line discipline of a UART (raw, no echo) except that Ctrl-C raises ``KeyboardInterrupt`` in
+  running code. The REPL is MicroPython's own (``pyexec``): friendly REPL, raw REPL (Ctrl-A) and
+  raw-paste mode work byte for byte as on a board. A soft reset (Ctrl-D in the REPL, or
+  ``sys.exit()`` in main.py) ends the unix process; the host prints ``MPY: soft reboot`` and boots
+  a fresh process on the same flash image — back in the raw REPL (main.py skipped) when the reset
+  came from the raw REPL, exactly what ``mpremote`` expects.
+* **Modem UART**: ``--modem-port PATH``, any tty (an emulator pty or a real USB-UART).
+* **Flash**: ``--flash FILE``, a littlefs2 image (created blank with ``--flash-size`` if missing;
+  the board formats it at first boot like a real one). The MicroPython process mounts it at ``/``
+  with ``vfs.VfsLfs2`` on a file-backed block device, so power-loss behaviour is littlefs's own.
+* **Clock**: ``--clock WALL_START,EPOCH,SCALE``, shared with the emulator (docs/architecture.md).
+* **Pins and power**: a UDP control channel on 127.0.0.1 (protocol below). The pin levels and edge
+  counters live here, so they keep counting while the board sleeps or reboots.
+* **Power cut**: SIGKILL the MicroPython process (``status`` gives its pid); the board boots again.
+
+Control channel (one ASCII command per datagram, one reply datagram each)::
+
+    pulse <pin> <n> [<period_ms>]   n pulses (level 0 then back) every period_ms virtual ms
+    set <pin> <value>               drive a pin (0/1, or 0..65535 for an ADC pin)
+    get <pin>                       -> pin <name> <value> <falling> <rising>
+    wake                            end a deep sleep now
+    power off | on | cycle          cut / restore / cycle the board's power
+    status                          -> JSON: state, pid, boots, mode, virtual time, pins
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import signal
+import socket
+import sys
+import tempfile
+import termios
+import time
+import tty
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from host_tools import FIRMWARE_DIR, boards
+from host_tools.errors import CommandError
+from host_tools.mpy import micropython_binary
+
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+FRIENDLY_MARK = b'Type "help()" for more information.'
+UNIX_BANNER = re.compile(
+    rb'MicroPython [^\r\n]*\r\nType "help\(\)" for more information\.\r\n>>> (\r\n)?'
+)
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+OUT_LIMIT = 256 * 1024  # console bytes held for a slow reader; the oldest are dropped beyond
+IN_LIMIT = 64 * 1024  # console bytes held for a busy board
+MAX_PULSES = 100_000  # per `pulse` command
+EXIT_KEY = b"\x1d"  # Ctrl-] ends `nbkit vboard` when the console is this terminal
+BLOCK_SIZE = 4096
+BOOT_CODE = "from nbkit.hal import unix_board\nunix_board.boot()"
+
+
+@dataclass
+class VirtualClock:
+    """virtual_s = epoch + (wall_s - wall_start) * scale."""
+
+    wall_start: float
+    epoch: float
+    scale: float
+
+    def now(self) -> float:
+        """Virtual seconds now."""
+        return self.epoch + (time.time() - self.wall_start) * self.scale
+
+    def wall_after(self, virtual_ms: float) -> float:
+        """Wall time (time.time()) at which virtual_ms of virtual time from now have passed."""
+        return time.time() + virtual_ms / 1000 / self.scale
+
+    def triple(self) -> str:
+        """The --clock argument that reproduces this clock."""
+        return f"{self.wall_start:.6f},{self.epoch:.3f},{self.scale:g}"
+
+
+def parse_clock(text: str | None) -> VirtualClock:
+    """Parse ``WALL_START,EPOCH,SCALE``; None starts a clock now at scale 1."""
+    if text is None:
+        now = time.time()
+        return VirtualClock(now, float(int(now)), 1.0)
+    try:
+        wall, epoch, scale = (float(x) for x in text.split(","))
+    except ValueError as exc:
+        raise CommandError(
+            f"--clock {text!r}: expected WALL_START,EPOCH,SCALE (three numbers)"
+        ) from exc
+    if scale <= 0:
+        raise CommandError(f"--clock {text!r}: SCALE must be > 0")
+    return VirtualClock(wall, epoch, scale)
+
+
+@dataclass
+class PinState:
+    """A pin's level and its cumulative edge counters (kept while the board is off)."""
+
+    value: int = 1
+    falling: int = 0
+    rising: int = 0
+
+    def line(self, name: str) -> str:
+        """The `pin` datagram for this pin."""
+        return f"pin {name} {self.value} {self.falling} {self.rising}"
+
+
+@dataclass
+class Options:
+    """Everything one virtual board needs."""
+
+    board: dict[str, Any]
+    flash: Path
+    flash_size: int
+    modem_port: str | None
+    clock: VirtualClock
+    main: Path | None = None
+    app: Path = FIRMWARE_DIR
+    seed_config: Path | None = None
+    seed_path: str = "config.json"
+    heap: str = "128K"
+    console_pty: bool = False
+    control_port: int = 0
+
+
+def ensure_flash(path: Path, size: int) -> None:
+    """Create a blank (erased, 0xFF) flash image if missing; check an existing one's size."""
+    if size % BLOCK_SIZE or size < 8 * BLOCK_SIZE:
+        raise CommandError(f"--flash-size must be a multiple of {BLOCK_SIZE} and >= 32768")
+    if path.exists():
+        have = path.stat().st_size
+        if have % BLOCK_SIZE or have < 8 * BLOCK_SIZE:
+            raise CommandError(f"{path}: {have} bytes is not a flash image of 4096-byte blocks")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xff" * size)
+
+
+@dataclass
+class _Child:
+    pid: int
+    fd: int
+    killed_by_host: str | None = None  # why the host killed it: "power", "stop"
+    filter_banner: bool = False  # strip the unix REPL banner until the raw banner shows
+    pending: bytearray = field(default_factory=bytearray)
+
+
+class VBoard:
+    """The host side of one virtual board: console relay, pins, power, clock."""
+
+    def __init__(self, opts: Options, console_in: int, console_out: int) -> None:
+        self.o = opts
+        self.cin, self.cout = console_in, console_out
+        self.pins = {name: PinState() for name in opts.board["pins"]}
+        self.child: _Child | None = None
+        self.state = "off"  # running | sleeping | off
+        self.raw_mode = False
+        self.boots = 0
+        self.wake_at: float | None = None
+        self.wake_pins: dict[str, int] = {}
+        self.child_addr: tuple[str, int] | None = None
+        self.schedule: list[tuple[float, str, int]] = []  # (wall time, pin, value)
+        self.out_buf = bytearray()
+        self.in_buf = bytearray()
+        self.dropped = 0
+        self.tail = b""
+        self.stop = False
+        self.tmp = tempfile.TemporaryDirectory(prefix="nbkit-vboard-")
+        self.runtime = Path(self.tmp.name) / "board.json"
+        self.ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.ctl.bind(("127.0.0.1", opts.control_port))
+        self.ctl.setblocking(False)
+
+    @property
+    def control_port(self) -> int:
+        """The UDP port of the control channel on 127.0.0.1."""
+        return int(self.ctl.getsockname()[1])
+
+    # ---- the MicroPython process -------------------------------------------------------------
+
+    def _write_runtime(self, mode: str, cause: str, wake: str | None) -> None:
+        rt = {
+            "flash": str(self.o.flash.resolve()),
+            "block_size": BLOCK_SIZE,
+            "block_count": self.o.flash.stat().st_size // BLOCK_SIZE,
+            "modem_port": self.o.modem_port,
+            "control": ["127.0.0.1", self.control_port],
+            "clock": [self.o.clock.wall_start, self.o.clock.epoch, self.o.clock.scale],
+            "app": str(self.o.app.resolve()),
+            "main": str(self.o.main.resolve()) if self.o.main else None,
+            "seed_config": str(self.o.seed_config.resolve()) if self.o.seed_config else None,
+            "seed_path": self.o.seed_path,
+            "mode": mode,
+            "reset_cause": cause,
+            "wake_reason": wake,
+            "boot": self.boots,
+        }
+        self.runtime.write_text(json.dumps({**self.o.board, "vboard": rt}))
+
+    def spawn(
+        self, mode: str = "normal", cause: str = "power_on", wake: str | None = None
+    ) -> None:
+        """Boot a MicroPython process (`raw`: straight into the raw REPL, main.py skipped)."""
+        self.boots += 1
+        self._write_runtime(mode, cause, wake)
+        argv = [
+            micropython_binary(),
+            "-X",
+            f"heapsize={self.o.heap}",
+            "-i",
+            "-c",
+            BOOT_CODE,
+        ]
+        env = dict(
+            os.environ, MICROPYPATH=f".frozen:{FIRMWARE_DIR}", NBKIT_VBOARD=str(self.runtime)
+        )
+        fd, slave = pty.openpty()
+        _uart_line_discipline(slave)  # set before anything is written to it: no echo, ever
+        pid = os.fork()
+        if pid == 0:  # the child: its own session with the pty as controlling terminal
+            try:
+                os.close(fd)
+                os.setsid()
+                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+                for std in (0, 1, 2):
+                    os.dup2(slave, std)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        os.close(slave)
+        os.set_blocking(fd, False)
+        self.child = _Child(pid, fd, filter_banner=mode == "raw")
+        self.child_addr = None
+        self.state = "running"
+        self.raw_mode = mode == "raw"
+        self.in_buf.clear()
+        if mode == "raw":
+            self.in_buf += b"\x01"  # queued: the REPL reads it as soon as it starts
+        _log(f"boot {self.boots} ({cause}{', ' + wake if wake else ''}) pid {pid} mode {mode}")
+
+    def kill_child(self, why: str) -> None:
+        """SIGKILL the MicroPython process (a power cut) and reap it."""
+        child = self.child
+        if child is None:
+            return
+        child.killed_by_host = why
+        try:
+            os.kill(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._reap(block=True)
+
+    def _reap(self, block: bool = False) -> None:
+        child = self.child
+        if child is None:
+            return
+        try:
+            pid, status = os.waitpid(child.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            pid, status = child.pid, 0
+        if pid == 0:
+            return
+        self._drain_child()
+        os.close(child.fd)
+        self.child = None
+        self.state = "off"
+        self._after_exit(child, status)
+
+    def _after_exit(self, child: _Child, status: int) -> None:
+        if child.killed_by_host is not None or self.stop:
+            return  # the host decides what happens next (sleep, power off, restart)
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            _log(f"power cut (signal {sig}): booting again")
+            self.spawn("normal", "power_on" if sig == signal.SIGKILL else "hard")
+            return
+        self._emit(SOFT_REBOOT)  # the unix REPL exits on Ctrl-D: a board soft-resets
+        self.spawn("raw" if self.raw_mode else "normal", "soft")
+
+    def _drain_child(self) -> None:
+        child = self.child
+        if child is None:
+            return
+        while True:
+            try:
+                data = os.read(child.fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            self._from_child(data)
+
+    def _from_child(self, data: bytes) -> None:
+        child = self.child
+        scan = self.tail + data
+        raw_at, friendly_at = scan.rfind(RAW_BANNER), scan.rfind(FRIENDLY_MARK)
+        if raw_at >= 0 or friendly_at >= 0:
+            self.raw_mode = raw_at > friendly_at
+        self.tail = scan[-64:]
+        if child is not None and child.filter_banner:
+            child.pending += data
+            if RAW_BANNER not in child.pending and len(child.pending) < IN_LIMIT:
+                return
+            data = UNIX_BANNER.sub(b"", bytes(child.pending), count=1)
+            child.pending.clear()
+            child.filter_banner = False
+        self._emit(data)
+
+    def _emit(self, data: bytes) -> None:
+        self.out_buf += data
+        if len(self.out_buf) > OUT_LIMIT:
+            extra = len(self.out_buf) - OUT_LIMIT
+            del self.out_buf[:extra]
+            self.dropped += extra
+
+    # ---- power ------------------------------------------------------------------------------
+
+    def power(self, what: str) -> None:
+        """off: cut the power; on: power up if off or asleep; cycle: both."""
+        if what in ("off", "cycle"):
+            self.kill_child("power")
+            self.state, self.wake_at = "off", None
+        if what in ("on", "cycle") and self.child is None:
+            self.wake_at = None
+            self.spawn("normal", "power_on")
+
+    def _deepsleep(self, ms: int, wake_pins: dict[str, int]) -> None:
+        self.kill_child("power")
+        self.state = "sleeping"
+        self.wake_at = self.o.clock.wall_after(ms)
+        self.wake_pins = wake_pins
+        _log(f"deep sleep {ms} ms (virtual), wake pins {wake_pins or '-'}")
+
+    def _wake(self, reason: str) -> None:
+        self.wake_at = None
+        self.wake_pins = {}
+        self.spawn("normal", "deepsleep", reason)
+
+    # ---- pins -------------------------------------------------------------------------------
+
+    def set_pin(self, name: str, value: int) -> None:
+        """Drive a pin; count its edges; tell the board; wake it if it sleeps on this pin."""
+        pin = self.pins[name]
+        if value == pin.value:
+            return
+        if pin.value and not value:
+            pin.falling += 1
+        elif value and not pin.value:
+            pin.rising += 1
+        pin.value = value
+        self._to_board(pin.line(name))
+        if self.state == "sleeping" and self.wake_pins.get(name) == (1 if value else 0):
+            self._wake(name)
+
+    def _to_board(self, line: str) -> None:
+        if self.child_addr is not None and self.child is not None:
+            try:
+                self.ctl.sendto(line.encode(), self.child_addr)
+            except OSError:
+                pass  # the board's socket is full: it misses the edge, the counters stay exact
+
+    def pulse(self, name: str, count: int, period_ms: float) -> None:
+        """Queue `count` pulses (level 0 for half a period, then back to 1)."""
+        start = self.schedule[-1][0] if self.schedule else time.time()
+        half = period_ms / 2 / 1000 / self.o.clock.scale
+        for i in range(count):
+            self.schedule.append((start + (2 * i) * half, name, 0))
+            self.schedule.append((start + (2 * i + 1) * half, name, 1))
+
+    def _run_schedule(self) -> None:
+        now = time.time()
+        done = 0
+        for when, name, value in self.schedule:
+            if when > now:
+                break
+            self.set_pin(name, value)
+            done += 1
+        del self.schedule[:done]
+
+    # ---- control channel --------------------------------------------------------------------
+
+    def _on_control(self) -> None:
+        while True:
+            try:
+                data, addr = self.ctl.recvfrom(512)
+            except BlockingIOError:
+                return
+            try:
+                reply = self.command(data.decode("ascii", "replace").strip(), addr)
+            except (ValueError, KeyError, IndexError) as exc:
+                reply = f"error {exc}"
+            if reply is not None:
+                self.ctl.sendto(reply.encode(), addr)
+
+    def command(self, text: str, addr: tuple[str, int]) -> str | None:
+        """Run one control command; return the reply (None: no reply)."""
+        words = text.split()
+        if not words:
+            raise ValueError("empty command")
+        cmd, args = words[0], words[1:]
+        if cmd == "hello":  # the board registers; it gets every pin's state
+            self.child_addr = addr
+            for name, pin in self.pins.items():
+                self.ctl.sendto(pin.line(name).encode(), addr)
+            return None
+        if cmd == "deepsleep":
+            wake = {}
+            for item in args[1:]:
+                pin_name, _, level = item.partition("=")
+                wake[self._pin_name(pin_name)] = int(level)
+            self._deepsleep(int(args[0]), wake)
+            return None
+        if cmd == "reset":
+            self.kill_child("power")
+            if args and args[0] == "soft":
+                self._emit(SOFT_REBOOT)
+            self.spawn("normal", "soft" if args and args[0] == "soft" else "hard")
+            return None
+        return self._user_command(cmd, args)
+
+    def _pin_name(self, name: str) -> str:
+        if name not in self.pins:
+            raise KeyError(f"unknown pin '{name}'; pins: {', '.join(self.pins)}")
+        return name
+
+    def _user_command(self, cmd: str, args: list[str]) -> str:
+        if cmd == "pulse":
+            name, count = self._pin_name(args[0]), int(args[1])
+            period = float(args[2]) if len(args) > 2 else 0.0
+            if not 0 < count <= MAX_PULSES or period < 0:
+                raise ValueError(f"pulse count must be 1..{MAX_PULSES} and period_ms >= 0")
+            if len(self.schedule) + 2 * count > 2 * MAX_PULSES:
+                raise ValueError("too many pulses queued; wait for them to play out")
+            self.pulse(name, count, period)
+            self._run_schedule()
+            return "ok"
+        if cmd == "set":
+            value = int(args[1])
+            if not 0 <= value <= 65535:
+                raise ValueError("value must be 0..65535")
+            self.set_pin(self._pin_name(args[0]), value)
+            return "ok"
+        if cmd == "get":
+            name = self._pin_name(args[0])
+            return self.pins[name].line(name)
+        if cmd == "wake":
+            if self.state == "sleeping":
+                self._wake("host")
+            return "ok"
+        if cmd == "power" and args and args[0] in ("off", "on", "cycle"):
+            self.power(args[0])
+            return "ok"
+        if cmd == "status":
+            return json.dumps(self.status())
+        raise ValueError(
+            f"unknown command {cmd!r}; commands: pulse, set, get, wake, power off|on|cycle, status"
+        )
+
+    def status(self) -> dict[str, Any]:
+        """The board's state as the `status` command reports it."""
+        return {
+            "state": self.state,
+            "pid": self.child.pid if self.child else None,
+            "boots": self.boots,
+            "mode": "raw" if self.raw_mode else "normal",
+            "virtual_s": self.o.clock.now(),
+            "pins": {n: vars(p) for n, p in self.pins.items()},
+            "pending_pulses": len(self.schedule) // 2,
+            "console_dropped": self.dropped,
+        }
+
+    # ---- the loop ---------------------------------------------------------------------------
+
+    def _on_console(self) -> None:
+        try:
+            data = os.read(self.cin, 4096)
+        except (BlockingIOError, OSError):
+            return
+        if not self.o.console_pty and (not data or EXIT_KEY in data):
+            self.stop = True
+            return
+        if self.child is None:
+            return  # the board is off or asleep: a UART drops what it cannot receive
+        self.in_buf += data
+        if len(self.in_buf) > IN_LIMIT:
+            del self.in_buf[: len(self.in_buf) - IN_LIMIT]
+
+    def _flush(self, fd: int, buf: bytearray) -> None:
+        try:
+            n = os.write(fd, buf)
+        except (BlockingIOError, OSError):
+            return
+        del buf[:n]
+
+    def _timeout(self) -> float:
+        soon = [0.05]
+        if self.schedule:
+            soon.append(self.schedule[0][0] - time.time())
+        if self.wake_at is not None:
+            soon.append(self.wake_at - time.time())
+        return max(0.0, min(soon))
+
+    def step(self) -> None:
+        """One turn of the loop: wait for I/O or a timer, then serve it."""
+        rd = [self.cin, self.ctl.fileno(), _WAKEUP[0]]
+        wr = [self.cout] if self.out_buf else []
+        if self.child is not None:
+            rd.append(self.child.fd)
+            if self.in_buf:
+                wr.append(self.child.fd)
+        readable, writable, _ = select.select(rd, wr, [], self._timeout())
+        if _WAKEUP[0] in readable:
+            _drain_wakeup()
+        if self.cin in readable:
+            self._on_console()
+        if self.ctl.fileno() in readable:
+            self._on_control()
+        if self.child is not None and self.child.fd in readable:
+            self._drain_child()
+        if self.child is not None and self.child.fd in writable:
+            self._flush(self.child.fd, self.in_buf)
+        if self.cout in writable:
+            self._flush(self.cout, self.out_buf)
+        self._run_schedule()
+        if self.state == "sleeping" and self.wake_at is not None and time.time() >= self.wake_at:
+            self._wake("timer")
+        self._reap()
+
+    def run(self) -> None:
+        """Power on and serve until SIGINT/SIGTERM (or Ctrl-] on a terminal console)."""
+        self.spawn("normal", "power_on")
+        while not self.stop and not _STOP[0]:
+            self.step()
+        self.stop = True
+        self.kill_child("stop")
+        if self.out_buf:
+            self._flush(self.cout, self.out_buf)
+        self.ctl.close()
+        self.tmp.cleanup()
+
+
+def _uart_line_discipline(fd: int) -> None:
+    """Raw 8-bit, no echo, no output translation; Ctrl-C still raises KeyboardInterrupt."""
+    attrs = termios.tcgetattr(fd)
+    attrs[0] &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
+    attrs[1] &= ~termios.OPOST
+    attrs[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)
+    attrs[3] |= termios.ISIG
+    attrs[6][termios.VMIN] = 1
+    attrs[6][termios.VTIME] = 0
+    attrs[6][termios.VINTR] = 3
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+def _log(text: str) -> None:
+    print(f"vboard: {text}", file=sys.stderr, flush=True)
+
+
+_STOP = [False]
+_WAKEUP: list[int] = []
+
+
+def _drain_wakeup() -> None:
+    try:
+        while os.read(_WAKEUP[0], 512):
+            pass
+    except (BlockingIOError, OSError):
+        pass
+
+
+def _install_signals() -> None:
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    _WAKEUP[:] = [r, w]
+    signal.set_wakeup_fd(w)
+
+    def stop(_signum: int, _frame: object) -> None:
+        _STOP[0] = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGCHLD, lambda _s, _f: None)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n")[0] if __doc__ else None
+    parser.epilog = (
+        "Control channel (UDP 127.0.0.1, one command per datagram): pulse PIN N [PERIOD_MS], "
+        "set PIN VALUE, get PIN, wake, power off|on|cycle, status. See host_tools/vboard.py."
+    )
+    parser.add_argument("--board", default="unix_sim", help="board data (default unix_sim)")
+    parser.add_argument("--flash", required=True, type=Path, help="littlefs2 flash image file")
+    parser.add_argument(
+        "--flash-size",
+        type=int,
+        default=512 * 1024,
+        help="size in bytes of a new flash image (default 512 KiB, 4 KiB blocks)",
+    )
+    parser.add_argument("--modem-port", help="tty of the modem UART (emulator pty or USB-UART)")
+    parser.add_argument(
+        "--clock", help="WALL_START,EPOCH,SCALE shared with the emulator (default: now, scale 1)"
+    )
+    parser.add_argument("--main", type=Path, help="run this script instead of main.py")
+    parser.add_argument(
+        "--app",
+        type=Path,
+        default=FIRMWARE_DIR,
+        help="the code frozen into the board, mounted at /.frozen (default firmware/)",
+    )
+    parser.add_argument("--seed-config", type=Path, help="factory config written at first boot")
+    parser.add_argument(
+        "--seed-path", default="config.json", help="where the seed config goes on the flash"
+    )
+    parser.add_argument("--heap", help="MicroPython heap (default: the board's heap_bytes)")
+    parser.add_argument(
+        "--console",
+        action="store_true",
+        help="console on a new pty whose path is the first stdout line (default: this terminal;"
+        " Ctrl-] quits)",
+    )
+    parser.add_argument(
+        "--control-port", type=int, default=0, help="UDP port of the control channel (0: any)"
+    )
+
+
+def options(args: argparse.Namespace) -> Options:
+    """Check the command line and build the Options."""
+    board = boards.load(args.board)
+    if board["port"] != "unix":
+        raise CommandError(f"board '{args.board}' is a {board['port']} board, not a virtual one")
+    for label, path in (("--main", args.main), ("--seed-config", args.seed_config)):
+        if path is not None and not path.is_file():
+            raise CommandError(f"{label} {path}: no such file")
+    if not (args.app / "nbkit" / "hal" / "unix_board.py").is_file():
+        raise CommandError(f"--app {args.app}: no nbkit/hal/unix_board.py in it")
+    if args.modem_port and not os.path.exists(args.modem_port):
+        raise CommandError(f"--modem-port {args.modem_port}: no such device")
+    ensure_flash(args.flash, args.flash_size)
+    return Options(
+        board=board,
+        flash=args.flash,
+        flash_size=args.flash_size,
+        modem_port=args.modem_port,
+        clock=parse_clock(args.clock),
+        main=args.main,
+        app=args.app,
+        seed_config=args.seed_config,
+        seed_path=args.seed_path,
+        heap=args.heap or str(board["heap_bytes"]),
+        console_pty=args.console,
+        control_port=args.control_port,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    opts = options(args)
+    _install_signals()
+    saved = None
+    if opts.console_pty:
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        cin = cout = master
+        print(os.ttyname(slave), flush=True)
+    else:
+        cin, cout = sys.stdin.fileno(), sys.stdout.fileno()
+        if os.isatty(cin):
+            saved = termios.tcgetattr(cin)
+            tty.setraw(cin)
+    board = VBoard(opts, cin, cout)
+    if opts.console_pty:
+        print(f"control 127.0.0.1:{board.control_port}", flush=True)
+    _log(
+        f"control udp 127.0.0.1:{board.control_port}, flash {opts.flash}, "
+        f"clock {opts.clock.triple()}"
+    )
+    try:
+        board.run()
+    finally:
+        if saved is not None:
+            termios.tcsetattr(cin, termios.TCSADRAIN, saved)
+    return 0

@@ -1,0 +1,197 @@
+"""`nbkit vboard`: the firmware's board is a real littlefs image, a real tty, a virtual clock."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+import tty
+from pathlib import Path
+
+import pytest
+from littlefs import LittleFS
+
+from tests.support.vboard import PROBE, REPO, VBoardProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def read_image(path: Path) -> LittleFS:
+    """Mount a flash image on the host (littlefs-python) to check what the board wrote."""
+    data = path.read_bytes()
+    fs = LittleFS(block_size=4096, block_count=len(data) // 4096, mount=False)
+    fs.context.buffer = bytearray(data)
+    fs.mount()
+    return fs
+
+
+@pytest.fixture
+def flash(tmp_path: Path) -> Path:
+    return tmp_path / "flash.img"
+
+
+@pytest.fixture
+def probe(flash: Path):
+    with VBoardProcess(flash, "--main", str(PROBE)) as vb:
+        vb.expect(b"PROBE READY")
+        yield vb
+
+
+def test_first_boot_formats_the_flash_and_files_survive_a_power_cut(probe, flash):
+    assert probe.ask("info") == "unix_sim 1 None"  # PWRON_RESET, no wake reason
+    assert probe.ask("put boots.txt 1") == "ok"
+    os.kill(probe.status()["pid"], signal.SIGKILL)  # power cut
+    probe.expect(b"PROBE READY")
+    assert probe.ask("cat boots.txt") == "1"
+    assert probe.status()["boots"] == 2
+    probe.ctl("power off")
+    assert read_image(flash).open("boots.txt", "rb").read() == b"1"
+
+
+def test_rtc_and_sleep_follow_the_shared_virtual_clock(probe):
+    board_time = int(probe.ask("time"))
+    assert abs(board_time - probe.virtual_now()) < 5  # scale 1000: 5 ms of wall time
+    t0 = time.monotonic()
+    slept = float(probe.ask("sleep 120000"))  # two virtual minutes
+    wall = time.monotonic() - t0
+    assert 120.0 <= slept < 125.0, slept
+    assert wall < 1.0, wall
+
+
+def test_the_modem_uart_is_the_tty_given_on_the_command_line(flash):
+    master, slave = pty.openpty()
+    tty.setraw(master)
+    with VBoardProcess(flash, "--main", str(PROBE), "--modem-port", os.ttyname(slave)) as vb:
+        vb.expect(b"PROBE READY")
+        vb.write(b"at AT+CGSN=1\n")
+        got = b""
+        while b"\r\n" not in got:
+            assert select.select([master], [], [], 5)[0], got
+            got += os.read(master, 64)
+        assert got == b"AT+CGSN=1\r\n"
+        os.write(master, b"\r\n+CGSN:490154203237518\r\n\r\nOK\r\n")
+        assert vb.expect(rb"= ([^\n]*)\n").group(1) == (
+            rb"b'\r\n+CGSN:490154203237518\r\n\r\nOK\r\n'"
+        )
+    os.close(master)
+    os.close(slave)
+
+
+def test_pulses_from_the_host_reach_pin_irqs_and_counters(probe):
+    assert probe.ask("irq pulse_a") == "ok"
+    assert probe.ctl("pulse pulse_a 3") == "ok"
+    assert probe.ask("events 200") == "1 2 3"
+    assert probe.ask("pin pulse_a") == "1 3 3"
+    assert probe.ctl("set tamper 0") == "ok"
+    assert probe.ask("pin tamper") == "0 1 0"
+    assert probe.ctl("get tamper") == "pin tamper 0 1 0"
+
+
+def test_pulses_are_counted_while_the_board_is_off(probe):
+    probe.ctl("power off")
+    assert probe.ctl("pulse pulse_b 5") == "ok"
+    probe.ctl("power on")
+    probe.expect(b"PROBE READY")
+    assert probe.ask("pin pulse_b") == "1 5 5"
+
+
+def test_deep_sleep_reboots_after_the_virtual_time_with_the_deepsleep_cause(probe):
+    probe.write(b"deepsleep 30000\n")  # 30 virtual seconds = 30 ms of wall time
+    probe.expect(b"PROBE READY")
+    assert probe.ask("info") == "unix_sim 4 timer"
+
+
+def test_a_wake_pin_ends_deep_sleep_early(probe):
+    probe.write(b"deepsleep 86400000 pulse_a\n")  # a day, unless the meter turns
+    deadline = time.monotonic() + 5
+    while probe.status()["state"] != "sleeping":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    probe.ctl("pulse pulse_a 1")
+    probe.expect(b"PROBE READY")
+    assert probe.ask("info") == "unix_sim 4 pulse_a"
+
+
+def test_factory_config_is_seeded_once_at_first_boot(tmp_path, flash):
+    seed = tmp_path / "seed.json"
+    seed.write_text('{"device_id": 7}')
+    with VBoardProcess(flash, "--main", str(PROBE), "--seed-config", str(seed)) as vb:
+        vb.expect(b"factory config written to config.json")
+        vb.expect(b"PROBE READY")
+        assert vb.ask("cat config.json") == '{"device_id": 7}'
+        vb.ask("put config.json changed")
+        vb.ctl("power cycle")
+        vb.expect(b"PROBE READY")
+        assert vb.ask("cat config.json") == "changed"  # never re-seeded over a device's config
+
+
+def test_sigterm_stops_the_board_and_its_micropython_process(probe):
+    pid = probe.status()["pid"]
+    assert probe.stop(signal.SIGTERM) == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def _mpremote(port: str, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "mpremote", "connect", port, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_mpremote_exec_ls_and_cp_work_on_the_flash_image(tmp_path, flash):
+    local = tmp_path / "hello.py"
+    local.write_text("print('hello from flash')\n")
+    with VBoardProcess(flash) as vb:  # the real firmware/main.py runs first, as on a board
+        ran = _mpremote(vb.console, "exec", "import os; print(os.getcwd(), 6 * 7)")
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.split() == ["/", "42"]
+        cp = _mpremote(vb.console, "fs", "cp", str(local), ":hello.py", "+", "fs", "ls", ":")
+        assert cp.returncode == 0, cp.stderr
+        assert "hello.py" in cp.stdout
+        ran = _mpremote(vb.console, "exec", "import hello")
+        assert ran.stdout.strip() == "hello from flash"
+        assert vb.status()["boots"] >= 4  # every mpremote session soft-resets the board
+        vb.ctl("power off")
+        assert read_image(flash).open("hello.py", "rb").read() == local.read_bytes()
+
+
+def test_soft_reset_from_the_raw_repl_prints_the_banner_and_stays_raw(tmp_path, flash):
+    with VBoardProcess(flash, "--main", str(PROBE)) as vb:
+        vb.expect(b"PROBE READY")
+        vb.write(b"\r\x03")  # interrupt main, like mpremote
+        vb.expect(b">>> ")
+        vb.write(b"\r\x01")
+        vb.expect(b"raw REPL; CTRL-B to exit\r\n>")
+        vb.write(b"\x04")
+        vb.expect(b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>")
+        assert b"PROBE READY" not in vb.buf  # main.py is skipped after a raw-REPL reset
+        vb.write(b"print(1 + 2)\x04")
+        vb.expect(b"OK3\n\x04\x04>")
+        vb.write(b"\x02")  # friendly REPL
+        vb.expect(b">>> ")
+        vb.write(b"\x04")  # soft reset from the friendly REPL runs main.py again
+        vb.expect(b"MPY: soft reboot\r\n")
+        vb.expect(b"PROBE READY")
+
+
+def test_bad_command_lines_are_refused_before_anything_starts(tmp_path):
+    def vboard(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "host_tools", "vboard", *args]
+        return subprocess.run(
+            cmd, cwd=REPO, capture_output=True, text=True, timeout=30, check=False
+        )
+
+    flash = str(tmp_path / "f.img")
+    cases = [
+        (["--flash", flash, "--board", "esp32_bc28"], "is a esp32 board, not a virtual one"),
+        (["--flash", flash, "--main", "nope.py"], "--main nope.py: no such file"),
+        (["--flash", flash, "--clock", "1,2"], "expected WALL_START,EPOCH,SCALE"),
+        (["--flash", flash, "--flash-size", "1000"], "--flash-size must be a multiple of 4096"),
+        (["--flash", flash, "--modem-port", "/dev/nope"], "--modem-port /dev/nope: no such"),
+    ]
+    for args, message in cases:
+        proc = vboard(*args)
+        assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
