@@ -54,3 +54,27 @@ def test_invalid_board_data_is_refused_with_the_reason(mutate, message):
 def test_unknown_board_names_the_known_ones():
     with pytest.raises(CommandError, match="unknown board 'nope'; known boards: .*unix_sim"):
         boards.load("nope")
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda b: b.pop("flash"), "'flash' must be an object"),
+        (lambda b: b["flash"].update(chip="esp8266"), "'flash.chip' must be one of"),
+        (lambda b: b["flash"].update(offset="4096"), "'flash.offset' must be int"),
+        (lambda b: b["flash"].update(offset=0x10000), "'flash.offset' for esp32 must be 0x1000"),
+    ],
+)
+def test_esp32_flash_data_names_a_known_chip_at_its_image_offset(mutate, message):
+    data = _good()
+    mutate(data)
+    problems = boards.validate(data, "x.json")
+    assert any(message in p for p in problems), problems
+
+
+def test_rp2040_flash_data_names_a_uf2_family_and_drive():
+    data = copy.deepcopy(boards.load("rp2040_bc95"))
+    data["flash"]["uf2_family"] = "samd21"
+    assert any("'flash.uf2_family' must be one of" in p for p in boards.validate(data))
+    data["flash"] = {"uf2_family": "rp2040"}
+    assert any("'flash.drive_label' must be str" in p for p in boards.validate(data))

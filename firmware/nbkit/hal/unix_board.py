@@ -46,9 +46,10 @@ _CAUSES = {
     "soft": SOFT_RESET,
 }
 
-board = {}  # the board data (boards/<name>.json) plus a "vboard" runtime section
-_state = {"ctl": None, "clock": None, "flash": None, "modem": None}
-_pins = {}
+# the board data (boards/<name>.json) plus a "vboard" runtime section
+board = {}  # type: dict
+_state = {"ctl": None, "clock": None, "flash": None, "modem": None}  # type: dict
+_pins = {}  # type: dict
 
 
 class FileBlockDev:
@@ -257,12 +258,12 @@ def _open_ctl(rt):
 def _mount(rt):
     bdev = _state["flash"]
     try:
-        fs = vfs.VfsLfs2(bdev)
+        fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
     except OSError:
         print("vboard: blank or corrupt flash, formatting littlefs2")
         vfs.VfsLfs2.mkfs(bdev)
-        fs = vfs.VfsLfs2(bdev)
-    app = vfs.VfsPosix(rt["app"]) if rt.get("app") else None
+        fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
+    app = vfs.VfsPosix(rt["app"]) if rt.get("app") else None  # type: ignore[attr-defined]
     vfs.umount("/")
     vfs.mount(fs, "/")
     if app is not None:
@@ -274,7 +275,7 @@ def _mount(rt):
 def _rehome():
     # Modules imported before the mount came from the host path, now gone: forget them so nbkit
     # loads from the flash ('' first, as a deploy expects) or /.frozen; keep this booted module.
-    keep = {}
+    keep = {}  # type: dict
     for name in ("nbkit.hal.vclock", "nbkit.hal.unix_board"):
         if name in sys.modules:
             keep[name] = sys.modules[name]
