@@ -177,6 +177,8 @@ class VBoard:
         self.dropped = 0
         self.tail = b""
         self.stop = False
+        self.failure: str | None = None
+        self.cin_open = True
         self.tmp = tempfile.TemporaryDirectory(prefix="nbkit-vboard-")
         self.runtime = Path(self.tmp.name) / "board.json"
         self.ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -273,6 +275,8 @@ class VBoard:
         if pid == 0:
             return
         self._drain_child()
+        if child.pending:
+            self._emit(bytes(child.pending))
         os.close(child.fd)
         self.child = None
         self.state = "off"
@@ -281,6 +285,10 @@ class VBoard:
     def _after_exit(self, child: _Child, status: int) -> None:
         if child.killed_by_host is not None or self.stop:
             return  # the host decides what happens next (sleep, power off, restart)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127:
+            self.failure = f"could not start {micropython_binary()} (exit code 127)"
+            self.stop = True
+            return
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             _log(f"power cut (signal {sig}): booting again")
@@ -410,11 +418,9 @@ class VBoard:
         if not words:
             raise ValueError("empty command")
         cmd, args = words[0], words[1:]
-        if cmd == "hello":  # the board registers; it gets every pin's state
+        if cmd == "hello":  # the board registers; it gets every pin's state in one datagram
             self.child_addr = addr
-            for name, pin in self.pins.items():
-                self.ctl.sendto(pin.line(name).encode(), addr)
-            return None
+            return "\n".join(pin.line(name) for name, pin in self.pins.items())
         if cmd == "deepsleep":
             wake = {}
             for item in args[1:]:
@@ -486,9 +492,14 @@ class VBoard:
     def _on_console(self) -> None:
         try:
             data = os.read(self.cin, 4096)
-        except (BlockingIOError, OSError):
+        except BlockingIOError:
             return
-        if not self.o.console_pty and (not data or EXIT_KEY in data):
+        except OSError:
+            data = b""
+        if not data and not self.o.console_pty:
+            self.cin_open = False  # stdin closed (e.g. </dev/null in CI): the board runs on
+            return
+        if not self.o.console_pty and EXIT_KEY in data and os.isatty(self.cin):
             self.stop = True
             return
         if self.child is None:
@@ -499,7 +510,7 @@ class VBoard:
 
     def _flush(self, fd: int, buf: bytearray) -> None:
         try:
-            n = os.write(fd, buf)
+            n = os.write(fd, buf[:4096])  # at most one pipe page: never blocks after select
         except (BlockingIOError, OSError):
             return
         del buf[:n]
@@ -514,7 +525,7 @@ class VBoard:
 
     def step(self) -> None:
         """One turn of the loop: wait for I/O or a timer, then serve it."""
-        rd = [self.cin, self.ctl.fileno(), _WAKEUP[0]]
+        rd = [self.ctl.fileno(), _WAKEUP[0]] + ([self.cin] if self.cin_open else [])
         wr = [self.cout] if self.out_buf else []
         if self.child is not None:
             rd.append(self.child.fd)
@@ -692,4 +703,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if saved is not None:
             termios.tcsetattr(cin, termios.TCSADRAIN, saved)
+    if board.failure:
+        raise CommandError(board.failure)
     return 0

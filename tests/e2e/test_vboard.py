@@ -91,6 +91,16 @@ def test_pulses_from_the_host_reach_pin_irqs_and_counters(probe):
     assert probe.ctl("get tamper") == "pin tamper 0 1 0"
 
 
+def test_pin_irqs_fire_during_a_light_sleep(flash):
+    with VBoardProcess(flash, "--main", str(PROBE), scale=1.0) as vb:  # real time: 0.3 s sleep
+        vb.expect(b"PROBE READY")
+        assert vb.ask("irq pulse_a") == "ok"
+        vb.write(b"sleep 300\n")
+        vb.ctl("pulse pulse_a 2")
+        assert float(vb.expect(rb"= ([0-9.]+)\n").group(1)) >= 0.3
+        assert vb.ask("events 0") == "1 2"  # the handler ran while the board slept
+
+
 def test_pulses_are_counted_while_the_board_is_off(probe):
     probe.ctl("power off")
     assert probe.ctl("pulse pulse_b 5") == "ok"
@@ -129,11 +139,41 @@ def test_factory_config_is_seeded_once_at_first_boot(tmp_path, flash):
         assert vb.ask("cat config.json") == "changed"  # never re-seeded over a device's config
 
 
-def test_sigterm_stops_the_board_and_its_micropython_process(probe):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_stop_the_board_and_its_micropython_process(probe, sig):
     pid = probe.status()["pid"]
-    assert probe.stop(signal.SIGTERM) == 0
+    assert probe.stop(sig) == 0
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_without_console_the_board_talks_on_stdio_and_runs_with_stdin_closed(tmp_path, flash):
+    main = tmp_path / "main.py"
+    main.write_text("print('board up')\n")
+    cmd = [
+        sys.executable,
+        "-m",
+        "host_tools",
+        "vboard",
+        "--flash",
+        str(flash),
+        "--main",
+        str(main),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out = b""
+    while b">>> " not in out:  # main ran, then the REPL, as on a board
+        assert select.select([proc.stdout], [], [], 10)[0], out
+        assert proc.stdout is not None
+        out += os.read(proc.stdout.fileno(), 4096)
+    assert b"board up" in out
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(10) == 0
+    assert proc.stderr is not None
+    proc.stderr.close()
+    proc.stdout.close()
 
 
 def _mpremote(port: str, *args: str) -> subprocess.CompletedProcess[str]:

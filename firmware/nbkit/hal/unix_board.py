@@ -10,7 +10,8 @@
 # Control channel datagrams (ASCII, one per datagram), host -> board:
 #   pin <name> <value> <falling> <rising>     a pin's level and its cumulative edge counters
 # board -> host:
-#   hello                       register; the host answers with one `pin` line per pin
+#   hello                       register; the host answers with one `pin` line per pin (one
+#                               datagram, lines separated by "\n")
 #   deepsleep <ms> [<pin>=<0|1> ...]   power down for ms virtual ms (or until a pin has level)
 #   reset hard | reset soft     hard reset (power cycle) or soft reset (soft reboot banner)
 import json
@@ -32,8 +33,9 @@ _IOCTL_BLOCK_SIZE = const(5)
 _IOCTL_BLOCK_ERASE = const(6)
 _VMIN = const(6)
 _VTIME = const(5)
-_MAX_DGRAM = const(256)
+_MAX_DGRAM = const(512)
 _FROZEN = "/.frozen"
+_HELLO_WAIT_MS = const(2000)
 
 PWRON_RESET = const(1)
 HARD_RESET = const(2)
@@ -156,9 +158,10 @@ def _ctl_send(text):
 
 
 def _dispatch(data):
-    parts = data.decode().split()
-    if len(parts) == 5 and parts[0] == "pin" and parts[1] in _pins:
-        _pins[parts[1]]._update(int(parts[2]), int(parts[3]), int(parts[4]))
+    for line in data.decode().split("\n"):
+        parts = line.split()
+        if len(parts) == 5 and parts[0] == "pin" and parts[1] in _pins:
+            _pins[parts[1]]._update(int(parts[2]), int(parts[3]), int(parts[4]))
 
 
 def poll(timeout_ms=0):
@@ -182,8 +185,8 @@ def pin(name):
         raise ValueError("no pin %s on this board" % name)
     if name not in _pins:
         _pins[name] = VPin(name)
-        _ctl_send("hello")
-        poll(50)
+        _ctl_send("hello")  # the host answers with every pin's state in one datagram
+        poll(_HELLO_WAIT_MS)
     return _pins[name]
 
 
