@@ -67,16 +67,20 @@ def test_the_modem_uart_is_the_tty_given_on_the_command_line(flash):
     tty.setraw(master)
     with VBoardProcess(flash, "--main", str(PROBE), "--modem-port", os.ttyname(slave)) as vb:
         vb.expect(b"PROBE READY")
+        assert vb.ask("irq pulse_a") == "ok"
         vb.write(b"at AT+CGSN=1\n")
         got = b""
         while b"\r\n" not in got:
             assert select.select([master], [], [], 5)[0], got
             got += os.read(master, 64)
         assert got == b"AT+CGSN=1\r\n"
+        vb.ctl("pulse pulse_a 1")  # the meter turns while the board waits for the modem
+        time.sleep(0.1)
         os.write(master, b"\r\n+CGSN:490154203237518\r\n\r\nOK\r\n")
         assert vb.expect(rb"= ([^\n]*)\n").group(1) == (
             rb"b'\r\n+CGSN:490154203237518\r\n\r\nOK\r\n'"
         )
+        assert vb.ask("phases") == "at"  # its IRQ ran during the UART wait
     os.close(master)
     os.close(slave)
 

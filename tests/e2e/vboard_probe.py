@@ -7,20 +7,25 @@ from nbkit.hal import unix_board as hw
 
 clock = hw.clock()
 events = []
+phases = []  # what the board was doing when each edge's handler ran
+doing = ["idle"]
 
 
 def on_edge(p):
     events.append(p.falling)
+    phases.append(doing[0])
 
 
 def at(cmd):
     m = hw.modem()
+    doing[0] = "at"
     m.write(cmd.encode() + b"\r\n")
     reply = b""
     start = clock.ticks_ms()
     while b"OK\r\n" not in reply and clock.ticks_diff(clock.ticks_ms(), start) < 2000:
         if m.wait(100):
             reply += m.read(64)
+    doing[0] = "idle"
     return repr(reply)
 
 
@@ -55,6 +60,8 @@ def answer(w):
     if w[0] == "pin":
         p = hw.pin(w[1])
         return "%d %d %d" % (p.value(), p.falling, p.rising)
+    if w[0] == "phases":
+        return " ".join(phases)
     if w[0] == "events":
         hw.poll(int(w[1]))
         return " ".join(str(e) for e in events)

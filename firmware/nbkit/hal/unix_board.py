@@ -109,7 +109,24 @@ class TtyTransport:
         return self.f.read(n) or b""
 
     def wait(self, timeout_ms):
-        return bool(self._poll.poll(max(0, int(timeout_ms))))
+        # Pin events that arrive meanwhile are served, as IRQs would be during a UART wait.
+        sock = _state["ctl"]
+        if sock is None:
+            return bool(self._poll.poll(max(0, int(timeout_ms))))
+        p = select.poll()
+        p.register(self.f, select.POLLIN)
+        p.register(sock, select.POLLIN)
+        start = time.ticks_ms()  # type: ignore[attr-defined]
+        left = max(0, int(timeout_ms))
+        while True:
+            ready = p.poll(left)
+            if any(obj is not sock for obj, _ in ready):
+                return True
+            if ready:
+                poll(0)
+            left = timeout_ms - time.ticks_diff(time.ticks_ms(), start)  # type: ignore[attr-defined]
+            if left <= 0:
+                return False
 
     def close(self):
         # The UART stays wired: the tty is opened once per boot, like the peripheral.
