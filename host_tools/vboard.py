@@ -562,6 +562,17 @@ class VBoard:
         self.tmp.cleanup()
 
 
+def send_control(port: int, command: str, timeout: float = 2.0) -> str:
+    """Send one control command to a running vboard on 127.0.0.1:port; return its reply."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(command.encode(), ("127.0.0.1", port))
+        try:
+            return sock.recv(65536).decode()
+        except TimeoutError as exc:
+            raise CommandError(f"no vboard answers on udp 127.0.0.1:{port}") from exc
+
+
 def _uart_line_discipline(fd: int) -> None:
     """Raw 8-bit, no echo, no output translation; Ctrl-C still raises KeyboardInterrupt."""
     attrs = termios.tcgetattr(fd)
@@ -606,12 +617,33 @@ def _install_signals() -> None:
     signal.signal(signal.SIGCHLD, lambda _s, _f: None)
 
 
+HELP = """\
+Run the firmware in the MicroPython unix port as if it were a board: flash = a littlefs2 image
+file, modem UART = any tty, RTC and deep sleep = the virtual clock shared with `nbkit emulate`,
+meter pins = driven from the host, console = a pty (--console) or this terminal.
+
+With --console, stdout line 1 is the console pty path (for `mpremote connect PATH`, `nbkit
+deploy --port PATH`) and line 2 is `control 127.0.0.1:PORT`. The console speaks MicroPython's
+REPL, raw REPL and raw-paste mode; a soft reset reboots a fresh MicroPython process on the same
+flash image. SIGINT/SIGTERM stop the board (exit 0). SIGKILL of the MicroPython process (pid in
+`status`) is a power cut: the board boots again."""
+
+CONTROL_HELP = """\
+control channel: UDP on 127.0.0.1, one command per datagram, one reply each
+  pulse PIN N [PERIOD_MS]   N pulses (0 then back to 1) every PERIOD_MS virtual ms -> ok
+  set PIN VALUE             drive a pin: 0/1, or 0..65535 on an ADC pin           -> ok
+  get PIN                   -> pin PIN VALUE FALLING RISING (edge counters since power-up)
+  wake                      end a deep sleep now                                  -> ok
+  power off|on|cycle        cut / restore / cycle the power                       -> ok
+  status                    -> JSON: state, pid, boots, mode, virtual_s, pins
+  anything else             -> error <reason>
+example: printf 'pulse pulse_a 10 1000' | nc -u -w1 127.0.0.1 PORT"""
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.split("\n\n")[0] if __doc__ else None
-    parser.epilog = (
-        "Control channel (UDP 127.0.0.1, one command per datagram): pulse PIN N [PERIOD_MS], "
-        "set PIN VALUE, get PIN, wake, power off|on|cycle, status. See host_tools/vboard.py."
-    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = HELP
+    parser.epilog = CONTROL_HELP
     parser.add_argument("--board", default="unix_sim", help="board data (default unix_sim)")
     parser.add_argument("--flash", required=True, type=Path, help="littlefs2 flash image file")
     parser.add_argument(
@@ -691,6 +723,9 @@ def run(args: argparse.Namespace) -> int:
         if os.isatty(cin):
             saved = termios.tcgetattr(cin)
             tty.setraw(cin)
+            human = termios.tcgetattr(cin)  # keep LF -> CRLF on screen for a person's eyes
+            human[1] |= termios.OPOST | termios.ONLCR
+            termios.tcsetattr(cin, termios.TCSANOW, human)
     board = VBoard(opts, cin, cout)
     if opts.console_pty:
         print(f"control 127.0.0.1:{board.control_port}", flush=True)
