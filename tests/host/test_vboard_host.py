@@ -81,7 +81,7 @@ def test_pulses_with_a_period_are_spaced_in_virtual_time(vb):
     assert [v for _, _, v in vb.schedule] == [0, 1] * 3
     times = [t for t, _, _ in vb.schedule]
     gaps = [(later - t) * 1000 for t, later in zip(times, times[1:], strict=False)]
-    assert all(abs(g - 1.0) < 1e-6 for g in gaps), gaps  # half a period low, half high
+    assert all(abs(g - 1.0) < 1e-3 for g in gaps), gaps  # half a period low, half high
     deadline = time.monotonic() + 2
     while vb.schedule and time.monotonic() < deadline:
         time.sleep(0.001)
