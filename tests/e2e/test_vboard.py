@@ -105,6 +105,16 @@ def test_pin_irqs_fire_during_a_light_sleep(flash):
         assert vb.ask("events 0") == "1 2"  # the handler ran while the board slept
 
 
+def test_ctrl_c_interrupts_main_unless_the_firmware_turns_it_into_a_plain_byte(probe):
+    assert probe.ask("kbd -1") == "ok"  # a line protocol on the console wants every byte
+    assert probe.ask("echo a\x03b") == "'a\\x03b'"  # the byte reached the firmware
+    assert probe.status()["boots"] == 1  # nothing died
+    assert probe.ask("kbd 3") == "ok"
+    probe.write(b"\x03")
+    probe.expect(b"KeyboardInterrupt")
+    probe.expect(b">>> ")
+
+
 def test_pulses_are_counted_while_the_board_is_off(probe):
     probe.ctl("power off")
     assert probe.ctl("pulse pulse_b 5") == "ok"

@@ -60,6 +60,11 @@ def answer(w):
     if w[0] == "pin":
         p = hw.pin(w[1])
         return "%d %d %d" % (p.value(), p.falling, p.rising)
+    if w[0] == "kbd":
+        hw.kbd_intr(int(w[1]))
+        return "ok"
+    if w[0] == "echo":
+        return repr(" ".join(w[1:]))
     if w[0] == "phases":
         return " ".join(phases)
     if w[0] == "events":

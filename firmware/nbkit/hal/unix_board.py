@@ -33,6 +33,7 @@ _IOCTL_BLOCK_SIZE = const(5)
 _IOCTL_BLOCK_ERASE = const(6)
 _VMIN = const(6)
 _VTIME = const(5)
+_ISIG = const(1)  # termios c_lflag bit (Linux)
 _MAX_DGRAM = const(512)
 _FROZEN = "/.frozen"
 _HELLO_WAIT_MS = const(2000)
@@ -241,6 +242,15 @@ def deepsleep(ms, wake_pins=None):
     # pin reaches its level), with reset_cause() == DEEPSLEEP_RESET. RAM is lost, the RTC runs on.
     pins = " ".join("%s=%d" % (n, lv) for n, lv in (wake_pins or {}).items())
     _power(("deepsleep %d %s" % (int(ms), pins)).strip())
+
+
+def kbd_intr(char):
+    # micropython.kbd_intr for the console: -1 makes Ctrl-C a plain byte (a line protocol on the
+    # console), 3 restores KeyboardInterrupt. On the unix port micropython.kbd_intr(-1) would let
+    # Ctrl-C kill the process instead, so the console's line discipline is switched here.
+    attrs = termios.tcgetattr(0)
+    attrs[3] = attrs[3] | _ISIG if char == 3 else attrs[3] & ~_ISIG
+    termios.tcsetattr(0, termios.TCSANOW, attrs)
 
 
 def reset():
