@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 import tty
 from pathlib import Path
@@ -81,6 +82,9 @@ def test_the_modem_uart_is_the_tty_given_on_the_command_line(flash):
             rb"b'\r\n+CGSN:490154203237518\r\n\r\nOK\r\n'"
         )
         assert vb.ask("phases") == "at"  # its IRQ ran during the UART wait
+        attrs = termios.tcgetattr(slave)  # the board set the line up: raw 8N1 at the board's baud
+        assert attrs[4] == attrs[5] == termios.B9600
+        assert not attrs[3] & (termios.ECHO | termios.ICANON)
     os.close(master)
     os.close(slave)
 

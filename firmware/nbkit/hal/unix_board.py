@@ -34,6 +34,8 @@ _IOCTL_BLOCK_ERASE = const(6)
 _VMIN = const(6)
 _VTIME = const(5)
 _ISIG = const(1)  # termios c_lflag bit (Linux)
+# Linux termios speed codes (MicroPython's termios names only some of them)
+_BAUDS = {4800: 12, 9600: 13, 19200: 14, 38400: 15, 57600: 4097, 115200: 4098}
 _MAX_DGRAM = const(512)
 _FROZEN = "/.frozen"
 _HELLO_WAIT_MS = const(2000)
@@ -92,9 +94,9 @@ class TtyTransport:
         self.f = open(path, "r+b")
         termios.setraw(self.f.fileno())
         attrs = termios.tcgetattr(self.f.fileno())
-        speed = getattr(termios, "B%d" % baud, None)
-        if speed is not None:
-            attrs[4] = attrs[5] = speed
+        if baud not in _BAUDS:
+            raise ValueError("modem baud %d: not one of %s" % (baud, sorted(_BAUDS)))
+        attrs[4] = attrs[5] = _BAUDS[baud]
         attrs[6][_VMIN] = 0
         attrs[6][_VTIME] = 0
         termios.tcsetattr(self.f.fileno(), termios.TCSANOW, attrs)
