@@ -133,6 +133,8 @@ class Options:
     heap: str = "128K"
     console_pty: bool = False
     control_port: int = 0
+    cut_at_write: int = 0
+    torn: bool = False
 
 
 def ensure_flash(path: Path, size: int) -> None:
@@ -177,6 +179,11 @@ class VBoard:
         self.dropped = 0
         self.tail = b""
         self.stop = False
+        self.cut_next: tuple[int, bool] | None = (
+            (opts.cut_at_write, opts.torn) if opts.cut_at_write else None
+        )
+        self.cut_armed: tuple[int, bool] | None = None
+        self.cuts: list[int] = []  # flash write index of every power cut the board reported
         self.failure: str | None = None
         self.cin_open = True
         self.tmp = tempfile.TemporaryDirectory(prefix="nbkit-vboard-")
@@ -208,6 +215,7 @@ class VBoard:
             "reset_cause": cause,
             "wake_reason": wake,
             "boot": self.boots,
+            "cut_at_write": self.cut_armed,
         }
         self.runtime.write_text(json.dumps({**self.o.board, "vboard": rt}))
 
@@ -216,6 +224,7 @@ class VBoard:
     ) -> None:
         """Boot a MicroPython process (`raw`: straight into the raw REPL, main.py skipped)."""
         self.boots += 1
+        self.cut_armed, self.cut_next = self.cut_next, None
         self._write_runtime(mode, cause, wake)
         argv = [
             micropython_binary(),
@@ -428,6 +437,12 @@ class VBoard:
                 wake[self._pin_name(pin_name)] = int(level)
             self._deepsleep(int(args[0]), wake)
             return None
+        if cmd == "powerfail":  # the board's flash reached the armed write: the power fails
+            self.cuts.append(int(args[0]))
+            self.kill_child("power")
+            _log(f"power cut at flash write {args[0]}: booting again")
+            self.spawn("normal", "power_on")
+            return None
         if cmd == "reset":
             self.kill_child("power")
             if args and args[0] == "soft":
@@ -465,13 +480,22 @@ class VBoard:
             if self.state == "sleeping":
                 self._wake("host")
             return "ok"
+        if cmd == "cut":
+            index = int(args[0])
+            torn = args[1:] == ["torn"]
+            if index < 1 or args[1:] not in ([], ["torn"]):
+                raise ValueError("usage: cut N [torn] with N >= 1")
+            self.cut_next = (index, torn)
+            self.power("cycle")
+            return "ok"
         if cmd == "power" and args and args[0] in ("off", "on", "cycle"):
             self.power(args[0])
             return "ok"
         if cmd == "status":
             return json.dumps(self.status())
         raise ValueError(
-            f"unknown command {cmd!r}; commands: pulse, set, get, wake, power off|on|cycle, status"
+            f"unknown command {cmd!r}; commands: pulse, set, get, wake, power off|on|cycle, "
+            "cut, status"
         )
 
     def status(self) -> dict[str, Any]:
@@ -484,6 +508,8 @@ class VBoard:
             "virtual_s": self.o.clock.now(),
             "pins": {n: vars(p) for n, p in self.pins.items()},
             "pending_pulses": len(self.schedule) // 2,
+            "cut_armed": self.cut_armed,
+            "cuts": self.cuts,
             "console_dropped": self.dropped,
         }
 
@@ -635,7 +661,9 @@ control channel: UDP on 127.0.0.1, one command per datagram, one reply each
   get PIN                   -> pin PIN VALUE FALLING RISING (edge counters since power-up)
   wake                      end a deep sleep now                                  -> ok
   power off|on|cycle        cut / restore / cycle the power                       -> ok
-  status                    -> JSON: state, pid, boots, mode, virtual_s, pins
+  cut N [torn]              power-cycle; in that boot the power fails at flash write N
+                            (programs and erases counted from boot; torn: after half of it)
+  status                    -> JSON: state, pid, boots, mode, virtual_s, pins, cuts
   anything else             -> error <reason>
 example: printf 'pulse pulse_a 10 1000' | nc -u -w1 127.0.0.1 PORT"""
 
@@ -677,6 +705,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--control-port", type=int, default=0, help="UDP port of the control channel (0: any)"
     )
+    parser.add_argument(
+        "--cut-at-write",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first boot: the power fails at flash write N (programs and erases from boot)",
+    )
+    parser.add_argument(
+        "--torn", action="store_true", help="with --cut-at-write: half of write N lands"
+    )
 
 
 def options(args: argparse.Namespace) -> Options:
@@ -689,6 +727,8 @@ def options(args: argparse.Namespace) -> Options:
             raise CommandError(f"{label} {path}: no such file")
     if not (args.app / "nbkit" / "hal" / "unix_board.py").is_file():
         raise CommandError(f"--app {args.app}: no nbkit/hal/unix_board.py in it")
+    if args.cut_at_write < 0:
+        raise CommandError("--cut-at-write must be >= 1 (0: no cut)")
     if args.modem_port and not os.path.exists(args.modem_port):
         raise CommandError(f"--modem-port {args.modem_port}: no such device")
     ensure_flash(args.flash, args.flash_size)
@@ -705,6 +745,8 @@ def options(args: argparse.Namespace) -> Options:
         heap=args.heap or str(board["heap_bytes"]),
         console_pty=args.console,
         control_port=args.control_port,
+        cut_at_write=args.cut_at_write,
+        torn=args.torn,
     )
 
 

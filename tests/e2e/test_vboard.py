@@ -53,6 +53,26 @@ def test_first_boot_formats_the_flash_and_files_survive_a_power_cut(probe, flash
     assert read_image(flash).open("boots.txt", "rb").read() == b"1"
 
 
+@pytest.mark.parametrize("torn", [False, True])
+def test_a_power_cut_at_every_flash_write_leaves_the_old_or_the_new_file(probe, torn):
+    probe.ask("fill data.bin 600 a")
+    cuts = 0
+    for index in range(1, 200):
+        assert probe.ctl(f"cut {index}{' torn' if torn else ''}") == "ok"
+        probe.expect(b"PROBE READY")
+        probe.write(b"fill data.bin 600 b\n")  # rewrite the file: several flash writes
+        if probe.expect(rb"= ok\n|PROBE READY").group(0) == b"= ok\n":
+            break  # the rewrite finished before flash write `index`: every index was cut
+        cuts += 1
+        assert probe.status()["cuts"][-1] == index
+        assert probe.ask("check data.bin") in ("600 a", "600 b")  # old or new, never mixed
+        probe.ask("fill data.bin 600 a")
+    else:
+        raise AssertionError("the rewrite never completed")
+    assert cuts >= 3, cuts  # the sweep cut the rewrite at each of its flash writes
+    assert probe.ask("check data.bin") == "600 b"
+
+
 def test_rtc_and_sleep_follow_the_shared_virtual_clock(probe):
     board_time = int(probe.ask("time"))
     assert abs(board_time - probe.virtual_now()) < 5  # scale 1000: 5 ms of wall time

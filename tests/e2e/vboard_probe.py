@@ -60,6 +60,16 @@ def answer(w):
     if w[0] == "pin":
         p = hw.pin(w[1])
         return "%d %d %d" % (p.value(), p.falling, p.rising)
+    if w[0] == "fill":  # fill NAME SIZE CHAR: a file of SIZE bytes of CHAR, in 256-byte writes
+        chunk = w[3].encode() * 256
+        with open(w[1], "wb") as f:
+            for i in range(0, int(w[2]), 256):
+                f.write(chunk[: min(256, int(w[2]) - i)])
+        return "ok"
+    if w[0] == "check":  # check NAME: its size and the set of bytes in it
+        with open(w[1], "rb") as f:
+            data = f.read()
+        return "%d %s" % (len(data), "".join(sorted(set(chr(b) for b in data))))
     if w[0] == "kbd":
         hw.kbd_intr(int(w[1]))
         return "ok"

@@ -14,6 +14,7 @@
 #                               datagram, lines separated by "\n")
 #   deepsleep <ms> [<pin>=<0|1> ...]   power down for ms virtual ms (or until a pin has level)
 #   reset hard | reset soft     hard reset (power cycle) or soft reset (soft reboot banner)
+#   powerfail <n>               flash write n was armed to fail (--cut-at-write, `cut` command)
 import json
 import os
 import select
@@ -57,14 +58,28 @@ _state = {"ctl": None, "clock": None, "flash": None, "modem": None}  # type: dic
 _pins = {}  # type: dict
 
 
+def _no_cut():
+    pass
+
+
 class FileBlockDev:
     # A flash chip as a file: littlefs's extended block interface (offsets within a block).
+    # writes counts modifications (programs and erases) since boot; see arm_cut().
 
     def __init__(self, f, block_size, block_count):
         self.f = f
         self.block_size = block_size
         self.block_count = block_count
+        self.writes = 0
+        self.cut_at = 0
+        self.torn = False
+        self._cut = _no_cut
         self._ff = b"\xff" * 256
+
+    def arm_cut(self, index, torn, cut):
+        # At modification number index, call cut() (it never returns): before the write, or
+        # (torn) after half of its bytes reached the flash.
+        self.cut_at, self.torn, self._cut = index, torn, cut
 
     def readblocks(self, block, buf, offset=0):
         self.f.seek(block * self.block_size + offset)
@@ -72,7 +87,19 @@ class FileBlockDev:
 
     def writeblocks(self, block, buf, offset=None):
         self.f.seek(block * self.block_size + (offset or 0))
+        if self._counted():
+            self.f.write(memoryview(buf)[: len(buf) // 2])
+            self._cut()
         self.f.write(buf)
+
+    def _counted(self):
+        # True when this modification is the torn one; cuts before it when not torn.
+        self.writes += 1
+        if self.writes != self.cut_at:
+            return False
+        if not self.torn:
+            self._cut()
+        return True
 
     def ioctl(self, op, arg):
         if op == _IOCTL_BLOCK_COUNT:
@@ -81,7 +108,13 @@ class FileBlockDev:
             return self.block_size
         if op == _IOCTL_BLOCK_ERASE:
             self.f.seek(arg * self.block_size)
-            for _ in range(self.block_size // 256):
+            n = self.block_size // 256
+            if self._counted():
+                n //= 2
+                for _ in range(n):
+                    self.f.write(self._ff)
+                self._cut()
+            for _ in range(n):
                 self.f.write(self._ff)
         return 0
 
@@ -274,9 +307,16 @@ def _load_runtime():
     return data["vboard"]
 
 
+def _power_cut():
+    _power("powerfail %d" % _state["flash"].writes)
+
+
 def _open_flash(rt):
     f = open(rt["flash"], "r+b")
-    _state["flash"] = FileBlockDev(f, rt["block_size"], rt["block_count"])
+    bdev = FileBlockDev(f, rt["block_size"], rt["block_count"])
+    if rt.get("cut_at_write"):
+        bdev.arm_cut(rt["cut_at_write"][0], rt["cut_at_write"][1], _power_cut)
+    _state["flash"] = bdev
 
 
 def _open_ctl(rt):
