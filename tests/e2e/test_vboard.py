@@ -42,15 +42,19 @@ def probe(flash: Path):
         yield vb
 
 
-def test_first_boot_formats_the_flash_and_files_survive_a_power_cut(probe, flash):
+def test_first_boot_formats_the_flash_and_files_survive_a_power_cut(flash):
+    probe = VBoardProcess(flash, "--main", str(PROBE))
+    probe.expect(b"vboard: blank flash, formatting littlefs2")
+    probe.expect(b"PROBE READY")
     assert probe.ask("info") == "unix_sim 1 None"  # PWRON_RESET, no wake reason
     assert probe.ask("put boots.txt 1") == "ok"
     os.kill(probe.status()["pid"], signal.SIGKILL)  # power cut
-    probe.expect(b"PROBE READY")
+    assert b"formatting" not in probe.expect(rb"(?s)(.*?)PROBE READY").group(1)
     assert probe.ask("cat boots.txt") == "1"
     assert probe.status()["boots"] == 2
     probe.ctl("power off")
     assert read_image(flash).open("boots.txt", "rb").read() == b"1"
+    assert probe.stop() == 0
 
 
 @pytest.mark.parametrize("torn", [False, True])
@@ -273,3 +277,10 @@ def test_bad_command_lines_are_refused_before_anything_starts(tmp_path):
     for args, message in cases:
         proc = vboard(*args)
         assert proc.returncode == 1 and message in proc.stderr, (args, proc.stderr)
+
+
+def test_a_corrupt_flash_is_reported_not_silently_reformatted(tmp_path, flash):
+    flash.write_bytes(bytes(range(256)) * 256)  # 64 KiB that are not littlefs and not erased
+    with VBoardProcess(flash, "--main", str(PROBE)) as vb:
+        vb.expect(b"CORRUPT flash \\(littlefs does not mount\\), formatting: data lost")
+        vb.expect(b"PROBE READY")

@@ -327,12 +327,26 @@ def _open_ctl(rt):
     _state["ctl"] = sock
 
 
+def _blank(bdev):
+    # True when both superblock blocks are erased (a new chip), not damaged.
+    buf = bytearray(256)
+    for block in (0, 1):
+        for off in range(0, bdev.block_size, 256):
+            bdev.readblocks(block, buf, off)
+            if buf != b"\xff" * 256:
+                return False
+    return True
+
+
 def _mount(rt):
     bdev = _state["flash"]
     try:
         fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
     except OSError:
-        print("vboard: blank or corrupt flash, formatting littlefs2")
+        if _blank(bdev):
+            print("vboard: blank flash, formatting littlefs2")
+        else:
+            print("vboard: CORRUPT flash (littlefs does not mount), formatting: data lost")
         vfs.VfsLfs2.mkfs(bdev)
         fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
     app = vfs.VfsPosix(rt["app"]) if rt.get("app") else None  # type: ignore[attr-defined]
