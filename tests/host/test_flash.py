@@ -8,11 +8,13 @@ progress through the installed logger). Images are real bytes made by esptool's 
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import struct
 import tempfile
 from pathlib import Path
 
+import esptool.cmds
 import pytest
 from esptool.bin_image import ESP32FirmwareImage, ImageSegment
 from esptool.logger import log
@@ -67,13 +69,15 @@ class FakeEsptool:
         self.chip_name = chip_name
         self.fail = fail
 
-    def _rec(self, *call: object) -> None:
+    def _rec(self, *call: object, real_args: tuple = ()) -> None:
+        if real_args:  # the call must fit esptool's real signature, or the fake would lie
+            inspect.signature(getattr(esptool.cmds, str(call[0]))).bind(*real_args)
         self.calls.append(call)
         if self.fail == call[0]:
             raise OSError(f"{call[0]} failed: Timed out waiting for packet header")
 
     def detect_chip(self, port: str):
-        self._rec("detect_chip", port)
+        self._rec("detect_chip", port, real_args=(port,))
         fake = self
 
         class Rom:
@@ -92,27 +96,29 @@ class FakeEsptool:
         return Rom()
 
     def run_stub(self, esp):
-        self._rec("run_stub")
+        self._rec("run_stub", real_args=(esp,))
         return esp
 
     def attach_flash(self, esp) -> None:
-        self._rec("attach_flash")
+        self._rec("attach_flash", real_args=(esp,))
 
     def erase_flash(self, esp) -> None:
-        self._rec("erase_flash")
+        self._rec("erase_flash", real_args=(esp,))
 
     def write_flash(self, esp, addr_data) -> None:
         (offset, data), = addr_data  # fmt: skip
-        self._rec("write_flash", offset, len(data))
+        self._rec("write_flash", offset, len(data), real_args=(esp, addr_data))
         with log.progress(total=len(data), unit="B") as progress:  # as esptool reports
             for _ in range(0, len(data), 64):
                 progress.update(64)
 
     def verify_flash(self, esp, addr_data) -> None:
-        self._rec("verify_flash", addr_data[0][0], len(addr_data[0][1]))
+        self._rec(
+            "verify_flash", addr_data[0][0], len(addr_data[0][1]), real_args=(esp, addr_data)
+        )
 
     def reset_chip(self, esp, mode: str) -> None:
-        self._rec("reset_chip", mode)
+        self._rec("reset_chip", mode, real_args=(esp, mode))
 
 
 def args(**kw) -> argparse.Namespace:
