@@ -25,6 +25,24 @@ MPY_ARCHES = (
     "rv32imc",
 )
 PORTS = ("unix", "esp32", "rp2")
+#: ESP chip (board `flash.chip`) -> offset of a full MicroPython image (its bootloader offset)
+ESP_FLASH_OFFSETS = {
+    "esp32": 0x1000,
+    "esp32s2": 0x1000,
+    "esp32s3": 0x0,
+    "esp32c3": 0x0,
+    "esp32c2": 0x0,
+    "esp32c6": 0x0,
+    "esp32h2": 0x0,
+    "esp32c5": 0x2000,
+    "esp32p4": 0x2000,
+}
+#: UF2 family (board `flash.uf2_family`) -> family id in the UF2 blocks
+UF2_FAMILIES = {
+    "rp2040": 0xE48BFF56,
+    "rp2350-arm-s": 0xE48BFF59,
+    "rp2350-riscv": 0xE48BFF5A,
+}
 
 _PIN = (int, type(None))
 # dotted key -> accepted types
@@ -95,7 +113,30 @@ def validate(data: Any, origin: str = "board") -> list[str]:
             )
         )
     problems += [f"{origin}: {msg}" for ok, msg in checks if not ok]
-    return problems
+    return problems + [f"{origin}: {msg}" for msg in _flash_problems(data)]
+
+
+def _flash_problems(data: dict[str, Any]) -> list[str]:
+    """How firmware gets onto the board: esptool (chip, offset) or a UF2 drive (family)."""
+    spec = data.get("flash")
+    if data["port"] == "unix":
+        return [] if spec is None else ["a virtual board has no 'flash' section"]
+    if not isinstance(spec, dict):
+        return ["'flash' must be an object (how firmware is written onto the board)"]
+    if data["port"] == "esp32":
+        chip, offset = spec.get("chip"), spec.get("offset")
+        if chip not in ESP_FLASH_OFFSETS:
+            return [f"'flash.chip' must be one of {tuple(ESP_FLASH_OFFSETS)}"]
+        if not isinstance(offset, int) or isinstance(offset, bool):
+            return ["'flash.offset' must be int"]
+        if offset != ESP_FLASH_OFFSETS[chip]:
+            return [f"'flash.offset' for {chip} must be {ESP_FLASH_OFFSETS[chip]:#x}"]
+        return []
+    if spec.get("uf2_family") not in UF2_FAMILIES:
+        return [f"'flash.uf2_family' must be one of {tuple(UF2_FAMILIES)}"]
+    if not isinstance(spec.get("drive_label"), str):
+        return ["'flash.drive_label' must be str (the BOOTSEL drive's name)"]
+    return []
 
 
 def board_names() -> list[str]:

@@ -29,6 +29,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("host_tools.keys", "device keys: `keys new` makes, registers and provisions one"),
     "meterbus": ("host_tools.meterbus.command", "emulate a CJ/T 188 or DL/T 645 meter on a pty"),
     "meter": ("host_tools.meterbus.decode", "meter-bus tools: decode a captured frame"),
+    "vboard": ("host_tools.vboard", "run the firmware as a virtual board (console, flash image)"),
+    "flash": ("host_tools.flash", "write MicroPython firmware onto a board (esptool / UF2)"),
 }
 
 

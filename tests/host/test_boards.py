@@ -61,3 +61,25 @@ def test_wiring_table_comes_from_the_board_data():
     assert "| GPIO0 | BC95 RXD (MCU TX, UART0, 9600 8N1) |" in table
     assert "| GPIO1 | BC95 TXD (MCU RX, UART0) |" in table
     assert "| GPIO2 | BC95 PWRKEY" in table
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda b: b.pop("flash"), "'flash' must be an object"),
+        (lambda b: b["flash"].update(chip="esp8266"), "'flash.chip' must be one of"),
+        (lambda b: b["flash"].update(offset="4096"), "'flash.offset' must be int"),
+        (lambda b: b["flash"].update(offset=0x10000), "'flash.offset' for esp32 must be 0x1000"),
+    ],
+)
+def test_esp32_flash_data_names_a_known_chip_at_its_image_offset(mutate, message):
+    data = _good()
+    mutate(data)
+    problems = boards.validate(data, "x.json")
+    assert any(message in p for p in problems), problems
+
+
+def test_rp2040_flash_data_names_a_uf2_family_and_drive():
+    data = copy.deepcopy(boards.load("rp2040_bc95"))
+    data["flash"]["uf2_family"] = "samd21"
+    assert any("'flash.uf2_family' must be one of" in p for p in boards.validate(data))
+    data["flash"] = {"uf2_family": "rp2040"}
+    assert any("'flash.drive_label' must be str" in p for p in boards.validate(data))

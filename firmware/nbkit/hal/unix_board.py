@@ -1,0 +1,446 @@
+# The virtual board: hardware of the MicroPython unix port as `nbkit vboard` wires it.
+# The host process writes a runtime board file (board data + "vboard" section) and names it in
+# the environment variable NBKIT_VBOARD; boot() then
+#   1. opens the flash image (a littlefs2 file-backed block device) and the modem tty,
+#   2. registers with the host's control channel (UDP on 127.0.0.1) for pin events,
+#   3. mounts littlefs at "/" (formatting a blank image, as a real board does on first boot),
+#      mounts the app directory read-only at "/.frozen" (the code "frozen" into this board),
+#   4. writes the factory config on first boot (--seed-config), runs /boot.py if present,
+#   5. runs the main script unless the REPL was in raw mode (a soft reset from mpremote).
+# Control channel datagrams (ASCII, one per datagram), host -> board:
+#   pin <name> <value> <falling> <rising>     a pin's level and its cumulative edge counters
+# board -> host:
+#   hello                       register; the host answers with one `pin` line per pin (one
+#                               datagram, lines separated by "\n")
+#   deepsleep <ms> [<pin>=<0|1> ...]   power down for ms virtual ms (or until a pin has level)
+#   reset hard | reset soft     hard reset (power cycle) or soft reset (soft reboot banner)
+#   powerfail <n>               flash write n was armed to fail (--cut-at-write, `cut` command)
+import json
+import os
+import select
+import socket
+import sys
+import termios  # type: ignore[import-not-found]
+import time
+
+import vfs  # type: ignore[import-not-found]
+from micropython import const
+
+from nbkit.hal.vclock import VClock
+
+_ENV = "NBKIT_VBOARD"
+_IOCTL_BLOCK_COUNT = const(4)
+_IOCTL_BLOCK_SIZE = const(5)
+_IOCTL_BLOCK_ERASE = const(6)
+_VMIN = const(6)
+_VTIME = const(5)
+_ISIG = const(1)  # termios c_lflag bit (Linux)
+# Linux termios speed codes (MicroPython's termios names only some of them)
+_BAUDS = {4800: 12, 9600: 13, 19200: 14, 38400: 15, 57600: 4097, 115200: 4098}
+_MAX_DGRAM = const(512)
+_FROZEN = "/.frozen"
+_HELLO_WAIT_MS = const(2000)
+
+PWRON_RESET = const(1)
+HARD_RESET = const(2)
+DEEPSLEEP_RESET = const(4)
+SOFT_RESET = const(5)
+_CAUSES = {
+    "power_on": PWRON_RESET,
+    "hard": HARD_RESET,
+    "deepsleep": DEEPSLEEP_RESET,
+    "soft": SOFT_RESET,
+}
+
+# the board data (boards/<name>.json) plus a "vboard" runtime section
+board = {}  # type: dict
+_state = {"ctl": None, "clock": None, "flash": None, "modem": None}  # type: dict
+_pins = {}  # type: dict
+
+
+def _no_cut():
+    pass
+
+
+class FileBlockDev:
+    # A flash chip as a file: littlefs's extended block interface (offsets within a block).
+    # writes counts modifications (programs and erases) since boot; see arm_cut().
+
+    def __init__(self, f, block_size, block_count):
+        self.f = f
+        self.block_size = block_size
+        self.block_count = block_count
+        self.writes = 0
+        self.cut_at = 0
+        self.torn = False
+        self._cut = _no_cut
+        self._ff = b"\xff" * 256
+
+    def arm_cut(self, index, torn, cut):
+        # At modification number index, call cut() (it never returns): before the write, or
+        # (torn) after half of its bytes reached the flash.
+        self.cut_at, self.torn, self._cut = index, torn, cut
+
+    def readblocks(self, block, buf, offset=0):
+        self.f.seek(block * self.block_size + offset)
+        self.f.readinto(buf)
+
+    def writeblocks(self, block, buf, offset=None):
+        self.f.seek(block * self.block_size + (offset or 0))
+        if self._counted():
+            self.f.write(memoryview(buf)[: len(buf) // 2])
+            self._cut()
+        self.f.write(buf)
+
+    def _counted(self):
+        # True when this modification is the torn one; cuts before it when not torn.
+        self.writes += 1
+        if self.writes != self.cut_at:
+            return False
+        if not self.torn:
+            self._cut()
+        return True
+
+    def ioctl(self, op, arg):
+        if op == _IOCTL_BLOCK_COUNT:
+            return self.block_count
+        if op == _IOCTL_BLOCK_SIZE:
+            return self.block_size
+        if op == _IOCTL_BLOCK_ERASE:
+            self.f.seek(arg * self.block_size)
+            n = self.block_size // 256
+            if self._counted():
+                n //= 2
+                for _ in range(n):
+                    self.f.write(self._ff)
+                self._cut()
+            for _ in range(n):
+                self.f.write(self._ff)
+        return 0
+
+
+class TtyTransport:
+    # The modem UART on a tty (a pty of the emulator or a USB-UART): raw 8N1 at the board's baud.
+    # Reads never block (VMIN=0, VTIME=0); wait() sleeps in select.poll.
+
+    def __init__(self, path, baud):
+        self.f = open(path, "r+b")
+        termios.setraw(self.f.fileno())
+        attrs = termios.tcgetattr(self.f.fileno())
+        if baud not in _BAUDS:
+            raise ValueError("modem baud %d: not one of %s" % (baud, sorted(_BAUDS)))
+        attrs[4] = attrs[5] = _BAUDS[baud]
+        attrs[6][_VMIN] = 0
+        attrs[6][_VTIME] = 0
+        termios.tcsetattr(self.f.fileno(), termios.TCSANOW, attrs)
+        self._poll = select.poll()
+        self._poll.register(self.f, select.POLLIN)
+
+    def write(self, data):
+        return self.f.write(data) or 0
+
+    def read(self, n):
+        if not self._poll.poll(0):
+            return b""
+        return self.f.read(n) or b""
+
+    def wait(self, timeout_ms):
+        # Pin events that arrive meanwhile are served, as IRQs would be during a UART wait.
+        sock = _state["ctl"]
+        if sock is None:
+            return bool(self._poll.poll(max(0, int(timeout_ms))))
+        p = select.poll()
+        p.register(self.f, select.POLLIN)
+        p.register(sock, select.POLLIN)
+        start = time.ticks_ms()  # type: ignore[attr-defined]
+        left = max(0, int(timeout_ms))
+        while True:
+            ready = p.poll(left)
+            if any(obj is not sock for obj, _ in ready):
+                return True
+            if ready:
+                poll(0)
+            left = timeout_ms - time.ticks_diff(time.ticks_ms(), start)  # type: ignore[attr-defined]
+            if left <= 0:
+                return False
+
+    def close(self):
+        # The UART stays wired: the tty is opened once per boot, like the peripheral.
+        pass
+
+
+class VPin:
+    # A machine.Pin-like input whose level the host drives (control channel `pin` datagrams).
+    IN = const(1)
+    IRQ_RISING = const(1)
+    IRQ_FALLING = const(2)
+
+    def __init__(self, name):
+        self.name = name
+        self._value = 1
+        self.falling = 0  # edge counters kept by the host: they count while the board sleeps,
+        self.rising = 0  # like a hardware pulse counter (ESP32 PCNT/ULP)
+        self._handler = None
+        self._trigger = 0
+
+    def value(self):
+        poll(0)
+        return 1 if self._value else 0
+
+    def read_u16(self):
+        poll(0)
+        return self._value & 0xFFFF
+
+    def irq(self, handler=None, trigger=3):
+        self._handler = handler
+        self._trigger = trigger
+
+    def _update(self, value, falling, rising):
+        new_f = falling - self.falling
+        new_r = rising - self.rising
+        self._value, self.falling, self.rising = value, falling, rising
+        h = self._handler
+        if h is not None and (new_f > 0 and self._trigger & 2 or new_r > 0 and self._trigger & 1):
+            h(self)
+
+
+def _ctl_send(text):
+    sock = _state["ctl"]
+    if sock is not None:
+        sock.send(text.encode())
+
+
+def _dispatch(data):
+    for line in data.decode().split("\n"):
+        parts = line.split()
+        if len(parts) == 5 and parts[0] == "pin" and parts[1] in _pins:
+            _pins[parts[1]]._update(int(parts[2]), int(parts[3]), int(parts[4]))
+
+
+def poll(timeout_ms=0):
+    # Serve pin events: wait up to timeout_ms wall ms for the first, then drain what is queued.
+    sock = _state["ctl"]
+    if sock is None:
+        if timeout_ms > 0:
+            time.sleep_ms(int(timeout_ms))  # type: ignore[attr-defined]
+        return
+    p = select.poll()
+    p.register(sock, select.POLLIN)
+    wait = int(timeout_ms)
+    while p.poll(wait):
+        _dispatch(sock.recv(_MAX_DGRAM))
+        wait = 0
+
+
+def pin(name):
+    # The input pin the board data calls `name` (pulse_a, pulse_b, tamper, button, smoke_adc).
+    if name not in board.get("pins", {}):
+        raise ValueError("no pin %s on this board" % name)
+    if name not in _pins:
+        _pins[name] = VPin(name)
+        _ctl_send("hello")  # the host answers with every pin's state in one datagram
+        poll(_HELLO_WAIT_MS)
+    return _pins[name]
+
+
+def clock():
+    return _state["clock"]
+
+
+def flash():
+    return _state["flash"]
+
+
+def modem():
+    # The modem UART transport, or None when the vboard was started without --modem-port.
+    return _state["modem"]
+
+
+def reset_cause():
+    return _CAUSES.get(board.get("vboard", {}).get("reset_cause"), PWRON_RESET)
+
+
+def wake_reason():
+    # The pin name that ended the last deep sleep, "timer", or None.
+    return board.get("vboard", {}).get("wake_reason")
+
+
+def _power(request):
+    # Ask the host to cut the power; it kills this process. Repeat until it does.
+    while True:
+        _ctl_send(request)
+        time.sleep_ms(1000)  # type: ignore[attr-defined]
+
+
+def deepsleep(ms, wake_pins=None):
+    # machine.deepsleep: never returns; the board boots again after ms virtual ms (or when a wake
+    # pin reaches its level), with reset_cause() == DEEPSLEEP_RESET. RAM is lost, the RTC runs on.
+    pins = " ".join("%s=%d" % (n, lv) for n, lv in (wake_pins or {}).items())
+    _power(("deepsleep %d %s" % (int(ms), pins)).strip())
+
+
+def kbd_intr(char):
+    # micropython.kbd_intr for the console: -1 makes Ctrl-C a plain byte (a line protocol on the
+    # console), 3 restores KeyboardInterrupt. On the unix port micropython.kbd_intr(-1) would let
+    # Ctrl-C kill the process instead, so the console's line discipline is switched here.
+    attrs = termios.tcgetattr(0)
+    attrs[3] = attrs[3] | _ISIG if char == 3 else attrs[3] & ~_ISIG
+    termios.tcsetattr(0, termios.TCSANOW, attrs)
+
+
+def reset():
+    _power("reset hard")
+
+
+def soft_reset():
+    _power("reset soft")
+
+
+def _load_runtime():
+    path = os.getenv(_ENV)
+    if not path:
+        raise OSError("%s is not set: start the virtual board with `nbkit vboard`" % _ENV)
+    with open(path) as f:
+        data = json.load(f)
+    board.clear()
+    board.update(data)
+    return data["vboard"]
+
+
+def _power_cut():
+    _power("powerfail %d" % _state["flash"].writes)
+
+
+def _open_flash(rt):
+    f = open(rt["flash"], "r+b")
+    bdev = FileBlockDev(f, rt["block_size"], rt["block_count"])
+    if rt.get("cut_at_write"):
+        bdev.arm_cut(rt["cut_at_write"][0], rt["cut_at_write"][1], _power_cut)
+    _state["flash"] = bdev
+
+
+def _open_ctl(rt):
+    host, port = rt["control"]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(socket.getaddrinfo("127.0.0.1", 0)[0][-1])
+    sock.connect(socket.getaddrinfo(host, port)[0][-1])
+    _state["ctl"] = sock
+
+
+def _blank(bdev):
+    # True when both superblock blocks are erased (a new chip), not damaged.
+    buf = bytearray(256)
+    for block in (0, 1):
+        for off in range(0, bdev.block_size, 256):
+            bdev.readblocks(block, buf, off)
+            if buf != b"\xff" * 256:
+                return False
+    return True
+
+
+def _mount(rt):
+    bdev = _state["flash"]
+    try:
+        fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
+    except OSError:
+        if _blank(bdev):
+            print("vboard: blank flash, formatting littlefs2")
+        else:
+            print("vboard: CORRUPT flash (littlefs does not mount), formatting: data lost")
+        vfs.VfsLfs2.mkfs(bdev)
+        fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
+    app = vfs.VfsPosix(rt["app"]) if rt.get("app") else None  # type: ignore[attr-defined]
+    vfs.umount("/")
+    vfs.mount(fs, "/")
+    if app is not None:
+        vfs.mount(app, _FROZEN, readonly=True)
+    os.chdir("/")
+    sys.path[:] = ["", ".frozen", _FROZEN, "/lib"]
+
+
+def _rehome():
+    # Modules imported before the mount came from the host path, now gone: forget them so nbkit
+    # loads from the flash ('' first, as a deploy expects) or /.frozen; keep this booted module.
+    keep = {}  # type: dict
+    for name in ("nbkit.hal.vclock", "nbkit.hal.unix_board"):
+        if name in sys.modules:
+            keep[name] = sys.modules[name]
+    for name in list(sys.modules):
+        if name == "nbkit" or name.startswith("nbkit."):
+            del sys.modules[name]
+    sys.modules.update(keep)
+    try:
+        from nbkit import hal
+    except ImportError:
+        return
+    for name, mod in keep.items():
+        setattr(hal, name.rsplit(".", 1)[1], mod)
+
+
+def _seed(path, data):
+    # Factory provisioning: write the config once, atomically, when the flash has none.
+    try:
+        os.stat(path)
+        return
+    except OSError:
+        pass
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+    os.rename(path + ".tmp", path)
+    print("vboard: factory config written to", path)
+
+
+def _run_file(name, source):
+    g = {"__name__": "__main__", "__file__": name}
+    exec(compile(source, name, "exec"), g)
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def boot():
+    rt = _load_runtime()
+    _open_flash(rt)
+    _open_ctl(rt)
+    wall_start, epoch, scale = rt["clock"]
+    _state["clock"] = VClock(wall_start, epoch, scale, idle=poll, power=deepsleep)
+    if rt.get("modem_port"):
+        _state["modem"] = TtyTransport(rt["modem_port"], board["modem"]["uart"]["baud"])
+    main_src = None
+    if rt.get("main"):
+        with open(rt["main"]) as f:
+            main_src = (rt["main"], f.read())
+    seed = None
+    if rt.get("seed_config"):
+        with open(rt["seed_config"], "rb") as f:
+            seed = f.read()
+    _mount(rt)
+    _rehome()
+    if seed is not None:
+        _seed(rt["seed_path"], seed)
+    if _exists("boot.py"):
+        with open("boot.py") as f:
+            _run_file("boot.py", f.read())
+    if rt.get("mode") == "raw":
+        return
+    _run_main(main_src)
+
+
+def _run_main(main_src):
+    if main_src is None:
+        for name in ("main.py", _FROZEN + "/main.py"):
+            if _exists(name):
+                with open(name) as f:
+                    main_src = (name, f.read())
+                break
+    if main_src is None:
+        return
+    try:
+        _run_file(main_src[0], main_src[1])
+    except SystemExit:
+        soft_reset()  # sys.exit() in main.py soft-resets a board

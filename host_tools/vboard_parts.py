@@ -1,0 +1,169 @@
+"""Parts of the virtual board host: the shared clock, pins, options, flash file, signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sys
+import termios
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from host_tools import FIRMWARE_DIR
+from host_tools.errors import CommandError
+
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+FRIENDLY_MARK = b'Type "help()" for more information.'
+UNIX_BANNER = re.compile(
+    rb'MicroPython [^\r\n]*\r\nType "help\(\)" for more information\.\r\n>>> (\r\n)?'
+)
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+OUT_LIMIT = 256 * 1024  # console bytes held for a slow reader; the oldest are dropped beyond
+IN_LIMIT = 64 * 1024  # console bytes held for a busy board
+MAX_PULSES = 100_000  # per `pulse` command
+EXIT_KEY = b"\x1d"  # Ctrl-] ends `nbkit vboard` when the console is this terminal
+BLOCK_SIZE = 4096
+BOOT_CODE = "from nbkit.hal import unix_board\nunix_board.boot()"
+
+
+@dataclass
+class VirtualClock:
+    """virtual_s = epoch + (wall_s - wall_start) * scale."""
+
+    wall_start: float
+    epoch: float
+    scale: float
+
+    def now(self) -> float:
+        """Virtual seconds now."""
+        return self.epoch + (time.time() - self.wall_start) * self.scale
+
+    def wall_after(self, virtual_ms: float) -> float:
+        """Wall time (time.time()) at which virtual_ms of virtual time from now have passed."""
+        return time.time() + virtual_ms / 1000 / self.scale
+
+    def triple(self) -> str:
+        """The --clock argument that reproduces this clock."""
+        return f"{self.wall_start:.6f},{self.epoch:.3f},{self.scale:g}"
+
+
+def parse_clock(text: str | None) -> VirtualClock:
+    """Parse ``WALL_START,EPOCH,SCALE``; None starts a clock now at scale 1."""
+    if text is None:
+        now = time.time()
+        return VirtualClock(now, float(int(now)), 1.0)
+    try:
+        wall, epoch, scale = (float(x) for x in text.split(","))
+    except ValueError as exc:
+        raise CommandError(
+            f"--clock {text!r}: expected WALL_START,EPOCH,SCALE (three numbers)"
+        ) from exc
+    if scale <= 0:
+        raise CommandError(f"--clock {text!r}: SCALE must be > 0")
+    return VirtualClock(wall, epoch, scale)
+
+
+@dataclass
+class PinState:
+    """A pin's level and its cumulative edge counters (kept while the board is off)."""
+
+    value: int = 1
+    falling: int = 0
+    rising: int = 0
+
+    def line(self, name: str) -> str:
+        """The `pin` datagram for this pin."""
+        return f"pin {name} {self.value} {self.falling} {self.rising}"
+
+
+@dataclass
+class Options:
+    """Everything one virtual board needs."""
+
+    board: dict[str, Any]
+    flash: Path
+    flash_size: int
+    modem_port: str | None
+    clock: VirtualClock
+    main: Path | None = None
+    app: Path = FIRMWARE_DIR
+    seed_config: Path | None = None
+    seed_path: str = "config.json"
+    heap: str = "128K"
+    console_pty: bool = False
+    control_port: int = 0
+    cut_at_write: int = 0
+    torn: bool = False
+
+
+def ensure_flash(path: Path, size: int) -> None:
+    """Create a blank (erased, 0xFF) flash image if missing; check an existing one's size."""
+    if size % BLOCK_SIZE or size < 8 * BLOCK_SIZE:
+        raise CommandError(f"--flash-size must be a multiple of {BLOCK_SIZE} and >= 32768")
+    if path.exists():
+        have = path.stat().st_size
+        if have % BLOCK_SIZE or have < 8 * BLOCK_SIZE:
+            raise CommandError(f"{path}: {have} bytes is not a flash image of 4096-byte blocks")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xff" * size)
+
+
+def send_control(port: int, command: str, timeout: float = 2.0) -> str:
+    """Send one control command to a running vboard on 127.0.0.1:port; return its reply."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(command.encode(), ("127.0.0.1", port))
+        try:
+            return sock.recv(65536).decode()
+        except TimeoutError as exc:
+            raise CommandError(f"no vboard answers on udp 127.0.0.1:{port}") from exc
+
+
+def uart_line_discipline(fd: int) -> None:
+    """Raw 8-bit, no echo, no output translation; Ctrl-C still raises KeyboardInterrupt."""
+    attrs = termios.tcgetattr(fd)
+    attrs[0] &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
+    attrs[1] &= ~termios.OPOST
+    attrs[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)
+    attrs[3] |= termios.ISIG
+    attrs[6][termios.VMIN] = 1
+    attrs[6][termios.VTIME] = 0
+    attrs[6][termios.VINTR] = 3
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+def log(text: str) -> None:
+    """One line about the board on stderr."""
+    print(f"vboard: {text}", file=sys.stderr, flush=True)
+
+
+STOP = [False]
+WAKEUP: list[int] = []
+
+
+def drain_wakeup() -> None:
+    try:
+        while os.read(WAKEUP[0], 512):
+            pass
+    except (BlockingIOError, OSError):
+        pass
+
+
+def install_signals() -> None:
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    WAKEUP[:] = [r, w]
+    signal.set_wakeup_fd(w)
+
+    def stop(_signum: int, _frame: object) -> None:
+        STOP[0] = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGCHLD, lambda _s, _f: None)

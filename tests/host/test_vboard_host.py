@@ -1,0 +1,103 @@
+"""The host side of `nbkit vboard` without a MicroPython process: clock, flash file, control."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from host_tools import boards
+from host_tools.errors import CommandError
+from host_tools.vboard import Options, VBoard, ensure_flash, parse_clock, send_control
+
+
+def test_the_clock_triple_maps_wall_time_to_virtual_time():
+    clock = parse_clock(f"{time.time() - 2:.6f},1764000000,3600")
+    assert abs(clock.now() - (1764000000 + 7200)) < 5  # 2 wall seconds = 2 virtual hours
+    assert parse_clock(clock.triple()) == clock
+    assert abs(clock.wall_after(3_600_000) - time.time() - 1.0) < 0.01
+
+
+@pytest.mark.parametrize("text", ["1,2", "a,b,c", "1,2,0", "1,2,-5"])
+def test_a_bad_clock_triple_is_refused(text):
+    with pytest.raises(CommandError, match="--clock"):
+        parse_clock(text)
+
+
+def test_a_new_flash_image_is_erased_flash_and_an_existing_one_is_kept(tmp_path: Path):
+    img = tmp_path / "f.img"
+    ensure_flash(img, 64 * 1024)
+    assert img.read_bytes() == b"\xff" * 65536
+    img.write_bytes(b"\x00" * 65536)
+    ensure_flash(img, 128 * 1024)
+    assert img.read_bytes() == b"\x00" * 65536  # never reformatted or resized by the host
+    img.write_bytes(b"\x00" * 1000)
+    with pytest.raises(CommandError, match="not a flash image"):
+        ensure_flash(img, 65536)
+
+
+@pytest.fixture
+def vb(tmp_path: Path):
+    img = tmp_path / "f.img"
+    ensure_flash(img, 64 * 1024)
+    opts = Options(
+        board=boards.load("unix_sim"),
+        flash=img,
+        flash_size=65536,
+        modem_port=None,
+        clock=parse_clock(f"{time.time():.6f},1764000000,1000"),
+    )
+    board = VBoard(opts, -1, -1)
+    yield board
+    board.ctl.close()
+    board.tmp.cleanup()
+
+
+ADDR = ("127.0.0.1", 9)
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        ("pulse nope 1", "unknown pin 'nope'; pins: pulse_a"),
+        ("pulse pulse_a 0", "pulse count must be 1..100000"),
+        ("pulse pulse_a 100001", "pulse count must be 1..100000"),
+        ("pulse pulse_a 1 -5", "period_ms >= 0"),
+        ("pulse pulse_a x", "invalid literal"),
+        ("set tamper 70000", "value must be 0..65535"),
+        ("power sideways", "unknown command 'power'"),
+        ("reboot", "unknown command 'reboot'; commands: pulse, set, get"),
+    ],
+)
+def test_bad_control_commands_are_answered_with_the_reason(vb, command, message):
+    with pytest.raises((ValueError, KeyError, IndexError), match=message):
+        vb.command(command, ADDR)
+
+
+def test_pulses_with_a_period_are_spaced_in_virtual_time(vb):
+    vb.pulse("pulse_a", 3, 2000.0)  # a pulse every 2 virtual s = 2 wall ms at scale 1000
+    assert [v for _, _, v in vb.schedule] == [0, 1] * 3
+    times = [t for t, _, _ in vb.schedule]
+    gaps = [(later - t) * 1000 for t, later in zip(times, times[1:], strict=False)]
+    assert all(abs(g - 1.0) < 1e-3 for g in gaps), gaps  # half a period low, half high
+    deadline = time.monotonic() + 2
+    while vb.schedule and time.monotonic() < deadline:
+        time.sleep(0.001)
+        vb._run_schedule()
+    assert vb.command("get pulse_a", ADDR) == "pin pulse_a 1 3 3"
+
+
+def test_status_is_json_with_the_pins_and_counters(vb):
+    vb.command("set button 0", ADDR)
+    status = json.loads(vb.command("status", ADDR) or "")
+    assert status["state"] == "off" and status["pid"] is None
+    assert status["pins"]["button"] == {"value": 0, "falling": 1, "rising": 0}
+
+
+def test_send_control_reports_a_missing_vboard(vb):
+    port = vb.control_port
+    vb.ctl.close()
+    with pytest.raises(CommandError, match=f"no vboard answers on udp 127.0.0.1:{port}"):
+        send_control(port, "status", timeout=0.2)
