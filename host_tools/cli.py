@@ -20,7 +20,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "boards": ("host_tools.boards", "list the boards and check their data files"),
     "demo": ("host_tools.demo", "run the virtual device end to end (what `make demo` runs)"),
     "bench": ("host_tools.bench", "print the speed, memory and energy figures"),
-    "emulate": ("host_tools.emulate", "emulate a BC95/BC28 modem on a pty, with network and faults"),
+    "emulate": ("host_tools.emulate", "emulate a BC95/BC28 modem on a pty"),
 }
 
 

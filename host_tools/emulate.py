@@ -10,6 +10,7 @@ import argparse
 import json
 import signal
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
@@ -47,10 +48,10 @@ example: {"faults": [{"kind": "error", "match": "AT+NSOST=", "nth": 2, "cme": 15
 """
 
 
-def _bits(check: object, what: str) -> object:
+def _bits(check: Callable[[str], object], what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         try:
-            check(text)  # type: ignore[operator]
+            check(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"{what}: {exc}") from None
         return text.strip('"')
@@ -58,7 +59,7 @@ def _bits(check: object, what: str) -> object:
     return parse
 
 
-def _digits(lo: int, hi: int, what: str) -> object:
+def _digits(lo: int, hi: int, what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if not (text.isdigit() and lo <= len(text) <= hi):
             raise argparse.ArgumentTypeError(f"{what} must be {lo}-{hi} digits, got {text!r}")

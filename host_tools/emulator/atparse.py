@@ -116,9 +116,8 @@ def parse_line(raw: bytes) -> list[Command]:
         raise ParseError("line does not start with AT")
     segments = split_outside_quotes(text[2:], ";")
     commands = []
-    for i, seg in enumerate(segments):
-        if i and seg.startswith("AT"):
-            seg = seg[2:]
+    for i, segment in enumerate(segments):
+        seg = segment[2:] if i and segment.startswith("AT") else segment
         if i and not seg:
             continue
         commands.append(_parse_segment(seg))

@@ -7,6 +7,7 @@ unquoted TAC/CI, bare lines for ``AT+CIMI`` and ``AT+CGSN``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from host_tools.emulator import timers3gpp
@@ -286,10 +287,10 @@ def cgpaddr(m: Modem, cmd: Command) -> Reply:
 # -- PSM and eDRX -----------------------------------------------------------------------------
 
 
-def _bits(text: str, check: object) -> str:
+def _bits(text: str, check: Callable[[str], object]) -> str:
     bits = text.strip('"')
     try:
-        check(bits)  # type: ignore[operator]
+        check(bits)
     except ValueError:
         raise CmdError(BAD_PARAMS) from None
     return bits

@@ -1,14 +1,15 @@
 """The emulated module: boot, command dispatch, response framing, URC routing, faults.
 
-Output framing is the Huawei firmware's: an information response is ``\\r\\n<line>[\\r\\n<line>...]
-\\r\\n``, then ``\\r\\nOK\\r\\n`` or ``\\r\\nERROR\\r\\n`` / ``\\r\\n+CME ERROR: <n>\\r\\n`` (CMEE=1); a URC is
-``\\r\\n<line>\\r\\n``. URCs raised while a command runs (``+CEREG`` on ``AT+CFUN=1``) are sent
+Output framing is the Huawei firmware's (CRLF written as ``~``): an information response is
+``~<line>[~<line>...]~``, then ``~OK~`` or ``~ERROR~`` / ``~+CME ERROR: <n>~`` (CMEE=1); a URC
+is ``~<line>~``. URCs raised while a command runs (``+CEREG`` on ``AT+CFUN=1``) are sent
 before that command's final result, as a real BC68 does. With ATE1 the echo is the command line
 followed by ``\\r`` only.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Modem:
         opts: ModemOptions,
         reactor: Reactor,
         output: UartOutput,
+        *,
         timeline: Timeline,
         spy: Spy,
         scenario: Scenario | None = None,
@@ -123,7 +125,9 @@ class Modem:
         """Power on: boot banner with the power-on cause; arm the scenario's clock faults."""
         start = self.reactor.now()
         for fault in self.scenario.clock_faults:
-            self.reactor.call_at(start + (fault.at or 0.0), lambda f=fault: self._clock_fault(f))
+            self.reactor.call_at(
+                start + (fault.at or 0.0), functools.partial(self._clock_fault, fault)
+            )
         self.reboot(POWER_ON_CAUSE)
 
     def reboot(self, cause: str) -> None:

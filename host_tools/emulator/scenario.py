@@ -55,10 +55,11 @@ The same in JSON: ``{"faults": [{"kind": "error", "match": "AT+NSOST=", "nth": 2
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from host_tools.emulator.atparse import normalise
 from host_tools.errors import CommandError

@@ -7,6 +7,8 @@ import pty
 import selectors
 import threading
 import tty
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
 
 from host_tools.emulator.clock import VirtualClock
@@ -44,7 +46,14 @@ class Emulator:
         self.spy = Spy(spy_stream, self.reactor.now)
         self.timeline = Timeline(timeline_stream)
         self.output = UartOutput(self.reactor, self.master, self.spy, self._want_write)
-        self.modem = Modem(opts, self.reactor, self.output, self.timeline, self.spy, scenario)
+        self.modem = Modem(
+            opts,
+            self.reactor,
+            self.output,
+            timeline=self.timeline,
+            spy=self.spy,
+            scenario=scenario,
+        )
         self.reactor.add_handler(self.master, selectors.EVENT_READ, self._on_pty)
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -95,3 +104,27 @@ class Emulator:
         self.reactor.close()
         os.close(self.master)
         os.close(self.slave)
+
+
+@contextmanager
+def serving(
+    opts: ModemOptions | None = None,
+    *,
+    time_scale: float = 1000.0,
+    scenario: Scenario | None = None,
+    spy_stream: IO[str] | None = None,
+    timeline_stream: IO[str] | None = None,
+) -> Iterator[Emulator]:
+    """An emulator serving in a background thread of this process (stopped on exit)."""
+    emu = Emulator(
+        opts or ModemOptions(),
+        VirtualClock.starting_now(time_scale),
+        scenario,
+        spy_stream=spy_stream,
+        timeline_stream=timeline_stream,
+    )
+    emu.start_thread()
+    try:
+        yield emu
+    finally:
+        emu.stop()
