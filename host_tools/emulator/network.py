@@ -83,6 +83,7 @@ class Network:
         urc: Callable[[str, int], None],
     ) -> None:
         self.reactor, self.cfg, self.timeline, self.urc = reactor, cfg, timeline, urc
+        self._urcs: list[tuple[str, int]] = []
         self._timers: dict[str, Timer] = {}
         self.ce = cfg.ce
         self.deny_psm = cfg.deny_psm
@@ -126,7 +127,8 @@ class Network:
         return self.stat in _REGISTERED and not self.lost
 
     def settle(self) -> None:
-        """Write the state the modem is in now to the timeline."""
+        """Write the state the modem is in now to the timeline, then send the URCs raised
+        since the last call (every change of state ends with a settle)."""
         if self.booting:
             state = "boot"
         elif self.cfun == 0:
@@ -144,6 +146,13 @@ class Network:
         else:
             state = "edrx" if self.granted_edrx else "idle"
         self.timeline.enter(self.reactor.now(), state, self.ce)
+        urcs, self._urcs = self._urcs, []
+        for kind, value in urcs:
+            self.urc(kind, value)
+
+    def _emit(self, kind: str, value: int) -> None:
+        # URCs leave after the timeline record of the state they announce (see settle)
+        self._urcs.append((kind, value))
 
     def _set(self, name: str, delay: float, fn: Callable[[], None]) -> None:
         self._cancel(name)
@@ -158,7 +167,7 @@ class Network:
     def _set_stat(self, stat: int) -> None:
         if stat != self.stat:
             self.stat = stat
-            self.urc("cereg", stat)
+            self._emit("cereg", stat)
 
     # -- power and attach ---------------------------------------------------------------------
 
@@ -214,7 +223,7 @@ class Network:
         self._rrc_on()
         self._set_stat(1)
         if self.granted_edrx:
-            self.urc("cedrxp", 1)
+            self._emit("cedrxp", 1)
         self.settle()
 
     def grant(self) -> None:
@@ -238,29 +247,30 @@ class Network:
         before = (self.granted_active, self.granted_tau, self.granted_edrx)
         self.grant()
         if (self.granted_active, self.granted_tau, self.granted_edrx) != before:
-            self.urc("timers", 1)
+            self._emit("timers", 1)
         if self.granted_active is None:
             self._cancel("t3324")
         self._rrc_on()
         self._queue(Uplink(20, 0x200, lambda: None))
+        self.settle()
 
     # -- RRC and PSM --------------------------------------------------------------------------
 
     def _rrc_on(self) -> None:
         if self.psm:
             self.psm = False
-            self.urc("npsmr", 0)
+            self._emit("npsmr", 0)
         self._cancel("t3324", "page")
         if not self.rrc:
             self.rrc = True
             self._connected_since = self.reactor.now()
-            self.urc("cscon", 1)
+            self._emit("cscon", 1)
         self._set("inactivity", self.cfg.rrc_inactivity, self.release)
 
     def _rrc_off(self) -> None:
         self.rrc = False
         self.rx_ms += int((self.reactor.now() - self._connected_since) * 1000)
-        self.urc("cscon", 0)
+        self._emit("cscon", 0)
 
     def release(self) -> None:
         """RRC release: idle, then PSM after the granted T3324 (if any)."""
@@ -280,7 +290,7 @@ class Network:
     def _enter_psm(self) -> None:
         self._timers.pop("t3324", None)
         self.psm = True
-        self.urc("npsmr", 1)
+        self._emit("npsmr", 1)
         self.settle()
 
     def _periodic_tau(self) -> None:
@@ -290,6 +300,7 @@ class Network:
         self.grant()
         self._rrc_on()
         self._queue(Uplink(20, 0x200, lambda: None))
+        self.settle()
 
     # -- traffic ------------------------------------------------------------------------------
 
@@ -305,6 +316,7 @@ class Network:
         self._cancel("release")
         self._rrc_on()
         self._queue(item)
+        self.settle()
         return None
 
     def _queue(self, item: Uplink) -> None:
@@ -397,12 +409,15 @@ class Network:
         """The network stops (or resumes) granting PSM; applied as a new TAU accept."""
         self.deny_psm = deny
         if self.registered:
+            before = (self.granted_active, self.granted_tau)
             self.grant()
+            if (self.granted_active, self.granted_tau) != before:
+                self._emit("timers", 1)
             if self.granted_active is None:
                 self._cancel("t3324")
                 if self.psm:
                     self.psm = False
-                    self.urc("npsmr", 0)
+                    self._emit("npsmr", 0)
             self.settle()
 
     def set_ce(self, level: int) -> None:

@@ -3,7 +3,7 @@
 Every timer is due at a *virtual* time; the loop sleeps in ``select`` for the wall time that
 remains (virtual delta / scale), so nothing ever sleeps for real beyond the scaled delays.
 While a timer callback runs, :meth:`Reactor.now` is that timer's due time, so chains of timers
-keep exact virtual timestamps however late the loop woke up.
+keep exact virtual timestamps however late the loop woke up; an I/O callback sees one instant.
 """
 
 from __future__ import annotations
@@ -117,7 +117,11 @@ class Reactor:
             if self._stopping:
                 break
             for key, mask in self.sel.select(self._timeout()):
-                key.data(mask)
+                self._current = self.clock.now()  # one instant per event
+                try:
+                    key.data(mask)
+                finally:
+                    self._current = None
                 if self._stopping:
                     break
 
