@@ -73,7 +73,8 @@ def test_t3324_active_time(bits, seconds):
 def test_encoding_round_trips_and_picks_the_smallest_unit():
     assert timers3gpp.encode_t3324(10) == "00000101"
     assert timers3gpp.encode_t3412(3600) == "00000110"  # 6 x 10 min (1 h units not needed)
-    assert timers3gpp.encode_t3412(40) == "10000001"  # 30 s units, rounded
+    assert timers3gpp.encode_t3412(40) == "01110100"  # 20 x 2 s
+    assert timers3gpp.encode_t3412(100) == "10000011"  # 30 s units, rounded
     for seconds in (2, 60, 600, 7200, 36000):
         assert timers3gpp.t3412_seconds(timers3gpp.encode_t3412(seconds)) == seconds
 
