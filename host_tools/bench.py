@@ -15,6 +15,7 @@ from typing import Any
 #: suite name -> module (each has run(report: Report) -> None)
 SUITES: dict[str, str] = {
     "firmware-size": "host_tools.bench_size",
+    "emulator": "host_tools.bench_emulator",
 }
 
 

@@ -25,24 +25,26 @@ class LineAssembler:
     def feed(self, data: bytes) -> list[bytes | None]:
         """Return complete lines (without CR); ``None`` stands for a line that was too long."""
         out: list[bytes | None] = []
-        for byte in data:
-            if byte == 0x0D:
-                if self._overflowed:
-                    self.overlong_lines += 1
-                    out.append(None)
+        rest = data.replace(b"\n", b"")
+        while rest:
+            end = rest.find(b"\r")
+            chunk = rest if end < 0 else rest[:end]
+            if not self._overflowed:
+                if len(self._buf) + len(chunk) > self.limit:
+                    self._overflowed = True
+                    self._buf.clear()
                 else:
-                    out.append(bytes(self._buf))
-                self._buf.clear()
-                self._overflowed = False
-            elif byte == 0x0A:
-                continue
-            elif self._overflowed:
-                continue
-            elif len(self._buf) >= self.limit:
-                self._overflowed = True
-                self._buf.clear()
+                    self._buf += chunk
+            if end < 0:
+                break
+            if self._overflowed:
+                self.overlong_lines += 1
+                out.append(None)
             else:
-                self._buf.append(byte)
+                out.append(bytes(self._buf))
+            self._buf.clear()
+            self._overflowed = False
+            rest = rest[end + 1 :]
         return out
 
     def reset(self) -> None:
@@ -71,36 +73,27 @@ class ParseError(ValueError):
 
 def normalise(text: str) -> str:
     """Drop spaces and upper-case everything outside double quotes."""
-    out = []
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-            out.append(ch)
-        elif quoted:
-            out.append(ch)
-        elif ch in " \t":
-            continue
-        else:
-            out.append(ch.upper())
-    return "".join(out)
+    parts = text.split('"')
+    for i in range(0, len(parts), 2):  # even parts are outside quotes
+        parts[i] = parts[i].replace(" ", "").replace("\t", "").upper()
+    return '"'.join(parts)
 
 
 def split_outside_quotes(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` except inside double quotes."""
-    parts: list[str] = []
-    cur: list[str] = []
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == sep and not quoted:
-            parts.append("".join(cur))
-            cur = []
+    """Split on ``sep`` except inside double quotes (the quotes are kept)."""
+    if '"' not in text:
+        return text.split(sep)
+    out = [""]
+    for i, part in enumerate(text.split('"')):
+        if i:
+            out[-1] += '"'
+        if i % 2:
+            out[-1] += part
         else:
-            cur.append(ch)
-    parts.append("".join(cur))
-    return parts
+            first, *more = part.split(sep)
+            out[-1] += first
+            out.extend(more)
+    return out
 
 
 def parse_line(raw: bytes) -> list[Command]:

@@ -12,20 +12,8 @@ STATES = ("off", "boot", "search", "connected", "tx", "idle", "edrx", "psm")
 
 
 def _escape(data: bytes) -> str:
-    """Bytes as readable text: printable ASCII kept, CR/LF as \\r \\n, the rest as \\xNN."""
-    out = []
-    for b in data:
-        if b == 0x0D:
-            out.append("\\r")
-        elif b == 0x0A:
-            out.append("\\n")
-        elif b == 0x5C:
-            out.append("\\\\")
-        elif 0x20 <= b < 0x7F:
-            out.append(chr(b))
-        else:
-            out.append(f"\\x{b:02x}")
-    return "".join(out)
+    """Bytes as readable text: printable ASCII kept, \\r \\n \\t \\\\, the rest as \\xNN."""
+    return data.decode("latin-1").encode("unicode_escape").decode("ascii")
 
 
 class Spy:
