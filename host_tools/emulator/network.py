@@ -13,6 +13,8 @@ State rules (one derived state for the timeline, see :meth:`Network.settle`):
   new attach (``+NPSMR:0``, ``+CSCON:1``); the periodic TAU timer (T3412) wakes it briefly.
 * Downlink reaches the UE when connected at once, in idle after a paging delay, in eDRX at the
   next paging window, and never in PSM (the datagram is dropped, as a real network does).
+* Uplinks queue (``MAX_TX_QUEUE``) behind the one on air; a full queue answers CME 159, except
+  for exception data (NSOSTF 0x100), which jumps the queue.
 * Coverage loss: ``+CEREG`` stat 2 (or 0), RRC dropped, sends fail, then re-registration.
 """
 
@@ -311,11 +313,15 @@ class Network:
         if self.busy_sends > 0:
             self.busy_sends -= 1
             return 159
-        if len(self.tx_queue) >= MAX_TX_QUEUE:
+        exception = bool(item.flag & 0x100)
+        if len(self.tx_queue) >= MAX_TX_QUEUE and not exception:
             return 159
         self._cancel("release")
         self._rrc_on()
-        self._queue(item)
+        if exception and self.tx_queue:  # exception data goes right after the current one
+            self.tx_queue.insert(1, item)
+        else:
+            self._queue(item)
         self.settle()
         return None
 
@@ -369,9 +375,9 @@ class Network:
         self._timers.pop("page", None)
         paged, self._paged = self._paged, []
         self._rrc_on()
+        self.settle()  # connected (and +CSCON:1) before the data indications
         for deliver in paged:
             self._deliver(deliver)
-        self.settle()
 
     def _deliver(self, deliver: Callable[[], None]) -> None:
         deliver()

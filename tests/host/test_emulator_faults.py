@@ -119,7 +119,7 @@ def test_clock_garbage_urc_and_reboot_arrive_on_time():
 
 
 def test_deny_psm_fault_withdraws_granted_timers():
-    faults = [{"kind": "deny_psm", "at": 0.3}]
+    faults = [{"kind": "deny_psm", "at": 0.6}]
     with modem(faults=faults) as (_emu, port):
         port.command("AT+CFUN=0")
         port.command('AT+CPSMS=1,,,"00100001","00000101";+CEREG=4')
@@ -132,10 +132,12 @@ def test_deny_psm_fault_withdraws_granted_timers():
 
 
 def test_ce_level_fault_changes_signal_and_timeline():
-    with modem(faults=[{"kind": "ce_level", "at": 0.2, "level": 2}]) as (emu, port):
+    with modem(faults=[{"kind": "ce_level", "at": 0.5, "level": 2}]) as (emu, port):
         wait_registered(port)
         assert port.command("AT+CSQ") == b"\r\n+CSQ:22,99\r\n" + OK
-        time.sleep(0.3)
+        deadline = time.monotonic() + 3
+        while b"+CSQ:22" in port.command("AT+CSQ") and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert port.command("AT+CSQ") == b"\r\n+CSQ:5,99\r\n" + OK
         assert emu.timeline.entries[-1][2] == 2
 
