@@ -103,6 +103,7 @@ class Modem:
             "ignored_bytes": 0,
             "reboots": 0,
             "faults": 0,
+            "internal_errors": 0,
         }
         self.booting = False
         self._collect: list[str] | None = None
@@ -205,6 +206,10 @@ class Modem:
             error = None
         except CmdError as exc:
             reply, error = None, exc.code
+        except Exception as exc:  # a bug must not take the modem down: answer, report, go on
+            self.stats["internal_errors"] += 1
+            print(f"nbkit emulate: internal error on {cmd.text!r}: {exc!r}", file=sys.stderr)
+            reply, error = None, None
         finally:
             urcs, after = self._collect, self._after
             self._collect = self._after = None

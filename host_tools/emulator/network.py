@@ -34,6 +34,8 @@ _TX_BASE_S = 0.05
 _REPETITIONS = (1, 4, 16)
 #: uplink datagrams the modem queues before it answers "uplink busy" (CME 159)
 MAX_TX_QUEUE = 4
+#: downlink datagrams held while the UE is being paged
+MAX_PAGED = 64
 #: T3412 used for periodic TAU when no extended value was granted (54 min, the 3GPP default)
 DEFAULT_T3412_S = 3240
 _REGISTERED = (1, 5)
@@ -360,6 +362,9 @@ class Network:
         if self.rrc:
             self._deliver(deliver)
             return True
+        if len(self._paged) >= MAX_PAGED:
+            self.dropped_downlink += 1
+            return False
         self._paged.append(deliver)
         if "page" not in self._timers:
             self._set("page", self._paging_wait(), self._page)

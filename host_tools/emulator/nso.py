@@ -112,7 +112,7 @@ def nsorf(m: Modem, cmd: Command) -> Reply:
     usock = m.socks.get(_int(args[0], 0, 255))
     if usock is None:
         raise CmdError(BAD_PARAMS)
-    got = usock.read(_int(args[1], 0, m.persona.max_payload))
+    got = usock.read(_int(args[1], 1, m.persona.max_payload))
     if got is None:
         return Reply()
     dgram, chunk = got

@@ -57,6 +57,9 @@ class Reactor:
 
     def call_at(self, t: float, fn: Callable[[], None]) -> Timer:
         timer = Timer(t, next(self._seq), fn)
+        if len(self._timers) > 4096:  # restarted timers leave cancelled entries: compact
+            self._timers = [x for x in self._timers if not x.cancelled]
+            heapq.heapify(self._timers)
         heapq.heappush(self._timers, timer)
         return timer
 

@@ -227,5 +227,5 @@ def _check_values(fault: Fault, where: str) -> None:
         raise CommandError(f"{where}: 'level' must be 0, 1 or 2")
     if p.get("sends", 1) < 1:
         raise CommandError(f"{where}: 'sends' must be >= 1")
-    if "urc" in p and ("\r" in p["urc"] or "\n" in p["urc"]):
-        raise CommandError(f"{where}: 'urc' is one line without CR/LF")
+    if "urc" in p and (not p["urc"].isascii() or "\r" in p["urc"] or "\n" in p["urc"]):
+        raise CommandError(f"{where}: 'urc' is one ASCII line without CR/LF")

@@ -158,10 +158,11 @@ def test_empty_lines_get_no_answer(port):
     assert port.command("AT") == OK
 
 
-def test_an_overlong_line_is_answered_error_and_counted(port):
-    emu_line = b"AT+NSOST=" + b"A" * 5000
-    assert port.command(emu_line) == b"\r\nERROR\r\n"
-    assert port.command("AT") == OK
+def test_an_overlong_line_is_answered_error_and_counted():
+    with modem() as (emu, port):
+        assert port.command(b"AT+NSOST=" + b"A" * 5000) == b"\r\nERROR\r\n"
+        assert port.command("AT") == OK
+        assert emu.modem.stats["overlong_lines"] == 1
 
 
 def test_cfun_cycle_reports_cereg_before_ok_on_cfun1(port):

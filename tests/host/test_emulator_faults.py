@@ -191,3 +191,14 @@ def test_unreadable_or_malformed_scenario_file(tmp_path):
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(CommandError, match="not valid json"):
         load(tmp_path / "bad.json")
+
+
+def test_a_handler_bug_answers_error_and_the_modem_keeps_serving():
+    def broken(m, cmd):
+        raise RuntimeError("boom")
+
+    with modem() as (emu, port):
+        emu.modem.commands = dict(emu.modem.commands, **{"+CSQ": broken})
+        assert port.command("AT+CSQ") == b"\r\nERROR\r\n"
+        assert port.command("AT") == OK
+        assert emu.modem.stats["internal_errors"] == 1
