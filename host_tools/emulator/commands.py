@@ -7,6 +7,7 @@ unquoted TAC/CI, bare lines for ``AT+CIMI`` and ``AT+CGSN``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -349,6 +350,39 @@ def cedrxrdp(m: Modem, cmd: Command) -> Reply:
     return Reply([f'+CEDRXRDP:5,"{net.req_edrx}","{net.granted_edrx}","0011"'])
 
 
+def cops(m: Modem, cmd: Command) -> Reply:
+    if cmd.kind == "read":
+        return Reply(['+COPS:0,2,"46011"'] if m.net.registered else ["+COPS:0"])
+    if cmd.kind == "test":
+        return Reply(['+COPS:(2,"","","46011"),,(0-2),(2)'])
+    _only(cmd, "set")
+    mode = _int(_args(cmd, 1, 4)[0], 0, 2)
+    if mode == 2:
+        m.net.detach()
+    else:
+        m.net.attach()
+        m.net.settle()
+    return Reply()
+
+
+def cclk(m: Modem, cmd: Command) -> Reply:
+    """Network time (NITZ) on the virtual clock, UTC; nothing before the first registration."""
+    _only(cmd, "read")
+    if not m.net.registered:
+        return Reply()
+    stamp = time.strftime("%y/%m/%d,%H:%M:%S", time.gmtime(m.reactor.now()))
+    return Reply([f"+CCLK:{stamp}+00"])
+
+
+def qregswt(m: Modem, cmd: Command) -> Reply:
+    """Huawei IoT platform auto-registration switch (accepted, no platform is emulated)."""
+    if cmd.kind == "read":
+        return Reply([f"+QREGSWT:{m.qregswt}"])
+    _only(cmd, "set")
+    m.qregswt = _int(_args(cmd, 1, 1)[0], 0, 2)
+    return Reply()
+
+
 def _commands() -> dict[str, Handler]:
     from host_tools.emulator import nso
 
@@ -377,6 +411,9 @@ def _commands() -> dict[str, Handler]:
         "+CPSMS": cpsms,
         "+CEDRXS": cedrxs,
         "+CEDRXRDP": cedrxrdp,
+        "+COPS": cops,
+        "+CCLK": cclk,
+        "+QREGSWT": qregswt,
     }
     table.update(nso.COMMANDS)
     return table

@@ -96,6 +96,7 @@ class Modem:
         self.nconfig = dict(self.persona.nconfig)
         self.bands = list(self.persona.default_bands)
         self.cgdcont: dict[int, tuple[str, str]] = {}
+        self.qregswt = 1
         self.stats = {
             "commands": 0,
             "errors": 0,

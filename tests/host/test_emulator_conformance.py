@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import calendar
+import time
+
 import pytest
 from emulator_support import modem, options, wait_registered
 
@@ -263,3 +266,26 @@ def test_bc28_accepts_1358_bytes_not_more(port):
     port.command("AT+NSOCR=DGRAM,17,0,1")
     assert port.command(f"AT+NSOST=0,127.0.0.1,9,1358,{'AB' * 1358}") == info("0,1358")
     assert port.command(f"AT+NSOST=0,127.0.0.1,9,1359,{'AB' * 1359}") == b"\r\nERROR\r\n"
+
+
+def test_cops_deregisters_and_registers(port):
+    wait_registered(port)
+    assert port.command("AT+COPS?") == info('+COPS:0,2,"46011"')
+    assert port.command("AT+COPS=2") == OK
+    assert port.command("AT+CGATT?") == info("+CGATT:0")
+    assert port.command("AT+COPS=0") == OK
+    wait_registered(port)
+
+
+def test_cclk_gives_network_time_on_the_virtual_clock():
+    with modem() as (emu, port):
+        wait_registered(port)
+        got = port.command("AT+CCLK?")
+        assert got.startswith(b"\r\n+CCLK:") and got.endswith(b"+00\r\n" + OK)
+        stamp = time.strptime(got[8:25].decode(), "%y/%m/%d,%H:%M:%S")
+        assert abs(calendar.timegm(stamp) - emu.clock.now()) < 2
+
+
+def test_qregswt_is_accepted(port):
+    assert port.command("AT+QREGSWT=2") == OK
+    assert port.command("AT+QREGSWT?") == info("+QREGSWT:2")
