@@ -98,6 +98,7 @@ class Network:
         self.edrx_mode = 0
         self.req_edrx = "0101"
         self.busy_sends = 0
+        self.lost = False
         self.dropped_downlink = 0
         self.tx_ms = 0
         self.rx_ms = 0
@@ -107,15 +108,17 @@ class Network:
     # -- state --------------------------------------------------------------------------------
 
     def _reset_radio(self) -> None:
+        # a coverage hole is the world, not the modem: it outlives a reboot
+        coverage = self._timers.pop("coverage", None)
         for timer in self._timers.values():
             timer.cancel()
-        self._timers.clear()
+        self._timers = {"coverage": coverage} if coverage is not None else {}
+        self._urcs.clear()
         self.cfun = 0
         self.attach_wanted = False
         self.stat = 0
         self.rrc = False
         self.psm = False
-        self.lost = False
         self.tx_active = False
         self.release_after_reply = False
         self.granted_tau: str | None = None

@@ -149,3 +149,13 @@ def test_periodic_tau_wakes_from_psm_briefly():
         assert got == b"\r\n+NPSMR:0\r\n\r\n+CSCON:1\r\n\r\n+CSCON:0\r\n\r\n+NPSMR:1\r\n"
         t_psm = [t for t, s in _states(emu) if s == "psm"]
         assert t_psm[-1] - t_psm[-2] >= 10.0
+
+
+def test_a_reboot_does_not_end_a_coverage_hole():
+    faults = [{"kind": "coverage_loss", "at": 0.0, "duration": 60.0}]
+    with modem(time_scale=100.0, faults=faults) as (_emu, port):
+        assert port.command("AT+CEREG?") == b"\r\n+CEREG:0,2\r\n" + OK
+        port.write(b"AT+NRB\r")
+        port.read_until(b"Neul\r\nOK\r\n")
+        assert port.command("AT+CEREG?") == b"\r\n+CEREG:0,2\r\n" + OK  # still searching
+        wait_registered(port, timeout=3)  # the hole closes after 60 virtual s
