@@ -137,3 +137,13 @@ def test_udp_round_trip_through_the_subprocess():
         urc = f"+NSONMI:0,127.0.0.1,{eport},3,030201\r\n".encode()
         assert port.read_until(urc, timeout=5).endswith(urc)
     echo.close()
+
+
+def test_pyserial_opens_the_pty_like_a_uart():
+    import serial
+
+    with running_emulator(time_scale=100) as emu:
+        time.sleep(0.1)  # let the power-on banner pass (pyserial flushes input on open)
+        with serial.Serial(emu.path, 9600, timeout=2) as uart:
+            uart.write(b"AT+CGSN=1\r\n")
+            assert uart.read_until(b"OK\r\n") == b"\r\n+CGSN:867726031076062\r\n\r\nOK\r\n"
