@@ -18,6 +18,7 @@ SUITES: dict[str, str] = {
     "power": "host_tools.bench_power",
     "payload": "host_tools.bench_payload",
     "at-driver": "host_tools.bench_at",
+    "emulator": "host_tools.bench_emulator",
 }
 
 

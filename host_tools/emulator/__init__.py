@@ -1,0 +1,19 @@
+"""``nbkit emulate``: a Quectel BC95/BC28 (Huawei firmware) modem emulated on a pty.
+
+The module answers AT commands with the real modules' byte formats, models the network
+(registration, RRC, PSM/eDRX, coverage) on a shared virtual clock, moves datagrams over REAL
+UDP sockets on 127.0.0.1, writes a byte spy log and a modem state timeline, and injects faults
+from a scenario file (format: :mod:`host_tools.emulator.scenario`).
+
+Parts: :mod:`.atparse` (input rules), :mod:`.commands` and :mod:`.nso` (command handlers),
+:mod:`.modem` (boot, framing, URCs, faults), :mod:`.network` (radio state machine),
+:mod:`.sockets` (UDP), :mod:`.reactor` (one-thread loop on virtual time), :mod:`.server`
+(the pty), :mod:`.process` (start ``nbkit emulate`` as a subprocess from tests).
+"""
+
+from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.modem import ModemOptions
+from host_tools.emulator.network import NetworkConfig
+from host_tools.emulator.server import Emulator
+
+__all__ = ["Emulator", "ModemOptions", "NetworkConfig", "VirtualClock"]

@@ -1,0 +1,328 @@
+"""The emulated module: boot, command dispatch, response framing, URC routing, faults.
+
+Output framing is the Huawei firmware's (CRLF written as ``~``): an information response is
+``~<line>[~<line>...]~``, then ``~OK~`` or ``~ERROR~`` / ``~+CME ERROR: <n>~`` (CMEE=1); a URC
+is ``~<line>~``. URCs raised while a command runs (``+CEREG`` on ``AT+CFUN=1``) are sent
+before that command's final result, as a real BC68 does. With ATE1 the echo is the command line
+followed by ``\\r`` only.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from host_tools.emulator.atparse import Command, LineAssembler, ParseError, parse_line
+from host_tools.emulator.network import Network, NetworkConfig
+from host_tools.emulator.persona import PERSONAS
+from host_tools.emulator.reactor import Reactor, UartOutput
+from host_tools.emulator.records import Spy, Timeline
+from host_tools.emulator.scenario import Fault, Scenario
+from host_tools.emulator.sockets import Datagram, SocketTable, UdpSocket
+
+POWER_ON_CAUSE = "REBOOT_CAUSE_SECURITY_PMU_POWER_ON_RESET"
+AT_CAUSE = "REBOOT_CAUSE_APPLICATION_AT"
+CRASH_CAUSE = "REBOOT_CAUSE_APPLICATION_WATCHDOG"
+#: what the UART shows while the chip resets (bytes at the wrong baud rate / floating line)
+BOOT_GARBAGE = b"\x00\xc3\xe2F\xf8"
+BANNER = (
+    "Boot: Unsigned",
+    "Security B.. Verified",
+    "Protocol A.. Verified",
+    "Apps A...... Verified",
+    "",
+)
+CRLF = b"\r\n"
+
+
+@dataclass
+class ModemOptions:
+    """Everything that configures one emulated module (the CLI fills this in)."""
+
+    persona: str = "bc28"
+    imei: str = "867726031076062"
+    imsi: str = "460111175090234"
+    iccid: str = "89860317492040263542"
+    boot_time: float = 1.5
+    first_command_error: bool = False
+    echo: bool = False
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+
+
+@dataclass
+class Reply:
+    """A command's information lines and final result (``None``: no final result)."""
+
+    lines: list[str] = field(default_factory=list)
+    final: str | None = "OK"
+
+
+class CmdError(Exception):
+    """A command failed: ``+CME ERROR: <code>`` with CMEE=1 (``None``: always plain ERROR)."""
+
+    def __init__(self, code: int | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+Handler = Callable[["Modem", Command], Reply]
+
+
+class Modem:
+    """One BC95/BC28 persona on a UART output, with its network and real UDP sockets."""
+
+    def __init__(
+        self,
+        opts: ModemOptions,
+        reactor: Reactor,
+        output: UartOutput,
+        *,
+        timeline: Timeline,
+        spy: Spy,
+        scenario: Scenario | None = None,
+    ) -> None:
+        from host_tools.emulator.commands import COMMANDS
+
+        self.opts, self.reactor, self.output = opts, reactor, output
+        self.persona = PERSONAS[opts.persona]
+        self.scenario = scenario or Scenario()
+        self.commands: dict[str, Handler] = COMMANDS
+        self.net = Network(reactor, opts.network, timeline, self._on_network)
+        self.socks = SocketTable(reactor, spy, self._on_datagram)
+        self.assembler = LineAssembler()
+        # non-volatile settings: survive AT+NRB
+        self.nconfig = dict(self.persona.nconfig)
+        self.bands = list(self.persona.default_bands)
+        self.cgdcont: dict[int, tuple[str, str]] = {}
+        self.qregswt = 1
+        self.stats = {
+            "commands": 0,
+            "errors": 0,
+            "overlong_lines": 0,
+            "ignored_bytes": 0,
+            "reboots": 0,
+            "faults": 0,
+            "internal_errors": 0,
+        }
+        self.booting = False
+        self._collect: list[str] | None = None
+        self._after: list[str] | None = None
+        self._reset_volatile()
+
+    def _reset_volatile(self) -> None:
+        self.echo = self.opts.echo
+        self.cmee = 0
+        self.cereg_n = 0
+        self.cscon_n = 0
+        self.npsmr_n = 0
+        self.nsonmi = 1
+        self.first_error_pending = False
+        self.pending_seq: dict[int, list[int]] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Power on: boot banner with the power-on cause; arm the scenario's clock faults."""
+        start = self.reactor.now()
+        for fault in self.scenario.clock_faults:
+            self.reactor.call_at(
+                start + (fault.at or 0.0), functools.partial(self._clock_fault, fault)
+            )
+        self.reboot(POWER_ON_CAUSE)
+
+    def reboot(self, cause: str) -> None:
+        """Reset now; the banner ends with ``cause`` after the boot time."""
+        self.stats["reboots"] += 1
+        self.booting = True
+        self.output.discard_queued()
+        self.socks.close_all()
+        self.assembler.reset()
+        self._reset_volatile()
+        self.net.power_cycle(booting=True)
+        self.reactor.call_later(self.opts.boot_time, lambda: self._boot_done(cause))
+
+    def _boot_done(self, cause: str) -> None:
+        text = CRLF.join(s.encode() for s in (*BANNER, cause, "Neul", "OK"))
+        self.output.write(BOOT_GARBAGE + CRLF + text + CRLF)
+        self.booting = False
+        self.first_error_pending = self.opts.first_command_error
+        self.net.boot_done(radio_on=self.nconfig.get("AUTOCONNECT") == "TRUE")
+
+    def close(self) -> None:
+        self.socks.close_all()
+
+    # -- input --------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the DTE (ignored while the module boots, like the real UART)."""
+        if self.booting:
+            self.stats["ignored_bytes"] += len(data)
+            return
+        for line in self.assembler.feed(data):
+            if self.booting:
+                break
+            self.handle_line(line)
+
+    def handle_line(self, line: bytes | None) -> None:
+        if line is None:
+            self.stats["overlong_lines"] = self.assembler.overlong_lines
+            self._write_error(None)
+            return
+        if not line.strip():
+            return
+        if self.echo:
+            self.output.write(line + b"\r")
+        if self.first_error_pending:
+            self.first_error_pending = False
+            self._write_error(None)
+            return
+        try:
+            commands = parse_line(line)
+        except ParseError:
+            self._write_error(None)
+            return
+        for cmd in commands:
+            if not self._run(cmd):
+                break
+
+    def _run(self, cmd: Command) -> bool:
+        """Execute one command with its faults; False stops a concatenated line."""
+        self.stats["commands"] += 1
+        faults = {f.kind: f for f in self.scenario.for_command(cmd.text)}
+        self.stats["faults"] += len(faults)
+        if "reboot" in faults:
+            self.reboot(faults["reboot"].params.get("cause", CRASH_CAUSE))
+            return False
+        if "error" in faults:
+            self._write_error(faults["error"].params.get("cme"))
+            return False
+        self._collect, self._after = [], []
+        try:
+            handler = self.commands.get(cmd.name)
+            if handler is None:
+                raise CmdError(None)
+            reply: Reply | None = handler(self, cmd)
+            error = None
+        except CmdError as exc:
+            reply, error = None, exc.code
+        except Exception as exc:  # a bug must not take the modem down: answer, report, go on
+            self.stats["internal_errors"] += 1
+            print(f"nbkit emulate: internal error on {cmd.text!r}: {exc!r}", file=sys.stderr)
+            reply, error = None, None
+        finally:
+            urcs, after = self._collect, self._after
+            self._collect = self._after = None
+        data = self._frame(reply, error, urcs, faults.get("urc_before_ok"))
+        self._send_with_faults(data, faults)
+        for line in after:
+            self.urc(line)
+        return reply is not None and not self.booting
+
+    # -- output -------------------------------------------------------------------------------
+
+    def _error_bytes(self, code: int | None) -> bytes:
+        self.stats["errors"] += 1
+        if code is not None and self.cmee == 1:
+            return f"\r\n+CME ERROR: {code}\r\n".encode()
+        return b"\r\nERROR\r\n"
+
+    def _write_error(self, code: int | None) -> None:
+        self.output.write(self._error_bytes(code))
+
+    def _frame(
+        self, reply: Reply | None, error: int | None, urcs: list[str], extra: Fault | None
+    ) -> bytes:
+        out = bytearray()
+        if reply is not None and reply.lines:
+            out += CRLF + CRLF.join(s.encode("latin-1") for s in reply.lines) + CRLF
+        if extra is not None:
+            urcs = [*urcs, extra.params["urc"]]
+        for urc in urcs:
+            out += CRLF + urc.encode("latin-1") + CRLF
+        if reply is None:
+            out += self._error_bytes(error)
+        elif reply.final is not None:
+            out += CRLF + reply.final.encode() + CRLF
+        return bytes(out)
+
+    def _send_with_faults(self, data: bytes, faults: dict[str, Fault]) -> None:
+        if "drop" in faults:
+            return
+        if "garbage" in faults:
+            data = faults["garbage"].garbage_bytes() + data
+        delay = faults["delay"].params["seconds"] if "delay" in faults else 0.0
+        split = faults.get("split")
+        if split is None:
+            self.output.write(data, delay)
+            return
+        cut = split.params.get("at_byte", len(data) // 2)
+        self.output.write(data[:cut], delay)
+        self.output.write(data[cut:], delay + split.params.get("pause", 0.2))
+
+    def urc(self, line: str) -> None:
+        """Send a URC now; while a command runs, ``+CEREG`` goes before its final result (as a
+        BC68 does on ``AT+CFUN=1``) and any other URC right after it."""
+        if self._collect is not None and line.startswith("+CEREG"):
+            self._collect.append(line)
+        elif self._after is not None:
+            self._after.append(line)
+        else:
+            self.output.write(CRLF + line.encode("latin-1") + CRLF)
+
+    def _on_network(self, kind: str, value: int) -> None:
+        from host_tools.emulator.commands import cedrxp_text, cereg_text
+
+        if kind == "cereg" and self.cereg_n:
+            self.urc(cereg_text(self, read=False))
+        elif kind == "timers" and self.cereg_n >= 4:
+            self.urc(cereg_text(self, read=False))
+        elif kind == "cscon" and self.cscon_n == 1:
+            self.urc(f"+CSCON:{value}")
+        elif kind == "npsmr" and self.npsmr_n == 1:
+            self.urc(f"+NPSMR:{value}")
+        elif kind == "cedrxp" and self.net.edrx_mode == 2:
+            self.urc(cedrxp_text(self))
+
+    # -- downlink -----------------------------------------------------------------------------
+
+    def _on_datagram(self, usock: UdpSocket, dgram: Datagram) -> None:
+        self.net.downlink(lambda: self._deliver(usock, dgram))
+
+    def _deliver(self, usock: UdpSocket, dgram: Datagram) -> None:
+        if self.socks.get(usock.sid) is not usock or self.booting:
+            return
+        size, hexdata = len(dgram.data), dgram.data.hex().upper()
+        mode = self.nsonmi if self.persona.nsonmi_modes else 1
+        if mode == 2:
+            self.urc(f"+NSONMI:{usock.sid},{dgram.ip},{dgram.port},{size},{hexdata}")
+        elif mode == 3:
+            self.urc(f"+NSONMI:{usock.sid},{size},{hexdata}")
+        elif usock.buffer(dgram) and mode == 1:
+            self.urc(f"+NSONMI:{usock.sid},{size}")
+
+    # -- scenario clock faults ----------------------------------------------------------------
+
+    def _clock_fault(self, fault: Fault) -> None:
+        self.stats["faults"] += 1
+        fault.fired += 1
+        p, kind = fault.params, fault.kind
+        if kind == "coverage_loss":
+            self.net.coverage_loss(p["duration"], p.get("stat", 2))
+        elif kind == "deny_psm":
+            self.net.set_deny_psm(True)
+            if "duration" in p:
+                self.reactor.call_later(p["duration"], lambda: self.net.set_deny_psm(False))
+        elif kind == "uplink_busy":
+            self.net.busy_sends += p["sends"]
+        elif kind == "ce_level":
+            self.net.set_ce(p["level"])
+        elif kind == "garbage":
+            self.output.write(fault.garbage_bytes())
+        elif kind == "urc":
+            self.urc(p["urc"])
+        elif kind == "reboot":
+            self.reboot(p.get("cause", CRASH_CAUSE))
+        else:  # pragma: no cover - scenario.parse rejects other kinds
+            print(f"nbkit emulate: unknown clock fault {kind}", file=sys.stderr)

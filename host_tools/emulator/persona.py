@@ -1,0 +1,66 @@
+"""What differs between the emulated modules (Huawei-firmware BC95 vs BC95-G/BC28 class)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Module identity and limits.
+
+    ``bc95`` is the original BC95 (B656-era firmware): 512-byte datagrams, single band and only
+    the ``+NSONMI:<socket>,<length>`` indication (``AT+NSONMI=`` is not supported).
+    ``bc28`` (and BC95-G) firmware: 1358-byte datagrams, multi-band, NSONMI modes 0-3.
+    """
+
+    name: str
+    max_payload: int
+    nsonmi_modes: bool
+    bands: tuple[int, ...]
+    default_bands: tuple[int, ...]
+    cgmr: tuple[str, ...]
+    nconfig: tuple[tuple[str, str], ...] = field(
+        default=(
+            ("AUTOCONNECT", "TRUE"),
+            ("CR_0354_0338_SCRAMBLING", "TRUE"),
+            ("CR_0859_SI_AVOID", "TRUE"),
+            ("COMBINE_ATTACH", "FALSE"),
+            ("CELL_RESELECTION", "FALSE"),
+            ("ENABLE_BIP", "FALSE"),
+        )
+    )
+
+
+PERSONAS: dict[str, Persona] = {
+    "bc95": Persona(
+        name="BC95",
+        max_payload=512,
+        nsonmi_modes=False,
+        bands=(8,),
+        default_bands=(8,),
+        cgmr=(
+            "SECURITY,V100R100C10B656",
+            "PROTOCOL,V100R100C10B656",
+            "APPLICATION,V100R100C10B656",
+            "SEC_UPDATER,V100R100C10B656",
+            "APP_UPDATER,V100R100C10B656",
+            "RADIO,BC95HB-02-STD_900",
+        ),
+    ),
+    "bc28": Persona(
+        name="BC28",
+        max_payload=1358,
+        nsonmi_modes=True,
+        bands=(1, 3, 5, 8, 20, 28),
+        default_bands=(5, 8, 3, 28, 20, 1),
+        cgmr=(
+            "SSB,V150R100C10B200SP1",
+            "SECURITY_A,V150R100C20B300SP2",
+            "PROTOCOL_A,V150R100C20B300SP2",
+            "APPLICATION_A,V150R100C20B300SP2",
+            "SECURITY_B,V150R100C20B300SP2",
+            "RADIO,Hi2115_RF1",
+        ),
+    ),
+}

@@ -1,0 +1,70 @@
+"""What the emulator writes down: the byte spy log and the modem state timeline (JSON Lines)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import IO
+
+#: the states of the energy model's timeline (docs/architecture.md)
+STATES = ("off", "boot", "search", "connected", "tx", "idle", "edrx", "psm")
+
+
+def _escape(data: bytes) -> str:
+    """Bytes as readable text: printable ASCII kept, \\r \\n \\t \\\\, the rest as \\xNN."""
+    return data.decode("latin-1").encode("unicode_escape").decode("ascii")
+
+
+class Spy:
+    """Every byte both ways, one JSON object per read/write.
+
+    ``{"wall": <unix s>, "t": <virtual s>, "dir": "to_modem"|"from_modem"|"udp_sent"|
+    "udp_received", "hex": "...", "text": "<escaped>"}`` (UDP records add ``"peer"``).
+    """
+
+    def __init__(self, stream: IO[str] | None, now: Callable[[], float]) -> None:
+        self.stream = stream
+        self.now = now
+
+    def record(self, direction: str, data: bytes, peer: str | None = None) -> None:
+        if self.stream is None:
+            return
+        rec: dict[str, object] = {
+            "wall": round(time.time(), 6),
+            "t": round(self.now(), 6),
+            "dir": direction,
+            "hex": data.hex().upper(),
+            "text": _escape(data),
+        }
+        if peer is not None:
+            rec["peer"] = peer
+        self.stream.write(json.dumps(rec) + "\n")
+        self.stream.flush()
+
+
+class Timeline:
+    """Modem state timeline: one ``{"t", "state", "ce"}`` record per state entry.
+
+    A state lasts until the next record; a change of CE level alone also writes a record.
+    """
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self.stream = stream
+        self.state: str | None = None
+        self.ce = 0
+        self.entries: list[tuple[float, str, int]] = []  # kept in memory for tests and stats
+
+    def enter(self, t: float, state: str, ce: int | None = None) -> None:
+        if state not in STATES:
+            raise ValueError(f"unknown modem state {state!r}")
+        ce = self.ce if ce is None else ce
+        if state == self.state and ce == self.ce:
+            return
+        self.state, self.ce = state, ce
+        self.entries.append((t, state, ce))
+        if len(self.entries) > 10000:
+            del self.entries[:5000]
+        if self.stream is not None:
+            self.stream.write(json.dumps({"t": round(t, 6), "state": state, "ce": ce}) + "\n")
+            self.stream.flush()

@@ -1,0 +1,130 @@
+"""An emulated modem on a pty: the pieces wired together and served in one thread."""
+
+from __future__ import annotations
+
+import os
+import pty
+import selectors
+import threading
+import tty
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.modem import Modem, ModemOptions
+from host_tools.emulator.reactor import Reactor, UartOutput
+from host_tools.emulator.records import Spy, Timeline
+from host_tools.emulator.scenario import Scenario
+
+READ_CHUNK = 4096
+
+
+class Emulator:
+    """Owns the pty pair, the event loop and the modem.
+
+    ``path`` is the slave device the DTE opens. The emulator keeps its own slave descriptor
+    open, so the pty survives DTE reconnects and bytes written while nobody listens wait in
+    the pty buffer (as on a real UART line, up to a bound).
+    """
+
+    def __init__(
+        self,
+        opts: ModemOptions,
+        clock: VirtualClock,
+        scenario: Scenario | None = None,
+        spy_stream: IO[str] | None = None,
+        timeline_stream: IO[str] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.reactor = Reactor(clock)
+        self.master, self.slave = pty.openpty()
+        tty.setraw(self.slave)
+        tty.setraw(self.master)
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+        self.spy = Spy(spy_stream, self.reactor.now)
+        self.timeline = Timeline(timeline_stream)
+        self.output = UartOutput(self.reactor, self.master, self.spy, self._want_write)
+        self.modem = Modem(
+            opts,
+            self.reactor,
+            self.output,
+            timeline=self.timeline,
+            spy=self.spy,
+            scenario=scenario,
+        )
+        self.reactor.add_handler(self.master, selectors.EVENT_READ, self._on_pty)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def _want_write(self, want: bool) -> None:
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0)
+        self.reactor.add_handler(self.master, events, self._on_pty)
+
+    def _on_pty(self, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self.output.flush()
+        if mask & selectors.EVENT_READ:
+            try:
+                data = os.read(self.master, READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # EIO: no slave open (cannot happen while we hold ours)
+                return
+            if data:
+                self.spy.record("to_modem", data)
+                self.modem.feed(data)
+
+    def serve(self) -> None:
+        """Power the modem on and serve until :meth:`stop`; then release everything."""
+        try:
+            self.modem.start()
+            self.reactor.run()
+        finally:
+            self.close()
+
+    def start_thread(self) -> Emulator:
+        """Serve in a background thread (in-process tests); returns self."""
+        self._thread = threading.Thread(target=self.serve, name="nbkit-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving (thread- and signal-safe); waits for the background thread."""
+        self.reactor.stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.modem.close()
+        self.reactor.close()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@contextmanager
+def serving(
+    opts: ModemOptions | None = None,
+    *,
+    time_scale: float = 1000.0,
+    scenario: Scenario | None = None,
+    spy_stream: IO[str] | None = None,
+    timeline_stream: IO[str] | None = None,
+) -> Iterator[Emulator]:
+    """An emulator serving in a background thread of this process (stopped on exit)."""
+    emu = Emulator(
+        opts or ModemOptions(),
+        VirtualClock.starting_now(time_scale),
+        scenario,
+        spy_stream=spy_stream,
+        timeline_stream=timeline_stream,
+    )
+    emu.start_thread()
+    try:
+        yield emu
+    finally:
+        emu.stop()

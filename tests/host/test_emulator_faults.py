@@ -1,0 +1,204 @@
+"""Every scenario fault kind, shown by its effect on the wire (and the scenario file rules)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from emulator_support import BANNER_END, modem, options, wait_registered
+
+from host_tools.emulator.client import PtyClient
+from host_tools.emulator.modem import BOOT_GARBAGE
+from host_tools.emulator.scenario import load, parse
+from host_tools.emulator.server import serving
+from host_tools.errors import CommandError
+
+OK = b"\r\nOK\r\n"
+SEND = "AT+NSOST=0,127.0.0.1,9,1,FF"
+
+
+def _socket(port):
+    wait_registered(port)
+    assert port.command("AT+NSOCR=DGRAM,17,0,1") == b"\r\n0\r\n" + OK
+
+
+def test_error_hits_only_the_kth_matching_command():
+    faults = [{"kind": "error", "match": "at+nsost=", "nth": 2, "cme": 159}]
+    with modem(faults=faults) as (_emu, port):
+        _socket(port)
+        port.command("AT+CMEE=1")
+        assert port.command(SEND) == b"\r\n0,1\r\n" + OK
+        assert port.command(SEND) == b"\r\n+CME ERROR: 159\r\n"
+        assert port.command(SEND) == b"\r\n0,1\r\n" + OK
+
+
+def test_error_is_plain_without_cmee_or_without_a_code():
+    faults = [
+        {"kind": "error", "match": "AT+CSQ", "cme": 30},
+        {"kind": "error", "match": "AT+CIMI"},
+    ]
+    with modem(faults=faults) as (_emu, port):
+        assert port.command("AT+CSQ") == b"\r\nERROR\r\n"  # CMEE=0
+        port.command("AT+CMEE=1")
+        assert port.command("AT+CIMI") == b"\r\nERROR\r\n"  # no code given
+
+
+def test_drop_executes_but_sends_nothing():
+    with modem(faults=[{"kind": "drop", "match": "AT+CMEE=1"}]) as (_emu, port):
+        port.write(b"AT+CMEE=1\r")
+        assert port.drain(0.1) == b""
+        assert port.command("AT+CMEE?") == b"\r\n+CMEE:1\r\n" + OK  # it was executed
+
+
+def test_delay_holds_the_response_and_what_follows():
+    faults = [{"kind": "delay", "match": "AT+CGMR", "seconds": 0.3}]
+    with modem(faults=faults) as (_emu, port):
+        start = time.monotonic()
+        port.write(b"AT+CGMR\r")
+        assert port.drain(0.1) == b""
+        assert port.read_until(OK).startswith(b"\r\nSSB,")
+        assert time.monotonic() - start >= 0.29
+
+
+def test_garbage_comes_right_before_the_response():
+    with modem(faults=[{"kind": "garbage", "match": "AT", "hex": "FF00FE"}]) as (_emu, port):
+        assert port.command("AT") == b"\xff\x00\xfe" + OK
+
+
+def test_split_writes_a_line_in_two_parts_with_a_pause():
+    faults = [{"kind": "split", "match": "AT+CIMI", "at_byte": 7, "pause": 0.3}]
+    with modem(faults=faults) as (_emu, port):
+        port.write(b"AT+CIMI\r")
+        assert port.drain(0.15) == b"\r\n46011"
+        assert port.read_until(OK) == b"1175090234\r\n" + OK
+
+
+def test_urc_before_ok_sits_between_response_and_ok():
+    faults = [{"kind": "urc_before_ok", "match": "AT+CIMI", "urc": "+CEREG:2"}]
+    with modem(faults=faults) as (_emu, port):
+        assert port.command("AT+CIMI") == b"\r\n460111175090234\r\n\r\n+CEREG:2\r\n" + OK
+        assert port.command("AT+CIMI") == b"\r\n460111175090234\r\n" + OK
+
+
+def test_reboot_mid_command_answers_nothing_and_prints_the_crash_banner():
+    with modem(faults=[{"kind": "reboot", "match": "AT+NSOST="}]) as (emu, port):
+        _socket(port)
+        port.write(SEND.encode() + b"\r")
+        got = port.read_until(BANNER_END)
+        assert got == (
+            BOOT_GARBAGE + b"\r\nBoot: Unsigned\r\nSecurity B.. Verified\r\nProtocol A.. "
+            b"Verified\r\nApps A...... Verified\r\n\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\n"
+            b"Neul\r\nOK\r\n"
+        )
+        assert port.command("AT+NSOCL=0") == b"\r\nERROR\r\n"  # sockets died with the reset
+        assert emu.modem.stats["reboots"] == 2
+
+
+def test_uplink_busy_answers_159_for_the_next_n_sends():
+    with modem(faults=[{"kind": "uplink_busy", "at": 0, "sends": 2}]) as (_emu, port):
+        _socket(port)
+        port.command("AT+CMEE=1")
+        assert [port.command(SEND) for _ in range(3)] == [
+            b"\r\n+CME ERROR: 159\r\n",
+            b"\r\n+CME ERROR: 159\r\n",
+            b"\r\n0,1\r\n" + OK,
+        ]
+
+
+def test_clock_garbage_urc_and_reboot_arrive_on_time():
+    faults = [
+        {"kind": "garbage", "at": 0.2, "hex": "A5A5"},
+        {"kind": "urc", "at": 0.3, "urc": "+NPSMR:0"},
+        {"kind": "reboot", "at": 0.4, "cause": "REBOOT_CAUSE_PROTOCOL_WATCHDOG"},
+    ]
+    with modem(faults=faults) as (_emu, port):
+        got = port.read_until(BANNER_END)
+        assert got.startswith(b"\xa5\xa5\r\n+NPSMR:0\r\n" + BOOT_GARBAGE)
+        assert b"\r\nREBOOT_CAUSE_PROTOCOL_WATCHDOG\r\nNeul\r\nOK\r\n" in got
+
+
+def test_deny_psm_fault_withdraws_granted_timers():
+    faults = [{"kind": "deny_psm", "at": 0.6}]
+    with modem(faults=faults) as (_emu, port):
+        port.command("AT+CFUN=0")
+        port.command('AT+CPSMS=1,,,"00100001","00000101";+CEREG=4')
+        port.read_until(OK)
+        port.command("AT+CFUN=1")
+        wait_registered(port)
+        assert port.command("AT+CEREG?").endswith(b",,,00000101,00100001\r\n" + OK)
+        port.read_until(b"\r\n+CEREG:1,5F1E,0153803F,9\r\n", timeout=2)  # timers withdrawn
+        assert port.command("AT+CEREG?") == b"\r\n+CEREG:4,1,5F1E,0153803F,9\r\n" + OK
+
+
+def test_ce_level_fault_changes_signal_and_timeline():
+    with modem(faults=[{"kind": "ce_level", "at": 0.5, "level": 2}]) as (emu, port):
+        wait_registered(port)
+        assert port.command("AT+CSQ") == b"\r\n+CSQ:22,99\r\n" + OK
+        deadline = time.monotonic() + 3
+        while b"+CSQ:22" in port.command("AT+CSQ") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert port.command("AT+CSQ") == b"\r\n+CSQ:5,99\r\n" + OK
+        assert emu.timeline.entries[-1][2] == 2
+
+
+def test_first_command_after_boot_may_answer_error():
+    opts = options()
+    opts.first_command_error = True
+    with serving(opts, time_scale=1.0) as emu, PtyClient(emu.path) as port:
+        port.read_until(BANNER_END)
+        assert port.command("AT") == b"\r\nERROR\r\n"
+        assert port.command("AT") == OK
+
+
+def test_scenario_files_in_json_and_toml(tmp_path):
+    (tmp_path / "s.toml").write_text(
+        '[[faults]]\nkind = "error"\nmatch = "AT+NSOST="\nnth = 2\ncme = 159\n\n'
+        '[[faults]]\nkind = "coverage_loss"\nat = 120\nduration = 60\n'
+    )
+    (tmp_path / "s.json").write_text(json.dumps({"faults": [
+        {"kind": "error", "match": "AT+NSOST=", "nth": 2, "cme": 159},
+        {"kind": "coverage_loss", "at": 120, "duration": 60},
+    ]}))  # fmt: skip
+    for name in ("s.toml", "s.json"):
+        scenario = load(tmp_path / name)
+        assert [f.kind for f in scenario.command_faults] == ["error"]
+        assert scenario.clock_faults[0].params == {"duration": 60.0}
+
+
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        ({"kind": "explode", "at": 1}, "kind must be one of"),
+        ({"kind": "drop"}, "exactly one trigger"),
+        ({"kind": "drop", "match": "AT", "at": 1}, "exactly one trigger"),
+        ({"kind": "coverage_loss", "match": "AT", "duration": 1}, "triggered by 'at'"),
+        ({"kind": "delay", "match": "AT"}, "needs 'seconds'"),
+        ({"kind": "delay", "match": "AT", "seconds": "soon"}, "'seconds' must be float"),
+        ({"kind": "garbage", "at": 1, "hex": "XYZ"}, "not hex"),
+        ({"kind": "drop", "match": "AT", "colour": "red"}, "unknown key"),
+        ({"kind": "error", "match": "AT", "nth": 0}, "'nth' and 'times' must be >= 1"),
+    ],
+)
+def test_bad_scenarios_are_refused_with_the_reason(fault, message):
+    with pytest.raises(CommandError, match=message):
+        parse({"faults": [fault]})
+
+
+def test_unreadable_or_malformed_scenario_file(tmp_path):
+    with pytest.raises(CommandError, match="cannot read scenario"):
+        load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{nope")
+    with pytest.raises(CommandError, match="not valid json"):
+        load(tmp_path / "bad.json")
+
+
+def test_a_handler_bug_answers_error_and_the_modem_keeps_serving():
+    def broken(m, cmd):
+        raise RuntimeError("boom")
+
+    with modem() as (emu, port):
+        emu.modem.commands = dict(emu.modem.commands, **{"+CSQ": broken})
+        assert port.command("AT+CSQ") == b"\r\nERROR\r\n"
+        assert port.command("AT") == OK
+        assert emu.modem.stats["internal_errors"] == 1
