@@ -1,5 +1,6 @@
 # nbkit firmware entry point: the board runs this after boot.
 import os
+import sys
 
 # Finish a deploy that was committed but cut before it completed (see host_tools/deploy.py):
 # while .deploy/journal.json exists, the applier renames the staged files into place.
@@ -10,6 +11,12 @@ except OSError:
 else:
     exec(open(".deploy/apply.py").read())
 
-import nbkit  # noqa: E402 - after the deploy journal, on purpose
+# The hardware: the virtual board on the unix port, machine peripherals on a real board.
+if sys.platform == "linux":
+    from nbkit.hal import unix_board as board
+else:
+    from nbkit.hal import machine_board as board  # type: ignore[no-redef]
 
-print("nbkit firmware", nbkit.VERSION)
+from nbkit.app import device  # noqa: E402
+
+device.run(board)

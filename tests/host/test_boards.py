@@ -61,6 +61,8 @@ def test_wiring_table_comes_from_the_board_data():
     assert "| GPIO0 | BC95 RXD (MCU TX, UART0, 9600 8N1) |" in table
     assert "| GPIO1 | BC95 TXD (MCU RX, UART0) |" in table
     assert "| GPIO2 | BC95 PWRKEY" in table
+
+
 @pytest.mark.parametrize(
     "mutate, message",
     [

@@ -49,8 +49,8 @@ class MeterApp:
                 self.sample()
             if sch.REPORT in reasons or sch.RETRY in reasons or sch.HEARTBEAT in reasons:
                 self.sched.reported(self.report())
-            self._save()
             wake_at, reasons = self.sched.next_wake()
+        self._save()  # every wake: the first one starts the schedule that later wakes follow
         return self.sched.ms_until(wake_at)
 
     def sample(self):
@@ -114,12 +114,17 @@ class MeterApp:
         if state.get("v") == _STATE_VERSION:
             self.sched.restore(tuple(state["sched"]))
             self.reported_dropped = state.get("dropped", 0)
+            if "meter" in state and hasattr(self.meter, "restore"):
+                self.meter.restore(tuple(state["meter"]))
 
     def _save(self):
         tmp = self.state_path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump({"v": _STATE_VERSION, "sched": list(self.sched.state()),
-                       "dropped": self.reported_dropped}, f)
+            state = {"v": _STATE_VERSION, "sched": list(self.sched.state())}
+            state["dropped"] = self.reported_dropped
+            if hasattr(self.meter, "state"):
+                state["meter"] = list(self.meter.state())
+            json.dump(state, f)
         os.rename(tmp, self.state_path)
 
 
