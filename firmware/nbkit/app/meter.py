@@ -20,7 +20,7 @@ _STATE_VERSION = const(1)
 class MeterApp:
     # cfg: validated config (nbkit.store.config); clock: RTC seconds via clock.time();
     # queue: nbkit.store.queue.Queue; meter: read() -> [(code, value)]; link: app.link.UdpLink.
-    def __init__(self, cfg, clock, queue, meter, link, state_path="meter.state", log=None):
+    def __init__(self, cfg, clock, queue, meter, link, *, state_path="meter.state", log=None):
         self.cfg = cfg
         self.clock = clock
         self.queue = queue
