@@ -127,7 +127,9 @@ class VBoard:
             BOOT_CODE,
         ]
         env = dict(
-            os.environ, MICROPYPATH=f".frozen:{FIRMWARE_DIR}", NBKIT_VBOARD=str(self.runtime)
+            os.environ,
+            MICROPYPATH=f".frozen:{self.o.app.resolve()}",
+            NBKIT_VBOARD=str(self.runtime),
         )
         fd, slave = pty.openpty()
         uart_line_discipline(slave)  # set before anything is written to it: no echo, ever

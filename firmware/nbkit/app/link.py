@@ -31,7 +31,7 @@ class UdpLink:
         self.bytes_down = 0
 
     def up(self):
-        if not (self.modem.resume() or self.modem.attach(self.attach_timeout_ms)):
+        if not self.modem.attach(self.attach_timeout_ms):
             return False
         for _ in range(_OPEN_TRIES):
             try:

@@ -246,13 +246,15 @@ class Bc95:
             left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
             if left <= 0:
                 return False
-            self.engine.idle(min(left, _CEREG_POLL_MS))
-            if self.lifecycle.online:
+            if self.engine.wait_until(self._online, min(left, _CEREG_POLL_MS)):
                 return True
             reply = self.engine.command("AT+CEREG?", cereg.PREFIX, 1000)
             if reply.ok and reply.lines:
                 self._on_reg(cereg.parse(reply.lines[0], read=True))
         return True
+
+    def _online(self):
+        return self.lifecycle.online
 
     def _failed(self, why):
         self.last_error = why
