@@ -117,8 +117,9 @@ class Rig:
 
     def _provision(self) -> None:
         """The documented key flow (docs/keys.md): `nbkit keys new`, then the intervals."""
-        from host_tools.cli import main as nbkit_main
         from nbkit.store import config
+
+        from host_tools.cli import main as nbkit_main
 
         keys, cfg_path = self.path("keys.json"), self.path("device.json")
         for p in (keys, cfg_path):

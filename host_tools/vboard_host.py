@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host_tools import FIRMWARE_DIR
 from host_tools.mpy import micropython_binary
 from host_tools.vboard_parts import (
     BLOCK_SIZE,
