@@ -8,6 +8,8 @@ on a littlefs image. Device and emulator share one virtual clock (docs/architect
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -124,21 +126,22 @@ class Rig:
         keys, cfg_path = self.path("keys.json"), self.path("device.json")
         for p in (keys, cfg_path):
             p.unlink(missing_ok=True)
-        code = nbkit_main(
-            [
-                "keys",
-                "new",
-                "--device",
-                str(self.opt.device_id),
-                "--keys",
-                str(keys),
-                "--config",
-                str(cfg_path),
-                "--server",
-                f"127.0.0.1:{self.collector_port}",
-                "--json",
-            ]
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints the fingerprint
+            code = nbkit_main(
+                [
+                    "keys",
+                    "new",
+                    "--device",
+                    str(self.opt.device_id),
+                    "--keys",
+                    str(keys),
+                    "--config",
+                    str(cfg_path),
+                    "--server",
+                    f"127.0.0.1:{self.collector_port}",
+                    "--json",
+                ]
+            )
         if code:
             raise CommandError("`nbkit keys new` failed")
         cfg = json.loads(cfg_path.read_text())
@@ -249,6 +252,7 @@ class Rig:
             except ValueError:
                 continue
             if event.get("event") == "uplink":
+                event["virtual_t"] = self.virtual_now()
                 with self._lock:
                     self.uplinks.append(event)
                     self._lock.notify_all()
