@@ -6,6 +6,7 @@ from micropython import const
 
 from nbkit.app.link import UdpLink
 from nbkit.app.meter import MeterApp
+from nbkit.app.service import serve_window
 from nbkit.at.engine import Engine
 from nbkit.modem.bc95 import Bc95
 from nbkit.proto import codes
@@ -62,6 +63,7 @@ def build(board, cfg):
 
 def run(board):
     # One wake of the device; never returns on a board (deep sleep resets the MCU).
+    serve_window(board)  # power-on/reset: the provisioning console first (app/service.py)
     try:
         cfg = config.load(CONFIG_PATH)
     except config.ConfigError as exc:

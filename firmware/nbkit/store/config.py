@@ -38,6 +38,13 @@ def _host(v):
     return None if 0 < len(v) <= 253 and " " not in v else "must be a host name or IP address"
 
 
+def _pin(v):
+    # "" = no PIN: the console unlocks only by challenge-response with the device key.
+    if v == "" or (4 <= len(v) <= 12 and v.isdigit()):
+        return None
+    return "must be 4 to 12 digits, or empty (challenge-response only)"
+
+
 def _apn(v):
     return None if len(v) <= 62 and '"' not in v else "must be at most 62 characters, no quotes"
 
@@ -53,6 +60,7 @@ FIELDS = {
     "leak_lph": (int, 30, _range(0, 100000)),  # flow never below this for a day: leak
     "burst_lph": (int, 3000, _range(0, 1000000)),  # flow above this: burst
     "low_battery_mv": (int, 3300, _range(2000, 4200)),
+    "service_pin": (str, "", _pin),  # console PIN (nbkit.console); secret, never read back
 }
 
 

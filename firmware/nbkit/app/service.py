@@ -1,0 +1,235 @@
+# The service window: the provisioning console (nbkit.console) on the console UART at a
+# power-on or reset, before the meter cycle. A technician's tool (`nbkit provision`) sends a line
+# within attention_s seconds (any line; the tool sends `ping <token>`); the device then answers
+# console lines until the line `exit` arrives while no session is unlocked (`nbkit provision`
+# sends `exit` after each command to lock, which keeps the window open for its next command),
+# or until idle_s seconds pass without input. Then the meter cycle runs as usual.
+# A timer wake from deep sleep opens no window: waiting on the UART at every wake costs energy.
+#
+# Parts on the device: the config file through nbkit.console.store_adapter (atomic writes), the
+# wrong-attempt count on flash, the event log (nbkit.store.eventlog), the modem driver for
+# identify, and self-test checks that use the real paths: AT, SIM (AT+CIMI), attach, a test
+# uplink of a fresh meter reading that the collector must acknowledge, the meter input.
+import micropython
+from micropython import const
+
+from nbkit.console.console import Console
+from nbkit.console.store_adapter import Attempts, StoreConfig
+from nbkit.store.eventlog import EventLog
+
+CONFIG_PATH = "config.json"
+EVENTS_PATH = "events.log"
+ATTEMPTS_PATH = "service.attempts"
+_DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET (ESP32, unix_board)
+_POLL_MS = const(200)
+_ATTACH_MS = const(60000)
+_LINE_MAX = const(2800)
+
+
+def opens_window(board):
+    # Power-on, hard or soft reset, or a deep-sleep wake by a pin (the service button): yes.
+    # A deep-sleep wake by the RTC timer: no.
+    if board.reset_cause() != _DEEPSLEEP_RESET:
+        return True
+    reason = getattr(board, "wake_reason", None)
+    reason = reason() if reason is not None else None
+    return reason not in (None, "timer")
+
+
+class ServiceConsole(Console):
+    # `exit` with no unlocked session ends the service window.
+    done = False
+
+    def _cmd_exit(self, args, out):
+        if not self.guard.is_unlocked():
+            self.done = True
+        Console._cmd_exit(self, args, out)
+
+
+class LoggedStore(StoreConfig):
+    # Every change made from the console goes to the event log (never the values: secrets).
+    def __init__(self, path, events):
+        StoreConfig.__init__(self, path)
+        self.events = events
+
+    def update(self, changes):
+        StoreConfig.update(self, changes)
+        self.events.append("service: set " + ",".join(sorted(changes)))
+
+    def set_key(self, key):
+        StoreConfig.set_key(self, key)
+        self.events.append("service: device key replaced")
+
+    def factory_reset(self):
+        StoreConfig.factory_reset(self)
+        self.events.append("service: factory reset")
+
+
+class Parts:
+    # The device's modem and meter app for identify/selftest, built on first use and again
+    # after a configuration change (the app follows the stored configuration).
+    def __init__(self, board, store):
+        self.board = board
+        self.store = store
+        self.clock = board.clock()
+        self._built = -1
+        self._modem = None
+        self.app = None
+
+    def modem(self):
+        if self._built != self.store.writes:
+            self._build()
+        return self._modem
+
+    def _build(self):
+        self._built = self.store.writes
+        cfg = self.store.current()
+        if cfg is not None:
+            from nbkit.app import device
+
+            self.app = device.build(self.board, cfg)
+            self._modem = self.app.link.modem
+            return
+        from nbkit.at.engine import Engine
+        from nbkit.modem.bc95 import Bc95
+
+        self.app = None
+        transport = self.board.modem()
+        if transport is None:
+            raise OSError("no modem UART on this board")
+        engine = Engine(transport, self.clock, line_max=_LINE_MAX)
+        self._modem = Bc95(engine, self.clock, model=self.board.board["modem"]["model"])
+
+    # -- identify -------------------------------------------------------------------------
+    def info(self):
+        modem = self.modem()
+        if not at_ok(modem):
+            raise OSError("no answer to AT")
+        ident = modem.identity()
+        out = {"model": self.board.board.get("name", "?")}
+        out["modem"] = "%s %s" % (modem.model, ident.get("firmware") or "")
+        for key in ("imei", "iccid", "imsi"):
+            out[key] = ident.get(key) or "unknown"
+        rssi, dbm = modem.signal()
+        out["signal"] = "no signal (csq 99)" if dbm is None else "%d dBm (csq %d)" % (dbm, rssi)
+        return out
+
+    # -- selftest -------------------------------------------------------------------------
+    def checks(self):
+        return [
+            ("modem", self.check_modem),
+            ("sim", self.check_sim),
+            ("attach", self.check_attach),
+            ("uplink", self.check_uplink),
+            ("sensor", self.check_sensor),
+        ]
+
+    def check_modem(self):
+        modem = self.modem()
+        return (True, "AT answered") if at_ok(modem) else (False, "no answer to AT")
+
+    def check_sim(self):
+        reply = self.modem().engine.command("AT+CIMI", "", 2000)
+        if reply.ok and reply.lines and reply.lines[0].strip().isdigit():
+            return True, "IMSI " + reply.lines[0].strip()
+        return False, "no IMSI (SIM missing or not ready): %s" % reply.result
+
+    def check_attach(self):
+        modem = self.modem()
+        if modem.attach(_ATTACH_MS):
+            reg = modem.reg
+            return True, "registered" + ("" if reg is None else " (stat %s)" % reg.stat)
+        return False, "not attached: %s" % modem.last_error
+
+    def check_uplink(self):
+        self.modem()
+        app = self.app
+        if app is None:
+            return False, "not provisioned (server, device id and key needed)"
+        app.sample()  # a fresh reading: the test uplink carries real data
+        if app.report():
+            return True, "acked by the collector (%d uplinks)" % app.link.uplinks
+        return False, "no ack from %s:%d" % (app.cfg["server_host"], app.cfg["server_port"])
+
+    def check_sensor(self):
+        self.modem()
+        if self.app is None:
+            return False, "not provisioned"
+        readings = self.app.meter.read()
+        return True, " ".join("%s=%d" % (code_name(c), v) for c, v in readings)
+
+
+def at_ok(modem):
+    for _ in range(3):
+        if modem.engine.command("AT", None, 500).ok:
+            return True
+    return False
+
+
+def code_name(code):
+    from nbkit.proto import codes
+
+    return codes.name(code)
+
+
+def _kbd_intr(board, char):
+    fn = getattr(board, "kbd_intr", None)
+    (fn or micropython.kbd_intr)(char)
+
+
+def serve_window(board, attention_s=5, idle_s=60, transport=None, config_path=CONFIG_PATH):
+    # -> True when a technician used the window. Never raises: the meter cycle must go on.
+    if not opens_window(board):
+        return False
+    try:
+        return _serve(board, attention_s, idle_s, transport, config_path)
+    except Exception as exc:  # noqa: BLE001 - a broken console must not stop the meter
+        import sys
+
+        print("nbkit: service window failed:", repr(exc))
+        sys.print_exception(exc)
+        return False
+
+
+def _serve(board, attention_s, idle_s, transport, config_path):
+    if transport is None:
+        from nbkit.hal.stdio import StdioTransport
+
+        transport = StdioTransport()
+    clock = board.clock()
+    events = EventLog(EVENTS_PATH, clock=clock)
+    store = LoggedStore(config_path, events)
+    parts = Parts(board, store)
+    console = ServiceConsole(
+        transport,
+        clock,
+        store,
+        pin=store.pin(),
+        info=parts.info,
+        checks=parts.checks(),
+        log=events.tail,
+        attempts=Attempts(ATTEMPTS_PATH),
+    )
+    print("nbkit: service console open for %d s (send a line, e.g. ping)" % attention_s)
+    _kbd_intr(board, -1)  # Ctrl-C is a byte of the line protocol, not KeyboardInterrupt
+    try:
+        used = _loop(console, clock, attention_s, idle_s)
+    finally:
+        _kbd_intr(board, 3)
+    if used:
+        events.append("service: window closed after %d replies" % console.replies)
+    print("nbkit: service console closed")
+    return used
+
+
+def _loop(console, clock, attention_s, idle_s):
+    last = clock.ticks_ms()
+    used = False
+    while not console.done:
+        if console.poll(_POLL_MS):
+            last = clock.ticks_ms()
+            used = True
+        limit_ms = (idle_s if used else attention_s) * 1000
+        if clock.ticks_diff(clock.ticks_ms(), last) >= limit_ms:
+            break
+    return used

@@ -1,0 +1,162 @@
+# The real configuration store (nbkit.store.config, one JSON file replaced atomically) behind the
+# interface nbkit.console.Console expects (see console.py): get / items / update / set_key /
+# key_fingerprint / sign / factory_reset, plus Attempts, the wrong-PIN count kept on flash.
+#
+# Values arrive as typed text: an int field takes decimal digits, a str field the text as is.
+# update() checks every value and the whole config (nbkit.store.config.validate) before writing
+# anything; the write is config.save's write-to-temp-then-rename, so a power cut leaves the old
+# or the new file. Secrets are never read back: `key` (the device key, set only with `key set`)
+# is not listed, `service_pin` reads as "(set)" or "(none)".
+#
+# After a factory reset the file keeps only the service PIN (the technician's way back in) and
+# misses required settings: the device is unprovisioned (config.load refuses it) until they are
+# all set again. Such a partial config is saved as it is typed in, every given value checked.
+import json
+import os
+
+from nbkit.console.auth import hmac_sha256, key_fingerprint
+from nbkit.store import config
+
+SECRET = ("key", "service_pin")
+_MISSING = "missing (required)"
+
+
+class StoreConfig:
+    def __init__(self, path):
+        self.path = path
+        self._cfg = None
+        self.writes = 0  # completed saves (tests)
+
+    def _values(self):
+        # -> the stored config (cached); {} when none, a partial one after a factory reset
+        if self._cfg is None:
+            try:
+                with open(self.path) as f:
+                    cfg = json.loads(f.read(4096))
+                self._cfg = cfg if isinstance(cfg, dict) else {}
+            except (OSError, ValueError):
+                self._cfg = {}
+        return self._cfg
+
+    def current(self):
+        # -> the stored config with defaults, or None when it is not a complete valid one
+        try:
+            return config.validate(dict(self._values()))
+        except config.ConfigError:
+            return None
+
+    def get(self, key):
+        if key not in config.FIELDS:
+            raise KeyError(key)
+        if key == "key":
+            raise KeyError(key)  # write-only: `key fingerprint` says which key is set
+        values = self._values()
+        value = values.get(key, config.FIELDS[key][1])
+        if key == "service_pin":
+            return "(set)" if value else "(none)"
+        return "(not set)" if value is None else value
+
+    def items(self):
+        return [(k, self.get(k)) for k in sorted(config.FIELDS) if k != "key"]
+
+    def update(self, changes):
+        merged = dict(self._values())
+        for key in changes:
+            merged[key] = _parse(key, changes[key])
+        self._save(merged)
+
+    def set_key(self, key):
+        if len(key) not in (16, 32):
+            raise ValueError("key: must be 16 or 32 bytes")
+        merged = dict(self._values())
+        merged["key"] = _hex(key)
+        self._save(merged)
+
+    def _key(self):
+        value = self._values().get("key")
+        if not isinstance(value, str) or config.FIELDS["key"][2](value):
+            return None
+        from binascii import unhexlify
+
+        return unhexlify(value)
+
+    def key_fingerprint(self):
+        key = self._key()
+        return None if key is None else key_fingerprint(key)
+
+    def sign(self, data):
+        key = self._key()
+        return None if key is None else hmac_sha256(key, data)
+
+    def pin(self):
+        # -> the service PIN for nbkit.console (None: challenge-response only)
+        return self._values().get("service_pin") or None
+
+    def factory_reset(self):
+        kept = {}
+        if self.pin():
+            kept["service_pin"] = self.pin()
+        _write(self.path, kept)
+        self._cfg = kept
+        self.writes += 1
+
+    def _save(self, merged):
+        # Whole-config check; a partial config (after a factory reset) may miss required keys.
+        try:
+            cfg = config.validate(merged)
+        except config.ConfigError as exc:
+            problems = [p for p in str(exc).split("; ") if not p.endswith(_MISSING)]
+            if problems:
+                raise ValueError("; ".join(problems)) from None
+            cfg = merged
+        _write(self.path, cfg)
+        self._cfg = cfg
+        self.writes += 1
+
+
+def _parse(key, text):
+    if key not in config.FIELDS:
+        raise ValueError("%s: unknown setting" % key)
+    if key == "key":
+        raise ValueError("key: write-only, use key set <hex>")
+    kind = config.FIELDS[key][0]
+    if kind is int:
+        if not text.isdigit() or len(text) > 10:
+            raise ValueError("%s: expected a whole number, got %s" % (key, text[:16]))
+        return int(text)
+    return text
+
+
+def _hex(data):
+    from binascii import hexlify
+
+    return hexlify(data).decode()
+
+
+def _write(path, cfg):
+    # config.save's atomic replacement, for a config that may be partial
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps(cfg))
+    os.rename(tmp, path)
+
+
+class Attempts:
+    # Wrong PIN / response count across resets (nbkit.console.auth.Guard): a small file,
+    # replaced atomically, written only when the count changes.
+    def __init__(self, path="service.attempts"):
+        self.path = path
+
+    def load(self):
+        try:
+            with open(self.path) as f:
+                text = f.read(12).strip()
+        except OSError:
+            return 0
+        return int(text) if text.isdigit() else 0
+
+    def save(self, n):
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d" % n)
+        os.rename(tmp, self.path)

@@ -1,0 +1,141 @@
+# The provisioning console on the real config store (nbkit.console.store_adapter): typed text
+# in, validated config on flash out, secrets write-only, all or nothing, PIN from the config,
+# wrong attempts kept across a reboot, factory reset keeps only the PIN.
+from store_bench import FACTORY, KEY_HEX, PATH, PIN, StoreBench, mount, new_image, stored, umount
+from nbkit.console.auth import hmac_sha256, key_fingerprint
+
+HEAPSIZE = "192K"
+
+
+def test_get_lists_the_stored_config_without_secrets():
+    mount(new_image())
+    bench = StoreBench()
+    bench.unlock()
+    reply = bench.send("get")
+    assert reply[-1] == "OK", reply
+    assert "device_id: 42" in reply and "server_host: 10.0.0.1" in reply, reply
+    assert "service_pin: (set)" in reply and "read_interval_s: 900" in reply, reply
+    text = "\n".join(reply)
+    assert KEY_HEX not in text and PIN not in text and not text.count("key:"), reply
+    assert bench.send("get key") == ["ERR 404 unknown key key"]
+    umount()
+
+
+def test_set_converts_text_validates_and_saves_atomically():
+    mount(new_image())
+    bench = StoreBench()
+    bench.unlock()
+    reply = bench.send("set server_port=9999 apn=iot.nb")
+    assert reply == ["server_port: 9999", "apn: iot.nb", "OK"], reply
+    assert stored()["server_port"] == 9999 and stored()["apn"] == "iot.nb"
+    umount()
+
+
+def test_an_invalid_value_changes_nothing_and_says_why():
+    mount(new_image())
+    bench = StoreBench()
+    bench.unlock()
+    cases = (
+        ("set server_port=0 apn=x", "ERR 422 server_port: must be 1..65535"),
+        ("set server_port=abc", "ERR 422 server_port: expected a whole number, got abc"),
+        ("set colour=red", "ERR 422 colour: unknown setting"),
+        ("set key=" + KEY_HEX, "ERR 422 key: write-only, use key set <hex>"),
+        ("set report_interval_s=60", "ERR 422 report_interval_s: must not be shorter"),
+        ("set service_pin=12", "ERR 422 service_pin: must be 4 to 12 digits"),
+    )
+    for line, expected in cases:
+        reply = bench.send(line)
+        assert len(reply) == 1 and reply[0].startswith(expected), (line, reply)
+    assert stored() == __import__("nbkit.store.config").store.config.validate(FACTORY)
+    assert bench.store.writes == 0
+    umount()
+
+
+def test_the_pin_comes_from_the_config_and_challenge_uses_the_device_key():
+    mount(new_image())
+    bench = StoreBench()
+    assert bench.send("unlock 0000")[0].startswith("ERR 403")
+    nonce = bench.send("challenge")[0].split(": ")[1]
+    mac = hmac_sha256(bytes.fromhex(KEY_HEX), bytes.fromhex(nonce)).hex()
+    assert bench.send("respond " + mac) == ["OK"]
+    assert bench.send("key fingerprint") == [
+        "fingerprint: " + key_fingerprint(bytes.fromhex(KEY_HEX)),
+        "OK",
+    ]
+    umount()
+
+
+def test_key_set_stores_the_key_as_the_device_uses_it():
+    mount(new_image())
+    bench = StoreBench()
+    bench.unlock()
+    new = "ab" * 32
+    reply = bench.send("key set " + new)
+    assert reply == ["fingerprint: " + key_fingerprint(bytes.fromhex(new)), "OK"], reply
+    assert stored()["key"] == new
+    assert bench.send("key set " + "cd" * 20) == ["ERR 422 key: refused by the key store"]
+    assert stored()["key"] == new
+    umount()
+
+
+def test_wrong_attempts_survive_a_reboot():
+    image = new_image()
+    mount(image)
+    bench = StoreBench()
+    for _ in range(3):
+        assert bench.send("unlock 1111")[0].startswith("ERR 403")
+    umount()
+    mount(image)  # power cycle: a new console on the same flash starts locked out
+    bench = StoreBench()
+    assert bench.send("unlock " + PIN) == ["ERR 429 locked out, retry in 30 s"]
+    bench.clock.advance(30000)
+    bench.unlock()
+    umount()
+
+
+def test_factory_reset_keeps_the_pin_and_the_device_is_unprovisioned_until_complete():
+    mount(new_image())
+    bench = StoreBench()
+    bench.unlock()
+    assert bench.send("factory-reset confirm") == ["OK"]
+    assert "missing (required)" in stored(), stored()
+    bench.unlock()  # the PIN is kept: the technician gets back in
+    assert bench.send("key fingerprint") == ["fingerprint: none", "OK"]
+    assert bench.send("set device_id=7 server_host=10.1.1.1") == [
+        "device_id: 7",
+        "server_host: 10.1.1.1",
+        "OK",
+    ]
+    assert bench.send("set server_port=x")[0].startswith("ERR 422 server_port")
+    assert bench.send("set server_port=5683") == ["server_port: 5683", "OK"]
+    assert "key: missing" in stored(), stored()
+    assert bench.send("key set " + KEY_HEX)[-1] == "OK"
+    cfg = stored()
+    assert cfg["device_id"] == 7 and cfg["service_pin"] == PIN, cfg
+    umount()
+
+
+def test_exit_locks_a_session_and_ends_the_window_only_when_locked():
+    mount(new_image())
+    bench = StoreBench()
+    bench.unlock()
+    assert bench.send("exit") == ["OK"] and not bench.console.done
+    assert bench.send("get")[0].startswith("ERR 401")
+    assert bench.send("exit") == ["OK"] and bench.console.done
+    umount()
+
+
+def test_the_log_shows_console_changes_never_values():
+    mount(new_image())
+    bench = StoreBench()
+    bench.unlock()
+    bench.send("set apn=iot.nb")
+    bench.send("set service_pin=123456")
+    bench.send("key set " + "ab" * 16)
+    reply = bench.send("log 5")
+    assert reply[-1] == "OK" and len(reply) == 4, reply
+    assert reply[0].endswith(" service: set apn"), reply
+    assert reply[1].endswith(" service: set service_pin"), reply
+    assert reply[2].endswith(" service: device key replaced"), reply
+    assert "123456" not in "".join(reply) and "abab" not in "".join(reply), reply
+    umount()
