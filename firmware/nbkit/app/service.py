@@ -5,12 +5,13 @@
 # sends `exit` after each command to lock, which keeps the window open for its next command),
 # or until idle_s seconds pass without input. Then the meter cycle runs as usual.
 # A timer wake from deep sleep opens no window: waiting on the UART at every wake costs energy.
+# Ctrl-C on the console still raises KeyboardInterrupt (out of main.py into the REPL), so
+# mpremote and `nbkit deploy` can break in while the window is open.
 #
 # Parts on the device: the config file through nbkit.console.store_adapter (atomic writes), the
 # wrong-attempt count on flash, the event log (nbkit.store.eventlog), the modem driver for
 # identify, and self-test checks that use the real paths: AT, SIM (AT+CIMI), attach, a test
 # uplink of a fresh meter reading that the collector must acknowledge, the meter input.
-import micropython
 from micropython import const
 
 from nbkit.console.console import Console
@@ -68,9 +69,10 @@ class LoggedStore(StoreConfig):
 class Parts:
     # The device's modem and meter app for identify/selftest, built on first use and again
     # after a configuration change (the app follows the stored configuration).
-    def __init__(self, board, store):
+    def __init__(self, board, store, events=None):
         self.board = board
         self.store = store
+        self.events = events
         self.clock = board.clock()
         self._built = -1
         self._modem = None
@@ -88,6 +90,7 @@ class Parts:
             from nbkit.app import device
 
             self.app = device.build(self.board, cfg)
+            self.app.log = self._log  # app lines go to the event log, not into console replies
             self._modem = self.app.link.modem
             return
         from nbkit.at.engine import Engine
@@ -100,6 +103,10 @@ class Parts:
         engine = Engine(transport, self.clock, line_max=_LINE_MAX)
         self._modem = Bc95(engine, self.clock, model=self.board.board["modem"]["model"])
 
+    def _log(self, *args):
+        if self.events is not None:
+            self.events.append("app: " + " ".join(str(a) for a in args))
+
     # -- identify -------------------------------------------------------------------------
     def info(self):
         modem = self.modem()
@@ -107,7 +114,7 @@ class Parts:
             raise OSError("no answer to AT")
         ident = modem.identity()
         out = {"model": self.board.board.get("name", "?")}
-        out["modem"] = "%s %s" % (modem.model, ident.get("firmware") or "")
+        out["modem"] = "%s %s" % (modem.model, _firmware(ident.get("firmware")))
         for key in ("imei", "iccid", "imsi"):
             out[key] = ident.get(key) or "unknown"
         rssi, dbm = modem.signal()
@@ -159,6 +166,13 @@ class Parts:
         return True, " ".join("%s=%d" % (code_name(c), v) for c, v in readings)
 
 
+def _firmware(fw):
+    # AT+CGMR: one revision line, or Huawei's {"APPLICATION_A": ..., "SSB": ...}
+    if isinstance(fw, dict):
+        return fw.get("APPLICATION_A") or fw.get("SSB") or "?"
+    return fw or "?"
+
+
 def at_ok(modem):
     for _ in range(3):
         if modem.engine.command("AT", None, 500).ok:
@@ -170,11 +184,6 @@ def code_name(code):
     from nbkit.proto import codes
 
     return codes.name(code)
-
-
-def _kbd_intr(board, char):
-    fn = getattr(board, "kbd_intr", None)
-    (fn or micropython.kbd_intr)(char)
 
 
 def serve_window(board, attention_s=5, idle_s=60, transport=None, config_path=CONFIG_PATH):
@@ -199,7 +208,7 @@ def _serve(board, attention_s, idle_s, transport, config_path):
     clock = board.clock()
     events = EventLog(EVENTS_PATH, clock=clock)
     store = LoggedStore(config_path, events)
-    parts = Parts(board, store)
+    parts = Parts(board, store, events)
     console = ServiceConsole(
         transport,
         clock,
@@ -211,11 +220,9 @@ def _serve(board, attention_s, idle_s, transport, config_path):
         attempts=Attempts(ATTEMPTS_PATH),
     )
     print("nbkit: service console open for %d s (send a line, e.g. ping)" % attention_s)
-    _kbd_intr(board, -1)  # Ctrl-C is a byte of the line protocol, not KeyboardInterrupt
-    try:
-        used = _loop(console, clock, attention_s, idle_s)
-    finally:
-        _kbd_intr(board, 3)
+    # Ctrl-C keeps its REPL meaning (KeyboardInterrupt): a developer's mpremote / nbkit deploy
+    # breaks into the REPL during the window; nbkit provision never sends it.
+    used = _loop(console, clock, attention_s, idle_s)
     if used:
         events.append("service: window closed after %d replies" % console.replies)
     print("nbkit: service console closed")

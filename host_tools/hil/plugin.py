@@ -1,0 +1,315 @@
+"""pytest plugin for hardware-in-the-loop tests: the same suite on a real board or the virtual one.
+
+Registered as the ``nbkit_hil`` pytest11 entry point (pyproject.toml), so any pytest run in the
+nbkit environment has these options:
+
+    pytest tests/hil                                    # virtual board + emulated modem + collector
+    pytest tests/hil --board esp32_bc28 --port /dev/ttyUSB0 [--flash FW.bin] [--deploy]
+                     [--pin-file pin.txt | --auth-key-file device.key]
+
+Fixtures: ``hil_target`` (session: the board, its console port, reset/power, secrets, the
+collector's uplinks on the virtual rig), ``dut`` (a :class:`host_tools.hil.dut.Dut` on the console
+port, ``expect(pattern, timeout)`` shows the buffer on failure), ``service`` (the board reset so
+its service window is open; closed again afterwards) and ``provision`` (runs ``nbkit provision``
+on the port with the target's secret, returns exit code and JSON). Markers: ``needs_collector``
+(the test reads what the collector received: the virtual rig has one), ``virtual_only`` (power
+cuts and other things only the virtual board can do). Artifacts of every test (console log,
+the AT spy log of the emulator) go under ``<pytest basetemp>/nbkit-hil/<test>/``; a failing test
+prints their paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from host_tools.hil.dut import Dut
+from host_tools.rig import Rig, RigOptions
+
+VIRTUAL_BOARD = "unix_sim"
+_ARTIFACTS = pytest.StashKey[dict[str, Path]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The HIL options (`pytest --help`, group "nbkit HIL")."""
+    group = parser.getgroup("nbkit HIL", "hardware-in-the-loop tests (tests/hil)")
+    group.addoption("--board", default=VIRTUAL_BOARD, help="board name (boards/*.json)")
+    group.addoption(
+        "--port",
+        default=None,
+        help="console port of a real board; without it the suite runs on the virtual board",
+    )
+    group.addoption("--flash", metavar="FIRMWARE", help="flash this MicroPython image first")
+    group.addoption("--deploy", action="store_true", help="nbkit deploy the app first")
+    group.addoption("--pin-file", metavar="FILE", help="service PIN of the real board")
+    group.addoption("--auth-key-file", metavar="FILE", help="device key (hex) of the real board")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers."""
+    config.addinivalue_line(
+        "markers", "needs_collector: reads what the collector received (virtual rig only)"
+    )
+    config.addinivalue_line(
+        "markers", "virtual_only: needs the virtual board (power cuts, control channel)"
+    )
+
+
+# -- targets --------------------------------------------------------------------------------
+
+
+class _QuietRig(Rig):
+    """The rig without its own console reader: the console belongs to the tests (Dut, tools)."""
+
+    def _console_reader(self) -> None:
+        return
+
+
+class Target:
+    """What the HIL tests talk to: a console port plus what the target can do besides."""
+
+    virtual = False
+    has_collector = False
+
+    def __init__(self, board: str, port: str, workdir: Path) -> None:
+        self.board = board
+        self.port = port
+        self.workdir = workdir
+        self.auth: list[str] = []
+
+    def reset(self) -> None:
+        """Reset the board so that its service window opens (power-on/reset boot)."""
+        raise NotImplementedError
+
+    def spy_path(self) -> Path | None:
+        """The AT spy log of the modem link (JSON lines), when the target has one."""
+        return None
+
+    def uplinks(self) -> list[dict[str, Any]]:
+        """Uplink events the collector received so far."""
+        return []
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait up to timeout wall seconds for predicate()."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def check_alive(self) -> None:
+        """Raise when a part of the target has died."""
+
+    def stop(self) -> None:
+        """Release the target."""
+
+
+class VirtualTarget(Target):
+    """The virtual rig: collector + BC28 emulator + virtual board running the real app."""
+
+    virtual = True
+    has_collector = True
+
+    def __init__(self, workdir: Path) -> None:
+        self.rig = _QuietRig(workdir / "rig", RigOptions())
+        self.rig.start()
+        super().__init__(VIRTUAL_BOARD, self.rig.console_path, workdir)
+        key = json.loads(self.rig.path("device.json").read_text())["key"]
+        key_file = workdir / "device.key"
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+        self.auth = ["--auth-key-file", str(key_file)]
+
+    def reset(self) -> None:
+        self.control("power cycle")
+
+    def control(self, command: str) -> str:
+        """A command on the virtual board's control channel (`nbkit vboard --help`)."""
+        reply = self.rig.control(command)
+        if reply.startswith("error"):
+            raise AssertionError(f"vboard control {command!r}: {reply}")
+        return reply
+
+    def status(self) -> dict[str, Any]:
+        return dict(json.loads(self.control("status")))
+
+    def spy_path(self) -> Path:
+        return self.rig.path("spy.jsonl")
+
+    def uplinks(self) -> list[dict[str, Any]]:
+        return list(self.rig.uplinks)
+
+    def check_alive(self) -> None:
+        self.rig.check_alive()
+
+    def stop(self) -> None:
+        self.rig.stop()
+
+
+class RealTarget(Target):
+    """A board on a serial port. Only tested against the virtual board so far (see README)."""
+
+    def __init__(self, config: pytest.Config, workdir: Path) -> None:
+        board, port = config.getoption("--board"), config.getoption("--port")
+        super().__init__(board, port, workdir)
+        if config.getoption("--pin-file"):
+            self.auth = ["--pin-file", config.getoption("--pin-file")]
+        elif config.getoption("--auth-key-file"):
+            self.auth = ["--auth-key-file", config.getoption("--auth-key-file")]
+        firmware = config.getoption("--flash")
+        if firmware:
+            _nbkit_checked("flash", "--board", board, "--port", port, "--firmware", firmware)
+        if config.getoption("--deploy"):
+            _nbkit_checked("deploy", "--board", board, "--port", port)
+
+    def reset(self) -> None:
+        # ESP32 boards: EN is wired to RTS through the USB-UART's auto-reset circuit.
+        import serial
+
+        with serial.Serial(self.port, 115200) as s:
+            s.dtr = False
+            s.rts = True
+            time.sleep(0.1)
+            s.rts = False
+        time.sleep(1.0)  # MicroPython boots and reaches main.py
+
+
+def _nbkit_checked(*args: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "host_tools", *args], check=False)
+    if proc.returncode:
+        pytest.exit(f"nbkit {' '.join(args)} failed (exit {proc.returncode})", returncode=1)
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def hil_target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
+    """The board under test: the virtual rig by default, a real board with --port."""
+    workdir = tmp_path_factory.mktemp("nbkit-target")
+    target: Target
+    if request.config.getoption("--port"):
+        target = RealTarget(request.config, workdir)
+    else:
+        target = VirtualTarget(workdir)
+    try:
+        yield target
+    finally:
+        target.stop()
+
+
+@pytest.fixture(autouse=True)
+def _nbkit_hil_skips(request: pytest.FixtureRequest) -> None:
+    """Skip what the target lacks (markers); only tests that use the HIL fixtures are touched."""
+    if not {"hil_target", "dut", "service", "provision"} & set(request.fixturenames):
+        return
+    virtual = not request.config.getoption("--port")
+    if request.node.get_closest_marker("virtual_only") and not virtual:
+        pytest.skip("needs the virtual board")
+    if request.node.get_closest_marker("needs_collector") and not virtual:
+        pytest.skip("needs the collector of the virtual rig")
+
+
+@pytest.fixture
+def hil_artifacts(
+    request: pytest.FixtureRequest, hil_target: Target, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Path]]:
+    """Paths of this test's artifacts: console.log (Dut) and at-spy.jsonl (emulator --spy)."""
+    base = tmp_path_factory.getbasetemp() / "nbkit-hil" / re.sub(r"[^\w.-]+", "_", request.node.name)
+    base.mkdir(parents=True, exist_ok=True)
+    paths = {"console": base / "console.log", "at_spy": base / "at-spy.jsonl"}
+    request.node.stash[_ARTIFACTS] = paths
+    spy = hil_target.spy_path()
+    start = spy.stat().st_size if spy and spy.exists() else 0
+    yield paths
+    if spy and spy.exists():
+        with spy.open("rb") as src, paths["at_spy"].open("wb") as dst:
+            src.seek(start)
+            shutil.copyfileobj(src, dst)  # the AT traffic of this test only
+
+
+@pytest.fixture
+def dut(hil_target: Target, hil_artifacts: dict[str, Path]) -> Iterator[Dut]:
+    """The board's console: write lines, ``expect(pattern, timeout)``; logged to console.log."""
+    hil_target.check_alive()
+    d = Dut(hil_target.port, log_path=hil_artifacts["console"])
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+ProvisionFn = Callable[..., tuple[int, dict[str, Any]]]
+
+
+@pytest.fixture
+def provision(hil_target: Target, hil_artifacts: dict[str, Path]) -> ProvisionFn:
+    """``provision("get")`` runs ``nbkit provision --json`` on the console -> (exit, JSON)."""
+
+    def run(*args: str, timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
+        from host_tools.cli import main as nbkit_main
+
+        argv = ["provision", "--port", hil_target.port, "--json", "--timeout", str(timeout)]
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = nbkit_main([*argv, *hil_target.auth, *args])
+        with hil_artifacts["console"].open("a") as log:
+            log.write(f"$ nbkit provision {' '.join(args)} -> {code}\n{out.getvalue()}")
+            log.write(err.getvalue())
+        text = out.getvalue()
+        return code, (json.loads(text) if text.strip().startswith("{") else {"raw": text})
+
+    return run
+
+
+@pytest.fixture
+def service(hil_target: Target, provision: ProvisionFn) -> Iterator[Target]:
+    """The board freshly reset with its service window open; the window is closed after."""
+    hil_target.check_alive()
+    hil_target.reset()
+    code, doc = provision("identify")  # the first line within the attention time keeps it open
+    assert code == 0, f"no service console after a reset: {doc}"
+    yield hil_target
+    close_window(hil_target.port)
+
+
+def close_window(port: str) -> None:
+    """Send ``exit`` with no session unlocked: the device leaves its service window."""
+    from host_tools.provision import ConsoleClient, DeviceUnreachable
+
+    try:
+        client = ConsoleClient.open(port, timeout=3.0)
+    except DeviceUnreachable:
+        return
+    try:
+        client.sync()
+        client.command("exit")
+    except DeviceUnreachable:
+        pass  # already closed (idle timeout) or the board sleeps
+    finally:
+        client.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On a failure, show where the console log and the AT spy log of the test are."""
+    outcome = yield
+    report = outcome.get_result()
+    paths = item.stash.get(_ARTIFACTS, None)
+    if report.failed and paths:
+        lines = [f"{name}: {path}" for name, path in paths.items()]
+        report.sections.append(("nbkit HIL artifacts", "\n".join(lines)))
