@@ -1,0 +1,73 @@
+"""A power cut during a configuration write from the console, at every flash write index.
+
+The virtual board counts flash modifications from boot and cuts the power at the N-th
+(`cut N`). The service window writes nothing before the `set`, so N = 1, 2, ... walks through
+every write of the `set`: the config file, its rename, the event-log line. After each cut the
+board boots again and must hold the old or the new configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from host_tools.provision import ConsoleClient, DeviceUnreachable, unlock
+
+OLD, NEW = "900", "600"
+
+
+def _session(target) -> ConsoleClient:
+    client = ConsoleClient.open(target.port, timeout=5.0)
+    client.sync()
+    args = argparse.Namespace(auth_key_file=target.auth[1], pin_file=None)
+    unlock(client, args)
+    return client
+
+
+def _check_and_restore(target) -> dict[str, str]:
+    # One session on the board as it booted after the cut: what it holds, then the old config.
+    client = _session(target)
+    try:
+        cfg = client.check("get", "get").as_dict()
+        client.check(f"set read_interval_s={OLD} leak_lph=30", "set")
+        return cfg
+    finally:
+        client.command("exit")
+        client.close()
+
+
+@pytest.mark.virtual_only
+def test_power_cut_at_every_write_of_a_console_set_leaves_old_or_new(service):
+    target = service
+    _check_and_restore(target)
+    seen = []
+    for n in range(1, 40):
+        cuts = len(target.status()["cuts"])
+        target.control(f"cut {n}")  # power cycle; the next boot fails at flash write n
+        client = _session(target)
+        client.timeout = 0.3  # a set answers in milliseconds; no answer: the power failed
+        try:
+            reply = client.command(f"set read_interval_s={NEW} leak_lph=31")
+        except DeviceUnreachable:
+            reply = None
+        finally:
+            client.close()
+        cut = target.wait_for(
+            lambda c=cuts: len(target.status()["cuts"]) > c, 3.0 if reply is None else 0.2
+        )
+        assert cut or reply is not None, f"write {n}: no answer and no power cut"
+        if not cut:
+            target.reset()  # the set needed fewer than n writes: disarm the cut
+        cfg = _check_and_restore(target)  # the board booted again on what its flash holds
+        assert cfg["device_id"] == "1042", (n, cfg)
+        pair = (cfg["read_interval_s"], cfg["leak_lph"])
+        assert pair in ((OLD, "30"), (NEW, "31")), (n, cfg)
+        if reply is not None and reply.ok:
+            assert pair == (NEW, "31"), ("an OK is durable", n, cfg)
+        seen.append(pair[0])
+        if not cut:
+            break
+    else:
+        pytest.fail("the set never completed without a cut")
+    assert n >= 3 and OLD in seen and NEW in seen, (n, seen)
