@@ -3,7 +3,7 @@
 Registered as the ``nbkit_hil`` pytest11 entry point (pyproject.toml), so any pytest run in the
 nbkit environment has these options:
 
-    pytest tests/hil                                    # virtual board + emulated modem + collector
+    pytest tests/hil                        # virtual board + emulated modem + collector
     pytest tests/hil --board esp32_bc28 --port /dev/ttyUSB0 [--flash FW.bin] [--deploy]
                      [--pin-file pin.txt | --auth-key-file device.key]
 
@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +229,9 @@ def hil_artifacts(
     request: pytest.FixtureRequest, hil_target: Target, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Path]]:
     """Paths of this test's artifacts: console.log (Dut) and at-spy.jsonl (emulator --spy)."""
-    base = tmp_path_factory.getbasetemp() / "nbkit-hil" / re.sub(r"[^\w.-]+", "_", request.node.name)
+    base = (
+        tmp_path_factory.getbasetemp() / "nbkit-hil" / re.sub(r"[^\w.-]+", "_", request.node.name)
+    )
     base.mkdir(parents=True, exist_ok=True)
     paths = {"console": base / "console.log", "at_spy": base / "at-spy.jsonl"}
     request.node.stash[_ARTIFACTS] = paths
@@ -304,12 +306,14 @@ def close_window(port: str) -> None:
         client.close()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """On a failure, show where the console log and the AT spy log of the test are."""
-    outcome = yield
-    report = outcome.get_result()
+    report = yield
     paths = item.stash.get(_ARTIFACTS, None)
     if report.failed and paths:
         lines = [f"{name}: {path}" for name, path in paths.items()]
         report.sections.append(("nbkit HIL artifacts", "\n".join(lines)))
+    return report

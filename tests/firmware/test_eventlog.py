@@ -1,8 +1,8 @@
 # The event log on flash: a bounded ring of lines in two segments, newest kept, a torn last
 # line skipped, the numbering continues after a reboot.
-from store_bench import MOUNT, mount, new_image, umount
 from nbkit.hal.clock import ManualClock
 from nbkit.store.eventlog import EventLog
+from store_bench import MOUNT, mount, new_image, umount
 
 HEAPSIZE = "192K"
 LOG = MOUNT + "/events.log"

@@ -5,8 +5,8 @@
 # console keeps answering.
 import random
 
-from store_bench import KEY_HEX, PATH, PIN, StoreBench, mount, new_image, umount
 from nbkit.store import config
+from store_bench import KEY_HEX, PATH, PIN, StoreBench, mount, new_image, umount
 
 HEAPSIZE = "256K"
 TIMEOUT_S = 90

@@ -1,8 +1,8 @@
 # A power cut during a configuration write from the console (`set k=v` through the real store
 # adapter on littlefs), at EVERY flash write index: after the reboot the device loads the old or
 # the new configuration, never a broken one; an `OK` answer means the new one is durable.
-from store_bench import FACTORY, StoreBench, mount, new_image, stored, umount
 from nbkit.store import config
+from store_bench import FACTORY, StoreBench, mount, new_image, stored, umount
 
 HEAPSIZE = "256K"
 TIMEOUT_S = 60

@@ -1,8 +1,8 @@
 # The provisioning console on the real config store (nbkit.console.store_adapter): typed text
 # in, validated config on flash out, secrets write-only, all or nothing, PIN from the config,
 # wrong attempts kept across a reboot, factory reset keeps only the PIN.
-from store_bench import FACTORY, KEY_HEX, PATH, PIN, StoreBench, mount, new_image, stored, umount
 from nbkit.console.auth import hmac_sha256, key_fingerprint
+from store_bench import FACTORY, KEY_HEX, PIN, StoreBench, mount, new_image, stored, umount
 
 HEAPSIZE = "192K"
 

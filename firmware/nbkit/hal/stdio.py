@@ -31,7 +31,7 @@ class StdioTransport:
             if not b:
                 self._eof = True
                 break
-            out += b
+            out += b  # type: ignore[arg-type]  # bytes: the stubs type stdin as text
         return bytes(out)
 
     def wait(self, timeout_ms):

@@ -16,7 +16,8 @@ class EventLog:
         self.path = path
         self.half = max(1, lines // 2)
         self.clock = clock
-        self._cur = None  # index of the current segment, found on first use
+        self._cur = 0  # index of the current segment (0 or 1)
+        self._found = False  # the segments were looked at (first use)
         self._count = 0  # lines in the current segment
         self._next = 0  # number of the next line
         self._torn = False  # the current segment ends in a cut line
@@ -42,10 +43,11 @@ class EventLog:
             seq = _seq(lines[0]) if lines else -1
             heads.append((seq, i, len(lines), torn))
         seq, self._cur, self._count, self._torn = max(heads)
+        self._found = True
         self._next = max(0, seq) + self._count
 
     def append(self, text):
-        if self._cur is None:
+        if not self._found:
             self._find()
         if self._count >= self.half:
             self._cur = 1 - self._cur
@@ -64,7 +66,7 @@ class EventLog:
 
     def tail(self, n):
         # -> the newest n lines, oldest first
-        if self._cur is None:
+        if not self._found:
             self._find()
         lines = self._read(1 - self._cur) + self._read(self._cur)
         return lines[-n:] if n > 0 else []
