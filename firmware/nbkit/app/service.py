@@ -186,12 +186,13 @@ def code_name(code):
     return codes.name(code)
 
 
-def serve_window(board, attention_s=5, idle_s=60, transport=None, config_path=CONFIG_PATH):
+def serve_window(board, attention_s=5, idle_s=60, transport=None, root=""):
     # -> True when a technician used the window. Never raises: the meter cycle must go on.
+    # root: directory of the device files ("" = the working directory, as device.py uses).
     if not opens_window(board):
         return False
     try:
-        return _serve(board, attention_s, idle_s, transport, config_path)
+        return _serve(board, attention_s, idle_s, transport, root)
     except Exception as exc:  # noqa: BLE001 - a broken console must not stop the meter
         import sys
 
@@ -200,14 +201,14 @@ def serve_window(board, attention_s=5, idle_s=60, transport=None, config_path=CO
         return False
 
 
-def _serve(board, attention_s, idle_s, transport, config_path):
+def _serve(board, attention_s, idle_s, transport, root):
     if transport is None:
         from nbkit.hal.stdio import StdioTransport
 
         transport = StdioTransport()
     clock = board.clock()
-    events = EventLog(EVENTS_PATH, clock=clock)
-    store = LoggedStore(config_path, events)
+    events = EventLog(root + EVENTS_PATH, clock=clock)
+    store = LoggedStore(root + CONFIG_PATH, events)
     parts = Parts(board, store, events)
     console = ServiceConsole(
         transport,
@@ -217,7 +218,7 @@ def _serve(board, attention_s, idle_s, transport, config_path):
         info=parts.info,
         checks=parts.checks(),
         log=events.tail,
-        attempts=Attempts(ATTEMPTS_PATH),
+        attempts=Attempts(root + ATTEMPTS_PATH),
     )
     print("nbkit: service console open for %d s (send a line, e.g. ping)" % attention_s)
     # Ctrl-C keeps its REPL meaning (KeyboardInterrupt): a developer's mpremote / nbkit deploy
