@@ -1,8 +1,8 @@
 # When the service window opens, how long it stays open, and that it never stops the meter
 # cycle: nbkit.app.service.serve_window on a fake board, virtual time, a timed console.
-from store_bench import MOUNT, PIN, mount, new_image, umount
 from nbkit.app import service
 from nbkit.hal.clock import ManualClock
+from store_bench import MOUNT, PIN, mount, new_image, umount
 
 HEAPSIZE = "256K"
 
