@@ -106,6 +106,17 @@ def test_exit_with_no_session_ends_the_window_at_once():
     assert board.clock().ticks_ms() < 2000, board.clock().ticks_ms()
 
 
+def test_the_board_data_can_shorten_the_window():
+    board = FakeBoard(cause=1)
+    board.board["service_window"] = {"attention_s": 1, "idle_s": 2}
+    used, _ = _window(board, [])
+    assert not used and 1000 <= board.clock().ticks_ms() <= 1400, board.clock().ticks_ms()
+    board = FakeBoard(cause=1)
+    board.board["service_window"] = {"attention_s": 1, "idle_s": 2}
+    used, _ = _window(board, [(500, b"ping\r\n")])
+    assert used and 2500 <= board.clock().ticks_ms() <= 2900, board.clock().ticks_ms()
+
+
 def test_a_pin_wake_from_deep_sleep_opens_it():
     used, console = _window(FakeBoard(cause=4, wake="button"), [(100, b"ping b\r\n")])
     assert used and console.tx.startswith(b"pong: b"), console.tx

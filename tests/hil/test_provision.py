@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 
@@ -46,3 +49,19 @@ def test_selftest_passes_every_check_with_an_acked_uplink(service, provision):
     assert list(checks) == ["modem", "sim", "attach", "uplink", "sensor"], checks
     assert all(c["ok"] for c in checks.values()), checks
     assert checks["uplink"]["detail"].startswith("acked by the collector"), checks
+
+
+def test_the_nbkit_command_prints_readable_output_and_exit_codes(service):
+    def nbkit(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "host_tools", "provision", "--port", service.port, *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+
+    proc = nbkit("identify")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("firmware   nbkit "), proc.stdout
+    assert "imei" in proc.stdout and "signal" in proc.stdout, proc.stdout
+    proc = nbkit(*service.auth, "set", "read_interval_s=5")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "read_interval_s: must be 10..86400" in proc.stderr, proc.stderr
+    proc = nbkit("--pin", "1234", "get")  # a secret on the command line is refused
+    assert proc.returncode == 2 and "never taken from the command line" in proc.stderr

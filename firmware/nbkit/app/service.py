@@ -189,8 +189,12 @@ def code_name(code):
 def serve_window(board, attention_s=5, idle_s=60, transport=None, root=""):
     # -> True when a technician used the window. Never raises: the meter cycle must go on.
     # root: directory of the device files ("" = the working directory, as device.py uses).
+    # The board data may override the times: "service_window": {"attention_s": 2, "idle_s": 30}.
     if not opens_window(board):
         return False
+    opts = board.board.get("service_window") or {}
+    attention_s = opts.get("attention_s", attention_s)
+    idle_s = opts.get("idle_s", idle_s)
     try:
         return _serve(board, attention_s, idle_s, transport, root)
     except Exception as exc:  # noqa: BLE001 - a broken console must not stop the meter
