@@ -125,7 +125,7 @@ def send_control(port: int, command: str, timeout: float = 2.0) -> str:
 
 
 def uart_line_discipline(fd: int) -> None:
-    """Raw 8-bit, no echo, no output translation; Ctrl-C still raises KeyboardInterrupt."""
+    """Raw 8-bit, no echo, no output translation; only Ctrl-C signals (KeyboardInterrupt)."""
     attrs = termios.tcgetattr(fd)
     attrs[0] &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
     attrs[1] &= ~termios.OPOST
@@ -134,6 +134,9 @@ def uart_line_discipline(fd: int) -> None:
     attrs[6][termios.VMIN] = 1
     attrs[6][termios.VTIME] = 0
     attrs[6][termios.VINTR] = 3
+    # Ctrl-\\ and Ctrl-Z are plain bytes on a UART: no SIGQUIT (a "power cut") or SIGTSTP
+    attrs[6][termios.VQUIT] = 0  # _POSIX_VDISABLE on Linux
+    attrs[6][termios.VSUSP] = 0
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 

@@ -39,7 +39,8 @@ class Dut:
     def _read_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                data = self.serial.read(4096)
+                # what is there now (at least one byte): read(4096) would sit out the timeout
+                data = self.serial.read(min(4096, self.serial.in_waiting) or 1)
             except Exception:  # noqa: BLE001 - port gone: stop reading, expect() times out
                 return
             if not data:

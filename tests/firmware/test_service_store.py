@@ -121,6 +121,7 @@ def test_exit_locks_a_session_and_ends_the_window_only_when_locked():
     bench.unlock()
     assert bench.send("exit") == ["OK"] and not bench.console.done
     assert bench.send("get")[0].startswith("ERR 401")
+    assert bench.send("exit now") == ["ERR 400 usage: exit"] and not bench.console.done
     assert bench.send("exit") == ["OK"] and bench.console.done
     umount()
 

@@ -42,9 +42,9 @@ class ServiceConsole(Console):
     done = False
 
     def _cmd_exit(self, args, out):
-        if not self.guard.is_unlocked():
-            self.done = True
-        Console._cmd_exit(self, args, out)
+        was_locked = not self.guard.is_unlocked()
+        Console._cmd_exit(self, args, out)  # refuses `exit <anything>` (usage error)
+        self.done = was_locked
 
 
 class LoggedStore(StoreConfig):
