@@ -1,0 +1,192 @@
+"""Power scenarios: the firmware (MicroPython, one process per wake as after an MCU deep sleep)
+against `nbkit emulate` over its pty, in virtual time shared through --clock.
+
+(a) the network grants other timers than requested: the firmware schedules by the granted ones;
+(b) the network denies PSM: the firmware powers the modem down (cfun0) before the MCU sleeps and
+    re-attaches at the next wake, visible as `off` in the timeline instead of a long `idle`;
+(c) after a wake from PSM a report costs ONE air command (the NSOSTF) plus local ones for the
+    ack, counted from the emulator's spy log;
+(d) the wake from PSM sends without re-attach (no CFUN/CGATT after resume).
+The recorded timeline of (c) is then integrated by `nbkit energy --timeline`.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from host_tools.emulator.process import EmulatorProcess, running_emulator
+from host_tools.energy import airpath
+from tests.micropython_runner import run_micropython
+
+pytestmark = pytest.mark.e2e
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+SCALE = 100.0  # virtual seconds per wall second
+
+
+@contextmanager
+def _ack_server() -> Iterator[int]:
+    """A UDP peer on 127.0.0.1 that answers every datagram with b"ack:" + it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(2048)
+            except OSError:
+                continue
+            sock.sendto(b"ack:" + data, peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+
+def _wake(emu: EmulatorProcess, port: int, fallback: str = "cfun0") -> dict[str, list[str]]:
+    """One wake of the firmware; its `wake:` lines by their first word."""
+    args = [str(HERE / "power_wake.py"), emu.path, emu.clock_arg, str(port), fallback]
+    # compiled from source in the process: the compiler needs more than the driver
+    proc = run_micropython([*args, "7800", "1200"], heap="512K", timeout=60)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    lines: dict[str, list[str]] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("wake: "):
+            word, *rest = line[6:].split(" ", 1)
+            lines[word] = rest[0].split(" ") if rest else []
+    return lines
+
+
+def _wait_state(emu: EmulatorProcess, state: str, timeout: float = 10.0) -> float:
+    """Wait (wall time) until the timeline's last state is ``state``; returns its time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        timeline = emu.timeline()
+        if timeline and timeline[-1]["state"] == state:
+            return float(timeline[-1]["t"])
+        time.sleep(0.01)
+    raise AssertionError(f"modem never reached {state}: {emu.timeline()[-6:]}")
+
+
+def _commands(emu: EmulatorProcess) -> list[tuple[float, str]]:
+    return airpath.commands_from_spy(emu.spy())
+
+
+def test_granted_timers_differ_and_the_firmware_schedules_by_them() -> None:
+    # requested T3412 70 h / T3324 10 s; the network grants 2 h / 8 s
+    with (
+        _ack_server() as port,
+        running_emulator("bc28", time_scale=SCALE, nw_tau="00100010", nw_active="00000100") as emu,
+    ):
+        out = _wake(emu, port)
+        _wait_state(emu, "psm")
+        sent = [cmd for _, cmd in _commands(emu)]
+    assert out["resumed"][0] == "False" and out["attached"][0] == "True", out
+    assert 'AT+CPSMS=1,,,"01000111","00000101"' in sent, sent  # what was asked...
+    assert out["granted"] == ["True", "8", "7200"], out  # ...is not what was granted
+    psm, active, tau, wait_s, reasons = out["sched"]
+    assert (psm, active, tau) == ("True", "8", "7200"), out
+    # the 7800 s report falls 600 s after the granted 2 h TAU: moved 30 s before the TAU
+    assert reasons == "report,tau-align" and 7100 <= int(wait_s) <= 7170, out
+    assert out["action"] == ["psm"], out
+    assert sent.index('AT+CPSMS=1,,,"01000111","00000101"') < sent.index("AT+CFUN=1"), sent
+
+
+def test_psm_denied_powers_the_modem_down_and_the_next_wake_reattaches() -> None:
+    with _ack_server() as port, running_emulator("bc28", time_scale=SCALE, deny_psm=True) as emu:
+        first = _wake(emu, port)
+        _wait_state(emu, "off")
+        off_index = len(emu.timeline()) - 1
+        time.sleep(30 / SCALE)  # 30 virtual s of MCU sleep
+        n_before = len(_commands(emu))
+        second = _wake(emu, port)
+        timeline = emu.timeline()
+        after = [cmd for _, cmd in _commands(emu)[n_before:]]
+    assert first["granted"][0] == "False" and first["action"] == ["cfun0"], first
+    assert first["power_down"] == ["True"], first
+    assert second["resumed"][0] == "False" and second["attached"][0] == "True", second
+    assert "AT+CFUN=1" in after and "AT+CGATT=1" in after, after
+    states = [(r["t"], r["state"]) for r in timeline]
+    # after the first report the modem was off (not idle at DRX current) until the next attach
+    following = [s for _, s in states[off_index:]]
+    assert following[0] == "off" and following[1] == "search", states
+    sent_at = max(i for i, (_, s) in enumerate(states[:off_index]) if s == "tx")
+    tail = states[sent_at : off_index + 1]
+    idle_s = sum(tail[i + 1][0] - t for i, (t, s) in enumerate(tail[:-1]) if s == "idle")
+    assert idle_s < 5, tail  # from the report to CFUN=0: seconds of idle, not the interval
+
+
+def _report_after_psm(emu: EmulatorProcess, port: int) -> tuple[dict[str, list[str]], list[str]]:
+    _wake(emu, port)  # first wake: attach
+    _wait_state(emu, "psm")
+    n_before = len(_commands(emu))
+    out = _wake(emu, port)  # the report after the MCU (and the modem) slept
+    _wait_state(emu, "psm")
+    return out, [cmd for _, cmd in _commands(emu)[n_before:]]
+
+
+def test_wake_from_psm_sends_with_one_air_command_and_no_reattach(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with _ack_server() as port, running_emulator("bc28", time_scale=SCALE) as emu:
+        out, cmds = _report_after_psm(emu, port)
+        timeline = emu.timeline()
+    assert out["resumed"][0] == "True" and "attached" not in out, out
+    air, local = airpath.split(cmds)
+    with capsys.disabled():
+        print(f"\n  report after a PSM wake: {len(air)} air {air}, {len(local)} local {local}")
+    assert air == ["AT+NSOSTF"], cmds  # (c): the uplink is the only command on the air
+    assert not [c for c in cmds if c.startswith(airpath.ATTACH_PREFIXES)], cmds  # (d)
+    assert "AT+NSORF" in local and out["report"][1:] == ["[b'ack:reading:1234']"], out
+    # the modem woke from PSM straight into connected: no search, no boot
+    wake = next(i for i, r in enumerate(timeline) if r["state"] == "psm")
+    states = [r["state"] for r in timeline[wake:]]
+    assert "search" not in states and "boot" not in states, states
+    assert states[-1] == "psm" and "tx" in states, states
+
+
+def test_energy_of_a_recorded_report_from_the_emulator_timeline(tmp_path: Path) -> None:
+    # the timeline of one report after a PSM wake, cut from PSM to PSM, through `nbkit energy`
+    with _ack_server() as port, running_emulator("bc28", time_scale=SCALE) as emu:
+        _report_after_psm(emu, port)
+        timeline = emu.timeline()
+    psm_at = [i for i, r in enumerate(timeline) if r["state"] == "psm"]
+    one = timeline[psm_at[-2] : psm_at[-1] + 1]
+    path = tmp_path / "report.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in one))
+    proc = subprocess.run(
+        [sys.executable, "-m", "host_tools", "energy", "--timeline", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout)
+    assert result["reports"] == 1, result
+    by_state = result["by_state"]
+    # what the emulator did in that report: connected tail ~ the RAI release (1.5 s after the
+    # ack), then the granted T3324 (10 s) in idle; the charge is dominated by RRC connected
+    assert 1.0 < by_state["connected"]["seconds"] < 4.0, by_state
+    assert by_state["idle"]["seconds"] == pytest.approx(10.0, abs=0.5), by_state
+    assert 0 < result["per_report_mah"] < 0.2, result
