@@ -13,22 +13,17 @@ The recorded timeline of (c) is then integrated by `nbkit energy --timeline`.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from host_tools.emulator.process import EmulatorProcess, running_emulator
-from host_tools.energy import airpath, model, synth
+from host_tools.energy import airpath, model, synth, wakerun
 from host_tools.energy.timing import DEFAULT
-from tests.micropython_runner import run_micropython
 
 pytestmark = pytest.mark.e2e
 HERE = Path(__file__).resolve().parent
@@ -36,56 +31,12 @@ REPO = HERE.parent.parent
 SCALE = 100.0  # virtual seconds per wall second
 
 
-@contextmanager
-def _ack_server() -> Iterator[int]:
-    """A UDP peer on 127.0.0.1 that answers every datagram with b"ack:" + it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.05)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                data, peer = sock.recvfrom(2048)
-            except OSError:
-                continue
-            sock.sendto(b"ack:" + data, peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        sock.close()
-
-
 def _wake(emu: EmulatorProcess, port: int, fallback: str = "cfun0") -> dict[str, list[str]]:
-    """One wake of the firmware; its `wake:` lines by their first word."""
-    args = [str(HERE / "power_wake.py"), emu.path, emu.clock_arg, str(port), fallback]
-    # compiled from source in the process: the compiler needs more than the driver
-    proc = run_micropython([*args, "7800", "1200"], heap="512K", timeout=60)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
-    lines: dict[str, list[str]] = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("wake: "):
-            word, *rest = line[6:].split(" ", 1)
-            lines[word] = rest[0].split(" ") if rest else []
-    return lines
+    return wakerun.run_wake(emu, port, fallback)
 
 
-def _wait_state(emu: EmulatorProcess, state: str, timeout: float = 10.0) -> float:
-    """Wait (wall time) until the timeline's last state is ``state``; returns its time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        timeline = emu.timeline()
-        if timeline and timeline[-1]["state"] == state:
-            return float(timeline[-1]["t"])
-        time.sleep(0.01)
-    raise AssertionError(f"modem never reached {state}: {emu.timeline()[-6:]}")
+def _wait_state(emu: EmulatorProcess, state: str) -> int:
+    return wakerun.wait_state(emu, state)
 
 
 def _commands(emu: EmulatorProcess) -> list[tuple[float, str]]:
@@ -95,7 +46,7 @@ def _commands(emu: EmulatorProcess) -> list[tuple[float, str]]:
 def test_granted_timers_differ_and_the_firmware_schedules_by_them() -> None:
     # requested T3412 70 h / T3324 10 s; the network grants 2 h / 8 s
     with (
-        _ack_server() as port,
+        wakerun.ack_server() as port,
         running_emulator("bc28", time_scale=SCALE, nw_tau="00100010", nw_active="00000100") as emu,
     ):
         out = _wake(emu, port)
@@ -113,10 +64,12 @@ def test_granted_timers_differ_and_the_firmware_schedules_by_them() -> None:
 
 
 def test_psm_denied_powers_the_modem_down_and_the_next_wake_reattaches() -> None:
-    with _ack_server() as port, running_emulator("bc28", time_scale=SCALE, deny_psm=True) as emu:
+    with (
+        wakerun.ack_server() as port,
+        running_emulator("bc28", time_scale=SCALE, deny_psm=True) as emu,
+    ):
         first = _wake(emu, port)
-        _wait_state(emu, "off")
-        off_index = len(emu.timeline()) - 1
+        off_index = _wait_state(emu, "off")
         time.sleep(30 / SCALE)  # 30 virtual s of MCU sleep
         n_before = len(_commands(emu))
         second = _wake(emu, port)
@@ -136,44 +89,28 @@ def test_psm_denied_powers_the_modem_down_and_the_next_wake_reattaches() -> None
     assert idle_s < 5, tail  # from the report to CFUN=0: seconds of idle, not the interval
 
 
-def _report_after_psm(emu: EmulatorProcess, port: int) -> tuple[dict[str, list[str]], list[str]]:
-    _wake(emu, port)  # first wake: attach
-    _wait_state(emu, "psm")
-    n_before = len(_commands(emu))
-    out = _wake(emu, port)  # the report after the MCU (and the modem) slept
-    _wait_state(emu, "psm")
-    return out, [cmd for _, cmd in _commands(emu)[n_before:]]
-
-
 def test_wake_from_psm_sends_with_one_air_command_and_no_reattach(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with _ack_server() as port, running_emulator("bc28", time_scale=SCALE) as emu:
-        out, cmds = _report_after_psm(emu, port)
-        timeline = emu.timeline()
+    run = wakerun.measure_psm_wake_report()
+    out, cmds = run.wake, run.commands
     assert out["resumed"][0] == "True" and "attached" not in out, out
-    air, local = airpath.split(cmds)
     with capsys.disabled():
-        print(f"\n  report after a PSM wake: {len(air)} air {air}, {len(local)} local {local}")
-    assert air == ["AT+NSOSTF"], cmds  # (c): the uplink is the only command on the air
+        print(f"\n  report after a PSM wake: {len(run.air)} air {run.air}, local {run.local}")
+    assert run.air == ["AT+NSOSTF"], cmds  # (c): the uplink is the only command on the air
     assert not [c for c in cmds if c.startswith(airpath.ATTACH_PREFIXES)], cmds  # (d)
-    assert "AT+NSORF" in local and out["report"][1:] == ["[b'ack:reading:1234']"], out
-    # the modem woke from PSM straight into connected: no search, no boot
-    wake = next(i for i, r in enumerate(timeline) if r["state"] == "psm")
-    states = [r["state"] for r in timeline[wake:]]
+    assert "AT+NSORF" in run.local and out["report"][1:] == ["[b'ack:reading:1234']"], out
+    # the modem woke from PSM straight into RRC setup + tx: no search, no boot
+    states = [r.state for r in run.report]
     assert "search" not in states and "boot" not in states, states
-    assert states[-1] == "psm" and "tx" in states, states
+    assert states[0] == "psm" and states[-1] == "psm" and "tx" in states, states
 
 
 def test_energy_of_a_recorded_report_from_the_emulator_timeline(tmp_path: Path) -> None:
     # the timeline of one report after a PSM wake, cut from PSM to PSM, through `nbkit energy`
-    with _ack_server() as port, running_emulator("bc28", time_scale=SCALE) as emu:
-        _report_after_psm(emu, port)
-        timeline = emu.timeline()
-    psm_at = [i for i, r in enumerate(timeline) if r["state"] == "psm"]
-    one = timeline[psm_at[-2] : psm_at[-1] + 1]
+    run = wakerun.measure_psm_wake_report()
     path = tmp_path / "report.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in one))
+    path.write_text("".join(json.dumps(r.__dict__) + "\n" for r in run.report))
     proc = subprocess.run(
         [sys.executable, "-m", "host_tools", "energy", "--timeline", str(path), "--json"],
         capture_output=True,
