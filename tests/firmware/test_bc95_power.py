@@ -167,13 +167,14 @@ def test_power_down_refused_keeps_the_state_and_says_why():
     fake.verify()
 
 
-def test_resume_after_a_module_reboot_restores_the_urc_settings():
-    # registered (AUTOCONNECT) but CEREG n is back to 0: the module rebooted while we slept
+def test_resume_after_a_module_reboot_attaches_with_the_full_configuration():
+    # the module registered by itself (AUTOCONNECT) but CEREG n is back to 0: it rebooted while
+    # the MCU slept and forgot the PSM request and the URC settings -> not "online", attach
     drv, fake, _ = _driver(psm=(3600, 10))
     fake.expect(b"AT\r", s.OK)
     fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG:0,1\r\n" + s.OK)
-    fake.expect(b"AT+CEREG=4\r", s.OK)
-    fake.expect(b"AT+CSCON=1\r", s.OK)
-    fake.expect(b"AT+NPSMR=1\r", s.OK)
-    assert drv.resume(), drv.last_error
+    assert not drv.resume() and "rebooted" in drv.last_error, drv.last_error
+    assert not drv.lifecycle.online
+    _attach_with_power(fake, b'AT+CPSMS=1,,,"00000110","00000101"\r')
+    assert drv.attach(60000), drv.last_error
     fake.verify()

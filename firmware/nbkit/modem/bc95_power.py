@@ -51,13 +51,14 @@ def request(m):
     return chat.run_each(m.engine, chat.Script("bc95_power", steps, attempts=2, retry_ms=300))
 
 
-def read_reg(m):
+def read_reg(m, feed=True):
     # AT+CEREG? (answered by the module, nothing goes over the air) -> cereg.Reg or None
     reply = m.engine.command("AT+CEREG?", cereg.PREFIX, 1000)
     if not (reply.ok and reply.lines):
         return None
     reg = cereg.parse(reply.lines[0], read=True)
-    m._on_reg(reg)
+    if feed:
+        m._on_reg(reg)
     return reg
 
 
@@ -100,8 +101,10 @@ def _wake_probe(m):
 # After an MCU deep sleep (new process: lifecycle OFF) with the modem left in PSM or idle:
 # probe, then AT+CEREG?. Registered (stat 1/5): online, True, with no configuration and no
 # CFUN/CGATT: the next uplink wakes the radio. Searching (2/4): the module is already searching;
-# wait for it (bounded) instead of restarting the search. Not registered (0, after CFUN=0 or a
-# reboot) or denied (3): False and last_error; the caller attaches (attach() re-runs everything).
+# wait for it (bounded) instead of restarting the search. Not registered (0, after CFUN=0) or
+# denied (3): False and last_error; the caller attaches (attach() re-runs everything). A read
+# form whose <n> is not ours means the module rebooted (or was never configured) while the MCU
+# slept: its settings and PSM request are gone, so False too, even if it registered by itself.
 def resume(m):
     lcy = m.lifecycle
     if not lcy.online:
@@ -109,13 +112,13 @@ def resume(m):
     if not _wake_probe(m):
         return m._failed("no answer to AT after wake")
     lcy.event(lc.EV_BOOTED)
-    reg = read_reg(m)
+    reg = read_reg(m, feed=False)
     if reg is None:
         return m._failed("AT+CEREG? unanswered after wake")
     if reg.n is not None and reg.n != m.cereg_n:
-        # the module rebooted while the MCU slept: URC settings are gone (local commands only)
-        for command in chat.run_each(m.engine, _urc_script(m)):
-            m._unsupported(command)
+        m.last_error = "module not configured (CEREG n=%d): rebooted while asleep" % reg.n
+        return False
+    m._on_reg(reg)
     action = _policy.registration_action(reg.stat)
     if action == _policy.SEND:
         return True
@@ -123,12 +126,6 @@ def resume(m):
         return True
     m.last_error = "%s after wake (stat %s)" % (action, reg.stat)
     return False
-
-
-def _urc_script(m):
-    from nbkit.modem.bc95 import urc_script
-
-    return urc_script(m.cereg_n, m.nsonmi)
 
 
 def power_down(m):
