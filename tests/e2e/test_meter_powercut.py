@@ -63,8 +63,11 @@ def test_power_cut_at_every_flash_write_loses_and_duplicates_nothing(tmp_path):
     assert seqs == list(range(len(seqs))), f"gaps or duplicates in delivered seqs: {seqs}"
     values = [v for _, v in rows]
     assert values == sorted(values), "a delivered water index went backwards (corrupt record)"
-    summary = [json.loads(ln) for ln in rig.path("collector.stderr").read_text().splitlines()
-               if ln.startswith("{")]
+    summary = [
+        json.loads(ln)
+        for ln in rig.path("collector.stderr").read_text().splitlines()
+        if ln.startswith("{")
+    ]
     log = rig.path("collector.stderr").read_text()
     for bad in ("rejected forged", "rejected seq_reused", "rejected malformed"):
         assert bad not in log, log[-2000:]

@@ -14,7 +14,6 @@ from nbkit.store.queue import Queue
 
 CONFIG_PATH = "config.json"
 QUEUE_DIR = "queue"
-_UNPROVISIONED_SLEEP_MS = const(3600000)  # no config: look again in an hour
 _CRASH_SLEEP_MS = const(60000)  # an unexpected error: log it, sleep a minute, start afresh
 _LINE_MAX = const(2800)  # AT lines: +NSONMI modes 2/3 carry the datagram in hex
 
@@ -65,8 +64,9 @@ def run(board):
     try:
         cfg = config.load(CONFIG_PATH)
     except config.ConfigError as exc:
+        # Factory state: stay awake at the REPL/console for the technician (mpremote, nbkit
+        # provision) instead of sleeping where nobody can reach the device.
         log("not provisioned:", exc)
-        board.deepsleep(_UNPROVISIONED_SLEEP_MS)
         return
     try:
         ms = build(board, cfg).wake()
