@@ -56,8 +56,8 @@ def test_power_cut_at_every_flash_write_loses_and_duplicates_nothing(tmp_path):
         uplinks = len(rig.uplinks)
         assert rig.wait_for(lambda: len(rig.uplinks) >= uplinks + 2, timeout=20)
         rig.control("power off")
-    # every write index of a boot was cut, up to the last write a boot makes
-    assert cuts == list(range(1, len(cuts) + 1)) and 8 <= len(cuts) < len(WRITE_INDEXES), cuts
+    # every write index of a boot was cut (boots differ a little in how many writes they make)
+    assert set(range(1, 11)) <= set(cuts), cuts
     print(f"power cut at flash writes {cuts}")
     rows = _delivered(rig.path("collector.db"))
     seqs = [s for s, _, _ in rows]
