@@ -64,6 +64,18 @@ def test_modem_that_never_answers_fails_after_bounded_probes():
     assert clock.ticks_ms() < 20000, clock.ticks_ms()
 
 
+def test_attach_returns_as_soon_as_the_registration_urc_arrives():
+    # Found against the emulator: attach used to sit out the whole 2 s CEREG poll slice.
+    drv, fake, clock, _ = _driver()
+    s.configure(fake)
+    s.attach(fake, register_after_ms=100)
+    start = clock.ticks_ms()
+    assert drv.attach(60000), drv.last_error
+    fake.verify()
+    took = clock.ticks_diff(clock.ticks_ms(), start)
+    assert took < 1500, took  # CFUN=1 takes 800 ms, then +CEREG:1 100 ms after CGATT=1
+
+
 def test_registration_found_by_polling_cereg_when_the_urc_is_lost():
     drv, fake, _, _ = _driver(cereg_n=0)
     s.configure(fake, cereg_n=0)

@@ -246,12 +246,22 @@ class Bc95:
             left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
             if left <= 0:
                 return False
-            self.engine.idle(min(left, _CEREG_POLL_MS))
-            if self.lifecycle.online:
+            if self._idle_until_online(min(left, _CEREG_POLL_MS)):
                 return True
             reply = self.engine.command("AT+CEREG?", cereg.PREFIX, 1000)
             if reply.ok and reply.lines:
                 self._on_reg(cereg.parse(reply.lines[0], read=True))
+        return True
+
+    def _idle_until_online(self, ms):
+        # Route URCs for up to ms, returning as soon as a +CEREG makes the lifecycle online
+        # (engine.idle would sit out the whole slice after registration).
+        deadline = self.clock.ticks_add(self.clock.ticks_ms(), ms)
+        while not self.lifecycle.online:
+            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
+            if left <= 0:
+                return False
+            self.engine.poll(left)
         return True
 
     def _failed(self, why):
