@@ -332,6 +332,36 @@ def test_unexpected_reboot_moves_the_lifecycle_to_rebooted():
     assert events[-1] == (lc.REGISTERED, lc.REBOOTED, lc.EV_BANNER), events
 
 
+CRASH = b"\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n"
+
+
+def test_reboot_mid_sendto_is_an_error_not_the_banners_ok():
+    # Found against the emulator: the banner ends in OK, which ended AT+NSOST as a success.
+    drv, fake, _, _ = _attached()
+    fake.expect(b"AT+NSOST=1,10.0.0.9,5683,2,0102\r", Later(50, CRASH))
+    try:
+        drv.sendto(1, "10.0.0.9", PORT, b"\x01\x02")
+    except ModemError as exc:
+        assert "rebooted" in str(exc) and "WATCHDOG" in str(exc), exc
+        assert drv.lifecycle.state == lc.REBOOTED, drv.lifecycle.state
+        return
+    raise AssertionError("sendto succeeded")
+
+
+def test_reboot_mid_attach_fails_at_once_with_the_cause():
+    # The banner's OK ends AT+CGATT=1; waiting for a registration that cannot come would take
+    # the whole attach timeout.
+    drv, fake, clock, _ = _driver()
+    s.configure(fake)
+    fake.expect(b"AT+CFUN=1\r", s.OK)
+    fake.expect(b"AT+CGATT=1\r", Later(20, CRASH))
+    assert not drv.attach(60000)
+    fake.verify()
+    assert "rebooted during attach" in drv.last_error, drv.last_error
+    assert "WATCHDOG" in drv.last_error, drv.last_error
+    assert clock.ticks_ms() < 5000, clock.ticks_ms()
+
+
 def test_identity_and_signal():
     drv, fake, _, _ = _driver()
     fake.expect(b"AT+CGSN=1\r", b"\r\n+CGSN:867726031076062\r\n" + s.OK)

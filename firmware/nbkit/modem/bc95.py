@@ -175,6 +175,8 @@ class Bc95:
         if not outcome.ok:
             return self._failed("%s: %r" % (BC95_ATTACH.name, outcome))
         if not self._wait_registered(timeout_ms):
+            if lcy.state == lc.REBOOTED:  # the banner's OK may have ended AT+CGATT=1
+                return self._failed("modem rebooted during attach (%s)" % self.boot_cause)
             return self._failed("not registered (stat %s)" % (self.reg and self.reg.stat,))
         return True
 
@@ -244,7 +246,7 @@ class Bc95:
         deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
         while not self.lifecycle.online:
             left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-            if left <= 0:
+            if left <= 0 or self.lifecycle.state == lc.REBOOTED:
                 return False
             if self._idle_until_online(min(left, _CEREG_POLL_MS)):
                 return True
@@ -259,7 +261,7 @@ class Bc95:
         deadline = self.clock.ticks_add(self.clock.ticks_ms(), ms)
         while not self.lifecycle.online:
             left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-            if left <= 0:
+            if left <= 0 or self.lifecycle.state == lc.REBOOTED:
                 return False
             self.engine.poll(left)
         return True
@@ -329,9 +331,12 @@ class Bc95:
         start = self.engine.commands
         cmd = sockets.sendto(sock, ip, port, data, flags)
         delay = _BACKOFF_FIRST_MS
+        boots = self.boots
         try:
             for attempt in range(_BACKOFF_TRIES):
                 reply = self.engine.command(cmd, "", 5000)
+                if self.boots != boots:  # the banner ends in an OK that is not ours
+                    raise ModemError("modem rebooted during sendto (%s)" % self.boot_cause, reply)
                 if reply.ok:
                     sent = sockets.parse_sent(reply.lines[0]) if reply.lines else None
                     return sent[1] if sent else len(data)
