@@ -3,8 +3,9 @@
 # attach + open + send + receive cycle against `nbkit emulate` on its pty, retrying the way an
 # application would (bounded), and prints ONE JSON line with what happened:
 #   attach: [bool per attach call], errors: [messages], sent, echo (hex or None),
-#   states: lifecycle states in order, peak: live heap above the baseline (gc.collect() at every
-#   transport read/write), counters: engine counters, phases: {name: [round trips, out, in]}.
+#   states: lifecycle states in order, peak: live heap above the baseline taken before the
+#   transport, engine and driver were built (gc.collect() at every transport read/write),
+#   counters: engine counters, phases: {name: [round trips, bytes out, bytes in]}.
 # Run: micropython -X heapsize=128K tests/e2e/emu_cycle.py /dev/pts/N '{"port": 7, ...}'
 # Options (JSON): model, nsonmi, port (UDP echo on 127.0.0.1), payload (hex), flags (NSOSTF),
 # tries (app-level attempts), attach_ms, recv_ms, retry_ms, psm ([tau_s, active_s]: AT+CPSMS
@@ -24,10 +25,10 @@ from nbkit.modem.bc95 import NSONMI_DATA_LINE, Bc95, ModemError
 class SampledTty(TtyTransport):
     # The real tty transport, sampling the live heap (after a collection) at every read/write.
 
-    def __init__(self, path):
-        super().__init__(path)
-        self.base = 0
+    def __init__(self, path, base):
+        self.base = base
         self.peak = 0
+        super().__init__(path)
 
     def _sample(self):
         gc.collect()
@@ -53,9 +54,9 @@ def _delta(engine, mark):
 
 
 class Cycle:
-    def __init__(self, path, opts):
+    def __init__(self, path, opts, base):
         self.opts = opts
-        self.tty = SampledTty(path)
+        self.tty = SampledTty(path, base)
         self.clock = Clock()
         line_max = NSONMI_DATA_LINE if opts.get("nsonmi", 1) != 1 else 1100
         self.engine = Engine(self.tty, self.clock, line_max=line_max)
@@ -145,9 +146,8 @@ class Cycle:
 def main(path, opts):
     gc.collect()
     start = time.ticks_ms()  # type: ignore[attr-defined]
-    cycle = Cycle(path, opts)
-    gc.collect()
-    cycle.tty.base = gc.mem_alloc()
+    base = gc.mem_alloc()  # the peak includes the transport, engine and driver objects
+    cycle = Cycle(path, opts, base)
     cycle.run()
     modem = cycle.modem
     out = {

@@ -16,9 +16,7 @@ read and write, stays within the 32 KB target of issue 3).
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from host_tools.emulator.echo import udp_echo
 from host_tools.emulator.process import running_emulator
 from tests.micropython_runner import run_micropython
 
@@ -41,25 +40,8 @@ PAYLOAD = "6e626b6974"  # b"nbkit"
 @pytest.fixture
 def echo_port() -> Iterator[int]:
     """A real UDP echo socket on 127.0.0.1 served by a thread; yields its port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.05)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                data, peer = sock.recvfrom(2048)
-            except TimeoutError:
-                continue
-            sock.sendto(data, peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield sock.getsockname()[1]
-    stop.set()
-    thread.join(1)
-    sock.close()
+    with udp_echo() as port:
+        yield port
 
 
 def run_cycle(
@@ -246,3 +228,14 @@ def test_denied_psm_leaves_the_module_in_idle(echo_port: int, how: str) -> None:
     r = run_cycle(echo_port, opts=PSM, rrc_inactivity=20, **deny)
     assert r["echo"] == PAYLOAD and r["errors"] == [], r
     assert r["state"] == "idle" and "psm" not in r["states"], r["states"]
+
+
+def test_bench_measures_the_real_cycle_against_the_emulator() -> None:
+    from host_tools import bench_at
+
+    f = bench_at.measure_emulated()
+    attach, send = f["phases"]["attach"], f["phases"]["open_send"]
+    # AT ATE0 CMEE NCONFIG? NCONFIG=AUTOCONNECT,FALSE NRB AT ATE0 CMEE CEREG CSCON NPSMR
+    # CFUN=1 CGATT=1 | NSOCR NSOST
+    assert (attach[0], send[0]) == (14, 2), f["phases"]
+    assert f["echo"] == "01" * 32 and 0 < f["peak"] <= bench_at.PEAK_TARGET, f
