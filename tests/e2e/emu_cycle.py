@@ -9,39 +9,20 @@
 # Run: micropython -X heapsize=128K tests/e2e/emu_cycle.py /dev/pts/N '{"port": 7, ...}'
 # Options (JSON): model, nsonmi, port (UDP echo on 127.0.0.1), payload (hex), flags (NSOSTF),
 # tries (app-level attempts), attach_ms, recv_ms, retry_ms, psm ([tau_s, active_s]: AT+CPSMS
-# before attach), watch_ms (route URCs that long after the cycle), cereg_n.
+# before attach), watch_ms (route URCs that long after the cycle), cereg_n, rounds and gap_ms
+# (exchanges, the pause between them), until ([state, n]: stop n rounds after the lifecycle
+# entered state after registering, instead of running all rounds).
 import gc
 import json
 import sys
 import time
 
+from heap_probe import HeapProbe
 from nbkit.at.engine import Engine
 from nbkit.hal.clock import Clock
 from nbkit.hal.tty import TtyTransport
 from nbkit.lte import psm
 from nbkit.modem.bc95 import NSONMI_DATA_LINE, Bc95, ModemError
-
-
-class SampledTty(TtyTransport):
-    # The real tty transport, sampling the live heap (after a collection) at every read/write.
-
-    def __init__(self, path, base):
-        self.base = base
-        self.peak = 0
-        super().__init__(path)
-
-    def _sample(self):
-        gc.collect()
-        used = gc.mem_alloc() - self.base
-        self.peak = max(self.peak, used)
-
-    def read(self, n):
-        self._sample()
-        return super().read(n)
-
-    def write(self, data):
-        self._sample()
-        return super().write(data)
 
 
 def _mark(engine):
@@ -56,7 +37,7 @@ def _delta(engine, mark):
 class Cycle:
     def __init__(self, path, opts, base):
         self.opts = opts
-        self.tty = SampledTty(path, base)
+        self.tty = HeapProbe(TtyTransport(path), base)
         self.clock = Clock()
         line_max = NSONMI_DATA_LINE if opts.get("nsonmi", 1) != 1 else 1100
         self.engine = Engine(self.tty, self.clock, line_max=line_max)
@@ -75,6 +56,7 @@ class Cycle:
         self.sent = None
         self.echo = None
         self.echoes = 0
+        self.rounds = 0
 
     def attach(self):
         mark = _mark(self.engine)
@@ -120,14 +102,27 @@ class Cycle:
         if "psm" in self.opts:
             self.modem.attach(self.opts.get("attach_ms", 3000))  # boot + configure first
             self.request_psm()
+        until = self.opts.get("until")  # [state, n]: stop n rounds after it followed registered
+        after = until[1] if until else None
         for n in range(self.opts.get("rounds", 1)):
             if n:
                 self.modem.idle(self.opts.get("gap_ms", 0))
             if self.exchange(payload):
                 self.echoes += 1
                 self.echo = payload.hex()
+            self.rounds += 1
+            if until and self.seen_after_registered(until[0]):
+                after -= 1
+                if after < 0:
+                    break
         if self.opts.get("watch_ms"):
             self.modem.idle(self.opts["watch_ms"])
+
+    def seen_after_registered(self, state):
+        # True once the lifecycle entered state after having registered (searching: a lost
+        # registration, rebooted: a crash).
+        states = self.states
+        return "registered" in states and state in states[states.index("registered") :]
 
     def exchange(self, payload):
         # Up to `tries` attempts, attaching again whenever the lifecycle is not online.
@@ -156,6 +151,7 @@ def main(path, opts):
         "sent": cycle.sent,
         "echo": cycle.echo,
         "echoes": cycle.echoes,
+        "rounds": cycle.rounds,
         "states": cycle.states,
         "state": modem.lifecycle.state,
         "boots": modem.boots,

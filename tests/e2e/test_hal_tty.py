@@ -12,6 +12,9 @@ import socket
 import subprocess
 import termios
 import tty
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -39,8 +42,10 @@ print("hangup", t.wait(200), t.read(16), t.hangups, time.ticks_diff(time.ticks_m
 """
 
 
-def _micropython(code: str, *args: str, **kw: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+@contextmanager
+def micropython(code: str, *args: str, fds: tuple[int, ...] = (), **kw: Any) -> Iterator[Mp]:
+    """Run `code` in MicroPython; on exit kill it and close `fds` (the pty ends)."""
+    proc = subprocess.Popen(
         [micropython_binary(), "-c", code, *args],
         env=micropython_env(),
         cwd=str(REPO),
@@ -48,29 +53,48 @@ def _micropython(code: str, *args: str, **kw: object) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
+    try:
+        yield Mp(proc)
+    finally:
+        proc.kill()
+        proc.wait()
+        for fd in fds:
+            os.close(fd)
+
+
+class Mp:
+    """The MicroPython process: `line()` reads its next output line, `go()` lets it go on."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        self.proc, self.stdin, self.stdout = proc, proc.stdin, proc.stdout
+
+    def line(self) -> str:
+        return self.stdout.readline().strip()
+
+    def go(self) -> None:
+        self.stdin.write("\n")
+        self.stdin.flush()
+
+    def exit_code(self) -> int:
+        return self.proc.wait(10)
 
 
 def test_an_inherited_descriptor_reads_what_is_there_and_notices_the_hang_up() -> None:
     master, slave = os.openpty()
     tty.setraw(slave)
-    proc = _micropython(FD_SCRIPT, str(master), pass_fds=[master])
-    os.close(master)
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
+    with micropython(FD_SCRIPT, str(master), pass_fds=[master]) as mp:
+        os.close(master)
         assert os.read(slave, 16) == b"ping\r"
         os.write(slave, bytes(range(100)) * 3)
-        assert proc.stdout.readline().split() == ["got", "300", "True", "True"]
+        assert mp.line().split() == ["got", "300", "True", "True"]
         os.close(slave)
-        proc.stdin.write("\n")
-        proc.stdin.flush()
+        mp.go()
         # no bytes, one hang-up counted, and the wait slept instead of spinning
-        assert proc.stdout.readline().split() == ["hangup", "False", "b''", "1", "True"]
-        assert proc.wait(10) == 0, proc.stdout.read()
-    finally:
-        proc.kill()
-        proc.wait()
+        assert mp.line().split() == ["hangup", "False", "b''", "1", "True"]
+        assert mp.exit_code() == 0, mp.stdout.read()
 
 
 @pytest.mark.parametrize("baud", [4800, 19200, 38400, 57600, 115200])
@@ -81,22 +105,14 @@ def test_a_path_is_opened_raw_at_the_board_speed(baud: int) -> None:
         "t = TtyTransport(sys.argv[1], baud=int(sys.argv[2]))\nprint('open')\n"
         "sys.stdin.readline()\nt.close()\n"
     )
-    proc = _micropython(code, os.ttyname(slave), str(baud))
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        assert proc.stdout.readline().strip() == "open"
+    with micropython(code, os.ttyname(slave), str(baud), fds=(master, slave)) as mp:
+        assert mp.line() == "open"
         attrs = termios.tcgetattr(slave)
         assert attrs[4] == attrs[5] == getattr(termios, f"B{baud}"), attrs
         assert not attrs[3] & termios.ECHO and not attrs[3] & termios.ICANON, attrs
         assert attrs[6][termios.VMIN] == 0 and attrs[6][termios.VTIME] == 0
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        assert proc.wait(10) == 0
-    finally:
-        proc.kill()
-        proc.wait()
-        os.close(master)
-        os.close(slave)
+        mp.go()
+        assert mp.exit_code() == 0
 
 
 def test_an_unknown_speed_is_refused_with_the_known_ones() -> None:
@@ -106,13 +122,9 @@ def test_an_unknown_speed_is_refused_with_the_known_ones() -> None:
         "try:\n TtyTransport(sys.argv[1], baud=12345)\n"
         "except ValueError as e:\n print('refused', e)\n"
     )
-    proc = _micropython(code, os.ttyname(slave))
-    out, _ = proc.communicate(timeout=10)
-    os.close(master)
-    os.close(slave)
-    assert (
-        out.strip() == "refused baud 12345: not one of [4800, 9600, 19200, 38400, 57600, 115200]"
-    )
+    with micropython(code, os.ttyname(slave), fds=(master, slave)) as mp:
+        known = "[4800, 9600, 19200, 38400, 57600, 115200]"
+        assert mp.line() == f"refused baud 12345: not one of {known}"
 
 
 SIDE_SCRIPT = """
@@ -139,26 +151,9 @@ def test_a_side_channel_is_served_during_a_wait_without_ending_it() -> None:
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    proc = _micropython(SIDE_SCRIPT, os.ttyname(slave), str(port))
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        assert proc.stdout.readline().split() == [
-            "side",
-            "False",
-            "[b'pin",
-            "a",
-            "1",
-            "0",
-            "1']",
-            "True",
-        ]
+    with micropython(SIDE_SCRIPT, os.ttyname(slave), str(port), fds=(master, slave)) as mp:
+        assert mp.line() == "side False [b'pin a 1 0 1'] True"  # served, and waited it out
         os.write(master, b"OK\r\n")
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        assert proc.stdout.readline().strip() == "tty True b'OK\\r\\n'"
-        assert proc.wait(10) == 0
-    finally:
-        proc.kill()
-        proc.wait()
-        os.close(master)
-        os.close(slave)
+        mp.go()
+        assert mp.line() == "tty True b'OK\\r\\n'"
+        assert mp.exit_code() == 0
