@@ -92,6 +92,12 @@ def test_attaches_and_exchanges_a_datagram_with_a_real_udp_echo(
     assert r["counters"]["timeouts"] == 0, r["counters"]
 
 
+def test_first_command_after_each_boot_answering_error_is_tolerated(echo_port: int) -> None:
+    r = run_cycle(echo_port, first_command_error=True, **QUIET)
+    assert r["attach"] == [True] and r["errors"] == [] and r["echo"] == PAYLOAD, r
+    assert sent_by_modem(r).count("Neul\r\nOK\r\n\r\nERROR\r\n") == 2  # both boots
+
+
 # -- command faults (match / nth / times) ----------------------------------------------------
 
 
@@ -119,6 +125,13 @@ COMMAND_FAULTS = {
     "cme-30-on-NSOST-is-an-error-app-retries": Case(
         {"kind": "error", "match": "AT+NSOST=", "cme": 30},
         error="sendto refused: <Reply CME cme=30",
+    ),
+    "error-NSOCR-twice-is-an-error-app-retries": Case(
+        {"kind": "error", "match": "AT+NSOCR", "times": 2},
+        error="AT+NSOCR: no socket id",
+    ),
+    "error-on-the-NSORF-recheck-counts-as-empty": Case(
+        {"kind": "error", "match": "AT+NSORF", "nth": 2, "cme": 4}
     ),
     "drop-ATE0-times-out-and-retries": Case({"kind": "drop", "match": "ATE0"}, timeouts=1),
     "drop-NSOCR-times-out-and-retries": Case({"kind": "drop", "match": "AT+NSOCR"}, timeouts=1),
