@@ -242,28 +242,28 @@ class Bc95:
         return self.engine.command("AT+CFUN=0", None, 10000).ok
 
     def _wait_registered(self, timeout_ms):
-        # +CEREG URCs move the lifecycle; AT+CEREG? every few seconds covers a lost URC.
-        deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
+        # +CEREG URCs move the lifecycle (looked at after every batch of lines, so a URC ends
+        # the wait at once); AT+CEREG? every _CEREG_POLL_MS and once more at the deadline covers
+        # a lost URC. False on timeout or when the module rebooted meanwhile (the banner's OK
+        # may have ended AT+CGATT=1).
+        clock = self.clock
+        deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        next_poll = clock.ticks_add(clock.ticks_ms(), _CEREG_POLL_MS)
         while not self.lifecycle.online:
-            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-            if left <= 0 or self.lifecycle.state == lc.REBOOTED:
+            if self.lifecycle.state == lc.REBOOTED:
                 return False
-            if self._idle_until_online(min(left, _CEREG_POLL_MS)):
-                return True
+            now = clock.ticks_ms()
+            left = clock.ticks_diff(deadline, now)
+            until_poll = clock.ticks_diff(next_poll, now)
+            if until_poll > 0 and left > 0:
+                self.engine.poll(min(left, until_poll))
+                continue
             reply = self.engine.command("AT+CEREG?", cereg.PREFIX, 1000)
             if reply.ok and reply.lines:
                 self._on_reg(cereg.parse(reply.lines[0], read=True))
-        return True
-
-    def _idle_until_online(self, ms):
-        # Route URCs for up to ms, returning as soon as a +CEREG makes the lifecycle online
-        # (engine.idle would sit out the whole slice after registration).
-        deadline = self.clock.ticks_add(self.clock.ticks_ms(), ms)
-        while not self.lifecycle.online:
-            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-            if left <= 0 or self.lifecycle.state == lc.REBOOTED:
-                return False
-            self.engine.poll(left)
+            if left <= 0:
+                return self.lifecycle.online
+            next_poll = clock.ticks_add(clock.ticks_ms(), _CEREG_POLL_MS)
         return True
 
     def _failed(self, why):
