@@ -187,6 +187,8 @@ class Bc95:
         if not outcome.ok:
             return self._failed("%s: %r" % (BC95_ATTACH.name, outcome))
         if not self._wait_registered(timeout_ms):
+            if lcy.state == lc.REBOOTED:  # the banner's OK may have ended AT+CGATT=1
+                return self._failed("modem rebooted during attach (%s)" % self.boot_cause)
             return self._failed("not registered (stat %s)" % (self.reg and self.reg.stat,))
         return True
 
@@ -254,17 +256,28 @@ class Bc95:
         return self.engine.command("AT+CFUN=0", None, 10000).ok
 
     def _wait_registered(self, timeout_ms):
-        # +CEREG URCs move the lifecycle; AT+CEREG? every few seconds covers a lost URC.
-        deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
+        # +CEREG URCs move the lifecycle (looked at after every batch of lines, so a URC ends
+        # the wait at once); AT+CEREG? every _CEREG_POLL_MS and once more at the deadline covers
+        # a lost URC. False on timeout or when the module rebooted meanwhile (the banner's OK
+        # may have ended AT+CGATT=1).
+        clock = self.clock
+        deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        next_poll = clock.ticks_add(clock.ticks_ms(), _CEREG_POLL_MS)
         while not self.lifecycle.online:
-            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-            if left <= 0:
+            if self.lifecycle.state == lc.REBOOTED:
                 return False
-            if self.engine.wait_until(self._online, min(left, _CEREG_POLL_MS)):
-                return True
+            now = clock.ticks_ms()
+            left = clock.ticks_diff(deadline, now)
+            until_poll = clock.ticks_diff(next_poll, now)
+            if until_poll > 0 and left > 0:
+                self.engine.poll(min(left, until_poll))
+                continue
             reply = self.engine.command("AT+CEREG?", cereg.PREFIX, 1000)
             if reply.ok and reply.lines:
                 self._on_reg(cereg.parse(reply.lines[0], read=True))
+            if left <= 0:
+                return self.lifecycle.online
+            next_poll = clock.ticks_add(clock.ticks_ms(), _CEREG_POLL_MS)
         return True
 
     def _online(self):
@@ -356,9 +369,12 @@ class Bc95:
         start = self.engine.commands
         cmd = sockets.sendto(sock, ip, port, data, flags)
         delay = _BACKOFF_FIRST_MS
+        boots = self.boots
         try:
             for attempt in range(_BACKOFF_TRIES):
                 reply = self.engine.command(cmd, "", 5000)
+                if self.boots != boots:  # the banner ends in an OK that is not ours
+                    raise ModemError("modem rebooted during sendto (%s)" % self.boot_cause, reply)
                 if reply.ok:
                     sent = sockets.parse_sent(reply.lines[0]) if reply.lines else None
                     return sent[1] if sent else len(data)
