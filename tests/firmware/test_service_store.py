@@ -1,7 +1,8 @@
 # The provisioning console on the real config store (nbkit.console.store_adapter): typed text
 # in, validated config on flash out, secrets write-only, all or nothing, PIN from the config,
 # wrong attempts kept across a reboot, factory reset keeps only the PIN.
-from nbkit.console.auth import hmac_sha256, key_fingerprint
+from nbkit.console.auth import key_fingerprint
+from nbkit.proto.auth import hmac_sha256
 from store_bench import FACTORY, KEY_HEX, PIN, StoreBench, mount, new_image, stored, umount
 
 HEAPSIZE = "192K"

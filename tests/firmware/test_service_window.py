@@ -83,6 +83,10 @@ def test_power_on_without_a_line_waits_only_the_attention_time():
     used, console = _window(board, [])
     assert not used and console.tx == b""
     assert 5000 <= board.clock().ticks_ms() <= 5400, board.clock().ticks_ms()
+    board = FakeBoard(cause=1)
+    board.board["port"] = "unix"  # the virtual board: its console pty keeps early bytes
+    used, console = _window(board, [])
+    assert not used and 500 <= board.clock().ticks_ms() <= 900, board.clock().ticks_ms()
 
 
 def test_a_line_in_time_keeps_it_open_until_idle():

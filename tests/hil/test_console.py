@@ -7,7 +7,7 @@ import pytest
 
 def test_the_service_console_opens_after_a_reset_and_answers(hil_target, dut):
     hil_target.reset()
-    dut.expect(r"service console open for \d+ s", timeout=15)
+    dut.expect(r"service console open for [\d.]+ s", timeout=15)
     dut.writeline("ping hil-1")
     dut.expect(r"pong: hil-1\r\nOK\r\n", timeout=5)
     dut.writeline("help")

@@ -12,6 +12,8 @@
 # wrong-attempt count on flash, the event log (nbkit.store.eventlog), the modem driver for
 # identify, and self-test checks that use the real paths: AT, SIM (AT+CIMI), attach, a test
 # uplink of a fresh meter reading that the collector must acknowledge, the meter input.
+import gc
+
 from micropython import const
 
 from nbkit.console.console import Console
@@ -85,6 +87,8 @@ class Parts:
 
     def _build(self):
         self._built = self.store.writes
+        self.app = self._modem = None
+        gc.collect()  # the console and the whole app share the heap: start from a clean one
         cfg = self.store.current()
         if cfg is not None:
             from nbkit.app import device
@@ -186,12 +190,17 @@ def code_name(code):
     return codes.name(code)
 
 
-def serve_window(board, attention_s=5, idle_s=60, transport=None, root=""):
+def serve_window(board, attention_s=None, idle_s=60, transport=None, root=""):
     # -> True when a technician used the window. Never raises: the meter cycle must go on.
     # root: directory of the device files ("" = the working directory, as device.py uses).
-    # The board data may override the times: "service_window": {"attention_s": 2, "idle_s": 30}.
+    # attention_s: 5 s on a board, where bytes sent while the MCU boots are lost and the
+    # technician's tool must follow the reset; 0.5 s on the virtual board, whose console pty
+    # keeps what a tool sent during the boot (and power cycles there are frequent: tests).
+    # The board data may set both: "service_window": {"attention_s": 2, "idle_s": 30}.
     if not opens_window(board):
         return False
+    if attention_s is None:
+        attention_s = 0.5 if board.board.get("port") == "unix" else 5
     opts = board.board.get("service_window") or {}
     attention_s = opts.get("attention_s", attention_s)
     idle_s = opts.get("idle_s", idle_s)
@@ -224,7 +233,7 @@ def _serve(board, attention_s, idle_s, transport, root):
         log=events.tail,
         attempts=Attempts(root + ATTEMPTS_PATH),
     )
-    print("nbkit: service console open for %d s (send a line, e.g. ping)" % attention_s)
+    print("nbkit: service console open for %s s (send a line, e.g. ping)" % attention_s)
     # Ctrl-C keeps its REPL meaning (KeyboardInterrupt): a developer's mpremote / nbkit deploy
     # breaks into the REPL during the window; nbkit provision never sends it.
     used = _loop(console, clock, attention_s, idle_s)
@@ -241,7 +250,7 @@ def _loop(console, clock, attention_s, idle_s):
         if console.poll(_POLL_MS):
             last = clock.ticks_ms()
             used = True
-        limit_ms = (idle_s if used else attention_s) * 1000
+        limit_ms = int((idle_s if used else attention_s) * 1000)
         if clock.ticks_diff(clock.ticks_ms(), last) >= limit_ms:
             break
     return used

@@ -14,7 +14,8 @@
 import json
 import os
 
-from nbkit.console.auth import hmac_sha256, key_fingerprint
+from nbkit.console.auth import key_fingerprint
+from nbkit.proto.auth import hmac_sha256
 from nbkit.store import config
 
 SECRET = ("key", "service_pin")

@@ -4,10 +4,12 @@
 # and lines of the newest lines, and an append writes one short line (no rewrite of the log).
 # A power cut can tear the last line of a segment: the next append closes it with DEL "\n"
 # (_TORN) and readers skip such lines (and a last line without its "\n").
+import os
+
 from micropython import const
 
 _LINE_MAX = const(96)  # longer lines are cut (one log line is one console data line)
-_SEGMENT_BYTES = const(8192)  # a segment larger than this is not read (bounded memory)
+_SEGMENT_BYTES = const(4096)  # read no more of a segment than this (bounded memory)
 _TORN = "\x7f"  # ends a line cut by a power loss (never in a logged line: see _one_line)
 
 
@@ -28,8 +30,9 @@ class EventLog:
     def _read(self, i, raw=False):
         # -> complete lines of segment i (torn ones dropped); raw: also whether it ends torn
         try:
+            size = os.stat(self._seg(i))[6]
             with open(self._seg(i)) as f:
-                text = f.read(_SEGMENT_BYTES)
+                text = f.read(min(size, _SEGMENT_BYTES))  # read(n) allocates n: ask for no more
         except OSError:
             text = ""
         lines = [line for line in text.split("\n")[:-1] if line and line[-1] != _TORN]
