@@ -92,6 +92,19 @@ class Target:
         """Reset the board so that its service window opens (power-on/reset boot)."""
         raise NotImplementedError
 
+    def open_console(self, dut: Dut, first_line: str) -> None:
+        """Reset the board and send first_line into its service window (the attention line).
+
+        A virtual board's console pty keeps what is typed during the boot, so the line goes
+        first; a real board drops bytes while it boots, so the line follows the banner.
+        """
+        self.reset()
+        if self.virtual:
+            dut.writeline(first_line)
+        dut.expect(r"service console open for [\d.]+ s", timeout=20)
+        if not self.virtual:
+            dut.writeline(first_line)
+
     def spy_path(self) -> Path | None:
         """The AT spy log of the modem link (JSON lines), when the target has one."""
         return None

@@ -86,7 +86,7 @@ def test_power_on_without_a_line_waits_only_the_attention_time():
     board = FakeBoard(cause=1)
     board.board["port"] = "unix"  # the virtual board: its console pty keeps early bytes
     used, console = _window(board, [])
-    assert not used and 500 <= board.clock().ticks_ms() <= 900, board.clock().ticks_ms()
+    assert not used and 200 <= board.clock().ticks_ms() <= 400, board.clock().ticks_ms()
 
 
 def test_a_line_in_time_keeps_it_open_until_idle():
@@ -108,6 +108,17 @@ def test_exit_with_no_session_ends_the_window_at_once():
     used, console = _window(board, script)
     assert used and console.tx == b"OK\r\nOK\r\nOK\r\n", console.tx
     assert board.clock().ticks_ms() < 2000, board.clock().ticks_ms()
+
+
+def test_attention_zero_still_takes_a_line_that_is_already_waiting():
+    board = FakeBoard(cause=1)
+    board.board["service_window"] = {"attention_s": 0}
+    used, _ = _window(board, [])
+    assert not used and board.clock().ticks_ms() == 0, board.clock().ticks_ms()
+    board = FakeBoard(cause=1)
+    board.board["service_window"] = {"attention_s": 0, "idle_s": 1}
+    used, console = _window(board, [(0, b"ping early\r\n")])
+    assert used and console.tx == b"pong: early\r\nOK\r\n", console.tx
 
 
 def test_the_board_data_can_shorten_the_window():

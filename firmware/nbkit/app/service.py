@@ -26,7 +26,6 @@ ATTEMPTS_PATH = "service.attempts"
 _DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET (ESP32, unix_board)
 _POLL_MS = const(200)
 _ATTACH_MS = const(60000)
-_LINE_MAX = const(2800)
 
 
 def opens_window(board):
@@ -69,43 +68,49 @@ class LoggedStore(StoreConfig):
 
 
 class Parts:
-    # The device's modem and meter app for identify/selftest, built on first use and again
-    # after a configuration change (the app follows the stored configuration).
+    # The modem (identify) and the whole meter app (selftest), built for one command and released
+    # after it: the console, the modem driver and the app share a small heap, so nothing big
+    # stays allocated between commands. The app is built from the stored config as it is now.
     def __init__(self, board, store, events=None):
         self.board = board
         self.store = store
         self.events = events
         self.clock = board.clock()
-        self._built = -1
-        self._modem = None
         self.app = None
+        self._modem = None
+
+    def release(self):
+        self.app = self._modem = None
+        gc.collect()
 
     def modem(self):
-        if self._built != self.store.writes:
-            self._build()
+        if self._modem is None:
+            self._build_modem()
         return self._modem
 
-    def _build(self):
-        self._built = self.store.writes
-        self.app = self._modem = None
-        gc.collect()  # the console and the whole app share the heap: start from a clean one
-        cfg = self.store.current()
-        if cfg is not None:
-            from nbkit.app import device
-
-            self.app = device.build(self.board, cfg)
-            self.app.log = self._log  # app lines go to the event log, not into console replies
-            self._modem = self.app.link.modem
-            return
+    def _build_modem(self):
         from nbkit.at.engine import Engine
         from nbkit.modem.bc95 import Bc95
 
-        self.app = None
+        gc.collect()
         transport = self.board.modem()
         if transport is None:
             raise OSError("no modem UART on this board")
-        engine = Engine(transport, self.clock, line_max=_LINE_MAX)
+        engine = Engine(transport, self.clock)
         self._modem = Bc95(engine, self.clock, model=self.board.board["modem"]["model"])
+
+    def _build_app(self):
+        # -> the meter app wired like a wake (device.build), or None when not provisioned
+        self.release()
+        cfg = self.store.current()
+        if cfg is None:
+            return None
+        from nbkit.app import device
+
+        self.app = device.build(self.board, cfg)
+        self.app.log = self._log  # app lines go to the event log, not into console replies
+        self._modem = self.app.link.modem
+        return self.app
 
     def _log(self, *args):
         if self.events is not None:
@@ -113,7 +118,12 @@ class Parts:
 
     # -- identify -------------------------------------------------------------------------
     def info(self):
-        modem = self.modem()
+        try:
+            return self._info(self.modem())
+        finally:
+            self.release()
+
+    def _info(self, modem):
         if not at_ok(modem):
             raise OSError("no answer to AT")
         ident = modem.identity()
@@ -125,7 +135,7 @@ class Parts:
         out["signal"] = "no signal (csq 99)" if dbm is None else "%d dBm (csq %d)" % (dbm, rssi)
         return out
 
-    # -- selftest -------------------------------------------------------------------------
+    # -- selftest: run in this order; the first builds the app, the last releases it -------
     def checks(self):
         return [
             ("modem", self.check_modem),
@@ -136,6 +146,7 @@ class Parts:
         ]
 
     def check_modem(self):
+        self._build_app()
         modem = self.modem()
         return (True, "AT answered") if at_ok(modem) else (False, "no answer to AT")
 
@@ -153,7 +164,6 @@ class Parts:
         return False, "not attached: %s" % modem.last_error
 
     def check_uplink(self):
-        self.modem()
         app = self.app
         if app is None:
             return False, "not provisioned (server, device id and key needed)"
@@ -163,11 +173,13 @@ class Parts:
         return False, "no ack from %s:%d" % (app.cfg["server_host"], app.cfg["server_port"])
 
     def check_sensor(self):
-        self.modem()
-        if self.app is None:
-            return False, "not provisioned"
-        readings = self.app.meter.read()
-        return True, " ".join("%s=%d" % (code_name(c), v) for c, v in readings)
+        try:
+            if self.app is None:
+                return False, "not provisioned"
+            readings = self.app.meter.read()
+            return True, " ".join("%s=%d" % (code_name(c), v) for c, v in readings)
+        finally:
+            self.release()
 
 
 def _firmware(fw):
@@ -194,13 +206,13 @@ def serve_window(board, attention_s=None, idle_s=60, transport=None, root=""):
     # -> True when a technician used the window. Never raises: the meter cycle must go on.
     # root: directory of the device files ("" = the working directory, as device.py uses).
     # attention_s: 5 s on a board, where bytes sent while the MCU boots are lost and the
-    # technician's tool must follow the reset; 0.5 s on the virtual board, whose console pty
+    # technician's tool must follow the reset; 0.2 s on the virtual board, whose console pty
     # keeps what a tool sent during the boot (and power cycles there are frequent: tests).
     # The board data may set both: "service_window": {"attention_s": 2, "idle_s": 30}.
     if not opens_window(board):
         return False
     if attention_s is None:
-        attention_s = 0.5 if board.board.get("port") == "unix" else 5
+        attention_s = 0.2 if board.board.get("port") == "unix" else 5
     opts = board.board.get("service_window") or {}
     attention_s = opts.get("attention_s", attention_s)
     idle_s = opts.get("idle_s", idle_s)
@@ -247,10 +259,11 @@ def _loop(console, clock, attention_s, idle_s):
     last = clock.ticks_ms()
     used = False
     while not console.done:
-        if console.poll(_POLL_MS):
+        limit_ms = int((idle_s if used else attention_s) * 1000)
+        left = limit_ms - clock.ticks_diff(clock.ticks_ms(), last)
+        if console.poll(max(0, min(_POLL_MS, left))):  # bytes already waiting always count
             last = clock.ticks_ms()
             used = True
-        limit_ms = int((idle_s if used else attention_s) * 1000)
-        if clock.ticks_diff(clock.ticks_ms(), last) >= limit_ms:
+        elif left <= 0:
             break
     return used
