@@ -93,7 +93,7 @@ class Ec200:
         self._closed = []  # sockets reported closed by the peer / pdpdeact
         self._pending = []  # buffer-mode sockets with unread data
         self._inbox = []  # [(sock, bytes)] pushed payloads
-        self._dns = None  # [err, count, [ips]] while resolving
+        self._dns = None  # type: list | None  # [err, count, [ips]] while resolving
         self._register_urcs()
 
     # -- bring-up -------------------------------------------------------------------------
@@ -287,7 +287,7 @@ class Ec200:
                 if left <= 0:
                     raise ModemError("DNS %s: no answer" % host, reply, 569)
                 self.engine.poll(left)
-            err, _, ips = self._dns
+            err, _, ips = self._dns or (569, 0, [])
             if err:
                 raise ModemError("DNS %s: %s" % (host, qi.error_name(err)), reply, err)
             return ips
@@ -295,6 +295,8 @@ class Ec200:
             self._dns = None
 
     def _dns_done(self):
+        if self._dns is None:
+            return True
         err, count, ips = self._dns
         return err is not None and (err != 0 or len(ips) >= count)
 
