@@ -248,3 +248,19 @@ def test_identity_and_signal():
     assert info["firmware"] == {"": "EC200UCNAAR02A05M08"}, info
     fake.expect(b"AT+CSQ\r", b"\r\n+CSQ: 24,99\r\n" + s.OK)
     assert drv.signal() == (24, -65)
+
+
+def test_bc26_sets_the_default_pdn_and_needs_no_context_activation():
+    drv, fake, _, _ = _driver(model="bc26", apn="ctnb")
+    fake.expect(b"AT\r", s.OK)
+    fake.expect(b"ATE0\r", s.OK)
+    fake.expect(b"AT+CMEE=1\r", s.OK)
+    fake.expect(b"AT+CPIN?\r", b"\r\n+CPIN: READY\r\n" + s.OK)
+    fake.expect(b"AT+CEREG=2\r", s.OK)
+    fake.expect(b"AT+CGREG=2\r", s.ERROR)  # NB-IoT only: no CGREG, recorded, not fatal
+    fake.expect(b'AT+QCGDEFCONT="IP","ctnb"\r', s.OK)
+    fake.expect(b"AT+CEREG?\r", b'\r\n+CEREG: 2,1,"1A2B","01A2B3C4",9\r\n' + s.OK)
+    fake.expect(b"AT+QIACT?\r", s.ERROR)
+    assert drv.attach(60000), drv.last_error
+    fake.verify()
+    assert drv.pdp_active and drv.reg.act == 9 and drv.unsupported == ["AT+CGREG=2"]

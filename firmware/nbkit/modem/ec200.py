@@ -201,8 +201,8 @@ class Ec200:
                 self.pdp_active = True
                 self.address = parsed[2]
                 return True
-        if self.model == "bc26" and reply.ok and not reply.lines:
-            self.pdp_active = True  # the default bearer needs no QIACT on MTK firmware
+        if self.model == "bc26" and not reply.lines:
+            self.pdp_active = True  # MTK: the default bearer comes with the attach (no QIACT)
             return True
         reply = self.engine.command("AT+QIACT=1", None, _QIACT_MS)
         if not reply.ok:
