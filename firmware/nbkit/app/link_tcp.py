@@ -73,6 +73,7 @@ class TcpLink:
         return self.rx.errors
 
     def up(self):
+        self._drop_connection()  # a connection left over from an up() without down()
         if not bearer.up(self.modem, self.attach_timeout_ms):
             return False
         try:
