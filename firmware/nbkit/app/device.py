@@ -15,6 +15,7 @@ from nbkit.store.queue import Queue
 CONFIG_PATH = "config.json"
 QUEUE_DIR = "queue"
 _UNPROVISIONED_SLEEP_MS = const(3600000)  # no config: look again in an hour
+_CRASH_SLEEP_MS = const(60000)  # an unexpected error: log it, sleep a minute, start afresh
 _LINE_MAX = const(2800)  # AT lines: +NSONMI modes 2/3 carry the datagram in hex
 
 
@@ -67,7 +68,13 @@ def run(board):
         log("not provisioned:", exc)
         board.deepsleep(_UNPROVISIONED_SLEEP_MS)
         return
-    app = build(board, cfg)
-    ms = app.wake()
+    try:
+        ms = build(board, cfg).wake()
+    except Exception as exc:  # never stay stuck in the REPL: a board in the field is alone
+        import sys
+
+        log("error, retrying after a sleep:")
+        sys.print_exception(exc)
+        ms = _CRASH_SLEEP_MS
     log("sleep", ms // 1000, "s")
     board.deepsleep(ms)
