@@ -27,11 +27,13 @@ class UdpLink:
         self.port = port
         self.attach_timeout_ms = attach_timeout_ms
         self.sock = None
+        self.used = False  # up() was called in this wake
         self.uplinks = 0
         self.bytes_up = 0
         self.bytes_down = 0
 
     def up(self):
+        self.used = True
         if not (self.modem.resume() or self.modem.attach(self.attach_timeout_ms)):
             return False
         for attempt in range(_OPEN_TRIES):
@@ -70,6 +72,10 @@ class UdpLink:
                 out.append(dgram.data)
                 self.bytes_down += len(dgram.data)
         return out
+
+    def granted(self):
+        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
+        return self.modem.granted()
 
     def down(self):
         if self.sock is not None:
