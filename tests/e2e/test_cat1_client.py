@@ -35,6 +35,7 @@ REPLIES: dict[bytes, bytes] = {
     b"AT+CPIN?": b"\r\n+CPIN: READY\r\n" + OK,
     b"AT+CEREG=2": OK,
     b"AT+CGREG=2": OK,
+    b"AT+CFUN=1": OK,
     b"AT+CEREG?": b'\r\n+CEREG: 2,1,"1A2B","01A2B3C4",7\r\n' + OK,
     b"AT+QIACT?": b'\r\n+QIACT: 1,1,1,"10.0.0.2"\r\n' + OK,
     b"AT+QSCLK=1": OK,

@@ -17,6 +17,7 @@ def configure(fake, apn="cmiot", sim=b"READY"):
     fake.expect(b"AT+CGREG=2\r", OK)
     if apn:
         fake.expect(b'AT+QICSGP=1,1,"%s","","",0\r' % apn.encode(), OK)
+    fake.expect(b"AT+CFUN=1\r", OK)
 
 
 def registered(fake, searching_polls=0):

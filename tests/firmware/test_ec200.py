@@ -187,6 +187,7 @@ def test_pdpdeact_closes_sockets_resume_fails_and_attach_reactivates():
     fake.expect(b"AT+CEREG=2\r", s.OK)
     fake.expect(b"AT+CGREG=2\r", s.OK)
     fake.expect(b'AT+QICSGP=1,1,"cmiot","","",0\r', s.OK)
+    fake.expect(b"AT+CFUN=1\r", s.OK)
     s.registered(fake)
     s.activate(fake)
     assert drv.attach(60000), drv.last_error
@@ -259,8 +260,20 @@ def test_bc26_sets_the_default_pdn_and_needs_no_context_activation():
     fake.expect(b"AT+CEREG=2\r", s.OK)
     fake.expect(b"AT+CGREG=2\r", s.ERROR)  # NB-IoT only: no CGREG, recorded, not fatal
     fake.expect(b'AT+QCGDEFCONT="IP","ctnb"\r', s.OK)
+    fake.expect(b"AT+CFUN=1\r", s.OK)
     fake.expect(b"AT+CEREG?\r", b'\r\n+CEREG: 2,1,"1A2B","01A2B3C4",9\r\n' + s.OK)
     fake.expect(b"AT+QIACT?\r", s.ERROR)
     assert drv.attach(60000), drv.last_error
     fake.verify()
     assert drv.pdp_active and drv.reg.act == 9 and drv.unsupported == ["AT+CGREG=2"]
+
+
+def test_power_down_turns_the_radio_off_and_the_next_attach_turns_it_on():
+    drv, fake, _ = _attached()
+    fake.expect(b"AT+CFUN=0\r", Later(1200, s.OK))
+    assert drv.power_down() and drv.lifecycle.state == lc.OFF and not drv.pdp_active
+    assert drv.granted() == (False, None, None)
+    assert not drv.resume()
+    s.attach(fake)
+    assert drv.attach(60000), drv.last_error
+    fake.verify()

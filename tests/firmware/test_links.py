@@ -55,6 +55,7 @@ def test_tcp_link_four_calls_carry_length_prefixed_binary_frames():
     s.push(fake, 0, wire[:4], after_ms=500)  # the ack split over two pushes
     s.push(fake, 0, wire[4:], after_ms=700, tail=b'\r\n+QIURC: "closed",0\r\n')
     assert link.receive(10000) == [ACK, b"second"]
+    assert link.used and link.granted() == (False, None, None)  # Cat1: no PSM requested
     fake.expect(b"AT+QICLOSE=0\r", s.OK)
     fake.expect(b"AT+QSCLK=1\r", s.OK)
     link.down()

@@ -12,11 +12,13 @@ class CdpLink:
         self.cdp = cdp
         self.attach_timeout_ms = attach_timeout_ms
         self.ready = False
+        self.used = False  # up() was called in this wake
         self.uplinks = 0
         self.bytes_up = 0
         self.bytes_down = 0
 
     def up(self):
+        self.used = True
         if not bearer.up(self.modem, self.attach_timeout_ms):
             return False
         self.ready = self.cdp.setup()
@@ -40,6 +42,10 @@ class CdpLink:
         for payload in out:
             self.bytes_down += len(payload)
         return out
+
+    def granted(self):
+        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
+        return self.modem.granted()
 
     def down(self):
         # Nothing to release: no socket; the module returns to PSM by itself.

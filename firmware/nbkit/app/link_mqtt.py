@@ -24,12 +24,14 @@ class MqttLink:
         self.attach_timeout_ms = attach_timeout_ms
         self.sleep_after = sleep_after
         client.subscribe_on_connect(self.ack_topic)
+        self.used = False  # up() was called in this wake
         self.uplinks = 0
         self.republished = 0
         self.bytes_up = 0
         self.bytes_down = 0
 
     def up(self):
+        self.used = True
         if not bearer.up(self.modem, self.attach_timeout_ms):
             return False
         if self.client.ensure():
@@ -66,6 +68,10 @@ class MqttLink:
                 if reconnected or not self.client.ensure():
                     return out
                 reconnected = True
+
+    def granted(self):
+        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
+        return self.modem.granted()
 
     def down(self):
         self.client.disconnect()

@@ -64,6 +64,7 @@ class TcpLink:
         self.sleep_after = sleep_after
         self.sock = None
         self.rx = Unframer()
+        self.used = False  # up() was called in this wake
         self.uplinks = 0
         self.bytes_up = 0
         self.bytes_down = 0
@@ -73,6 +74,7 @@ class TcpLink:
         return self.rx.errors
 
     def up(self):
+        self.used = True
         self._drop_connection()  # a connection left over from an up() without down()
         if not bearer.up(self.modem, self.attach_timeout_ms):
             return False
@@ -116,6 +118,10 @@ class TcpLink:
                 for frame in out:
                     self.bytes_down += len(frame)
                 return out
+
+    def granted(self):
+        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
+        return self.modem.granted()
 
     def down(self):
         self._drop_connection()

@@ -12,12 +12,14 @@ QI_MODELS = ("ec200", "ec600", "bc26")
 HUAWEI_MODELS = ("bc95", "bc28")
 
 
-def make_modem(model, engine, clock, cfg, dtr=None):
+def make_modem(model, engine, clock, cfg, *, dtr=None, psm=None):
     # The modem profile for a board's modem model ("bc95", "bc28", "ec200", "ec600", "bc26").
+    # psm: (tau_s, active_s) requested before attach on BC95/BC28 (Cat1 requests none);
+    # dtr: the Pin on the Cat1 module's DTR (sleep control), if wired.
     if model in HUAWEI_MODELS:
         from nbkit.modem.bc95 import Bc95
 
-        return Bc95(engine, clock, apn=cfg.get("apn", ""), model=model)
+        return Bc95(engine, clock, apn=cfg.get("apn", ""), model=model, psm=psm)
     if model in QI_MODELS:
         from nbkit.modem.ec200 import Ec200
 

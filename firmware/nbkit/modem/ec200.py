@@ -10,6 +10,8 @@
 #                                             # (CEREG or CGREG stat 1/5), context active (QIACT)
 #   modem.resume() -> bool                    # wake (DTR low), still registered + context up?
 #   modem.sleep() -> bool                     # AT+QSCLK=1 and DTR high
+#   modem.power_down() -> bool                # AT+CFUN=0 (attach() turns the radio on again)
+#   modem.granted() -> (False, None, None)    # no PSM requested on Cat1
 #   modem.identity() / modem.signal() / modem.resolve(host) -> [ip]
 #   sock = modem.open(kind, host, port, mode=1)   # "TCP"/"UDP", +QIOPEN wait, close+retry
 #   modem.send(sock, data) -> int             # AT+QISEND, '>' prompt, raw bytes, SEND OK
@@ -37,6 +39,7 @@ _OPEN_TRIES = const(2)
 _SEND_WAIT_MS = const(10000)  # prompt + SEND OK
 _DNS_WAIT_MS = const(60000)
 _WAKE_MS = const(50)  # DTR low to the first command
+_CFUN_MS = const(15000)
 _READ_MAX = const(1500)  # AT+QIRD request size
 _INBOX_MAX = const(8)  # pushed payloads kept until recv()
 _READS_MAX = const(8)  # AT+QIRD calls per recv()
@@ -146,6 +149,8 @@ class Ec200:
                 self._unsupported(cmd)
         if self.apn and not self.engine.command(self._apn_cmd(), None, 1000).ok:
             return "APN %r refused" % self.apn
+        if not self.engine.command("AT+CFUN=1", None, _CFUN_MS).ok:  # after power_down()
+            return "AT+CFUN=1 refused"
         return None
 
     def _apn_cmd(self):
@@ -224,6 +229,21 @@ class Ec200:
             return self._registered_now() and self.pdp_active
         finally:
             self.last_commands = self.engine.commands - start
+
+    def granted(self):
+        # (psm_granted, active_s, tau_s): no PSM is requested on Cat1 (support varies by
+        # firmware, at-modems.md §2.4); the module sleeps by AT+QSCLK/DTR instead.
+        return (False, None, None)
+
+    def power_down(self):
+        # AT+CFUN=0: radio off until the next attach (which turns it on again).
+        ok = self.engine.command("AT+CFUN=0", None, _CFUN_MS).ok
+        if ok:
+            self.pdp_active = False
+            self.lifecycle.event(lc.EV_POWER_OFF)
+        else:
+            self.last_error = "AT+CFUN=0 refused"
+        return ok
 
     def sleep(self):
         # Allow sleep: AT+QSCLK=1, then DTR high (the module sleeps when idle; URCs pull RI).
