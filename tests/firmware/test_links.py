@@ -7,7 +7,7 @@ from fakes import Later, modem
 from nbkit.app.link import LinkError, UdpLink
 from nbkit.app.link_cdp import CdpLink
 from nbkit.app.link_mqtt import MqttLink
-from nbkit.app.link_tcp import TcpLink, Unframer, pack
+from nbkit.app.link_tcp import QiUdpLink, TcpLink, Unframer, pack
 from nbkit.app.links import make_link, make_modem
 from nbkit.modem.bc95 import Bc95
 from nbkit.modem.bc95_cdp import Cdp
@@ -91,6 +91,25 @@ def test_tcp_link_up_fails_cleanly_when_the_server_refuses():
     s.open_tcp(fake, 0, err=566)
     assert not link.up()
     assert "566" in modem_.last_error, modem_.last_error
+    fake.verify()
+
+
+def test_cat1_udp_link_sends_one_frame_per_datagram_without_a_prefix():
+    modem_, fake = _ec200(split=4)
+    link = QiUdpLink(modem_, "127.0.0.1", 5683, sleep_after=False)
+    s.attach(fake)
+    fake.expect(
+        b'AT+QIOPEN=1,0,"UDP","127.0.0.1",5683,0,1\r', s.OK, Later(100, b"\r\n+QIOPEN: 0,0\r\n")
+    )
+    assert link.up(), modem_.last_error
+    s.send(fake, 0, FRAME)
+    link.send(FRAME)
+    s.push(fake, 0, ACK, after_ms=300)
+    s.push(fake, 0, b"\x00\x05", after_ms=310)  # would be a bad length prefix on TCP
+    assert link.receive(5000) == [ACK]  # returns with the first datagram
+    assert link.receive(5000) == [b"\x00\x05"]
+    fake.expect(b"AT+QICLOSE=0\r", s.OK)
+    link.down()
     fake.verify()
 
 
@@ -210,7 +229,8 @@ def test_make_link_chooses_by_transport_and_refuses_impossible_pairs():
     assert isinstance(make_link(_cfg(transport="mqtt", server_port=1883), ec), MqttLink)
     assert isinstance(make_link(_cfg(transport="mqtt"), bc), MqttLink)
     assert isinstance(make_link(_cfg(transport="coap", server_port=5683), bc), CdpLink)
-    for cfg, mod in ((_cfg(transport="tcp"), bc), (_cfg(transport="coap"), ec), (_cfg(), ec)):
+    assert isinstance(make_link(_cfg(), ec), QiUdpLink)
+    for cfg, mod in ((_cfg(transport="tcp"), bc), (_cfg(transport="coap"), ec)):
         try:
             make_link(cfg, mod)
         except ValueError:

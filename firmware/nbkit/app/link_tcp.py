@@ -1,5 +1,5 @@
-# Frames over a TCP connection through a Quectel QI-stack modem (EC200/EC600 Cat1, BC26): the
-# four calls of nbkit.app.link (up / send / receive / down) (MIT licence).
+# Frames over a TCP connection (TcpLink) or as UDP datagrams (QiUdpLink) through a Quectel
+# QI-stack modem (EC200/EC600 Cat1, BC26): the calls of nbkit.app.link (MIT licence).
 #
 # TCP is a byte stream, so every frame travels with a 2-byte big-endian length prefix, both ways
 # (the collector's TCP intake does the same, docs/architecture.md):
@@ -56,6 +56,8 @@ class Unframer:
 
 
 class TcpLink:
+    KIND = "TCP"
+
     def __init__(self, modem, host, port, attach_timeout_ms=120000, *, sleep_after=True):
         self.modem = modem
         self.host = host
@@ -79,7 +81,7 @@ class TcpLink:
         if not bearer.up(self.modem, self.attach_timeout_ms):
             return False
         try:
-            self.sock = self.modem.open("TCP", self.host, self.port)  # close + retry inside
+            self.sock = self.modem.open(self.KIND, self.host, self.port)  # close+retry inside
         except Exception as exc:  # ModemError: +QIOPEN error code or no answer
             self.modem.last_error = str(exc)
             return False
@@ -91,9 +93,9 @@ class TcpLink:
         if self.sock is None:
             raise LinkError("send() before up()")
         if self.modem.closed(self.sock):
-            raise LinkError("TCP connection closed by the peer")
+            raise LinkError("%s connection closed" % self.KIND)
         try:
-            self.modem.send(self.sock, pack(data))
+            self.modem.send(self.sock, self._pack(data))
         except Exception as exc:  # SEND FAIL, ERROR: the frame stays queued in the app
             raise LinkError(str(exc)) from None
         self.uplinks += 1
@@ -109,7 +111,7 @@ class TcpLink:
             for chunk in self.modem.recv(
                 self.sock, max(0, clock.ticks_diff(deadline, clock.ticks_ms()))
             ):
-                if not self.rx.feed(chunk):
+                if not self._feed(chunk):
                     self._drop_connection()
                     break
             out = self.rx.frames()
@@ -118,6 +120,12 @@ class TcpLink:
                 for frame in out:
                     self.bytes_down += len(frame)
                 return out
+
+    def _pack(self, data):
+        return pack(data)
+
+    def _feed(self, chunk):
+        return self.rx.feed(chunk)
 
     def granted(self):
         # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
@@ -135,3 +143,19 @@ class TcpLink:
                 self.modem.close(sock)
             except Exception as exc:  # already gone (closed by peer, pdpdeact, reboot)
                 self.modem.last_error = str(exc)
+
+
+class QiUdpLink(TcpLink):
+    # Frames as UDP datagrams through a QI-stack modem (AT+QIOPEN "UDP", a connected UDP
+    # service; Cat1's counterpart of app.link.UdpLink): one frame per datagram, no length
+    # prefix; each pushed "+QIURC: "recv"" payload is one datagram.
+    KIND = "UDP"
+
+    def _pack(self, data):
+        if not 0 < len(data) <= MAX_FRAME:
+            raise ValueError("frame must be 1..%d bytes" % MAX_FRAME)
+        return data
+
+    def _feed(self, chunk):
+        self.rx._out.append(bytes(chunk))
+        return True

@@ -1,5 +1,6 @@
 # The link (and modem profile) chosen by configuration (MIT licence):
 #   transport  udp  -> app.link.UdpLink       BC95/BC28, AT+NSOST datagrams (server_host = IP)
+#                      app.link_tcp.QiUdpLink  EC200/EC600/BC26, QIOPEN "UDP" + QISEND
 #              tcp  -> app.link_tcp.TcpLink    EC200/EC600/BC26, QIOPEN TCP, 2-byte length prefix
 #              mqtt -> app.link_mqtt.MqttLink  any module with AT+QMT (EC200, BC26, BC28-R2)
 #              coap -> app.link_cdp.CdpLink    BC95/BC28, operator platform via NCDP/NMGS
@@ -33,7 +34,10 @@ def make_link(cfg, modem):
     host, port = cfg["server_host"], cfg["server_port"]
     model = getattr(modem, "model", "")
     if transport == "udp":
-        _needs(model, HUAWEI_MODELS, transport)
+        if model in QI_MODELS:
+            from nbkit.app.link_tcp import QiUdpLink
+
+            return QiUdpLink(modem, host, port)
         return UdpLink(modem, host, port)
     if transport == "tcp":
         _needs(model, QI_MODELS, transport)
