@@ -42,6 +42,14 @@ def _apn(v):
     return None if len(v) <= 62 and '"' not in v else "must be at most 62 characters, no quotes"
 
 
+def _transport(v):
+    return None if v in ("udp", "tcp", "mqtt", "coap") else "must be udp, tcp, mqtt or coap"
+
+
+def _mqtt_text(v):
+    return None if len(v) <= 64 and '"' not in v else "must be at most 64 characters, no quotes"
+
+
 FIELDS = {
     "device_id": (int, None, _range(0, _U32)),
     "key": (str, None, _key_hex),
@@ -53,6 +61,10 @@ FIELDS = {
     "leak_lph": (int, 30, _range(0, 100000)),  # flow never below this for a day: leak
     "burst_lph": (int, 3000, _range(0, 1000000)),  # flow above this: burst
     "low_battery_mv": (int, 3300, _range(2000, 4200)),
+    "transport": (str, "udp", _transport),  # nbkit.app.links.make_link
+    "mqtt_user": (str, "", _mqtt_text),
+    "mqtt_password": (str, "", _mqtt_text),
+    "mqtt_keepalive_s": (int, 120, _range(30, 3600)),
 }
 
 
