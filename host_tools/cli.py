@@ -32,6 +32,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "vboard": ("host_tools.vboard", "run the firmware as a virtual board (console, flash image)"),
     "flash": ("host_tools.flash", "write MicroPython firmware onto a board (esptool / UF2)"),
     "emulate": ("host_tools.emulate", "emulate a BC95/BC28 modem on a pty"),
+    "broker": ("host_tools.broker", "a real MQTT broker (amqtt) on loopback for tests and demos"),
 }
 
 
