@@ -13,6 +13,7 @@ import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from host_tools.emulator.atparse import Command, LineAssembler, ParseError, parse_line
 from host_tools.emulator.network import Network, NetworkConfig
@@ -107,6 +108,7 @@ class Modem:
             "internal_errors": 0,
         }
         self.booting = False
+        self.cdp: Any = None  # the CoAP platform session (host_tools.emulator.cdp), on first use
         self._collect: list[str] | None = None
         self._after: list[str] | None = None
         self._reset_volatile()
@@ -140,6 +142,8 @@ class Modem:
         self.socks.close_all()
         self.assembler.reset()
         self._reset_volatile()
+        if self.cdp is not None:
+            self.cdp.reset()
         self.net.power_cycle(booting=True)
         self.reactor.call_later(self.opts.boot_time, lambda: self._boot_done(cause))
 
@@ -152,6 +156,8 @@ class Modem:
 
     def close(self) -> None:
         self.socks.close_all()
+        if self.cdp is not None:
+            self.cdp.close()
 
     # -- input --------------------------------------------------------------------------------
 
