@@ -129,9 +129,9 @@ class MqttClients:
         )
         if user is not None:
             client.username_pw_set(user, pwd)
-        client.on_socket_open = lambda c, u, s: self._watch(link, s, False)
-        client.on_socket_register_write = lambda c, u, s: self._watch(link, s, True)
-        client.on_socket_unregister_write = lambda c, u, s: self._watch(link, s, False)
+        client.on_socket_open = lambda c, u, s: self._watch(link, c, s, False)
+        client.on_socket_register_write = lambda c, u, s: self._watch(link, c, s, True)
+        client.on_socket_unregister_write = lambda c, u, s: self._watch(link, c, s, False)
         client.on_socket_close = lambda c, u, s: self.reactor.remove_handler(s)
         client.on_connect = lambda c, u, f, rc, p: self._connack(link, rc)
         client.on_disconnect = lambda c, u, f, rc, p: self._lost(link, c, 1)
@@ -148,7 +148,9 @@ class MqttClients:
             return
         self._tick(link)
 
-    def _watch(self, link: MqttLink, sock: Any, want_write: bool) -> None:
+    def _watch(self, link: MqttLink, client: paho.Client, sock: Any, want_write: bool) -> None:
+        if link.client is not client or sock.fileno() < 0:
+            return  # a client being torn down
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want_write else 0)
         self.reactor.add_handler(sock, events, lambda mask: self._io(link, mask))
 
@@ -198,6 +200,12 @@ class MqttClients:
             link.tick.cancel()
             link.tick = None
         if client is not None:
+            for name in (
+                "on_socket_open",
+                "on_socket_register_write",
+                "on_socket_unregister_write",
+            ):
+                setattr(client, name, None)
             sock = client.socket()
             if sock is not None:
                 self.reactor.remove_handler(sock)
