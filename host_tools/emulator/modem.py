@@ -280,6 +280,8 @@ class Modem:
     def _on_network(self, kind: str, value: int) -> None:
         from host_tools.emulator.commands import cedrxp_text, cereg_text
 
+        if kind == "cereg" and self.cdp is not None:
+            self.cdp.kick()  # platform auto-registration after attach (AT+QREGSWT=1)
         if kind == "cereg" and self.cereg_n:
             self.urc(cereg_text(self, read=False))
         elif kind == "timers" and self.cereg_n >= 4:
