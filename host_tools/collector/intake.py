@@ -183,7 +183,7 @@ def serve_mqtt(
     from paho.mqtt.enums import CallbackAPIVersion
 
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    client.reconnect_delay_set(min_delay=0.1, max_delay=1)  # type: ignore[arg-type]
+    client.reconnect_delay_set(min_delay=0.05, max_delay=0.25)  # type: ignore[arg-type]
     subscribed = threading.Event()
 
     def on_connect(c: paho.Client, u: object, f: object, rc: object, p: object) -> None:
