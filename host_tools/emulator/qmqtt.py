@@ -20,8 +20,8 @@ half wall second for keep-alive), so the broker sees a real MQTT 3.1.1 client.
   ``+QMTPUB: <id>,<msgid>,2`` for messages still unacknowledged when the link breaks.
 * Incoming: ``+QMTRECV: <id>,<msgid>,"<topic>"[,<len>],"<payload>"``. The payload is the raw
   bytes (latin-1) in text mode and upper-case hex with ``dataformat`` recv 1. nbkit frames are
-  binary, so the firmware configures ``AT+QMTCFG="dataformat",<id>,0,1`` (send raw bytes by
-  length, receive hex): text mode cannot carry a ``"`` or CR/LF byte in a quoted URC field.
+  binary, so the firmware sets ``AT+QMTCFG="dataformat",<id>,1,1``: it sends the frame as hex
+  text up to Ctrl-Z and receives hex (text mode cannot carry a ``"``, Ctrl-Z or CR/LF byte).
 * The broker closing the link (restart, crash) -> ``+QMTSTAT: <id>,1``; PDP context loss ->
   ``+QMTSTAT: <id>,7``; the client is then closed: the DTE opens and connects it again.
 """
