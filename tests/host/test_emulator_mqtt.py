@@ -152,3 +152,22 @@ def test_publish_before_connect_and_bad_msgid_are_errors(broker):
         assert port.command('AT+QMTCFG="keepalive",0') == b'\r\n+QMTCFG: "keepalive",120\r\n' + OK
         assert port.command("AT+QMTDISC=0") == OK
         assert port.read_until(b"+QMTDISC: 0,0\r\n")
+
+
+def test_hex_send_mode_decodes_the_payload_the_firmware_sends(broker):
+    peer = Peer(broker, "nbkit/+/up")
+    try:
+        with quectel("ec200") as (_emu, port):
+            online(port)
+            mqtt_up(port, broker)
+            assert port.command('AT+QMTCFG="dataformat",0,1,1') == OK  # as nbkit.modem.mqtt does
+            hexdata = BINARY.hex().upper().encode()
+            send_data(port, 'AT+QMTPUB=0,7,1,0,"nbkit/5/up"', hexdata + b"\x1a", b"0,7,0\r\n")
+            assert peer.got.get(timeout=5) == ("nbkit/5/up", BINARY)
+            after = send_data(port, 'AT+QMTPUB=0,8,1,0,"nbkit/5/up"', b"0G\x1a", b"ERROR\r\n")
+            assert after == b"\r\nERROR\r\n"  # not hex: refused, nothing published
+            after = send_data(port, 'AT+QMTPUB=0,9,1,0,"nbkit/5/up"', b"00\x1b", b"ERROR\r\n")
+            assert after == b"\r\nERROR\r\n"  # ESC cancels
+            assert peer.got.empty()
+    finally:
+        peer.close()
