@@ -115,7 +115,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed-path", default="config.json", help="where the seed config goes on the flash"
     )
-    parser.add_argument("--heap", help="MicroPython heap (default: the board's heap_bytes)")
+    parser.add_argument(
+        "--heap",
+        help="MicroPython heap, as -X heapsize takes it (default: the board's heap_bytes as "
+        "bytes of a 32-bit MCU with the w suffix, e.g. 131072w: the unix port doubles it, as its "
+        "64-bit objects take twice the bytes of the same objects on a 32-bit board)",
+    )
     parser.add_argument(
         "--console",
         action="store_true",
@@ -145,8 +150,12 @@ def options(args: argparse.Namespace) -> Options:
     for label, path in (("--main", args.main), ("--seed-config", args.seed_config)):
         if path is not None and not path.is_file():
             raise CommandError(f"{label} {path}: no such file")
-    if not (args.app / "nbkit" / "hal" / "unix_board.py").is_file():
-        raise CommandError(f"--app {args.app}: no nbkit/hal/unix_board.py in it")
+    hal = args.app / "nbkit" / "hal"
+    if not ((hal / "unix_board.py").is_file() or (hal / "unix_board.mpy").is_file()):
+        raise CommandError(
+            f"--app {args.app}: no nbkit/hal/unix_board(.py|.mpy) in it: give "
+            "firmware/ or a `nbkit build --board unix_sim` output folder"
+        )
     if args.cut_at_write < 0:
         raise CommandError("--cut-at-write must be >= 1 (0: no cut)")
     if args.modem_port and not os.path.exists(args.modem_port):
@@ -162,7 +171,7 @@ def options(args: argparse.Namespace) -> Options:
         app=args.app,
         seed_config=args.seed_config,
         seed_path=args.seed_path,
-        heap=args.heap or str(board["heap_bytes"]),
+        heap=args.heap or f"{board['heap_bytes']}w",
         console_pty=args.console,
         control_port=args.control_port,
         cut_at_write=args.cut_at_write,

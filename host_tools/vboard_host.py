@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host_tools import FIRMWARE_DIR
 from host_tools.mpy import micropython_binary
 from host_tools.vboard_parts import (
     BLOCK_SIZE,
@@ -127,7 +126,9 @@ class VBoard:
             BOOT_CODE,
         ]
         env = dict(
-            os.environ, MICROPYPATH=f".frozen:{FIRMWARE_DIR}", NBKIT_VBOARD=str(self.runtime)
+            os.environ,
+            MICROPYPATH=f".frozen:{self.o.app.resolve()}",
+            NBKIT_VBOARD=str(self.runtime),
         )
         fd, slave = pty.openpty()
         uart_line_discipline(slave)  # set before anything is written to it: no echo, ever

@@ -4,6 +4,7 @@
 #   board.board (data), clock(), modem() -> Transport, pin(name), deepsleep(ms), reset_cause()
 from micropython import const
 
+from nbkit.app import power
 from nbkit.app.link import UdpLink
 from nbkit.app.meter import MeterApp
 from nbkit.at.engine import Engine
@@ -14,8 +15,11 @@ from nbkit.store.queue import Queue
 
 CONFIG_PATH = "config.json"
 QUEUE_DIR = "queue"
-_UNPROVISIONED_SLEEP_MS = const(3600000)  # no config: look again in an hour
+_CRASH_SLEEP_MS = const(60000)  # an unexpected error: log it, sleep a minute, start afresh
 _LINE_MAX = const(2800)  # AT lines: +NSONMI modes 2/3 carry the datagram in hex
+_PSM_TAU_S = const(86400)  # requested T3412: a periodic TAU once a day at most
+_PSM_ACTIVE_S = const(10)  # requested T3324: PSM 10 s after the RRC release
+_PSM_FALLBACK = power.FALLBACK_AUTO  # PSM denied: CFUN=0 or stay, whichever costs less
 
 
 class EdgeCounter:
@@ -52,7 +56,7 @@ def build(board, cfg):
     clock = board.clock()
     model = board.board["modem"]["model"]
     engine = Engine(board.modem(), clock, line_max=_LINE_MAX)
-    modem = Bc95(engine, clock, apn=cfg["apn"], model=model)
+    modem = Bc95(engine, clock, apn=cfg["apn"], model=model, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
     link = UdpLink(modem, cfg["server_host"], cfg["server_port"])
     meter = EdgeCounter(board.pin("pulse_a"))
     queue = Queue(QUEUE_DIR)
@@ -64,10 +68,25 @@ def run(board):
     try:
         cfg = config.load(CONFIG_PATH)
     except config.ConfigError as exc:
+        # Factory state: stay awake at the REPL/console for the technician (mpremote, nbkit
+        # provision) instead of sleeping where nobody can reach the device.
         log("not provisioned:", exc)
-        board.deepsleep(_UNPROVISIONED_SLEEP_MS)
         return
-    app = build(board, cfg)
-    ms = app.wake()
+    try:
+        app = build(board, cfg)
+        cause = board.reset_cause()
+        if cause != board.DEEPSLEEP_RESET:
+            app.booted(cause)
+        ms = app.wake()
+        if app.link.used and not app.sched.psm:
+            after = power.after_report(False, _PSM_FALLBACK, cfg["report_interval_s"])
+            if after == power.ACTION_CFUN0:  # the network denied PSM: radio off until the next
+                app.link.modem.power_down()  # report instead of idling at DRX current
+    except Exception as exc:  # never stay stuck in the REPL: a board in the field is alone
+        import sys
+
+        log("error, retrying after a sleep:")
+        sys.print_exception(exc)
+        ms = _CRASH_SLEEP_MS
     log("sleep", ms // 1000, "s")
     board.deepsleep(ms)

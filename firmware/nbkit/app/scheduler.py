@@ -114,14 +114,19 @@ class Scheduler:
         self.event_retry_at = None
         self.event_failures = 0
 
+    # Sampling keeps to fixed slots (:00, :15, ... for 900 s): a slow wake never shifts the
+    # readings that follow it, so a day always holds 86400 / sample_s readings.
     def sampled(self):
-        self.last_sample = self.clock.time()
+        now = self.clock.time()
+        self.last_sample = now - now % self.sample_s if self.sample_s else now
 
     # An uplink attempt finished: ok clears retries and pending events; a failure backs off.
     def reported(self, ok):
         now = self.clock.time()
         if ok:
-            self.last_report = self.last_uplink = self.radio_idle_at = now
+            # the report slot this one served: a slow report does not delay the next one
+            self.last_report = now - now % self.report_s if self.report_s else now
+            self.last_uplink = self.radio_idle_at = now
             self.failures = 0
             self.retry_at = None
             self.events = []

@@ -229,6 +229,17 @@ class Engine:
                 return
             self.poll(left)
 
+    def wait_until(self, done, ms):
+        # Route URCs until done() holds (-> True) or ms of clock time pass (-> False). Returns as
+        # soon as a URC handler makes done() true: no sleeping out the rest of the interval.
+        deadline = self.clock.ticks_add(self.clock.ticks_ms(), ms)
+        while not done():
+            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
+            if left <= 0:
+                return False
+            self.poll(left)
+        return True
+
     def write_raw(self, data):
         # Raw bytes with no line ending (e.g. Ctrl-Z after a payload, or wake-up bytes).
         self._write(data)

@@ -61,5 +61,8 @@ def deepsleep(ms):
         machine.deepsleep(int(ms))
 
 
+DEEPSLEEP_RESET = machine.DEEPSLEEP_RESET
+
+
 def reset_cause():
     return machine.reset_cause()
