@@ -23,6 +23,8 @@ from host_tools.emulator.reactor import Reactor
 
 #: callables waiting for the reactor; more than this is a bug upstream, not load
 MAX_POSTED = 4096
+#: host resolver calls running at once; more fail at once (the module's "DNS busy")
+MAX_RESOLVING = 4
 
 
 class ThreadBridge:
@@ -39,6 +41,7 @@ class ThreadBridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self.dropped = 0
+        self.resolving = 0
         self._closed = False
 
     def post(self, fn: Callable[[], None]) -> None:
@@ -87,11 +90,20 @@ class ThreadBridge:
     def resolve(self, host: str, done: Callable[[list[str] | None], None]) -> None:
         """IPv4 addresses of ``host`` by the host resolver (``None`` when it cannot)."""
 
+        if self.resolving >= MAX_RESOLVING:
+            self.reactor.call_later(0.0, lambda: done(None))
+            return
+        self.resolving += 1
+
         def work() -> list[str]:
             infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
             return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
-        self.in_thread(work, lambda result, error: done(None if error else result))
+        def finished(result: Any, error: BaseException | None) -> None:
+            self.resolving -= 1
+            done(None if error else result)
+
+        self.in_thread(work, finished)
 
     def loop(self) -> asyncio.AbstractEventLoop:
         """The bridge's asyncio loop (started in its own thread on first use)."""

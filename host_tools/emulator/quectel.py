@@ -18,7 +18,6 @@ less common replies follow the Quectel manuals' conventions and are not verified
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -175,9 +174,7 @@ class QuectelModem(Modem):
     def urc_bytes(self, line: str, data: bytes = b"") -> None:
         """A URC line followed by raw bytes (``+QIURC: "recv",id,len`` + payload)."""
         if self._after is not None:  # raised during a command: after its final result
-            self._after.append(line)
-            if data:
-                print("nbkit emulate: raw URC during a command", file=sys.stderr)
+            self.reactor.call_later(0.0, lambda: self.urc_bytes(line, data))
             return
         self.output.write(CRLF + line.encode("latin-1") + CRLF + data)
 
