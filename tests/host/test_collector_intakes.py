@@ -169,11 +169,13 @@ def test_mqtt_uplinks_are_verified_deduplicated_and_acked_on_the_device_topic(
         assert dev.ack() == ack
         dev.publish("nbkit/1042/up", forged(data))
         dev.publish("nbkit/7/up", data)  # device 1042's frame on device 7's topic
+        dev.publish("nbkit/1042/up", b"\x11junk")  # not a frame at all
         assert dev.ack(timeout=0.3) is None
         assert srv.rows() == [10, 11, 12, 13]
         counts = srv.collector.counts
         assert (counts["accepted"], counts["duplicate"], counts["forged"]) == (1, 1, 1)
         assert counts["topic_mismatch"] == 1
+        assert counts["truncated"] == 1
     finally:
         dev.close()
         srv.close()
@@ -213,6 +215,8 @@ def test_coap_platform_forwards_registered_devices_uplinks_and_answers_the_ack(
         assert frame.decode_ack(reply.payload, KEY, 1042) == (3, 4)
         forged_reply = _coap(platform, "t/d?ep=867726031076062", forged(data))
         assert forged_reply.code == aiocoap.CHANGED and forged_reply.payload == b""
+        replayed = _coap(platform, "t/d?ep=867726031076062", data)
+        assert replayed.payload == reply.payload  # re-acked, not stored again
     assert [r["seq"] for r in collector.store.rows()] == [3, 4]
-    assert collector.counts["forged"] == 1
+    assert (collector.counts["forged"], collector.counts["duplicate"]) == (1, 1)
     collector.store.close()
