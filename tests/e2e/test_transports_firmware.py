@@ -21,7 +21,7 @@ from host_tools.broker import running_broker
 from host_tools.collector.coap import PlatformThread
 from host_tools.collector.db import Store
 from host_tools.collector.intake import SharedCollector, serve_mqtt, serve_tcp
-from host_tools.collector.server import Collector
+from host_tools.collector.server import Collector, serve
 from host_tools.emulator.process import running_emulator
 from tests.micropython_runner import run_micropython
 
@@ -77,6 +77,18 @@ def firmware(modem: str, transport: str, addr: tuple[str, int], tmp: Path, readi
     assert proc.returncode == 0, (proc.stdout, proc.stderr[-2000:], emu.stderr()[-2000:])
     assert proc.stdout.splitlines()[-1] == f"done {readings} 0", proc.stdout
     return proc.stdout
+
+
+def serve_udp(shared: SharedCollector, host: str, port: int, stop: Any, ready: Any) -> None:
+    serve(shared.collector, host, port, stop, ready, lock=shared.lock)
+
+
+@needs_script
+@pytest.mark.parametrize("modem", ["ec200", "bc26"])
+def test_udp_over_the_qi_stack_delivers_exactly_once(tmp_path: Path, modem: str) -> None:
+    with host(tmp_path) as h:
+        firmware(modem, "udp", h.intake(serve_udp, "127.0.0.1", 0), tmp_path, 5)
+        assert h.seqs() == [0, 1, 2, 3, 4]
 
 
 @needs_script
