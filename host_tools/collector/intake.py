@@ -25,6 +25,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from nbkit.proto import frame
 
@@ -207,6 +208,11 @@ def serve_mqtt(
         if reply is not None and device is not None:
             c.publish(ack_topic(device), reply, qos=1)
 
+    def on_socket_open(c: paho.Client, u: object, sock: Any) -> None:
+        # paho writes a packet in pieces: without NODELAY, Nagle + delayed ACK add ~40 ms
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    client.on_socket_open = on_socket_open
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message

@@ -129,7 +129,7 @@ class MqttClients:
         )
         if user is not None:
             client.username_pw_set(user, pwd)
-        client.on_socket_open = lambda c, u, s: self._watch(link, c, s, False)
+        client.on_socket_open = lambda c, u, s: self._opened(link, c, s)
         client.on_socket_register_write = lambda c, u, s: self._watch(link, c, s, True)
         client.on_socket_unregister_write = lambda c, u, s: self._watch(link, c, s, False)
         client.on_socket_close = lambda c, u, s: self.reactor.remove_handler(s)
@@ -147,6 +147,11 @@ class MqttClients:
             self.m.urc(f"+QMTCONN: {link.idx},2")
             return
         self._tick(link)
+
+    def _opened(self, link: MqttLink, client: paho.Client, sock: Any) -> None:
+        # paho writes a packet in pieces: without NODELAY, Nagle + delayed ACK add ~40 ms each
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._watch(link, client, sock, False)
 
     def _watch(self, link: MqttLink, client: paho.Client, sock: Any, want_write: bool) -> None:
         if link.client is not client or sock.fileno() < 0:
