@@ -11,7 +11,7 @@ from host_tools import BOARDS_DIR
 from host_tools.errors import CommandError
 
 #: Modem models the firmware has a profile for.
-MODEM_MODELS = ("bc95", "bc28")
+MODEM_MODELS = ("bc95", "bc28", "bc26", "ec200", "ec600")
 #: mpy-cross -march values (see mpy-cross --help).
 MPY_ARCHES = (
     "x64",

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from host_tools.errors import CommandError
-from host_tools.rig import EPOCH, Rig, RigOptions
+from host_tools.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +37,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=20,
         help="seconds between 1-litre pulses of the water flow (20)",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="udp",
+        help="how uplinks reach the collector: UDP datagrams (default), TCP, MQTT through a "
+        "broker, or CoAP through the operator-platform stand-in",
+    )
+    parser.add_argument(
+        "--modem",
+        choices=sorted(BOARD_FOR_MODEM),
+        help="emulated module: bc28 (NB-IoT) or ec200 (LTE Cat1); default: bc28 for udp and "
+        "coap, ec200 for tcp and mqtt",
     )
     parser.add_argument(
         "--workdir", type=Path, help="keep the run's files here (default: a temporary folder)"
@@ -70,13 +83,20 @@ def summarize(rig: Rig, hours: float) -> dict[str, Any]:
     rows = {r["seq"]: r for e in rig.uplinks for r in e["readings"]}
     dropped = max([r["value"] for r in rows.values() if r["name"] == "queue_dropped"] or [0])
     gaps = [s for s in range(max(rows, default=-1) + 1) if s not in rows]
-    spy = [json.loads(ln) for ln in rig.path("spy.jsonl").read_text().splitlines()]
-    air = {
-        d: sum(len(r["hex"]) // 2 for r in spy if r["dir"] == d)
-        for d in ("udp_sent", "udp_received")
+    out: dict[str, Any] = {
+        "device_hours": hours,
+        "readings_taken": len(taken),
+        "readings_delivered": len(taken & set(rows)),
+        "readings_pending_on_device": len(taken - set(rows)),
+        "readings_lost": dropped + len(gaps),
+        "events_delivered": len([r for r in rows.values() if r["code"] >= 0x40]),
+        "uplinks": len(rig.uplinks),
+        "frame_bytes_up": sum(e["bytes"] for e in rig.uplinks),
     }
-    timeline = model.read_timeline(rig.path("timeline.jsonl"))
+    if rig.opt.modem not in model.profile_names():
+        return {**out, "energy": f"no sourced current profile for {rig.opt.modem}"}
     end = EPOCH + hours * 3600
+    timeline = model.read_timeline(rig.path("timeline.jsonl"))
     energy = model.integrate(
         [r for r in timeline if r.t <= end],
         model.load_profile(rig.opt.modem),
@@ -85,22 +105,25 @@ def summarize(rig: Rig, hours: float) -> dict[str, Any]:
     )
     cell = battery.get("ER26500")
     return {
-        "device_hours": hours,
-        "readings_taken": len(taken),
-        "readings_delivered": len(taken & set(rows)),
-        "readings_pending_on_device": len(taken - set(rows)),
-        "readings_lost": dropped + len(gaps),
-        "events_delivered": len([r for r in rows.values() if r["code"] >= 0x40]),
-        "uplinks": len(rig.uplinks),
-        "bytes_up": air["udp_sent"],
-        "bytes_down": air["udp_received"],
+        **out,
         "modem_awake_s": round(energy.awake_s, 1),
         "charge_mah_per_day": round(energy.per_day_mah, 4),
         "years_on_er26500": round(cell.years(energy.per_day_mah), 1),
     }
 
 
+#: the module each transport runs over in the demo (the emulator's personas)
+MODEM_FOR = {"udp": ("bc28", "ec200"), "tcp": ("ec200",), "mqtt": ("ec200",), "coap": ("bc28",)}
+
+
 def run(args: argparse.Namespace) -> int:
+    args.modem = args.modem or MODEM_FOR[args.transport][0]
+    if args.modem not in MODEM_FOR[args.transport]:
+        raise CommandError(
+            f"--transport {args.transport} runs over --modem "
+            f"{' or '.join(MODEM_FOR[args.transport])} (the emulated {args.modem.upper()} "
+            f"has no such AT commands)"
+        )
     signal.signal(signal.SIGTERM, _on_signal)
     with tempfile.TemporaryDirectory(prefix="nbkit-demo-") as tmp:
         workdir = args.workdir or Path(tmp)
@@ -108,12 +131,15 @@ def run(args: argparse.Namespace) -> int:
             scale=args.scale,
             read_interval_s=args.read_interval,
             report_interval_s=args.report_interval,
+            modem=args.modem,
+            transport=args.transport,
         )
         rig = Rig(workdir, opts)
         if not args.json:
             rig.on_uplink = _print_uplink
             print(
-                f"nbkit demo: a water meter (device {opts.device_id}, BC28) for "
+                f"nbkit demo: a water meter (device {opts.device_id}, {args.modem.upper()} over "
+                f"{args.transport.upper()}) for "
                 f"{args.hours:g} device hours, reading every {args.read_interval // 60} min, "
                 f"reporting every {args.report_interval / 3600:g} h; time x{args.scale:g}",
                 flush=True,

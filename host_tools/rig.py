@@ -35,7 +35,8 @@ class RigOptions:
     """What to run: the device's config and the virtual world around it."""
 
     scale: float = 2400.0
-    modem: str = "bc28"
+    modem: str = "bc28"  # emulator persona; the virtual board's data names the same model
+    transport: str = "udp"  # udp | tcp | mqtt | coap: how uplinks reach the collector
     device_id: int = 1042
     read_interval_s: int = 900
     report_interval_s: int = 14400
@@ -46,6 +47,17 @@ class RigOptions:
 def free_udp_port() -> int:
     """A UDP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+TRANSPORTS = ("udp", "tcp", "mqtt", "coap")
+#: the virtual board whose data names each emulated modem model
+BOARD_FOR_MODEM = {"bc28": "unix_sim", "ec200": "unix_sim_ec200"}
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -99,6 +111,8 @@ class Rig:
         self.console_path = ""
         self.control_addr: tuple[str, int] = ("127.0.0.1", 0)
         self.collector_port = 0
+        self.server: tuple[str, int] = ("127.0.0.1", 0)  # what the device config points to
+        self.broker: Any = None
         self._console_fd = -1
 
     # -- paths --------------------------------------------------------------------------
@@ -111,6 +125,7 @@ class Rig:
     def start(self) -> Rig:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.collector_port = free_udp_port()
+        self._start_broker()
         self._provision()
         self._start_collector()
         modem_port = self._start_emulator()
@@ -138,7 +153,7 @@ class Rig:
                     "--config",
                     str(cfg_path),
                     "--server",
-                    f"127.0.0.1:{self.collector_port}",
+                    f"{self.server[0]}:{self.server[1]}",
                     "--json",
                 ]
             )
@@ -146,7 +161,9 @@ class Rig:
             raise CommandError("`nbkit keys new` failed")
         cfg = json.loads(cfg_path.read_text())
         cfg.update(
-            read_interval_s=self.opt.read_interval_s, report_interval_s=self.opt.report_interval_s
+            read_interval_s=self.opt.read_interval_s,
+            report_interval_s=self.opt.report_interval_s,
+            transport=self.opt.transport,
         )
         cfg_path.write_text(json.dumps(config.validate(cfg), indent=2))
 
@@ -171,6 +188,7 @@ class Rig:
                 "collect",
                 "--listen",
                 f"127.0.0.1:{self.collector_port}",
+                *self._intake_args(),
                 "--db",
                 str(self.path("collector.db")),
                 "--keys",
@@ -186,6 +204,28 @@ class Rig:
                     "the collector did not start: " + self.path("collector.stderr").read_text()
                 )
             time.sleep(0.02)
+
+    def _start_broker(self) -> None:
+        """Where the device sends: the collector's UDP/TCP/CoAP intake, or an MQTT broker."""
+        transport = self.opt.transport
+        if transport not in TRANSPORTS:
+            raise CommandError(f"unknown transport {transport!r}: one of {', '.join(TRANSPORTS)}")
+        if transport == "udp":
+            self.server = ("127.0.0.1", self.collector_port)
+        elif transport == "mqtt":
+            from host_tools.broker import BrokerProcess, free_port
+
+            self.broker = BrokerProcess("127.0.0.1", free_port())
+            self.broker.start()
+            self.server = ("127.0.0.1", self.broker.port)
+        else:
+            port = free_udp_port() if transport == "coap" else _free_tcp_port()
+            self.server = ("127.0.0.1", port)
+
+    def _intake_args(self) -> list[str]:
+        if self.opt.transport == "udp":
+            return []
+        return [f"--{self.opt.transport}", f"{self.server[0]}:{self.server[1]}"]
 
     def _start_emulator(self) -> str:
         proc = self._spawn(
@@ -210,7 +250,13 @@ class Rig:
         # the device would not fit its heap), mounted read-only as the board's built-in code.
         from host_tools.build import build_board
 
-        build_board("unix_sim", self.path("app"))
+        board = BOARD_FOR_MODEM.get(self.opt.modem)
+        if board is None:
+            raise CommandError(
+                f"no virtual board for modem {self.opt.modem!r}: "
+                f"one of {', '.join(BOARD_FOR_MODEM)}"
+            )
+        build_board(board, self.path("app"))
         proc = self._spawn(
             "vboard",
             _nbkit(
@@ -224,8 +270,10 @@ class Rig:
                 self.clock_arg,
                 "--seed-config",
                 str(self.path("device.json")),
+                "--board",
+                board,
                 "--app",
-                str(self.path("app") / "unix_sim"),
+                str(self.path("app") / board),
                 *self.opt.vboard_args,
             ),
         )
@@ -327,6 +375,9 @@ class Rig:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 codes[name] = proc.wait()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
         if self._console_fd >= 0:
             os.close(self._console_fd)
             self._console_fd = -1
