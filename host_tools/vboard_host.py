@@ -56,7 +56,7 @@ class VBoard:
     def __init__(self, opts: Options, console_in: int, console_out: int) -> None:
         self.o = opts
         self.cin, self.cout = console_in, console_out
-        self.pins = {name: PinState() for name in opts.board["pins"]}
+        self.pins = {name: PinState(opts.pin_levels.get(name, 1)) for name in opts.board["pins"]}
         self.child: _Child | None = None
         self.state = "off"  # running | sleeping | off
         self.raw_mode = False
@@ -96,6 +96,7 @@ class VBoard:
             "block_size": BLOCK_SIZE,
             "block_count": self.o.flash.stat().st_size // BLOCK_SIZE,
             "modem_port": self.o.modem_port,
+            "meterbus_port": self.o.meterbus_port,
             "control": ["127.0.0.1", self.control_port],
             "clock": [self.o.clock.wall_start, self.o.clock.epoch, self.o.clock.scale],
             "app": str(self.o.app.resolve()),

@@ -256,6 +256,20 @@ def modem():
     return _state["modem"]
 
 
+def meterbus():
+    # The meter-bus UART (CJ/T 188, DL/T 645) on a tty: the `nbkit meterbus` pty or a USB-UART
+    # (--meterbus-port); None without one. Opened at boot, before "/" becomes the flash.
+    return _state.get("meterbus")
+
+
+def _open_meterbus(path):
+    # A pty has no line speed or parity: the board data's 2400 8E1 matters on a real line only,
+    # so the tty is opened raw at its default speed.
+    from nbkit.hal.tty import TtyTransport as Tty
+
+    _state["meterbus"] = Tty(path)
+
+
 def reset_cause():
     return _CAUSES.get(board.get("vboard", {}).get("reset_cause"), PWRON_RESET)
 
@@ -411,6 +425,8 @@ def boot():
     _state["clock"] = VClock(wall_start, epoch, scale, idle=poll, power=deepsleep)
     if rt.get("modem_port"):
         _state["modem"] = TtyTransport(rt["modem_port"], board["modem"]["uart"]["baud"])
+    if rt.get("meterbus_port"):
+        _open_meterbus(rt["meterbus_port"])
     main_src = None
     if rt.get("main"):
         with open(rt["main"]) as f:
