@@ -100,6 +100,7 @@ class SmokeApp:
         self.radio = None  # (rsrp dBm, coverage level) seen at the last uplink
         self.power_on_t = clock.time()
         self.presses = 0
+        self.resumed = False
         self.wake_pins = {}
         self.sensor.radio = self._radio
 
@@ -196,7 +197,9 @@ class SmokeApp:
         for due in (s.next_battery, s.next_heartbeat):
             ms = min(ms, max(0, sc.ticks_diff(due, now)))
         active = s.cfg["tamper_active"]
-        self.wake_pins = {"smoke_adc": 1, "button": 0}
+        # the chamber wakes the board at the alarm threshold (the AFE comparator), the button
+        # when pressed, the tamper switch when it changes
+        self.wake_pins = {"smoke_adc": s.cfg["alarm_on"], "button": 0}
         if s.tamper_pin is not None:
             self.wake_pins["tamper"] = 1 - active if s.tamper else active
         return max(ms, 1000)
@@ -216,7 +219,7 @@ class SmokeApp:
         # -> True when every pending record was acknowledged.
         if not self.queue.counts()["pending"]:
             return True
-        if not self.link.up():
+        if not self._link_up():
             self.log("report", "no link", self.link.modem.last_error)
             return False
         try:
@@ -230,6 +233,16 @@ class SmokeApp:
             return not self.queue.counts()["pending"]
         finally:
             self.link.down()
+
+    def _link_up(self):
+        # After a deep sleep the modem is still registered (PSM or idle): resume() (a few local
+        # AT commands, no re-attach) when the driver has it; up() attaches only if that failed.
+        modem = self.link.modem
+        if self.warm and not self.resumed and hasattr(modem, "resume"):
+            self.resumed = True
+            if not modem.resume():
+                self.log("resume:", modem.last_error)
+        return self.link.up()
 
     def _uplink(self, pending):
         records = frame.records_from_pending(pending)

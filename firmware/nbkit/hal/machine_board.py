@@ -100,7 +100,7 @@ def deepsleep(ms, wake_pins=None):
 
             for name, level in wake_pins.items():
                 number = board["pins"].get(name)
-                if number is not None:
+                if number is not None and level in (0, 1):  # > 1: an analog threshold
                     esp32.wake_on_ext0(pin=machine.Pin(number), level=level)
                     break
         except (ImportError, ValueError):

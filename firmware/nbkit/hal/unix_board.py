@@ -12,7 +12,9 @@
 # board -> host:
 #   hello                       register; the host answers with one `pin` line per pin (one
 #                               datagram, lines separated by "\n")
-#   deepsleep <ms> [<pin>=<0|1> ...]   power down for ms virtual ms (or until a pin has level)
+#   deepsleep <ms> [<pin>=<level> ...]   power down for ms virtual ms or until a pin has its
+#                               level (0/1; > 1: an ADC pin at or above that value, a comparator);
+#                               a pin already at its level wakes the board at once
 #   reset hard | reset soft     hard reset (power cycle) or soft reset (soft reboot banner)
 #   powerfail <n>               flash write n was armed to fail (--cut-at-write, `cut` command)
 import json
