@@ -268,8 +268,9 @@ class SmokeApp:
         except Exception as exc:  # ModemError: keep the last known values
             self.log("ue stats:", exc)
             return
-        power = stats.get("Signal power")
-        self.radio = (power // 10 if power is not None else None, stats.get("ECL"))
+        power = stats.get("Signal power")  # tenths of dBm: -853 -> -85 (toward zero)
+        rsrp = None if power is None else -(-power // 10) if power < 0 else power // 10
+        self.radio = (rsrp, stats.get("ECL"))
 
     # -- state across deep sleep -------------------------------------------------------------
 
