@@ -131,7 +131,9 @@ def _meterbus_problems(data: dict[str, Any]) -> list[str]:
     for key, types in (("uart", (int,)), ("tx", _PIN), ("rx", _PIN), ("baud", (int,))):
         value = spec.get(key, ...)
         if value is ... or isinstance(value, bool) or not isinstance(value, types):
-            problems.append(f"'meterbus.{key}' must be {'int' if types == (int,) else 'int or null'}")
+            problems.append(
+                f"'meterbus.{key}' must be {'int' if types == (int,) else 'int or null'}"
+            )
     if problems:
         return problems
     if spec["baud"] not in METERBUS_BAUDS:

@@ -25,7 +25,6 @@ from typing import Any
 from host_tools.errors import CommandError
 from host_tools.rig import EPOCH, Rig, RigOptions
 
-
 PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "smoke")
 
 

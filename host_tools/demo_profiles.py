@@ -42,8 +42,11 @@ SMOKE_SCRIPT: list[tuple[float, str, list[str]]] = [
     (3, "smoke enters the chamber", ["set smoke_adc 42000"]),
     (5, "button pressed: hush", ["set button 0", "set button 1"]),
     (8, "smoke clears", ["set smoke_adc 8000"]),
-    (12, "battery sags; button pressed: self-test", ["set battery_adc 2500", "set button 0",
-                                                     "set button 1"]),
+    (
+        12,
+        "battery sags; button pressed: self-test",
+        ["set battery_adc 2500", "set button 0", "set button 1"],
+    ),
     (16, "detector taken off its base", ["set tamper 1"]),
     (18, "detector put back", ["set tamper 0"]),
 ]

@@ -205,7 +205,9 @@ def _pin_levels(items: list[str], board: dict[str, Any]) -> dict[str, int]:
         if not sep or not value.isdigit() or not 0 <= int(value) <= 65535:
             raise CommandError(f"--pin {item!r}: expected NAME=VALUE with VALUE 0..65535")
         if name not in board["pins"]:
-            raise CommandError(f"--pin {item!r}: no pin {name!r}; pins: {', '.join(board['pins'])}")
+            raise CommandError(
+                f"--pin {item!r}: no pin {name!r}; pins: {', '.join(board['pins'])}"
+            )
         levels[name] = int(value)
     return levels
 

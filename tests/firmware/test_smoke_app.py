@@ -79,7 +79,7 @@ def _fresh_fs():
     flash.mount(bdev, MOUNT, create=False)
 
 
-def _app(clock, adc, link_fail=0, on_send=None, warm=False, wake_reason=None, queue=None):
+def _app(clock, adc, *, link_fail=0, on_send=None, warm=False, wake_reason=None, queue=None):
     queue = queue or Queue(MOUNT + "/q")
     cfg = {"device_id": DEVICE, "key": hexlify(KEY).decode(), "heartbeat_s": 86400}
     link = Link(queue, link_fail, on_send)
@@ -131,8 +131,15 @@ def test_alarm_is_durable_before_the_radio_and_retried_until_acked():
             adc.value = CLEAN
 
     t0 = clock.time()
-    app2, link2, _, _ = _app(clock, adc, link_fail=2, on_send=clear_after_alarm, warm=True,
-                             wake_reason="smoke_adc", queue=app.queue)
+    app2, link2, _, _ = _app(
+        clock,
+        adc,
+        link_fail=2,
+        on_send=clear_after_alarm,
+        warm=True,
+        wake_reason="smoke_adc",
+        queue=app.queue,
+    )
     app2.wake()
     assert link2.ups[0] == 1, link2.ups  # the alarm record was on flash before up()
     assert len(link2.ups) >= 3, link2.ups  # two failed attempts, then sent
@@ -160,8 +167,8 @@ def test_button_during_an_alarm_hushes_it():
     app, link, button, _ = _app(clock, adc, on_send=press_then_clear)
     app.wake()
     got = _codes(link)
-    assert got.index(codes.SMOKE_ALARM) < got.index(codes.SMOKE_HUSH) < got.index(
-        codes.SMOKE_CLEAR
+    assert (
+        got.index(codes.SMOKE_ALARM) < got.index(codes.SMOKE_HUSH) < got.index(codes.SMOKE_CLEAR)
     ), got
     hush = [v for recs, _ in link.sent for c, v in recs if c == codes.SMOKE_HUSH]
     assert hush == [600], hush  # 10 min, in seconds

@@ -49,6 +49,9 @@ class _BusMeter:
                 self.log("meter bus:", exc)
             return [(codes.METER_ERROR, _error_code(exc))]
 
+    def _read(self):  # -> [(code, value)]: each meter kind says what it reads
+        raise NotImplementedError
+
     def _discover(self):
         address = self.meter.read_address()
         if self.log:

@@ -17,8 +17,8 @@ CONFIG_PATH = "config.json"
 QUEUE_DIR = "queue"
 _UNPROVISIONED_SLEEP_MS = const(3600000)  # no config: look again in an hour
 _CRASH_SLEEP_MS = const(60000)  # an unexpected error: log it, sleep a minute, start afresh
-_LINE_MAX = const(2800)
-_DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET on ESP32 and the virtual board  # AT lines: +NSONMI modes 2/3 carry the datagram in hex
+_LINE_MAX = const(2800)  # AT lines: +NSONMI modes 2/3 carry the datagram in hex
+_DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET on ESP32 and the virtual board
 
 
 class EdgeCounter:

@@ -160,7 +160,7 @@ class SmokeApp:
             return out
         if name == smoke.EV_POWER_ON:
             return [(codes.BOOT, self.reset_cause), (codes.BATTERY_MV, v)]
-        if name == smoke.EV_ALARM or name == smoke.EV_ALARM_CLEAR:
+        if name in (smoke.EV_ALARM, smoke.EV_ALARM_CLEAR):
             v = v * 100  # chamber reading, % of full scale -> 0.01 %
         elif name == smoke.EV_HUSH:
             v = v * 60  # minutes -> seconds

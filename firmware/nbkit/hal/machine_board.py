@@ -101,7 +101,7 @@ def deepsleep(ms, wake_pins=None):
             for name, level in wake_pins.items():
                 number = board["pins"].get(name)
                 if number is not None and level in (0, 1):  # > 1: an analog threshold
-                    esp32.wake_on_ext0(pin=machine.Pin(number), level=level)
+                    esp32.wake_on_ext0(machine.Pin(number), level == 1)
                     break
         except (ImportError, ValueError):
             pass
