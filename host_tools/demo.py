@@ -76,9 +76,10 @@ def summarize(rig: Rig, hours: float) -> dict[str, Any]:
     """Figures of a finished run, from the console log, the collector and the emulator."""
     from host_tools.energy import battery, model
 
-    taken = [ln for ln in rig.console_lines if ln.startswith("nbkit: read ")]
-    delivered = sorted({r["seq"] for e in rig.uplinks for r in e["readings"]})
-    expected = list(range(len(taken)))
+    taken = {int(ln.split()[2]) for ln in rig.console_lines if ln.startswith("nbkit: read ")}
+    rows = {r["seq"]: r for e in rig.uplinks for r in e["readings"]}
+    dropped = max([r["value"] for r in rows.values() if r["name"] == "queue_dropped"] or [0])
+    gaps = [s for s in range(max(rows, default=-1) + 1) if s not in rows]
     spy = [json.loads(ln) for ln in rig.path("spy.jsonl").read_text().splitlines()]
     air = {
         d: sum(len(r["hex"]) // 2 for r in spy if r["dir"] == d)
@@ -96,9 +97,10 @@ def summarize(rig: Rig, hours: float) -> dict[str, Any]:
     return {
         "device_hours": hours,
         "readings_taken": len(taken),
-        "readings_delivered": len(delivered),
-        "readings_pending_on_device": len([s for s in expected if s not in set(delivered)]),
-        "readings_lost": len([s for s in delivered if s not in set(expected)]),
+        "readings_delivered": len(taken & set(rows)),
+        "readings_pending_on_device": len(taken - set(rows)),
+        "readings_lost": dropped + len(gaps),
+        "events_delivered": len([r for r in rows.values() if r["code"] >= 0x40]),
         "uplinks": len(rig.uplinks),
         "bytes_up": air["udp_sent"],
         "bytes_down": air["udp_received"],

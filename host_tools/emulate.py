@@ -21,6 +21,7 @@ from host_tools.emulator.modem import ModemOptions
 from host_tools.emulator.network import NetworkConfig
 from host_tools.emulator.persona import PERSONAS
 from host_tools.emulator.scenario import Scenario, load
+from host_tools.energy.timing import DEFAULT as TIMING
 from host_tools.errors import CommandError
 
 _EPILOG = """\
@@ -112,7 +113,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--reg-delay",
         type=_seconds,
         default=NetworkConfig.reg_delay,
-        help="search time before registration (default %(default)s)",
+        help="search time before registration (default: attach_s of the shared timing model "
+        "for the CE level, " + "/".join(f"{v:g}" for v in TIMING.attach_s) + " s)",
     )
     net.add_argument(
         "--rrc-inactivity",

@@ -25,3 +25,17 @@ def pytest_report_header(config: pytest.Config) -> str:
 
     proc = run_micropython(["-c", "import sys; print(sys.implementation.name, sys.version)"])
     return f"firmware runtime: {proc.stdout.strip()} ({micropython_binary()})"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    """Say how many tests ran inside MicroPython (not CPython)."""
+    ran = [
+        r
+        for key in ("passed", "failed")
+        for r in terminalreporter.stats.get(key, [])
+        if r.when == "call" and "micropython" in r.keywords
+    ]
+    passed = sum(1 for r in ran if r.passed)
+    terminalreporter.write_line(
+        f"firmware tests executed by MicroPython: {len(ran)} ({passed} passed)"
+    )

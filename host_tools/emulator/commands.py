@@ -63,14 +63,20 @@ def nrb(m: Modem, cmd: Command) -> Reply:
     return Reply(["REBOOTING"], final=None)
 
 
-def cmee(m: Modem, cmd: Command) -> Reply:
+def setting(m: Modem, cmd: Command, attr: str, hi: int, *, read: str, test: str | None) -> Reply:
+    """A numeric setting 0..hi kept in ``m.<attr>``: read answers ``read``, test ``test``
+    (``None``: the module does not support the test form), set stores the one argument."""
     if cmd.kind == "read":
-        return Reply([f"+CMEE:{m.cmee}"])
-    if cmd.kind == "test":
-        return Reply(["+CMEE:(0,1)"])
+        return Reply([read])
+    if cmd.kind == "test" and test is not None:
+        return Reply([test])
     _only(cmd, "set")
-    m.cmee = _int(_args(cmd, 1, 1)[0], 0, 1)
+    setattr(m, attr, _int(_args(cmd, 1, 1)[0], 0, hi))
     return Reply()
+
+
+def cmee(m: Modem, cmd: Command) -> Reply:
+    return setting(m, cmd, "cmee", 1, read=f"+CMEE:{m.cmee}", test="+CMEE:(0,1)")
 
 
 def nconfig(m: Modem, cmd: Command) -> Reply:
@@ -169,35 +175,20 @@ def cereg_text(m: Modem, read: bool) -> str:
 
 
 def cereg(m: Modem, cmd: Command) -> Reply:
-    if cmd.kind == "read":
-        return Reply([cereg_text(m, read=True)])
-    if cmd.kind == "test":
-        return Reply(["+CEREG:(0,1,2,3,4,5)"])
-    _only(cmd, "set")
-    m.cereg_n = _int(_args(cmd, 1, 1)[0], 0, 5)
-    return Reply()
+    return setting(
+        m, cmd, "cereg_n", 5, read=cereg_text(m, read=True), test="+CEREG:(0,1,2,3,4,5)"
+    )
 
 
 def cscon(m: Modem, cmd: Command) -> Reply:
-    if cmd.kind == "read":
-        return Reply([f"+CSCON:{m.cscon_n},{int(m.net.rrc)}"])
-    if cmd.kind == "test":
-        return Reply(["+CSCON:(0,1)"])
-    _only(cmd, "set")
-    m.cscon_n = _int(_args(cmd, 1, 1)[0], 0, 1)
-    return Reply()
+    return setting(
+        m, cmd, "cscon_n", 1, read=f"+CSCON:{m.cscon_n},{int(m.net.rrc)}", test="+CSCON:(0,1)"
+    )
 
 
 def npsmr(m: Modem, cmd: Command) -> Reply:
-    if cmd.kind == "read":
-        if m.npsmr_n:
-            return Reply([f"+NPSMR:{m.npsmr_n},{int(m.net.psm)}"])
-        return Reply([f"+NPSMR:{m.npsmr_n}"])
-    if cmd.kind == "test":
-        return Reply(["+NPSMR:(0,1)"])
-    _only(cmd, "set")
-    m.npsmr_n = _int(_args(cmd, 1, 1)[0], 0, 1)
-    return Reply()
+    read = f"+NPSMR:{m.npsmr_n},{int(m.net.psm)}" if m.npsmr_n else f"+NPSMR:{m.npsmr_n}"
+    return setting(m, cmd, "npsmr_n", 1, read=read, test="+NPSMR:(0,1)")
 
 
 _RSSI_BY_CE = (22, 12, 5)
@@ -376,11 +367,7 @@ def cclk(m: Modem, cmd: Command) -> Reply:
 
 def qregswt(m: Modem, cmd: Command) -> Reply:
     """Huawei IoT platform auto-registration switch (accepted, no platform is emulated)."""
-    if cmd.kind == "read":
-        return Reply([f"+QREGSWT:{m.qregswt}"])
-    _only(cmd, "set")
-    m.qregswt = _int(_args(cmd, 1, 1)[0], 0, 2)
-    return Reply()
+    return setting(m, cmd, "qregswt", 2, read=f"+QREGSWT:{m.qregswt}", test=None)
 
 
 def _commands() -> dict[str, Handler]:

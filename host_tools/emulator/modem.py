@@ -21,6 +21,7 @@ from host_tools.emulator.reactor import Reactor, UartOutput
 from host_tools.emulator.records import Spy, Timeline
 from host_tools.emulator.scenario import Fault, Scenario
 from host_tools.emulator.sockets import Datagram, SocketTable, UdpSocket
+from host_tools.energy.timing import DEFAULT as TIMING
 
 POWER_ON_CAUSE = "REBOOT_CAUSE_SECURITY_PMU_POWER_ON_RESET"
 AT_CAUSE = "REBOOT_CAUSE_APPLICATION_AT"
@@ -45,7 +46,7 @@ class ModemOptions:
     imei: str = "867726031076062"
     imsi: str = "460111175090234"
     iccid: str = "89860317492040263542"
-    boot_time: float = 1.5
+    boot_time: float = TIMING.boot_s
     first_command_error: bool = False
     echo: bool = False
     network: NetworkConfig = field(default_factory=NetworkConfig)

@@ -27,11 +27,8 @@ from dataclasses import dataclass
 from host_tools.emulator import timers3gpp
 from host_tools.emulator.reactor import Reactor, Timer
 from host_tools.emulator.records import Timeline
+from host_tools.energy.timing import DEFAULT as TIMING
 
-#: UE-side bytes per second of a transmission at CE0, and the repetition factor per CE level
-_TX_RATE = 2000.0
-_TX_BASE_S = 0.05
-_REPETITIONS = (1, 4, 16)
 #: uplink datagrams the modem queues before it answers "uplink busy" (CME 159)
 MAX_TX_QUEUE = 4
 #: downlink datagrams held while the UE is being paged
@@ -43,12 +40,18 @@ _REGISTERED = (1, 5)
 
 @dataclass
 class NetworkConfig:
-    """What the (emulated) network does; every time is in virtual seconds."""
+    """What the (emulated) network does; every time is in virtual seconds.
 
-    reg_delay: float = 3.0
-    rrc_inactivity: float = 20.0
-    release_delay: float = 1.5
-    paging_delay: float = 1.28
+    Defaults come from the timing model shared with the energy model (host_tools/energy/
+    timing.py, every value with its source); ``None`` means "the model's value for the CE level"
+    (``reg_delay``: ``attach_s``, ``rrc_setup``: ``rrc_setup_s``).
+    """
+
+    reg_delay: float | None = None
+    rrc_inactivity: float = TIMING.rrc_inactivity_s
+    release_delay: float = TIMING.rai_release_s
+    paging_delay: float = TIMING.drx_cycle_s
+    rrc_setup: float | None = None
     deny_psm: bool = False
     nw_tau: str | None = None
     nw_active: str | None = None
@@ -59,8 +62,8 @@ class NetworkConfig:
 
 
 def tx_seconds(nbytes: int, ce: int) -> float:
-    """Air time of an uplink of ``nbytes`` at coverage level ``ce`` (repetitions included)."""
-    return (_TX_BASE_S + nbytes / _TX_RATE) * _REPETITIONS[ce]
+    """Air time of an uplink of ``nbytes`` at coverage level ``ce`` (the shared timing model)."""
+    return TIMING.tx_s(nbytes, ce)
 
 
 @dataclass
@@ -207,12 +210,20 @@ class Network:
             return
         self._set_stat(2)
         if not self.lost:
-            self._set("register", self.cfg.reg_delay, self._registered)
+            self._set("register", self._reg_delay(), self._registered)
         self.settle()
+
+    def _reg_delay(self) -> float:
+        delay = self.cfg.reg_delay
+        return TIMING.attach_s[self.ce] if delay is None else delay
+
+    def _setup_delay(self) -> float:
+        delay = self.cfg.rrc_setup
+        return TIMING.rrc_setup_s[self.ce] if delay is None else delay
 
     def detach(self) -> None:
         self.attach_wanted = False
-        self._cancel("register", "inactivity", "release", "t3324", "t3412", "tx", "page")
+        self._cancel("register", "inactivity", "release", "t3324", "t3412", "tx", "page", "setup")
         self.tx_queue.clear()
         self.tx_active = False
         if self.rrc:
@@ -257,8 +268,7 @@ class Network:
             self._emit("timers", 1)
         if self.granted_active is None:
             self._cancel("t3324")
-        self._rrc_on()
-        self._queue(Uplink(20, 0x200, lambda: None))
+        self._uplink_now(Uplink(20, 0x200, lambda: None))
         self.settle()
 
     # -- RRC and PSM --------------------------------------------------------------------------
@@ -305,8 +315,7 @@ class Network:
         if not self.registered:
             return
         self.grant()
-        self._rrc_on()
-        self._queue(Uplink(20, 0x200, lambda: None))
+        self._uplink_now(Uplink(20, 0x200, lambda: None))
         self.settle()
 
     # -- traffic ------------------------------------------------------------------------------
@@ -322,17 +331,31 @@ class Network:
         if len(self.tx_queue) >= MAX_TX_QUEUE and not exception:
             return 159
         self._cancel("release")
-        self._rrc_on()
         if exception and self.tx_queue:  # exception data goes right after the current one
+            self._rrc_on()
             self.tx_queue.insert(1, item)
         else:
-            self._queue(item)
+            self._uplink_now(item)
         self.settle()
         return None
 
+    def _uplink_now(self, item: Uplink) -> None:
+        # from idle or PSM the RRC connection is set up first (random access), then the data
+        if not self.rrc:
+            setup = self._setup_delay()
+            if setup > 0:
+                self._set("setup", setup, self._setup_done)
+        self._rrc_on()
+        self._queue(item)
+
+    def _setup_done(self) -> None:
+        self._timers.pop("setup", None)
+        if self.tx_queue and not self.tx_active:
+            self._next_tx()
+
     def _queue(self, item: Uplink) -> None:
         self.tx_queue.append(item)
-        if not self.tx_active:
+        if not self.tx_active and "setup" not in self._timers:
             self._next_tx()
 
     def _next_tx(self) -> None:
@@ -399,7 +422,7 @@ class Network:
     def coverage_loss(self, duration: float, stat: int = 2) -> None:
         """No cell for ``duration`` s: registration lost, then searched for and regained."""
         self.lost = True
-        self._cancel("register", "inactivity", "release", "t3324", "t3412", "tx", "page")
+        self._cancel("register", "inactivity", "release", "t3324", "t3412", "tx", "page", "setup")
         self.tx_queue.clear()
         self._paged.clear()
         self.tx_active = False

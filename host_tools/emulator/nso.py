@@ -14,7 +14,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from host_tools.emulator.atparse import Command
-from host_tools.emulator.commands import BAD_PARAMS, NOT_SUPPORTED, _args, _int, _only
+from host_tools.emulator.commands import BAD_PARAMS, NOT_SUPPORTED, _args, _int, _only, setting
 from host_tools.emulator.modem import CmdError, Handler, Reply
 from host_tools.emulator.network import Uplink
 
@@ -136,13 +136,7 @@ def nsocl(m: Modem, cmd: Command) -> Reply:
 def nsonmi(m: Modem, cmd: Command) -> Reply:
     if not m.persona.nsonmi_modes:
         raise CmdError(None)  # old BC95 firmware: unknown command
-    if cmd.kind == "read":
-        return Reply([f"+NSONMI:{m.nsonmi}"])
-    if cmd.kind == "test":
-        return Reply(["+NSONMI:(0,1,2,3)"])
-    _only(cmd, "set")
-    m.nsonmi = _int(_args(cmd, 1, 1)[0], 0, 3)
-    return Reply()
+    return setting(m, cmd, "nsonmi", 3, read=f"+NSONMI:{m.nsonmi}", test="+NSONMI:(0,1,2,3)")
 
 
 def nqsos(m: Modem, cmd: Command) -> Reply:

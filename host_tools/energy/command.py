@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.energy import battery as batteries
-from host_tools.energy import model, synth
+from host_tools.energy import model, synth, timing
 from host_tools.errors import CommandError
 
 
@@ -233,6 +233,12 @@ def run(args: argparse.Namespace) -> int:
             else:
                 for row in rows:
                     print(f"{row['item']:<14} {row['ma']:>9g} mA  {row['source']}")
+                print("timing (host_tools/energy/timing.py, shared with nbkit emulate):")
+                for name, value in timing.DEFAULT.to_dict().items():
+                    shown = (
+                        "/".join(f"{v:g}" for v in value) if isinstance(value, tuple) else value
+                    )
+                    print(f"  {name:<17} {shown:>14} s  {timing.SOURCES[name]}")
             return 0
         out = (
             _from_timeline(args, profile, cell)

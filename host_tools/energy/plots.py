@@ -35,6 +35,25 @@ def _steps(records: list[Record], end: float, profile: Profile) -> tuple[list[fl
     return xs, ys
 
 
+def _current_plot(plt: Any, xs: list[float], ys: list[float], linewidth: float) -> Any:
+    """(figure, axes) with a battery current trace filled below, on a log current scale."""
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    ax.plot(xs, ys, color="tab:blue", linewidth=linewidth)
+    ax.fill_between(xs, ys, 1e-3, color="tab:blue", alpha=0.15)
+    ax.set_yscale("log")
+    ax.set_ylim(1e-3, 1000)
+    return fig, ax
+
+
+def _save(plt: Any, fig: Any, ax: Any, path: Path) -> Path:
+    """Grid, layout, write the file, free the figure."""
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_cycle(cfg: synth.Config, profile: Profile, path: Path) -> Path:
     """Battery current over one report (wake to rest, plus a margin), log scale, by state."""
     plt = _pyplot()
@@ -44,9 +63,7 @@ def plot_cycle(cfg: synth.Config, profile: Profile, path: Path) -> Path:
     margin = max(5.0, 0.15 * end)
     records = [*records, Record(end, rest_state, cfg.ce)]
     xs, ys = _steps(records, end + margin, profile)
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
-    ax.plot(xs, ys, color="tab:blue", linewidth=1.6)
-    ax.fill_between(xs, ys, 1e-3, color="tab:blue", alpha=0.15)
+    fig, ax = _current_plot(plt, xs, ys, linewidth=1.6)
     for i, rec in enumerate(records):
         until = records[i + 1].t if i + 1 < len(records) else end + margin
         if until - rec.t >= 0.08 * (end + margin) or rec.state == "tx":
@@ -58,8 +75,6 @@ def plot_cycle(cfg: synth.Config, profile: Profile, path: Path) -> Path:
                 ha="center",
                 fontsize=8,
             )
-    ax.set_yscale("log")
-    ax.set_ylim(1e-3, 1000)
     ax.set_xlim(0, end + margin)
     ax.set_xlabel("time since wake (s)")
     ax.set_ylabel("battery current (mA, log)")
@@ -69,11 +84,7 @@ def plot_cycle(cfg: synth.Config, profile: Profile, path: Path) -> Path:
         f"modem awake {charge.duration_s:.1f} s",
         fontsize=10,
     )
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
 
 
 def plot_timeline(
@@ -86,11 +97,7 @@ def plot_timeline(
     stop = records[-1].t if end is None else end
     xs, ys = _steps(records, stop, profile)
     result = integrate(records, profile, end=end)
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
-    ax.plot(xs, ys, color="tab:blue", linewidth=1.2)
-    ax.fill_between(xs, ys, 1e-3, color="tab:blue", alpha=0.15)
-    ax.set_yscale("log")
-    ax.set_ylim(1e-3, 1000)
+    fig, ax = _current_plot(plt, xs, ys, linewidth=1.2)
     ax.set_xlabel("timeline time (s)")
     ax.set_ylabel("battery current (mA, log)")
     ax.set_title(
@@ -98,11 +105,7 @@ def plot_timeline(
         f"{result.reports} reports",
         fontsize=10,
     )
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
 
 
 def life_curve(
@@ -142,12 +145,8 @@ def plot_life(cfg: synth.Config, profile: Profile, battery: Battery, path: Path)
         f"{battery.name} {battery.capacity_mah / 1000:g} Ah, derated {battery.derating:.0%}",
         fontsize=10,
     )
-    ax.grid(True, which="both", alpha=0.3)
     ax.legend(title="coverage")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
 
 
 def write_plots(

@@ -13,17 +13,19 @@ One report cycle starts when the report starts and lasts one report interval. Fo
 Periodic TAU: when the interval exceeds T3412 the modem wakes on its own every T3412 for a short
 signalling exchange; those wakes are part of the cycle (and of the charge per report).
 
-Timing parameters (:class:`Timing`) use the reference's names; the per-CE ones are tuples for
-CE0, CE1, CE2. Figures marked "assumption" are estimates to replace with measurements.
+Timing parameters (:class:`Timing`, from host_tools/energy/timing.py: the defaults the emulator
+uses too, each with its source) are in seconds; the per-CE ones are tuples for CE0, CE1, CE2.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from host_tools.energy.model import EnergyError, Profile, Record, Result, integrate
+from host_tools.energy.timing import IP_UDP_OVERHEAD_BYTES, Timing
+
+__all__ = ["IP_UDP_OVERHEAD_BYTES", "MODES", "Config", "Timing"]  # Timing lives in timing.py
 
 MODES = ("psm-rai", "psm", "no-psm", "off-attach")
 MODE_ALIASES = {"a": "psm-rai", "b": "psm", "c": "no-psm", "d": "off-attach"}
@@ -33,8 +35,6 @@ MODE_TITLES = {
     "no-psm": "(c) no PSM (idle DRX/eDRX)",
     "off-attach": "(d) power off + re-attach per report",
 }
-#: IPv4 + UDP headers added to every payload on the air (no header compression)
-IP_UDP_OVERHEAD_BYTES = 28
 #: a periodic TAU this close to the next report is not modelled (the report restarts T3412)
 _TAU_ROOM_S = 120.0
 
@@ -47,42 +47,6 @@ def mode_name(mode: str) -> str:
             f"unknown mode {mode!r}; modes: a={MODES[0]}, b={MODES[1]}, c={MODES[2]}, d={MODES[3]}"
         )
     return name
-
-
-@dataclass(frozen=True)
-class Timing:
-    """The timing model shared with the emulator (seconds)."""
-
-    #: network RRC inactivity timer: connected tail without RAI (at-modems.md 1.4 and 7: ~20 s)
-    rrc_inactivity_s: float = 20.0
-    #: RRC release after an NSOSTF 0x200/0x400 (at-modems.md 1.4: "within a second or two")
-    rai_release_s: float = 1.5
-    #: T3324 active time in idle before PSM (CPSMS example "00000101" = 10 s)
-    t3324_s: float = 10.0
-    #: T3412 periodic TAU (BC28 sample "01000111" = 70 h)
-    t3412_s: float = 70 * 3600.0
-    #: module boot from power-up to the first OK (assumption)
-    boot_s: float = 3.0
-    #: cell search + attach after boot, per CE (assumption: "tens of seconds", power-and-meters
-    #: 2.2; CE2 = the 66 s BG770A measurement)
-    attach_s: tuple[float, float, float] = (30.0, 45.0, 66.0)
-    #: RRC connection setup after a wake (random access + msg3/4/5), per CE (assumption)
-    rrc_setup_s: tuple[float, float, float] = (0.5, 1.5, 4.0)
-    #: fixed part of one uplink on the air, per CE (assumption; repetitions grow with CE)
-    tx_base_s: tuple[float, float, float] = (0.2, 0.8, 4.0)
-    #: air time per byte, per CE (assumption: ~16 / 2 / 0.25 kbit/s effective with repetitions)
-    tx_per_byte_s: tuple[float, float, float] = (0.0005, 0.004, 0.032)
-    #: connected, waiting for the application ack, per CE (assumption: network round trip)
-    reply_wait_s: tuple[float, float, float] = (1.0, 2.0, 6.0)
-    #: detach signalling of AT+CFUN=0 before power-off (assumption)
-    detach_s: float = 2.0
-
-    def tx_s(self, payload: int, ce: int) -> float:
-        """Air time of one uplink of ``payload`` application bytes at coverage ``ce``."""
-        return self.tx_base_s[ce] + (payload + IP_UDP_OVERHEAD_BYTES) * self.tx_per_byte_s[ce]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

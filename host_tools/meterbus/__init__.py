@@ -1,21 +1,11 @@
 """Meter-bus host tools: the CJ/T 188 / DL/T 645 meter emulator and the frame decoder.
 
-The codecs are the firmware's own files (``firmware/nbkit/sense``). When the installed package
-does not expose ``nbkit`` (the editable install lists only ``host_tools``), the firmware
-directory is put on ``sys.path`` so ``import nbkit.sense.cjt188`` loads those same files.
+The codecs are the firmware's own files (``firmware/nbkit/sense``), installed as ``nbkit`` by
+the editable install (pyproject maps the package), so host and device share one codec.
 """
 
-import sys
-
-from host_tools import FIRMWARE_DIR
-
-try:
-    import nbkit  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(FIRMWARE_DIR))
-
 # the one codec, for host code and tests: `from host_tools.meterbus import cjt188`
-from nbkit.sense import (  # type: ignore[import-not-found, unused-ignore]  # noqa: E402
+from nbkit.sense import (  # type: ignore[import-not-found, unused-ignore]
     bus,
     cjt188,
     dlt645,

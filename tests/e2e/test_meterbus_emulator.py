@@ -1,5 +1,5 @@
 """`nbkit meterbus` on a real pty, read by the firmware codec: from CPython over pyserial and
-from the MicroPython unix port (a test-only tty transport, tests/firmware/pty_transport.py)."""
+from the MicroPython unix port (over nbkit.hal.tty.TtyTransport)."""
 
 from __future__ import annotations
 
@@ -122,10 +122,10 @@ def test_cpython_reads_the_emulated_water_meter_over_pyserial(water: Emulator) -
 
 MP_PRELUDE = """
 import json
-from pty_transport import PtyTransport
+from nbkit.hal.tty import TtyTransport
 from nbkit.hal.clock import Clock
 from nbkit.sense import bus, cjt188, dlt645
-link = bus.Bus(PtyTransport(%r), Clock(), timeout_ms=400, retries=2)
+link = bus.Bus(TtyTransport(%r), Clock(), timeout_ms=400, retries=2)
 out = {}
 """
 

@@ -9,31 +9,9 @@ import json
 
 import bc95_script as s
 from fakes import ScriptedModem
+from heap_probe import HeapProbe
 
 IP = b"10.0.0.9"
-
-
-class SampledModem(ScriptedModem):
-    # The scripted modem, sampling live heap (after a collection) at every read and write.
-
-    def __init__(self, clock, base):
-        super().__init__(clock, split=16)
-        self.base = base
-        self.peak = 0
-        self.sampling = True
-
-    def _sample(self):
-        if self.sampling:
-            gc.collect()
-            self.peak = max(self.peak, gc.mem_alloc() - self.base)
-
-    def read(self, n):
-        self._sample()
-        return super().read(n)
-
-    def write(self, data):
-        self._sample()
-        return super().write(data)
 
 
 def _script(fake):
@@ -90,8 +68,9 @@ def main():
     gc.collect()
     base = gc.mem_alloc()
     clock = ManualClock()
-    fake = SampledModem(clock, base)
-    engine = Engine(fake, clock)
+    fake = ScriptedModem(clock, split=16)
+    probe = HeapProbe(fake, base)
+    engine = Engine(probe, clock)
     modem = Bc95(engine, clock)
     gc.collect()
     objects = gc.mem_alloc() - base
@@ -101,8 +80,7 @@ def main():
 
     # Allocation churn of a second identical cycle with the collector off.
     clock2 = ManualClock()
-    fake2 = SampledModem(clock2, 0)
-    fake2.sampling = False
+    fake2 = ScriptedModem(clock2, split=16)
     engine2 = Engine(fake2, clock2)
     modem2 = Bc95(engine2, clock2)
     _script(fake2)
@@ -124,7 +102,7 @@ def main():
                 "receive_bytes_in": phases["receive"][2],
                 "modules_bytes": modules,
                 "engine_and_driver_bytes": objects,
-                "peak_heap_above_baseline": fake.peak,
+                "peak_heap_above_baseline": probe.peak,
                 "allocated_per_cycle": churn,
             }
         )

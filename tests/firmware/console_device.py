@@ -8,7 +8,7 @@ from console_kit import MODEM, PIN
 from fake_config import MemConfig
 from nbkit.console.console import Console
 from nbkit.hal.clock import Clock
-from tty_transport import TtyTransport
+from nbkit.hal.tty import TtyTransport
 
 
 def main():

@@ -3,7 +3,8 @@
 # nothing updates, write-only device key. Values arrive as typed text and are stored typed.
 import hashlib
 
-from nbkit.console.auth import hmac_sha256, key_fingerprint
+from nbkit.console.auth import key_fingerprint
+from nbkit.proto.auth import hmac_sha256
 
 NB_BANDS = (1, 2, 3, 4, 5, 8, 12, 13, 17, 18, 19, 20, 25, 26, 28, 31, 66, 70, 71, 72, 85)
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -64,6 +64,18 @@ def test_modem_that_never_answers_fails_after_bounded_probes():
     assert clock.ticks_ms() < 20000, clock.ticks_ms()
 
 
+def test_attach_returns_as_soon_as_the_registration_urc_arrives():
+    # Found against the emulator: attach used to sit out the whole 2 s CEREG poll slice.
+    drv, fake, clock, _ = _driver()
+    s.configure(fake)
+    s.attach(fake, register_after_ms=100)
+    start = clock.ticks_ms()
+    assert drv.attach(60000), drv.last_error
+    fake.verify()
+    took = clock.ticks_diff(clock.ticks_ms(), start)
+    assert took < 1500, took  # CFUN=1 takes 800 ms, then +CEREG:1 100 ms after CGATT=1
+
+
 def test_registration_found_by_polling_cereg_when_the_urc_is_lost():
     drv, fake, _, _ = _driver(cereg_n=0)
     s.configure(fake, cereg_n=0)
@@ -318,6 +330,36 @@ def test_unexpected_reboot_moves_the_lifecycle_to_rebooted():
     drv.poll(10)
     assert drv.lifecycle.state == lc.REBOOTED and drv.boots == 1, drv.lifecycle.state
     assert events[-1] == (lc.REGISTERED, lc.REBOOTED, lc.EV_BANNER), events
+
+
+CRASH = b"\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n"
+
+
+def test_reboot_mid_sendto_is_an_error_not_the_banners_ok():
+    # Found against the emulator: the banner ends in OK, which ended AT+NSOST as a success.
+    drv, fake, _, _ = _attached()
+    fake.expect(b"AT+NSOST=1,10.0.0.9,5683,2,0102\r", Later(50, CRASH))
+    try:
+        drv.sendto(1, "10.0.0.9", PORT, b"\x01\x02")
+    except ModemError as exc:
+        assert "rebooted" in str(exc) and "WATCHDOG" in str(exc), exc
+        assert drv.lifecycle.state == lc.REBOOTED, drv.lifecycle.state
+        return
+    raise AssertionError("sendto succeeded")
+
+
+def test_reboot_mid_attach_fails_at_once_with_the_cause():
+    # The banner's OK ends AT+CGATT=1; waiting for a registration that cannot come would take
+    # the whole attach timeout.
+    drv, fake, clock, _ = _driver()
+    s.configure(fake)
+    fake.expect(b"AT+CFUN=1\r", s.OK)
+    fake.expect(b"AT+CGATT=1\r", Later(20, CRASH))
+    assert not drv.attach(60000)
+    fake.verify()
+    assert "rebooted during attach" in drv.last_error, drv.last_error
+    assert "WATCHDOG" in drv.last_error, drv.last_error
+    assert clock.ticks_ms() < 5000, clock.ticks_ms()
 
 
 def test_identity_and_signal():

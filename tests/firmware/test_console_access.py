@@ -1,7 +1,8 @@
 # Access to the provisioning console: per-device service PIN, exponential lockout after wrong
-# attempts on virtual time, sessions that expire, HMAC-SHA256 built on hashlib.
+# attempts on virtual time, sessions that expire, HMAC-SHA256 (nbkit.proto.auth, shared with
+# the frames) for the challenge response.
 from console_kit import PIN, Attempts, Bench
-from nbkit.console.auth import hmac_sha256
+from nbkit.proto.auth import hmac_sha256
 
 
 def test_hmac_sha256_matches_rfc_4231():

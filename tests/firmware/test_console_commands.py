@@ -2,7 +2,8 @@
 # `key: value`, then OK or ERR <code> <message>. Runs in MicroPython on virtual time.
 from console_kit import KEY_HEX, MODEM, Bench, data
 from fake_config import digest
-from nbkit.console.auth import hmac_sha256, key_fingerprint
+from nbkit.console.auth import key_fingerprint
+from nbkit.proto.auth import hmac_sha256
 
 
 def test_help_lists_every_command_and_ends_with_ok():

@@ -1,5 +1,5 @@
 # LTE feature parsers and encoders against the response forms real firmware sends.
-from nbkit.lte import cereg, cscon, csq, ident, nuestats, sockets
+from nbkit.lte import cereg, cscon, csq, fields, ident, nuestats, sockets
 
 
 def _reg(line, read=False):
@@ -151,3 +151,25 @@ def test_nsorf_reply_with_remaining_length():
 
 def test_nsocli():
     assert sockets.parse_nsocli("+NSOCLI:3") == 3 and sockets.parse_nsocli("+NSONMI:1") is None
+
+
+def test_strict_split_fields_for_parsers_that_raise():
+    assert fields.split_fields(b' +CPSMS: 1,,,"01000111","00000101"\r\n', "+CPSMS:") == [
+        "1",
+        "",
+        "",
+        "01000111",
+        "00000101",
+    ]
+    assert fields.split_fields('+X:"a,b",2', "+X:") == ["a,b", "2"]  # a quoted comma stays
+    assert fields.split_fields("+X: ", "+X:") == []
+    assert fields.int_field(["-3"], 0, "+X") == -3
+    for bad in (lambda: fields.split_fields("+Y:1", "+X:"),
+                lambda: fields.split_fields("+X:" + "1," * 16 + "1", "+X:"),
+                lambda: fields.int_field(["+3"], 0, "+X"),
+                lambda: fields.int_field([], 0, "+X")):  # fmt: skip
+        try:
+            bad()
+        except ValueError:
+            continue
+        raise AssertionError("accepted")

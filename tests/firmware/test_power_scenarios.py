@@ -4,7 +4,7 @@ from nbkit.app import power as P
 from nbkit.app import scheduler as S
 from nbkit.hal.clock import ManualClock
 from nbkit.lte import psm
-from nbkit.lte._fields import split_fields
+from nbkit.lte.fields import split_fields
 
 HEAPSIZE = "64K"
 T0 = 1764000000

@@ -59,6 +59,9 @@ class Link:
         out, self.replies = self.replies, []
         return out
 
+    def granted(self):
+        return (True, 10, 86400)
+
     def down(self):
         pass
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
 from emulator_support import modem, wait_registered
+
+from host_tools.emulator.echo import udp_echo
 
 OK = b"\r\nOK\r\n"
 
@@ -15,25 +16,8 @@ OK = b"\r\nOK\r\n"
 @pytest.fixture
 def echo():
     """A UDP echo server on 127.0.0.1; yields its port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.05)
-    stop = threading.Event()
-
-    def serve():
-        while not stop.is_set():
-            try:
-                data, peer = sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            sock.sendto(data, peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield sock.getsockname()[1]
-    stop.set()
-    thread.join()
-    sock.close()
+    with udp_echo() as port:
+        yield port
 
 
 PAYLOAD = b"Hello World!"

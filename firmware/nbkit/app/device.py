@@ -5,6 +5,7 @@
 #   reset_cause(), meterbus() -> Transport or None; the virtual board also wake_reason()
 from micropython import const
 
+from nbkit.app import power
 from nbkit.app.link import UdpLink
 from nbkit.app.meter import MeterApp
 from nbkit.at.engine import Engine
@@ -15,10 +16,11 @@ from nbkit.store.queue import Queue
 
 CONFIG_PATH = "config.json"
 QUEUE_DIR = "queue"
-_UNPROVISIONED_SLEEP_MS = const(3600000)  # no config: look again in an hour
 _CRASH_SLEEP_MS = const(60000)  # an unexpected error: log it, sleep a minute, start afresh
 _LINE_MAX = const(2800)  # AT lines: +NSONMI modes 2/3 carry the datagram in hex
-_DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET on ESP32 and the virtual board
+_PSM_TAU_S = const(86400)  # requested T3412: a periodic TAU once a day at most
+_PSM_ACTIVE_S = const(10)  # requested T3324: PSM 10 s after the RRC release
+_PSM_FALLBACK = power.FALLBACK_AUTO  # PSM denied: CFUN=0 or stay, whichever costs less
 
 
 class EdgeCounter:
@@ -59,7 +61,7 @@ def build(board, cfg):
     clock = board.clock()
     model = board.board["modem"]["model"]
     engine = Engine(board.modem(), clock, line_max=_LINE_MAX)
-    modem = Bc95(engine, clock, apn=cfg["apn"], model=model)
+    modem = Bc95(engine, clock, apn=cfg["apn"], model=model, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
     link = UdpLink(modem, cfg["server_host"], cfg["server_port"])
     queue = Queue(QUEUE_DIR)
     profile = cfg.get("profile", "water")
@@ -105,19 +107,10 @@ def _smoke(board, cfg, clock, queue, link):
         heartbeat_ms=cfg["heartbeat_s"] * 1000,
         battery_low_mv=cfg["low_battery_mv"],
     )
-    cause = board.reset_cause()
     wake = board.wake_reason() if hasattr(board, "wake_reason") else None
+    # a deep-sleep wake until run() says booted(cause)
     return SmokeApp(
-        cfg,
-        clock,
-        queue,
-        link,
-        sensor,
-        button=board.pin("button"),
-        warm=cause == getattr(board, "DEEPSLEEP_RESET", _DEEPSLEEP_RESET),
-        wake_reason=wake,
-        reset_cause=cause,
-        log=log,
+        cfg, clock, queue, link, sensor, button=board.pin("button"), wake_reason=wake, log=log
     )
 
 
@@ -126,14 +119,22 @@ def run(board):
     try:
         cfg = config.load(CONFIG_PATH)
     except config.ConfigError as exc:
+        # Factory state: stay awake at the REPL/console for the technician (mpremote, nbkit
+        # provision) instead of sleeping where nobody can reach the device.
         log("not provisioned:", exc)
-        board.deepsleep(_UNPROVISIONED_SLEEP_MS)
         return
     pins = None
     try:
         app = build(board, cfg)
+        cause = board.reset_cause()
+        if cause != board.DEEPSLEEP_RESET:
+            app.booted(cause)
         ms = app.wake()
         pins = getattr(app, "wake_pins", None)
+        if app.link.used and not app.sched.psm:
+            after = power.after_report(False, _PSM_FALLBACK, cfg["report_interval_s"])
+            if after == power.ACTION_CFUN0:  # the network denied PSM: radio off until the next
+                app.link.modem.power_down()  # report instead of idling at DRX current
     except Exception as exc:  # never stay stuck in the REPL: a board in the field is alone
         import sys
 

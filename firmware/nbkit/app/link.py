@@ -12,6 +12,7 @@ from micropython import const
 from nbkit.lte import rai
 
 _OPEN_TRIES = const(2)
+_SOCKETS = const(7)  # BC95/BC28 socket ids 0..6
 
 
 class LinkError(Exception):
@@ -26,20 +27,33 @@ class UdpLink:
         self.port = port
         self.attach_timeout_ms = attach_timeout_ms
         self.sock = None
+        self.used = False  # up() was called in this wake
         self.uplinks = 0
         self.bytes_up = 0
         self.bytes_down = 0
 
     def up(self):
-        if not self.modem.attach(self.attach_timeout_ms):
+        self.used = True
+        if not (self.modem.resume() or self.modem.attach(self.attach_timeout_ms)):
             return False
-        for _ in range(_OPEN_TRIES):
+        for attempt in range(_OPEN_TRIES):
             try:
                 self.sock = self.modem.open_udp()
                 return True
             except Exception as exc:  # ModemError: the module refused NSOCR
                 self.modem.last_error = str(exc)
+            if attempt == 0:
+                self._close_stale()
         return False
+
+    def _close_stale(self):
+        # Sockets left open by an MCU reset mid-report (RAM lost, modem still on) use up the
+        # module's seven: close them all, then open again. Local commands, nothing on the air.
+        for sock in range(_SOCKETS):
+            try:
+                self.modem.close(sock)
+            except Exception:  # not open: the module says so, nothing to do
+                pass
 
     def send(self, data, last=True, expect_reply=True):
         if self.sock is None:
@@ -58,6 +72,10 @@ class UdpLink:
                 out.append(dgram.data)
                 self.bytes_down += len(dgram.data)
         return out
+
+    def granted(self):
+        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
+        return self.modem.granted()
 
     def down(self):
         if self.sock is not None:

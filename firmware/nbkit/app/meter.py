@@ -15,6 +15,7 @@ from nbkit.proto import codes, frame
 _ACK_WAIT_MS = const(10000)  # a reply needs an RRC round trip; CE2 takes seconds
 _MAX_UPLINKS = const(8)  # frames per report; what is left waits for the next report
 _STATE_VERSION = const(1)
+_NOT_A_REPORT = (sch.SAMPLE, sch.TAU_ALIGN)
 
 
 class MeterApp:
@@ -47,11 +48,18 @@ class MeterApp:
         if wake_at <= self.clock.time():
             if sch.SAMPLE in reasons:
                 self.sample()
-            if sch.REPORT in reasons or sch.RETRY in reasons or sch.HEARTBEAT in reasons:
+            if [why for why in reasons if why not in _NOT_A_REPORT]:  # report, retry, events
                 self.sched.reported(self.report())
             wake_at, reasons = self.sched.next_wake()
         self._save()  # every wake: the first one starts the schedule that later wakes follow
         return self.sched.ms_until(wake_at)
+
+    def booted(self, cause):
+        # Power-on (not a wake from deep sleep): report at once, so the modem is configured and
+        # in PSM from the start instead of idling until the first scheduled report.
+        seq = self.queue.append(frame.pack_record(self.clock.time(), codes.BOOT, cause))
+        self.log("event", seq, "boot", cause)
+        self.sched.event("boot")
 
     def sample(self):
         now = self.clock.time()
@@ -72,15 +80,20 @@ class MeterApp:
             self.log("report", "no link", self.link.modem.last_error)
             return False
         try:
-            for _ in range(_MAX_UPLINKS):
-                pending = self.queue.pending(frame.MAX_RECORDS + 1)
-                if not pending:
-                    return True
-                if not self._uplink(pending):
-                    return False
-            return not self.queue.counts()["pending"]
+            ok = self._send_pending()
+            self.sched.granted(*self.link.granted())  # schedule by what the network granted
+            return ok
         finally:
             self.link.down()
+
+    def _send_pending(self):
+        for _ in range(_MAX_UPLINKS):
+            pending = self.queue.pending(frame.MAX_RECORDS + 1)
+            if not pending:
+                return True
+            if not self._uplink(pending):
+                return False
+        return not self.queue.counts()["pending"]
 
     def _uplink(self, pending):
         records = frame.records_from_pending(pending)

@@ -64,7 +64,8 @@ class SensorClock:
 class SmokeApp:
     # cfg: validated config; clock: the board clock (time(), sleep_ms()); queue: store.queue.Queue;
     # link: app.link.UdpLink; sensor: sense.smoke.SmokeSensor on SensorClock(clock);
-    # button: a pin with irq() (or None); warm: this boot is a deep-sleep wake;
+    # button: a pin with irq() (or None); warm: this boot is a deep-sleep wake (booted() says
+    # otherwise);
     # wake_reason: the pin that ended the deep sleep ("button", ...) or None.
     def __init__(
         self,
@@ -75,7 +76,7 @@ class SmokeApp:
         sensor,
         *,
         button=None,
-        warm=False,
+        warm=True,
         wake_reason=None,
         reset_cause=0,
         state_path="smoke.state",
@@ -100,7 +101,6 @@ class SmokeApp:
         self.radio = None  # (rsrp dBm, coverage level) seen at the last uplink
         self.power_on_t = clock.time()
         self.presses = 0
-        self.resumed = False
         self.wake_pins = {}
         self.sensor.radio = self._radio
 
@@ -127,6 +127,11 @@ class SmokeApp:
             self.clock.sleep_ms(self._awake_step_ms())
         self._save()
         return self._sleep_ms()
+
+    def booted(self, cause):
+        # Power-on, not a deep-sleep wake (device.run): start the sensor afresh, report the cause.
+        self.warm = False
+        self.reset_cause = cause
 
     def _cold_start(self):
         self.power_on_t = self.clock.time()
@@ -219,7 +224,7 @@ class SmokeApp:
         # -> True when every pending record was acknowledged.
         if not self.queue.counts()["pending"]:
             return True
-        if not self._link_up():
+        if not self.link.up():  # resumes from PSM; attaches only when registration was lost
             self.log("report", "no link", self.link.modem.last_error)
             return False
         try:
@@ -230,19 +235,10 @@ class SmokeApp:
                 if not self._uplink(pending):
                     return False
             self._radio_stats()
+            self.sched.granted(*self.link.granted())  # schedule by what the network granted
             return not self.queue.counts()["pending"]
         finally:
             self.link.down()
-
-    def _link_up(self):
-        # After a deep sleep the modem is still registered (PSM or idle): resume() (a few local
-        # AT commands, no re-attach) when the driver has it; up() attaches only if that failed.
-        modem = self.link.modem
-        if self.warm and not self.resumed and hasattr(modem, "resume"):
-            self.resumed = True
-            if not modem.resume():
-                self.log("resume:", modem.last_error)
-        return self.link.up()
 
     def _uplink(self, pending):
         records = frame.records_from_pending(pending)

@@ -1,12 +1,14 @@
 # Access control of the console: per-device service PIN or challenge-response with the device
 # key, exponential lockout after wrong attempts, session expiry. All times come from a Clock.
-# HMAC-SHA256 is built on hashlib.sha256 (MicroPython has no hmac module), RFC 2104.
+# The challenge response is HMAC-SHA256 (nbkit.proto.auth, the one the frames use) computed by
+# the config's sign(); comparisons are constant-time (proto.auth.equal).
 import binascii
 import hashlib
 
 from micropython import const
 
-_BLOCK = const(64)
+from nbkit.proto.auth import equal
+
 _FREE_ATTEMPTS = const(3)  # wrong attempts allowed before the first lockout
 _LOCKOUT_BASE_S = const(30)  # first lockout; doubles with every further wrong attempt
 _LOCKOUT_MAX_S = const(3600)
@@ -15,30 +17,9 @@ _CHALLENGE_S = const(60)  # a challenge nonce is valid this long, and only once
 NONCE_LEN = const(16)
 
 
-def hmac_sha256(key, msg):
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = bytes(key) + bytes(_BLOCK - len(key))
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    inner.update(msg)
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-    outer.update(inner.digest())
-    return outer.digest()
-
-
 def key_fingerprint(key):
     # What a store should answer for key_fingerprint(): first 8 bytes of SHA-256, hex.
     return binascii.hexlify(hashlib.sha256(key).digest()[:8]).decode()
-
-
-def same(a, b):
-    # Constant-time comparison of two byte strings.
-    if len(a) != len(b):
-        return False
-    diff = 0
-    for i in range(len(a)):
-        diff |= a[i] ^ b[i]
-    return diff == 0
 
 
 class Guard:
@@ -130,7 +111,7 @@ class Guard:
             return 429, "locked out, retry in %d s" % left
         if self._pin is None:
             return 400, "PIN unlock disabled on this device"
-        if same(hashlib.sha256(pin.encode()).digest(), self._pin):
+        if equal(hashlib.sha256(pin.encode()).digest(), self._pin):
             self._ok()
             return None
         self._fail()
@@ -153,7 +134,7 @@ class Guard:
         expected, self._expected = self._expected, None
         if expected is None or self._elapsed_s(self._nonce_at) >= _CHALLENGE_S:
             return 400, "no open challenge: ask for one with challenge"
-        if same(mac, expected):
+        if equal(mac, expected):
             self._ok()
             return None
         self._fail()

@@ -4,7 +4,9 @@
 # with the extended interface: readblocks/writeblocks take a byte offset, ioctl(6) erases.
 #
 # Power cuts: set fail_at = k and the k-th flash-changing operation (program or erase, counted
-# from 0) is torn: only its first half reaches the medium, and from then on the device is dead:
+# from 0) is torn: only its first half reaches the medium (torn = False: none of it; on_fail()
+# is called at that moment, e.g. the virtual board's real power cut), and from then on the
+# device is dead:
 # every access fails with -EIO, which littlefs reports to the caller as OSError(EIO), as a board
 # does when its supply drops. The medium keeps the torn state; mount it through a fresh device
 # to "reboot". (Errors are returned, not raised: an exception must not unwind littlefs's C code.)
@@ -43,6 +45,8 @@ class BlockDevice:
         self.block_count = block_count
         self.writes = 0  # programs + erases done so far (the "write index")
         self.fail_at = None  # index of the write that the power cut tears
+        self.torn = True  # the failing write stores its first half (False: nothing of it)
+        self.on_fail = None  # called at the cut (the virtual board: ask the host to cut power)
         self.dead = False
         self._erased = b"\xff" * block_size  # preallocated: erase may run with the heap locked
 
@@ -54,8 +58,11 @@ class BlockDevice:
         index = self.writes
         self.writes += 1
         if index == self.fail_at:
-            self._store(addr, data[: len(data) // 2])
+            if self.torn:
+                self._store(addr, data[: len(data) // 2])
             self.dead = True
+            if self.on_fail is not None:
+                self.on_fail()  # may never return (the process is killed)
             return _EIO
         self._store(addr, data)
         return 0

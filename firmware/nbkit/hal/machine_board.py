@@ -88,9 +88,6 @@ def pin(name):
     return _pins[name]
 
 
-DEEPSLEEP_RESET = getattr(machine, "DEEPSLEEP_RESET", 4)
-
-
 def deepsleep(ms, wake_pins=None):
     # wake_pins {name: level}: on an ESP32 the first pin with an RTC-capable GPIO ends the sleep
     # (ext0); ports without pin wake-up sleep out the timer.
@@ -107,6 +104,9 @@ def deepsleep(ms, wake_pins=None):
             pass
     if ms > 0:
         machine.deepsleep(int(ms))
+
+
+DEEPSLEEP_RESET = machine.DEEPSLEEP_RESET
 
 
 def reset_cause():

@@ -1,8 +1,17 @@
-# Transport over a tty device on the MicroPython unix port (virtual board, e2e tests)
-# (MIT licence).
+# Transport over a tty on the MicroPython unix port (virtual board, e2e tests) (MIT licence).
 #
-# Opens a path such as /dev/pts/N (the emulator's pty) in raw mode with termios.setraw, then
-# VMIN=0 / VTIME=0 so read() returns at once with what is there. wait() is select.poll. A hung-up
+#   TtyTransport("/dev/pts/5", baud=9600)   a device path: opened, raw 8N1, VMIN=0/VTIME=0 so
+#                                           read() returns at once with what is there
+#   TtyTransport(fd)                        an open descriptor handed down by a parent (a pty
+#                                           master): its settings are left alone; read() takes
+#                                           a byte per call while poll says more is there (a
+#                                           blocking read of n would wait for all n, and
+#                                           MicroPython's os cannot set O_NONBLOCK)
+#   tty.serve_also(sock, handler)           while wait() sleeps, handler() runs whenever sock is
+#                                           readable (the virtual board's pin events, as IRQs
+#                                           are served during a UART wait on a board)
+# baud: the Linux speed codes, also those MicroPython's termios does not name (4800, 19200,
+# 38400); another speed is a ValueError. wait() is select.poll, never a busy loop. A hung-up
 # peer (pty master closed) makes poll return at once (POLLIN|POLLERR|POLLHUP, read() gives b""):
 # once nothing is left to read, wait() sleeps out its timeout instead of spinning (hangups).
 import select
@@ -11,61 +20,114 @@ import time
 
 _VTIME = 5  # index in the termios cc list (Linux)
 _VMIN = 6
+# Linux termios speed codes (termios.B<n> where MicroPython names it)
+_BAUDS = {4800: 12, 9600: 13, 19200: 14, 38400: 15, 57600: 4097, 115200: 4098}
+
+
+def speed_code(baud):
+    code = getattr(termios, "B%d" % baud, None) or _BAUDS.get(baud)
+    if code is None:
+        raise ValueError("baud %d: not one of %s" % (baud, sorted(_BAUDS)))
+    return code
 
 
 class TtyTransport:
-    def __init__(self, path, baud=None):
-        self.path = path
+    def __init__(self, target, baud=None):
+        self.path = target
         self.hangups = 0
         self._hup = False  # poll reported POLLHUP/POLLERR
         self._gone = False  # ...and nothing was left to read: the other end has closed
-        self._f = open(path, "r+b", buffering=0)  # closed by close()
+        self._side = None  # (pollable, handler) served during wait()
+        self._one = None  # a bytearray(1) when reading a byte at a time (descriptor given)
+        self._f = open(target, "r+b", buffering=0)  # closed by close()
+        if isinstance(target, int):
+            self._one = bytearray(1)
+        else:
+            self._configure(baud)
+        self._poll = select.poll()
+        self._poll.register(self._f, select.POLLIN)
+
+    def _configure(self, baud):
         fd = self._f.fileno()
         termios.setraw(fd)
         attrs = termios.tcgetattr(fd)
         attrs[6][_VMIN] = 0
         attrs[6][_VTIME] = 0
         if baud:
-            speed = getattr(termios, "B%d" % baud)
-            attrs[4] = speed
-            attrs[5] = speed
+            attrs[4] = attrs[5] = speed_code(baud)
         termios.tcsetattr(fd, termios.TCSANOW, attrs)
-        self._poll = select.poll()
-        self._poll.register(self._f, select.POLLIN)
+
+    def serve_also(self, obj, handler):
+        self._side = (obj, handler)
+        self._poll.register(obj, select.POLLIN)
 
     def write(self, data):
         return self._f.write(data) or 0
 
     def read(self, n):
         try:
-            data = self._f.read(n)
+            data = self._f.read(n) if self._one is None else self._read_bytes(n)
         except OSError:
             data = None  # EIO once the other end has gone
         if not data and self._hup:
             self._hung_up()  # poll said hang-up and nothing is left: silence from now on
         return data or b""
 
+    def _read_bytes(self, n):
+        one = self._one
+        out = b""
+        while one is not None and len(out) < n and self._readable_now():
+            if not self._f.readinto(one):
+                break
+            out += one
+        return out
+
+    def _readable_now(self):
+        for obj, flags in self._poll.poll(0):
+            if obj is self._f:
+                if flags & (select.POLLHUP | select.POLLERR):
+                    self._hup = True
+                return bool(flags & select.POLLIN)
+        return False
+
     def wait(self, timeout_ms):
-        timeout_ms = max(0, timeout_ms)
-        events = [] if self._gone else self._poll.poll(timeout_ms)
-        if not events:
-            if self._gone:
-                time.sleep_ms(timeout_ms)  # type: ignore[attr-defined]
-            return False
-        flags = events[0][1]
-        if flags & (select.POLLHUP | select.POLLERR):
-            self._hup = True  # bytes may still be buffered: read() decides
-        if flags & select.POLLIN:
-            return True
-        self._hung_up()
-        time.sleep_ms(timeout_ms)  # type: ignore[attr-defined]
+        # True as soon as the tty is readable; False when timeout_ms passed.
+        timeout_ms = max(0, int(timeout_ms))
+        start = time.ticks_ms()  # type: ignore[attr-defined]
+        left = timeout_ms
+        while True:
+            if self._gone and self._side is None:
+                time.sleep_ms(left)  # type: ignore[attr-defined]
+                return False
+            events = self._poll.poll(left)
+            if not events:
+                return False
+            if self._tty_event(events):
+                return True
+            left = timeout_ms - time.ticks_diff(time.ticks_ms(), start)  # type: ignore[attr-defined]
+            if left <= 0:
+                return False
+
+    def _tty_event(self, events):
+        # Serve the side channel; True when the tty has bytes to read.
+        for obj, flags in events:
+            if self._side is not None and obj is self._side[0]:
+                self._side[1]()
+                continue
+            if flags & (select.POLLHUP | select.POLLERR):
+                self._hup = True  # bytes may still be buffered: read() decides
+            if flags & select.POLLIN:
+                return True
+            self._hung_up()
         return False
 
     def _hung_up(self):
         if not self._gone:
             self._gone = True
             self.hangups += 1
+            self._poll.unregister(self._f)  # poll would report the hang-up at once, forever
 
     def close(self):
-        self._poll.unregister(self._f)
+        if not self._gone:
+            self._poll.unregister(self._f)
         self._f.close()

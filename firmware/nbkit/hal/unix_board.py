@@ -28,17 +28,12 @@ import time
 import vfs  # type: ignore[import-not-found]
 from micropython import const
 
+from nbkit.hal.flash import FileBlockDevice
+from nbkit.hal.tty import TtyTransport
 from nbkit.hal.vclock import VClock
 
 _ENV = "NBKIT_VBOARD"
-_IOCTL_BLOCK_COUNT = const(4)
-_IOCTL_BLOCK_SIZE = const(5)
-_IOCTL_BLOCK_ERASE = const(6)
-_VMIN = const(6)
-_VTIME = const(5)
 _ISIG = const(1)  # termios c_lflag bit (Linux)
-# Linux termios speed codes (MicroPython's termios names only some of them)
-_BAUDS = {4800: 12, 9600: 13, 19200: 14, 38400: 15, 57600: 4097, 115200: 4098}
 _MAX_DGRAM = const(512)
 _FROZEN = "/.frozen"
 _HELLO_WAIT_MS = const(2000)
@@ -60,114 +55,12 @@ _state = {"ctl": None, "clock": None, "flash": None, "modem": None}  # type: dic
 _pins = {}  # type: dict
 
 
-def _no_cut():
-    pass
-
-
-class FileBlockDev:
-    # A flash chip as a file: littlefs's extended block interface (offsets within a block).
-    # writes counts modifications (programs and erases) since boot; see arm_cut().
-
-    def __init__(self, f, block_size, block_count):
-        self.f = f
-        self.block_size = block_size
-        self.block_count = block_count
-        self.writes = 0
-        self.cut_at = 0
-        self.torn = False
-        self._cut = _no_cut
-        self._ff = b"\xff" * 256
-
-    def arm_cut(self, index, torn, cut):
-        # At modification number index, call cut() (it never returns): before the write, or
-        # (torn) after half of its bytes reached the flash.
-        self.cut_at, self.torn, self._cut = index, torn, cut
-
-    def readblocks(self, block, buf, offset=0):
-        self.f.seek(block * self.block_size + offset)
-        self.f.readinto(buf)
-
-    def writeblocks(self, block, buf, offset=None):
-        self.f.seek(block * self.block_size + (offset or 0))
-        if self._counted():
-            self.f.write(memoryview(buf)[: len(buf) // 2])
-            self._cut()
-        self.f.write(buf)
-
-    def _counted(self):
-        # True when this modification is the torn one; cuts before it when not torn.
-        self.writes += 1
-        if self.writes != self.cut_at:
-            return False
-        if not self.torn:
-            self._cut()
-        return True
-
-    def ioctl(self, op, arg):
-        if op == _IOCTL_BLOCK_COUNT:
-            return self.block_count
-        if op == _IOCTL_BLOCK_SIZE:
-            return self.block_size
-        if op == _IOCTL_BLOCK_ERASE:
-            self.f.seek(arg * self.block_size)
-            n = self.block_size // 256
-            if self._counted():
-                n //= 2
-                for _ in range(n):
-                    self.f.write(self._ff)
-                self._cut()
-            for _ in range(n):
-                self.f.write(self._ff)
-        return 0
-
-
-class TtyTransport:
-    # The modem UART on a tty (a pty of the emulator or a USB-UART): raw 8N1 at the board's baud.
-    # Reads never block (VMIN=0, VTIME=0); wait() sleeps in select.poll.
-
-    def __init__(self, path, baud):
-        self.f = open(path, "r+b")
-        termios.setraw(self.f.fileno())
-        attrs = termios.tcgetattr(self.f.fileno())
-        if baud not in _BAUDS:
-            raise ValueError("modem baud %d: not one of %s" % (baud, sorted(_BAUDS)))
-        attrs[4] = attrs[5] = _BAUDS[baud]
-        attrs[6][_VMIN] = 0
-        attrs[6][_VTIME] = 0
-        termios.tcsetattr(self.f.fileno(), termios.TCSANOW, attrs)
-        self._poll = select.poll()
-        self._poll.register(self.f, select.POLLIN)
-
-    def write(self, data):
-        return self.f.write(data) or 0
-
-    def read(self, n):
-        if not self._poll.poll(0):
-            return b""
-        return self.f.read(n) or b""
-
-    def wait(self, timeout_ms):
-        # Pin events that arrive meanwhile are served, as IRQs would be during a UART wait.
-        sock = _state["ctl"]
-        if sock is None:
-            return bool(self._poll.poll(max(0, int(timeout_ms))))
-        p = select.poll()
-        p.register(self.f, select.POLLIN)
-        p.register(sock, select.POLLIN)
-        start = time.ticks_ms()  # type: ignore[attr-defined]
-        left = max(0, int(timeout_ms))
-        while True:
-            ready = p.poll(left)
-            if any(obj is not sock for obj, _ in ready):
-                return True
-            if ready:
-                poll(0)
-            left = timeout_ms - time.ticks_diff(time.ticks_ms(), start)  # type: ignore[attr-defined]
-            if left <= 0:
-                return False
+class _ModemUart(TtyTransport):
+    # The modem UART: nbkit.hal.tty on the modem tty at the board's baud; pin events that arrive
+    # during a UART wait are served (as IRQs would be). close() leaves it open: the tty is
+    # opened once per boot, like the peripheral.
 
     def close(self):
-        # The UART stays wired: the tty is opened once per boot, like the peripheral.
         pass
 
 
@@ -266,10 +159,10 @@ def meterbus():
 
 def _open_meterbus(path):
     # A pty has no line speed or parity: the board data's 2400 8E1 matters on a real line only,
-    # so the tty is opened raw at its default speed.
-    from nbkit.hal.tty import TtyTransport as Tty
-
-    _state["meterbus"] = Tty(path)
+    # so the tty is opened raw at its default speed. Pin events are served during its waits.
+    uart = _ModemUart(path)
+    uart.serve_also(_state["ctl"], poll)
+    _state["meterbus"] = uart
 
 
 def reset_cause():
@@ -328,10 +221,18 @@ def _power_cut():
 
 
 def _open_flash(rt):
-    f = open(rt["flash"], "r+b")
-    bdev = FileBlockDev(f, rt["block_size"], rt["block_count"])
+    # The image file as littlefs's extended block device (nbkit.hal.flash). A power cut armed
+    # at the N-th modification (1-based, --cut-at-write) asks the host to cut: before the
+    # write, or torn after half of it; the host kills this process, so the hook never returns.
+    bdev = FileBlockDevice(rt["flash"], rt["block_size"])
+    if bdev.block_count != rt["block_count"]:
+        raise ValueError(
+            "flash image has %d blocks, board says %d" % (bdev.block_count, rt["block_count"])
+        )
     if rt.get("cut_at_write"):
-        bdev.arm_cut(rt["cut_at_write"][0], rt["cut_at_write"][1], _power_cut)
+        bdev.fail_at = rt["cut_at_write"][0] - 1
+        bdev.torn = rt["cut_at_write"][1]
+        bdev.on_fail = _power_cut
     _state["flash"] = bdev
 
 
@@ -426,7 +327,9 @@ def boot():
     wall_start, epoch, scale = rt["clock"]
     _state["clock"] = VClock(wall_start, epoch, scale, idle=poll, power=deepsleep)
     if rt.get("modem_port"):
-        _state["modem"] = TtyTransport(rt["modem_port"], board["modem"]["uart"]["baud"])
+        uart = _ModemUart(rt["modem_port"], board["modem"]["uart"]["baud"])
+        uart.serve_also(_state["ctl"], poll)
+        _state["modem"] = uart
     if rt.get("meterbus_port"):
         _open_meterbus(rt["meterbus_port"])
     main_src = None

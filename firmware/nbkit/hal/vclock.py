@@ -7,10 +7,13 @@ import time
 
 from micropython import const
 
+from nbkit.hal.clock import Clock
+
 _POLL_SLICE_MS = const(1000)
 
 
-class VClock:
+class VClock(Clock):
+    # ticks_ms/ticks_diff/ticks_add are Clock's (real ms); time() and the sleeps are virtual.
     # wall_start: wall seconds (float) when virtual time was epoch; scale: virtual s per wall s.
     # idle(wall_ms) is called to wait (so pin events can be served while sleeping); it may return
     # early. power(ms) powers the board down for a deep sleep and never returns.
@@ -23,15 +26,6 @@ class VClock:
         self.scale = scale
         self._idle = idle
         self._power = power
-
-    def ticks_ms(self):
-        return time.ticks_ms()  # type: ignore[attr-defined]
-
-    def ticks_diff(self, a, b):
-        return time.ticks_diff(a, b)  # type: ignore[attr-defined]
-
-    def ticks_add(self, a, delta):
-        return time.ticks_add(a, delta)  # type: ignore[attr-defined]
 
     def virtual_s(self):
         # Virtual seconds as a float (the RTC with sub-second resolution).

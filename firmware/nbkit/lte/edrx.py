@@ -1,7 +1,7 @@
 # eDRX: AT+CEDRXS / AT+NPTWEDRXS builders, +CEDRXP URC and AT+CEDRXRDP response parsers.
 # Pure: no I/O. Bits are the 4-bit strings of nbkit.lte.timers; AcT 5 = NB-S1, 4 = WB-S1.
 from nbkit.lte import timers
-from nbkit.lte._fields import int_field, opt_field, split_fields
+from nbkit.lte.fields import int_field, split_fields, text
 
 MODE_OFF = 0
 MODE_ON = 1
@@ -44,7 +44,7 @@ def request_with_ptw(cycle_s, ptw_s, act=timers.ACT_NB_S1, mode=MODE_ON_URC):
 def _parse(line, prefix):
     f = split_fields(line, prefix)
     act = int_field(f, 0, prefix)
-    req, nw, ptw = opt_field(f, 1), opt_field(f, 2), opt_field(f, 3)
+    req, nw, ptw = text(f, 1), text(f, 2), text(f, 3)
     for bits in (req, nw, ptw):
         if bits is not None and (len(bits) != 4 or bits.strip("01")):
             raise ValueError("%s: %r is not a 4-bit string" % (prefix, bits))

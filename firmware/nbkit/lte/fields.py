@@ -1,4 +1,8 @@
 # Field splitting shared by the parsers (MIT licence): "+X:a,b" and "+X: a,"b"" alike.
+#   lenient (URC and reply parsers that return None on a bad line): body(), split(), num(), text()
+#   strict (parsers that raise ValueError): split_fields(), int_field(); text() for optional ones
+
+_MAX_FIELDS = 16  # split_fields bound: a response of these commands never has more
 
 
 def body(line, prefix):
@@ -42,3 +46,28 @@ def text(fields, i):
     if i >= len(fields) or not fields[i]:
         return None
     return fields[i]
+
+
+def split_fields(line, prefix):
+    # "+NAME: a,"b",,c" -> ["a", "b", "", "c"]; bytes or str, surrounding whitespace ignored.
+    # ValueError when the line does not start with prefix or has more than _MAX_FIELDS fields.
+    if isinstance(line, (bytes, bytearray)):
+        line = line.decode()
+    rest = body(line.strip(), prefix)
+    if rest is None:
+        raise ValueError("expected a %s line, got %r" % (prefix, line[:40]))
+    rest = rest.strip()
+    if not rest:
+        return []
+    if rest.count(",") >= _MAX_FIELDS:
+        raise ValueError("%s line has too many fields (%d)" % (prefix, rest.count(",") + 1))
+    return split(rest)
+
+
+def int_field(fields, index, what):
+    # fields[index] as an int (decimal digits, optional "-"); ValueError naming what otherwise.
+    if index < len(fields):
+        digits = fields[index]
+        if digits and (digits.isdigit() or (digits[0] == "-" and digits[1:].isdigit())):
+            return int(digits)
+    raise ValueError("%s: missing or non-numeric field %d in %r" % (what, index, fields))

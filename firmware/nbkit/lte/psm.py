@@ -1,7 +1,7 @@
 # PSM (Power Saving Mode): AT+CPSMS command builder, +CPSMS read parser and the grant read from
 # +CEREG n=4/5. Pure: no I/O. Request PSM BEFORE attach; schedule by the GRANTED values only.
 from nbkit.lte import timers
-from nbkit.lte._fields import int_field, opt_field, split_fields
+from nbkit.lte.fields import int_field, split_fields, text
 
 CPSMS_OFF = "AT+CPSMS=0"
 CPSMS_READ = "AT+CPSMS?"
@@ -27,8 +27,8 @@ def request(tau_s, active_s):
 def parse_cpsms(line):
     f = split_fields(line, "+CPSMS:")
     mode = int_field(f, 0, "+CPSMS")
-    tau = opt_field(f, 3)
-    active = opt_field(f, 4)
+    tau = text(f, 3)
+    active = text(f, 4)
     if tau is not None:
         timers.decode_t3412(tau)
     if active is not None:

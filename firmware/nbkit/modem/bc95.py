@@ -16,6 +16,11 @@
 #   modem.close(sock)                          # AT+NSOCL
 #   modem.poll(timeout_ms) / modem.idle(ms)    # route URCs while the application waits
 #   modem.last_commands                        # AT commands written by the last public call
+# Power (nbkit.modem.bc95_power): Bc95(..., psm=(tau_s, active_s), edrx=cycle_ms) requests PSM /
+# eDRX before attach (CEREG n raised to 4 so the grant shows); modem.granted() -> (psm_granted,
+# active_s, tau_s) as GRANTED; modem.edrx_granted() -> (cycle_ms, ptw_ms) or None;
+# modem.resume() -> bool after an MCU deep sleep (no re-attach while registered);
+# modem.power_down() (AT+CFUN=0). Wake path:  modem.resume() or modem.attach(timeout_ms)
 # Socket calls raise ModemError (with .reply) when the modem refuses; attach returns False and
 # sets last_error (a reason a person can act on). Optional settings the module refuses are
 # listed in modem.unsupported. URC handlers only record state; the driver acts after them.
@@ -38,6 +43,7 @@ from micropython import const
 from nbkit.at import chat
 from nbkit.at.engine import RESULT_TIMEOUT
 from nbkit.lte import cereg, cscon, csq, ident, nuestats, sockets
+from nbkit.modem import bc95_power as _pw
 from nbkit.modem import lifecycle as lc
 
 MODELS = ("bc95", "bc28")
@@ -108,6 +114,8 @@ class Bc95:
         nsonmi=1,
         model="bc95",
         max_failures=3,
+        psm=None,
+        edrx=None,
     ):
         if model not in MODELS:
             raise ValueError("model must be one of %r" % (MODELS,))
@@ -118,6 +126,10 @@ class Bc95:
             raise ValueError(
                 "NSONMI mode %d needs Engine(line_max=%d)" % (nsonmi, NSONMI_DATA_LINE)
             )
+        self.power_commands, self.psm_requested, self.edrx_requested = _pw.plan(psm, edrx)
+        if psm is not None and cereg_n < 4:
+            cereg_n = 4  # +CEREG n=4 carries the granted Active-Time and Periodic-TAU
+        self.edrx_nw = None  # last eDRX grant seen: (cycle_ms, ptw_ms) or None
         self.engine = engine
         self.clock = clock
         self.apn = apn
@@ -175,6 +187,8 @@ class Bc95:
         if not outcome.ok:
             return self._failed("%s: %r" % (BC95_ATTACH.name, outcome))
         if not self._wait_registered(timeout_ms):
+            if lcy.state == lc.REBOOTED:  # the banner's OK may have ended AT+CGATT=1
+                return self._failed("modem rebooted during attach (%s)" % self.boot_cause)
             return self._failed("not registered (stat %s)" % (self.reg and self.reg.stat,))
         return True
 
@@ -201,6 +215,8 @@ class Bc95:
         if not self._apn_ok():
             return "APN %r refused" % self.apn
         for command in chat.run_each(self.engine, urc_script(self.cereg_n, self.nsonmi)):
+            self._unsupported(command)
+        for command in _pw.request(self):  # PSM/eDRX requests: before CFUN=1 and CGATT=1
             self._unsupported(command)
         return None
 
@@ -240,17 +256,28 @@ class Bc95:
         return self.engine.command("AT+CFUN=0", None, 10000).ok
 
     def _wait_registered(self, timeout_ms):
-        # +CEREG URCs move the lifecycle; AT+CEREG? every few seconds covers a lost URC.
-        deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
+        # +CEREG URCs move the lifecycle (looked at after every batch of lines, so a URC ends
+        # the wait at once); AT+CEREG? every _CEREG_POLL_MS and once more at the deadline covers
+        # a lost URC. False on timeout or when the module rebooted meanwhile (the banner's OK
+        # may have ended AT+CGATT=1).
+        clock = self.clock
+        deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        next_poll = clock.ticks_add(clock.ticks_ms(), _CEREG_POLL_MS)
         while not self.lifecycle.online:
-            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-            if left <= 0:
+            if self.lifecycle.state == lc.REBOOTED:
                 return False
-            if self.engine.wait_until(self._online, min(left, _CEREG_POLL_MS)):
-                return True
+            now = clock.ticks_ms()
+            left = clock.ticks_diff(deadline, now)
+            until_poll = clock.ticks_diff(next_poll, now)
+            if until_poll > 0 and left > 0:
+                self.engine.poll(min(left, until_poll))
+                continue
             reply = self.engine.command("AT+CEREG?", cereg.PREFIX, 1000)
             if reply.ok and reply.lines:
                 self._on_reg(cereg.parse(reply.lines[0], read=True))
+            if left <= 0:
+                return self.lifecycle.online
+            next_poll = clock.ticks_add(clock.ticks_ms(), _CEREG_POLL_MS)
         return True
 
     def _online(self):
@@ -260,6 +287,27 @@ class Bc95:
         self.last_error = why
         self.lifecycle.fail()
         return False
+
+    # -- power (bodies in nbkit.modem.bc95_power) ----------------------------------------------
+
+    def granted(self):
+        return self._counted(_pw.granted)
+
+    def edrx_granted(self):
+        return self._counted(_pw.edrx_granted)
+
+    def resume(self):
+        return self._counted(_pw.resume)
+
+    def power_down(self):
+        return self._counted(_pw.power_down)
+
+    def _counted(self, fn):
+        start = self.engine.commands
+        try:
+            return fn(self)
+        finally:
+            self.last_commands = self.engine.commands - start
 
     # -- information ------------------------------------------------------------------------
 
@@ -321,9 +369,12 @@ class Bc95:
         start = self.engine.commands
         cmd = sockets.sendto(sock, ip, port, data, flags)
         delay = _BACKOFF_FIRST_MS
+        boots = self.boots
         try:
             for attempt in range(_BACKOFF_TRIES):
                 reply = self.engine.command(cmd, "", 5000)
+                if self.boots != boots:  # the banner ends in an OK that is not ours
+                    raise ModemError("modem rebooted during sendto (%s)" % self.boot_cause, reply)
                 if reply.ok:
                     sent = sockets.parse_sent(reply.lines[0]) if reply.lines else None
                     return sent[1] if sent else len(data)
@@ -431,6 +482,7 @@ class Bc95:
         on(cereg.PREFIX, self._urc_cereg)
         on(cscon.PREFIX, self._urc_cscon)
         on("+NPSMR:", self._urc_npsmr)
+        on("+CEDRXP:", lambda line, data: _pw.on_cedrxp(self, line))
         on(sockets.NSONMI, self._urc_nsonmi)
         on(sockets.NSOCLI, self._urc_nsocli)
         on("REBOOT_CAUSE_", self._urc_banner)
