@@ -16,16 +16,7 @@ from typing import Any
 
 import pytest
 
-from host_tools import FIRMWARE_DIR
 from host_tools.rig import Rig, RigOptions
-
-# PSM needs the driver's resume() and the PSM request wired in app.device.build (Bc95(...,
-# psm=(tau_s, active_s)), branch power2). Tried with both: the alarm arrived 6.0 s after the
-# injection (5 s confirmation window + wake, resume, one uplink).
-_PSM_WIRED = (
-    "def resume" in (FIRMWARE_DIR / "nbkit" / "modem" / "bc95.py").read_text()
-    and "psm=" in (FIRMWARE_DIR / "nbkit" / "app" / "device.py").read_text()
-)
 
 
 def _readings(rig: Rig) -> list[tuple[str, int]]:
@@ -103,12 +94,6 @@ def _arrival(rig: Rig, name: str) -> float | None:
     return None
 
 
-@pytest.mark.xfail(
-    not _PSM_WIRED,
-    strict=True,
-    reason="needs Bc95.resume() and Bc95(psm=...) in device.build (branch power2): without "
-    "them the modem stays in idle DRX, never in PSM, and every wake re-runs the attach",
-)
 def test_smoke_alarm_raised_in_psm_reaches_the_collector_within_10_s(rig_for: Any) -> None:
     rig = rig_for(profile="smoke", scale=5)
     assert rig.wait_for(lambda: _has(rig, "boot"), 10), rig.console_lines[-20:]
