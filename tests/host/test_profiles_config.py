@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +13,7 @@ from nbkit.store import config
 
 from host_tools import boards
 from host_tools.errors import CommandError
-from host_tools.vboard import _pin_levels
+from host_tools.vboard import Options, VBoard, _pin_levels, ensure_flash, parse_clock
 
 BASE = {"device_id": 1, "key": "00" * 16, "server_host": "127.0.0.1", "server_port": 5683}
 
@@ -76,3 +79,51 @@ def test_vboard_pin_levels_are_checked_against_the_board() -> None:
         _pin_levels(["smoke_adc=70000"], board)
     with pytest.raises(CommandError, match="NAME=VALUE"):
         _pin_levels(["smoke_adc"], board)
+
+
+@pytest.fixture
+def sleeping_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A VBoard host (no MicroPython process): boots are recorded instead of spawned."""
+    img = tmp_path / "f.img"
+    ensure_flash(img, 64 * 1024)
+    opts = Options(
+        board=boards.load("unix_sim"),
+        flash=img,
+        flash_size=65536,
+        modem_port=None,
+        clock=parse_clock(f"{time.time():.6f},1764000000,1000"),
+        pin_levels={"smoke_adc": 8000, "tamper": 0},
+    )
+    board = VBoard(opts, -1, -1)
+    boots: list[str | None] = []
+    monkeypatch.setattr(
+        board, "spawn", lambda mode="normal", cause="", wake=None: boots.append(wake)
+    )
+    board.boots_seen = boots
+    yield board
+    board.ctl.close()
+    board.tmp.cleanup()
+
+
+ADDR = ("127.0.0.1", 9)
+
+
+def test_pin_levels_at_power_up_come_from_the_options(sleeping_board: Any) -> None:
+    assert sleeping_board.command("get smoke_adc", ADDR) == "pin smoke_adc 8000 0 0"
+    assert sleeping_board.command("get button", ADDR) == "pin button 1 0 0"  # default high
+
+
+def test_an_adc_wake_level_is_a_comparator_threshold(sleeping_board: Any) -> None:
+    vb = sleeping_board
+    vb._deepsleep(3_600_000, {"smoke_adc": 30000, "button": 0})
+    vb.command("set smoke_adc 12000", ADDR)  # more smoke, still under the threshold
+    assert vb.state == "sleeping" and vb.boots_seen == []
+    vb.command("set smoke_adc 31000", ADDR)
+    assert vb.boots_seen == ["smoke_adc"]
+
+
+def test_a_wake_pin_already_at_its_level_wakes_at_once(sleeping_board: Any) -> None:
+    vb = sleeping_board
+    vb.command("set tamper 1", ADDR)  # removed while the board was still awake
+    vb._deepsleep(3_600_000, {"smoke_adc": 30000, "tamper": 1})
+    assert vb.boots_seen == ["tamper"]
