@@ -6,10 +6,9 @@
 from micropython import const
 
 from nbkit.app import power
-from nbkit.app.link import UdpLink
+from nbkit.app.links import make_link, make_modem
 from nbkit.app.meter import MeterApp
 from nbkit.at.engine import Engine
-from nbkit.modem.bc95 import Bc95
 from nbkit.proto import codes
 from nbkit.store import config
 from nbkit.store.queue import Queue
@@ -61,8 +60,8 @@ def build(board, cfg):
     clock = board.clock()
     model = board.board["modem"]["model"]
     engine = Engine(board.modem(), clock, line_max=_LINE_MAX)
-    modem = Bc95(engine, clock, apn=cfg["apn"], model=model, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
-    link = UdpLink(modem, cfg["server_host"], cfg["server_port"])
+    modem = make_modem(model, engine, clock, cfg, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
+    link = make_link(cfg, modem)  # by cfg["transport"]: udp, tcp, mqtt or coap
     queue = Queue(QUEUE_DIR)
     profile = cfg.get("profile", "water")
     if profile == "smoke":

@@ -49,6 +49,14 @@ def _apn(v):
     return None if len(v) <= 62 and '"' not in v else "must be at most 62 characters, no quotes"
 
 
+def _transport(v):
+    return None if v in ("udp", "tcp", "mqtt", "coap") else "must be udp, tcp, mqtt or coap"
+
+
+def _mqtt_text(v):
+    return None if len(v) <= 64 and '"' not in v else "must be at most 64 characters, no quotes"
+
+
 FIELDS = {
     "device_id": (int, None, _range(0, _U32)),
     "key": (str, None, _key_hex),
@@ -62,6 +70,10 @@ FIELDS = {
     "low_battery_mv": (int, 3300, _range(2000, 4200)),
     "profile": (str, "water", _profile),  # what the device measures (app.device.build)
     "heartbeat_s": (int, 86400, _range(60, 7 * 86400)),  # smoke: sign of life at least this often
+    "transport": (str, "udp", _transport),  # nbkit.app.links.make_link
+    "mqtt_user": (str, "", _mqtt_text),
+    "mqtt_password": (str, "", _mqtt_text),
+    "mqtt_keepalive_s": (int, 120, _range(30, 3600)),
 }
 
 
