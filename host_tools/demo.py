@@ -4,6 +4,10 @@ Starts the collector (UDP + SQLite), the BC28 modem emulator (pty, real UDP) and
 board running `firmware/main.py` in MicroPython, all on one virtual clock; drives water flow into
 the meter's pulse input; prints every uplink as the collector accepts it; then a summary.
 Ctrl-C stops every process it started.
+
+`--profile` picks the device: water (pulse input, the default), gas-cjt188 / electricity-dlt645
+(an emulated meter on the meter bus whose registers grow during the run) or smoke (smoke, hush,
+self-test with a sagging battery, tamper and heartbeat injected through the board's pins).
 """
 
 from __future__ import annotations
@@ -21,14 +25,20 @@ from typing import Any
 from host_tools.errors import CommandError
 from host_tools.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
 
+PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "smoke")
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hours", type=float, default=24.0, help="device hours to run (24)")
+    parser.add_argument(
+        "--profile", choices=PROFILES, default="water", help="the device to run (water)"
+    )
+    parser.add_argument(
+        "--hours", type=float, help="device hours to run (24; smoke: 0.5, its events are brief)"
+    )
     parser.add_argument(
         "--scale",
         type=float,
-        default=2400.0,
-        help="virtual seconds per wall second (2400: a day in 36 s)",
+        help="virtual seconds per wall second (2400: a day in 36 s; smoke: 30)",
     )
     parser.add_argument("--read-interval", type=int, default=900, help="seconds (900)")
     parser.add_argument("--report-interval", type=int, default=14400, help="seconds (14400)")
@@ -124,6 +134,15 @@ def run(args: argparse.Namespace) -> int:
             f"{' or '.join(MODEM_FOR[args.transport])} (the emulated {args.modem.upper()} "
             f"has no such AT commands)"
         )
+    smoke = args.profile == "smoke"
+    if args.hours is None:
+        args.hours = 0.5 if smoke else 24.0
+    if args.scale is None:
+        args.scale = 30.0 if smoke else 2400.0
+    if smoke:
+        from host_tools.demo_profiles import run_smoke
+
+        return run_smoke(args)
     signal.signal(signal.SIGTERM, _on_signal)
     with tempfile.TemporaryDirectory(prefix="nbkit-demo-") as tmp:
         workdir = args.workdir or Path(tmp)
@@ -133,13 +152,14 @@ def run(args: argparse.Namespace) -> int:
             report_interval_s=args.report_interval,
             modem=args.modem,
             transport=args.transport,
+            profile=args.profile,
         )
         rig = Rig(workdir, opts)
         if not args.json:
             rig.on_uplink = _print_uplink
             print(
-                f"nbkit demo: a water meter (device {opts.device_id}, {args.modem.upper()} over "
-                f"{args.transport.upper()}) for "
+                f"nbkit demo: a {args.profile} meter (device {opts.device_id}, "
+                f"{args.modem.upper()} over {args.transport.upper()}) for "
                 f"{args.hours:g} device hours, reading every {args.read_interval // 60} min, "
                 f"reporting every {args.report_interval / 3600:g} h; time x{args.scale:g}",
                 flush=True,
@@ -148,12 +168,17 @@ def run(args: argparse.Namespace) -> int:
             rig.on_console = lambda line: print(f"  | {line}", flush=True)
         try:
             rig.start()
-            pulses = int(args.hours * 3600 // args.flow_period) + 100
-            rig.control(f"pulse pulse_a {pulses} {args.flow_period * 1000}")
+            if args.profile == "water":
+                pulses = int(args.hours * 3600 // args.flow_period) + 100
+                rig.control(f"pulse pulse_a {pulses} {args.flow_period * 1000}")
             end = EPOCH + args.hours * 3600 + 600  # and the report due at the end
             while rig.virtual_now() < end:
                 rig.check_alive()
                 time.sleep(0.2)
+                if args.profile != "water":
+                    from host_tools.demo_profiles import grow_meter
+
+                    grow_meter(rig, args.flow_period)
         except KeyboardInterrupt:
             print("nbkit demo: interrupted, stopping every process", file=sys.stderr)
             rig.stop()

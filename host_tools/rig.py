@@ -42,6 +42,22 @@ class RigOptions:
     report_interval_s: int = 14400
     emulator_args: list[str] = field(default_factory=list)
     vboard_args: list[str] = field(default_factory=list)
+    #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | smoke
+    profile: str = "water"
+    #: extra `nbkit meterbus` options for the meter-bus profiles (e.g. ["--set", "total=1234"])
+    meterbus_args: list[str] = field(default_factory=list)
+    #: smoke profile: heartbeat interval (config heartbeat_s)
+    heartbeat_s: int = 86400
+
+
+#: the `nbkit meterbus` protocol (and CJ/T 188 meter type) each meter-bus profile reads
+METERBUS_PROFILES = {
+    "gas-cjt188": ["--protocol", "cjt188", "--meter-type", "gas"],
+    "electricity-dlt645": ["--protocol", "dlt645"],
+}
+#: pin levels at power-up per profile: a clean smoke chamber, a full battery (mV on the
+#: virtual board), the detector on its base (tamper switch pressed = 0), button released
+PROFILE_PINS = {"smoke": {"smoke_adc": 8000, "battery_adc": 3600, "tamper": 0, "button": 1}}
 
 
 def free_udp_port() -> int:
@@ -114,6 +130,8 @@ class Rig:
         self.server: tuple[str, int] = ("127.0.0.1", 0)  # what the device config points to
         self.broker: Any = None
         self._console_fd = -1
+        self.meterbus_path = ""
+        self.meterbus_control: tuple[str, int] | None = None
 
     # -- paths --------------------------------------------------------------------------
 
@@ -129,6 +147,7 @@ class Rig:
         self._provision()
         self._start_collector()
         modem_port = self._start_emulator()
+        self._start_meterbus()
         self._start_vboard(modem_port)
         return self
 
@@ -165,6 +184,7 @@ class Rig:
             report_interval_s=self.opt.report_interval_s,
             transport=self.opt.transport,
         )
+        cfg.update(profile=self.opt.profile, heartbeat_s=self.opt.heartbeat_s)
         cfg_path.write_text(json.dumps(config.validate(cfg), indent=2))
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[str]:
@@ -274,6 +294,7 @@ class Rig:
                 board,
                 "--app",
                 str(self.path("app") / board),
+                *self._profile_vboard_args(),
                 *self.opt.vboard_args,
             ),
         )
@@ -284,6 +305,44 @@ class Rig:
         self._console_fd = os.open(console, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self._console_fd)
         self._thread(self._console_reader)
+
+    def _start_meterbus(self) -> None:
+        """The emulated meter on the meter bus, for the profiles that read one."""
+        protocol = METERBUS_PROFILES.get(self.opt.profile)
+        if protocol is None:
+            return
+        proc = self._spawn(
+            "meterbus",
+            _nbkit(
+                "meterbus",
+                *protocol,
+                "--control-port",
+                "0",
+                "--clock",
+                self.clock_arg,
+                *self.opt.meterbus_args,
+            ),
+        )
+        path, control = _read_first_lines(proc, 2, 15, "the meter-bus emulator")
+        self.meterbus_path = path
+        host, port = control.split()[1].rsplit(":", 1)
+        self.meterbus_control = (host, int(port))
+
+    def _profile_vboard_args(self) -> list[str]:
+        args = ["--meterbus-port", self.meterbus_path] if self.meterbus_path else []
+        for name, value in PROFILE_PINS.get(self.opt.profile, {}).items():
+            args += ["--pin", f"{name}={value}"]
+        return args
+
+    def meter(self, command: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        """One JSON command on the meter emulator's control port (see `nbkit meterbus --help`)."""
+        if self.meterbus_control is None:
+            raise CommandError(f"profile {self.opt.profile!r} has no meter bus")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(timeout)
+            s.sendto(json.dumps(command).encode(), self.meterbus_control)
+            reply: dict[str, Any] = json.loads(s.recv(65536))
+            return reply
 
     def _thread(self, target: Callable[..., None], *args: Any) -> None:
         t = threading.Thread(target=target, args=args, daemon=True)
@@ -364,7 +423,7 @@ class Rig:
     def stop(self) -> dict[str, int | None]:
         """SIGTERM every process (board first), wait, and return their exit codes."""
         codes: dict[str, int | None] = {}
-        for name in ("vboard", "emulator", "collector"):
+        for name in ("vboard", "meterbus", "emulator", "collector"):
             proc = self.procs.get(name)
             if proc is None:
                 continue

@@ -38,6 +38,13 @@ def _host(v):
     return None if 0 < len(v) <= 253 and " " not in v else "must be a host name or IP address"
 
 
+PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "smoke")
+
+
+def _profile(v):
+    return None if v in PROFILES else "must be one of " + ", ".join(PROFILES)
+
+
 def _apn(v):
     return None if len(v) <= 62 and '"' not in v else "must be at most 62 characters, no quotes"
 
@@ -61,6 +68,8 @@ FIELDS = {
     "leak_lph": (int, 30, _range(0, 100000)),  # flow never below this for a day: leak
     "burst_lph": (int, 3000, _range(0, 1000000)),  # flow above this: burst
     "low_battery_mv": (int, 3300, _range(2000, 4200)),
+    "profile": (str, "water", _profile),  # what the device measures (app.device.build)
+    "heartbeat_s": (int, 86400, _range(60, 7 * 86400)),  # smoke: sign of life at least this often
     "transport": (str, "udp", _transport),  # nbkit.app.links.make_link
     "mqtt_user": (str, "", _mqtt_text),
     "mqtt_password": (str, "", _mqtt_text),
