@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nbkit-setup
 STUBS := $(VENV)/mpy-stubs
 BOARD ?=
+TRANSPORT ?= udp
+MODEM ?=
 PYTEST_ARGS ?=
+PROFILE ?= water
 
 .PHONY: setup demo test lint typecheck build bench clean help
 
@@ -27,8 +30,8 @@ $(STAMP): requirements-dev.txt pyproject.toml
 	@$(BIN)/micropython -c "import sys; print('MicroPython', sys.version, 'ready')"
 	@touch $(STAMP)
 
-demo: setup  ## run the virtual meter end to end
-	$(BIN)/python -m host_tools demo
+demo: setup  ## the virtual meter end to end (PROFILE=water|gas-cjt188|electricity-dlt645|smoke TRANSPORT=udp|tcp|mqtt|coap MODEM=bc28|ec200)
+	$(BIN)/python -m host_tools demo --profile $(PROFILE) --transport $(TRANSPORT) $(if $(MODEM),--modem $(MODEM))
 
 test: setup  ## run every test (firmware tests under real MicroPython)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

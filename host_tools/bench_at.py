@@ -30,7 +30,9 @@ from host_tools.mpy import micropython_binary
 
 SCRIPT = REPO_ROOT / "tests" / "firmware" / "at_bench.py"
 EMULATED_SCRIPT = REPO_ROOT / "tests" / "e2e" / "emu_cycle.py"
-HEAP = "128K"
+# a 128 KiB heap of a 32-bit MCU: `w` scales it by the word size, since the unix port's
+# objects are 64-bit (twice the bytes of the same objects on the board)
+HEAP = "128wK"
 PEAK_TARGET = 32 * 1024
 
 

@@ -11,7 +11,7 @@ from host_tools import BOARDS_DIR
 from host_tools.errors import CommandError
 
 #: Modem models the firmware has a profile for.
-MODEM_MODELS = ("bc95", "bc28")
+MODEM_MODELS = ("bc95", "bc28", "bc26", "ec200", "ec600")
 #: mpy-cross -march values (see mpy-cross --help).
 MPY_ARCHES = (
     "x64",
@@ -38,6 +38,9 @@ ESP_FLASH_OFFSETS = {
     "esp32p4": 0x2000,
 }
 #: UF2 family (board `flash.uf2_family`) -> family id in the UF2 blocks
+#: Meter-bus UART (CJ/T 188, DL/T 645): rates a meter bus uses, parity names
+METERBUS_BAUDS = (1200, 2400, 4800, 9600)
+PARITIES = ("none", "even", "odd")
 UF2_FAMILIES = {
     "rp2040": 0xE48BFF56,
     "rp2350-arm-s": 0xE48BFF59,
@@ -113,7 +116,38 @@ def validate(data: Any, origin: str = "board") -> list[str]:
             )
         )
     problems += [f"{origin}: {msg}" for ok, msg in checks if not ok]
+    problems += [f"{origin}: {msg}" for msg in _meterbus_problems(data)]
     return problems + [f"{origin}: {msg}" for msg in _flash_problems(data)]
+
+
+def _meterbus_problems(data: dict[str, Any]) -> list[str]:
+    """The optional meter-bus UART: `meterbus: {uart, tx, rx, baud, parity}`."""
+    spec = data.get("meterbus")
+    if spec is None:
+        return []  # a board without a meter bus (pulse or smoke only)
+    if not isinstance(spec, dict):
+        return ["'meterbus' must be an object {uart, tx, rx, baud, parity}"]
+    problems = []
+    for key, types in (("uart", (int,)), ("tx", _PIN), ("rx", _PIN), ("baud", (int,))):
+        value = spec.get(key, ...)
+        if value is ... or isinstance(value, bool) or not isinstance(value, types):
+            problems.append(
+                f"'meterbus.{key}' must be {'int' if types == (int,) else 'int or null'}"
+            )
+    if problems:
+        return problems
+    if spec["baud"] not in METERBUS_BAUDS:
+        problems.append(f"'meterbus.baud' must be one of {METERBUS_BAUDS}")
+    if spec.get("parity") not in PARITIES:
+        problems.append(f"'meterbus.parity' must be one of {PARITIES}")
+    if data["port"] != "unix" and (spec["tx"] is None or spec["rx"] is None):
+        problems.append("a real board needs 'meterbus.tx' and 'meterbus.rx' pins")
+    if data["port"] != "unix" and spec["uart"] == data["modem"]["uart"]["id"]:
+        problems.append("'meterbus.uart' must not be the modem's UART")
+    unknown = sorted(set(spec) - {"uart", "tx", "rx", "baud", "parity"})
+    if unknown:
+        problems.append(f"'meterbus' has unknown keys {unknown}")
+    return problems
 
 
 def _flash_problems(data: dict[str, Any]) -> list[str]:
@@ -176,6 +210,13 @@ def wiring_table(board: dict[str, Any]) -> str:
         (m["pwrkey"], f"{model} PWRKEY (through the module's level shifter/transistor)"),
         (m["reset"], f"{model} RESET"),
     ]
+    mb = board.get("meterbus")
+    if mb:
+        line = f"UART{mb['uart']}, {mb['baud']} 8{mb['parity'][0].upper()}1"
+        rows += [
+            (mb["tx"], f"meter-bus transceiver TXD in (MCU TX, {line})"),
+            (mb["rx"], f"meter-bus transceiver RXD out (MCU RX, UART{mb['uart']})"),
+        ]
     rows += [(pin, name.replace("_", " ")) for name, pin in board["pins"].items()]
     lines = [
         f"**{board['name']}** — {board['description']}",

@@ -24,14 +24,15 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "provision": ("host_tools.provision", "provision a device over its service console"),
     "energy": ("host_tools.energy.command", "charge per report/day and battery life by the model"),
     "timers": ("host_tools.timers", "encode/decode 3GPP PSM and eDRX timer bit strings"),
-    "collect": ("host_tools.collect", "UDP collector: verify, dedup, store and ack uplinks"),
+    "collect": ("host_tools.collect", "collector (UDP/TCP/MQTT/CoAP): verify, dedup, store, ack"),
     "readings": ("host_tools.readings", "list the readings the collector stored"),
     "keys": ("host_tools.keys", "device keys: `keys new` makes, registers and provisions one"),
     "meterbus": ("host_tools.meterbus.command", "emulate a CJ/T 188 or DL/T 645 meter on a pty"),
     "meter": ("host_tools.meterbus.decode", "meter-bus tools: decode a captured frame"),
     "vboard": ("host_tools.vboard", "run the firmware as a virtual board (console, flash image)"),
     "flash": ("host_tools.flash", "write MicroPython firmware onto a board (esptool / UF2)"),
-    "emulate": ("host_tools.emulate", "emulate a BC95/BC28 modem on a pty"),
+    "emulate": ("host_tools.emulate", "emulate a BC95/BC28/BC26/EC200 modem on a pty"),
+    "broker": ("host_tools.broker", "a real MQTT broker (amqtt) on loopback for tests and demos"),
 }
 
 

@@ -4,6 +4,10 @@ Starts the collector (UDP + SQLite), the BC28 modem emulator (pty, real UDP) and
 board running `firmware/main.py` in MicroPython, all on one virtual clock; drives water flow into
 the meter's pulse input; prints every uplink as the collector accepts it; then a summary.
 Ctrl-C stops every process it started.
+
+`--profile` picks the device: water (pulse input, the default), gas-cjt188 / electricity-dlt645
+(an emulated meter on the meter bus whose registers grow during the run) or smoke (smoke, hush,
+self-test with a sagging battery, tamper and heartbeat injected through the board's pins).
 """
 
 from __future__ import annotations
@@ -19,16 +23,22 @@ from types import FrameType
 from typing import Any
 
 from host_tools.errors import CommandError
-from host_tools.rig import EPOCH, Rig, RigOptions
+from host_tools.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
+
+PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "smoke")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hours", type=float, default=24.0, help="device hours to run (24)")
+    parser.add_argument(
+        "--profile", choices=PROFILES, default="water", help="the device to run (water)"
+    )
+    parser.add_argument(
+        "--hours", type=float, help="device hours to run (24; smoke: 0.5, its events are brief)"
+    )
     parser.add_argument(
         "--scale",
         type=float,
-        default=2400.0,
-        help="virtual seconds per wall second (2400: a day in 36 s)",
+        help="virtual seconds per wall second (2400: a day in 36 s; smoke: 30)",
     )
     parser.add_argument("--read-interval", type=int, default=900, help="seconds (900)")
     parser.add_argument("--report-interval", type=int, default=14400, help="seconds (14400)")
@@ -37,6 +47,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=20,
         help="seconds between 1-litre pulses of the water flow (20)",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="udp",
+        help="how uplinks reach the collector: UDP datagrams (default), TCP, MQTT through a "
+        "broker, or CoAP through the operator-platform stand-in",
+    )
+    parser.add_argument(
+        "--modem",
+        choices=sorted(BOARD_FOR_MODEM),
+        help="emulated module: bc28 (NB-IoT) or ec200 (LTE Cat1); default: bc28 for udp and "
+        "coap, ec200 for tcp and mqtt",
     )
     parser.add_argument(
         "--workdir", type=Path, help="keep the run's files here (default: a temporary folder)"
@@ -70,13 +93,20 @@ def summarize(rig: Rig, hours: float) -> dict[str, Any]:
     rows = {r["seq"]: r for e in rig.uplinks for r in e["readings"]}
     dropped = max([r["value"] for r in rows.values() if r["name"] == "queue_dropped"] or [0])
     gaps = [s for s in range(max(rows, default=-1) + 1) if s not in rows]
-    spy = [json.loads(ln) for ln in rig.path("spy.jsonl").read_text().splitlines()]
-    air = {
-        d: sum(len(r["hex"]) // 2 for r in spy if r["dir"] == d)
-        for d in ("udp_sent", "udp_received")
+    out: dict[str, Any] = {
+        "device_hours": hours,
+        "readings_taken": len(taken),
+        "readings_delivered": len(taken & set(rows)),
+        "readings_pending_on_device": len(taken - set(rows)),
+        "readings_lost": dropped + len(gaps),
+        "events_delivered": len([r for r in rows.values() if r["code"] >= 0x40]),
+        "uplinks": len(rig.uplinks),
+        "frame_bytes_up": sum(e["bytes"] for e in rig.uplinks),
     }
-    timeline = model.read_timeline(rig.path("timeline.jsonl"))
+    if rig.opt.modem not in model.profile_names():
+        return {**out, "energy": f"no sourced current profile for {rig.opt.modem}"}
     end = EPOCH + hours * 3600
+    timeline = model.read_timeline(rig.path("timeline.jsonl"))
     energy = model.integrate(
         [r for r in timeline if r.t <= end],
         model.load_profile(rig.opt.modem),
@@ -85,22 +115,34 @@ def summarize(rig: Rig, hours: float) -> dict[str, Any]:
     )
     cell = battery.get("ER26500")
     return {
-        "device_hours": hours,
-        "readings_taken": len(taken),
-        "readings_delivered": len(taken & set(rows)),
-        "readings_pending_on_device": len(taken - set(rows)),
-        "readings_lost": dropped + len(gaps),
-        "events_delivered": len([r for r in rows.values() if r["code"] >= 0x40]),
-        "uplinks": len(rig.uplinks),
-        "bytes_up": air["udp_sent"],
-        "bytes_down": air["udp_received"],
+        **out,
         "modem_awake_s": round(energy.awake_s, 1),
         "charge_mah_per_day": round(energy.per_day_mah, 4),
         "years_on_er26500": round(cell.years(energy.per_day_mah), 1),
     }
 
 
+#: the module each transport runs over in the demo (the emulator's personas)
+MODEM_FOR = {"udp": ("bc28", "ec200"), "tcp": ("ec200",), "mqtt": ("ec200",), "coap": ("bc28",)}
+
+
 def run(args: argparse.Namespace) -> int:
+    args.modem = args.modem or MODEM_FOR[args.transport][0]
+    if args.modem not in MODEM_FOR[args.transport]:
+        raise CommandError(
+            f"--transport {args.transport} runs over --modem "
+            f"{' or '.join(MODEM_FOR[args.transport])} (the emulated {args.modem.upper()} "
+            f"has no such AT commands)"
+        )
+    smoke = args.profile == "smoke"
+    if args.hours is None:
+        args.hours = 0.5 if smoke else 24.0
+    if args.scale is None:
+        args.scale = 30.0 if smoke else 2400.0
+    if smoke:
+        from host_tools.demo_profiles import run_smoke
+
+        return run_smoke(args)
     signal.signal(signal.SIGTERM, _on_signal)
     with tempfile.TemporaryDirectory(prefix="nbkit-demo-") as tmp:
         workdir = args.workdir or Path(tmp)
@@ -108,12 +150,16 @@ def run(args: argparse.Namespace) -> int:
             scale=args.scale,
             read_interval_s=args.read_interval,
             report_interval_s=args.report_interval,
+            modem=args.modem,
+            transport=args.transport,
+            profile=args.profile,
         )
         rig = Rig(workdir, opts)
         if not args.json:
             rig.on_uplink = _print_uplink
             print(
-                f"nbkit demo: a water meter (device {opts.device_id}, BC28) for "
+                f"nbkit demo: a {args.profile} meter (device {opts.device_id}, "
+                f"{args.modem.upper()} over {args.transport.upper()}) for "
                 f"{args.hours:g} device hours, reading every {args.read_interval // 60} min, "
                 f"reporting every {args.report_interval / 3600:g} h; time x{args.scale:g}",
                 flush=True,
@@ -122,12 +168,17 @@ def run(args: argparse.Namespace) -> int:
             rig.on_console = lambda line: print(f"  | {line}", flush=True)
         try:
             rig.start()
-            pulses = int(args.hours * 3600 // args.flow_period) + 100
-            rig.control(f"pulse pulse_a {pulses} {args.flow_period * 1000}")
+            if args.profile == "water":
+                pulses = int(args.hours * 3600 // args.flow_period) + 100
+                rig.control(f"pulse pulse_a {pulses} {args.flow_period * 1000}")
             end = EPOCH + args.hours * 3600 + 600  # and the report due at the end
             while rig.virtual_now() < end:
                 rig.check_alive()
                 time.sleep(0.2)
+                if args.profile != "water":
+                    from host_tools.demo_profiles import grow_meter
+
+                    grow_meter(rig, args.flow_period)
         except KeyboardInterrupt:
             print("nbkit demo: interrupted, stopping every process", file=sys.stderr)
             rig.stop()

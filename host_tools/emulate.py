@@ -43,7 +43,7 @@ scenario file (JSON, or TOML when the name ends in .toml): {"faults": [ ... ]}, 
   reboot [cause]         no answer; the module resets mid-command
 Clock faults use "at" (virtual seconds after start):
   coverage_loss duration [stat=2|0]   deny_psm [duration]   uplink_busy sends (CME 159)
-  ce_level level   garbage hex   urc urc   reboot [cause]
+  ce_level level   garbage hex   urc urc   reboot [cause]   pdpdeact (ec200/bc26)
 example: {"faults": [{"kind": "error", "match": "AT+NSOST=", "nth": 2, "cme": 159},
                      {"kind": "coverage_loss", "at": 120, "duration": 60}]}
 """
@@ -87,7 +87,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--modem",
         choices=sorted(PERSONAS),
         default="bc28",
-        help="persona: bc95 (512-byte datagrams, NSONMI mode 1 only) or bc28 (default)",
+        help="persona: bc95 (512-byte datagrams, NSONMI mode 1 only), bc28 (default), "
+        "ec200 (LTE Cat1, QI sockets + MQTT) or bc26 (NB-IoT, QI sockets + MQTT)",
     )
     clock = parser.add_mutually_exclusive_group()
     clock.add_argument(

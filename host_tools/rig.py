@@ -35,17 +35,45 @@ class RigOptions:
     """What to run: the device's config and the virtual world around it."""
 
     scale: float = 2400.0
-    modem: str = "bc28"
+    modem: str = "bc28"  # emulator persona; the virtual board's data names the same model
+    transport: str = "udp"  # udp | tcp | mqtt | coap: how uplinks reach the collector
     device_id: int = 1042
     read_interval_s: int = 900
     report_interval_s: int = 14400
     emulator_args: list[str] = field(default_factory=list)
     vboard_args: list[str] = field(default_factory=list)
+    #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | smoke
+    profile: str = "water"
+    #: extra `nbkit meterbus` options for the meter-bus profiles (e.g. ["--set", "total=1234"])
+    meterbus_args: list[str] = field(default_factory=list)
+    #: smoke profile: heartbeat interval (config heartbeat_s)
+    heartbeat_s: int = 86400
+
+
+#: the `nbkit meterbus` protocol (and CJ/T 188 meter type) each meter-bus profile reads
+METERBUS_PROFILES = {
+    "gas-cjt188": ["--protocol", "cjt188", "--meter-type", "gas"],
+    "electricity-dlt645": ["--protocol", "dlt645"],
+}
+#: pin levels at power-up per profile: a clean smoke chamber, a full battery (mV on the
+#: virtual board), the detector on its base (tamper switch pressed = 0), button released
+PROFILE_PINS = {"smoke": {"smoke_adc": 8000, "battery_adc": 3600, "tamper": 0, "button": 1}}
 
 
 def free_udp_port() -> int:
     """A UDP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+TRANSPORTS = ("udp", "tcp", "mqtt", "coap")
+#: the virtual board whose data names each emulated modem model
+BOARD_FOR_MODEM = {"bc28": "unix_sim", "ec200": "unix_sim_ec200"}
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -99,7 +127,11 @@ class Rig:
         self.console_path = ""
         self.control_addr: tuple[str, int] = ("127.0.0.1", 0)
         self.collector_port = 0
+        self.server: tuple[str, int] = ("127.0.0.1", 0)  # what the device config points to
+        self.broker: Any = None
         self._console_fd = -1
+        self.meterbus_path = ""
+        self.meterbus_control: tuple[str, int] | None = None
 
     # -- paths --------------------------------------------------------------------------
 
@@ -111,9 +143,11 @@ class Rig:
     def start(self) -> Rig:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.collector_port = free_udp_port()
+        self._start_broker()
         self._provision()
         self._start_collector()
         modem_port = self._start_emulator()
+        self._start_meterbus()
         self._start_vboard(modem_port)
         return self
 
@@ -138,7 +172,7 @@ class Rig:
                     "--config",
                     str(cfg_path),
                     "--server",
-                    f"127.0.0.1:{self.collector_port}",
+                    f"{self.server[0]}:{self.server[1]}",
                     "--json",
                 ]
             )
@@ -146,8 +180,11 @@ class Rig:
             raise CommandError("`nbkit keys new` failed")
         cfg = json.loads(cfg_path.read_text())
         cfg.update(
-            read_interval_s=self.opt.read_interval_s, report_interval_s=self.opt.report_interval_s
+            read_interval_s=self.opt.read_interval_s,
+            report_interval_s=self.opt.report_interval_s,
+            transport=self.opt.transport,
         )
+        cfg.update(profile=self.opt.profile, heartbeat_s=self.opt.heartbeat_s)
         cfg_path.write_text(json.dumps(config.validate(cfg), indent=2))
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[str]:
@@ -171,6 +208,7 @@ class Rig:
                 "collect",
                 "--listen",
                 f"127.0.0.1:{self.collector_port}",
+                *self._intake_args(),
                 "--db",
                 str(self.path("collector.db")),
                 "--keys",
@@ -186,6 +224,28 @@ class Rig:
                     "the collector did not start: " + self.path("collector.stderr").read_text()
                 )
             time.sleep(0.02)
+
+    def _start_broker(self) -> None:
+        """Where the device sends: the collector's UDP/TCP/CoAP intake, or an MQTT broker."""
+        transport = self.opt.transport
+        if transport not in TRANSPORTS:
+            raise CommandError(f"unknown transport {transport!r}: one of {', '.join(TRANSPORTS)}")
+        if transport == "udp":
+            self.server = ("127.0.0.1", self.collector_port)
+        elif transport == "mqtt":
+            from host_tools.broker import BrokerProcess, free_port
+
+            self.broker = BrokerProcess("127.0.0.1", free_port())
+            self.broker.start()
+            self.server = ("127.0.0.1", self.broker.port)
+        else:
+            port = free_udp_port() if transport == "coap" else _free_tcp_port()
+            self.server = ("127.0.0.1", port)
+
+    def _intake_args(self) -> list[str]:
+        if self.opt.transport == "udp":
+            return []
+        return [f"--{self.opt.transport}", f"{self.server[0]}:{self.server[1]}"]
 
     def _start_emulator(self) -> str:
         proc = self._spawn(
@@ -210,7 +270,13 @@ class Rig:
         # the device would not fit its heap), mounted read-only as the board's built-in code.
         from host_tools.build import build_board
 
-        build_board("unix_sim", self.path("app"))
+        board = BOARD_FOR_MODEM.get(self.opt.modem)
+        if board is None:
+            raise CommandError(
+                f"no virtual board for modem {self.opt.modem!r}: "
+                f"one of {', '.join(BOARD_FOR_MODEM)}"
+            )
+        build_board(board, self.path("app"))
         proc = self._spawn(
             "vboard",
             _nbkit(
@@ -224,8 +290,11 @@ class Rig:
                 self.clock_arg,
                 "--seed-config",
                 str(self.path("device.json")),
+                "--board",
+                board,
                 "--app",
-                str(self.path("app") / "unix_sim"),
+                str(self.path("app") / board),
+                *self._profile_vboard_args(),
                 *self.opt.vboard_args,
             ),
         )
@@ -236,6 +305,44 @@ class Rig:
         self._console_fd = os.open(console, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self._console_fd)
         self._thread(self._console_reader)
+
+    def _start_meterbus(self) -> None:
+        """The emulated meter on the meter bus, for the profiles that read one."""
+        protocol = METERBUS_PROFILES.get(self.opt.profile)
+        if protocol is None:
+            return
+        proc = self._spawn(
+            "meterbus",
+            _nbkit(
+                "meterbus",
+                *protocol,
+                "--control-port",
+                "0",
+                "--clock",
+                self.clock_arg,
+                *self.opt.meterbus_args,
+            ),
+        )
+        path, control = _read_first_lines(proc, 2, 15, "the meter-bus emulator")
+        self.meterbus_path = path
+        host, port = control.split()[1].rsplit(":", 1)
+        self.meterbus_control = (host, int(port))
+
+    def _profile_vboard_args(self) -> list[str]:
+        args = ["--meterbus-port", self.meterbus_path] if self.meterbus_path else []
+        for name, value in PROFILE_PINS.get(self.opt.profile, {}).items():
+            args += ["--pin", f"{name}={value}"]
+        return args
+
+    def meter(self, command: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        """One JSON command on the meter emulator's control port (see `nbkit meterbus --help`)."""
+        if self.meterbus_control is None:
+            raise CommandError(f"profile {self.opt.profile!r} has no meter bus")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(timeout)
+            s.sendto(json.dumps(command).encode(), self.meterbus_control)
+            reply: dict[str, Any] = json.loads(s.recv(65536))
+            return reply
 
     def _thread(self, target: Callable[..., None], *args: Any) -> None:
         t = threading.Thread(target=target, args=args, daemon=True)
@@ -316,7 +423,7 @@ class Rig:
     def stop(self) -> dict[str, int | None]:
         """SIGTERM every process (board first), wait, and return their exit codes."""
         codes: dict[str, int | None] = {}
-        for name in ("vboard", "emulator", "collector"):
+        for name in ("vboard", "meterbus", "emulator", "collector"):
             proc = self.procs.get(name)
             if proc is None:
                 continue
@@ -327,6 +434,9 @@ class Rig:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 codes[name] = proc.wait()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
         if self._console_fd >= 0:
             os.close(self._console_fd)
             self._console_fd = -1

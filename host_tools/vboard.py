@@ -11,6 +11,7 @@ One host process (this module) plays the board's physical world around a MicroPy
   a fresh process on the same flash image — back in the raw REPL (main.py skipped) when the reset
   came from the raw REPL, exactly what ``mpremote`` expects.
 * **Modem UART**: ``--modem-port PATH``, any tty (an emulator pty or a real USB-UART).
+* **Meter-bus UART**: ``--meterbus-port PATH``, a tty (a ``nbkit meterbus`` pty or a USB-UART).
 * **Flash**: ``--flash FILE``, a littlefs2 image (created blank with ``--flash-size`` if missing;
   the board formats it at first boot like a real one). The MicroPython process mounts it at ``/``
   with ``vfs.VfsLfs2`` on a file-backed block device, so power-loss behaviour is littlefs's own.
@@ -38,6 +39,7 @@ import sys
 import termios
 import tty
 from pathlib import Path
+from typing import Any
 
 from host_tools import FIRMWARE_DIR, boards
 from host_tools.errors import CommandError
@@ -102,6 +104,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--modem-port", help="tty of the modem UART (emulator pty or USB-UART)")
     parser.add_argument(
+        "--meterbus-port", help="tty of the meter-bus UART (`nbkit meterbus` pty or USB-UART)"
+    )
+    parser.add_argument(
+        "--pin",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a pin's level when the board starts (0/1, 0..65535 on an ADC pin; repeatable; "
+        "default 1)",
+    )
+    parser.add_argument(
         "--clock", help="WALL_START,EPOCH,SCALE shared with the emulator (default: now, scale 1)"
     )
     parser.add_argument("--main", type=Path, help="run this script instead of main.py")
@@ -160,7 +173,10 @@ def options(args: argparse.Namespace) -> Options:
         raise CommandError("--cut-at-write must be >= 1 (0: no cut)")
     if args.modem_port and not os.path.exists(args.modem_port):
         raise CommandError(f"--modem-port {args.modem_port}: no such device")
+    if args.meterbus_port and not os.path.exists(args.meterbus_port):
+        raise CommandError(f"--meterbus-port {args.meterbus_port}: no such device")
     ensure_flash(args.flash, args.flash_size)
+    levels = _pin_levels(args.pin, board)
     return Options(
         board=board,
         flash=args.flash,
@@ -176,7 +192,24 @@ def options(args: argparse.Namespace) -> Options:
         control_port=args.control_port,
         cut_at_write=args.cut_at_write,
         torn=args.torn,
+        meterbus_port=args.meterbus_port,
+        pin_levels=levels,
     )
+
+
+def _pin_levels(items: list[str], board: dict[str, Any]) -> dict[str, int]:
+    """--pin NAME=VALUE items -> {name: value}, checked against the board's pins."""
+    levels = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not value.isdigit() or not 0 <= int(value) <= 65535:
+            raise CommandError(f"--pin {item!r}: expected NAME=VALUE with VALUE 0..65535")
+        if name not in board["pins"]:
+            raise CommandError(
+                f"--pin {item!r}: no pin {name!r}; pins: {', '.join(board['pins'])}"
+            )
+        levels[name] = int(value)
+    return levels
 
 
 def run(args: argparse.Namespace) -> int:

@@ -56,7 +56,7 @@ class VBoard:
     def __init__(self, opts: Options, console_in: int, console_out: int) -> None:
         self.o = opts
         self.cin, self.cout = console_in, console_out
-        self.pins = {name: PinState() for name in opts.board["pins"]}
+        self.pins = {name: PinState(opts.pin_levels.get(name, 1)) for name in opts.board["pins"]}
         self.child: _Child | None = None
         self.state = "off"  # running | sleeping | off
         self.raw_mode = False
@@ -96,6 +96,7 @@ class VBoard:
             "block_size": BLOCK_SIZE,
             "block_count": self.o.flash.stat().st_size // BLOCK_SIZE,
             "modem_port": self.o.modem_port,
+            "meterbus_port": self.o.meterbus_port,
             "control": ["127.0.0.1", self.control_port],
             "clock": [self.o.clock.wall_start, self.o.clock.epoch, self.o.clock.scale],
             "app": str(self.o.app.resolve()),
@@ -252,6 +253,16 @@ class VBoard:
         self.wake_at = self.o.clock.wall_after(ms)
         self.wake_pins = wake_pins
         log(f"deep sleep {ms} ms (virtual), wake pins {wake_pins or '-'}")
+        for name in wake_pins:  # level-triggered: a pin already at its level wakes at once
+            if self._at_wake_level(name):
+                self._wake(name)
+                return
+
+    def _at_wake_level(self, name: str) -> bool:
+        """A wake pin's condition: level 0/1 on a digital pin; level > 1 is an analog
+        comparator threshold (the pin's value reaching it), as a smoke AFE raises its IRQ."""
+        level, value = self.wake_pins[name], self.pins[name].value
+        return value >= level if level > 1 else (1 if value else 0) == level
 
     def _wake(self, reason: str) -> None:
         self.wake_at = None
@@ -271,7 +282,7 @@ class VBoard:
             pin.rising += 1
         pin.value = value
         self._to_board(pin.line(name))
-        if self.state == "sleeping" and self.wake_pins.get(name) == (1 if value else 0):
+        if self.state == "sleeping" and name in self.wake_pins and self._at_wake_level(name):
             self._wake(name)
 
     def _to_board(self, line: str) -> None:

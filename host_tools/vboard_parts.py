@@ -9,7 +9,7 @@ import socket
 import sys
 import termios
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,8 @@ class Options:
     control_port: int = 0
     cut_at_write: int = 0
     torn: bool = False
+    meterbus_port: str | None = None
+    pin_levels: dict[str, int] = field(default_factory=dict)  # levels at power-up (--pin)
 
 
 def ensure_flash(path: Path, size: int) -> None:

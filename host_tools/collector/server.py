@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -110,8 +111,12 @@ def serve(
     port: int,
     stop: threading.Event,
     ready: Callable[[tuple[str, int]], None] | None = None,
+    *,
+    lock: threading.Lock | None = None,
 ) -> None:
-    """Receive until ``stop`` is set; every datagram gets handled, the loop never dies."""
+    """Receive until ``stop`` is set; every datagram gets handled, the loop never dies.
+
+    ``lock``: held around each ``handle`` when other intakes share the collector."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.bind((host, port))
@@ -127,7 +132,8 @@ def serve(
                 collector.log(f"collector: receive error {exc}")
                 time.sleep(0.001)
                 continue
-            reply, _ = collector.handle(data, f"{addr[0]}:{addr[1]}")
+            with lock or contextlib.nullcontext():
+                reply, _ = collector.handle(data, f"{addr[0]}:{addr[1]}")
             if reply is not None:
                 try:
                     sock.sendto(reply, addr)

@@ -1,4 +1,4 @@
-"""``nbkit emulate``: a Quectel BC95/BC28 (Huawei firmware) modem emulated on a pty.
+"""``nbkit emulate``: a Quectel BC95/BC28 (Huawei firmware), BC26 or EC200 modem on a pty.
 
 The module answers AT commands with the real modules' byte formats, models the network
 (registration, RRC, PSM/eDRX, coverage) on a shared virtual clock, moves datagrams over REAL
@@ -9,6 +9,9 @@ Parts: :mod:`.atparse` (input rules), :mod:`.commands` and :mod:`.nso` (command 
 :mod:`.modem` (boot, framing, URCs, faults), :mod:`.network` (radio state machine),
 :mod:`.sockets` (UDP), :mod:`.reactor` (one-thread loop on virtual time), :mod:`.server`
 (the pty), :mod:`.process` (start ``nbkit emulate`` as a subprocess from tests).
+Quectel-firmware personas (ec200, bc26): :mod:`.quectel` (modem, 27.007 subset), :mod:`.qsock`
+(QI sockets on real TCP/UDP), :mod:`.qmqtt` (AT+QMT bridged to a real broker); Huawei CDP to a
+CoAP platform: :mod:`.cdp`; threads to reactor: :mod:`.bridge`.
 """
 
 from host_tools.emulator.clock import VirtualClock

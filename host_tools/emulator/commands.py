@@ -371,7 +371,7 @@ def qregswt(m: Modem, cmd: Command) -> Reply:
 
 
 def _commands() -> dict[str, Handler]:
-    from host_tools.emulator import nso
+    from host_tools.emulator import cdp, nso
 
     table: dict[str, Handler] = {
         "": at,
@@ -403,6 +403,7 @@ def _commands() -> dict[str, Handler]:
         "+QREGSWT": qregswt,
     }
     table.update(nso.COMMANDS)
+    table.update(cdp.COMMANDS)
     return table
 
 

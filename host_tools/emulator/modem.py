@@ -13,6 +13,7 @@ import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from host_tools.emulator.atparse import Command, LineAssembler, ParseError, parse_line
 from host_tools.emulator.network import Network, NetworkConfig
@@ -108,6 +109,7 @@ class Modem:
             "internal_errors": 0,
         }
         self.booting = False
+        self.cdp: Any = None  # the CoAP platform session (host_tools.emulator.cdp), on first use
         self._collect: list[str] | None = None
         self._after: list[str] | None = None
         self._reset_volatile()
@@ -141,6 +143,8 @@ class Modem:
         self.socks.close_all()
         self.assembler.reset()
         self._reset_volatile()
+        if self.cdp is not None:
+            self.cdp.reset()
         self.net.power_cycle(booting=True)
         self.reactor.call_later(self.opts.boot_time, lambda: self._boot_done(cause))
 
@@ -153,6 +157,8 @@ class Modem:
 
     def close(self) -> None:
         self.socks.close_all()
+        if self.cdp is not None:
+            self.cdp.close()
 
     # -- input --------------------------------------------------------------------------------
 
@@ -275,6 +281,8 @@ class Modem:
     def _on_network(self, kind: str, value: int) -> None:
         from host_tools.emulator.commands import cedrxp_text, cereg_text
 
+        if kind == "cereg" and self.cdp is not None:
+            self.cdp.kick()  # platform auto-registration after attach (AT+QREGSWT=1)
         if kind == "cereg" and self.cereg_n:
             self.urc(cereg_text(self, read=False))
         elif kind == "timers" and self.cereg_n >= 4:

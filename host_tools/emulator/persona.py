@@ -20,6 +20,10 @@ class Persona:
     bands: tuple[int, ...]
     default_bands: tuple[int, ...]
     cgmr: tuple[str, ...]
+    #: "huawei" (AT+N... commands, no space after the colon) or "quectel" (AT+QI.../AT+QMT...,
+    #: host_tools.emulator.quectel); act = the AcT reported in +CEREG/+CGREG/+CREG
+    family: str = "huawei"
+    act: int = 9
     nconfig: tuple[tuple[str, str], ...] = field(
         default=(
             ("AUTOCONNECT", "TRUE"),
@@ -62,5 +66,27 @@ PERSONAS: dict[str, Persona] = {
             "SECURITY_B,V150R100C20B300SP2",
             "RADIO,Hi2115_RF1",
         ),
+    ),
+    # LTE Cat1 (Unisoc/ASR firmware): QI sockets with binary QISEND, AT+QMT MQTT, AcT 7
+    "ec200": Persona(
+        name="EC200U",
+        max_payload=1460,
+        nsonmi_modes=False,
+        bands=(1, 3, 5, 8, 34, 38, 39, 40, 41),
+        default_bands=(1, 3, 5, 8, 34, 38, 39, 40, 41),
+        cgmr=("EC200UCNAAR02A11M08",),
+        family="quectel",
+        act=7,
+    ),
+    # NB-IoT on MediaTek firmware: the same QI/QMT command families, AcT 9
+    "bc26": Persona(
+        name="BC26",
+        max_payload=1024,
+        nsonmi_modes=False,
+        bands=(1, 3, 5, 8, 20, 28),
+        default_bands=(1, 3, 5, 8, 20, 28),
+        cgmr=("BC26NBR01A10",),
+        family="quectel",
+        act=9,
     ),
 }

@@ -20,7 +20,9 @@ class Spy:
     """Every byte both ways, one JSON object per read/write.
 
     ``{"wall": <unix s>, "t": <virtual s>, "dir": "to_modem"|"from_modem"|"udp_sent"|
-    "udp_received", "hex": "...", "text": "<escaped>"}`` (UDP records add ``"peer"``).
+    "udp_received", "hex": "...", "text": "<escaped>"}`` (UDP records add ``"peer"``; the
+    Quectel personas add ``tcp_sent``/``tcp_received``, ``mqtt_published``/``mqtt_received``
+    with the peer or topic in ``"peer"``).
     """
 
     def __init__(self, stream: IO[str] | None, now: Callable[[], float]) -> None:

@@ -33,6 +33,8 @@ Clock faults (``at`` required):
 ``garbage``        write ``hex`` bytes to the UART
 ``urc``            write the URC line ``urc``
 ``reboot``         the modem resets with ``cause``
+``pdpdeact``       (ec200/bc26) the network drops PDP context 1: ``+QIURC: "pdpdeact",1``,
+                   its sockets die, MQTT clients report ``+QMTSTAT: <id>,7``
 =================  ============================================================================
 
 Example (TOML)::
@@ -73,6 +75,7 @@ CLOCK_KINDS = {
     "garbage",
     "urc",
     "reboot",
+    "pdpdeact",
 }
 #: kind -> {parameter: (type, required)}
 _PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
@@ -88,6 +91,7 @@ _PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "uplink_busy": {"sends": (int, True)},
     "ce_level": {"level": (int, True)},
     "urc": {"urc": (str, True)},
+    "pdpdeact": {},
 }
 _TRIGGER_KEYS = {"kind", "match", "nth", "times", "at"}
 

@@ -13,6 +13,7 @@ from typing import IO
 
 from host_tools.emulator.clock import VirtualClock
 from host_tools.emulator.modem import Modem, ModemOptions
+from host_tools.emulator.persona import PERSONAS
 from host_tools.emulator.reactor import Reactor, UartOutput
 from host_tools.emulator.records import Spy, Timeline
 from host_tools.emulator.scenario import Scenario
@@ -46,7 +47,7 @@ class Emulator:
         self.spy = Spy(spy_stream, self.reactor.now)
         self.timeline = Timeline(timeline_stream)
         self.output = UartOutput(self.reactor, self.master, self.spy, self._want_write)
-        self.modem = Modem(
+        self.modem = _modem_class(opts.persona)(
             opts,
             self.reactor,
             self.output,
@@ -104,6 +105,15 @@ class Emulator:
         self.reactor.close()
         os.close(self.master)
         os.close(self.slave)
+
+
+def _modem_class(persona: str) -> type[Modem]:
+    """Huawei-firmware personas are :class:`Modem`; Quectel ones (ec200, bc26) subclass it."""
+    if PERSONAS[persona].family == "quectel":
+        from host_tools.emulator.quectel import QuectelModem
+
+        return QuectelModem
+    return Modem
 
 
 @contextmanager

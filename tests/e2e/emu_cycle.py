@@ -6,7 +6,7 @@
 #   states: lifecycle states in order, peak: live heap above the baseline taken before the
 #   transport, engine and driver were built (gc.collect() at every transport read/write),
 #   counters: engine counters, phases: {name: [round trips, bytes out, bytes in]}.
-# Run: micropython -X heapsize=128K tests/e2e/emu_cycle.py /dev/pts/N '{"port": 7, ...}'
+# Run: micropython -X heapsize=128wK tests/e2e/emu_cycle.py /dev/pts/N '{"port": 7, ...}'
 # Options (JSON): model, nsonmi, port (UDP echo on 127.0.0.1), payload (hex), flags (NSOSTF),
 # tries (app-level attempts), attach_ms, recv_ms, retry_ms, psm ([tau_s, active_s]: AT+CPSMS
 # before attach), watch_ms (route URCs that long after the cycle), cereg_n, rounds and gap_ms

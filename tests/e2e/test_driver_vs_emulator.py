@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from host_tools.bench_at import HEAP  # a 128 KiB heap of a 32-bit MCU
 from host_tools.emulator.echo import udp_echo
 from host_tools.emulator.process import running_emulator
 from tests.micropython_runner import run_micropython
@@ -51,7 +52,9 @@ def run_cycle(
     options = {"model": model, "port": port, "payload": PAYLOAD, **(opts or {})}
     with running_emulator(model, time_scale=SCALE, **emulator) as emu:
         try:
-            proc = run_micropython([str(SCRIPT), emu.path, json.dumps(options)], timeout=10)
+            proc = run_micropython(
+                [str(SCRIPT), emu.path, json.dumps(options)], heap=HEAP, timeout=10
+            )
         except subprocess.TimeoutExpired as exc:  # a hang: fail with what the modem saw
             raise AssertionError(f"driver hung; emulator stderr:\n{emu.stderr()}") from exc
         spy = emu.spy()

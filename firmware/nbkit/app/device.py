@@ -1,15 +1,15 @@
 # Wires the application from the board and the stored configuration, runs one wake, then
 # deep-sleeps the board until the scheduler's next wake. `board` is the hal board module:
 # nbkit.hal.unix_board on the virtual board, nbkit.hal.machine_board on a real one. Both give:
-#   board.board (data), clock(), modem() -> Transport, pin(name), deepsleep(ms), reset_cause()
+#   board.board (data), clock(), modem() -> Transport, pin(name), deepsleep(ms[, wake_pins]),
+#   reset_cause(), meterbus() -> Transport or None; the virtual board also wake_reason()
 from micropython import const
 
 from nbkit.app import power
-from nbkit.app.link import UdpLink
+from nbkit.app.links import make_link, make_modem
 from nbkit.app.meter import MeterApp
 from nbkit.app.service import serve_window
 from nbkit.at.engine import Engine
-from nbkit.modem.bc95 import Bc95
 from nbkit.proto import codes
 from nbkit.store import config
 from nbkit.store.queue import Queue
@@ -53,15 +53,65 @@ def log(*args):
 
 
 def build(board, cfg):
-    # -> MeterApp wired to this board's modem, flash and meter input.
+    # -> the application the config's profile asks for, wired to this board's modem and flash:
+    #   water               EdgeCounter on pulse_a (hardware edge counter, counts in deep sleep)
+    #   gas-cjt188          a CJ/T 188 gas/water meter read over the meter bus at every sample
+    #   electricity-dlt645  a DL/T 645-2007 meter (combined/forward/reverse energy), meter bus
+    #   smoke               app.smoke_app.SmokeApp on smoke_adc, button, tamper, battery_adc
     clock = board.clock()
     model = board.board["modem"]["model"]
     engine = Engine(board.modem(), clock, line_max=_LINE_MAX)
-    modem = Bc95(engine, clock, apn=cfg["apn"], model=model, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
-    link = UdpLink(modem, cfg["server_host"], cfg["server_port"])
-    meter = EdgeCounter(board.pin("pulse_a"))
+    modem = make_modem(model, engine, clock, cfg, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
+    link = make_link(cfg, modem)  # by cfg["transport"]: udp, tcp, mqtt or coap
     queue = Queue(QUEUE_DIR)
-    return MeterApp(cfg, clock, queue, meter, link, log=log)
+    profile = cfg.get("profile", "water")
+    if profile == "smoke":
+        return _smoke(board, cfg, clock, queue, link)
+    return MeterApp(cfg, clock, queue, _meter(board, profile, clock), link, log=log)
+
+
+def _meter(board, profile, clock):
+    if profile == "water":
+        return EdgeCounter(board.pin("pulse_a"))
+    from nbkit.app import busmeter
+
+    transport = board.meterbus() if hasattr(board, "meterbus") else None
+    if transport is None:
+        raise ValueError("profile %s needs a meter bus (board data 'meterbus')" % profile)
+    if profile == "gas-cjt188":
+        return busmeter.Cjt188Meter(transport, clock, log=log)
+    return busmeter.Dlt645Meter(transport, clock, log=log)
+
+
+def _battery(board):
+    # battery mV from the battery_adc pin: read_u16() * full scale / 65535 (board data
+    # battery_full_scale_mv: the divider and reference; on the virtual board the value is mV)
+    pin = board.pin("battery_adc")
+    full = board.board.get("battery_full_scale_mv", 65535)
+
+    def battery_mv():
+        return pin.read_u16() * full // 65535
+
+    return battery_mv
+
+
+def _smoke(board, cfg, clock, queue, link):
+    from nbkit.app.smoke_app import SensorClock, SmokeApp
+    from nbkit.sense.smoke import SmokeSensor
+
+    sensor = SmokeSensor(
+        board.pin("smoke_adc"),
+        SensorClock(clock),
+        _battery(board),
+        board.pin("tamper"),
+        heartbeat_ms=cfg["heartbeat_s"] * 1000,
+        battery_low_mv=cfg["low_battery_mv"],
+    )
+    wake = board.wake_reason() if hasattr(board, "wake_reason") else None
+    # a deep-sleep wake until run() says booted(cause)
+    return SmokeApp(
+        cfg, clock, queue, link, sensor, button=board.pin("button"), wake_reason=wake, log=log
+    )
 
 
 def run(board):
@@ -74,12 +124,14 @@ def run(board):
         # provision) instead of sleeping where nobody can reach the device.
         log("not provisioned:", exc)
         return
+    pins = None
     try:
         app = build(board, cfg)
         cause = board.reset_cause()
         if cause != board.DEEPSLEEP_RESET:
             app.booted(cause)
         ms = app.wake()
+        pins = getattr(app, "wake_pins", None)
         if app.link.used and not app.sched.psm:
             after = power.after_report(False, _PSM_FALLBACK, cfg["report_interval_s"])
             if after == power.ACTION_CFUN0:  # the network denied PSM: radio off until the next
@@ -91,4 +143,7 @@ def run(board):
         sys.print_exception(exc)
         ms = _CRASH_SLEEP_MS
     log("sleep", ms // 1000, "s")
-    board.deepsleep(ms)
+    if pins:
+        board.deepsleep(ms, pins)  # a wake pin reaching its level ends the sleep at once
+    else:
+        board.deepsleep(ms)

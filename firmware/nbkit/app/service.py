@@ -89,15 +89,16 @@ class Parts:
         return self._modem
 
     def _build_modem(self):
+        from nbkit.app.links import make_modem
         from nbkit.at.engine import Engine
-        from nbkit.modem.bc95 import Bc95
 
         gc.collect()
         transport = self.board.modem()
         if transport is None:
             raise OSError("no modem UART on this board")
         engine = Engine(transport, self.clock)
-        self._modem = Bc95(engine, self.clock, model=self.board.board["modem"]["model"])
+        model = self.board.board["modem"]["model"]
+        self._modem = make_modem(model, engine, self.clock, {})
 
     def _build_app(self):
         # -> the meter app wired like a wake (device.build), or None when not provisioned
@@ -167,17 +168,25 @@ class Parts:
         app = self.app
         if app is None:
             return False, "not provisioned (server, device id and key needed)"
-        app.sample()  # a fresh reading: the test uplink carries real data
+        if hasattr(app, "sample"):
+            app.sample()  # a fresh reading: the test uplink carries real data
+        cfg = app.cfg
         if app.report():
-            return True, "acked by the collector (%d uplinks)" % app.link.uplinks
-        return False, "no ack from %s:%d" % (app.cfg["server_host"], app.cfg["server_port"])
+            return True, "acked by the collector (%d uplinks)" % getattr(app.link, "uplinks", 0)
+        return False, "no ack from %s:%d" % (cfg["server_host"], cfg["server_port"])
 
     def check_sensor(self):
         try:
-            if self.app is None:
+            app = self.app
+            if app is None:
                 return False, "not provisioned"
-            readings = self.app.meter.read()
-            return True, " ".join("%s=%d" % (code_name(c), v) for c, v in readings)
+            if hasattr(app, "meter"):
+                readings = app.meter.read()
+                return True, " ".join("%s=%d" % (code_name(c), v) for c, v in readings)
+            sensor = getattr(app, "sensor", None)  # smoke profile
+            if sensor is None:
+                return False, "no sensor in this profile"
+            return True, "smoke sensor " + sensor.state_name()
         finally:
             self.release()
 

@@ -6,7 +6,7 @@
 # update() checks every value and the whole config (nbkit.store.config.validate) before writing
 # anything; the write is config.save's write-to-temp-then-rename, so a power cut leaves the old
 # or the new file. Secrets are never read back: `key` (the device key, set only with `key set`)
-# is not listed, `service_pin` reads as "(set)" or "(none)".
+# is not listed, `service_pin` and `mqtt_password` read as "(set)" or "(none)".
 #
 # After a factory reset the file keeps only the service PIN (the technician's way back in) and
 # misses required settings: the device is unprovisioned (config.load refuses it) until they are
@@ -18,7 +18,7 @@ from nbkit.console.auth import key_fingerprint
 from nbkit.proto.auth import hmac_sha256
 from nbkit.store import config
 
-SECRET = ("key", "service_pin")
+_MASKED = ("service_pin", "mqtt_password")  # secrets that can be set but never read back
 _MISSING = "missing (required)"
 
 
@@ -53,7 +53,7 @@ class StoreConfig:
             raise KeyError(key)  # write-only: `key fingerprint` says which key is set
         values = self._values()
         value = values.get(key, config.FIELDS[key][1])
-        if key == "service_pin":
+        if key in _MASKED:
             return "(set)" if value else "(none)"
         return "(not set)" if value is None else value
 

@@ -30,6 +30,15 @@ class CountingPin:
     def value(self):
         return self.pin.value()
 
+    def irq(self, handler=None, trigger=machine.Pin.IRQ_FALLING):
+        # the app's handler is called after the count (both only touch preallocated ints)
+        def edge(p):
+            self.falling += 1
+            if handler is not None:
+                handler(p)
+
+        self.pin.irq(edge, trigger)
+
 
 def clock():
     if _state["clock"] is None:
@@ -47,16 +56,52 @@ def modem():
     return _state["modem"]
 
 
+def meterbus():
+    # The meter-bus UART (CJ/T 188 / DL/T 645, typically 2400 8E1), or None on a board without.
+    mb = board.get("meterbus")
+    if mb is None:
+        return None
+    if _state.get("meterbus") is None:
+        parity = {"none": None, "even": 0, "odd": 1}[mb["parity"]]
+        uart = machine.UART(
+            mb["uart"],
+            baudrate=mb["baud"],
+            bits=8,
+            parity=parity,
+            stop=1,
+            tx=machine.Pin(mb["tx"]),
+            rx=machine.Pin(mb["rx"]),
+        )
+        _state["meterbus"] = UartTransport(uart)
+    return _state["meterbus"]
+
+
 def pin(name):
     number = board["pins"].get(name)
     if number is None:
         raise ValueError("no pin %s on board %s" % (name, board["name"]))
     if name not in _pins:
-        _pins[name] = CountingPin(number)
+        if name.endswith("_adc"):  # analog inputs (smoke chamber, battery): read_u16()
+            _pins[name] = machine.ADC(machine.Pin(number))
+        else:
+            _pins[name] = CountingPin(number)
     return _pins[name]
 
 
-def deepsleep(ms):
+def deepsleep(ms, wake_pins=None):
+    # wake_pins {name: level}: on an ESP32 the first pin with an RTC-capable GPIO ends the sleep
+    # (ext0); ports without pin wake-up sleep out the timer.
+    if wake_pins:
+        try:
+            import esp32  # type: ignore[import-not-found]
+
+            for name, level in wake_pins.items():
+                number = board["pins"].get(name)
+                if number is not None and level in (0, 1):  # > 1: an analog threshold
+                    esp32.wake_on_ext0(machine.Pin(number), level == 1)
+                    break
+        except (ImportError, ValueError):
+            pass
     if ms > 0:
         machine.deepsleep(int(ms))
 

@@ -12,7 +12,9 @@
 # board -> host:
 #   hello                       register; the host answers with one `pin` line per pin (one
 #                               datagram, lines separated by "\n")
-#   deepsleep <ms> [<pin>=<0|1> ...]   power down for ms virtual ms (or until a pin has level)
+#   deepsleep <ms> [<pin>=<level> ...]   power down for ms virtual ms or until a pin has its
+#                               level (0/1; > 1: an ADC pin at or above that value, a comparator);
+#                               a pin already at its level wakes the board at once
 #   reset hard | reset soft     hard reset (power cycle) or soft reset (soft reboot banner)
 #   powerfail <n>               flash write n was armed to fail (--cut-at-write, `cut` command)
 import json
@@ -147,6 +149,20 @@ def flash():
 def modem():
     # The modem UART transport, or None when the vboard was started without --modem-port.
     return _state["modem"]
+
+
+def meterbus():
+    # The meter-bus UART (CJ/T 188, DL/T 645) on a tty: the `nbkit meterbus` pty or a USB-UART
+    # (--meterbus-port); None without one. Opened at boot, before "/" becomes the flash.
+    return _state.get("meterbus")
+
+
+def _open_meterbus(path):
+    # A pty has no line speed or parity: the board data's 2400 8E1 matters on a real line only,
+    # so the tty is opened raw at its default speed. Pin events are served during its waits.
+    uart = _ModemUart(path)
+    uart.serve_also(_state["ctl"], poll)
+    _state["meterbus"] = uart
 
 
 def reset_cause():
@@ -314,6 +330,8 @@ def boot():
         uart = _ModemUart(rt["modem_port"], board["modem"]["uart"]["baud"])
         uart.serve_also(_state["ctl"], poll)
         _state["modem"] = uart
+    if rt.get("meterbus_port"):
+        _open_meterbus(rt["meterbus_port"])
     main_src = None
     if rt.get("main"):
         with open(rt["main"]) as f:

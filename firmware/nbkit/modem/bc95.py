@@ -497,12 +497,7 @@ class Bc95:
         if reg is None:
             return
         self.reg = reg
-        if reg.registered:
-            self.lifecycle.event(lc.EV_REGISTERED)
-        elif reg.stat == cereg.STAT_SEARCHING:
-            self.lifecycle.event(lc.EV_SEARCHING)
-        else:
-            self.lifecycle.event(lc.EV_DEREGISTERED)
+        self.lifecycle.event(lc.registration_event(reg))
 
     def _urc_cscon(self, line, data):
         mode = cscon.parse(line)

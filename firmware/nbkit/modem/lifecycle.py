@@ -114,3 +114,12 @@ class Lifecycle:
         if name in (EV_DEREGISTERED, EV_SEARCHING) and state in _ONLINE:
             return SEARCHING
         return _TABLE.get((state, name), state)
+
+
+# +CEREG / +CGREG status (a parsed registration with .registered and .stat) -> the event.
+def registration_event(reg):
+    if reg.registered:
+        return EV_REGISTERED
+    if reg.stat == 2:  # searching
+        return EV_SEARCHING
+    return EV_DEREGISTERED

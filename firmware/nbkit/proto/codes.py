@@ -16,10 +16,13 @@ GAS_L = const(0x02)  # cumulative gas volume index, litres (dm3)
 ENERGY_WH = const(0x03)  # cumulative energy index, Wh
 FLOW_LPH = const(0x04)  # instantaneous flow, litres per hour
 TEMP_CC = const(0x05)  # temperature, 0.01 degC
+ENERGY_FWD_WH = const(0x06)  # cumulative forward (imported) active energy, Wh
+ENERGY_REV_WH = const(0x07)  # cumulative reverse (exported) active energy, Wh
 BATTERY_MV = const(0x10)  # battery voltage, mV
 RSRP_DBM = const(0x11)  # signal: reference signal received power, dBm (negative)
 SNR_DB = const(0x12)  # signal-to-noise ratio, dB
 CE_LEVEL = const(0x13)  # NB-IoT coverage enhancement level, 0..2
+VALVE = const(0x14)  # meter valve state: 0 open, 1 closed, 2 unknown, 3 abnormal
 # -- meter events -------------------------------------------------------------
 LEAK = const(0x40)  # continuous flow suspected: 1 begins, 0 ends
 BURST = const(0x41)  # flow above burst threshold: flow in litres per hour
@@ -29,15 +32,19 @@ REVERSE_FLOW = const(0x43)  # backward flow seen: litres
 SMOKE_ALARM = const(0x50)  # alarm raised: obscuration, 0.01 %/m
 SMOKE_CLEAR = const(0x51)  # alarm ended: 0
 SMOKE_HUSH = const(0x52)  # alarm silenced by the user: hush seconds
-SMOKE_SELFTEST = const(0x53)  # self test run: 1 passed, 0 failed
+SMOKE_SELFTEST = const(0x53)  # self test run: 1 passed, 0 failed, 2 passed on a low battery
 SMOKE_FAULT = const(0x54)  # chamber/sounder fault: fault code
 LOW_BATTERY = const(0x55)  # battery below threshold: mV
 REMOVED = const(0x56)  # detector removed from its base: 1 removed, 0 refitted
 HEARTBEAT = const(0x57)  # periodic sign of life: seconds since boot
+SMOKE_HUSH_END = const(0x58)  # hush over: 1 timed out, 0 ended by denser smoke
+BATTERY_OK = const(0x59)  # battery back above threshold + hysteresis: mV
+SMOKE_FAULT_CLEAR = const(0x5A)  # chamber fault cleared: chamber reading
 # -- device events ------------------------------------------------------------
 QUEUE_DROPPED = const(0x60)  # durable queue was full: cumulative count of dropped records
 BOOT = const(0x61)  # device started: reset cause
 TIME_SET = const(0x62)  # RTC stepped: seconds of correction
+METER_ERROR = const(0x63)  # meter bus read failed: 1 no reply, 2 abnormal reply, 3 bad frame
 
 # code -> (name, unit): for people and the collector's database; unknown codes stay numeric.
 NAMES = {
@@ -46,10 +53,13 @@ NAMES = {
     ENERGY_WH: ("energy", "Wh"),
     FLOW_LPH: ("flow", "L/h"),
     TEMP_CC: ("temperature", "0.01C"),
+    ENERGY_FWD_WH: ("energy_forward", "Wh"),
+    ENERGY_REV_WH: ("energy_reverse", "Wh"),
     BATTERY_MV: ("battery", "mV"),
     RSRP_DBM: ("rsrp", "dBm"),
     SNR_DB: ("snr", "dB"),
     CE_LEVEL: ("ce_level", ""),
+    VALVE: ("valve", ""),
     LEAK: ("leak", ""),
     BURST: ("burst", "L/h"),
     TAMPER: ("tamper", ""),
@@ -62,9 +72,13 @@ NAMES = {
     LOW_BATTERY: ("low_battery", "mV"),
     REMOVED: ("removed", ""),
     HEARTBEAT: ("heartbeat", "s"),
+    SMOKE_HUSH_END: ("smoke_hush_end", ""),
+    BATTERY_OK: ("battery_ok", "mV"),
+    SMOKE_FAULT_CLEAR: ("smoke_fault_clear", ""),
     QUEUE_DROPPED: ("queue_dropped", ""),
     BOOT: ("boot", ""),
     TIME_SET: ("time_set", "s"),
+    METER_ERROR: ("meter_error", ""),
 }
 
 

@@ -45,8 +45,23 @@ def _pin(v):
     return "must be 4 to 12 digits, or empty (challenge-response only)"
 
 
+PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "smoke")
+
+
+def _profile(v):
+    return None if v in PROFILES else "must be one of " + ", ".join(PROFILES)
+
+
 def _apn(v):
     return None if len(v) <= 62 and '"' not in v else "must be at most 62 characters, no quotes"
+
+
+def _transport(v):
+    return None if v in ("udp", "tcp", "mqtt", "coap") else "must be udp, tcp, mqtt or coap"
+
+
+def _mqtt_text(v):
+    return None if len(v) <= 64 and '"' not in v else "must be at most 64 characters, no quotes"
 
 
 FIELDS = {
@@ -61,6 +76,12 @@ FIELDS = {
     "burst_lph": (int, 3000, _range(0, 1000000)),  # flow above this: burst
     "low_battery_mv": (int, 3300, _range(2000, 4200)),
     "service_pin": (str, "", _pin),  # console PIN (nbkit.console); secret, never read back
+    "profile": (str, "water", _profile),  # what the device measures (app.device.build)
+    "heartbeat_s": (int, 86400, _range(60, 7 * 86400)),  # smoke: sign of life at least this often
+    "transport": (str, "udp", _transport),  # nbkit.app.links.make_link
+    "mqtt_user": (str, "", _mqtt_text),
+    "mqtt_password": (str, "", _mqtt_text),
+    "mqtt_keepalive_s": (int, 120, _range(30, 3600)),
 }
 
 

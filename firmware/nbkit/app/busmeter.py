@@ -1,0 +1,113 @@
+# Meters read over the meter bus (a second UART) at every sample: the same read() -> [(code,
+# value)] and state()/restore() interface as the pulse counter, so app.meter.MeterApp queues what
+# they return. The meter's address is found once with the wildcard (one meter per bus) and kept
+# in the app state across deep sleep. A read that fails is not a crash: it becomes a
+# codes.METER_ERROR record (1 no reply, 2 abnormal reply, 3 bad frame), so the collector sees a
+# silent or broken meter instead of a gap.
+from micropython import const
+
+from nbkit.proto import codes
+from nbkit.sense import bus, cjt188, dlt645
+
+NO_REPLY = const(1)
+ABNORMAL = const(2)
+BAD_FRAME = const(3)
+
+_FAILURES = (OSError, ValueError, cjt188.MeterError, dlt645.MeterError)
+_VALVES = {"open": 0, "closed": 1, "unknown": 2, "abnormal": 3}
+
+
+def _error_code(exc):
+    if isinstance(exc, (cjt188.MeterError, dlt645.MeterError)):
+        return ABNORMAL
+    if isinstance(exc, bus.FrameError):
+        return BAD_FRAME
+    return NO_REPLY  # bus.MeterTimeout (an OSError)
+
+
+class _BusMeter:
+    def __init__(self, meter, log=None):
+        self.meter = meter
+        self.log = log
+        self.errors = 0
+
+    def state(self):
+        return (self.meter.address,)
+
+    def restore(self, state):
+        if state and state[0]:
+            self.meter.address = state[0]
+
+    def read(self):
+        try:
+            if self.meter.address in (cjt188.WILDCARD, dlt645.WILDCARD):
+                self._discover()
+            return self._read()
+        except _FAILURES as exc:  # MeterTimeout (OSError), FrameError (ValueError), MeterError
+            self.errors += 1
+            if self.log:
+                self.log("meter bus:", exc)
+            return [(codes.METER_ERROR, _error_code(exc))]
+
+    def _read(self):  # -> [(code, value)]: each meter kind says what it reads
+        raise NotImplementedError
+
+    def _discover(self):
+        address = self.meter.read_address()
+        if self.log:
+            self.log("meter address", address)
+
+
+class Cjt188Meter(_BusMeter):
+    # A CJ/T 188 water or gas meter: total volume in litres (GAS_L for a gas meter, WATER_L
+    # otherwise) and the valve state from the status word.
+    def __init__(self, transport, clock, meter_type=cjt188.TYPE_GAS, log=None):
+        link = bus.Bus(transport, clock)
+        super().__init__(cjt188.Meter(link, meter_type=meter_type), log)
+
+    def state(self):
+        return (self.meter.address, self.meter.meter_type)
+
+    def restore(self, state):
+        if len(state) >= 2 and state[0]:
+            self.meter.address, self.meter.meter_type = state[0], state[1]
+
+    def _read(self):
+        r = self.meter.read()
+        code = codes.GAS_L if self.meter.meter_type == cjt188.TYPE_GAS else codes.WATER_L
+        out = []
+        litres = to_litres(r.total, r.unit)
+        if litres is not None:
+            out.append((code, litres))
+        out.append((codes.VALVE, _VALVES.get(r.valve, 2)))
+        return out
+
+
+def to_litres(total, unit):
+    # hundredths of the meter's unit -> whole litres (None: no value, or not a volume unit)
+    if total is None:
+        return None
+    if unit == 0x2C:  # m3: 0.01 m3 = 10 L
+        return total * 10
+    if unit == 0x29:  # L: hundredths of a litre
+        return total // 100
+    return None
+
+
+class Dlt645Meter(_BusMeter):
+    # A DL/T 645-2007 electricity meter: combined, forward and reverse active energy in Wh.
+    def __init__(self, transport, clock, log=None):
+        link = bus.Bus(transport, clock)
+        super().__init__(dlt645.Meter(link), log)
+
+    def _read(self):
+        combined, forward, reverse = self.meter.energy()  # 0.01 kWh = 10 Wh
+        out = []
+        for code, value in (
+            (codes.ENERGY_WH, combined),
+            (codes.ENERGY_FWD_WH, forward),
+            (codes.ENERGY_REV_WH, reverse),
+        ):
+            if value is not None:
+                out.append((code, value * 10))
+        return out

@@ -1,0 +1,79 @@
+# Frames as MQTT messages through the modem's AT MQTT client (nbkit.modem.mqtt): the four calls
+# of nbkit.app.link (MIT licence).
+#   uplink:   publish, QoS 1, to  nbkit/<device_id>/up    (one frame per message)
+#   downlink: subscribed, QoS 1,  nbkit/<device_id>/ack   (the collector's ack frames)
+# Messages carry the frame bytes as they are (the modem's hex data format is a UART matter,
+# nbkit.lte.qmt). A publish without PUBACK (broker gone, +QMTSTAT) is retried once after a
+# reconnect, then send() raises LinkError: the records stay in the app's durable queue, which
+# drops them only on the collector's authenticated ack, so nothing is lost and a duplicate
+# publish is only deduplicated by the collector.
+from nbkit.app import bearer
+from nbkit.app.link import LinkError
+
+
+def topics(device_id):
+    # -> (uplink topic, ack topic)
+    return ("nbkit/%d/up" % device_id, "nbkit/%d/ack" % device_id)
+
+
+class MqttLink:
+    def __init__(self, modem, client, device_id, attach_timeout_ms=120000, *, sleep_after=True):
+        self.modem = modem
+        self.client = client
+        self.up_topic, self.ack_topic = topics(device_id)
+        self.attach_timeout_ms = attach_timeout_ms
+        self.sleep_after = sleep_after
+        client.subscribe_on_connect(self.ack_topic)
+        self.used = False  # up() was called in this wake
+        self.uplinks = 0
+        self.republished = 0
+        self.bytes_up = 0
+        self.bytes_down = 0
+
+    def up(self):
+        self.used = True
+        if not bearer.up(self.modem, self.attach_timeout_ms):
+            return False
+        if self.client.ensure():
+            return True
+        self.modem.last_error = "MQTT: %s" % self.client.last_error
+        return False
+
+    def send(self, data, last=True, expect_reply=True):
+        client = self.client
+        if not client.publish(self.up_topic, data, 1):
+            self.republished += 1
+            if not (client.ensure() and client.publish(self.up_topic, data, 1)):
+                raise LinkError("MQTT publish not confirmed: %s" % client.last_error)
+        self.uplinks += 1
+        self.bytes_up += len(data)
+
+    def receive(self, timeout_ms):
+        # Ack-topic payloads within timeout_ms; a dropped connection is re-established once
+        # (acks published meanwhile may be lost: the app sends the records again later).
+        clock = self.modem.clock
+        deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        out = []
+        reconnected = False
+        while True:
+            left = clock.ticks_diff(deadline, clock.ticks_ms())
+            for topic, payload in self.client.messages(max(0, left)):
+                if topic == self.ack_topic:
+                    out.append(payload)
+                    self.bytes_down += len(payload)
+            left = clock.ticks_diff(deadline, clock.ticks_ms())
+            if out or left <= 0:
+                return out
+            if not self.client.connected:
+                if reconnected or not self.client.ensure():
+                    return out
+                reconnected = True
+
+    def granted(self):
+        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
+        return self.modem.granted()
+
+    def down(self):
+        self.client.disconnect()
+        if self.sleep_after:
+            bearer.sleep(self.modem)

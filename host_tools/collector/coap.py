@@ -1,0 +1,163 @@
+"""The operator IoT platform (OceanConnect-style CDP server) as a real CoAP server (aiocoap).
+
+What a BC95/BC28 module talks to after ``AT+NCDP=<ip>,<port>`` (at-modems.md §1.6), reduced to
+what nbkit needs; the emulator's CDP commands (:mod:`host_tools.emulator.cdp`) are its client:
+
+* ``POST /rd?ep=<IMEI>`` registers the device (``2.01 Created``); the platform remembers the
+  address it came from, for downlinks. Until then the module answers ``AT+NMGS`` with
+  ``+CME ERROR: 513``.
+* ``POST /t/d?ep=<IMEI>`` is one uplink (the ``AT+NMGS`` payload). The platform forwards it to
+  ``on_uplink(payload, peer)`` (the collector) and answers ``2.04 Changed`` carrying what that
+  returns (the ack frame, possibly empty): the module reports it as downlink ``+NNMI``.
+* :meth:`CoapPlatform.push` sends a downlink on its own: ``POST /t/d`` to the registered device.
+
+A real platform decodes payloads with a "profile" and relays them by HTTP; the stand-in keeps
+the bytes as they are, which is what the nbkit frame format needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import aiocoap  # type: ignore[import-untyped]
+from aiocoap import resource
+
+from host_tools.collector.intake import Ready, SharedCollector
+
+Uplink = Callable[[bytes, str], "bytes | None"]
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _endpoint(request: aiocoap.Message) -> str:
+    for item in request.opt.uri_query:
+        if item.startswith("ep="):
+            return str(item[3:])
+    return ""
+
+
+class _Register(resource.Resource):
+    def __init__(self, platform: CoapPlatform) -> None:
+        super().__init__()
+        self.platform = platform
+
+    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        ep = _endpoint(request)
+        if not ep:
+            return aiocoap.Message(code=aiocoap.BAD_REQUEST, payload=b"ep= missing")
+        self.platform.devices[ep] = request.remote.hostinfo
+        self.platform.registrations += 1
+        return aiocoap.Message(code=aiocoap.CREATED, location_path=("rd", ep))
+
+
+class _Data(resource.Resource):
+    def __init__(self, platform: CoapPlatform) -> None:
+        super().__init__()
+        self.platform = platform
+
+    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        ep = _endpoint(request)
+        if ep not in self.platform.devices:
+            return aiocoap.Message(code=aiocoap.FORBIDDEN, payload=b"not registered")
+        self.platform.uplinks += 1
+        reply = self.platform.on_uplink(bytes(request.payload), f"coap:{ep}")
+        return aiocoap.Message(code=aiocoap.CHANGED, payload=reply or b"")
+
+
+class CoapPlatform:
+    """The platform stand-in; ``start()``/``stop()`` run on the caller's asyncio loop."""
+
+    def __init__(self, on_uplink: Uplink, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.on_uplink = on_uplink
+        self.host = host
+        self.port = port or free_udp_port(host)
+        self.devices: dict[str, str] = {}  # endpoint name -> "ip:port" it registered from
+        self.registrations = 0
+        self.uplinks = 0
+        self.context: aiocoap.Context | None = None
+
+    async def start(self) -> None:
+        site = resource.Site()
+        site.add_resource(["rd"], _Register(self))
+        site.add_resource(["t", "d"], _Data(self))
+        self.context = await aiocoap.Context.create_server_context(
+            site, bind=(self.host, self.port)
+        )
+
+    async def push(self, ep: str, payload: bytes) -> bool:
+        """Send a downlink to a registered device; True when it answered 2.xx."""
+        if self.context is None or ep not in self.devices:
+            return False
+        request = aiocoap.Message(
+            code=aiocoap.POST, payload=payload, uri=f"coap://{self.devices[ep]}/t/d"
+        )
+        try:
+            response = await asyncio.wait_for(self.context.request(request).response, 5.0)
+        except (aiocoap.error.Error, TimeoutError, asyncio.TimeoutError):
+            return False
+        return bool(response.code.is_successful())
+
+    async def stop(self) -> None:
+        if self.context is not None:
+            await self.context.shutdown()
+            self.context = None
+
+
+class PlatformThread:
+    """A :class:`CoapPlatform` on its own asyncio loop thread (tests and the CLI)."""
+
+    def __init__(self, on_uplink: Uplink, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.platform = CoapPlatform(on_uplink, host, port)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="nbkit-coap", daemon=True
+        )
+
+    def __enter__(self) -> PlatformThread:
+        self.thread.start()
+        try:
+            self.call(self.platform.start())
+        except Exception:
+            self.__exit__()
+            raise
+        return self
+
+    def call(self, coro: Any, timeout: float = 10.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def push(self, ep: str, payload: bytes) -> bool:
+        return bool(self.call(self.platform.push(ep, payload)))
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.call(self.platform.stop(), 5.0)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5.0)
+            self.loop.close()
+
+
+def serve_coap(
+    shared: SharedCollector,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    ready: Ready | None = None,
+) -> None:
+    """Run the platform stand-in feeding the collector until ``stop``."""
+
+    def on_uplink(data: bytes, peer: str) -> bytes | None:
+        return shared.handle(data, peer)[0]
+
+    with PlatformThread(on_uplink, host, port) as platform:
+        if ready:
+            ready((platform.platform.host, platform.platform.port))
+        stop.wait()
