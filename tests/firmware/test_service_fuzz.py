@@ -133,5 +133,5 @@ def test_random_lines_against_the_real_store():
         bench.console.done = False  # a locked `exit` ends a window; the fuzz keeps going
     assert bench.send("ping end") == ["pong: end", "OK"]
     print("fuzz (real store):", LINES, "lines,", oks, "OK,", changes, "config writes")
-    assert changes >= 30 and oks >= 100, (changes, oks)
+    assert changes >= 20 and oks >= 80, (changes, oks)
     umount()
