@@ -4,7 +4,7 @@
 import os
 
 from console_kit import ScriptedTransport
-from nbkit.app.service import LoggedStore, ServiceConsole
+from nbkit.app.service_parts import LoggedStore, ServiceConsole
 from nbkit.console.store_adapter import Attempts
 from nbkit.hal import flash
 from nbkit.hal.clock import ManualClock
