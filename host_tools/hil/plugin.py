@@ -292,10 +292,20 @@ def provision(hil_target: Target, hil_artifacts: dict[str, Path]) -> ProvisionFn
 
 
 @pytest.fixture
-def service(hil_target: Target, provision: ProvisionFn) -> Iterator[Target]:
+def service(
+    hil_target: Target, provision: ProvisionFn, hil_artifacts: dict[str, Path]
+) -> Iterator[Target]:
     """The board freshly reset with its service window open; the window is closed after."""
     hil_target.check_alive()
-    hil_target.reset()
+    if hil_target.virtual:
+        hil_target.reset()  # what the tool types during the boot waits in the console pty
+    else:  # a real board drops bytes while it boots: wait for the window's banner first
+        banner = Dut(hil_target.port, log_path=hil_artifacts["console"])
+        try:
+            hil_target.reset()
+            banner.expect(r"service console open for [\d.]+ s", timeout=20)
+        finally:
+            banner.close()
     code, doc = provision("identify")  # the first line within the attention time keeps it open
     assert code == 0, f"no service console after a reset: {doc}"
     yield hil_target
