@@ -71,4 +71,5 @@ def test_power_cut_at_every_write_of_a_console_set_leaves_old_or_new(service):
             break
     else:
         pytest.fail("the set never completed without a cut")
+    print(f"console set cut at write 1..{n - 1}: old {seen.count(OLD)}, new {seen.count(NEW)}")
     assert n >= 3 and OLD in seen and NEW in seen, (n, seen)
