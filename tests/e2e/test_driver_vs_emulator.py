@@ -187,8 +187,8 @@ def test_command_fault_ends_in_recovery_or_a_clear_error(echo_port: int, name: s
 # -- clock faults (at) ------------------------------------------------------------------------
 
 # Exchanges every 25 ms (at most 100, ~2.5 s): with "until", they stop 3 rounds after the
-# fault showed in the lifecycle; faults come 300 ms after the emulator started, well after the
-# first attach (MicroPython starts and attaches in ~50 ms).
+# fault showed in the lifecycle; faults come 1 s after the emulator started, well after the
+# first attach (MicroPython starts and attaches in ~50 ms, a few hundred on a loaded machine).
 ROUNDS = {"rounds": 100, "gap_ms": 25}
 
 
@@ -196,7 +196,7 @@ ROUNDS = {"rounds": 100, "gap_ms": 25}
 def test_coverage_loss_deregisters_then_the_driver_attaches_again(
     echo_port: int, stat: int
 ) -> None:
-    fault = {"kind": "coverage_loss", "at": 300, "duration": 100, "stat": stat}
+    fault = {"kind": "coverage_loss", "at": 1000, "duration": 100, "stat": stat}
     opts = {**ROUNDS, "until": ["searching", 3]}
     r = run_cycle(echo_port, opts=opts, scenario={"faults": [fault]}, **QUIET)
     assert r["echoes"] == r["rounds"] < 100, r  # every exchange completed, the loss was seen
@@ -206,7 +206,7 @@ def test_coverage_loss_deregisters_then_the_driver_attaches_again(
 
 
 def test_reboot_while_idle_is_noticed_and_the_driver_starts_over(echo_port: int) -> None:
-    fault = {"kind": "reboot", "at": 300}
+    fault = {"kind": "reboot", "at": 1000}
     opts = {**ROUNDS, "until": ["rebooted", 3]}
     r = run_cycle(echo_port, opts=opts, scenario={"faults": [fault]}, **QUIET)
     assert r["echoes"] == r["rounds"] < 100 and r["boots"] == 2, r
