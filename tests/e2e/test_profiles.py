@@ -95,15 +95,15 @@ def _arrival(rig: Rig, name: str) -> float | None:
 
 
 def test_smoke_alarm_raised_in_psm_reaches_the_collector_within_10_s(rig_for: Any) -> None:
-    rig = rig_for(profile="smoke", scale=5)
-    assert rig.wait_for(lambda: _has(rig, "boot"), 10), rig.console_lines[-20:]
-    deadline = time.monotonic() + 8
+    rig = rig_for(profile="smoke", scale=2)  # host latency: small in device time
+    assert rig.wait_for(lambda: _has(rig, "boot"), 40), rig.console_lines[-20:]  # 30 s attach
+    deadline = time.monotonic() + 20
     while not _timeline_has(rig, "psm"):  # the modem went to PSM after the boot report
         assert time.monotonic() < deadline, "the modem never entered PSM"
         time.sleep(0.05)
     injected = rig.virtual_now()
     assert rig.control("set smoke_adc 40000") == "ok"
-    assert rig.wait_for(lambda: _arrival(rig, "smoke_alarm") is not None, 6)
+    assert rig.wait_for(lambda: _arrival(rig, "smoke_alarm") is not None, 12)
     latency = (_arrival(rig, "smoke_alarm") or 0) - injected
     assert latency <= 10, latency
 
