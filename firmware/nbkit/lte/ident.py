@@ -45,6 +45,41 @@ def firmware(lines):
     return out
 
 
+# Quectel QI firmware (EC200/BC26): +QCCID: 89860...   (quoted or not)
+def qccid(line):
+    rest = body(line, "+QCCID:")
+    value = rest.strip('" ') if rest is not None else ""
+    return value or None
+
+
+def _first(parse):
+    return lambda lines: parse(lines[0]) if lines else None
+
+
+# The identity dialogs of each firmware family: (field, command, expected prefix, parse(lines)).
+HUAWEI = (
+    ("imei", CGSN, "+CGSN:", _first(imei)),
+    ("imsi", CIMI, "", _first(imsi)),
+    ("iccid", NCCID, "+NCCID:", _first(iccid)),
+    ("firmware", CGMR, "", firmware),
+)
+QUECTEL = (
+    ("imei", "AT+GSN", "", _first(imei)),
+    ("imsi", CIMI, "", _first(imsi)),
+    ("iccid", "AT+QCCID", "+QCCID:", _first(qccid)),
+    ("firmware", "AT+GMR", "", firmware),
+)
+
+
+def read(engine, dialogs):
+    # -> {"imei", "imsi", "iccid", "firmware"}: None where the module does not say.
+    out = {}
+    for field, command, expect, parse in dialogs:
+        reply = engine.command(command, expect, 1000)
+        out[field] = parse(reply.lines) if reply.ok else None
+    return out
+
+
 # +CGPADDR:<cid>,<addr>[,<addr2>]   e.g. "+CGPADDR:0,10.45.3.7" or '+CGPADDR: 1,"10.0.0.2"'
 # A context without an address answers "+CGPADDR:0". Returns (cid, addr or None) or None.
 def pdp_address(line):

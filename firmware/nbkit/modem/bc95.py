@@ -314,19 +314,7 @@ class Bc95:
     def identity(self):
         # {"imei", "imsi", "iccid", "firmware"}: values None when the module does not say.
         start = self.engine.commands
-        out = {"imei": None, "imsi": None, "iccid": None, "firmware": None}
-        reply = self.engine.command(ident.CGSN, "+CGSN:")
-        if reply.ok and reply.lines:
-            out["imei"] = ident.imei(reply.lines[0])
-        reply = self.engine.command(ident.CIMI, "")
-        if reply.ok and reply.lines:
-            out["imsi"] = ident.imsi(reply.lines[0])
-        reply = self.engine.command(ident.NCCID, "+NCCID:")
-        if reply.ok and reply.lines:
-            out["iccid"] = ident.iccid(reply.lines[0])
-        reply = self.engine.command(ident.CGMR, "", 1000)
-        if reply.ok:
-            out["firmware"] = ident.firmware(reply.lines)
+        out = ident.read(self.engine, ident.HUAWEI)
         self.last_commands = self.engine.commands - start
         return out
 

@@ -272,20 +272,8 @@ class Ec200:
     # -- information ----------------------------------------------------------------------
 
     def identity(self):
-        out = {"imei": None, "imsi": None, "iccid": None, "firmware": None}
-        reply = self.engine.command("AT+GSN", "")
-        if reply.ok and reply.lines:
-            out["imei"] = ident.imei(reply.lines[0])
-        reply = self.engine.command(ident.CIMI, "")
-        if reply.ok and reply.lines:
-            out["imsi"] = ident.imsi(reply.lines[0])
-        reply = self.engine.command("AT+QCCID", "+QCCID:")
-        if reply.ok and reply.lines:
-            out["iccid"] = reply.lines[0][7:].strip('" ') or None
-        reply = self.engine.command("AT+GMR", "", 1000)
-        if reply.ok:
-            out["firmware"] = ident.firmware(reply.lines)
-        return out
+        # {"imei", "imsi", "iccid", "firmware"}: values None when the module does not say.
+        return ident.read(self.engine, ident.QUECTEL)
 
     def signal(self):
         reply = self._checked(csq.CMD, csq.PREFIX, 300)
