@@ -19,18 +19,28 @@ class LinkError(Exception):
     pass
 
 
-class UdpLink:
-    def __init__(self, modem, host, port, attach_timeout_ms=120000):
-        # host must be an IP address: AT+NSOST takes no names (no DNS on the Huawei firmware).
+class Link:
+    # What every link keeps: its modem, whether up() ran in this wake, and traffic counters.
+    def __init__(self, modem, attach_timeout_ms=120000):
         self.modem = modem
-        self.host = host
-        self.port = port
         self.attach_timeout_ms = attach_timeout_ms
-        self.sock = None
         self.used = False  # up() was called in this wake
         self.uplinks = 0
         self.bytes_up = 0
         self.bytes_down = 0
+
+    def granted(self):
+        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
+        return self.modem.granted()
+
+
+class UdpLink(Link):
+    def __init__(self, modem, host, port, attach_timeout_ms=120000):
+        # host must be an IP address: AT+NSOST takes no names (no DNS on the Huawei firmware).
+        super().__init__(modem, attach_timeout_ms)
+        self.host = host
+        self.port = port
+        self.sock = None
 
     def up(self):
         self.used = True
@@ -72,10 +82,6 @@ class UdpLink:
                 out.append(dgram.data)
                 self.bytes_down += len(dgram.data)
         return out
-
-    def granted(self):
-        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
-        return self.modem.granted()
 
     def down(self):
         if self.sock is not None:

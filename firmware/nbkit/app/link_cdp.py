@@ -3,19 +3,14 @@
 # forwards each uplink payload (one frame) to the collector and the collector's reply frame
 # back as downlink; the module and platform do the CoAP, the app sees frames only.
 from nbkit.app import bearer
-from nbkit.app.link import LinkError
+from nbkit.app.link import Link, LinkError
 
 
-class CdpLink:
+class CdpLink(Link):
     def __init__(self, modem, cdp, attach_timeout_ms=120000):
-        self.modem = modem
+        super().__init__(modem, attach_timeout_ms)
         self.cdp = cdp
-        self.attach_timeout_ms = attach_timeout_ms
         self.ready = False
-        self.used = False  # up() was called in this wake
-        self.uplinks = 0
-        self.bytes_up = 0
-        self.bytes_down = 0
 
     def up(self):
         self.used = True
@@ -42,10 +37,6 @@ class CdpLink:
         for payload in out:
             self.bytes_down += len(payload)
         return out
-
-    def granted(self):
-        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
-        return self.modem.granted()
 
     def down(self):
         # Nothing to release: no socket; the module returns to PSM by itself.

@@ -8,7 +8,7 @@
 # drops them only on the collector's authenticated ack, so nothing is lost and a duplicate
 # publish is only deduplicated by the collector.
 from nbkit.app import bearer
-from nbkit.app.link import LinkError
+from nbkit.app.link import Link, LinkError
 
 
 def topics(device_id):
@@ -16,19 +16,14 @@ def topics(device_id):
     return ("nbkit/%d/up" % device_id, "nbkit/%d/ack" % device_id)
 
 
-class MqttLink:
+class MqttLink(Link):
     def __init__(self, modem, client, device_id, attach_timeout_ms=120000, *, sleep_after=True):
-        self.modem = modem
+        super().__init__(modem, attach_timeout_ms)
         self.client = client
         self.up_topic, self.ack_topic = topics(device_id)
-        self.attach_timeout_ms = attach_timeout_ms
         self.sleep_after = sleep_after
         client.subscribe_on_connect(self.ack_topic)
-        self.used = False  # up() was called in this wake
-        self.uplinks = 0
         self.republished = 0
-        self.bytes_up = 0
-        self.bytes_down = 0
 
     def up(self):
         self.used = True
@@ -68,10 +63,6 @@ class MqttLink:
                 if reconnected or not self.client.ensure():
                     return out
                 reconnected = True
-
-    def granted(self):
-        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
-        return self.modem.granted()
 
     def down(self):
         self.client.disconnect()

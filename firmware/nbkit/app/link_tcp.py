@@ -11,7 +11,7 @@
 from micropython import const
 
 from nbkit.app import bearer
-from nbkit.app.link import LinkError
+from nbkit.app.link import Link, LinkError
 from nbkit.proto.frame import MAX_FRAME
 
 _HEADER = const(2)
@@ -55,21 +55,16 @@ class Unframer:
         return False
 
 
-class TcpLink:
+class TcpLink(Link):
     KIND = "TCP"
 
     def __init__(self, modem, host, port, attach_timeout_ms=120000, *, sleep_after=True):
-        self.modem = modem
+        super().__init__(modem, attach_timeout_ms)
         self.host = host
         self.port = port
-        self.attach_timeout_ms = attach_timeout_ms
         self.sleep_after = sleep_after
         self.sock = None
         self.rx = Unframer()
-        self.used = False  # up() was called in this wake
-        self.uplinks = 0
-        self.bytes_up = 0
-        self.bytes_down = 0
 
     @property
     def stream_errors(self):
@@ -126,10 +121,6 @@ class TcpLink:
 
     def _feed(self, chunk):
         return self.rx.feed(chunk)
-
-    def granted(self):
-        # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
-        return self.modem.granted()
 
     def down(self):
         self._drop_connection()
