@@ -167,17 +167,19 @@ class Progress:
 class Device:
     """The few filesystem operations a deploy needs, over mpremote's raw-REPL transport."""
 
-    def __init__(self, port: str, baud: int = 115200) -> None:
+    def __init__(self, port: str, baud: int = 115200, timeout_s: float = 10.0) -> None:
         from mpremote.transport import TransportError
         from mpremote.transport_serial import SerialTransport
 
         try:
-            self.t = SerialTransport(port, baudrate=baud)
-            self.t.enter_raw_repl(soft_reset=False)
+            # reads time out (1 s each), so a silent board ends in an error, never a hang
+            self.t = SerialTransport(port, baudrate=baud, timeout=1)
+            self.t.enter_raw_repl(soft_reset=False, timeout_overall=timeout_s)
         except (TransportError, OSError) as exc:
             raise CommandError(
-                f"cannot reach a MicroPython REPL on {port}: {exc}; check the "
-                f"port, that no other program holds it, and the board is powered"
+                f"cannot reach a MicroPython REPL on {port}: {exc}; check the port, that no "
+                f"other program holds it, and that the board is powered and awake (a board in "
+                f"deep sleep does not answer: reset it, then deploy at once)"
             ) from exc
 
     def eval(self, expr: str) -> Any:

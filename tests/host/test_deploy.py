@@ -135,3 +135,19 @@ def test_wrong_mpy_version_is_refused_with_what_to_do(tmp_path):
 def test_unreachable_port_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match="cannot reach a MicroPython REPL on /nonexistent"):
         deploy.Device("/nonexistent")
+
+
+def test_a_silent_board_is_an_error_not_a_hang():
+    import os
+    import pty
+    import time
+
+    master, slave = pty.openpty()  # a port with a board that never answers (asleep)
+    try:
+        start = time.monotonic()
+        with pytest.raises(CommandError, match="board is powered and awake"):
+            deploy.Device(os.ttyname(slave), timeout_s=2)
+        assert time.monotonic() - start < 10
+    finally:
+        os.close(master)
+        os.close(slave)
