@@ -29,6 +29,20 @@ _MAX_EVENTS = const(4)  # distinct pending immediate events (one report serves t
 _TAU_GUARD_S = const(30)  # a TAU-aligned report goes this long before the TAU is due
 
 
+# What state() saves and restore() puts back, in this order (saved states keep their meaning).
+_PERSISTED = (
+    "last_sample",
+    "last_report",
+    "last_uplink",
+    "radio_idle_at",
+    "failures",
+    "retry_at",
+    "psm",
+    "active_s",
+    "tau_s",
+)
+
+
 class Xorshift32:
     # Small seeded PRNG (same sequence on MicroPython and CPython): below(n) in [0, n).
     def __init__(self, seed=1):
@@ -207,27 +221,12 @@ class Scheduler:
     # --- persistence across deep sleep (RAM is lost; keep this in RTC memory or the store) ---
 
     def state(self):
-        return (
-            self.last_sample,
-            self.last_report,
-            self.last_uplink,
-            self.radio_idle_at,
-            self.failures,
-            self.retry_at,
-            self.psm,
-            self.active_s,
-            self.tau_s,
-        )
+        return tuple(getattr(self, name) for name in _PERSISTED)
 
     def restore(self, state):
-        (
-            self.last_sample,
-            self.last_report,
-            self.last_uplink,
-            self.radio_idle_at,
-            self.failures,
-            self.retry_at,
-            self.psm,
-            self.active_s,
-            self.tau_s,
-        ) = state
+        if len(state) != len(_PERSISTED):
+            raise ValueError(
+                "scheduler state has %d fields, expected %d" % (len(state), len(_PERSISTED))
+            )
+        for i, name in enumerate(_PERSISTED):
+            setattr(self, name, state[i])
