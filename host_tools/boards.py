@@ -117,6 +117,12 @@ def validate(data: Any, origin: str = "board") -> list[str]:
         )
     problems += [f"{origin}: {msg}" for ok, msg in checks if not ok]
     problems += [f"{origin}: {msg}" for msg in _meterbus_problems(data)]
+    rev = data.get("pulse_reverse")
+    if rev is not None and rev not in data["pins"]:
+        problems.append(
+            f"{origin}: 'pulse_reverse' must name a pin of 'pins' (the counter of the board's "
+            f"hardware quadrature decoder that holds reverse pulses) or be null, got {rev!r}"
+        )
     return problems + [f"{origin}: {msg}" for msg in _flash_problems(data)]
 
 

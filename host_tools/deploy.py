@@ -223,6 +223,31 @@ except OSError:
 """
 
 
+#: blocks kept free beyond the staged copies: littlefs needs spare blocks to commit the journal,
+#: the renames and the manifest (copy-on-write metadata), and the app needs room for its data
+SPARE_BLOCKS = 8
+
+
+def staging_blocks(sizes: list[int], block_size: int) -> int:
+    """Flash blocks the staged copies take: each file at least one block (a littlefs file's
+    data blocks; small files inline in metadata are counted as a block too, to be safe)."""
+    return sum(max(1, -(-size // block_size)) for size in sizes)
+
+
+def _check_room(device: Device, sizes: list[int]) -> None:
+    """Refuse before writing anything when the staged copies would not fit: a rename that
+    fails for want of a free block half way through the apply would leave a broken board."""
+    bsize, free = json.loads(device.exec("import os\ns = os.statvfs('/')\nprint([s[0], s[4]])"))
+    need = staging_blocks(sizes, bsize) + SPARE_BLOCKS
+    if need > free:
+        raise CommandError(
+            f"flash too full to deploy: staging {len(sizes)} file(s) needs {need * bsize // 1024}"
+            f" KiB, {free * bsize // 1024} KiB free. Free space on the board (old logs, a full "
+            "queue) or deploy fewer changes at once;"
+            " nothing was changed"
+        )
+
+
 def deploy(
     device: Device,
     board: dict[str, Any],
@@ -239,6 +264,7 @@ def deploy(
     if not todo.copy and not todo.remove:
         return todo
     device.exec(_CLEAR_STAGE)
+    _check_room(device, [(build_dir / p).stat().st_size for p in todo.copy])
     bar = Progress(sum((build_dir / p).stat().st_size for p in todo.copy), enabled=progress)
     for path in todo.copy:
         data = (build_dir / path).read_bytes()

@@ -27,7 +27,8 @@ Control channel (one ASCII command per datagram, one reply datagram each)::
     get <pin>                       -> pin <name> <value> <falling> <rising>
     wake                            end a deep sleep now
     power off | on | cycle          cut / restore / cycle the board's power
-    status                          -> JSON: state, pid, boots, mode, virtual time, pins
+    status                          -> JSON: state, pid, boots, last boot (cause, wake pin),
+                                       mode, virtual time, pins
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ control channel: UDP on 127.0.0.1, one command per datagram, one reply each
   power off|on|cycle        cut / restore / cycle the power                       -> ok
   cut N [torn]              power-cycle; in that boot the power fails at flash write N
                             (programs and erases counted from boot; torn: after half of it)
-  status                    -> JSON: state, pid, boots, mode, virtual_s, pins, cuts
+  status                    -> JSON: state, pid, boots, last_boot {cause, wake}, mode,
+                            virtual_s, pins, cuts
   anything else             -> error <reason>
 example: printf 'pulse pulse_a 10 1000' | nc -u -w1 127.0.0.1 PORT"""
 
@@ -99,8 +101,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--flash-size",
         type=int,
-        default=512 * 1024,
-        help="size in bytes of a new flash image (default 512 KiB, 4 KiB blocks)",
+        default=1024 * 1024,
+        help="size in bytes of a new flash image (default 1 MiB, 4 KiB blocks: the firmware, "
+        "its data, and room to stage a full `nbkit deploy` beside it)",
     )
     parser.add_argument("--modem-port", help="tty of the modem UART (emulator pty or USB-UART)")
     parser.add_argument(

@@ -61,6 +61,7 @@ class VBoard:
         self.state = "off"  # running | sleeping | off
         self.raw_mode = False
         self.boots = 0
+        self.last_boot: dict[str, str | None] = {"cause": None, "wake": None}
         self.wake_at: float | None = None
         self.wake_pins: dict[str, int] = {}
         self.child_addr: tuple[str, int] | None = None
@@ -116,6 +117,7 @@ class VBoard:
     ) -> None:
         """Boot a MicroPython process (`raw`: straight into the raw REPL, main.py skipped)."""
         self.boots += 1
+        self.last_boot = {"cause": cause, "wake": wake}
         self.cut_armed, self.cut_next = self.cut_next, None
         self._write_runtime(mode, cause, wake)
         argv = [
@@ -408,6 +410,7 @@ class VBoard:
             "state": self.state,
             "pid": self.child.pid if self.child else None,
             "boots": self.boots,
+            "last_boot": self.last_boot,
             "mode": "raw" if self.raw_mode else "normal",
             "virtual_s": self.o.clock.now(),
             "pins": {n: vars(p) for n, p in self.pins.items()},

@@ -4,7 +4,7 @@ import os
 
 import micropython
 from nbkit.hal.clock import ManualClock
-from nbkit.sense import pulse
+from nbkit.sense import pulse, pulse_irq
 from sim_pins import SimPin
 
 MIN = 60000
@@ -15,7 +15,7 @@ DAY = 24 * HOUR
 def _reed(guard_ms=30):
     clock = ManualClock()
     pin = SimPin(1)
-    reed = pulse.Reed(pin, clock, guard_ms)
+    reed = pulse_irq.Reed(pin, clock, guard_ms)
     reed.attach(SimPin.IRQ_FALLING)
     return reed, pin, clock
 
@@ -62,7 +62,7 @@ def test_reed_guard_is_measured_from_the_last_edge():
 
 def _quad():
     a, b = SimPin(1), SimPin(1)  # active low, both inactive
-    q = pulse.Quadrature(a, b, active_low=True)
+    q = pulse_irq.Quadrature(a, b, active_low=True)
     q.attach(SimPin.IRQ_RISING | SimPin.IRQ_FALLING)
     return q, a, b
 
@@ -112,7 +112,7 @@ def _meter(source=None, clock=None, store=None, **cfg):
     clock = clock or ManualClock()
     if source is None:
         pin = SimPin(1)
-        source = pulse.Reed(pin, clock, 10)
+        source = pulse_irq.Reed(pin, clock, 10)
         source.attach(SimPin.IRQ_FALLING)
         source.pin_for_test = pin
     return pulse.PulseMeter(source, clock, store, **cfg), clock
@@ -294,7 +294,10 @@ def test_sparse_persistence_loses_at_most_the_unflushed_pulses_and_flush_saves_t
 def test_corrupt_or_missing_records_start_from_zero():
     store = _store("empty")
     assert _meter(store=store)[0].forward == 0
-    store.save(0, b"\x00" * 22)
+    store.save(0, b"\x00" * 34)
     store.save(1, b"garbage")
     assert _meter(store=store)[0].forward == 0
-    assert pulse.unpack_record(pulse.pack_record(3, 1, 2, 1, 0)) == (3, 1, 2, 1, 0)
+    assert pulse.unpack_record(pulse.pack_record(3, 1, 2, 1, 0)) == (3, 1, 2, 1, 0, 0, 0, 0)
+    rec = pulse.pack_record(4, 9, 0, 9, 0, mark=(120, 7, 0))  # with a hardware counter's baseline
+    assert pulse.unpack_record(rec) == (4, 9, 0, 9, 0, 120, 7, 0)
+    assert pulse.unpack_record(rec[:-1]) is None and pulse.unpack_record(rec[:-1] + b"!") is None

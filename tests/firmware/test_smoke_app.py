@@ -4,82 +4,22 @@
 # IRQ; deep sleep with the comparator / button / tamper wake pins; state across deep sleep.
 from binascii import hexlify
 
+from app_fakes import DEVICE, KEY, Link, fresh_fs
 from nbkit.app import smoke_app
-from nbkit.hal import flash
 from nbkit.hal.clock import ManualClock
-from nbkit.lte import rai
-from nbkit.proto import codes, frame
+from nbkit.proto import codes
 from nbkit.sense import smoke
 from nbkit.store.queue import Queue
 from sim_pins import SimADC, SimPin
 
 HEAPSIZE = "256K"
-KEY = b"k" * 16
-DEVICE = 7
 CLEAN = 8000
 SMOKE = 40000
 MOUNT = "/sm"
 
 
-class Modem:
-    def __init__(self):
-        self.last_error = None
-
-    def ue_stats(self):
-        return {"Signal power": -853, "ECL": 1}
-
-
-class Link:
-    # UdpLink's four calls. fail: how many up() calls fail first. Acks every frame it carries.
-    def __init__(self, queue, fail=0, on_send=None):
-        self.modem = Modem()
-        self.queue = queue
-        self.fail = fail
-        self.on_send = on_send
-        self.ups = []  # pending records in the queue at each up(): durable before the radio
-        self.sent = []  # (records, flag)
-        self.replies = []
-
-    def up(self):
-        self.ups.append(self.queue.counts()["pending"])
-        if self.fail:
-            self.fail -= 1
-            self.modem.last_error = "no network"
-            return False
-        return True
-
-    def send(self, data, last=True, expect_reply=True):
-        seq_first, recs = _records(data)
-        self.sent.append(([(c, v) for _, c, v in recs], rai.nsostf_flag(last, expect_reply)))
-        self.replies.append(frame.encode_ack(DEVICE, KEY, seq_first, len(recs)))
-        if self.on_send:
-            self.on_send(self)
-
-    def receive(self, timeout_ms):
-        out, self.replies = self.replies, []
-        return out
-
-    def granted(self):
-        return (True, 10, 86400)
-
-    def down(self):
-        pass
-
-
-def _records(data):
-    # -> (first seq, [(t, code, value)])
-    _, records = frame.decode_data(data, KEY)
-    return records[0][0], [r[1:] for r in records]
-
-
 def _fresh_fs():
-    try:
-        flash.umount(MOUNT)
-    except OSError:
-        pass
-    bdev = flash.RamBlockDevice(flash.new_image(512, 128), 512)
-    flash.format(bdev)
-    flash.mount(bdev, MOUNT, create=False)
+    fresh_fs(MOUNT)
 
 
 def _app(clock, adc, *, link_fail=0, on_send=None, warm=False, wake_reason=None, queue=None):

@@ -151,3 +151,22 @@ def test_a_silent_board_is_an_error_not_a_hang():
     finally:
         os.close(master)
         os.close(slave)
+
+
+class _BoardWithFreeBlocks:
+    """The one call _check_room makes: the board's `os.statvfs('/')` answer (block size, free)."""
+
+    def __init__(self, free_blocks: int) -> None:
+        self.free_blocks = free_blocks
+
+    def exec(self, code: str) -> str:
+        assert "statvfs" in code
+        return json.dumps([4096, self.free_blocks])
+
+
+def test_a_deploy_that_would_not_fit_is_refused_before_anything_is_written():
+    sizes = [100, 4096, 4097, 9000]  # 1 + 1 + 2 + 3 blocks
+    assert deploy.staging_blocks(sizes, 4096) == 7
+    deploy._check_room(_BoardWithFreeBlocks(7 + deploy.SPARE_BLOCKS), sizes)  # fits exactly
+    with pytest.raises(CommandError, match=r"flash too full to deploy: .* nothing was changed"):
+        deploy._check_room(_BoardWithFreeBlocks(7 + deploy.SPARE_BLOCKS - 1), sizes)

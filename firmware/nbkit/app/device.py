@@ -3,6 +3,8 @@
 # nbkit.hal.unix_board on the virtual board, nbkit.hal.machine_board on a real one. Both give:
 #   board.board (data), clock(), modem() -> Transport, pin(name), deepsleep(ms[, wake_pins]),
 #   reset_cause(), meterbus() -> Transport or None; the virtual board also wake_reason()
+import gc
+
 from micropython import const
 
 from nbkit.app import power
@@ -10,7 +12,6 @@ from nbkit.app.links import make_link, make_modem
 from nbkit.app.meter import MeterApp
 from nbkit.app.service import serve_window
 from nbkit.at.engine import Engine
-from nbkit.proto import codes
 from nbkit.store import config
 from nbkit.store.queue import Queue
 
@@ -23,38 +24,14 @@ _PSM_ACTIVE_S = const(10)  # requested T3324: PSM 10 s after the RRC release
 _PSM_FALLBACK = power.FALLBACK_AUTO  # PSM denied: CFUN=0 or stay, whichever costs less
 
 
-class EdgeCounter:
-    # Water/gas index from a hardware edge counter that keeps counting while the MCU sleeps (the
-    # vboard's host-side counter; ESP32 PCNT/ULP, STM32 LPTIM on real meters). The litres already
-    # counted survive a counter reset (power-up) because the last count is kept in the app state.
-    def __init__(self, pin, litres_per_pulse=1, code=codes.WATER_L):
-        self.pin = pin
-        self.lpp = litres_per_pulse
-        self.code = code
-        self.base = 0
-        self.last = 0
-
-    def restore(self, state):
-        self.base, self.last = state
-
-    def state(self):
-        return (self.base, self.last)
-
-    def read(self):
-        now = self.pin.falling
-        if now < self.last:  # the counter restarted (power-up): keep what it had counted
-            self.base += self.last
-        self.last = now
-        return [(self.code, (self.base + now) * self.lpp)]
-
-
 def log(*args):
     print("nbkit:", *args)
 
 
 def build(board, cfg):
     # -> the application the config's profile asks for, wired to this board's modem and flash:
-    #   water               EdgeCounter on pulse_a (hardware edge counter, counts in deep sleep)
+    #   water               app.water.WaterMeter: hardware pulse counter on pulse_a (reverse
+    #                       pulses on the board's pulse_reverse counter), magnet sensor on tamper
     #   gas-cjt188          a CJ/T 188 gas/water meter read over the meter bus at every sample
     #   electricity-dlt645  a DL/T 645-2007 meter (combined/forward/reverse energy), meter bus
     #   smoke               app.smoke_app.SmokeApp on smoke_adc, button, tamper, battery_adc
@@ -64,15 +41,25 @@ def build(board, cfg):
     modem = make_modem(model, engine, clock, cfg, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
     link = make_link(cfg, modem)  # by cfg["transport"]: udp, tcp, mqtt or coap
     queue = Queue(QUEUE_DIR)
+    gc.collect()  # the modem stack's start-up garbage goes before the profile's modules load
     profile = cfg.get("profile", "water")
     if profile == "smoke":
         return _smoke(board, cfg, clock, queue, link)
-    return MeterApp(cfg, clock, queue, _meter(board, profile, clock), link, log=log)
+    return MeterApp(cfg, clock, queue, _meter(board, cfg, profile, clock), link, log=log)
 
 
-def _meter(board, profile, clock):
+def _water(board, cfg, clock):
+    from nbkit.app.water import WaterMeter
+    from nbkit.sense.pulse import HwCounter
+
+    rev = board.board.get("pulse_reverse")
+    counter = HwCounter(board.pin("pulse_a"), board.pin(rev) if rev else None)
+    return WaterMeter(counter, clock, cfg, field_pin=board.pin("tamper"))
+
+
+def _meter(board, cfg, profile, clock):
     if profile == "water":
-        return EdgeCounter(board.pin("pulse_a"))
+        return _water(board, cfg, clock)
     from nbkit.app import busmeter
 
     transport = board.meterbus() if hasattr(board, "meterbus") else None
@@ -137,9 +124,13 @@ def run(board):
             if after == power.ACTION_CFUN0:  # the network denied PSM: radio off until the next
                 app.link.modem.power_down()  # report instead of idling at DRX current
     except Exception as exc:  # never stay stuck in the REPL: a board in the field is alone
+        import gc
         import sys
 
-        log("error, retrying after a sleep:")
+        log(
+            "error, retrying after a sleep (heap free %d, used %d):"
+            % (gc.mem_free(), gc.mem_alloc())
+        )
         sys.print_exception(exc)
         ms = _CRASH_SLEEP_MS
     log("sleep", ms // 1000, "s")

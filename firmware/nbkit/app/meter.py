@@ -1,4 +1,6 @@
 # Water/gas meter application. One call of wake() is one wake of the device:
+#   0. meters with alarms (app.water): append what was raised since the last wake; an urgent
+#      one (burst, magnet) makes a report due now;
 #   1. sample the meter when due and append the reading to the durable queue (on flash);
 #   2. report when due: send every pending record in as few uplinks as fit, drop what the
 #      collector's authenticated ack covers, keep the rest for the next report;
@@ -20,7 +22,8 @@ _NOT_A_REPORT = (sch.SAMPLE, sch.TAU_ALIGN)
 
 class MeterApp:
     # cfg: validated config (nbkit.store.config); clock: RTC seconds via clock.time();
-    # queue: nbkit.store.queue.Queue; meter: read() -> [(code, value)]; link: app.link.UdpLink.
+    # queue: nbkit.store.queue.Queue; meter: read() -> [(code, value)], optionally events() ->
+    # [(code, value, urgent)], state()/restore(state) and wake_pins(); link: app.link.Link.
     def __init__(self, cfg, clock, queue, meter, link, *, state_path="meter.state", log=None):
         self.cfg = cfg
         self.clock = clock
@@ -44,6 +47,7 @@ class MeterApp:
 
     def wake(self):
         # Do what is due now -> milliseconds until the next wake.
+        self.events()
         wake_at, reasons = self.sched.next_wake()
         if wake_at <= self.clock.time():
             if sch.SAMPLE in reasons:
@@ -60,6 +64,22 @@ class MeterApp:
         seq = self.queue.append(frame.pack_record(self.clock.time(), codes.BOOT, cause))
         self.log("event", seq, "boot", cause)
         self.sched.event("boot")
+
+    @property
+    def wake_pins(self):
+        # pin levels that end the deep sleep early (device.run), or None
+        return self.meter.wake_pins() if hasattr(self.meter, "wake_pins") else None
+
+    def events(self):
+        # Durable first: each alarm is on the queue before anything tries to send it.
+        if not hasattr(self.meter, "events"):
+            return
+        now = self.clock.time()
+        for code, value, urgent in self.meter.events():
+            seq = self.queue.append(frame.pack_record(now, code, value))
+            self.log("event", seq, codes.name(code), value, "URGENT" if urgent else "")
+            if urgent:
+                self.sched.event(codes.name(code))
 
     def sample(self):
         now = self.clock.time()
@@ -124,11 +144,15 @@ class MeterApp:
                 state = json.load(f)
         except (OSError, ValueError):
             return  # first boot, or a torn state file: start the schedule from now
-        if state.get("v") == _STATE_VERSION:
+        if state.get("v") != _STATE_VERSION:
+            return  # another firmware's layout: start the schedule from now
+        try:
             self.sched.restore(tuple(state["sched"]))
-            self.reported_dropped = state.get("dropped", 0)
-            if "meter" in state and hasattr(self.meter, "restore"):
-                self.meter.restore(tuple(state["meter"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            self.log("state", "schedule starts afresh:", exc)
+        self.reported_dropped = state.get("dropped", 0)
+        if "meter" in state and hasattr(self.meter, "restore"):
+            self.meter.restore(tuple(state["meter"]))
 
     def _save(self):
         tmp = self.state_path + ".tmp"

@@ -46,3 +46,27 @@ class ManualClock:
 
     def time(self):
         return self.epoch + self.now_ms // 1000
+
+
+class RtcMs:
+    # Milliseconds of the RTC, for windows that must outlast a deep sleep (ticks_ms restarts at
+    # every boot of a board; the RTC runs on). The virtual board's RTC is its virtual clock
+    # (virtual_s, sub-second); a real board's is time.time() (1 s resolution). The values are
+    # large (ms since the epoch): main-loop use only, never in an IRQ handler.
+    def __init__(self, clock):
+        self.clock = clock
+        self._virtual = getattr(clock, "virtual_s", None)
+
+    def ticks_ms(self):
+        if self._virtual is not None:
+            return int(self._virtual() * 1000)
+        return self.clock.time() * 1000
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def ticks_add(self, a, delta):
+        return a + delta
+
+    def time(self):
+        return self.clock.time()

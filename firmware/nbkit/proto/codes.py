@@ -18,6 +18,7 @@ FLOW_LPH = const(0x04)  # instantaneous flow, litres per hour
 TEMP_CC = const(0x05)  # temperature, 0.01 degC
 ENERGY_FWD_WH = const(0x06)  # cumulative forward (imported) active energy, Wh
 ENERGY_REV_WH = const(0x07)  # cumulative reverse (exported) active energy, Wh
+WATER_REV_L = const(0x08)  # cumulative reverse-flow water volume register, litres
 BATTERY_MV = const(0x10)  # battery voltage, mV
 RSRP_DBM = const(0x11)  # signal: reference signal received power, dBm (negative)
 SNR_DB = const(0x12)  # signal-to-noise ratio, dB
@@ -25,9 +26,10 @@ CE_LEVEL = const(0x13)  # NB-IoT coverage enhancement level, 0..2
 VALVE = const(0x14)  # meter valve state: 0 open, 1 closed, 2 unknown, 3 abnormal
 # -- meter events -------------------------------------------------------------
 LEAK = const(0x40)  # continuous flow suspected: 1 begins, 0 ends
-BURST = const(0x41)  # flow above burst threshold: flow in litres per hour
-TAMPER = const(0x42)  # magnet/case tamper: 1 detected, 0 cleared
-REVERSE_FLOW = const(0x43)  # backward flow seen: litres
+BURST = const(0x41)  # flow above burst threshold: flow in litres per hour; 0 ends
+TAMPER = const(0x42)  # magnet tamper: 1 field sensor, 2 both sensors at once; 0 cleared
+REVERSE_FLOW = const(0x43)  # backward flow seen: reverse register, litres; 0 ends
+NO_FLOW = const(0x44)  # no pulse for days (stuck meter, valve shut): hours; 0 flow resumed
 # -- smoke sensor events ------------------------------------------------------
 SMOKE_ALARM = const(0x50)  # alarm raised: obscuration, 0.01 %/m
 SMOKE_CLEAR = const(0x51)  # alarm ended: 0
@@ -55,6 +57,7 @@ NAMES = {
     TEMP_CC: ("temperature", "0.01C"),
     ENERGY_FWD_WH: ("energy_forward", "Wh"),
     ENERGY_REV_WH: ("energy_reverse", "Wh"),
+    WATER_REV_L: ("water_reverse", "L"),
     BATTERY_MV: ("battery", "mV"),
     RSRP_DBM: ("rsrp", "dBm"),
     SNR_DB: ("snr", "dB"),
@@ -64,6 +67,7 @@ NAMES = {
     BURST: ("burst", "L/h"),
     TAMPER: ("tamper", ""),
     REVERSE_FLOW: ("reverse_flow", "L"),
+    NO_FLOW: ("no_flow", "h"),
     SMOKE_ALARM: ("smoke_alarm", "0.01%/m"),
     SMOKE_CLEAR: ("smoke_clear", ""),
     SMOKE_HUSH: ("smoke_hush", "s"),

@@ -1,5 +1,6 @@
-# Water/gas pulse counting: IRQ-side counters (Reed, Quadrature) that only bump preallocated
-# array slots, and PulseMeter on the main loop: registers, persistence, flow alarms.
+# Water/gas pulse counting on the main loop: PulseMeter (registers, persistence, flow alarms)
+# over a pulse source: HwCounter (a hardware counter that counts on in deep sleep) here, or the
+# IRQ counters Reed and Quadrature (sense.pulse_irq) on a meter that stays in lightsleep.
 #
 # Persistence scheme (power loss neither loses nor double-counts reported pulses):
 # - one record = (write seq, forward, reverse, reported forward, reported reverse) + CRC-16,
@@ -12,21 +13,14 @@
 #   restored marker equals what was queued, so deltas restart from there (none counted twice).
 # - between reports the registers are persisted every `persist_every` pulses; flush() is for a
 #   brown-out hook. At most persist_every - 1 unreported pulses can be lost on a sudden cut.
+# - a hardware counter source (HwCounter: counts on while the MCU deep-sleeps) keeps its own
+#   baseline; the baseline goes into the SAME record as the registers it was added to, so a cut
+#   between the two can neither add a delta twice nor lose it.
 import struct
-from array import array
 
 from micropython import const
 
 from nbkit.sense.events import Event
-
-try:
-    import machine
-
-    _disable_irq = getattr(machine, "disable_irq", None)
-    _enable_irq = getattr(machine, "enable_irq", None)
-except ImportError:
-    _disable_irq = None
-    _enable_irq = None
 
 # event names (the lead maps them to codes in nbkit.proto.codes)
 EV_LEAK = "leak"
@@ -45,97 +39,6 @@ _HOUR = const(3600000)
 _DAY = const(86400000)
 
 
-def _atomic_take(slots, first, n, out):
-    # Copies slots[first:first+n] into out and zeroes them with IRQs disabled.
-    state = _disable_irq() if _disable_irq else None
-    for i in range(n):
-        out[i] = slots[first + i]
-        slots[first + i] = 0
-    if _enable_irq:
-        _enable_irq(state)
-    return out
-
-
-class Reed:
-    # One reed switch; an edge within guard_ms of the previous edge is contact bounce.
-    # slots: [pulses, last edge ms, edges seen]
-    def __init__(self, pin, clock, guard_ms=30):
-        self.pin = pin
-        self.clock = clock
-        self.guard_ms = guard_ms
-        self.slots = array("i", [0, clock.ticks_add(clock.ticks_ms(), -guard_ms), 0])
-        self._out = array("i", [0])
-
-    def attach(self, trigger, **kw):
-        # trigger: the board's Pin.IRQ_FALLING (or RISING) value; kw e.g. hard=True (the
-        # handler allocates nothing, so a hard IRQ is allowed)
-        self.pin.irq(handler=self.irq, trigger=trigger, **kw)
-
-    def irq(self, pin):
-        # IRQ handler: allocates nothing (array slot writes of small ints only).
-        s = self.slots
-        t = self.clock.ticks_ms()
-        s[2] += 1
-        if self.clock.ticks_diff(t, s[1]) >= self.guard_ms:
-            s[0] += 1
-        s[1] = t
-
-    def take(self):
-        # Main loop: (forward, reverse, tamper evidence) since the last take.
-        _atomic_take(self.slots, 0, 1, self._out)
-        return self._out[0], 0, 0
-
-
-# Quadrature: state = A << 1 | B, forward order 00 -> 10 -> 11 -> 01 -> 00 (A leads B).
-# Transition table prev * 4 + cur -> 0 none, 1 forward step, 2 backward step, 3 both changed.
-_POS = (0, 3, 1, 2)  # position of state 00, 01, 10, 11 in the forward order
-_TT = bytes((0, 1, 3, 2)[(_POS[c] - _POS[p]) % 4] for p in range(4) for c in range(4))
-
-
-class Quadrature:
-    # Two sensors over a half-disk target: a full cycle of 4 steps is one pulse, forward or
-    # reverse. Both sensors switching in one step cannot come from rotation: it is counted as
-    # magnetic-field evidence (an external magnet saturating both sensors at once).
-    # slots: [state, step accumulator, forward, reverse, double-switch count]
-    def __init__(self, pin_a, pin_b, active_low=True):
-        self.a = pin_a
-        self.b = pin_b
-        self.inv = 1 if active_low else 0
-        self.slots = array("i", [self._state(), 0, 0, 0, 0])
-        self._out = array("i", [0, 0, 0])
-
-    def _state(self):
-        return (self.a.value() ^ self.inv) << 1 | (self.b.value() ^ self.inv)
-
-    def attach(self, trigger, **kw):
-        # trigger: the board's Pin.IRQ_RISING | Pin.IRQ_FALLING value (both edges)
-        self.a.irq(handler=self.irq, trigger=trigger, **kw)
-        self.b.irq(handler=self.irq, trigger=trigger, **kw)
-
-    def irq(self, pin):
-        # IRQ handler of both pins: allocates nothing.
-        s = self.slots
-        cur = (self.a.value() ^ self.inv) << 1 | (self.b.value() ^ self.inv)
-        k = _TT[s[0] * 4 + cur]
-        if k == 1:
-            s[1] += 1
-            if s[1] >= 4:
-                s[1] = 0
-                s[2] += 1
-        elif k == 2:
-            s[1] -= 1
-            if s[1] <= -4:
-                s[1] = 0
-                s[3] += 1
-        elif k == 3:
-            s[4] += 1
-        s[0] = cur
-
-    def take(self):
-        o = _atomic_take(self.slots, 2, 3, self._out)
-        return o[0], o[1], o[2]
-
-
 def crc16(data):
     # CRC-16/CCITT-FALSE
     crc = 0xFFFF
@@ -147,23 +50,58 @@ def crc16(data):
     return crc
 
 
-_REC = "<IIIII"
-_REC_SIZE = const(22)
+# record: write seq, forward, reverse, reported forward, reported reverse, the source's 3 mark
+# fields (HwCounter baseline; zeros for IRQ sources), then CRC-16 of those 32 bytes
+_REC = "<IIIIIIII"
+_BODY = const(32)
+_REC_SIZE = const(34)
 
 
-def pack_record(seq, fwd, rev, rep_fwd, rep_rev):
-    body = struct.pack(_REC, seq, fwd, rev, rep_fwd, rep_rev)
+def pack_record(seq, fwd, rev, rep_fwd, rep_rev, *, mark=(0, 0, 0)):
+    body = struct.pack(_REC, seq, fwd, rev, rep_fwd, rep_rev, mark[0], mark[1], mark[2])
     return body + struct.pack("<H", crc16(body))
 
 
 def unpack_record(raw):
-    # -> (seq, fwd, rev, rep_fwd, rep_rev) or None when missing, short or corrupt
+    # -> (seq, fwd, rev, rep_fwd, rep_rev, mark0, mark1, mark2) or None when missing, short or
+    # corrupt
     if not raw or len(raw) != _REC_SIZE:
         return None
-    body = raw[:20]
-    if struct.unpack("<H", raw[20:22])[0] != crc16(body):
+    body = raw[:_BODY]
+    if struct.unpack("<H", raw[_BODY:])[0] != crc16(body):
         return None
     return struct.unpack(_REC, body)
+
+
+class HwCounter:
+    # Pulses counted by hardware that keeps counting while the MCU deep-sleeps (ESP32 ULP,
+    # STM32 LPTIM, the virtual board's host-side counter): pins whose `falling` attribute is the
+    # cumulative count of falling edges since the counter was powered. pin_rev (optional): a
+    # second counter of reverse pulses (a quadrature decoder's down count).
+    # The baseline (what was already taken) is persisted by PulseMeter with the registers:
+    # mark() -> the 3 record fields, set_mark() on restore. A count below its baseline means the
+    # counter restarted (power-up): everything it holds is new.
+    def __init__(self, pin_fwd, pin_rev=None):
+        self.pins = (pin_fwd, pin_rev)
+        self.base = [0, 0]
+
+    def _delta(self, i):
+        pin = self.pins[i]
+        if pin is None:
+            return 0
+        now = pin.falling
+        new = now - self.base[i] if now >= self.base[i] else now
+        self.base[i] = now
+        return new
+
+    def take(self):
+        return self._delta(0), self._delta(1), 0
+
+    def mark(self):
+        return self.base[0], self.base[1], 0
+
+    def set_mark(self, mark):
+        self.base[0], self.base[1] = mark[0], mark[1]
 
 
 class SlotFiles:
@@ -205,10 +143,36 @@ class Reading:
         )
 
 
+# What PulseMeter.state() saves and restore() puts back across a deep sleep (RAM is lost): the
+# times (ms of the meter's clock, which must then be the RTC: nbkit.hal.clock.RtcMs) first.
+_TIMES = (
+    "last_poll",
+    "last_pulse",
+    "last_flow",
+    "last_quiet",
+    "win_start",
+    "last_rev",
+    "last_magnet",
+)
+_WINDOWS = _TIMES + (
+    "win_count",
+    "over",
+    "under",
+    "rev_pending",
+    "leak",
+    "burst",
+    "noflow",
+    "reversing",
+    "magnet",
+)
+
+
 class PulseMeter:
-    # Main-loop side: poll() at least once a minute; it returns a list of Event.
-    # Times in ms. Leak: no zero-flow window of leak_quiet_ms within leak_window_ms; cleared
-    # by the next full quiet window. Burst: burst_windows consecutive windows of burst_window_ms
+    # Main-loop side: poll() at least once a minute, or at every wake of a deep-sleeping meter
+    # with a HwCounter source; it returns a list of Event. Times in ms of `clock`.
+    # Flow: a poll span whose rate is at least leak_rate pulses/h (0: any pulse) is flowing.
+    # Leak: no quiet (not flowing) window of leak_quiet_ms within leak_window_ms; cleared by the
+    # next full quiet window. Burst: burst_windows consecutive windows of >= burst_window_ms
     # at >= burst_rate pulses/h; cleared by as many windows below burst_clear_rate. No-flow: no
     # pulse for noflow_ms; cleared by the next pulse. Reverse: reverse_pulses reverse pulses;
     # cleared after reverse_clear_ms without any. Magnet: field pin active (field_active level)
@@ -220,6 +184,7 @@ class PulseMeter:
         self.field_pin = field_pin
         self.field_active = cfg.get("field_active", 0)
         self.persist_every = cfg.get("persist_every", 10)
+        self.leak_rate = cfg.get("leak_rate", 0)
         self.leak_quiet_ms = cfg.get("leak_quiet_ms", 30 * _MINUTE)
         self.leak_window_ms = cfg.get("leak_window_ms", _DAY)
         self.burst_window_ms = cfg.get("burst_window_ms", _MINUTE)
@@ -235,11 +200,29 @@ class PulseMeter:
         self.report_seq = 0
         self._restore()
         self._saved_total = self.forward + self.reverse
+        self._saved_mark = self._mark()
         now = clock.ticks_ms()
-        self.last_flow = self.last_quiet = self.win_start = self.last_rev = now
-        self.last_magnet = now
+        for name in _TIMES:
+            setattr(self, name, now)
         self.win_count = self.over = self.under = self.rev_pending = 0
         self.leak = self.burst = self.noflow = self.reversing = self.magnet = False
+
+    def state(self):
+        # The detection windows and alarm flags (registers live in the store's records).
+        return tuple(getattr(self, name) for name in _WINDOWS)
+
+    def restore(self, state):
+        # -> False (windows start afresh from now) when the state does not fit: another
+        # layout, or times ahead of the clock (the RTC was reset by a power loss)
+        now = self.clock.ticks_ms()
+        if len(state) != len(_WINDOWS):
+            return False
+        for i in range(len(_TIMES)):
+            if self.clock.ticks_diff(now, state[i]) < 0:
+                return False
+        for i, name in enumerate(_WINDOWS):
+            setattr(self, name, state[i])
+        return True
 
     def _restore(self):
         if self.store is None:
@@ -250,21 +233,29 @@ class PulseMeter:
             if rec is not None and (best is None or rec[0] > best[0]):
                 best = rec
         if best is not None:
-            self.wseq, self.forward, self.reverse, self.rep_forward, self.rep_reverse = best
+            self.wseq, self.forward, self.reverse, self.rep_forward, self.rep_reverse = best[:5]
+            if hasattr(self.source, "set_mark"):
+                self.source.set_mark(best[5:])
 
     def _persist(self):
         if self.store is None:
             return
         self.wseq += 1
+        mark = self._mark()
         rec = pack_record(
-            self.wseq, self.forward, self.reverse, self.rep_forward, self.rep_reverse
+            self.wseq, self.forward, self.reverse, self.rep_forward, self.rep_reverse, mark=mark
         )
         self.store.save(self.wseq & 1, rec)
         self._saved_total = self.forward + self.reverse
+        self._saved_mark = mark
+
+    def _mark(self):
+        return tuple(self.source.mark()) if hasattr(self.source, "mark") else (0, 0, 0)
 
     def flush(self):
-        # Persist now (brown-out / low-voltage hook, or before a planned power-off).
-        if self.forward + self.reverse != self._saved_total:
+        # Persist now (brown-out / low-voltage hook, or before a planned power-off or a deep
+        # sleep with a hardware counter source).
+        if self.forward + self.reverse != self._saved_total or self._mark() != self._saved_mark:
             self._persist()
 
     def begin_report(self):
@@ -293,8 +284,10 @@ class PulseMeter:
     def poll(self):
         f, r, jumps = self.poll_counts()
         now = self.clock.ticks_ms()
+        span = self.clock.ticks_diff(now, self.last_poll)
+        self.last_poll = now
         events = []  # type: list
-        self._flow(now, f + r, events)
+        self._flow(now, f + r, span, events)
         self._burst(now, f + r, events)
         self._reverse(now, r, events)
         self._magnet(now, jumps, events)
@@ -303,13 +296,15 @@ class PulseMeter:
     def _ev(self, events, name, value, urgent=False):
         events.append(Event(name, value, urgent, self.clock.ticks_ms()))
 
-    def _flow(self, now, n, events):
+    def _flow(self, now, n, span, events):
         diff = self.clock.ticks_diff
         if n:
-            self.last_flow = now
+            self.last_pulse = now
             if self.noflow:
                 self.noflow = False
                 self._ev(events, EV_FLOW_RESUMED, n)
+        if n and n * _HOUR > self.leak_rate * span:
+            self.last_flow = now
         quiet = diff(now, self.last_flow)
         if quiet >= self.leak_quiet_ms:
             self.last_quiet = now
@@ -320,9 +315,10 @@ class PulseMeter:
         if not self.leak and since >= self.leak_window_ms:
             self.leak = True
             self._ev(events, EV_LEAK, since // _MINUTE)
-        if not self.noflow and quiet >= self.noflow_ms:
+        dry = diff(now, self.last_pulse)
+        if not self.noflow and dry >= self.noflow_ms:
             self.noflow = True
-            self._ev(events, EV_NO_FLOW, quiet // _HOUR)
+            self._ev(events, EV_NO_FLOW, dry // _HOUR)
 
     def _burst(self, now, n, events):
         self.win_count += n

@@ -74,6 +74,7 @@ FIELDS = {
     "report_interval_s": (int, 14400, _range(60, 7 * 86400)),
     "leak_lph": (int, 30, _range(0, 100000)),  # flow never below this for a day: leak
     "burst_lph": (int, 3000, _range(0, 1000000)),  # flow above this: burst
+    "litres_per_pulse": (int, 1, _range(1, 1000)),  # water/gas meter pulse weight
     "low_battery_mv": (int, 3300, _range(2000, 4200)),
     "service_pin": (str, "", _pin),  # console PIN (nbkit.console); secret, never read back
     "profile": (str, "water", _profile),  # what the device measures (app.device.build)
