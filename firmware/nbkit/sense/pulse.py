@@ -202,8 +202,8 @@ class PulseMeter:
         self._saved_total = self.forward + self.reverse
         self._saved_mark = self._mark()
         now = clock.ticks_ms()
-        for name in _TIMES:
-            setattr(self, name, now)
+        self.last_poll = self.last_pulse = self.last_flow = self.last_quiet = now
+        self.win_start = self.last_rev = self.last_magnet = now  # every name in _TIMES
         self.win_count = self.over = self.under = self.rev_pending = 0
         self.leak = self.burst = self.noflow = self.reversing = self.magnet = False
 
