@@ -174,11 +174,14 @@ def test_magnet_on_the_field_sensor_is_urgent_and_stops_waking_on_that_pin():
 def test_reverse_flow_event_and_reverse_register():
     b = Board(reverse=True)
     m = b.boot()
+    b.flow(10, 15, m)
+    m = b.boot()
+    assert m.read() == [(codes.WATER_L, 10)]  # no reverse register until it moves
     b.rev.falling += 3
     b.flow(10, 15, m)
     m = b.boot()
     assert m.events() == [(codes.REVERSE_FLOW, 3, False)]
-    assert m.read() == [(codes.WATER_L, 10), (codes.WATER_REV_L, 3)]
+    assert m.read() == [(codes.WATER_L, 20), (codes.WATER_REV_L, 3)]
     b.flow(10, 60, m)
     m = b.boot()
     assert m.events() == [(codes.REVERSE_FLOW, 0, False)]

@@ -3,7 +3,8 @@
 # (leak, burst, no-flow, reverse flow, magnet tamper) on windows kept in RTC time, so they
 # survive the deep sleep between wakes.
 #   events() every wake     -> [(code, value, urgent)]: alarms raised or cleared since last wake
-#   read() at sample slots  -> [(code, value)]: the forward (and reverse) index in litres; the
+#   read() at sample slots  -> [(code, value)]: the forward index in litres (and the reverse
+#                              one once reverse flow was seen); the
 #                              registers and the counter baseline are on flash before it returns
 #   state()/restore()       the detection windows, in MeterApp's state file (flushes first)
 #   wake_pins()             the field sensor ends a deep sleep at once (until the alarm is up)
@@ -93,7 +94,7 @@ class WaterMeter:
     def read(self):
         r = self.pm.begin_report()
         out = [(self.code, r.forward * self.lpp)]
-        if self.has_reverse:
+        if self.has_reverse and r.reverse:  # a meter that never ran backwards sends no zeros
             out.append((codes.WATER_REV_L, r.reverse * self.lpp))
         return out
 

@@ -4,6 +4,7 @@
 import json
 
 import machine
+from micropython import const
 
 from nbkit.hal.clock import Clock
 from nbkit.hal.uart import UartTransport
@@ -12,6 +13,7 @@ with open("board.json") as _f:
     board = json.load(_f)
 
 _state = {"clock": None, "modem": None}  # type: dict
+_ANALOG_POLL_MS = const(10000)
 _pins = {}  # type: dict
 
 
@@ -89,15 +91,20 @@ def pin(name):
 
 
 def deepsleep(ms, wake_pins=None):
-    # wake_pins {name: level}: on an ESP32 the first pin with an RTC-capable GPIO ends the sleep
-    # (ext0); ports without pin wake-up sleep out the timer.
+    # wake_pins {name: level}: on an ESP32 the first pin with a digital level and an RTC-capable
+    # GPIO ends the sleep (ext0); ports without pin wake-up sleep out the timer. An analog
+    # threshold (level > 1, the smoke chamber) cannot wake these ports: the sleep is capped at
+    # board data analog_poll_ms (default 10 s) so the app samples the input itself at each wake,
+    # as a smoke alarm's MCU pulses its IR LED every ~10 s.
     if wake_pins:
+        if [level for level in wake_pins.values() if level > 1]:
+            ms = min(ms, board.get("analog_poll_ms", _ANALOG_POLL_MS))
         try:
             import esp32  # type: ignore[import-not-found]
 
             for name, level in wake_pins.items():
                 number = board["pins"].get(name)
-                if number is not None and level in (0, 1):  # > 1: an analog threshold
+                if number is not None and level in (0, 1):
                     esp32.wake_on_ext0(machine.Pin(number), level == 1)
                     break
         except (ImportError, ValueError):
