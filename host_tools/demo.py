@@ -73,7 +73,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def _print_uplink(event: dict[str, Any]) -> None:
-    rows = event["readings"]
+    rows = sorted(event["readings"], key=lambda r: r["code"] < 0x40)  # events (alarms) first
     values = " ".join(f"{r['name']}={r['value']}{r['unit']}" for r in rows[:4])
     more = f" (+{len(rows) - 4} more)" if len(rows) > 4 else ""
     hours = (event["virtual_t"] - EPOCH) / 3600
@@ -121,6 +121,13 @@ def summarize(rig: Rig, hours: float) -> dict[str, Any]:
         "years_on_er26500": round(cell.years(energy.per_day_mah), 1),
     }
 
+
+#: the water demo holds a magnet at the meter for half an hour: the field sensor wakes the board,
+#: the tamper alarm goes at once in its own uplink; the all-clear waits for the next report
+WATER_MAGNET = (
+    (6.2, "set tamper 0", "a magnet held at the meter (field sensor active)"),
+    (6.7, "set tamper 1", "the magnet removed"),
+)
 
 #: the module each transport runs over in the demo (the emulator's personas)
 MODEM_FOR = {"udp": ("bc28", "ec200"), "tcp": ("ec200",), "mqtt": ("ec200",), "coap": ("bc28",)}
@@ -172,9 +179,15 @@ def run(args: argparse.Namespace) -> int:
                 pulses = int(args.hours * 3600 // args.flow_period) + 100
                 rig.control(f"pulse pulse_a {pulses} {args.flow_period * 1000}")
             end = EPOCH + args.hours * 3600 + 600  # and the report due at the end
+            magnet = list(WATER_MAGNET) if args.profile == "water" else []
             while rig.virtual_now() < end:
                 rig.check_alive()
                 time.sleep(0.2)
+                if magnet and rig.virtual_now() >= EPOCH + magnet[0][0] * 3600:
+                    at, command, what = magnet.pop(0)
+                    rig.control(command)
+                    if not args.json:
+                        print(f"[{at:5.1f} h] demo: {what}", flush=True)
                 if args.profile != "water":
                     from host_tools.demo_profiles import grow_meter
 
