@@ -2,7 +2,8 @@
 
 Starts the collector (UDP + SQLite), the BC28 modem emulator (pty, real UDP) and the virtual
 board running `firmware/main.py` in MicroPython, all on one virtual clock; drives water flow into
-the meter's pulse input; prints every uplink as the collector accepts it; then a summary.
+the meter's pulse input and holds a magnet at the meter for half an hour (the tamper alarm);
+prints every uplink as the collector accepts it; then a summary.
 Ctrl-C stops every process it started.
 
 `--profile` picks the device: water (pulse input, the default), gas-cjt188 / electricity-dlt645
