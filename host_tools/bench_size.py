@@ -1,12 +1,60 @@
-"""Bench suite: compiled firmware size per board (bytes of .mpy / .py on the device)."""
+"""Bench suite: compiled firmware size per board (bytes of .mpy / .py on the device), and the
+heap each device profile's modules take once loaded, as a share of the virtual board's heap."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from host_tools import boards, build
+from host_tools.errors import CommandError
+from host_tools.mpy import micropython_binary
+
+#: what one wake of each profile imports beyond the common app (device, meter, AT engine, BC28
+#: driver, UDP link, queue, config): the modules of `app.device.build` for that profile
+PROFILE_MODULES = {
+    "water": ["nbkit.app.water"],
+    "gas-cjt188": ["nbkit.app.busmeter", "nbkit.sense.cjt188"],
+    "electricity-dlt645": ["nbkit.app.busmeter", "nbkit.sense.dlt645"],
+    "smoke": ["nbkit.app.smoke_app", "nbkit.sense.smoke"],
+}
+COMMON = ["nbkit.app.device", "nbkit.modem.bc95", "nbkit.app.link"]
+#: whose heap: the board's heap_bytes with MicroPython's `w` suffix (scaled by the word size, so
+#: the unix port's 64-bit objects take the share they take on a 32-bit board), as the vboard runs
+BOARD = "unix_sim"
+
+_PROBE = """
+import gc, json, sys
+gc.collect(); base = gc.mem_alloc()
+for m in %r:
+    __import__(m)
+gc.collect(); common = gc.mem_alloc()
+for m in %r:
+    __import__(m)
+gc.collect()
+print(json.dumps([common - base, gc.mem_alloc() - base, gc.mem_alloc() + gc.mem_free()]))
+"""
+
+
+def profile_heap(build_dir: Path, profile: str, heap_bytes: int) -> tuple[int, int, int]:
+    """(common modules, common + profile modules, heap total) in bytes, after gc.collect()."""
+    code = _PROBE % (COMMON, PROFILE_MODULES[profile])
+    proc = subprocess.run(
+        [micropython_binary(), "-X", f"heapsize={heap_bytes}w", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(build_dir),
+        env={"MICROPYPATH": str(build_dir)},
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise CommandError(f"loading the {profile} modules failed in MicroPython:\n{proc.stderr}")
+    common, total, heap = json.loads(proc.stdout.strip().splitlines()[-1])
+    return common, total, heap
 
 
 def run(report: Any) -> None:
@@ -15,3 +63,13 @@ def run(report: Any) -> None:
         for name in boards.board_names():
             built = build.build_board(name, Path(tmp))
             report.figure(f"{name}: {len(built)} modules", sum(m.size for m in built), "bytes")
+        heap_bytes = boards.load(BOARD)["heap_bytes"]
+        for profile in PROFILE_MODULES:
+            common, total, heap = profile_heap(Path(tmp) / BOARD, profile, heap_bytes)
+            report.figure(
+                f"{profile}: loaded modules, share of the board heap",
+                100 * total / heap,
+                "%",
+                note=f"common app {100 * common / heap:.0f} % of {BOARD}'s "
+                f"{heap_bytes // 1024} KiB (32-bit); frozen into the firmware they run from flash",
+            )

@@ -1,0 +1,17 @@
+"""The heap figures of `make bench` (suite firmware-size): measured in MicroPython on the build."""
+
+from __future__ import annotations
+
+from host_tools import bench_size, boards, build
+
+
+def test_every_profile_loads_within_the_board_heap_with_room_to_run(tmp_path):
+    build.build_board(bench_size.BOARD, tmp_path)
+    heap_bytes = boards.load(bench_size.BOARD)["heap_bytes"]
+    for profile in bench_size.PROFILE_MODULES:
+        common, total, heap = bench_size.profile_heap(
+            tmp_path / bench_size.BOARD, profile, heap_bytes
+        )
+        assert 0 < common < total, (profile, common, total)
+        # the modules leave a third of the heap for the wake itself (AT buffers, queue, frames)
+        assert total < heap * 2 // 3, f"{profile}: modules take {total} of {heap} bytes"
