@@ -124,7 +124,6 @@ def run(board):
             if after == power.ACTION_CFUN0:  # the network denied PSM: radio off until the next
                 app.link.modem.power_down()  # report instead of idling at DRX current
     except Exception as exc:  # never stay stuck in the REPL: a board in the field is alone
-        import gc
         import sys
 
         log(

@@ -3,9 +3,9 @@
 # (leak, burst, no-flow, reverse flow, magnet tamper) on windows kept in RTC time, so they
 # survive the deep sleep between wakes.
 #   events() every wake     -> [(code, value, urgent)]: alarms raised or cleared since last wake
-#   read() at sample slots  -> [(code, value)]: the forward index in litres (and the reverse
-#                              one once reverse flow was seen); the
-#                              registers and the counter baseline are on flash before it returns
+#   read() at sample slots  -> [(code, value)]: the forward index in litres, and the reverse
+#                              one once reverse flow was seen; the registers and the counter
+#                              baseline are on flash before it returns
 #   state()/restore()       the detection windows, in MeterApp's state file (flushes first)
 #   wake_pins()             the field sensor ends a deep sleep at once (until the alarm is up)
 # Detection granularity is the wake: a sleeping meter sees flow per read interval, so a burst

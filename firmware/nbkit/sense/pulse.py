@@ -170,7 +170,7 @@ _WINDOWS = _TIMES + (
 class PulseMeter:
     # Main-loop side: poll() at least once a minute, or at every wake of a deep-sleeping meter
     # with a HwCounter source; it returns a list of Event. Times in ms of `clock`.
-    # Flow: a poll span whose rate is at least leak_rate pulses/h (0: any pulse) is flowing.
+    # Flow: a poll span whose rate is above leak_rate pulses/h (0: any pulse) is flowing.
     # Leak: no quiet (not flowing) window of leak_quiet_ms within leak_window_ms; cleared by the
     # next full quiet window. Burst: burst_windows consecutive windows of >= burst_window_ms
     # at >= burst_rate pulses/h; cleared by as many windows below burst_clear_rate. No-flow: no
