@@ -196,7 +196,9 @@ ROUNDS = {"rounds": 100, "gap_ms": 25}
 def test_coverage_loss_deregisters_then_the_driver_attaches_again(
     echo_port: int, stat: int
 ) -> None:
-    fault = {"kind": "coverage_loss", "at": 1000, "duration": 100, "stat": stat}
+    # longer than one exchange (1 s echo wait + retry): the loss cannot pass unseen inside a
+    # transaction, so the driver finds itself offline and attaches again
+    fault = {"kind": "coverage_loss", "at": 1000, "duration": 2500, "stat": stat}
     opts = {**ROUNDS, "until": ["searching", 3]}
     r = run_cycle(echo_port, opts=opts, scenario={"faults": [fault]}, **QUIET)
     assert r["echoes"] == r["rounds"] < 100, r  # every exchange completed, the loss was seen
