@@ -42,6 +42,7 @@ def _good():
             "needs 'modem.uart.tx' and 'modem.uart.rx'",
         ),
         (lambda b: b.update(mpy_arch="z80"), "'mpy_arch' must be one of"),
+        (lambda b: b.update(pulse_reverse="pulse_c"), "'pulse_reverse' must name a pin"),
     ],
 )
 def test_invalid_board_data_is_refused_with_the_reason(mutate, message):
