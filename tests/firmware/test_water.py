@@ -215,3 +215,13 @@ def test_an_urgent_alarm_is_reported_in_the_wake_that_raised_it():
     assert link.sent == [([(codes.TAMPER, 1)], 0x400)], link.sent
     assert queue.counts()["pending"] == 0
     assert app.wake_pins is None and 0 < ms <= 12 * MIN, ms
+
+
+def test_a_saved_schedule_of_another_layout_starts_afresh_instead_of_crashing():
+    b = Board()
+    queue = Queue(MOUNT + "/q")
+    path = MOUNT + "/meter.state"
+    with open(path, "w") as f:
+        f.write('{"v": 1, "sched": [1, 2, 3], "meter": [5]}')  # fields of another firmware
+    app = MeterApp(b.cfg, b.clock, queue, b.boot(), Link(queue), state_path=path)
+    assert 0 < app.wake() <= 900 * 1000  # the schedule and the windows start from now
