@@ -129,3 +129,12 @@ def test_state_survives_deep_sleep_without_a_second_power_on():
     assert _codes(link2) == [codes.REMOVED], link2.sent  # no BOOT again
     assert app2.wake_pins["tamper"] == 0  # next wake: put back
     assert app2.power_on_t == app.power_on_t
+
+
+def test_a_saved_state_of_another_layout_starts_the_sensor_cold_instead_of_crashing():
+    _fresh_fs()
+    with open(MOUNT + "/smoke.state", "w") as f:
+        f.write('{"v": 1, "sched": [1, 2], "flags": []}')  # fields of another firmware
+    app, link, _, _ = _app(ManualClock(), SimADC(CLEAN), warm=True)
+    assert app.wake() > 0
+    assert link.sent and link.sent[0][0][0] == (codes.BOOT, 1), link.sent  # a cold start

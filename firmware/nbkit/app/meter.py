@@ -6,13 +6,11 @@
 #      collector's authenticated ack covers, keep the rest for the next report;
 #   3. return how long to sleep; the caller deep-sleeps the board (RAM is lost).
 # The scheduler's deadlines are saved to flash at every wake, so they survive the deep sleep.
-import json
-import os
-
 from micropython import const
 
 from nbkit.app import scheduler as sch
 from nbkit.proto import codes, frame
+from nbkit.store import config, statefile
 
 _ACK_WAIT_MS = const(10000)  # a reply needs an RRC round trip; CE2 takes seconds
 _MAX_UPLINKS = const(8)  # frames per report; what is left waits for the next report
@@ -30,7 +28,7 @@ class MeterApp:
         self.queue = queue
         self.meter = meter
         self.link = link
-        self.key = _key(cfg["key"])
+        self.key = config.key_bytes(cfg)
         self.state_path = state_path
         self.log = log or _quiet
         self.sched = sch.Scheduler(
@@ -139,13 +137,9 @@ class MeterApp:
     # -- state across deep sleep ------------------------------------------------------------
 
     def _load(self):
-        try:
-            with open(self.state_path) as f:
-                state = json.load(f)
-        except (OSError, ValueError):
-            return  # first boot, or a torn state file: start the schedule from now
-        if state.get("v") != _STATE_VERSION:
-            return  # another firmware's layout: start the schedule from now
+        state = statefile.load(self.state_path, _STATE_VERSION)
+        if state is None:
+            return  # first boot, a torn file or another firmware's: start the schedule from now
         try:
             self.sched.restore(tuple(state["sched"]))
         except (KeyError, TypeError, ValueError) as exc:
@@ -155,20 +149,10 @@ class MeterApp:
             self.meter.restore(tuple(state["meter"]))
 
     def _save(self):
-        tmp = self.state_path + ".tmp"
-        with open(tmp, "w") as f:
-            state = {"v": _STATE_VERSION, "sched": list(self.sched.state())}
-            state["dropped"] = self.reported_dropped
-            if hasattr(self.meter, "state"):
-                state["meter"] = list(self.meter.state())
-            json.dump(state, f)
-        os.rename(tmp, self.state_path)
-
-
-def _key(hex_key):
-    from binascii import unhexlify
-
-    return unhexlify(hex_key)
+        state = {"sched": list(self.sched.state()), "dropped": self.reported_dropped}
+        if hasattr(self.meter, "state"):
+            state["meter"] = list(self.meter.state())
+        statefile.save(self.state_path, _STATE_VERSION, state)
 
 
 def _quiet(*args):

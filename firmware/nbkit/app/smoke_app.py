@@ -10,14 +10,12 @@
 #      tamper switch) so an alarm wakes the device at once.
 # The chamber is not sampled every 10 s in deep sleep: the board's analog front end raises the
 # smoke_adc wake pin (a threshold interrupt); the sensor's own sampling runs while awake.
-import json
-import os
-
 from micropython import const
 
 from nbkit.app import scheduler as sch
 from nbkit.proto import codes, frame
 from nbkit.sense import smoke
+from nbkit.store import config, statefile
 
 _STATE_VERSION = const(1)
 _ACK_WAIT_MS = const(10000)
@@ -93,7 +91,7 @@ class SmokeApp:
         self.reset_cause = reset_cause
         self.state_path = state_path
         self.log = log or _quiet
-        self.key = _unhex(cfg["key"])
+        self.key = config.key_bytes(cfg)
         hb = cfg["heartbeat_s"]
         self.sched = sch.Scheduler(
             clock, 0, heartbeat_s=hb, backoff_base_s=min(60, hb), backoff_max_s=hb
@@ -271,28 +269,27 @@ class SmokeApp:
     # -- state across deep sleep -------------------------------------------------------------
 
     def _load(self):
+        # -> True when a deep sleep's state was put back (else the sensor starts cold)
+        st = statefile.load(self.state_path, _STATE_VERSION)
+        if st is None:
+            return False
         try:
-            with open(self.state_path) as f:
-                st = json.load(f)
-        except (OSError, ValueError):
-            return False
-        if st.get("v") != _STATE_VERSION:
-            return False
-        self.sched.restore(tuple(st["sched"]))
-        self.radio = tuple(st["radio"]) if st.get("radio") else None
-        self.power_on_t = st["boot_t"]
-        s = self.sensor
-        s.low_battery, s.tamper, s.fault, s.last_mv = st["flags"]
-        now_rtc, now = self.clock.time(), s.clock.ticks_ms()
-        s.next_battery = s.clock.ticks_add(now, (st["battery_at"] - now_rtc) * 1000)
-        s.next_heartbeat = s.clock.ticks_add(now, (st["heartbeat_at"] - now_rtc) * 1000)
+            self.sched.restore(tuple(st["sched"]))
+            self.radio = tuple(st["radio"]) if st.get("radio") else None
+            self.power_on_t = st["boot_t"]
+            s = self.sensor
+            s.low_battery, s.tamper, s.fault, s.last_mv = st["flags"]
+            now_rtc, now = self.clock.time(), s.clock.ticks_ms()
+            s.next_battery = s.clock.ticks_add(now, (st["battery_at"] - now_rtc) * 1000)
+            s.next_heartbeat = s.clock.ticks_add(now, (st["heartbeat_at"] - now_rtc) * 1000)
+        except (KeyError, TypeError, ValueError):
+            return False  # fields of another layout: start cold rather than crash every wake
         return True
 
     def _save(self):
         s = self.sensor
         now_rtc, now = self.clock.time(), s.clock.ticks_ms()
         st = {
-            "v": _STATE_VERSION,
             "sched": list(self.sched.state()),
             "radio": list(self.radio) if self.radio else None,
             "boot_t": self.power_on_t,
@@ -300,16 +297,7 @@ class SmokeApp:
             "battery_at": now_rtc + s.clock.ticks_diff(s.next_battery, now) // 1000,
             "heartbeat_at": now_rtc + s.clock.ticks_diff(s.next_heartbeat, now) // 1000,
         }
-        tmp = self.state_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(st, f)
-        os.rename(tmp, self.state_path)
-
-
-def _unhex(text):
-    from binascii import unhexlify
-
-    return unhexlify(text)
+        statefile.save(self.state_path, _STATE_VERSION, st)
 
 
 def _quiet(*args):
