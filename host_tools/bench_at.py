@@ -16,8 +16,6 @@ Two measurements, labelled apart:
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from host_tools import FIRMWARE_DIR, REPO_ROOT, build
 from host_tools.emulator.echo import udp_echo
 from host_tools.emulator.process import running_emulator
 from host_tools.errors import CommandError
-from host_tools.mpy import micropython_binary
+from host_tools.mpy import run_micropython
 
 SCRIPT = REPO_ROOT / "tests" / "firmware" / "at_bench.py"
 EMULATED_SCRIPT = REPO_ROOT / "tests" / "e2e" / "emu_cycle.py"
@@ -38,17 +36,8 @@ PEAK_TARGET = 32 * 1024
 
 def _micropython_json(args: list[str], firmware: Path = FIRMWARE_DIR) -> dict[str, Any]:
     """Run a MicroPython script with the firmware from `firmware`; its last line as JSON."""
-    env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([".frozen", str(firmware), str(SCRIPT.parent)])
-    proc = subprocess.run(
-        [micropython_binary(), "-X", f"heapsize={HEAP}", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=str(REPO_ROOT),
-        check=False,
-    )
+    path = [".frozen", str(firmware), str(SCRIPT.parent)]
+    proc = run_micropython(args, path=path, heap=HEAP, cwd=REPO_ROOT, timeout=120)
     if proc.returncode != 0:
         raise CommandError(f"AT benchmark failed in MicroPython:\n{proc.stdout}{proc.stderr}")
     figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])

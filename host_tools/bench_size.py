@@ -4,14 +4,13 @@ heap each device profile's modules take once loaded, as a share of the virtual b
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from host_tools import boards, build
 from host_tools.errors import CommandError
-from host_tools.mpy import micropython_binary
+from host_tools.mpy import run_micropython
 
 #: what one wake of each profile imports beyond the common app (device, meter, AT engine, BC28
 #: driver, UDP link, queue, config): the modules of `app.device.build` for that profile
@@ -42,14 +41,8 @@ print(json.dumps([common - base, gc.mem_alloc() - base, gc.mem_alloc() + gc.mem_
 def profile_heap(build_dir: Path, profile: str, heap_bytes: int) -> tuple[int, int, int]:
     """(common modules, common + profile modules, heap total) in bytes, after gc.collect()."""
     code = _PROBE % (COMMON, PROFILE_MODULES[profile])
-    proc = subprocess.run(
-        [micropython_binary(), "-X", f"heapsize={heap_bytes}w", "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=str(build_dir),
-        env={"MICROPYPATH": str(build_dir)},
-        check=False,
+    proc = run_micropython(
+        ["-c", code], path=[str(build_dir)], heap=f"{heap_bytes}w", cwd=build_dir
     )
     if proc.returncode != 0:
         raise CommandError(f"loading the {profile} modules failed in MicroPython:\n{proc.stderr}")

@@ -10,9 +10,7 @@ measured in the emulator's spy log, and the charge of its recorded state timelin
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from host_tools import FIRMWARE_DIR, REPO_ROOT
 from host_tools.emulator.process import EmulatorProcess, running_emulator
 from host_tools.energy import airpath
 from host_tools.energy.model import Profile, Record, Result, integrate
-from host_tools.mpy import micropython_binary
+from host_tools.mpy import run_micropython
 
 SCRIPT = REPO_ROOT / "tests" / "e2e" / "power_wake.py"
 #: the wake script is compiled from source in the process: the compiler needs the room
@@ -67,18 +65,8 @@ def run_wake(
 
     Raises RuntimeError with the MicroPython output when the process fails.
     """
-    env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([".frozen", str(FIRMWARE_DIR)])
     args = [str(SCRIPT), emu.path, emu.clock_arg, str(port), fallback, str(report_s), "1200"]
-    proc = subprocess.run(
-        [micropython_binary(), "-X", f"heapsize={HEAP}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=str(REPO_ROOT),
-        check=False,
-    )
+    proc = run_micropython(args, path=[".frozen", str(FIRMWARE_DIR)], heap=HEAP, cwd=REPO_ROOT)
     if proc.returncode != 0:
         raise RuntimeError(
             f"firmware wake failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
