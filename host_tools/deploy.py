@@ -242,9 +242,8 @@ def _check_room(device: Device, sizes: list[int]) -> None:
     if need > free:
         raise CommandError(
             f"flash too full to deploy: staging {len(sizes)} file(s) needs {need * bsize // 1024}"
-            f" KiB, {free * bsize // 1024} KiB free. Free space on the board (old logs, a full "
-            "queue) or deploy fewer changes at once;"
-            " nothing was changed"
+            f" KiB, {free * bsize // 1024} KiB free. Nothing was changed: free space on the board"
+            " (`mpremote fs ls` / `fs rm` files the app does not need) and deploy again"
         )
 
 

@@ -168,5 +168,5 @@ def test_a_deploy_that_would_not_fit_is_refused_before_anything_is_written():
     sizes = [100, 4096, 4097, 9000]  # 1 + 1 + 2 + 3 blocks
     assert deploy.staging_blocks(sizes, 4096) == 7
     deploy._check_room(_BoardWithFreeBlocks(7 + deploy.SPARE_BLOCKS), sizes)  # fits exactly
-    with pytest.raises(CommandError, match=r"flash too full to deploy: .* nothing was changed"):
+    with pytest.raises(CommandError, match=r"flash too full to deploy: .* Nothing was changed"):
         deploy._check_room(_BoardWithFreeBlocks(7 + deploy.SPARE_BLOCKS - 1), sizes)
