@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from host_tools import bench_size, boards, build
+from host_tools.bench import size as bench_size
+from host_tools.device import boards, build
 
 
 def test_every_profile_loads_within_the_board_heap_with_room_to_run(tmp_path):

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from nbkit.store import config
 
-from host_tools import boards
+from host_tools.device import boards
 from host_tools.errors import CommandError
-from host_tools.vboard import Options, VBoard, _pin_levels, ensure_flash, parse_clock
+from host_tools.vboard.command import Options, VBoard, _pin_levels, ensure_flash, parse_clock
 
 BASE = {"device_id": 1, "key": "00" * 16, "server_host": "127.0.0.1", "server_port": 5683}
 

@@ -8,9 +8,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from host_tools import boards, build
+from host_tools.device import boards, build
 from host_tools.errors import CommandError
-from host_tools.mpy import run_micropython
+from host_tools.vboard.mpy import run_micropython
 
 #: what one wake of each profile imports beyond the common app (device, meter, AT engine, BC28
 #: driver, UDP link, queue, config): the modules of `app.device.build` for that profile

@@ -1,4 +1,4 @@
-"""The non-water demo profiles of `nbkit demo` (see host_tools/demo.py).
+"""The non-water demo profiles of `nbkit demo` (see host_tools/rig/demo.py).
 
 * gas-cjt188 / electricity-dlt645: the emulated meter's registers grow with device time, so the
   readings the firmware takes over the meter bus move like a real meter's.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.errors import CommandError
-from host_tools.rig import EPOCH, Rig, RigOptions
+from host_tools.rig.rig import EPOCH, Rig, RigOptions
 
 _GAS_BASE = 123456  # 1234.56 m3, the emulator's register unit (0.01 m3)
 _ENERGY_BASE = 1234567  # 12345.67 kWh (0.01 kWh)

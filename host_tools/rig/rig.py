@@ -8,8 +8,6 @@ on a littlefs image. Device and emulator share one virtual clock (docs/architect
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -152,32 +150,20 @@ class Rig:
         return self
 
     def _provision(self) -> None:
-        """The documented key flow (docs/keys.md): `nbkit keys new`, then the intervals."""
+        """The documented key flow (docs/keys.md): `keys new_key`, then the intervals."""
         from nbkit.store import config
 
-        from host_tools.cli import main as nbkit_main
+        from host_tools.device.keys import new_key
 
         keys, cfg_path = self.path("keys.json"), self.path("device.json")
         for p in (keys, cfg_path):
             p.unlink(missing_ok=True)
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints the fingerprint
-            code = nbkit_main(
-                [
-                    "keys",
-                    "new",
-                    "--device",
-                    str(self.opt.device_id),
-                    "--keys",
-                    str(keys),
-                    "--config",
-                    str(cfg_path),
-                    "--server",
-                    f"{self.server[0]}:{self.server[1]}",
-                    "--json",
-                ]
-            )
-        if code:
-            raise CommandError("`nbkit keys new` failed")
+        new_key(
+            self.opt.device_id,
+            keys,
+            config_path=cfg_path,
+            server=f"{self.server[0]}:{self.server[1]}",
+        )
         cfg = json.loads(cfg_path.read_text())
         cfg.update(
             read_interval_s=self.opt.read_interval_s,
@@ -233,7 +219,7 @@ class Rig:
         if transport == "udp":
             self.server = ("127.0.0.1", self.collector_port)
         elif transport == "mqtt":
-            from host_tools.broker import BrokerProcess, free_port
+            from host_tools.collector.broker import BrokerProcess, free_port
 
             self.broker = BrokerProcess("127.0.0.1", free_port())
             self.broker.start()
@@ -268,7 +254,7 @@ class Rig:
     def _start_vboard(self, modem_port: str) -> None:
         # The board runs the firmware as a board does: compiled .mpy files (source compiled on
         # the device would not fit its heap), mounted read-only as the board's built-in code.
-        from host_tools.build import build_board
+        from host_tools.device.build import build_board
 
         board = BOARD_FOR_MODEM.get(self.opt.modem)
         if board is None:

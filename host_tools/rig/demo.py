@@ -24,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from host_tools.errors import CommandError
-from host_tools.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
+from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
 
 PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "smoke")
 
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scale is None:
         args.scale = 30.0 if smoke else 2400.0
     if smoke:
-        from host_tools.demo_profiles import run_smoke
+        from host_tools.rig.profiles import run_smoke
 
         return run_smoke(args)
     signal.signal(signal.SIGTERM, _on_signal)
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                     if not args.json:
                         print(f"[{at:5.1f} h] demo: {what}", flush=True)
                 if args.profile != "water":
-                    from host_tools.demo_profiles import grow_meter
+                    from host_tools.rig.profiles import grow_meter
 
                     grow_meter(rig, args.flow_period)
         except KeyboardInterrupt:
