@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nbkit import profiles
 from nbkit.store import config
 
 from host_tools.device import boards
@@ -24,7 +25,7 @@ def test_an_old_config_without_a_profile_is_a_water_meter() -> None:
     assert cfg["heartbeat_s"] == 86400
 
 
-@pytest.mark.parametrize("profile", config.PROFILES)
+@pytest.mark.parametrize("profile", profiles.names())
 def test_every_profile_is_accepted(profile: str) -> None:
     assert config.validate({**BASE, "profile": profile})["profile"] == profile
 
