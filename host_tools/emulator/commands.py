@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from host_tools.emulator import cdp, nso, timers3gpp
+from nbkit.lte import timers  # type: ignore[import-not-found,unused-ignore]
+
+from host_tools.emulator import cdp, nso
 from host_tools.emulator.argcheck import (
     BAD_PARAMS,
     NOT_SUPPORTED,
@@ -250,9 +252,9 @@ def cpsms(m: Modem, cmd: Command) -> Reply:
     args = _args(cmd, 1, 5)
     mode = _int(args[0], 0, 2)
     if len(args) > 3 and args[3]:
-        net.req_tau = _bits(args[3], timers3gpp.t3412_seconds)
+        net.req_tau = _bits(args[3], timers.decode_t3412)
     if len(args) > 4 and args[4]:
-        net.req_active = _bits(args[4], timers3gpp.t3324_seconds)
+        net.req_active = _bits(args[4], timers.decode_t3324)
     if mode == 2:
         mode, net.req_tau, net.req_active = 0, "00111000", "00000101"
     net.psm_mode = mode
@@ -272,7 +274,7 @@ def cedrxs(m: Modem, cmd: Command) -> Reply:
     if len(args) > 1 and args[1] and _int(args[1], 0, 5) != 5:
         raise CmdError(BAD_PARAMS)
     if len(args) > 2 and args[2]:
-        net.req_edrx = _bits(args[2], timers3gpp.edrx_seconds)
+        net.req_edrx = _bits(args[2], timers.decode_edrx_ms)
     if mode == 3:
         mode, net.req_edrx = 0, "0101"
     net.edrx_mode = mode

@@ -23,15 +23,21 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from nbkit import profiles
+
 from host_tools.errors import CommandError
 from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
 
-PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "smoke")
+#: the device profiles (firmware/nbkit/profiles.py, the one registry)
+PROFILES = profiles.names()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--profile", choices=PROFILES, default="water", help="the device to run (water)"
+        "--profile",
+        choices=PROFILES,
+        default=profiles.DEFAULT,
+        help=f"the device to run ({profiles.DEFAULT})",
     )
     parser.add_argument(
         "--hours", type=float, help="device hours to run (24; smoke: 0.5, its events are brief)"

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nbkit import profiles
+
 from host_tools.errors import CommandError
 from host_tools.rig.rig import EPOCH, Rig, RigOptions
 
@@ -29,10 +31,11 @@ _POWER_W = 600  # the household's mean load in the electricity demo
 def grow_meter(rig: Rig, flow_period_s: int) -> None:
     """Set the meter emulator's registers from the device time elapsed since the start."""
     elapsed = max(0.0, rig.virtual_now() - EPOCH)
-    if rig.opt.profile == "gas-cjt188":
+    medium = profiles.get(rig.opt.profile)[3]  # what the profile's meter measures
+    if medium == "gas":
         litres = elapsed / flow_period_s
         rig.meter({"set": {"total": _GAS_BASE + int(litres / 10)}})
-    elif rig.opt.profile == "electricity-dlt645":
+    elif medium == "electricity":
         wh = elapsed / 3600 * _POWER_W
         rig.meter({"set": {"forward": _ENERGY_BASE + int(wh / 10)}})
 

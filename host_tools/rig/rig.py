@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbkit import profiles
+
 from host_tools.errors import CommandError
 
 EPOCH = 1_764_000_000.0  # virtual time at the start of a rig run (2025-11-24 16:00 UTC)
@@ -48,11 +50,15 @@ class RigOptions:
     heartbeat_s: int = 86400
 
 
-#: the `nbkit meterbus` protocol (and CJ/T 188 meter type) each meter-bus profile reads
-METERBUS_PROFILES = {
-    "gas-cjt188": ["--protocol", "cjt188", "--meter-type", "gas"],
-    "electricity-dlt645": ["--protocol", "dlt645"],
-}
+def meterbus_args(profile: str) -> list[str] | None:
+    """The `nbkit meterbus` options of the meter a profile reads (None: no meter bus), from
+    the profile registry (firmware/nbkit/profiles.py): protocol, CJ/T 188 meter type."""
+    _, _, bus, medium, _ = profiles.get(profile)
+    if bus is None:
+        return None
+    return ["--protocol", bus] + (["--meter-type", medium] if bus == "cjt188" else [])
+
+
 #: pin levels at power-up per profile: a clean smoke chamber, a full battery (mV on the
 #: virtual board), the detector on its base (tamper switch pressed = 0), button released
 PROFILE_PINS = {"smoke": {"smoke_adc": 8000, "battery_adc": 3600, "tamper": 0, "button": 1}}
@@ -294,7 +300,7 @@ class Rig:
 
     def _start_meterbus(self) -> None:
         """The emulated meter on the meter bus, for the profiles that read one."""
-        protocol = METERBUS_PROFILES.get(self.opt.profile)
+        protocol = meterbus_args(self.opt.profile)
         if protocol is None:
             return
         proc = self._spawn(
