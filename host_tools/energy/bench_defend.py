@@ -50,7 +50,11 @@ def run_strategies(report: Any) -> None:
             per_day = {}
             for label, mode, idle in STRATEGIES:
                 cfg = synth.Config(
-                    reports_per_day=rate, payload=payload, ce=ce, mode=mode, idle_state=idle,
+                    reports_per_day=rate,
+                    payload=payload,
+                    ce=ce,
+                    mode=mode,
+                    idle_state=idle,
                     expect_reply=True,
                 )
                 per_day[label] = synth.evaluate(cfg, profile).total_mah * rate

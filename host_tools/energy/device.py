@@ -139,9 +139,7 @@ def estimate(board_name: str, battery_name: str, sched: Schedule) -> Estimate:
     cycle = synth.evaluate(cfg, profile)
     out = Estimate(board_name, cell_preset.name, sched)
     out.per_day["modem"] = cycle.modem_mah * sched.reports_per_day
-    active_s = sum(
-        c.seconds for s, c in cycle.by_state.items() if s in profile.mcu_active_states
-    )
+    active_s = sum(c.seconds for s, c in cycle.by_state.items() if s in profile.mcu_active_states)
     active_day = active_s * sched.reports_per_day
     sleep_day = max(0.0, 86400.0 - active_day)
     out.per_day["mcu awake"] = _power(board, "mcu_active", "ma") * active_day / 3600.0

@@ -100,9 +100,7 @@ def measure(profile: Profile, ce: int) -> FloorResult:
     report = run.report[awake[0] :] if awake else run.report
     payload = len(wakerun.PAYLOAD)
     modelled, connections, uplinks, host_s = _modelled(report, ce, payload)
-    idle_s = sum(
-        report[i + 1].t - r.t for i, r in enumerate(report[:-1]) if r.state == "idle"
-    )
+    idle_s = sum(report[i + 1].t - r.t for i, r in enumerate(report[:-1]) if r.state == "idle")
     minimum = _minimum(ce, payload, idle_s)
     return FloorResult(
         ce=ce,

@@ -68,7 +68,7 @@ def test_timers_json(capsys: pytest.CaptureFixture[str]) -> None:
         (["energy", "--set", "warp=1"], "NAME=VALUE"),
         (["energy", "--set", "attach_s=1,2"], "three"),
         (["energy", "--reports-per-day", "5000", "--mode", "d"], "awake"),
-        (["energy", "--model", "ec200"], "no energy profile"),
+        (["energy", "--model", "bc660k"], "no energy profile"),
     ],
 )
 def test_user_errors_exit_1_with_a_message(
@@ -168,3 +168,13 @@ def test_power_bench_suite_reports_strategies_targets_and_air_commands() -> None
     for rate in (1, 24, 96):
         assert figures[f"(a) psm-rai: years on ER26500 at {rate}/day"]["unit"] == "years"
     assert "power" in bench.SUITES
+    # issue 18: validation, strategies and floor figures, each a ratio
+    names = [n for n in figures if n.startswith(("validation: ", "strategy: ", "floor: "))]
+    assert len([n for n in names if n.startswith("validation: ")]) >= 6
+    for profile in ("water", "smoke"):
+        for ce in (0, 1, 2):
+            assert figures[f"strategy: {profile} CE{ce} PSM+RAI"]["value"] == 1.0
+            assert figures[f"strategy: {profile} CE{ce} PSM without RAI"]["value"] > 1.0
+    for ce in (0, 1, 2):
+        row = figures[f"floor: report-wake udp CE{ce}"]
+        assert row["unit"] == "ratio" and row["value"] <= 1.05, row
