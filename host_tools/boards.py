@@ -147,7 +147,10 @@ def _power_problems(data: dict[str, Any]) -> list[str]:
     problems = []
     for name, unit in POWER_FIGURES.items():
         fig = spec.get(name)
-        value = fig.get(unit) if isinstance(fig, dict) else None
+        if not isinstance(fig, dict):
+            problems.append(f"'power.{name}' must be {{'{unit}': <number>, 'source': '...'}}")
+            continue
+        value = fig.get(unit)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             problems.append(f"'power.{name}' needs '{unit}': a number >= 0")
         elif not isinstance(fig.get("source"), str) or not fig["source"].strip():

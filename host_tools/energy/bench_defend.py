@@ -13,8 +13,12 @@ PROFILES = (
     ("water", 24.0, 39, "hourly report of 4 readings (39 B frame, bench-payload)"),
     ("smoke", 1.0, 21, "daily heartbeat (21 B frame); alarms bypass the schedule"),
 )
-STRATEGIES = (("PSM+RAI", "psm-rai", "idle"), ("PSM without RAI", "psm", "idle"))
-STRATEGIES += (("eDRX", "no-psm", "edrx"), ("power-off + re-attach", "off-attach", "idle"))
+STRATEGIES: tuple[tuple[str, str, str], ...] = (
+    ("PSM+RAI", "psm-rai", "idle"),
+    ("PSM without RAI", "psm", "idle"),
+    ("eDRX", "no-psm", "edrx"),
+    ("power-off + re-attach", "off-attach", "idle"),
+)
 #: eDRX cycle behind the profile's eDRX current (bc95.json edrx: PTW 10.24 s / cycle 81.92 s)
 EDRX_CYCLE_S = 81.92
 

@@ -66,9 +66,9 @@ def cells() -> dict[str, Cell]:
             pulse_ma=float(merged["pulse_ma"]["value"]),
             eol_pulse_factor=float(merged["eol_pulse_factor"]["value"]),
             v_loaded=float(merged["v_loaded"]["value"]),
-            capacity_vs_temp=tuple(tuple(p) for p in merged["capacity_vs_temp"]["value"]),  # type: ignore[misc]
+            capacity_vs_temp=tuple(tuple(p) for p in merged["capacity_vs_temp"]["value"]),
             self_discharge_doubling_c=float(merged["self_discharge_doubling_c"]["value"]),
-            cold_pulse=tuple(tuple(p) for p in merged["cold_pulse"]["value"]),  # type: ignore[misc]
+            cold_pulse=tuple(tuple(p) for p in merged["cold_pulse"]["value"]),
             sources={k: v["source"] for k, v in merged.items() if isinstance(v, dict)},
         )
     return out

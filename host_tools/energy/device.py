@@ -39,7 +39,8 @@ class Schedule:
 
 
 def parse_schedule(text: str, base: Schedule | None = None) -> Schedule:
-    """``24/day``, ``1h``, ``15min``, ``daily`` or ``reports=24,payload=50,ce=1,reads=96,temp=-10``."""
+    """``24/day``, ``1h``, ``15min``, ``daily``, or keys such as
+    ``reports=24,payload=50,ce=1,reads=96,temp=-10,mode=a``; keys not given keep ``base``'s."""
     sched = base or Schedule()
     changes: dict[str, Any] = {}
     keys = {"reports": "reports_per_day", "payload": "payload", "ce": "ce", "mode": "mode"}
