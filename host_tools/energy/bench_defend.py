@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from host_tools.energy import floor, synth, validation
+from host_tools.energy import floor, floor_links, synth, validation
 from host_tools.energy.model import load_profile
 
 #: the two profiles compared: (name, reports/day, payload bytes, why)
@@ -86,26 +86,43 @@ def run_strategies(report: Any) -> None:
     )
 
 
+#: the profiles' reports all go through link.send(frame, last, expect_reply=True): one report
+#: path per transport, the profile changes only the payload
+ALL_PROFILES = "all-profiles"
+
+
 def run_floor(report: Any) -> None:
     profile = load_profile("bc28")
     for ce in (0, 1, 2):
+        name = f"floor: {ALL_PROFILES} udp CE{ce}"
         try:
             res = floor.measure(profile, ce)
         except (OSError, RuntimeError) as exc:
-            report.figure(f"floor: report-wake udp CE{ce}", "n/a", note=str(exc).splitlines()[0])
+            report.figure(name, "n/a", note=str(exc).splitlines()[0])
             continue
         report.figure(
-            f"floor: report-wake udp CE{ce}",
+            name,
             round(res.ratio, 4),
             "ratio",
-            note=f"air {' '.join(res.air)}; {res.connections} RRC connection(s), {res.uplinks} "
-            f"uplink(s); firmware {res.firmware_mah:.4f} mAh vs minimum {res.minimum_mah:.4f} "
-            f"(modelled states); recorded timeline {res.recorded_ratio:.3f}x incl. "
-            f"{res.host_s:.2f} s host latency at x{floor.SCALE:g} (wall-scaled clock)",
+            note=f"report after a PSM wake: air {' '.join(res.air)}; {res.connections} RRC "
+            f"connection(s), {res.uplinks} uplink(s); firmware {res.firmware_mah:.4f} mAh vs "
+            f"minimum {res.minimum_mah:.4f} (modelled states); the recorded timeline gives "
+            f"{res.recorded_ratio:.3f}x, {res.host_s:.2f} s of it host latency at "
+            f"x{floor.SCALE:g} (wall-scaled clock)",
         )
-    report.figure(
-        "floor: CoAP platform (NMGS) and Cat1 TCP/MQTT",
-        "not measured",
-        note="only the UDP report wake (tests/e2e/power_wake.py) has a floor run; the CDP and "
-        "EC200 links have no wake script against the emulator yet",
-    )
+    for transport, (modem, minimum) in floor_links.TRANSPORTS.items():
+        for ce in (0, 1, 2):
+            name = f"floor: {ALL_PROFILES} {transport} CE{ce}"
+            try:
+                res = floor_links.measure(transport, ce, load_profile(modem))
+            except (OSError, RuntimeError) as exc:
+                report.figure(name, "n/a", note=str(exc).splitlines()[0])
+                continue
+            report.figure(
+                name,
+                round(res.ratio, 4),
+                "ratio",
+                note=f"{modem}: air {' '.join(res.air)} vs minimum {' '.join(minimum)}; "
+                f"firmware {res.firmware_mah:.4f} mAh vs minimum {res.minimum_mah:.4f} "
+                "(modelled states, no host latency)",
+            )
