@@ -114,15 +114,15 @@ def run_floor(report: Any) -> None:
         for ce in (0, 1, 2):
             name = f"floor: {ALL_PROFILES} {transport} CE{ce}"
             try:
-                res = floor_links.measure(transport, ce, load_profile(modem))
+                got = floor_links.measure(transport, ce, load_profile(modem))
             except (OSError, RuntimeError) as exc:
                 report.figure(name, "n/a", note=str(exc).splitlines()[0])
                 continue
             report.figure(
                 name,
-                round(res.ratio, 4),
+                round(got.ratio, 4),
                 "ratio",
-                note=f"{modem}: air {' '.join(res.air)} vs minimum {' '.join(minimum)}; "
-                f"firmware {res.firmware_mah:.4f} mAh vs minimum {res.minimum_mah:.4f} "
+                note=f"{modem}: air {' '.join(got.air)} vs minimum {' '.join(minimum)}; "
+                f"firmware {got.firmware_mah:.4f} mAh vs minimum {got.minimum_mah:.4f} "
                 "(modelled states, no host latency)",
             )

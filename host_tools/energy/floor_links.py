@@ -48,8 +48,11 @@ TRANSPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tcp": ("ec200", ("AT+QIOPEN", "AT+QISEND", "AT+QICLOSE")),
     "mqtt": ("ec200", ("AT+QMTOPEN", "AT+QMTCONN", "AT+QMTSUB", "AT+QMTPUB", "AT+QMTDISC")),
 }
-AIR = ("AT+NMGS", "AT+NMGSEXT", "AT+QIOPEN", "AT+QISEND", "AT+QICLOSE")
-AIR += ("AT+QMTOPEN", "AT+QMTCONN", "AT+QMTSUB", "AT+QMTPUB", "AT+QMTDISC", "AT+QMTUNS")
+#: commands that make a transport's packets go over the air (the rest are local to the module)
+AIR = (
+    *("AT+NMGS", "AT+NMGSEXT", "AT+QIOPEN", "AT+QISEND", "AT+QICLOSE"),
+    *("AT+QMTOPEN", "AT+QMTCONN", "AT+QMTSUB", "AT+QMTPUB", "AT+QMTDISC", "AT+QMTUNS"),
+)
 
 
 @dataclass

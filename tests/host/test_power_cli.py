@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from host_tools import bench, bench_power
-from host_tools.energy import model
 from host_tools.cli import main
+from host_tools.energy import model
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
