@@ -24,7 +24,7 @@ EDRX_CYCLE_S = 81.92
 
 
 def run_validation(report: Any) -> None:
-    rows = validation.evaluate(load_profile("bc95"))
+    rows = validation.evaluate()
     for row in rows:
         report.figure(row.name, round(row.ratio, 3), "ratio", note=row.note)
     if not report.quiet:
