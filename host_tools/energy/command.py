@@ -8,7 +8,11 @@ or for a state timeline recorded by the emulator (JSON Lines ``{"t","state","ce"
 
     nbkit energy --timeline modem-states.jsonl --battery ER34615
 
-``--plot DIR`` writes cycle-current.png and battery-life.png; ``--profile`` prints every current
+or for the whole device on a board (modem + MCU + meter front-end + the cell's own losses)::
+
+    nbkit energy --board esp32_bc28 --battery ER34615 --schedule 24/day,ce=1,reads=24,temp=-10
+
+``--plot DIR`` writes cycle-current.png and battery-life.png (charge-<board>.png with --board); ``--profile`` prints every current
 with its source. Profiles and battery presets are editable JSON in host_tools/energy/profiles/.
 """
 
@@ -34,7 +38,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "modes: a = psm-rai (PSM + release assistance, no re-attach), b = psm (PSM, waits out "
         "the RRC inactivity timer), c = no-psm (idle DRX/eDRX), d = off-attach (power off and "
-        "re-attach per report). Timing parameters: " + ", ".join(_timing_fields())
+        "re-attach per report). Timing parameters: "
+        + ", ".join(_timing_fields())
+        + ". Whole device, e.g.: nbkit energy --board esp32_bc28 --battery ER34615 "
+        "--schedule 24/day,ce=1,reads=24,temp=-10 --plot out/"
     )
     parser.add_argument(
         "--model", default="bc95", help=f"modem profile: {', '.join(model.profile_names())}"
