@@ -12,8 +12,9 @@ or for the whole device on a board (modem + MCU + meter front-end + the cell's o
 
     nbkit energy --board esp32_bc28 --battery ER34615 --schedule 24/day,ce=1,reads=24,temp=-10
 
-``--plot DIR`` writes cycle-current.png and battery-life.png (charge-<board>.png with --board); ``--profile`` prints every current
-with its source. Profiles and battery presets are editable JSON in host_tools/energy/profiles/.
+``--plot DIR`` writes cycle-current.png and battery-life.png (charge-<board>.png with --board);
+``--profile`` prints every current with its source. Profiles, battery presets and cell data are
+editable JSON in host_tools/energy/profiles/.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from host_tools.energy import synth, wakerun
+from host_tools.energy import wakerun
 from host_tools.energy.model import Profile, Record, integrate
 from host_tools.energy.timing import DEFAULT
 
@@ -112,6 +112,3 @@ def measure(profile: Profile, ce: int) -> FloorResult:
         recorded_mah=integrate(report, profile).total_mah,
         host_s=host_s,
     )
-
-
-__all__ = ["SCALE", "FloorResult", "measure", "synth"]
