@@ -107,3 +107,52 @@ def test_cli_unknown_board_is_a_clear_error():
         text=True,
     )
     assert out.returncode == 1 and "known boards" in out.stderr
+
+
+def test_a_report_that_wastes_the_air_is_above_the_floor():
+    # the floor ratio can fail: a second RRC connection and a second uplink cost more
+    from host_tools.energy import floor
+    from host_tools.energy.model import Record, integrate, load_profile
+
+    profile = load_profile("bc28")
+    lean = [Record(0, "connected"), Record(0.5, "tx"), Record(0.7, "connected")]
+    lean += [Record(2.2, "idle"), Record(12.2, "psm")]
+    wasteful = [*lean[:3], Record(2.2, "idle"), Record(4, "connected"), Record(4.5, "tx")]
+    wasteful += [Record(4.7, "connected"), Record(6.2, "idle"), Record(16.2, "psm")]
+    minimum = integrate(floor._minimum(0, 12, 10.0), profile).total_mah
+    for report, expect in ((lean, 1.0), (wasteful, None)):
+        modelled, connections, uplinks, _ = floor._modelled(report, 0, 12)
+        ratio = integrate(modelled, profile).total_mah / minimum
+        if expect:
+            assert (connections, uplinks) == (1, 1) and ratio == pytest.approx(1.0)
+        else:
+            assert (connections, uplinks) == (2, 2) and ratio > 1.5
+
+
+def test_app_floor_compares_only_wakes_from_psm():
+    from host_tools.energy import floor_app
+
+    timeline = [
+        {"t": t, "state": s, "ce": 0}
+        for t, s in (
+            (0, "boot"),
+            (3, "search"),
+            (33, "connected"),
+            (34, "tx"),
+            (35, "connected"),
+            (37, "idle"),
+            (47, "psm"),
+            (900, "connected"),
+            (900.5, "tx"),
+            (900.7, "connected"),
+            (902.2, "idle"),
+            (912.2, "psm"),
+            (1800, "search"),
+            (1830, "connected"),
+            (1840, "psm"),
+        )
+    ]
+    wakes = floor_app._wakes(timeline)
+    assert [[r.state for r in w] for w in wakes] == [
+        ["connected", "tx", "connected", "idle", "psm"]
+    ]
