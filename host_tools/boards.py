@@ -132,6 +132,7 @@ def validate(data: Any, origin: str = "board") -> list[str]:
 POWER_FIGURES = {
     "mcu_sleep": "ua",
     "mcu_active": "ma",
+    "mcu_wake": "s",
     "pulse_counter": "ua",
     "meterbus_sleep": "ua",
     "meterbus_active": "ma",

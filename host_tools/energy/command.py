@@ -85,7 +85,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--schedule",
         default="",
         help="reports per day and more, e.g. 24/day, 1h, daily or "
-        "'reports=24,payload=50,ce=1,reads=96,temp=-10,mode=a' (with --board)",
+        "'reports=24,payload=50,ce=1,reads=96,wakes=96,temp=-10,mode=a' (with --board)",
     )
 
 

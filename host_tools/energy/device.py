@@ -5,7 +5,8 @@
 * modem: the synthetic report cycle of :mod:`synth` under the board's modem profile (modem
   currents only);
 * MCU: the board's ``power.mcu_active`` while the modem is in an active state (the profile's
-  ``mcu.active_states``), ``power.mcu_sleep`` the rest of the day;
+  ``mcu.active_states``) and for ``power.mcu_wake`` seconds at every wake (sample, meter read,
+  report), ``power.mcu_sleep`` the rest of the day;
 * meter front-end: the pulse counter all day, and the meter-bus transceiver asleep except
   ``power.meterbus_read`` seconds at ``power.meterbus_active`` per meter read;
 * battery: nominal capacity x temperature factor x (1 - derating), minus self-discharge that grows
@@ -34,23 +35,25 @@ class Schedule:
     ce: int = 0
     mode: str = "psm-rai"
     meter_reads_per_day: float = 0.0
+    wakes_per_day: float = 0.0  # MCU wakes (samples, reads); 0 = as many as reports or reads
     temp_c: float = 20.0
     expect_reply: bool = True
 
 
 def parse_schedule(text: str, base: Schedule | None = None) -> Schedule:
     """``24/day``, ``1h``, ``15min``, ``daily``, or keys such as
-    ``reports=24,payload=50,ce=1,reads=96,temp=-10,mode=a``; keys not given keep ``base``'s."""
+    ``reports=24,payload=50,ce=1,reads=96,wakes=96,temp=-10,mode=a``; keys not given keep
+    ``base``'s."""
     sched = base or Schedule()
     changes: dict[str, Any] = {}
     keys = {"reports": "reports_per_day", "payload": "payload", "ce": "ce", "mode": "mode"}
-    keys |= {"reads": "meter_reads_per_day", "temp": "temp_c"}
+    keys |= {"reads": "meter_reads_per_day", "wakes": "wakes_per_day", "temp": "temp_c"}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, sep, value = part.partition("=")
         try:
             if not sep:
                 changes["reports_per_day"] = _rate(part)
-            elif name in ("reports", "reads"):
+            elif name in ("reports", "reads", "wakes"):
                 changes[keys[name]] = _rate(value)
             elif name == "mode":
                 changes["mode"] = synth.mode_name(value)
@@ -144,6 +147,10 @@ def estimate(board_name: str, battery_name: str, sched: Schedule) -> Estimate:
     active_day = active_s * sched.reports_per_day
     sleep_day = max(0.0, 86400.0 - active_day)
     out.per_day["mcu awake"] = _power(board, "mcu_active", "ma") * active_day / 3600.0
+    wakes = sched.wakes_per_day or max(sched.reports_per_day, sched.meter_reads_per_day)
+    wake_day = wakes * _power(board, "mcu_wake", "s")
+    out.per_day["mcu wakes"] = _power(board, "mcu_active", "ma") * wake_day / 3600.0
+    sleep_day = max(0.0, sleep_day - wake_day)
     out.per_day["mcu asleep"] = _power(board, "mcu_sleep", "ua") / 1000.0 * sleep_day / 3600.0
     out.per_day["pulse counter"] = _power(board, "pulse_counter", "ua") / 1000.0 * 24.0
     read_s = _power(board, "meterbus_read", "s") * sched.meter_reads_per_day

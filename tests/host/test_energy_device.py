@@ -49,7 +49,14 @@ def test_capacity_falls_in_the_cold_and_self_discharge_grows_in_the_heat():
 def test_every_board_gets_a_whole_device_estimate(name):
     est = device.estimate(name, "ER26500", device.parse_schedule("24/day,reads=24"))
     assert est.years > 0
-    assert set(est.per_day) == {"modem", "mcu awake", "mcu asleep", "pulse counter", "meter bus"}
+    assert set(est.per_day) == {
+        "modem",
+        "mcu awake",
+        "mcu wakes",
+        "mcu asleep",
+        "pulse counter",
+        "meter bus",
+    }
     assert sum(est.shares().values()) == pytest.approx(1.0)
 
 
@@ -156,3 +163,11 @@ def test_app_floor_compares_only_wakes_from_psm():
     assert [[r.state for r in w] for w in wakes] == [
         ["connected", "tx", "connected", "idle", "psm"]
     ]
+
+
+def test_every_mcu_wake_costs_its_awake_time():
+    few = device.estimate("esp32_bc28", "ER26500", device.parse_schedule("24/day"))
+    many = device.estimate("esp32_bc28", "ER26500", device.parse_schedule("24/day,wakes=96"))
+    board = boards.load("esp32_bc28")["power"]
+    per_wake = board["mcu_active"]["ma"] * board["mcu_wake"]["s"] / 3600
+    assert many.per_day["mcu wakes"] - few.per_day["mcu wakes"] == pytest.approx(72 * per_wake)
