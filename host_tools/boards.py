@@ -215,6 +215,16 @@ def _flash_problems(data: dict[str, Any]) -> list[str]:
     return []
 
 
+#: sections of a board file that only the host reads (never copied onto the device, where the
+#: firmware parses board.json at every wake on a small heap)
+HOST_ONLY = ("power",)
+
+
+def device_data(board: dict[str, Any]) -> dict[str, Any]:
+    """The board data the firmware gets (`board.json`): everything but :data:`HOST_ONLY`."""
+    return {k: v for k, v in board.items() if k not in HOST_ONLY}
+
+
 def board_names() -> list[str]:
     """Names of every board file, sorted."""
     return sorted(p.stem for p in BOARDS_DIR.glob("*.json"))
