@@ -54,14 +54,14 @@ class Layout:
     # offset of a repeated L, second_start: offset of a repeated start byte (-1: none);
     # cs_from: first byte summed into CS (CS and the stop byte end the frame); stop -1: a bare
     # single character without checksum (the M-Bus E5 acknowledgement).
-    def __init__(
+    def __init__(  # noqa: PLR0917
         self,
         start,
         len_at=-1,
         body_at=0,
         second_start=-1,
         len_copy=-1,
-        cs_from=0,  # noqa: PLR0917
+        cs_from=0,
         size=0,
         stop=END,
     ):
