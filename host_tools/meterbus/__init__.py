@@ -9,7 +9,10 @@ from nbkit.sense import (  # type: ignore[import-not-found, unused-ignore]
     bus,
     cjt188,
     dlt645,
+    mbus,
+    mbus_data,
     names,
+    protocols,
 )
 
-__all__ = ["bus", "cjt188", "dlt645", "names"]
+__all__ = ["bus", "cjt188", "dlt645", "mbus", "mbus_data", "names", "protocols"]

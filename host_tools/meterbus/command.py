@@ -1,4 +1,5 @@
-"""`nbkit meterbus`: emulate a CJ/T 188 water/gas meter or a DL/T 645 electricity meter on a pty.
+"""`nbkit meterbus`: emulate a CJ/T 188 water/gas meter, a DL/T 645 electricity meter or an M-Bus
+heat/water meter (EN 13757) on a pty.
 
 The first stdout line is the pty path (open it as the meter-bus UART, 2400 8E1 on a real line);
 the second is ``control 127.0.0.1:PORT`` when the UDP control port is on. Serves until SIGINT or
@@ -11,7 +12,11 @@ Control port: one JSON object per datagram, answered with {"ok", "state", "fault
   {"clear_faults": true}              disarm every fault
   {"get": true}                       just the state
 
+M-Bus: primary --address 0-250, --ident (8-digit secondary address), --meter-type heat|water;
+registers energy (Wh), volume (L), power (W), flow (L/h), flow_temp/return_temp (0.01 C).
+
 Example: nbkit meterbus --protocol dlt645 --set forward=12345678 --fault garbage:1
+         nbkit meterbus --protocol mbus --address 5 --ident 12345678 --set energy=1234500
 """
 
 from __future__ import annotations
@@ -27,19 +32,28 @@ from host_tools.errors import CommandError
 
 from . import cjt188
 from .meters import FAULTS, Cjt188Meter, Dlt645Meter, Faults
+from .persona_mbus import Persona as MbusMeter
+from .protocols import PROTOCOLS
 from .server import Meter, MeterBusServer
 
 _TYPES = {"water": cjt188.TYPE_COLD_WATER, "hot-water": cjt188.TYPE_HOT_WATER}
 _TYPES["gas"] = cjt188.TYPE_GAS
+_MBUS_MEDIUMS = {"heat": 0x04, "water": 0x07, "hot-water": 0x06}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--protocol", choices=("cjt188", "dlt645"), required=True)
-    parser.add_argument("--address", help="meter address digits (14 for CJ/T 188, 12 for 645)")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), required=True)
     parser.add_argument(
-        "--meter-type", choices=sorted(_TYPES), default="water", help="CJ/T 188 meter type"
+        "--address", help="meter address (14 digits CJ/T 188, 12 DL/T 645, 0-250 M-Bus primary)"
+    )
+    parser.add_argument("--ident", help="M-Bus secondary address (8 digits)")
+    parser.add_argument(
+        "--meter-type",
+        choices=sorted(set(_TYPES) | set(_MBUS_MEDIUMS)),
+        default=None,
+        help="CJ/T 188 water/hot-water/gas (default water); M-Bus heat/water (default heat)",
     )
     parser.add_argument(
         "--set",
@@ -87,8 +101,20 @@ def build_meter(args: argparse.Namespace) -> Meter:
     """The emulated meter the options describe."""
     try:
         meter: Meter
-        if args.protocol == "cjt188":
-            meter = Cjt188Meter(meter_type=_TYPES[args.meter_type], now=virtual_clock(args.clock))
+        kind = args.meter_type
+        if args.protocol == "mbus":
+            medium = _MBUS_MEDIUMS.get(kind or "heat")
+            if medium is None:
+                raise ValueError(f"--meter-type {kind}: an M-Bus meter is heat or water")
+            meter = MbusMeter(medium=medium, now=virtual_clock(args.clock))
+            if args.ident:
+                meter.set("ident", args.ident)
+        elif args.protocol == "cjt188":
+            if (kind or "water") not in _TYPES:
+                raise ValueError(
+                    f"--meter-type {kind}: a CJ/T 188 meter is water, hot-water or gas"
+                )
+            meter = Cjt188Meter(meter_type=_TYPES[kind or "water"], now=virtual_clock(args.clock))
             if args.valve:
                 meter.set("valve", args.valve)
         else:

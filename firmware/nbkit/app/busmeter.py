@@ -3,11 +3,14 @@
 # they return. The meter's address is found once with the wildcard (one meter per bus) and kept
 # in the app state across deep sleep. A read that fails is not a crash: it becomes a
 # codes.METER_ERROR record (1 no reply, 2 abnormal reply, 3 bad frame), so the collector sees a
-# silent or broken meter instead of a gap.
+# silent or broken meter instead of a gap. PROFILES: which adapter each meter-bus device profile
+# uses (the protocol behind it is in nbkit.sense.protocols).
 from micropython import const
 
 from nbkit.proto import codes
 from nbkit.sense import bus, cjt188, dlt645
+
+ADDR_TEST = const(0xFE)  # M-Bus: "the one slave on the bus", as the CJ/T 188 wildcard
 
 NO_REPLY = const(1)
 ABNORMAL = const(2)
@@ -40,7 +43,7 @@ class _BusMeter:
 
     def read(self):
         try:
-            if self.meter.address in (cjt188.WILDCARD, dlt645.WILDCARD):
+            if self.meter.address in (cjt188.WILDCARD, dlt645.WILDCARD, ADDR_TEST):
                 self._discover()
             return self._read()
         except _FAILURES as exc:  # MeterTimeout (OSError), FrameError (ValueError), MeterError
@@ -111,3 +114,57 @@ class Dlt645Meter(_BusMeter):
             if value is not None:
                 out.append((code, value * 10))
         return out
+
+
+class MbusMeter(_BusMeter):
+    # An EN 13757 M-Bus heat (or water) meter: the current (storage 0, tariff 0, instantaneous)
+    # energy, volume, power, flow and temperatures of one multi-telegram readout.
+    def __init__(self, transport, clock, log=None):
+        from nbkit.sense import mbus
+
+        super().__init__(mbus.Meter(bus.Bus(transport, clock)), log)
+
+    def restore(self, state):
+        if state and isinstance(state[0], int) and 0 <= state[0] <= 250:
+            self.meter.address = state[0]
+
+    def _read(self):
+        header, records = self.meter.read(_current)
+        out = []
+        for r in records:
+            code, exp = _MBUS_CODES[r.quantity]
+            v = r.scaled(exp)
+            if r.unit == "J":
+                v = r.scaled(0) // 3600  # J -> Wh
+            if v is not None and all(c != code for c, _ in out):
+                out.append((code, v))
+        if header is not None and header.status & 3:  # application busy / error
+            out.append((codes.METER_ERROR, ABNORMAL))
+        return out
+
+
+# M-Bus quantity -> (record code, decimal exponent of the code's unit)
+_MBUS_CODES = {
+    "energy": (codes.ENERGY_WH, 0),
+    "volume": (codes.WATER_L, -3),
+    "power": (codes.POWER_W, 0),
+    "volume flow": (codes.FLOW_LPH, -3),
+    "flow temperature": (codes.TEMP_CC, -2),
+    "return temperature": (codes.TEMP_RETURN_CC, -2),
+}
+
+
+def _current(r):
+    return (
+        r.quantity in _MBUS_CODES
+        and not (r.storage or r.tariff or r.subunit or r.function)
+        and r.unit in ("Wh", "J", "m3", "W", "m3/h", "C")
+    )
+
+
+# device profile -> its meter-bus adapter (profiles without one are not meter-bus devices)
+PROFILES = {
+    "gas-cjt188": Cjt188Meter,
+    "electricity-dlt645": Dlt645Meter,
+    "heat-mbus": MbusMeter,
+}

@@ -34,6 +34,7 @@ def build(board, cfg):
     #                       pulses on the board's pulse_reverse counter), magnet sensor on tamper
     #   gas-cjt188          a CJ/T 188 gas/water meter read over the meter bus at every sample
     #   electricity-dlt645  a DL/T 645-2007 meter (combined/forward/reverse energy), meter bus
+    #   heat-mbus           an EN 13757 M-Bus heat meter (energy, volume, power, flow, temps)
     #   smoke               app.smoke_app.SmokeApp on smoke_adc, button, tamper, battery_adc
     clock = board.clock()
     model = board.board["modem"]["model"]
@@ -65,9 +66,7 @@ def _meter(board, cfg, profile, clock):
     transport = board.meterbus() if hasattr(board, "meterbus") else None
     if transport is None:
         raise ValueError("profile %s needs a meter bus (board data 'meterbus')" % profile)
-    if profile == "gas-cjt188":
-        return busmeter.Cjt188Meter(transport, clock, log=log)
-    return busmeter.Dlt645Meter(transport, clock, log=log)
+    return busmeter.PROFILES[profile](transport, clock, log=log)
 
 
 def _battery(board):

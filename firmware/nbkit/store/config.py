@@ -45,7 +45,7 @@ def _pin(v):
     return "must be 4 to 12 digits, or empty (challenge-response only)"
 
 
-PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "smoke")
+PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "heat-mbus", "smoke")
 
 
 def _profile(v):
