@@ -18,6 +18,12 @@ PROFILE_MODULES = {
     "water": ["nbkit.app.water"],
     "gas-cjt188": ["nbkit.app.busmeter", "nbkit.sense.cjt188"],
     "electricity-dlt645": ["nbkit.app.busmeter", "nbkit.sense.dlt645"],
+    "heat-mbus": [
+        "nbkit.app.busmeter",
+        "nbkit.sense.mbus",
+        "nbkit.sense.mbus_data",
+        "nbkit.sense.mbus_vif",
+    ],
     "smoke": ["nbkit.app.smoke_app", "nbkit.sense.smoke"],
 }
 COMMON = ["nbkit.app.device", "nbkit.modem.bc95", "nbkit.app.link"]

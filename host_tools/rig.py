@@ -42,7 +42,8 @@ class RigOptions:
     report_interval_s: int = 14400
     emulator_args: list[str] = field(default_factory=list)
     vboard_args: list[str] = field(default_factory=list)
-    #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | smoke
+    #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | heat-mbus
+    #: | smoke
     profile: str = "water"
     #: extra `nbkit meterbus` options for the meter-bus profiles (e.g. ["--set", "total=1234"])
     meterbus_args: list[str] = field(default_factory=list)
@@ -54,6 +55,7 @@ class RigOptions:
 METERBUS_PROFILES = {
     "gas-cjt188": ["--protocol", "cjt188", "--meter-type", "gas"],
     "electricity-dlt645": ["--protocol", "dlt645"],
+    "heat-mbus": ["--protocol", "mbus", "--meter-type", "heat", "--address", "5"],
 }
 #: pin levels at power-up per profile: a clean smoke chamber, a full battery (mV on the
 #: virtual board), the detector on its base (tamper switch pressed = 0), button released

@@ -10,9 +10,21 @@ from nbkit.sense import (  # type: ignore[import-not-found, unused-ignore]
     cjt188,
     dlt645,
     mbus,
+    mbus_build,
     mbus_data,
+    mbus_vif,
     names,
     protocols,
 )
 
-__all__ = ["bus", "cjt188", "dlt645", "mbus", "mbus_data", "names", "protocols"]
+__all__ = [
+    "bus",
+    "cjt188",
+    "dlt645",
+    "mbus",
+    "mbus_build",
+    "mbus_data",
+    "mbus_vif",
+    "names",
+    "protocols",
+]

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import mbus, mbus_data
+from . import mbus, mbus_build, mbus_data
 
 __all__ = ["MEDIUMS", "Persona", "describe"]
 
@@ -154,9 +154,9 @@ class Persona:
     def _select(self, pattern: bytes) -> bytes | None:
         if len(pattern) != 8:
             return None
-        ident_raw = mbus_data.bcd(int(self.ident), 4)
-        man = mbus_data.manufacturer_code(self.man)
-        self.selected = mbus.selects(pattern, ident_raw, man, self.version, self.medium)
+        ident_raw = mbus_build.bcd(int(self.ident), 4)
+        man = mbus_build.manufacturer_code(self.man)
+        self.selected = mbus_build.selects(pattern, ident_raw, man, self.version, self.medium)
         if self.selected:
             self._reset()
             return bytes((mbus.ACK,))
@@ -171,7 +171,7 @@ class Persona:
         self.next_telegram = 1 if more else 0
         self.access = (self.access + 1) & 0xFF
         status = 0x02 if abnormal else 0x00  # "application busy" / "any application error"
-        header = mbus_data.long_header(
+        header = mbus_build.long_header(
             self.ident, self.man, self.version, self.medium, self.access, status
         )
         body = self._telegram1() if more else self._telegram2()
@@ -182,7 +182,7 @@ class Persona:
         return reply
 
     def _telegram1(self) -> bytes:
-        r, le, bcd = mbus_data.record, mbus_data.le, mbus_data.bcd
+        r, le, bcd = mbus_build.record, mbus_build.le, mbus_build.bcd
         t = time.gmtime(self.now())
         g = self.regs
         return b"".join(
@@ -197,19 +197,19 @@ class Persona:
                 r(
                     0x04,
                     0x6D,
-                    mbus_data.date_f(t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min),
+                    mbus_build.date_f(t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min),
                 ),
                 b"\x1f",  # more records follow in the next telegram
             )
         )
 
     def _telegram2(self) -> bytes:
-        r, le, bcd = mbus_data.record, mbus_data.le, mbus_data.bcd
+        r, le, bcd = mbus_build.record, mbus_build.le, mbus_build.bcd
         g = self.regs
         return b"".join(
             (
                 r(0x4C, 0x05, bcd(g["energy_last"] // 100, 4)),  # storage 1 energy
-                r(0x42, 0x6C, mbus_data.date_g(2025, 12, 31)),  # storage 1 date (type G)
+                r(0x42, 0x6C, mbus_build.date_g(2025, 12, 31)),  # storage 1 date (type G)
                 r(0x8C, 0x05, bcd(g["energy"] // 200, 4), dife=b"\x10"),  # tariff 1 energy
                 r(0x14, 0x2B, le(g["power"] * 2, 4)),  # maximum power
                 r(0x02, 0x22, le(8760, 2)),  # on time, hours

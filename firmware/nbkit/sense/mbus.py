@@ -115,18 +115,6 @@ def secondary_bytes(ident, man=0xFFFF, version=0xFF, medium=0xFF):
     return bytes(out)
 
 
-def selects(pattern, ident_raw, man, version, medium):
-    # Does the 8-byte selection `pattern` match this slave (ident_raw: its 4 BCD bytes)?
-    for i in range(4):
-        p = pattern[i]
-        for shift in (0, 4):
-            nib = (p >> shift) & 15
-            if nib != 15 and nib != (ident_raw[i] >> shift) & 15:
-                return False
-    pm = pattern[4] | pattern[5] << 8
-    return pm in (0xFFFF, man) and pattern[6] in (0xFF, version) and pattern[7] in (0xFF, medium)
-
-
 def decode(raw):
     # One whole captured frame (leading noise allowed) -> Frame. Raises FrameError.
     for i in range(len(raw)):

@@ -16,6 +16,7 @@ except ImportError:  # CPython on the host
 
 from nbkit.sense import bus
 from nbkit.sense.bus import FrameError
+from nbkit.sense.mbus_vif import vif_fb, vif_fd, vif_primary
 
 CI_ERROR = const(0x70)
 CI_LONG = const(0x72)
@@ -92,13 +93,6 @@ class Telegram:
 
 def manufacturer(code):
     return "".join(chr(((code >> s) & 0x1F) + 64) for s in (10, 5, 0))
-
-
-def manufacturer_code(letters):
-    letters = letters.upper()
-    if len(letters) != 3 or not all("A" <= ch <= "Z" for ch in letters):
-        raise ValueError("a manufacturer is 3 letters A-Z, got %r" % letters)
-    return (ord(letters[0]) - 64) << 10 | (ord(letters[1]) - 64) << 5 | (ord(letters[2]) - 64)
 
 
 def bcd_str(buf, start, n):
@@ -234,75 +228,6 @@ def _vif(r, d, i, at):
     return i
 
 
-_TIME = ("s", "min", "h", "d")
-
-
-def vif_primary(v):
-    # (quantity, unit, decimal exponent) of a primary VIF (bit 7 masked off)
-    if v < 0x20:
-        return (("energy", "Wh", v - 3), ("energy", "J", v - 8), ("volume", "m3", v - 22),
-                ("mass", "kg", v - 27))[v >> 3]  # fmt: skip
-    if v < 0x28:
-        return ("on time" if v < 0x24 else "operating time", _TIME[v & 3], 0)
-    if v < 0x58:
-        k = (v >> 3) - 5
-        return (("power", "W", v - 0x2B), ("power", "J/h", v - 0x30),
-                ("volume flow", "m3/h", v - 0x3E), ("volume flow", "m3/min", v - 0x47),
-                ("volume flow", "m3/s", v - 0x51), ("mass flow", "kg/h", v - 0x53))[k]  # fmt: skip
-    if v < 0x6C:
-        k = (v - 0x58) >> 2
-        q = ("flow temperature", "return temperature", "temperature difference",
-             "external temperature", "pressure")[k]  # fmt: skip
-        return (q, ("C", "C", "K", "C", "bar")[k], (v & 3) - 3)
-    if v < 0x6E:
-        return ("date" if v == 0x6C else "date and time", "", 0)
-    if 0x70 <= v < 0x78:
-        return ("averaging duration" if v < 0x74 else "actuality duration", _TIME[v & 3], 0)
-    names = {0x6E: "HCA units", 0x78: "fabrication number", 0x79: "enhanced identification",
-             0x7A: "bus address", 0x7E: "any VIF", 0x7F: "manufacturer specific"}  # fmt: skip
-    return (names.get(v, "reserved VIF 0x%02X" % v), "", 0)
-
-
-def vif_fd(v):
-    # extension table FD (VIF 0xFD, then this VIFE)
-    if v < 8:
-        return ("credit" if v < 4 else "debit", "currency", (v & 3) - 3)
-    if 0x40 <= v < 0x50:
-        return ("voltage", "V", v - 0x49)
-    if 0x50 <= v < 0x60:
-        return ("current", "A", v - 0x5C)
-    if 0x24 <= v < 0x28:
-        return ("storage interval", _TIME[v & 3], 0)
-    if 0x2C <= v < 0x30:
-        return ("duration since last readout", _TIME[v & 3], 0)
-    names = {8: "access number", 9: "medium", 0x0A: "manufacturer", 0x0B: "parameter set id",
-             0x0C: "model/version", 0x0D: "hardware version", 0x0E: "firmware version",
-             0x0F: "software version", 0x10: "customer location", 0x11: "customer",
-             0x16: "password", 0x17: "error flags", 0x18: "error mask", 0x1A: "digital output",
-             0x1B: "digital input", 0x1C: "baud rate", 0x1D: "response delay",
-             0x1E: "retry", 0x3A: "dimensionless", 0x60: "reset counter",
-             0x61: "cumulation counter", 0x62: "control signal", 0x63: "day of week",
-             0x64: "week number", 0x70: "date and time of battery change"}  # fmt: skip
-    return (names.get(v, "FD VIFE 0x%02X" % v), "", 0)
-
-
-def vif_fb(v):
-    # extension table FB (VIF 0xFB, then this VIFE)
-    if v < 2:
-        return ("energy", "Wh", v + 5)  # 0.1 MWh, 1 MWh
-    if 8 <= v < 10:
-        return ("energy", "J", v)  # 0.1 GJ, 1 GJ
-    if 0x10 <= v < 0x12:
-        return ("volume", "m3", v - 0x0E)  # 100 m3, 1000 m3
-    if 0x18 <= v < 0x1A:
-        return ("mass", "kg", v - 0x13)  # 100 t, 1000 t
-    if 0x28 <= v < 0x2A:
-        return ("power", "W", v - 0x23)  # 0.1 MW, 1 MW
-    if 0x30 <= v < 0x32:
-        return ("power", "J/h", v - 0x30 + 8)  # 0.1 GJ/h, 1 GJ/h
-    return ("FB VIFE 0x%02X" % v, "", 0)
-
-
 def _value(r, d, i, at):
     field = r.dif & 15
     n = _LENGTHS[field]
@@ -380,40 +305,3 @@ def _date(d, i, n):
 def _year(day_byte, month_byte):
     y = (day_byte & 0xE0) >> 5 | (month_byte & 0xF0) >> 1
     return y + (1900 if y >= 81 else 2000)
-
-
-def date_g(y, m, d):
-    y %= 100
-    return bytes(((y & 7) << 5 | d, (y >> 3) << 4 | m))
-
-
-def date_f(y, m, d, h, mi):
-    g = date_g(y, m, d)
-    return bytes((mi, h)) + g
-
-
-def record(dif, vif, data, dife=b"", vifes=b""):
-    # One encoded record (the emulator and tests build telegrams with it).
-    return bytes((dif | (0x80 if dife else 0),)) + dife + bytes((vif,)) + vifes + data
-
-
-def le(value, n):
-    return bytes((value >> (8 * k)) & 0xFF for k in range(n))
-
-
-def bcd(value, n):
-    out = bytearray(n)
-    for k in range(n):
-        value, r = divmod(value, 100)
-        out[k] = (r // 10) << 4 | (r % 10)
-    if value:
-        raise ValueError("value does not fit in %d BCD bytes" % n)
-    return bytes(out)
-
-
-def long_header(ident, man, version, medium, access, status=0):  # noqa: PLR0917
-    return (
-        bcd(int(ident), 4)
-        + le(manufacturer_code(man), 2)
-        + bytes((version, medium, access, status, 0, 0))
-    )
