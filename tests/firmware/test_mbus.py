@@ -49,8 +49,8 @@ def test_bad_frames_name_the_byte_or_field():
     _raises(lambda: mbus_data.parse(mbus.decode(short)), bus.TRUNCATED, "byte 7", "header")
     rec = mbus.long_frame(0x08, 1, 0x78, b"\x04\x13\x01\x02")  # 32-bit value, 2 bytes left
     _raises(lambda: mbus_data.parse(mbus.decode(rec)), bus.TRUNCATED, "record at byte 7")
-    lvar = mbus.long_frame(0x08, 1, 0x78, b"\x0d\x13\xfb\x00")
-    _raises(lambda: mbus_data.parse(mbus.decode(lvar)), mbus_data.BAD_RECORD, "LVAR 0xFB")
+    lvar = mbus.long_frame(0x08, 1, 0x78, b"\x0d\x13\xf9\x00")
+    _raises(lambda: mbus_data.parse(mbus.decode(lvar)), mbus_data.BAD_RECORD, "LVAR 0xF9")
 
 
 def test_a_real_heat_meter_telegram_decodes_with_units_storage_and_tariff():

@@ -208,9 +208,7 @@ def _vif(r, d, i, at):
         i += 1
     r.vifes = bytes(vifes)
     v = vif & 0x7F
-    if v in (0x7B, 0x7D):  # extension tables FB / FD: the first VIFE is the true VIF
-        if not vifes:
-            raise FrameError(BAD_RECORD, "byte %d: VIF 0x%02X without its VIFE" % (r.at, vif))
+    if v in (0x7B, 0x7D) and vifes:  # extension tables FB / FD: the first VIFE is the true VIF
         q = vif_fd(vifes[0] & 0x7F) if v == 0x7D else vif_fb(vifes[0] & 0x7F)
         rest = 1
     else:
@@ -239,6 +237,8 @@ def _value(r, d, i, at):
             n = lvar
         elif lvar < 0xF0:
             n = lvar & 15
+        elif lvar < 0xF7:  # long binary: F0-F4 4*(LVAR-0xEC) bytes, F5 48, F6 64
+            n = (48, 64)[lvar - 0xF5] if lvar >= 0xF5 else 4 * (lvar - 0xEC)
         else:
             raise FrameError(BAD_RECORD, "byte %d: LVAR 0x%02X is reserved" % (at + i - 1, lvar))
         _need(d, i, n, at, "the variable-length value at byte %d" % r.at)
