@@ -60,6 +60,8 @@ REGISTERS = {
 class Persona:
     """An M-Bus heat meter (medium 0x04) or water meter (0x07) at one primary address."""
 
+    protocol = mbus.Protocol()
+
     def __init__(
         self,
         *,
@@ -94,10 +96,6 @@ class Persona:
         self.next_telegram = 0
         self.last_fcb: bool | None = None
         self.last_reply: bytes | None = None
-
-    @property
-    def protocol(self) -> mbus.Protocol:
-        return mbus.Protocol()
 
     def state(self) -> dict[str, Any]:
         """The settable registers as JSON-ready values."""

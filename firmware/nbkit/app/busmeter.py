@@ -158,12 +158,14 @@ class MbusMeter(_BusMeter):
     def _read(self):
         header, records = self.meter.read(_current)
         out = []
+        seen = set()
         for r in records:
             code, exp = _MBUS_CODES[r.quantity]
             v = r.scaled(exp)
             if r.unit == "J":
                 v = r.scaled(0) // 3600  # J -> Wh
-            if v is not None and all(c != code for c, _ in out):
+            if v is not None and code not in seen:  # the first of each quantity
+                seen.add(code)
                 out.append((code, v))
         if header is not None and header.status & 3:  # application busy / error
             out.append((codes.METER_ERROR, ABNORMAL))

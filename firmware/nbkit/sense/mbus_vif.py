@@ -28,7 +28,8 @@ def vif_primary(v):
         return ("averaging duration" if v < 0x74 else "actuality duration", _TIME[v & 3], 0)
     names = {0x6E: "HCA units", 0x78: "fabrication number", 0x79: "enhanced identification",
              0x7A: "bus address", 0x7B: "VIF 0x7B without its FB extension",
-             0x7D: "VIF 0x7D without its FD extension", 0x7E: "any VIF", 0x7F: "manufacturer specific"}  # fmt: skip
+             0x7D: "VIF 0x7D without its FD extension", 0x7E: "any VIF",
+             0x7F: "manufacturer specific"}  # fmt: skip
     return (names.get(v, "reserved VIF 0x%02X" % v), "", 0)
 
 
