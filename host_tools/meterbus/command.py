@@ -22,23 +22,19 @@ Example: nbkit meterbus --protocol dlt645 --set forward=12345678 --fault garbage
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from host_tools.errors import CommandError
 
-from . import cjt188
-from .meters import FAULTS, Cjt188Meter, Dlt645Meter, Faults
-from .persona_mbus import Persona as MbusMeter
+from .meters import FAULTS, Faults
 from .protocols import PROTOCOLS
 from .server import Meter, MeterBusServer
-
-_TYPES = {"water": cjt188.TYPE_COLD_WATER, "hot-water": cjt188.TYPE_HOT_WATER}
-_TYPES["gas"] = cjt188.TYPE_GAS
-_MBUS_MEDIUMS = {"heat": 0x04, "water": 0x07, "hot-water": 0x06}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ident", help="M-Bus secondary address (8 digits)")
     parser.add_argument(
         "--meter-type",
-        choices=sorted(set(_TYPES) | set(_MBUS_MEDIUMS)),
+        choices=sorted({t for name in PROTOCOLS for t in persona(name).METER_TYPES}),
         default=None,
         help="CJ/T 188 water/hot-water/gas (default water); M-Bus heat/water (default heat)",
     )
@@ -97,28 +93,15 @@ def virtual_clock(spec: str | None) -> Callable[[], float]:
     return lambda: epoch + (time.time() - wall_start) * scale
 
 
+def persona(protocol: str) -> Any:
+    """The host module of a registered protocol: its emulated meter and decoder."""
+    return importlib.import_module(f"host_tools.meterbus.persona_{protocol}")
+
+
 def build_meter(args: argparse.Namespace) -> Meter:
-    """The emulated meter the options describe."""
+    """The emulated meter the options describe (each protocol's persona builds its own)."""
     try:
-        meter: Meter
-        kind = args.meter_type
-        if args.protocol == "mbus":
-            medium = _MBUS_MEDIUMS.get(kind or "heat")
-            if medium is None:
-                raise ValueError(f"--meter-type {kind}: an M-Bus meter is heat or water")
-            meter = MbusMeter(medium=medium, now=virtual_clock(args.clock))
-            if args.ident:
-                meter.set("ident", args.ident)
-        elif args.protocol == "cjt188":
-            if (kind or "water") not in _TYPES:
-                raise ValueError(
-                    f"--meter-type {kind}: a CJ/T 188 meter is water, hot-water or gas"
-                )
-            meter = Cjt188Meter(meter_type=_TYPES[kind or "water"], now=virtual_clock(args.clock))
-            if args.valve:
-                meter.set("valve", args.valve)
-        else:
-            meter = Dlt645Meter()
+        meter: Meter = persona(args.protocol).build(args, virtual_clock(args.clock))
         if args.address:
             meter.set("address", args.address)
         for item in args.set:

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from typing import Any
 
 from . import bus, cjt188, names
 from .meters import Cjt188Meter as Persona
 
-__all__ = ["Persona", "describe"]
+__all__ = ["METER_TYPES", "Persona", "build", "describe"]
+
+#: --meter-type choices
+METER_TYPES = {
+    "water": cjt188.TYPE_COLD_WATER,
+    "hot-water": cjt188.TYPE_HOT_WATER,
+    "gas": cjt188.TYPE_GAS,
+}
+
+
+def build(args: argparse.Namespace, now: Callable[[], float]) -> Persona:
+    """The emulated meter of `nbkit meterbus --protocol cjt188` (--meter-type, --valve)."""
+    kind = args.meter_type or "water"
+    if kind not in METER_TYPES:
+        raise ValueError(f"--meter-type {kind}: a CJ/T 188 meter is water, hot-water or gas")
+    meter = Persona(meter_type=METER_TYPES[kind], now=now)
+    if args.valve:
+        meter.set("valve", args.valve)
+    return meter
 
 
 def _control(c: int, function_names: dict[int, str], fn: int) -> str:

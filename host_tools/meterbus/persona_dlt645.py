@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from typing import Any
 
 from . import bus, dlt645, names
 from .meters import Dlt645Meter as Persona
 from .persona_cjt188 import control_text as _control
 
-__all__ = ["Persona", "describe"]
+__all__ = ["METER_TYPES", "Persona", "build", "describe"]
+
+METER_TYPES: dict[str, int] = {}  #: --meter-type choices (none: an electricity meter)
+
+
+def build(args: argparse.Namespace, now: Callable[[], float]) -> Persona:
+    """The emulated meter of `nbkit meterbus --protocol dlt645`."""
+    if args.meter_type:
+        raise ValueError(f"--meter-type {args.meter_type}: a DL/T 645 meter has no type")
+    return Persona()
 
 
 def describe(raw: bytes) -> dict[str, Any]:

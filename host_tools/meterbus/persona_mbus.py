@@ -10,13 +10,17 @@ Frames are built and parsed with the firmware codec (nbkit.sense.mbus / mbus_dat
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from typing import Any
 
 from . import mbus, mbus_build, mbus_data
 
-__all__ = ["MEDIUMS", "Persona", "describe"]
+__all__ = ["MEDIUMS", "METER_TYPES", "Persona", "build", "describe"]
+
+#: --meter-type choices -> medium
+METER_TYPES = {"heat": 0x04, "water": 0x07, "hot-water": 0x06}
 
 MEDIUMS = {
     0x00: "other",
@@ -216,6 +220,17 @@ class Persona:
                 b"\x0f\x01\x02\x03",  # manufacturer-specific data
             )
         )
+
+
+def build(args: argparse.Namespace, now: Callable[[], float]) -> Persona:
+    """The emulated meter of `nbkit meterbus --protocol mbus` (--meter-type, --ident)."""
+    kind = args.meter_type or "heat"
+    if kind not in METER_TYPES:
+        raise ValueError(f"--meter-type {kind}: an M-Bus meter is heat, water or hot-water")
+    meter = Persona(medium=METER_TYPES[kind], now=now)
+    if args.ident:
+        meter.set("ident", args.ident)
+    return meter
 
 
 def _number(value: int, exp: int) -> str:

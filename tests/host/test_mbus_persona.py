@@ -74,5 +74,5 @@ def test_command_line_builds_the_persona_and_rejects_bad_registers() -> None:
         build_meter(_args("--set", "voltage=1"))  # type: ignore[arg-type]
     with pytest.raises(CommandError, match="0-250"):
         build_meter(_args("--address", "251"))  # type: ignore[arg-type]
-    with pytest.raises(CommandError, match="heat or water"):
+    with pytest.raises(CommandError, match="heat, water or hot-water"):
         build_meter(_args("--meter-type", "gas"))  # type: ignore[arg-type]
