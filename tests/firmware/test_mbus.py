@@ -206,5 +206,8 @@ def test_heat_mbus_profile_records_and_a_silent_meter():
     assert got[codes.TEMP_CC] == 7012 and got[codes.TEMP_RETURN_CC] == 4000
     assert len(got) == 4, got  # power and flow are not queued
     assert meter.state() == (7,)
+    import sys
+
+    assert "nbkit.sense.mbus_data" not in sys.modules  # released for the report's heap
     line.silent = True
     assert meter.read() == [(codes.METER_ERROR, busmeter.NO_REPLY)]
