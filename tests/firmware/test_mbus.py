@@ -170,9 +170,18 @@ def test_client_reads_two_telegrams_toggling_fcb_and_finds_the_address():
     header, records = meter.read()
     assert header.man == "KAM" and len(records) == 7
     reqs = [r for r in line.requests if r[0] == 0x10]
-    # SND_NKE FE, REQ_UD2 FE (FCB 1), then REQ_UD2 7 with FCB 1, 0: no FE wake-up bytes
-    assert [r[1] for r in reqs] == [0x40, 0x7B, 0x7B, 0x5B], [hex(r[1]) for r in reqs]
+    # SND_NKE FE, REQ_UD2 FE (FCB 1); then SND_NKE 7, REQ_UD2 7 with FCB 1, 0: no FE wake-up
+    assert [r[1:3] for r in reqs] == [
+        b"\x40\xfe",
+        b"\x7b\xfe",
+        b"\x40\x07",
+        b"\x7b\x07",
+        b"\x5b\x07",
+    ]
     assert line.requests[0] == mbus.snd_nke(0xFE)
+    line.next = 1  # a readout cut short (the device reset after telegram 1)
+    header, records = meter.read()
+    assert len(records) == 7 and records[0].quantity == "energy"  # telegram 1 again
 
 
 def test_secondary_selection_with_wildcards_and_broadcast():

@@ -172,8 +172,12 @@ class Meter:
         self.fcb[ADDR_SELECTED] = True
 
     def read(self, keep=None):
-        # Every telegram of one readout (DIF 0x1F: more follow) -> (header, [records]).
+        # Every telegram of one readout (DIF 0x1F: more follow) -> (header, [records]). SND_NKE
+        # first, so a readout cut short earlier (a reset mid-way) starts at telegram 1 again; not
+        # to 0xFD, where SND_NKE would deselect the slave (select() restarts it instead).
         a = self.address
+        if a != ADDR_SELECTED:
+            self.reset(a)
         header = None
         records = []
         for _ in range(MAX_TELEGRAMS):
