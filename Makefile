@@ -16,7 +16,13 @@ PROFILE ?= water
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-setup: $(STAMP)  ## create .venv with the pinned toolchain (no-op when up to date)
+# One setup at a time per clone: a second `make setup` (or `make demo`/`make test`) started while
+# one runs waits on the lock, then finds the stamp up to date (flock: util-linux, on every Debian).
+SETUP_LOCK := .nbkit-setup.lock
+
+setup:  ## create .venv with the pinned toolchain (no-op when up to date)
+	@exec 9>$(SETUP_LOCK); flock -n 9 || { echo "== another make setup is running here; waiting for it to finish"; flock 9; }; \
+	  $(MAKE) --no-print-directory $(STAMP)
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@echo "== setting up $(VENV) (pinned toolchain from requirements-dev.txt)"

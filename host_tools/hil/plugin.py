@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -57,13 +58,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the markers."""
+    """Register the markers; a --port or secret file that cannot be used is one usage error."""
+    _check_options(config)
     config.addinivalue_line(
         "markers", "needs_collector: reads what the collector received (virtual rig only)"
     )
     config.addinivalue_line(
         "markers", "virtual_only: needs the virtual board (power cuts, control channel)"
     )
+
+
+def _check_options(config: pytest.Config) -> None:
+    """Refuse a console port that is not there (before any test runs, not once per test)."""
+    port = config.getoption("--port", None)
+    if port and "://" not in port:  # pyserial URLs (rfc2217://, socket://) are checked on open
+        path = Path(port)
+        if not path.exists():
+            raise pytest.UsageError(
+                f"nbkit HIL: --port {port}: no such port - plug the board in and pass its "
+                "console port (e.g. --port /dev/ttyUSB0), or leave --port out to run the "
+                "suite on the virtual board"
+            )
+        if not path.is_char_device():
+            raise pytest.UsageError(
+                f"nbkit HIL: --port {port}: not a serial port (a character device such as "
+                "/dev/ttyUSB0 or /dev/ttyACM0 is expected)"
+            )
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise pytest.UsageError(
+                f"nbkit HIL: --port {port}: not readable and writable by this user - add "
+                "yourself to the port's group (e.g. dialout) or pick another port"
+            )
+    for option in ("--pin-file", "--auth-key-file", "--flash"):
+        value = config.getoption(option, None)
+        if value and not Path(value).is_file():
+            raise pytest.UsageError(f"nbkit HIL: {option} {value}: no such file")
 
 
 # -- targets --------------------------------------------------------------------------------
@@ -177,6 +206,7 @@ class RealTarget(Target):
     def __init__(self, config: pytest.Config, workdir: Path) -> None:
         board, port = config.getoption("--board"), config.getoption("--port")
         super().__init__(board, port, workdir)
+        _probe_port(port)
         if config.getoption("--pin-file"):
             self.auth = ["--pin-file", config.getoption("--pin-file")]
         elif config.getoption("--auth-key-file"):
@@ -197,6 +227,20 @@ class RealTarget(Target):
             time.sleep(0.1)
             s.rts = False
         time.sleep(1.0)  # MicroPython boots and reaches main.py
+
+
+def _probe_port(port: str) -> None:
+    """Open and close the port once: a port that cannot be opened stops the session once."""
+    import serial
+
+    try:
+        serial.serial_for_url(port, baudrate=115200, timeout=0.1).close()
+    except (serial.SerialException, OSError, ValueError) as exc:
+        pytest.exit(
+            f"nbkit HIL: --port {port}: cannot open it ({exc}) - check the cable and "
+            "that no other program (a terminal, mpremote) holds the port",
+            returncode=4,
+        )
 
 
 def _nbkit_checked(*args: str) -> None:
@@ -246,9 +290,13 @@ def hil_artifacts(
         tmp_path_factory.getbasetemp() / "nbkit-hil" / re.sub(r"[^\w.-]+", "_", request.node.name)
     )
     base.mkdir(parents=True, exist_ok=True)
-    paths = {"console": base / "console.log", "at_spy": base / "at-spy.jsonl"}
-    request.node.stash[_ARTIFACTS] = paths
+    paths = {"console": base / "console.log"}
     spy = hil_target.spy_path()
+    if spy:  # only a target with an AT spy (the virtual rig) has an AT log to show
+        paths["at_spy"] = base / "at-spy.jsonl"
+    for path in paths.values():
+        path.touch()  # the paths a failure prints exist, even when nothing was written to them
+    request.node.stash[_ARTIFACTS] = paths
     start = spy.stat().st_size if spy and spy.exists() else 0
     yield paths
     if spy and spy.exists():
