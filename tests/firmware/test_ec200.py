@@ -49,6 +49,20 @@ def test_registration_urc_and_an_already_active_context():
     assert drv.address == "10.7.157.1", drv.address
 
 
+def test_a_registration_urc_ends_the_wait_at_once_not_after_the_poll_gap():
+    # The +CEREG URC 700 ms into the 2 s gap between polls: the attach goes on right then
+    # (it slept out the gap: 2 s of ticks, 80 device-minutes on the x2400 virtual board).
+    drv, fake, clock, _ = _driver()
+    s.configure(fake)
+    fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG: 2,2\r\n" + s.OK)
+    fake.expect(b"AT+CGREG?\r", b"\r\n+CGREG: 2,2\r\n" + s.OK, Later(700, s.REG_LTE))
+    s.activate(fake, active=True)
+    start = clock.ticks_ms()
+    assert drv.attach(60000), drv.last_error
+    fake.verify()
+    assert clock.ticks_diff(clock.ticks_ms(), start) < 1000, clock.ticks_ms() - start
+
+
 def test_sim_not_inserted_fails_with_a_reason_after_bounded_tries():
     drv, fake, clock, _ = _driver()
     fake.expect(b"AT\r", s.OK)

@@ -173,6 +173,9 @@ class Ec200:
         return state
 
     def _wait_registered(self, timeout_ms):
+        # AT+CEREG?/CGREG? every _REG_POLL_MS (covers a lost URC); a +CEREG/+CGREG URC that
+        # says registered ends the wait at once. (engine.idle() here slept out the whole poll
+        # gap after the URC: 2 s of ticks, 80 device-minutes on the x2400 virtual board.)
         deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
         while True:
             if self._registered_now():
@@ -180,9 +183,11 @@ class Ec200:
             left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
             if left <= 0:
                 return False
-            self.engine.idle(min(left, _REG_POLL_MS))
-            if self.lifecycle.online:
+            if self.engine.wait_until(self._online, min(left, _REG_POLL_MS)):
                 return True
+
+    def _online(self):
+        return self.lifecycle.online
 
     def _registered_now(self):
         # AT+CEREG? then AT+CGREG? (a Cat1 module may report PS registration in either).
