@@ -324,6 +324,15 @@ def test_peer_close_is_recorded_and_ends_a_recv_wait():
     assert clock.ticks_ms() - t0 == 500, clock.ticks_ms() - t0
 
 
+def test_a_reboot_banner_ends_a_recv_wait_at_once_and_marks_the_modem_rebooted():
+    drv, fake, clock, _ = _attached()
+    fake.send(b"\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n", after_ms=700)
+    t0 = clock.ticks_ms()
+    assert drv.recv(1, 10000) == []
+    assert clock.ticks_ms() - t0 == 700, clock.ticks_ms() - t0
+    assert drv.lifecycle.state == lc.REBOOTED and drv.boots == 1, drv.lifecycle.state
+
+
 def test_unexpected_reboot_moves_the_lifecycle_to_rebooted():
     drv, fake, _, events = _attached()
     fake.send(b"\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n")

@@ -1,5 +1,7 @@
 # The transports behind the app's four link calls (up / send / receive / down): TCP on Cat1,
 # MQTT over AT+QMT, CoAP platform via NMGS/NNMI, and the factory that picks them by config.
+from binascii import hexlify
+
 import bc95_script as b
 import ec200_script as s
 import mqtt_script as m
@@ -197,6 +199,61 @@ def test_cdp_link_four_calls_over_nmgs_and_nnmi():
     assert link.receive(10000) == [ACK]
     link.down()
     fake.verify()
+
+
+CRASH = b"\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n"
+IP = b"10.0.0.9"
+
+
+def _bc95_udp_up():
+    # A UdpLink whose BC28 attaches in up() (resume finds it unregistered), socket 1 open.
+    engine, fake, clock = modem(line_max=1100)
+    link = UdpLink(Bc95(engine, clock, model="bc28"), "10.0.0.9", 5683)
+    _bc95_link_up(fake)
+    assert link.up(), link.modem.last_error
+    return link, fake, clock
+
+
+def _bc95_link_up(fake, sock=1):
+    fake.expect(b"AT\r", b.OK)
+    fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG:0,0\r\n" + b.OK)
+    b.configure(fake)
+    b.attach(fake, register_after_ms=100)
+    b.open_socket(fake, sock)
+
+
+def _ack_later(fake, sock, ms):
+    fake.send(b"\r\n+NSONMI:%d,10.0.0.9,5683,%d,%s\r\n" % (sock, len(ACK), hexlify(ACK)), ms)
+
+
+def test_udp_link_resends_once_after_a_modem_reboot_during_the_ack_wait():
+    # The REBOOT_CAUSE banner 2 s into the 10 s ack wait: the wait ends there, the modem is
+    # brought up again (probe, configure, attach, new socket) and the frame goes once more.
+    link, fake, clock = _bc95_udp_up()
+    b.send(fake, 1, IP, 5683, b"\x01\x02", flags=0x400)
+    link.send(b"\x01\x02")
+    fake.send(CRASH, after_ms=2000)
+    _bc95_link_up(fake, sock=0)
+    b.send(fake, 0, IP, 5683, b"\x01\x02", flags=0x400)
+    t0 = clock.ticks_ms()
+    _ack_later(fake, 0, 8000 + 500)  # 500 ms after the resend (the fake's clock from here)
+    assert link.receive(10000) == [ACK], link.modem.last_error
+    fake.verify()
+    assert link.resends == 1 and link.uplinks == 2, (link.resends, link.uplinks)
+    assert clock.ticks_ms() - t0 < 10000, clock.ticks_ms() - t0  # not the whole first wait
+
+
+def test_udp_link_resends_only_once_when_the_modem_reboots_again():
+    link, fake, _ = _bc95_udp_up()
+    b.send(fake, 1, IP, 5683, b"\x01\x02", flags=0x400)
+    link.send(b"\x01\x02")
+    fake.send(CRASH, after_ms=2000)
+    _bc95_link_up(fake, sock=0)
+    b.send(fake, 0, IP, 5683, b"\x01\x02", flags=0x400)
+    fake.send(CRASH, after_ms=4000)
+    assert link.receive(10000) == []
+    fake.verify()
+    assert link.resends == 1 and link.uplinks == 2, (link.resends, link.uplinks)
 
 
 def test_cdp_link_send_raises_when_the_platform_never_registers():

@@ -41,6 +41,8 @@ class UdpLink(Link):
         self.host = host
         self.port = port
         self.sock = None
+        self.resends = 0  # frames sent again after a modem reboot in the reply wait
+        self._last = None  # (data, flags) of the frame whose reply is awaited
 
     def up(self):
         self.used = True
@@ -69,13 +71,44 @@ class UdpLink(Link):
         if self.sock is None:
             raise LinkError("send() before up()")
         flags = rai.nsostf_flag(last, expect_reply)
+        self._last = (data, flags) if expect_reply else None
         self.modem.sendto(self.sock, self.host, self.port, data, flags)
         self.uplinks += 1
         self.bytes_up += len(data)
 
     def receive(self, timeout_ms):
+        # A modem reboot (REBOOT_CAUSE_* banner) during the wait ends it: the modem state is
+        # unknown, so the link comes up again (re-init, re-attach) and the frame goes once more.
         if self.sock is None:
             return []
+        boots = getattr(self.modem, "boots", 0)
+        out = self._receive(timeout_ms)
+        if out or getattr(self.modem, "boots", 0) == boots or self._last is None:
+            return out
+        if not self._resend():
+            return []
+        return self._receive(timeout_ms)
+
+    def _resend(self):
+        # once per frame: after a second reboot the frame stays queued for the next report
+        last, self._last = self._last, None
+        self.sock = None  # gone with the reboot: nothing to close
+        if last is None:
+            return False
+        data, flags = last
+        try:
+            if not self.up():
+                return False
+            self.modem.sendto(self.sock, self.host, self.port, data, flags)
+        except Exception as exc:  # ModemError: the report ends, the frame stays queued
+            self.modem.last_error = str(exc)
+            return False
+        self.resends += 1
+        self.uplinks += 1
+        self.bytes_up += len(data)
+        return True
+
+    def _receive(self, timeout_ms):
         out = []
         for dgram in self.modem.recv(self.sock, timeout_ms):
             if dgram.data:

@@ -409,8 +409,13 @@ class Bc95:
         self.engine.idle(ms)
 
     def _wait_rx(self, sock, timeout_ms):
+        # A reboot banner ends the wait too: the socket and what was in flight went with it
+        # (the caller sees boots change; sleeping out the rest of the wait helps nobody).
+        boots = self.boots
         deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
         while not (self._pending.get(sock) or self._has_inbox(sock) or sock in self._closed):
+            if self.boots != boots:
+                return
             left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
             if left <= 0:
                 return
