@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from nbkit.store import config
 from host_tools.collect import parse_hostport
 from host_tools.collector import keyfile
 from host_tools.errors import CommandError
+from host_tools.privfile import write_private
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -62,10 +62,7 @@ def run(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         raise CommandError(f"device config: {exc}") from exc
     if args.config:
-        fd = os.open(args.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(cfg, f, indent=2)
-            f.write("\n")
+        write_private(args.config, json.dumps(cfg, indent=2) + "\n")
     keys[args.device] = key
     keyfile.save(args.keys, keys)
     result = {

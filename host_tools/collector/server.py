@@ -14,12 +14,13 @@ from typing import Any, TextIO
 
 from nbkit.proto import codes, frame
 
-from host_tools.collector.db import Store
+from host_tools.collector.db import Store, StoreUnavailable
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
 UNKNOWN_DEVICE = "unknown_device"
 SEQ_REUSED = "seq_reused"
+STORE_FAILED = "store_failed"  # the database refused it (locked, disk full): not acked
 
 
 class Collector:
@@ -53,6 +54,9 @@ class Collector:
         except ValueError as exc:
             why = f"{exc}: the device reuses sequence numbers; give it a new id"
             return self._refuse(SEQ_REUSED, why, peer)
+        except StoreUnavailable as exc:  # not stored, so not acked: the device sends it again
+            why = f"database refused device {device} seq {records[0][0]}: {exc}; not acked"
+            return self._refuse(STORE_FAILED, why, peer)
         outcome = ACCEPTED if new else DUPLICATE
         self.counts[outcome] += 1
         self.counts["records_stored"] += new
