@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.collector import keyfile
-from host_tools.collector.db import Store, check_writable
+from host_tools.collector.db import BUSY_TIMEOUT_S, RETRIES, Store, check_writable
 from host_tools.collector.server import Collector, summary_line
 from host_tools.collector.supervise import Supervised
 from host_tools.errors import CommandError
@@ -61,6 +61,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--json",
         action="store_true",
         help="print each accepted uplink and the summary as JSON lines",
+    )
+    parser.add_argument(
+        "--busy-timeout",
+        type=float,
+        default=BUSY_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds to wait for a database lock another program holds, per attempt; a "
+        f"frame is tried {RETRIES + 1} times, then left unacked for the device to resend "
+        f"(default {BUSY_TIMEOUT_S:g})",
     )
     parser.add_argument(
         "--log",
@@ -130,9 +139,11 @@ def run(args: argparse.Namespace) -> int:
 
     intakes = _intakes(args)
     keys = keyfile.load(args.keys)
+    if not 0 < args.busy_timeout <= 60:
+        raise CommandError(f"--busy-timeout {args.busy_timeout:g}: give 0 < S <= 60 seconds")
     check_writable(args.db)
     log = open_log(args.log, args.log_max_bytes) if args.log else None
-    store = Store(args.db)
+    store = Store(args.db, busy_timeout_s=args.busy_timeout)
     collector = Collector(store, keys, as_json=args.json)
     if log is not None:
         collector.log = log.line

@@ -70,7 +70,7 @@ def serve_udp(
     """The UDP intake (:func:`host_tools.collector.server.serve`) in the intake shape."""
     from host_tools.collector.server import serve
 
-    serve(shared.collector, host, port, stop, ready, lock=shared.lock)
+    serve(shared.collector, host, port, stop, ready, handle=shared.handle)
 
 
 # -- TCP --------------------------------------------------------------------------------------

@@ -117,10 +117,13 @@ def serve(
     ready: Callable[[tuple[str, int]], None] | None = None,
     *,
     lock: threading.Lock | None = None,
+    handle: Callable[[bytes, str], tuple[bytes | None, str]] | None = None,
 ) -> None:
-    """Receive until ``stop`` is set; every datagram gets handled, the loop never dies.
+    """Receive until ``stop`` is set; every datagram gets handled.
 
-    ``lock``: held around each ``handle`` when other intakes share the collector."""
+    ``lock``: held around each ``handle`` when other intakes share the collector; ``handle``:
+    what handles a datagram instead of ``collector.handle`` (a SharedCollector's, which locks).
+    An exception from it ends the loop: the supervisor (collector.supervise) restarts it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.bind((host, port))
@@ -136,8 +139,11 @@ def serve(
                 collector.log(f"collector: receive error {exc}")
                 time.sleep(0.001)
                 continue
-            with lock or contextlib.nullcontext():
-                reply, _ = collector.handle(data, f"{addr[0]}:{addr[1]}")
+            if handle is not None:
+                reply, _ = handle(data, f"{addr[0]}:{addr[1]}")
+            else:
+                with lock or contextlib.nullcontext():
+                    reply, _ = collector.handle(data, f"{addr[0]}:{addr[1]}")
             if reply is not None:
                 try:
                     sock.sendto(reply, addr)
