@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             f"device {args.device} already has a key in {args.keys} "
             "(--force replaces it; the device must then get the new config)"
         )
-    host, port = parse_hostport(args.server)
+    host, port = parse_hostport(args.server, "--server")
     key = secrets.token_bytes(args.bytes)
     cfg = {
         "device_id": args.device,

@@ -117,7 +117,10 @@ def ensure_flash(path: Path, size: int) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CommandError(f"--flash {path}: cannot make its folder ({exc.strerror})") from exc
+        raise CommandError(
+            f"--flash {path}: cannot make its folder {path.parent} ({exc.strerror}) - give a "
+            "path in a writable folder"
+        ) from exc
     write_private(path, b"\xff" * size)  # the board will keep its key in it: owner only
 
 
