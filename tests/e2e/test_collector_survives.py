@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import signal
@@ -239,3 +240,62 @@ def test_forged_coap_registrations_do_not_grow_the_device_table(monkeypatch) -> 
     assert replies[-1].code == aiocoap.BAD_REQUEST  # an endpoint name no IMEI has
     assert len(devices) == 20
     assert "forged000119" in devices and "forged000000" not in devices  # newest kept
+
+
+def test_a_failing_coap_uplink_is_not_acked_and_the_platform_keeps_serving(tmp_path: Path) -> None:
+    intake, stop, lines = _supervised(tmp_path, coap.serve_coap, ("127.0.0.1", 0))
+    host, port = intake.start()
+
+    async def post(path: str, payload: bytes) -> aiocoap.Message:
+        ctx = await aiocoap.Context.create_client_context()
+        try:
+            uri = f"coap://{host}:{port}/{path}"
+            msg = aiocoap.Message(code=aiocoap.POST, payload=payload, uri=uri)
+            return await ctx.request(msg).response
+        finally:
+            await ctx.shutdown()
+
+    try:
+        assert asyncio.run(post("rd?ep=860000000000001", b"")).code == aiocoap.CREATED
+        failed = asyncio.run(post("t/d?ep=860000000000001", _frame(8)))
+        assert not failed.code.is_successful() and not failed.payload  # no ack
+        again = asyncio.run(post("t/d?ep=860000000000001", _frame(8)))  # the module resends
+        assert again.code == aiocoap.CHANGED
+        assert frame.decode_ack(bytes(again.payload), KEY, DEV) == (8, 8)
+    finally:
+        stop.set()
+        intake.join(5)
+
+
+def test_the_collector_log_file_is_capped(tmp_path: Path) -> None:
+    keys, log = tmp_path / "keys.json", tmp_path / "collector.log"
+    keyfile.save(keys, {DEV: KEY})
+    argv = ["collect", "--listen", "127.0.0.1:0", "--db", str(tmp_path / "c.db")]
+    argv += ["--keys", str(keys), "--log", str(log), "--log-max-bytes", "2k"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "host_tools", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", banner).group(1))  # type: ignore[union-attr]
+        for i in range(300):  # forged frames: each one a log line
+            data = bytearray(_frame(i))
+            data[-1] ^= 1
+            udp.sendto(bytes(data), ("127.0.0.1", port))
+        ack = _udp_ack(udp, _frame(1000), port, 5.0)  # a good one after them: all handled
+        assert ack is not None
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        udp.close()
+        proc.kill()
+    assert "forged=300" in out, out
+    assert "rejected forged" not in err  # the lines went to the log file
+    logs = sorted(p.name for p in tmp_path.glob("collector.log*"))
+    assert logs == ["collector.log", "collector.log.1", "collector.log.2", "collector.log.3"]
+    assert all(p.stat().st_size <= 2048 for p in tmp_path.glob("collector.log*"))
