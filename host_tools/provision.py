@@ -236,12 +236,10 @@ def have_terminal() -> bool:
     return True
 
 
-def _ask(prompt: str, what: str, option: str) -> str:
+def _ask(prompt: str, what: str, instead: str) -> str:
+    """A secret from the terminal without echo; ``instead`` says how to give it without one."""
     if not have_terminal():
-        raise _UsageError(
-            f"no terminal to ask for the {what}: give {option} FILE (or {option} - to read "
-            "it from stdin)"
-        )
+        raise _UsageError(f"no terminal to ask for the {what}: {instead}")
     try:
         return getpass.getpass(prompt)
     except EOFError:
@@ -251,7 +249,11 @@ def _ask(prompt: str, what: str, option: str) -> str:
 def _get_pin(args: argparse.Namespace) -> str:
     if args.pin_file:
         return read_secret_file(args.pin_file, "service PIN")
-    pin = _ask(f"service PIN for the device on {args.port}: ", "service PIN", "--pin-file")
+    pin = _ask(
+        f"service PIN for the device on {args.port}: ",
+        "service PIN",
+        "give --pin-file FILE (--pin-file - reads it from stdin)",
+    )
     pin = pin.strip()
     if not pin:
         raise CommandError("no PIN given")
@@ -261,7 +263,7 @@ def _get_pin(args: argparse.Namespace) -> str:
 def _get_key(path: str | None, prompt: str) -> bytes:
     if path:
         return parse_key(read_secret_file(path, "key"), path)
-    return parse_key(_ask(prompt, "device key", "--key-file"), "the prompt")
+    return parse_key(_ask(prompt, "device key", "give --key-file FILE"), "the prompt")
 
 
 def unlock(client: ConsoleClient, args: argparse.Namespace) -> None:
@@ -306,7 +308,7 @@ def _secret_value(pair: str) -> str:
     """``NAME`` (ask), ``NAME=@FILE`` / ``NAME=@-`` (file / stdin) of a secret -> NAME=value."""
     name, sep, value = pair.partition("=")
     if not sep:
-        value = _ask(f"{name} (not shown): ", name, f"{name}=@")
+        value = _ask(f"{name} (not shown): ", name, f"write `set {name}=@FILE` (@-: stdin)")
         if have_terminal() and getpass.getpass(f"{name} again: ") != value:
             raise CommandError(f"the two {name} entries differ: nothing was changed")
     elif value.startswith("@") and len(value) > 1:

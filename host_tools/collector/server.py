@@ -34,6 +34,7 @@ class Collector:
         self.out = out
         self.as_json = as_json
         self.counts: Counter[str] = Counter()
+        self.output_lost = False  # stdout went away; uplinks are stored and acked all the same
         self.log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True)
 
     def handle(self, data: bytes, peer: str = "") -> tuple[bytes | None, str]:
@@ -103,7 +104,12 @@ class Collector:
             line = (
                 f"uplink device={device} seq={first}..{last} n={len(records)} bytes={size} {shown}"
             )
-        print(line, file=self.out, flush=True)
+        try:
+            print(line, file=self.out, flush=True)
+        except (OSError, ValueError) as exc:  # stdout closed (`| head`): storing goes on
+            if not self.output_lost:
+                self.log(f"collector: cannot print uplinks ({exc}); they are still stored")
+            self.output_lost = True
 
     def summary(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))

@@ -299,3 +299,16 @@ def test_the_collector_log_file_is_capped(tmp_path: Path) -> None:
     logs = sorted(p.name for p in tmp_path.glob("collector.log*"))
     assert logs == ["collector.log", "collector.log.1", "collector.log.2", "collector.log.3"]
     assert all(p.stat().st_size <= 2048 for p in tmp_path.glob("collector.log*"))
+
+
+def test_a_closed_stdout_does_not_cost_an_ack(tmp_path: Path) -> None:
+    out = io.StringIO()
+    out.close()  # like `nbkit collect ... | head -1` once head has gone
+    collector = Collector(Store(tmp_path / "c.db"), {DEV: KEY}, out=out)
+    lines: list[str] = []
+    collector.log = lines.append
+    for seq in (1, 2):
+        ack, outcome = collector.handle(_frame(seq), "test")
+        assert outcome == "accepted" and ack is not None
+        assert frame.decode_ack(ack, KEY, DEV) == (seq, seq)
+    assert len([line for line in lines if "cannot print uplinks" in line]) == 1

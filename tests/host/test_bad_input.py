@@ -210,3 +210,45 @@ def test_a_database_another_program_locks_is_reported_not_raised(files, tmp_path
         holder.close()
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 1 and "nbkit:" in proc.stderr and "locked" in proc.stderr
+
+
+def test_the_last_net_names_an_unexpected_error_and_can_show_its_traceback(monkeypatch, capsys):
+    from host_tools import cli, timers
+
+    def broken(args):
+        raise ValueError("a value no check expected")
+
+    monkeypatch.setattr(timers, "run", broken)
+    monkeypatch.delenv("NBKIT_TRACEBACK", raising=False)
+    assert cli.main(["timers", "decode", "--t3412", "00000001"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nbkit: unexpected ValueError: a value no check expected - ")
+    assert "NBKIT_TRACEBACK=1" in err and "Traceback" not in err
+    monkeypatch.setenv("NBKIT_TRACEBACK", "1")
+    assert cli.main(["timers", "decode", "--t3412", "00000001"]) == 1
+    assert "Traceback" in capsys.readouterr().err  # for whoever reports the bug
+
+
+def test_an_os_error_anywhere_names_the_path_and_what_to_check(monkeypatch, capsys):
+    from host_tools import cli, timers
+
+    def denied(args):
+        raise PermissionError(13, "Permission denied", "/srv/nbkit/some.file")
+
+    monkeypatch.setattr(timers, "run", denied)
+    assert cli.main(["timers", "decode", "--t3412", "00000001"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "nbkit: /srv/nbkit/some.file: Permission denied - check the path, its folder and "
+        "its permissions\n"
+    )
+
+
+def test_a_key_file_others_can_read_is_warned_about(tmp_path, capsys):
+    path = tmp_path / "keys.json"
+    keyfile.save(path, {1: KEY})
+    keyfile.load(path)
+    assert "warning" not in capsys.readouterr().err
+    os.chmod(path, 0o644)
+    assert keyfile.load(path) == {1: KEY}
+    assert f"chmod 600 {path}" in capsys.readouterr().err
