@@ -85,10 +85,11 @@ def virtual_clock(spec: str | None) -> Callable[[], float]:
 
 def build_meter(args: argparse.Namespace) -> Meter:
     """The emulated meter the options describe."""
+    now = virtual_clock(args.clock)  # checked for either protocol: a bad value is never ignored
     try:
         meter: Meter
         if args.protocol == "cjt188":
-            meter = Cjt188Meter(meter_type=_TYPES[args.meter_type], now=virtual_clock(args.clock))
+            meter = Cjt188Meter(meter_type=_TYPES[args.meter_type], now=now)
             if args.valve:
                 meter.set("valve", args.valve)
         else:

@@ -129,6 +129,9 @@ CASES: list[tuple[str, int, str]] = [
     ("energy --profile-file {d}/bad.json", 1, r"bad\.json"),
     ("energy --reports-per-day 0", 1, r"reports"),
     ("energy --mode z", 1, r"mode"),
+    ("energy --timeline {d}/bin.dat", 1, r"not a JSON Lines text file"),
+    ("energy --profile-file {d}/bin.dat", 1, r"not valid JSON"),
+    ("energy --set attach_s=abc", 1, r"attach_s=abc"),
     ("meter decode cjt188 zz", 1, r"not a hex byte string"),
     ("meter decode dlt645 68 11", 1, r"."),
     # emulate, bench, flash, deploy, meterbus
@@ -142,6 +145,13 @@ CASES: list[tuple[str, int, str]] = [
     ("flash --board esp32_bc28 --firmware {d}/missing.bin --port /dev/null", 1, r"missing\.bin"),
     ("deploy --board nope --port /dev/nbkit-none", 1, r"nope"),
     ("meterbus --protocol cjt188 --address 12", 1, r"address"),
+    ("meterbus --protocol dlt645 --clock garbage", 1, r"--clock 'garbage'"),
+    ("emulate --imei 12", 2, r"IMEI must be 15"),
+    ("vboard --flash {d}/v.img --seed-config {d}/missing.json", 1, r"--seed-config .* no such"),
+    ("vboard --flash {d}/v.img --pin foo=1", 1, r"no pin 'foo'"),
+    ("collect --coap 127.0.0.1:99999 --db {d}/c11.db --keys " + K, 1, r"--coap must be"),
+    ("collect --mqtt 127.0.0.1:1 --db {d}/c12.db --keys " + K, 1, r"no MQTT broker"),
+    ("readings --db {d}/readings.db --format xml", 2, r"invalid choice: 'xml'"),
     ("nope", 2, r"invalid choice: 'nope'"),
     ("", 2, r"required: COMMAND"),
 ]
