@@ -33,7 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from host_tools import boards, build
-from host_tools.deploy_manifest import MANIFEST_FIX, check_manifest, removal_refused
+from host_tools.deploy_manifest import (
+    MANIFEST_FIX,
+    check_journal,
+    check_manifest,
+    removal_refused,
+)
 from host_tools.errors import CommandError
 
 STATE_DIR = ".deploy"
@@ -213,9 +218,13 @@ class Device:
         try:
             return json.loads(raw.decode())
         except (UnicodeDecodeError, ValueError) as exc:
+            fix = (
+                MANIFEST_FIX
+                if path == MANIFEST
+                else f"remove it (`mpremote rm :{path}`) and deploy again"
+            )
             raise CommandError(
-                f"the device's {path} is not valid JSON ({exc}); nothing was changed - "
-                f"{MANIFEST_FIX}"
+                f"the device's {path} is not valid JSON ({exc}); nothing was changed - {fix}"
             ) from exc
 
     def write(self, path: str, data: bytes, cb: Callable[[int, int], None] | None = None) -> None:
@@ -282,9 +291,11 @@ def deploy(
 ) -> Plan:
     """Deploy one board build to a connected device; return the plan that was carried out."""
     check_mpy(int(device.eval("__import__('sys').implementation._mpy")), board, build_dir)
-    if device.read_json(JOURNAL) is not None:  # an earlier deploy committed but never finished
-        device.exec(APPLIER)
     local = local_manifest(build_dir)
+    journal = device.read_json(JOURNAL)
+    if journal is not None:  # an earlier deploy committed but never finished
+        check_journal(journal, JOURNAL, local)  # the device's word: checked before acting on it
+        device.exec(APPLIER)
     remote = check_manifest(device.read_json(MANIFEST), MANIFEST)
     todo = plan(local, remote, full=full, allow_remove=allow_remove)
     if not todo.copy and not todo.remove:

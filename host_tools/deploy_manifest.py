@@ -95,3 +95,32 @@ def removal_refused(
     if not (top in dirs and "/" in path) and path not in files:
         return f"outside the app folder (name it with --allow-remove {path} to delete it)"
     return None
+
+
+def check_journal(data: Any, where: str, local: dict[str, str]) -> None:
+    """Refuse to finish a device's pending deploy journal the host did not write as such:
+    moves only from ``.deploy/stage/`` onto safe app paths, removals as :func:`removal_refused`
+    allows, a valid manifest. CommandError naming the first problem."""
+    fix = f"nothing was changed - remove it (`mpremote rm :{where}`) and deploy again"
+    if not isinstance(data, dict):
+        raise CommandError(f"the device's {where} is not a deploy journal; {fix}")
+    moves, remove = data.get("moves"), data.get("remove")
+    if not isinstance(moves, list) or not isinstance(remove, list):
+        raise CommandError(f"the device's {where} lacks its moves or removals; {fix}")
+    for move in moves:
+        ok = isinstance(move, list) and len(move) == 2
+        src, dst = move if ok else (None, None)
+        if (
+            not ok
+            or unsafe_path(src)
+            or unsafe_path(dst)
+            or not str(src).startswith(".deploy/stage/")
+        ):
+            raise CommandError(f"the device's {where} has the move {move!r}: tampered; {fix}")
+        if removal_refused(str(dst), local):  # a move lands on its target: same rules
+            raise CommandError(f"the device's {where} would overwrite {dst!r}; {fix}")
+    for path in remove:
+        why = unsafe_path(path) or removal_refused(str(path), local)
+        if why:
+            raise CommandError(f"the device's {where} would remove {path!r} ({why}); {fix}")
+    check_manifest(data.get("manifest"), f"{where} manifest")

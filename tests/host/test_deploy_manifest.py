@@ -123,3 +123,46 @@ def test_path_rules():
     for name in ("config.json", "boot.py", "events.log", "nbkit/key.bin", "certs/ca.pem"):
         assert "protected" in removal_refused(name, local), name
     assert check_manifest(None, "m") == {}
+
+
+def _journal(board_fs, remove: list, moves: list | None = None) -> None:
+    manifest = json.loads((board_fs / ".deploy" / "manifest.json").read_text())
+    journal = {"moves": moves or [], "remove": remove, "manifest": manifest}
+    (board_fs / ".deploy" / "journal.json").write_text(json.dumps(journal))
+
+
+@pytest.mark.parametrize(
+    ("remove", "moves"),
+    [
+        (["../outside.txt"], None),
+        (["config.json"], None),
+        ([], [[".deploy/stage/x", "../outside.txt"]]),
+        ([], [["/etc/hostname", "main.py"]]),
+        ("everything", None),
+    ],
+)
+def test_a_tampered_pending_journal_is_refused_not_applied(tmp_path, app_build, remove, moves):
+    board_fs = tmp_path / "device"
+    board_fs.mkdir()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the board's")
+    (board_fs / "config.json").write_text("{}")
+    with micropython_on_pty(board_fs) as port:
+        _deploy(port, app_build)
+        _journal(board_fs, remove, moves)
+        with pytest.raises(CommandError, match="journal.json") as err:
+            _deploy(port, app_build)
+    assert "mpremote rm :.deploy/journal.json" in str(err.value)
+    assert outside.read_text() == "not the board's" and (board_fs / "config.json").exists()
+
+
+def test_a_pending_journal_of_app_files_is_finished(tmp_path, app_build):
+    board_fs = tmp_path / "device"
+    board_fs.mkdir()
+    with micropython_on_pty(board_fs) as port:
+        _deploy(port, app_build)
+        (board_fs / "nbkit" / "gone.mpy").write_bytes(b"M")
+        _journal(board_fs, ["nbkit/gone.mpy"])
+        _deploy(port, app_build)
+    assert not (board_fs / "nbkit" / "gone.mpy").exists()
+    assert not (board_fs / ".deploy" / "journal.json").exists()
