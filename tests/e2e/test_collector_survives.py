@@ -195,7 +195,7 @@ def test_a_failed_tcp_intake_restarts_instead_of_dying_silently(tmp_path: Path) 
 
 
 def test_a_failed_mqtt_intake_reconnects_and_resubscribes(tmp_path: Path) -> None:
-    from host_tools.broker import running_broker
+    from host_tools.collector.broker import running_broker
     from tests.host.test_collector_intakes import Device
 
     with running_broker() as broker:

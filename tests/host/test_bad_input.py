@@ -223,7 +223,8 @@ def test_a_database_another_program_locks_is_reported_not_raised(files, tmp_path
 
 
 def test_the_last_net_names_an_unexpected_error_and_can_show_its_traceback(monkeypatch, capsys):
-    from host_tools import cli, timers
+    from host_tools import cli
+    from host_tools.energy import timers
 
     def broken(args):
         raise ValueError("a value no check expected")
@@ -240,7 +241,8 @@ def test_the_last_net_names_an_unexpected_error_and_can_show_its_traceback(monke
 
 
 def test_an_os_error_anywhere_names_the_path_and_what_to_check(monkeypatch, capsys):
-    from host_tools import cli, timers
+    from host_tools import cli
+    from host_tools.energy import timers
 
     def denied(args):
         raise PermissionError(13, "Permission denied", "/srv/nbkit/some.file")

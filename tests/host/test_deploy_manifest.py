@@ -12,8 +12,9 @@ import shutil
 
 import pytest
 
-from host_tools import FIRMWARE_DIR, boards, build, deploy
-from host_tools.deploy_manifest import check_manifest, removal_refused, unsafe_path
+from host_tools import FIRMWARE_DIR
+from host_tools.device import boards, build, deploy
+from host_tools.device.deploy_manifest import check_manifest, removal_refused, unsafe_path
 from host_tools.errors import CommandError
 from tests.support.repl_pty import micropython_on_pty
 
