@@ -22,7 +22,7 @@ from host_tools.collector.db import BUSY_TIMEOUT_S, RETRIES, Store, check_writab
 from host_tools.collector.server import Collector, summary_line
 from host_tools.collector.supervise import Supervised
 from host_tools.errors import CommandError
-from host_tools.logfile import DEFAULT_MAX_BYTES, open_log, size_arg
+from host_tools.files.rotating import DEFAULT_MAX_BYTES, open_log, size_arg
 
 
 def parse_hostport(text: str, option: str = "--listen") -> tuple[str, int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.errors import CommandError
-from host_tools.privfile import warn_if_shared, write_private
+from host_tools.files.private import warn_if_shared, write_private
 
 
 def fingerprint(key: bytes) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from littlefs import LittleFS, UserContext
 
-from host_tools.privfile import write_private
+from host_tools.files.private import write_private
 
 READ_SIZE = 32
 PROG_SIZE = 32

@@ -18,7 +18,7 @@ from nbkit.store import config
 from host_tools.collector import keyfile
 from host_tools.collector.collect import parse_hostport
 from host_tools.errors import CommandError
-from host_tools.privfile import write_private
+from host_tools.files.private import write_private
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ from host_tools.emulator.network import NetworkConfig
 from host_tools.emulator.persona import PERSONAS
 from host_tools.emulator.scenario import Scenario, load
 from host_tools.energy.timing import DEFAULT as TIMING
-from host_tools.logfile import DEFAULT_MAX_BYTES, open_log, size_arg
+from host_tools.files.rotating import DEFAULT_MAX_BYTES, open_log, size_arg
 
 _EPILOG = """\
 virtual time: virtual_s = EPOCH + (time.time() - WALL_START) * SCALE. Without --clock the
@@ -212,7 +212,7 @@ def options_from_args(args: argparse.Namespace) -> ModemOptions:
 
 
 def _open(stack: ExitStack, path: Path | None, max_bytes: int) -> IO[str] | None:
-    """A spy/timeline file of this run, rotated at ``max_bytes`` (host_tools.logfile)."""
+    """A spy/timeline file of this run, rotated at ``max_bytes`` (host_tools.files.rotating)."""
     if path is None:
         return None
     return stack.enter_context(open_log(path, max_bytes, fresh=True))  # type: ignore[return-value]

@@ -34,8 +34,8 @@ from typing import Any
 
 import pytest
 
+from host_tools.files.private import write_private
 from host_tools.hil.dut import Dut
-from host_tools.privfile import write_private
 from host_tools.rig.rig import Rig, RigOptions
 
 VIRTUAL_BOARD = "unix_sim"

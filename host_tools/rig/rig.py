@@ -26,7 +26,7 @@ from typing import Any
 from nbkit import profiles
 
 from host_tools.errors import CommandError
-from host_tools.privfile import write_private
+from host_tools.files.private import write_private
 
 EPOCH = 1_764_000_000.0  # virtual time at the start of a rig run (2025-11-24 16:00 UTC)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from host_tools import FIRMWARE_DIR
 from host_tools.errors import CommandError
-from host_tools.privfile import write_private
+from host_tools.files.private import write_private
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_MARK = b'Type "help()" for more information.'

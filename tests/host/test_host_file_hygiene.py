@@ -17,9 +17,9 @@ import pytest
 from host_tools import cli
 from host_tools.device import flashimg
 from host_tools.errors import CommandError
-from host_tools.logfile import RotatingFile, parse_size
-from host_tools.privfile import tmp_path as staging_path
-from host_tools.privfile import write_private
+from host_tools.files.private import tmp_path as staging_path
+from host_tools.files.private import write_private
+from host_tools.files.rotating import RotatingFile, parse_size
 from host_tools.vboard.parts import ensure_flash
 
 
