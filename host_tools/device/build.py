@@ -101,8 +101,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the size report as JSON")
 
 
+def check_out_dir(out: Path) -> None:
+    """CommandError unless ``out`` is, or can be made, a writable folder."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(
+            f"--out {out}: cannot make the output folder ({exc.strerror or exc}) - give a "
+            "writable folder"
+        ) from exc
+    if not out.is_dir() or not os.access(out, os.W_OK):
+        raise CommandError(f"--out {out}: not a writable folder - give another --out")
+
+
 def run(args: argparse.Namespace) -> int:
     names = board_data.board_names() if args.all else [args.board]
+    check_out_dir(args.out)
     report = {}
     for name in names:
         built = build_board(name, args.out)

@@ -26,6 +26,7 @@ from typing import Any
 from nbkit import profiles
 
 from host_tools.errors import CommandError
+from host_tools.files.private import write_private
 
 EPOCH = 1_764_000_000.0  # virtual time at the start of a rig run (2025-11-24 16:00 UTC)
 
@@ -180,7 +181,7 @@ class Rig:
             transport=self.opt.transport,
         )
         cfg.update(profile=self.opt.profile, heartbeat_s=self.opt.heartbeat_s)
-        cfg_path.write_text(json.dumps(config.validate(cfg), indent=2))
+        write_private(cfg_path, json.dumps(config.validate(cfg), indent=2))  # holds the key
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[str]:
         err = open(self.path(f"{name}.stderr"), "w")  # noqa: SIM115 - lives with the process
