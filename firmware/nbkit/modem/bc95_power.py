@@ -12,7 +12,6 @@
 #   power_down(m) -> bool   AT+CFUN=0: the "PSM denied" fallback; the next report attaches
 from micropython import const
 
-from nbkit.app import power as _policy
 from nbkit.at import chat
 from nbkit.lte import cereg, edrx, psm
 from nbkit.modem import lifecycle as lc
@@ -119,10 +118,10 @@ def resume(m):
         m.last_error = "module not configured (CEREG n=%d): rebooted while asleep" % reg.n
         return False
     m._on_reg(reg)
-    action = _policy.registration_action(reg.stat)
-    if action == _policy.SEND:
+    action = cereg.registration_action(reg.stat)
+    if action == cereg.SEND:
         return True
-    if action == _policy.WAIT and m._wait_registered(_SEARCH_WAIT_MS):
+    if action == cereg.WAIT and m._wait_registered(_SEARCH_WAIT_MS):
         return True
     m.last_error = "%s after wake (stat %s)" % (action, reg.stat)
     return False

@@ -23,13 +23,12 @@
 from micropython import const
 
 from nbkit.at import chat
-from nbkit.lte import cereg, csq, ident, qi
+from nbkit.lte import cereg, qi
+from nbkit.modem import base, models
 from nbkit.modem import lifecycle as lc
+from nbkit.modem.base import ModemError
 
-MODELS = ("ec200", "ec600", "bc26")
-
-_PROBE_TRIES = const(10)
-_PROBE_GAP_MS = const(500)
+MODELS = ("ec200", "ec600", "bc26")  # the QI models this class drives (bc660k: bc660k.py)
 _CPIN_TRIES = const(5)  # the SIM is read a few seconds after RDY
 _CPIN_GAP_MS = const(1000)
 _REG_POLL_MS = const(2000)
@@ -47,14 +46,9 @@ _READS_MAX = const(8)  # AT+QIRD calls per recv()
 INIT = chat.Script("ec200_init", (("ATE0", None, 300), ("AT+CMEE=1", None, 300)), attempts=2)
 
 
-class ModemError(Exception):
-    def __init__(self, message, reply=None, code=None):
-        super().__init__(message)
-        self.reply = reply
-        self.code = code
+class Ec200(base.AtModem):
+    MODELS = MODELS
 
-
-class Ec200:
     def __init__(
         self,
         engine,
@@ -68,28 +62,29 @@ class Ec200:
         dtr=None,
         cereg_n=2,
         max_failures=3,
+        psm=None,
     ):
-        if model not in MODELS:
-            raise ValueError("model must be one of %r" % (MODELS,))
+        # psm: not requested on Cat1 (support varies by firmware, at-modems.md §2.4); accepted
+        # so every driver takes the same keywords (nbkit.app.links.make_modem)
+        if model not in self.MODELS:
+            raise ValueError("model must be one of %r" % (self.MODELS,))
         qi.qicsgp(apn, user, password, auth)  # refuses quotes and bad auth now, not at attach
-        self.engine = engine
-        self.clock = clock
-        self.apn = apn
+        super().__init__(
+            engine,
+            clock,
+            apn=apn,
+            model=model,
+            family=models.QI,
+            max_failures=max_failures,
+            cereg_n=cereg_n,
+        )
         self.user = user
         self.password = password
         self.auth = auth
-        self.model = model
         self.dtr = dtr
-        self.cereg_n = cereg_n
-        self.lifecycle = lc.Lifecycle(max_failures)
-        self.reg = None
         self.pdp_active = False
         self.address = None
         self.asleep = False
-        self.boots = 0
-        self.last_error = None
-        self.last_commands = 0
-        self.unsupported = []
         self.inbox_dropped = 0  # pushed payloads lost (inbox full, too long, stalled)
         self._opened = {}  # sock -> +QIOPEN err (None while waiting)
         self._socks = {}  # sock -> access mode of an open socket
@@ -100,13 +95,6 @@ class Ec200:
         self._register_urcs()
 
     # -- bring-up -------------------------------------------------------------------------
-
-    def attach(self, timeout_ms=120000):
-        start = self.engine.commands
-        try:
-            return self._attach(timeout_ms)
-        finally:
-            self.last_commands = self.engine.commands - start
 
     def _attach(self, timeout_ms):
         lcy = self.lifecycle
@@ -126,16 +114,6 @@ class Ec200:
         if not self._activate():
             return self._failed(self.last_error or "PDP context not activated")
         return True
-
-    def _probe(self):
-        for attempt in range(_PROBE_TRIES):
-            if attempt:
-                self.engine.idle(_PROBE_GAP_MS)
-            if self.engine.command("AT", None, 500).ok:
-                if self.lifecycle.state in (lc.BOOTING, lc.REBOOTED):
-                    self.lifecycle.event(lc.EV_BOOTED)
-                return True
-        return False
 
     def _configure(self):
         # -> why it failed, or None.
@@ -211,7 +189,7 @@ class Ec200:
             return True
         reply = self.engine.command("AT+QIACT=1", None, _QIACT_MS)
         if not reply.ok:
-            self.last_error = "AT+QIACT=1: %s" % _why(reply)
+            self.last_error = "AT+QIACT=1: %s" % self._why(reply)
             return False
         self.pdp_active = True
         return True
@@ -219,16 +197,15 @@ class Ec200:
     def resume(self):
         # Wake the module (DTR low) and check it is still registered with its context up.
         # False: the caller runs attach() (after a module reset, lost registration or PDP).
-        start = self.engine.commands
-        try:
-            if not (self.lifecycle.online and self.pdp_active):
-                return False
-            self._wake()
-            if not self._probe():
-                return False
-            return self._registered_now() and self.pdp_active
-        finally:
-            self.last_commands = self.engine.commands - start
+        return self._counted(self._resume)
+
+    def _resume(self):
+        if not (self.lifecycle.online and self.pdp_active):
+            return False
+        self._wake()
+        if not self._probe():
+            return False
+        return self._registered_now() and self.pdp_active
 
     def granted(self):
         # (psm_granted, active_s, tau_s): no PSM is requested on Cat1 (support varies by
@@ -260,27 +237,7 @@ class Ec200:
                 self.engine.idle(_WAKE_MS)
         self.asleep = False
 
-    def _failed(self, why):
-        self.last_error = why
-        self.lifecycle.fail()
-        return False
-
-    def _unsupported(self, command):
-        if command not in self.unsupported:
-            self.unsupported.append(command)
-
-    # -- information ----------------------------------------------------------------------
-
-    def identity(self):
-        # {"imei", "imsi", "iccid", "firmware"}: values None when the module does not say.
-        return ident.read(self.engine, ident.QUECTEL)
-
-    def signal(self):
-        reply = self._checked(csq.CMD, csq.PREFIX, 300)
-        parsed = csq.parse(reply.lines[0]) if reply.lines else None
-        if parsed is None:
-            raise ModemError("AT+CSQ: no +CSQ line", reply)
-        return (parsed[0], csq.rssi_dbm(parsed[0]))
+    # -- information (identity, signal: nbkit.modem.base) -----------------------------------
 
     def resolve(self, host, timeout_ms=_DNS_WAIT_MS):
         # AT+QIDNSGIP -> the addresses ("1.2.3.4" is returned as it is, no DNS query).
@@ -289,12 +246,8 @@ class Ec200:
         self._dns = [None, 0, []]
         try:
             reply = self._checked(qi.qidnsgip(host), None, 1000)
-            deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
-            while not self._dns_done():
-                left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-                if left <= 0:
-                    raise ModemError("DNS %s: no answer" % host, reply, 569)
-                self.engine.poll(left)
+            if not self._wait(self._dns_done, timeout_ms):
+                raise ModemError("DNS %s: no answer" % host, reply, 569)
             err, _, ips = self._dns or (569, 0, [])
             if err:
                 raise ModemError("DNS %s: %s" % (host, qi.error_name(err)), reply, err)
@@ -338,13 +291,8 @@ class Ec200:
         reply = self.engine.command(qi.qiopen(sock, kind, host, port, mode), None, 5000)
         if not reply.ok:
             return reply.cme if reply.cme else 550
-        deadline = self.clock.ticks_add(self.clock.ticks_ms(), _QIOPEN_WAIT_MS)
-        while self._opened.get(sock) is None:
-            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-            if left <= 0:
-                return None
-            self.engine.poll(left)
-        return self._opened[sock]
+        self._wait(lambda: self._opened.get(sock) is not None, _QIOPEN_WAIT_MS)
+        return self._opened.get(sock)
 
     def _free_id(self):
         for sock in range(qi.MAX_SOCKETS):
@@ -371,7 +319,7 @@ class Ec200:
                     extra_err=("SEND FAIL",),
                 )
                 if not reply.ok:
-                    raise ModemError("QISEND %d: %s" % (sock, _why(reply)), reply, reply.cme)
+                    raise ModemError("QISEND %d: %s" % (sock, self._why(reply)), reply, reply.cme)
                 sent += len(part)
             return sent
         finally:
@@ -382,12 +330,10 @@ class Ec200:
         # timeout_ms for a "recv" URC (or "closed"); buffer mode reads with AT+QIRD.
         start = self.engine.commands
         try:
-            deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
-            while not (self._has(sock) or sock in self._pending or sock in self._closed):
-                left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-                if left <= 0:
-                    break
-                self.engine.poll(left)
+            self._wait(
+                lambda: self._has(sock) or sock in self._pending or sock in self._closed,
+                timeout_ms,
+            )
             out = [d for s, d in self._inbox if s == sock]
             self._inbox = [(s, d) for s, d in self._inbox if s != sock]
             if sock in self._pending:
@@ -416,28 +362,16 @@ class Ec200:
             self._pending.remove(sock)
         reply = self.engine.command(qi.qiclose(sock), None, 10000)
         if not reply.ok:
-            raise ModemError("AT+QICLOSE=%d: %s" % (sock, _why(reply)), reply, reply.cme)
+            raise ModemError("AT+QICLOSE=%d: %s" % (sock, self._why(reply)), reply, reply.cme)
 
     def closed(self, sock):
         return sock in self._closed
-
-    def poll(self, timeout_ms=0):
-        return self.engine.poll(timeout_ms)
-
-    def idle(self, ms):
-        self.engine.idle(ms)
 
     def _has(self, sock):
         for s, _ in self._inbox:
             if s == sock:
                 return True
         return False
-
-    def _checked(self, cmd, expect, timeout_ms):
-        reply = self.engine.command(cmd, expect, timeout_ms)
-        if not reply.ok:
-            raise ModemError("%s: %s" % (cmd, _why(reply)), reply, reply.cme)
-        return reply
 
     # -- URCs (record state only) ---------------------------------------------------------
 
@@ -449,16 +383,10 @@ class Ec200:
         on(qi.CGREG, self._urc_reg)
         on("RDY", self._urc_ready)
         for prefix in ("+CPIN:", "+QUSIM:", "+QIND:", "+CFUN:", "+CSCON:"):
-            on(prefix, _ignore)
+            on(prefix, base.ignore)
 
     def _urc_reg(self, line, data):
         self._on_reg(qi.parse_reg(line))
-
-    def _on_reg(self, reg):
-        if reg is None:
-            return
-        self.reg = reg
-        self.lifecycle.event(lc.registration_event(reg))
 
     def _urc_qiopen(self, line, data):
         parsed = qi.parse_qiopen(line)
@@ -499,17 +427,16 @@ class Ec200:
 
     def _urc_ready(self, line, data):
         # "RDY": the module (re)booted by itself; sockets and context are gone.
-        self.boots += 1
         self.pdp_active = False
         for sock in self._socks:
             self._mark_closed(sock)
-        self.lifecycle.event(lc.EV_BANNER)
+        self._rebooted()
 
-
-def _why(reply):
-    if reply.cme is not None:
-        return qi.error_name(reply.cme) if reply.cme >= 550 else "CME %d" % reply.cme
-    return reply.result
+    def _why(self, reply):
+        # the QI stack's own codes 550..574 by name, others as nbkit.modem.base says
+        if reply.cme is not None and reply.cme >= 550:
+            return qi.error_name(reply.cme)
+        return base.why(reply)
 
 
 def _is_ip(host):
@@ -520,7 +447,3 @@ def _is_ip(host):
         if not p.isdigit() or int(p) > 255:
             return False
     return True
-
-
-def _ignore(line, data):
-    pass

@@ -1,0 +1,163 @@
+# What every AT modem driver shares (MIT licence): the lifecycle state machine fed by +CEREG,
+# the boot probe, reboot detection, command counting, the CME error names, the ModemError every
+# public call raises, and the bounded waits the socket calls are built on. The drivers
+# (bc95.py Huawei NSO*, ec200.py QI stack, bc660k.py) hold only what differs.
+#
+#   m.attach(timeout_ms) -> bool         the driver's _attach, commands counted in last_commands
+#   m.identity() / m.signal() / m.poll(ms) / m.idle(ms)
+#   m.lifecycle / m.reg / m.boots / m.last_error / m.unsupported / m.last_commands
+# Errors: socket and information calls raise ModemError(message, reply, code); attach returns
+# False and sets last_error (a reason a person can act on). Nothing here raises on bad input
+# from the module: an unparsable line is ignored (URC) or reported as a ModemError (reply).
+from micropython import const
+
+from nbkit.lte import cereg, csq, ident
+from nbkit.modem import lifecycle as lc
+from nbkit.modem import models
+
+_PROBE_TRIES = const(10)  # "AT" until OK after boot (the first may answer ERROR or nothing)
+_PROBE_GAP_MS = const(500)
+
+# +CME ERROR codes every module uses (3GPP TS 27.007 §9.2; 159/536/537 Huawei/Quectel NB-IoT)
+CME_NAMES = {
+    3: "operation not allowed",
+    4: "operation not supported",
+    10: "SIM not inserted",
+    13: "SIM failure",
+    30: "no network service",
+    50: "incorrect parameters",
+    159: "uplink busy",
+    536: "UART buffer full",
+    537: "back-off timer running",
+}
+
+
+class ModemError(Exception):
+    def __init__(self, message, reply=None, code=None):
+        super().__init__(message)
+        self.reply = reply
+        self.code = code
+
+
+def why(reply):
+    # A reply's failure in words: "CME 50 (incorrect parameters)", "ERROR", "timeout".
+    code = reply.cme
+    if code is None:
+        return reply.result
+    name = CME_NAMES.get(code)
+    return "CME %d (%s)" % (code, name) if name else "CME %d" % code
+
+
+class AtModem:
+    IDENT = ident.QUECTEL  # identity command set (ident.HUAWEI on the Neul firmware)
+
+    def __init__(self, engine, clock, *, apn, model, family, max_failures, cereg_n):
+        if models.family(model) != family:
+            raise ValueError("model must be one of %r" % (models.of_family(family),))
+        self.engine = engine
+        self.clock = clock
+        self.apn = apn
+        self.model = model
+        self.cereg_n = cereg_n
+        self.lifecycle = lc.Lifecycle(max_failures)
+        self.reg = None  # last cereg.Reg seen
+        self.boots = 0  # reboot banners (or RDY) seen
+        self.last_error = None
+        self.last_commands = 0
+        self.unsupported = []  # optional commands the module refused
+
+    # -- bring-up ---------------------------------------------------------------------------
+
+    def attach(self, timeout_ms=120000):
+        return self._counted(self._attach, timeout_ms)
+
+    def _counted(self, fn, *args):
+        start = self.engine.commands
+        try:
+            return fn(*args)
+        finally:
+            self.last_commands = self.engine.commands - start
+
+    def _probe(self):
+        # "AT" until OK: the first command after boot may answer ERROR or nothing.
+        for attempt in range(_PROBE_TRIES):
+            if attempt:
+                self.engine.idle(_PROBE_GAP_MS)
+            if self.engine.command("AT", None, 500).ok:
+                self.lifecycle.event(lc.EV_BOOTED)  # only moves booting / rebooted on
+                return True
+        return False
+
+    def _failed(self, why):
+        self.last_error = why
+        self.lifecycle.fail()
+        return False
+
+    def _unsupported(self, command):
+        if command not in self.unsupported:
+            self.unsupported.append(command)
+
+    def _on_reg(self, reg):
+        if reg is None:
+            return
+        self.reg = reg
+        self.lifecycle.event(lc.registration_event(reg))
+
+    def _rebooted(self):
+        # Reboot detection: a banner (REBOOT_CAUSE_*, RDY) the driver did not ask for. Sockets
+        # and context are gone; the lifecycle goes to rebooted (unless it is booting anyway).
+        self.boots += 1
+        self.lifecycle.event(lc.EV_BANNER)
+
+    def _wait(self, done, timeout_ms):
+        # Route URCs until done() or timeout_ms passed -> done(). Never longer than timeout_ms.
+        clock = self.clock
+        deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        while not done():
+            left = clock.ticks_diff(deadline, clock.ticks_ms())
+            if left <= 0:
+                return False
+            self.engine.poll(left)
+        return True
+
+    # -- information ------------------------------------------------------------------------
+
+    def identity(self):
+        # {"imei", "imsi", "iccid", "firmware"}: values None when the module does not say.
+        return self._counted(ident.read, self.engine, self.IDENT)
+
+    def signal(self):
+        # (rssi 0..31 or 99, dBm or None) from AT+CSQ.
+        reply = self._checked(csq.CMD, csq.PREFIX, 300)
+        parsed = csq.parse(reply.lines[0]) if reply.lines else None
+        if parsed is None:
+            raise ModemError("AT+CSQ: no +CSQ line", reply)
+        return (parsed[0], csq.rssi_dbm(parsed[0]))
+
+    def registration(self):
+        # AT+CEREG? now -> cereg.Reg (fed to the lifecycle) or None when unanswered.
+        reply = self.engine.command("AT+CEREG?", cereg.PREFIX, 1000)
+        reg = cereg.parse(reply.lines[0], read=True) if reply.ok and reply.lines else None
+        self._on_reg(reg)
+        return reg
+
+    def poll(self, timeout_ms=0):
+        # Route URCs that arrive within timeout_ms (returns after the first batch).
+        return self.engine.poll(timeout_ms)
+
+    def idle(self, ms):
+        # Let ms pass while routing URCs (lifecycle events keep flowing).
+        self.engine.idle(ms)
+
+    def _checked(self, cmd, expect, timeout_ms):
+        reply = self.engine.command(cmd, expect, timeout_ms)
+        if not reply.ok:
+            raise ModemError("%s: %s" % (cmd, self._why(reply)), reply, reply.cme)
+        return reply
+
+    def _why(self, reply):
+        return why(reply)
+
+
+def ignore(line, data):
+    pass
