@@ -48,6 +48,10 @@ INIT = chat.Script("ec200_init", (("ATE0", None, 300), ("AT+CMEE=1", None, 300))
 
 class Ec200(base.AtModem):
     MODELS = MODELS
+    CONTEXT = 1  # PDP context the sockets open on (AT+QIOPEN=<contextID>,...)
+    OPEN_MODE = qi.MODE_PUSH  # access mode of open() unless told
+    SEND_MAX = qi.SEND_MAX  # bytes per AT+QISEND
+    IGNORED = ("+CPIN:", "+QUSIM:", "+QIND:", "+CFUN:", "+CSCON:")  # URCs with nothing to do
 
     def __init__(
         self,
@@ -122,14 +126,18 @@ class Ec200(base.AtModem):
         state = self._sim_state()
         if state != "READY":
             return "SIM not ready (%s)" % state
-        for cmd in (cereg.set_cmd(self.cereg_n), "AT+CGREG=2"):
-            if not self.engine.command(cmd, None, 300).ok:
+        for cmd in self._optional_commands():
+            if not self.engine.command(cmd, None, 1000).ok:
                 self._unsupported(cmd)
         if self.apn and not self.engine.command(self._apn_cmd(), None, 1000).ok:
             return "APN %r refused" % self.apn
         if not self.engine.command("AT+CFUN=1", None, _CFUN_MS).ok:  # after power_down()
             return "AT+CFUN=1 refused"
         return None
+
+    def _optional_commands(self):
+        # URC settings (and power requests): a refusal is recorded in unsupported, never fatal.
+        return (cereg.set_cmd(self.cereg_n), "AT+CGREG=2")
 
     def _apn_cmd(self):
         if self.model == "bc26":  # MTK: the default PDN is set with QCGDEFCONT
@@ -263,9 +271,11 @@ class Ec200(base.AtModem):
 
     # -- sockets --------------------------------------------------------------------------
 
-    def open(self, kind, host, port, mode=qi.MODE_PUSH, sock=None):
+    def open(self, kind, host, port, mode=None, sock=None):
         # -> connect id. Waits for +QIOPEN; on an error code or no answer the id is closed and
         # the open tried once more, then ModemError(code=...).
+        if mode is None:
+            mode = self.OPEN_MODE
         if sock is None:
             sock = self._free_id()
         start = self.engine.commands
@@ -288,7 +298,7 @@ class Ec200(base.AtModem):
 
     def _open_once(self, sock, kind, host, port, mode):
         self._opened[sock] = None
-        reply = self.engine.command(qi.qiopen(sock, kind, host, port, mode), None, 5000)
+        reply = self.engine.command(qi.qiopen(sock, kind, host, port, mode, context=self.CONTEXT), None, 5000)
         if not reply.ok:
             return reply.cme if reply.cme else 550
         self._wait(lambda: self._opened.get(sock) is not None, _QIOPEN_WAIT_MS)
@@ -301,7 +311,7 @@ class Ec200(base.AtModem):
         raise ModemError("no free socket id")
 
     def send(self, sock, data):
-        # Raw bytes in parts of at most qi.SEND_MAX; -> bytes sent. SEND FAIL / ERROR raise.
+        # Raw bytes in parts of at most SEND_MAX; -> bytes sent. SEND FAIL / ERROR raise.
         if sock not in self._socks or sock in self._closed:
             raise ModemError("socket %d is not open" % sock, None, 567)
         start = self.engine.commands
@@ -309,7 +319,7 @@ class Ec200(base.AtModem):
         view = memoryview(data)
         try:
             while sent < len(data):
-                part = view[sent : sent + qi.SEND_MAX]
+                part = view[sent : sent + self.SEND_MAX]
                 reply = self.engine.command(
                     qi.qisend(sock, len(part)),
                     None,
@@ -382,7 +392,7 @@ class Ec200(base.AtModem):
         on(cereg.PREFIX, self._urc_reg)
         on(qi.CGREG, self._urc_reg)
         on("RDY", self._urc_ready)
-        for prefix in ("+CPIN:", "+QUSIM:", "+QIND:", "+CFUN:", "+CSCON:"):
+        for prefix in self.IGNORED:
             on(prefix, base.ignore)
 
     def _urc_reg(self, line, data):

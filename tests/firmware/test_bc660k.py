@@ -1,0 +1,219 @@
+# The Quectel BC660K-GL profile against scripted exchanges (virtual time): attach on the default
+# bearer, PSM asked before attach and read back, UDP in buffer access mode, sleep and wake, and
+# bad input (garbage, truncated URCs, a reset mid-command) ending in a clear error, never a hang.
+import bc660k_script as s
+from fakes import Later, modem
+from nbkit.app.link_tcp import QiUdpLink
+from nbkit.app.links import make_link, make_modem
+from nbkit.lte import psm
+from nbkit.modem import lifecycle as lc
+from nbkit.modem.bc660k import Bc660k, ModemError
+
+HEAPSIZE = "256K"
+
+NASTY = b'\r\nOK\r\n+QIURC: "recv",0\r\n\x00\xff> SEND OK\r\nRDY\r\n'
+PSM_REQ = (86400, 60)
+
+
+def _driver(split=0, **kw):
+    engine, fake, clock = modem(split)
+    kw.setdefault("apn", "cmnbiot")
+    drv = Bc660k(engine, clock, **kw)
+    events = []
+    drv.lifecycle.subscribe(lambda old, new, ev: events.append(new))
+    return drv, fake, clock, events
+
+
+def _attached(**kw):
+    drv, fake, clock, events = _driver(**kw)
+    s.attach(fake, kw.get("apn", "cmnbiot"))
+    assert drv.attach(60000), drv.last_error
+    return drv, fake, clock
+
+
+def _raises(fn, *words):
+    try:
+        fn()
+    except ModemError as exc:
+        for word in words:
+            assert word in str(exc), (word, str(exc))
+        return exc
+    raise AssertionError("no ModemError")
+
+
+def test_attach_sets_the_default_pdn_and_needs_no_context_activation():
+    drv, fake, _, events = _driver(split=5)
+    s.configure(fake)
+    s.registered(fake, searching_polls=2)
+    assert drv.attach(60000), drv.last_error
+    fake.verify()
+    assert drv.pdp_active and drv.reg.act == 9, drv.reg
+    assert events == [lc.BOOTING, lc.CONFIGURING, lc.SEARCHING, lc.REGISTERED], events
+    assert b"AT+QIACT?\r" not in fake.writes
+
+
+def test_psm_is_requested_before_the_radio_goes_on_and_the_grant_is_read_from_cereg_4():
+    cmd, _, _ = psm.request(*PSM_REQ)
+    drv, fake, _, _ = _driver(psm=PSM_REQ)
+    s.configure(fake, cereg_n=4, psm_cmd=cmd)
+    s.registered(fake, n=4, tail=b',,,"00100001","00111000"')
+    assert drv.attach(60000), drv.last_error
+    assert fake.writes.index(cmd.encode() + b"\r") < fake.writes.index(b"AT+CFUN=1\r")
+    fake.expect(b"AT+CEREG?\r", b'\r\n+CEREG: 4,1,"1A2B","01A2B3C4",9,,,"00100001","00111000"\r\n' + s.OK)
+    granted, active_s, tau_s = drv.granted()
+    fake.verify()
+    assert granted and active_s == 60 and tau_s == 86400, (granted, active_s, tau_s)
+
+
+def test_a_psm_request_the_timers_cannot_hold_is_refused_at_construction():
+    engine, _, clock = modem()
+    for bad in ((1, 2, 3), "soon", (-5, 10)):
+        try:
+            Bc660k(engine, clock, psm=bad)
+        except ValueError as exc:
+            assert "psm" in str(exc), exc
+            continue
+        raise AssertionError("accepted psm=%r" % (bad,))
+
+
+def test_udp_on_context_0_in_buffer_mode_sends_raw_bytes_and_reads_with_qird():
+    drv, fake, _ = _attached(split=4)
+    s.open_udp(fake, 0)
+    sock = drv.open("UDP", "127.0.0.1", 7000)
+    s.send(fake, sock, NASTY)
+    assert drv.send(sock, NASTY) == len(NASTY)
+    fake.send(b'\r\n+QIURC: "recv",0\r\n', after_ms=500)
+    s.read(fake, 0, NASTY)
+    s.read_empty(fake, 0)
+    got = drv.recv(sock, 5000)
+    fake.verify()
+    assert got == [NASTY], got
+    assert drv.lifecycle.online and drv.boots == 0, "payload bytes were taken for URCs"
+
+
+def test_qiopen_error_code_is_named_after_one_retry():
+    drv, fake, _ = _attached()
+    s.open_udp(fake, 0, err=561)
+    fake.expect(b"AT+QICLOSE=0\r", s.OK)
+    s.open_udp(fake, 0, err=561)
+    exc = _raises(lambda: drv.open("UDP", "127.0.0.1", 7000), "561")
+    assert exc.code == 561, exc.code
+
+
+def test_nbiot_events_move_the_lifecycle_into_psm_and_out():
+    drv, fake, _ = _attached()
+    fake.send(b"\r\n+CSCON: 0\r\n", 100)
+    fake.send(b'\r\n+QNBIOTEVENT: "ENTER PSM"\r\n', 200)
+    drv.idle(300)
+    assert drv.lifecycle.state == lc.PSM, drv.lifecycle.state
+    fake.send(b'\r\n+QNBIOTEVENT: "EXIT PSM"\r\n')
+    drv.idle(10)
+    assert drv.lifecycle.state == lc.IDLE, drv.lifecycle.state
+
+
+def test_sleep_then_a_wake_after_mcu_deep_sleep_resumes_without_attaching():
+    drv, fake, _ = _attached()
+    fake.expect(b"AT+QSCLK=1\r", s.OK)
+    assert drv.sleep() and drv.asleep
+    # a new MCU boot: a fresh driver; the first AT only wakes the module (no answer)
+    engine, fake, clock = modem()
+    drv = Bc660k(engine, clock, apn="cmnbiot")
+    fake.expect(b"AT\r")
+    fake.expect(b"AT\r", b"\r\n+QATWAKEUP\r\n" + s.OK)
+    fake.expect(b"AT+CEREG?\r", b'\r\n+CEREG: 2,1,"1A2B","01A2B3C4",9\r\n' + s.OK)
+    assert drv.resume(), drv.last_error
+    fake.verify()
+    assert drv.wakeups == 1 and drv.pdp_active and drv.lifecycle.online
+    assert drv.last_commands == 3, drv.last_commands
+
+
+def test_a_module_reset_while_asleep_means_attach_again():
+    engine, fake, clock = modem()
+    drv = Bc660k(engine, clock, apn="cmnbiot")
+    fake.expect(b"AT\r", s.OK)
+    fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG: 0,1\r\n" + s.OK)  # n=0: not our settings
+    assert not drv.resume()
+    assert "rebooted" in drv.last_error, drv.last_error
+
+
+def test_garbage_and_truncated_urcs_are_ignored_and_the_next_command_works():
+    drv, fake, _ = _attached(split=3)
+    junk = (
+        b"\r\n+QIURC:\r\n+QIURC: \"recv\"\r\n+QIURC: \"recv\",x\r\n+QNBIOTEVENT:\r\n"
+        b"+QNBIOTEVENT: \"SOMETHING\"\r\n+CSCON: 7\r\n+CEREG: ,,\r\n+QIOPEN: a,b\r\n"
+        b"\x00\xff\xfe garbage \x1b[0m\r\n" + b"X" * 900 + b"\r\n"
+    )
+    fake.send(junk, 10)
+    drv.idle(100)
+    assert drv.lifecycle.online and drv.lifecycle.state == lc.REGISTERED, drv.lifecycle.state
+    fake.expect(b"AT+CSQ\r", b"\r\n+CSQ: 22,0\r\n" + s.OK)
+    assert drv.signal() == (22, -69), "the line after the garbage was not parsed"
+
+
+def test_truncated_qird_payload_ends_the_read_with_what_is_known():
+    drv, fake, _ = _attached()
+    s.open_udp(fake, 0)
+    sock = drv.open("UDP", "127.0.0.1", 7000)
+    fake.send(b'\r\n+QIURC: "recv",0\r\n')
+    fake.expect(b"AT+QIRD=0,1500\r", b"\r\n+QIRD: 10\r\nabc")  # 7 bytes never come
+    got = drv.recv(sock, 1000)
+    assert got == [], got
+    drv.idle(500)  # past the engine's 2 s stall limit: the counted read is abandoned
+    assert drv.engine.raw_dropped == 1, drv.engine.raw_dropped
+    fake.expect(b"AT\r", s.OK)
+    assert drv.engine.command("AT", None, 500).ok, "the engine did not recover after the cut"
+
+
+def test_a_reset_in_the_middle_of_a_send_is_a_clear_error_and_the_sockets_are_gone():
+    drv, fake, clock = _attached()
+    s.open_udp(fake, 0)
+    sock = drv.open("UDP", "127.0.0.1", 7000)
+    fake.expect(b"AT+QISEND=0,3\r", Later(50, b"\r\nRDY\r\n"))  # reset: no prompt, ever
+    start = clock.ticks_ms()
+    _raises(lambda: drv.send(sock, b"abc"), "QISEND")
+    assert clock.ticks_diff(clock.ticks_ms(), start) <= 11000, "waited past its timeout"
+    assert drv.boots == 1 and drv.lifecycle.state == lc.REBOOTED, drv.lifecycle.state
+    assert drv.closed(sock) and not drv.pdp_active
+    _raises(lambda: drv.send(sock, b"abc"), "not open")
+
+
+def test_a_reset_during_attach_fails_the_attach_with_a_reason_within_its_timeout():
+    drv, fake, clock, _ = _driver()
+    s.configure(fake)
+    fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG: 2,2\r\n" + s.OK, Later(300, b"\r\nRDY\r\n"))
+    for _ in range(30):
+        fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG: 0,0\r\n" + s.OK)
+    ok = drv.attach(20000)
+    assert not ok and "not registered" in drv.last_error, drv.last_error
+    assert clock.ticks_ms() < 30000, clock.ticks_ms()
+    assert drv.boots == 1
+
+
+def test_reboot_waits_for_rdy_then_probes():
+    drv, fake, _ = _attached()
+    fake.expect(b"AT+QRST=1\r", s.OK, Later(2000, b"\r\nRDY\r\n"))
+    fake.expect(b"AT\r", s.OK)
+    assert drv.reboot()
+    fake.verify()
+    assert drv.lifecycle.state == lc.CONFIGURING, drv.lifecycle.state
+
+
+def test_the_registry_builds_it_and_its_link_and_refuses_what_it_cannot_carry():
+    engine, _, clock = modem()
+    cfg = {"apn": "", "server_host": "127.0.0.1", "server_port": 7000, "device_id": 7}
+    drv = make_modem("bc660k", engine, clock, cfg, psm=PSM_REQ)
+    assert isinstance(drv, Bc660k) and drv.psm_requested == PSM_REQ, drv.psm_requested
+    assert isinstance(make_link(cfg, drv), QiUdpLink)
+    cfg["transport"] = "coap"
+    try:
+        make_link(cfg, drv)
+    except ValueError as exc:
+        assert "coap" in str(exc) and "bc660k" in str(exc), exc
+    else:
+        raise AssertionError("coap accepted on a bc660k")
+    try:
+        Bc660k(engine, clock, model="bc95")
+    except ValueError as exc:
+        assert "bc660k" in str(exc), exc
+    else:
+        raise AssertionError("model bc95 accepted")
