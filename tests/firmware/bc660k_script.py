@@ -46,7 +46,8 @@ def send(fake, sock, data, result=b"SEND OK"):
 
 def read(fake, sock, data):
     # AT+QIRD=<id>,1500 -> +QIRD: <n> CR LF <n bytes> CR LF OK; an empty read ends the loop.
-    fake.expect(b"AT+QIRD=%d,1500\r" % sock, b"\r\n+QIRD: %d\r\n" % len(data) + data + b"\r\n" + OK)
+    reply = b"\r\n+QIRD: %d\r\n" % len(data) + data + b"\r\n" + OK
+    fake.expect(b"AT+QIRD=%d,1500\r" % sock, reply)
 
 
 def read_empty(fake, sock):

@@ -146,4 +146,5 @@ def _psm_request(req):
         tau_s, active_s = req
         return psm.request(tau_s, active_s)
     except (TypeError, ValueError) as exc:
-        raise ValueError("psm must be (tau_s, active_s) the 3GPP timers encode: %s" % exc) from None
+        why = "psm must be (tau_s, active_s) the 3GPP timers encode: %s" % exc
+        raise ValueError(why) from None

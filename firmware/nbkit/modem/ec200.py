@@ -298,7 +298,8 @@ class Ec200(base.AtModem):
 
     def _open_once(self, sock, kind, host, port, mode):
         self._opened[sock] = None
-        reply = self.engine.command(qi.qiopen(sock, kind, host, port, mode, context=self.CONTEXT), None, 5000)
+        cmd = qi.qiopen(sock, kind, host, port, mode, context=self.CONTEXT)
+        reply = self.engine.command(cmd, None, 5000)
         if not reply.ok:
             return reply.cme if reply.cme else 550
         self._wait(lambda: self._opened.get(sock) is not None, _QIOPEN_WAIT_MS)
