@@ -284,7 +284,7 @@ def _sock(m: Modem, text: str) -> QSocket:
 
 def qiopen(m: Modem, cmd: Command) -> Reply:
     args = _args(cmd, 5, 7)
-    ctx, cid = _int(args[0], 1, 15), _int(args[1], 0, MAX_IDS - 1)
+    ctx, cid = _int(args[0], *m.persona.contexts), _int(args[1], 0, MAX_IDS - 1)
     service = args[2].upper()
     if service not in ("TCP", "UDP") or not args[3]:
         raise CmdError(BAD_PARAMS)

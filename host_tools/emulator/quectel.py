@@ -187,6 +187,8 @@ class QuectelModem(Modem):
         fields = [str(n), str(stat)] if read else [str(stat)]
         if n >= 2 and net.registered:
             fields += [f'"{net.cfg.tac}"', f'"{net.cfg.ci}"', str(self.persona.act)]
+            if n >= 4 and name == "CEREG" and net.granted_active is not None:
+                fields += ["", "", f'"{net.granted_active}"', f'"{net.granted_tau or ""}"']
         return f"+{name}: " + ",".join(fields)
 
     def _on_network(self, kind: str, value: int) -> None:
@@ -219,7 +221,7 @@ class QuectelModem(Modem):
 
     def context_active(self, cid: int) -> bool:
         """True when PDP context ``cid`` carries data (BC26: context 1 comes with the attach)."""
-        if self.persona.act == 9 and cid == 1:
+        if self.persona.act == 9 and cid == self.persona.contexts[0]:
             return self.net.registered and cid not in self.deactivated
         return cid in self.active and self.net.registered
 
@@ -274,7 +276,7 @@ def ati(m: Modem, cmd: Command) -> Reply:
 
 
 def cgmr(m: Modem, cmd: Command) -> Reply:
-    return Reply(list(m.persona.cgmr))
+    return Reply([m.persona.cgmr_prefix + line for line in m.persona.cgmr])
 
 
 def cmee(m: Modem, cmd: Command) -> Reply:

@@ -108,7 +108,14 @@ class Emulator:
 
 
 def _modem_class(persona: str) -> type[Modem]:
-    """Huawei-firmware personas are :class:`Modem`; Quectel ones (ec200, bc26) subclass it."""
+    """Huawei-firmware personas are :class:`Modem`; Quectel ones (ec200, bc26) subclass it;
+    a persona may name its own subclass (``Persona.modem_class``, e.g. bc660k)."""
+    if PERSONAS[persona].modem_class:
+        import importlib
+
+        module, _, name = PERSONAS[persona].modem_class.partition(":")
+        cls: type[Modem] = getattr(importlib.import_module(module), name)
+        return cls
     if PERSONAS[persona].family == "quectel":
         from host_tools.emulator.quectel import QuectelModem
 

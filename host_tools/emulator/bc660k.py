@@ -1,0 +1,140 @@
+"""The Quectel BC660K-GL persona: a QI-stack NB-IoT module (3GPP Rel-14) that differs from BC26.
+
+What this adds to :class:`~host_tools.emulator.quectel.QuectelModem`, after the BC660K-GL AT
+Commands Manual V1.0 as the firmware driver (``nbkit/modem/bc660k.py``) cites it, R4sp1's Arduino
+driver and Renode's ``Quectel_BC660K`` model:
+
+* sockets on context 0, the default bearer of the attach (``Persona.contexts``); the APN of the
+  default PDN by ``AT+QCGDEFCONT="IP","<apn>"``; ``AT+CGMR`` answers ``Revision: BC660K...``;
+* ``AT+CPSMS`` / ``AT+CSCON`` in the Quectel layout (space after the colon), the granted timers
+  in ``+CEREG`` n=4 (``+CEREG: 4,1,"tac","ci",9,,,"<T3324>","<T3412>"``, as Renode builds it);
+* ``AT+QNBIOTEVENT=1,1``: ``+QNBIOTEVENT: "ENTER PSM"`` / ``"EXIT PSM"`` as the network moves;
+* ``AT+QSCLK=1`` and PSM: the module is in deep sleep; the next bytes on the UART wake it, it
+  reports ``+QATWAKEUP`` and answers the command (assumption: the manual does not say whether
+  the waking command is lost; the firmware repeats ``AT`` either way);
+* ``AT+QRST=1``: ``OK``, then the reset and ``RDY``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from host_tools.emulator import commands as huawei
+from host_tools.emulator.atparse import Command
+from host_tools.emulator.modem import AT_CAUSE, CmdError, Handler, Modem, Reply
+from host_tools.emulator.quectel import BAD_PARAMS, COMMANDS, QuectelModem, _args, _int
+
+if TYPE_CHECKING:
+    from host_tools.emulator.modem import ModemOptions
+    from host_tools.emulator.reactor import Reactor, UartOutput
+    from host_tools.emulator.records import Spy, Timeline
+    from host_tools.emulator.scenario import Scenario
+
+WAKEUP = "+QATWAKEUP"
+
+
+class Bc660kModem(QuectelModem):
+    """A BC660K-GL: QuectelModem plus PSM events, deep sleep and its own PDN commands."""
+
+    def __init__(
+        self,
+        opts: ModemOptions,
+        reactor: Reactor,
+        output: UartOutput,
+        *,
+        timeline: Timeline,
+        spy: Spy,
+        scenario: Scenario | None = None,
+    ) -> None:
+        super().__init__(opts, reactor, output, timeline=timeline, spy=spy, scenario=scenario)
+        self.commands = BC660K_COMMANDS
+        self.stats["wakeups"] = 0
+
+    def _reset_volatile(self) -> None:
+        super()._reset_volatile()
+        self.nbiotevent = 0
+        self.deep_sleep = False
+
+    def feed(self, data: bytes) -> None:
+        if self.deep_sleep and data and not self.booting:
+            self.deep_sleep = False
+            self.stats["wakeups"] += 1
+            self.urc(WAKEUP)
+        super().feed(data)
+
+    def _on_network(self, kind: str, value: int) -> None:
+        if kind == "npsmr":
+            if self.nbiotevent:
+                self.urc('+QNBIOTEVENT: "ENTER PSM"' if value else '+QNBIOTEVENT: "EXIT PSM"')
+            self.deep_sleep = bool(value) and self.qsclk == 1
+        elif kind == "timers" and self.cereg_n >= 4:
+            self.urc(self.reg_text("CEREG", self.cereg_n, read=False))
+        else:
+            super()._on_network(kind, value)
+
+
+def _bc(m: Modem) -> Bc660kModem:
+    assert isinstance(m, Bc660kModem)
+    return m
+
+
+def _spaced(reply: Reply) -> Reply:
+    """A Huawei-layout reply (``+CPSMS:1,...``) in the Quectel layout (``+CPSMS: 1,...``)."""
+    reply.lines = [line.replace(":", ": ", 1) for line in reply.lines]
+    return reply
+
+
+def cpsms(m: Modem, cmd: Command) -> Reply:
+    if cmd.kind == "read":  # the timers quoted, as they are written
+        net = m.net
+        return Reply([f'+CPSMS: {net.psm_mode},,,"{net.req_tau}","{net.req_active}"'])
+    return _spaced(huawei.cpsms(m, cmd))
+
+
+def cscon(m: Modem, cmd: Command) -> Reply:
+    return _spaced(huawei.cscon(m, cmd))
+
+
+def qcgdefcont(m: Modem, cmd: Command) -> Reply:
+    mq = _bc(m)
+    cid = m.persona.contexts[0]
+    if cmd.kind == "read":
+        apn, user, pwd, auth = mq.contexts.get(cid, ("", "", "", 0))
+        return Reply([f'+QCGDEFCONT: "IP","{apn}"'])
+    args = _args(cmd, 2, 5)
+    if args[0].upper() not in ("IP", "IPV6", "IPV4V6", "NON-IP"):
+        raise CmdError(BAD_PARAMS)
+    user = args[2] if len(args) > 2 else ""
+    pwd = args[3] if len(args) > 3 else ""
+    auth = _int(args[4], 0, 2) if len(args) > 4 else 0
+    mq.contexts[cid] = (args[1], user, pwd, auth)
+    return Reply()
+
+
+def qnbiotevent(m: Modem, cmd: Command) -> Reply:
+    mq = _bc(m)
+    if cmd.kind == "read":
+        return Reply([f"+QNBIOTEVENT: {mq.nbiotevent},1"])
+    if cmd.kind == "test":
+        return Reply(["+QNBIOTEVENT: (0,1),(1)"])
+    args = _args(cmd, 1, 2)
+    mq.nbiotevent = _int(args[0], 0, 1)
+    if len(args) > 1:
+        _int(args[1], 1, 1)
+    return Reply()
+
+
+def qrst(m: Modem, cmd: Command) -> Reply:
+    _int(_args(cmd, 1, 1)[0], 1, 1)
+    m.reactor.call_later(0.0, lambda: m.reboot(AT_CAUSE))  # after the OK
+    return Reply()
+
+
+BC660K_COMMANDS: dict[str, Handler] = {
+    **COMMANDS,
+    "+CPSMS": cpsms,
+    "+CSCON": cscon,
+    "+QCGDEFCONT": qcgdefcont,
+    "+QNBIOTEVENT": qnbiotevent,
+    "+QRST": qrst,
+}
