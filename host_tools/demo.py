@@ -59,7 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--modem",
         choices=sorted(BOARD_FOR_MODEM),
-        help="emulated module: bc28 (NB-IoT), ec200 (LTE Cat1) or bc660k (BC660K-GL NB-IoT, udp); "
+        help="emulated module: bc28 (NB-IoT), ec200 (LTE Cat1) or bc660k (BC660K-GL NB-IoT); "
         "default: bc28 for udp and "
         "coap, ec200 for tcp and mqtt",
     )
@@ -134,7 +134,7 @@ WATER_MAGNET = (
 #: the module each transport runs over in the demo (the emulator's personas)
 MODEM_FOR = {
     "udp": ("bc28", "ec200", "bc660k"),
-    "tcp": ("ec200",),
+    "tcp": ("ec200", "bc660k"),
     "mqtt": ("ec200",),
     "coap": ("bc28",),
 }

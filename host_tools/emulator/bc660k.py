@@ -9,9 +9,10 @@ driver and Renode's ``Quectel_BC660K`` model:
 * ``AT+CPSMS`` / ``AT+CSCON`` in the Quectel layout (space after the colon), the granted timers
   in ``+CEREG`` n=4 (``+CEREG: 4,1,"tac","ci",9,,,"<T3324>","<T3412>"``, as Renode builds it);
 * ``AT+QNBIOTEVENT=1,1``: ``+QNBIOTEVENT: "ENTER PSM"`` / ``"EXIT PSM"`` as the network moves;
-* ``AT+QSCLK=1`` and PSM: the module is in deep sleep; the next bytes on the UART wake it, it
-  reports ``+QATWAKEUP`` and answers the command (assumption: the manual does not say whether
-  the waking command is lost; the firmware repeats ``AT`` either way);
+* ``AT+QSCLK=1`` and PSM: the module is in deep sleep (BC660K-GL Hardware Design §3.4.2: woken
+  by an AT command on the main UART, "this AT command will be lost"): the waking command line is
+  dropped unanswered, then ``+QATWAKEUP`` when ``AT+QATWAKEUP=1`` asked for it (the URC as the
+  XinYi BC25/BC260Y-class firmware sources print it);
 * ``AT+QRST=1``: ``OK``, then the reset and ``RDY``.
 """
 
@@ -53,13 +54,18 @@ class Bc660kModem(QuectelModem):
     def _reset_volatile(self) -> None:
         super()._reset_volatile()
         self.nbiotevent = 0
+        self.wakeup_urc = 0
         self.deep_sleep = False
 
     def feed(self, data: bytes) -> None:
         if self.deep_sleep and data and not self.booting:
+            # the falling edge on MAIN_RXD wakes the module; the command itself is lost
             self.deep_sleep = False
             self.stats["wakeups"] += 1
-            self.urc(WAKEUP)
+            self.stats["ignored_bytes"] += len(data)
+            if self.wakeup_urc:
+                self.urc(WAKEUP)
+            return
         super().feed(data)
 
     def _on_network(self, kind: str, value: int) -> None:
@@ -124,6 +130,16 @@ def qnbiotevent(m: Modem, cmd: Command) -> Reply:
     return Reply()
 
 
+def qatwakeup(m: Modem, cmd: Command) -> Reply:
+    mq = _bc(m)
+    if cmd.kind == "read":
+        return Reply([f"+QATWAKEUP: {mq.wakeup_urc}"])
+    if cmd.kind == "test":
+        return Reply(["+QATWAKEUP: (0,1)"])
+    mq.wakeup_urc = _int(_args(cmd, 1, 1)[0], 0, 1)
+    return Reply()
+
+
 def qrst(m: Modem, cmd: Command) -> Reply:
     _int(_args(cmd, 1, 1)[0], 1, 1)
     m.reactor.call_later(0.0, lambda: m.reboot(AT_CAUSE))  # after the OK
@@ -136,5 +152,6 @@ BC660K_COMMANDS: dict[str, Handler] = {
     "+CSCON": cscon,
     "+QCGDEFCONT": qcgdefcont,
     "+QNBIOTEVENT": qnbiotevent,
+    "+QATWAKEUP": qatwakeup,
     "+QRST": qrst,
 }

@@ -112,7 +112,7 @@ def test_time_going_backwards_is_refused(simple: model.Profile) -> None:
         model.integrate([], simple)
 
 
-@pytest.mark.parametrize("name", ["bc95", "bc28"])
+@pytest.mark.parametrize("name", ["bc95", "bc28", "bc660k"])
 def test_bundled_profiles_give_every_figure_a_source(name: str) -> None:
     profile = model.load_profile(name)
     figures = dict(profile.figures())
@@ -121,12 +121,14 @@ def test_bundled_profiles_give_every_figure_a_source(name: str) -> None:
     for item, figure in figures.items():
         assert figure.source.strip(), item
         # an assumption, the project reference, or a publication named with where to find it
-        cited = "power-and-meters.md" in figure.source or "github.com/" in figure.source
+        cited = any(
+            where in figure.source for where in ("power-and-meters.md", "github.com/", ".com/")
+        )
         assert "assumption" in figure.source or cited, item
 
 
 def test_no_profile_without_a_source_is_bundled() -> None:
-    assert model.profile_names() == ["bc28", "bc95"]  # ec200: no sourced figures, omitted
+    assert model.profile_names() == ["bc28", "bc660k", "bc95"]  # ec200: no sourced figures
 
 
 def test_a_figure_without_a_source_is_refused() -> None:

@@ -8,15 +8,18 @@
 #   * PSM requested before attach (AT+CPSMS=1,,,"<T3412>","<T3324>"), the grant read from
 #     +CEREG n=4; "+QNBIOTEVENT: "ENTER PSM"" / ""EXIT PSM"" (AT+QNBIOTEVENT=1,1) move the
 #     lifecycle; +CSCON (AT+CSCON=1) the RRC state;
-#   * sleep: AT+QSCLK=1 allows light and deep sleep (0 none, 2 light only); any AT command on
-#     the main UART wakes it and it reports "+QATWAKEUP" (the first command may be lost: the
-#     wake probe repeats "AT"); boot and reset (AT+QRST=1) end with "RDY".
+#   * sleep: AT+QSCLK=1 allows light and deep sleep (0 none, 2 light only); an AT command on the
+#     main UART wakes it from deep sleep and is lost (Hardware Design §3.4.2: the wake probe
+#     repeats "AT"); with AT+QATWAKEUP=1 it then reports "+QATWAKEUP"; boot and reset
+#     (AT+QRST=1) end with "RDY".
 # Sources: Quectel BC660K-GL AT Commands Manual V1.0 (2021-01-27) and TCP/IP Application Note
 # V1.1 (command names and forms above; the QIRD/QIURC layouts follow the QI family as in the
 # BG95/BG96 TCP/IP notes); R4sp1/Quectel-BC660 (Arduino driver: AT+QIOPEN=0,<id>,"UDP",...,
 # AT+QCGDEFCONT, AT+QSCLK=0/1/2, the "AT" wake, "Revision: BC660KGLAAR01A01"); Renode's
-# Quectel_BC660K model (RDY at power-on, '>' prompt, SEND OK, +QIOPEN: <id>,0). Not checked on
-# a module: the +QNBIOTEVENT text and whether the wake-up command itself is answered.
+# Quectel_BC660K model (RDY at power-on, '>' prompt, SEND OK, +QIOPEN: <id>,0); BC660K-GL
+# Hardware Design §3.4 (deep sleep 800 nA, the lost waking command); XinYi BC25/BC260Y-class
+# firmware sources (AT+QATWAKEUP=<0-1>, "+QATWAKEUP" after a deep-sleep wake). Not checked on a
+# module: the exact +QNBIOTEVENT text.
 #
 # Public API: that of Ec200 (attach, open/send/recv/close, resume, sleep, power_down, granted,
 # identity, signal, poll, idle) plus reboot() and .wakeups (+QATWAKEUP seen).
@@ -58,8 +61,8 @@ class Bc660k(Ec200):
     # -- what differs at attach -------------------------------------------------------------
 
     def _optional_commands(self):
-        # CEREG=n, CSCON=1, QNBIOTEVENT=1,1, then the PSM request (before CFUN=1 / attach).
-        out = [cereg.set_cmd(self.cereg_n), "AT+CSCON=1", "AT+QNBIOTEVENT=1,1"]
+        # CEREG=n, CSCON=1, QNBIOTEVENT=1,1, QATWAKEUP=1, then the PSM request (before CFUN=1).
+        out = [cereg.set_cmd(self.cereg_n), "AT+CSCON=1", "AT+QNBIOTEVENT=1,1", "AT+QATWAKEUP=1"]
         return out + self.psm_commands
 
     def _apn_cmd(self):
