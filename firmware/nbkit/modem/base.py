@@ -71,6 +71,10 @@ class AtModem:
     def attach(self, timeout_ms=120000):
         return self._counted(self._attach, timeout_ms)
 
+    def _attach(self, timeout_ms):
+        # The driver's bring-up: probe, configure, register -> bool (False sets last_error).
+        raise NotImplementedError
+
     def _counted(self, fn, *args):
         start = self.engine.commands
         try:

@@ -28,7 +28,8 @@ from nbkit.modem import base, models
 from nbkit.modem import lifecycle as lc
 from nbkit.modem.base import ModemError
 
-MODELS = ("ec200", "ec600", "bc26")  # the QI models this class drives (bc660k: bc660k.py)
+# the QI models this class drives (bc660k: bc660k.py)
+MODELS = ("ec200", "ec600", "bc26")  # type: tuple[str, ...]
 _CPIN_TRIES = const(5)  # the SIM is read a few seconds after RDY
 _CPIN_GAP_MS = const(1000)
 _REG_POLL_MS = const(2000)
@@ -51,7 +52,8 @@ class Ec200(base.AtModem):
     CONTEXT = 1  # PDP context the sockets open on (AT+QIOPEN=<contextID>,...)
     OPEN_MODE = qi.MODE_PUSH  # access mode of open() unless told
     SEND_MAX = qi.SEND_MAX  # bytes per AT+QISEND
-    IGNORED = ("+CPIN:", "+QUSIM:", "+QIND:", "+CFUN:", "+CSCON:")  # URCs with nothing to do
+    # URCs with nothing to do
+    IGNORED = ("+CPIN:", "+QUSIM:", "+QIND:", "+CFUN:", "+CSCON:")  # type: tuple[str, ...]
 
     def __init__(
         self,
