@@ -19,12 +19,6 @@ STAT_NAMES = {
     5: "roaming",
 }
 
-# registration decisions (registration_action below)
-SEND = "send"  # registered: send right away, no attach
-WAIT = "wait"  # the modem is searching by itself: give it time, do not restart the search
-ATTACH = "attach"  # registration really lost (or modem powered down): attach again
-BACKOFF = "backoff"  # registration denied: an attach now would be denied again
-
 ACT_NB_S1 = 9  # E-UTRAN NB-S1 (NB-IoT); 7 = E-UTRAN (Cat-M / Cat1)
 
 
@@ -103,17 +97,3 @@ def _bits(value):
         if ch not in "01":
             return None
     return value
-
-
-# +CEREG <stat>: 0 not registered and not searching, 1 home, 2 searching, 3 denied,
-# 4 unknown (e.g. out of coverage), 5 roaming. searching_s: how long stat has been 2/4.
-def registration_action(stat, searching_s=0, search_limit_s=120, powered_down=False):
-    if powered_down:
-        return ATTACH
-    if stat in (1, 5):
-        return SEND
-    if stat in (2, 4):
-        return WAIT if searching_s < search_limit_s else ATTACH
-    if stat == 3:
-        return BACKOFF
-    return ATTACH

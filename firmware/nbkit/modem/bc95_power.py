@@ -13,7 +13,7 @@
 from micropython import const
 
 from nbkit.at import chat
-from nbkit.lte import cereg, edrx, psm
+from nbkit.lte import cereg, edrx, psm, registration
 from nbkit.modem import lifecycle as lc
 
 _WAKE_TRIES = const(6)  # "AT" probes after a wake: a module leaving PSM may lose the first bytes
@@ -118,10 +118,10 @@ def resume(m):
         m.last_error = "module not configured (CEREG n=%d): rebooted while asleep" % reg.n
         return False
     m._on_reg(reg)
-    action = cereg.registration_action(reg.stat)
-    if action == cereg.SEND:
+    action = registration.registration_action(reg.stat)
+    if action == registration.SEND:
         return True
-    if action == cereg.WAIT and m._wait_registered(_SEARCH_WAIT_MS):
+    if action == registration.WAIT and m._wait_registered(_SEARCH_WAIT_MS):
         return True
     m.last_error = "%s after wake (stat %s)" % (action, reg.stat)
     return False
