@@ -178,16 +178,27 @@ def test_a_reset_in_the_middle_of_a_send_is_a_clear_error_and_the_sockets_are_go
     _raises(lambda: drv.send(sock, b"abc"), "not open")
 
 
-def test_a_reset_during_attach_fails_the_attach_with_a_reason_within_its_timeout():
+def test_a_reset_during_attach_fails_the_attach_at_once_with_the_reason():
     drv, fake, clock, _ = _driver()
     s.configure(fake)
     fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG: 2,2\r\n" + s.OK, Later(300, b"\r\nRDY\r\n"))
-    for _ in range(30):
-        fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG: 0,0\r\n" + s.OK)
     ok = drv.attach(20000)
-    assert not ok and "not registered" in drv.last_error, drv.last_error
-    assert clock.ticks_ms() < 30000, clock.ticks_ms()
-    assert drv.boots == 1
+    fake.verify()
+    assert not ok and drv.last_error == "modem reset during attach (RDY)", drv.last_error
+    assert clock.ticks_ms() < 5000, clock.ticks_ms()
+    assert drv.boots == 1 and drv.lifecycle.state == lc.REBOOTED
+    s.attach(fake)  # the next attach starts from the probe and configures again
+    assert drv.attach(20000), drv.last_error
+
+
+def test_deep_sleep_events_of_xinyi_based_firmware_only_mark_the_sleep():
+    drv, fake, _ = _attached()
+    fake.send(b'\r\n+QNBIOTEVENT: "ENTER DEEPSLEEP"\r\n')
+    drv.idle(10)
+    assert drv.asleep and drv.lifecycle.online
+    fake.send(b'\r\n+QNBIOTEVENT: "EXIT DEEPSLEEP"\r\n')
+    drv.idle(10)
+    assert not drv.asleep and drv.lifecycle.state == lc.REGISTERED
 
 
 def test_reboot_waits_for_rdy_then_probes():

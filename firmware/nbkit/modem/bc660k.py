@@ -126,11 +126,17 @@ class Bc660k(Ec200):
         on("+CSCON:", self._urc_cscon)
 
     def _urc_nbiotevent(self, line, data):
+        # "ENTER PSM" / "EXIT PSM" (event type 1); XinYi-based firmware also prints
+        # "ENTER DEEPSLEEP" / "EXIT DEEPSLEEP" for the module's own sleep. Others are ignored.
         event = line[len(NBIOTEVENT) :].strip().strip('"')
         if event == "ENTER PSM":
             self.lifecycle.event(lc.EV_PSM_ENTER)
         elif event == "EXIT PSM":
             self.lifecycle.event(lc.EV_PSM_EXIT)
+        elif event == "ENTER DEEPSLEEP":
+            self.asleep = True
+        elif event == "EXIT DEEPSLEEP":
+            self.asleep = False
 
     def _urc_wakeup(self, line, data):
         self.wakeups += 1

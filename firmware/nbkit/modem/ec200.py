@@ -116,6 +116,8 @@ class Ec200(base.AtModem):
             return self._failed(why)
         lcy.event(lc.EV_CONFIGURED)
         if not self._wait_registered(timeout_ms):
+            if lcy.state == lc.REBOOTED:
+                return self._failed("modem reset during attach (RDY)")
             return self._failed("not registered (stat %s)" % (self.reg and self.reg.stat,))
         if not self._activate():
             return self._failed(self.last_error or "PDP context not activated")
@@ -171,6 +173,8 @@ class Ec200(base.AtModem):
             self.engine.idle(min(left, _REG_POLL_MS))
             if self.lifecycle.online:
                 return True
+            if self.lifecycle.state == lc.REBOOTED:
+                return False  # a reset (RDY) meanwhile: the settings are gone, start again
 
     def _registered_now(self):
         # AT+CEREG? then AT+CGREG? (a Cat1 module may report PS registration in either).
