@@ -28,6 +28,7 @@ from micropython import const
 from nbkit.lte import cereg, psm, qi
 from nbkit.modem import bc95_power as _pw
 from nbkit.modem import lifecycle as lc
+from nbkit.modem import models
 from nbkit.modem.ec200 import Ec200, ModemError  # noqa: F401  (raised by the socket calls)
 
 _REBOOT_WAIT_MS = const(10000)  # AT+QRST=1 to RDY
@@ -39,7 +40,7 @@ WAKEUP = "+QATWAKEUP"
 
 
 class Bc660k(Ec200):
-    MODELS = ("bc660k",)
+    MODELS = models.driven_by("Bc660k")
     CONTEXT = 0
     OPEN_MODE = qi.MODE_BUFFER
     SEND_MAX = 1024  # assumption: <send_length> limit of AT+QISEND on BC660K (BC26: 1024)

@@ -48,7 +48,7 @@ from nbkit.modem import bc95_power as _pw
 from nbkit.modem import lifecycle as lc
 from nbkit.modem.base import ModemError  # noqa: F401  (raised by every public call)
 
-MODELS = models.of_family(models.HUAWEI)
+MODELS = models.driven_by("Bc95")
 
 _BOOT_WAIT_MS = const(30000)  # banner to OK after power-on or AT+NRB (TinyGSM: 10 s + 30 s)
 _CEREG_POLL_MS = const(2000)  # AT+CEREG? this often while waiting for registration

@@ -28,8 +28,7 @@ from nbkit.modem import base, models
 from nbkit.modem import lifecycle as lc
 from nbkit.modem.base import ModemError
 
-# the QI models this class drives (bc660k: bc660k.py)
-MODELS = ("ec200", "ec600", "bc26")  # type: tuple[str, ...]
+MODELS = models.driven_by("Ec200")  # ec200, ec600, bc26 (bc660k: bc660k.py)
 _CPIN_TRIES = const(5)  # the SIM is read a few seconds after RDY
 _CPIN_GAP_MS = const(1000)
 _REG_POLL_MS = const(2000)

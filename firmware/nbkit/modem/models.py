@@ -37,6 +37,11 @@ def of_family(fam):
     return tuple(name for name in MODELS if MODELS[name][0] == fam)
 
 
+def driven_by(cls):
+    # -> the model names whose driver class is named cls ("Ec200"), in registry order.
+    return tuple(name for name in MODELS if MODELS[name][2] == cls)
+
+
 def entry(model):
     found = MODELS.get(model) if isinstance(model, str) else None
     if found is None:
