@@ -13,7 +13,15 @@ driver and Renode's ``Quectel_BC660K`` model:
   by an AT command on the main UART, "this AT command will be lost"): the waking command line is
   dropped unanswered, then ``+QATWAKEUP`` when ``AT+QATWAKEUP=1`` asked for it (the URC as the
   XinYi BC25/BC260Y-class firmware sources print it);
+* ``AT+QCFG="dsevent",1``: ``+QNBIOTEVENT: "ENTER DEEPSLEEP"`` / ``"EXIT DEEPSLEEP"`` around
+  the deep sleep (the event text as the XinYi-based firmware sources print it);
 * ``AT+QRST=1``: ``OK``, then the reset and ``RDY``.
+
+A real module's answers (``markbac/quectel-bc660k-dashboard``, ``tests/transcripts/
+bc660k_real_2026-10-03.jsonl``) confirm the identity lines, ``+CPSMS: 1,,,"...","..."``,
+``+CEREG: 4,5,"tac","ci",9,,,"<T3324>","<T3412>"``, the default PDN on context 0
+(``+CGDCONT: 0,"IP",...``), ``AT+QNBIOTEVENT=1,1`` and ``AT+QCFG="dsevent",1`` answering OK, and a
+first ``AT`` after a sleep that gets no ``OK``.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ class Bc660kModem(QuectelModem):
     def _reset_volatile(self) -> None:
         super()._reset_volatile()
         self.nbiotevent = 0
+        self.dsevent = 0
         self.wakeup_urc = 0
         self.deep_sleep = False
 
@@ -63,6 +72,8 @@ class Bc660kModem(QuectelModem):
             self.deep_sleep = False
             self.stats["wakeups"] += 1
             self.stats["ignored_bytes"] += len(data)
+            if self.dsevent:
+                self.urc('+QNBIOTEVENT: "EXIT DEEPSLEEP"')
             if self.wakeup_urc:
                 self.urc(WAKEUP)
             return
@@ -73,6 +84,8 @@ class Bc660kModem(QuectelModem):
             if self.nbiotevent:
                 self.urc('+QNBIOTEVENT: "ENTER PSM"' if value else '+QNBIOTEVENT: "EXIT PSM"')
             self.deep_sleep = bool(value) and self.qsclk == 1
+            if self.deep_sleep and self.dsevent:
+                self.urc('+QNBIOTEVENT: "ENTER DEEPSLEEP"')
         elif kind == "timers" and self.cereg_n >= 4:
             self.urc(self.reg_text("CEREG", self.cereg_n, read=False))
         else:
@@ -140,6 +153,26 @@ def qatwakeup(m: Modem, cmd: Command) -> Reply:
     return Reply()
 
 
+def cgsn(m: Modem, cmd: Command) -> Reply:
+    """``AT+CGSN=1`` -> ``+CGSN: <imei>`` (as a real module answers); ``AT+CGSN`` the bare IMEI."""
+    if cmd.kind == "set":
+        _int(_args(cmd, 1, 1)[0], 0, 3)
+        return Reply([f"+CGSN: {m.opts.imei}"])
+    return Reply([m.opts.imei])
+
+
+def qcfg(m: Modem, cmd: Command) -> Reply:
+    """``AT+QCFG="dsevent"[,<0|1>]``; other settings answer ERROR (not emulated)."""
+    mq = _bc(m)
+    args = _args(cmd, 1, 2)
+    if args[0].lower() != "dsevent":
+        raise CmdError(None)
+    if len(args) == 1:
+        return Reply([f'+QCFG: "dsevent",{mq.dsevent}'])
+    mq.dsevent = _int(args[1], 0, 1)
+    return Reply()
+
+
 def qrst(m: Modem, cmd: Command) -> Reply:
     _int(_args(cmd, 1, 1)[0], 1, 1)
     m.reactor.call_later(0.0, lambda: m.reboot(AT_CAUSE))  # after the OK
@@ -148,10 +181,12 @@ def qrst(m: Modem, cmd: Command) -> Reply:
 
 BC660K_COMMANDS: dict[str, Handler] = {
     **COMMANDS,
+    "+CGSN": cgsn,
     "+CPSMS": cpsms,
     "+CSCON": cscon,
     "+QCGDEFCONT": qcgdefcont,
     "+QNBIOTEVENT": qnbiotevent,
     "+QATWAKEUP": qatwakeup,
+    "+QCFG": qcfg,
     "+QRST": qrst,
 }

@@ -43,6 +43,8 @@ class Persona:
     cgmr_prefix: str = ""
     #: "module:Class" of a QuectelModem subclass for this persona ("" = QuectelModem / Modem)
     modem_class: str = ""
+    #: first line of the ATI answer on the Quectel personas
+    vendor: str = "Quectel"
     nconfig: tuple[tuple[str, str], ...] = field(
         default=(
             ("AUTOCONNECT", "TRUE"),
@@ -108,19 +110,21 @@ PERSONAS: dict[str, Persona] = {
         family=_family("bc26"),
         act=9,
     ),
-    # Quectel BC660K-GL (NB-IoT Rel-14, QCX212): QI sockets on context 0, CPSMS, QSCLK deep sleep
-    # with +QATWAKEUP, +QNBIOTEVENT; host_tools.emulator.bc660k
+    # Quectel BC660K-GL (NB-IoT Rel-14): QI sockets on context 0, CPSMS, QSCLK deep sleep with
+    # +QATWAKEUP, +QNBIOTEVENT; host_tools.emulator.bc660k. Identity lines as a real module
+    # answers them (markbac/quectel-bc660k-dashboard tests/transcripts/bc660k_real_2026-10-03)
     "bc660k": Persona(
-        name="BC660K-GL",
+        name="Quectel_BC660K-GL",
         max_payload=1024,
         nsonmi_modes=False,
         bands=(1, 2, 3, 4, 5, 8, 12, 13, 17, 18, 19, 20, 25, 28, 66, 85),
         default_bands=(1, 3, 5, 8, 20, 28),
-        cgmr=("BC660KGLAAR01A01",),
+        cgmr=("BC660KGLAAR01A05",),
         family=_family("bc660k"),
         act=9,
         contexts=(0, 0),
         cgmr_prefix="Revision: ",
         modem_class="host_tools.emulator.bc660k:Bc660kModem",
+        vendor="Quectel_Ltd",
     ),
 }

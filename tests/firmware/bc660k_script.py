@@ -16,6 +16,7 @@ def configure(fake, apn="cmnbiot", cereg_n=2, psm_cmd=None):
     fake.expect(b"AT+CEREG=%d\r" % cereg_n, OK)
     fake.expect(b"AT+CSCON=1\r", OK)
     fake.expect(b"AT+QNBIOTEVENT=1,1\r", OK)
+    fake.expect(b'AT+QCFG="dsevent",1\r', OK)
     fake.expect(b"AT+QATWAKEUP=1\r", OK)
     if psm_cmd:
         fake.expect(psm_cmd.encode() + b"\r", OK)

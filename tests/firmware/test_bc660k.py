@@ -229,3 +229,26 @@ def test_the_registry_builds_it_and_its_link_and_refuses_what_it_cannot_carry():
         assert "bc660k" in str(exc), exc
     else:
         raise AssertionError("model bc95 accepted")
+
+
+def test_a_real_modules_answers_identity_signal_and_the_psm_grant():
+    # Lines as a BC660K-GL answered them (markbac/quectel-bc660k-dashboard, tests/transcripts/
+    # bc660k_real_2026-10-03.jsonl): roaming (stat 5), T3324 "00100011" = 3 min, T3412
+    # "00101010" = 10 h; "+CSQ: 10,0"; "Revision: BC660KGLAAR01A05".
+    drv, fake, _ = _attached()
+    real = b'\r\n+CEREG: 4,5,"0001","0000ABCD",9,,,"00100011","00101010"\r\n\r\nOK\r\n'
+    fake.expect(b"AT+CEREG?\r", real)
+    assert drv.granted() == (True, 180, 36000), drv.reg
+    assert drv.reg.stat == 5 and drv.lifecycle.online
+    fake.expect(b"AT+CSQ\r", b"\r\n+CSQ: 10,0\r\n\r\nOK\r\n")
+    assert drv.signal() == (10, -93)
+    fake.expect(b"AT+CGSN=1\r", b"\r\n+CGSN: 001010000000001\r\n\r\nOK\r\n")
+    fake.expect(b"AT+CIMI\r", b"\r\n001010000000001\r\n\r\nOK\r\n")
+    fake.expect(b"AT+QCCID\r", b"\r\n+QCCID: 89000000000000000001\r\n\r\nOK\r\n")
+    fake.expect(b"AT+CGMR\r", b"\r\nRevision: BC660KGLAAR01A05\r\n\r\nOK\r\n")
+    got = drv.identity()
+    fake.verify()
+    assert got["imei"] == "001010000000001" and got["iccid"] == "89000000000000000001", got
+    assert got["imsi"] == "001010000000001" and got["firmware"] == {
+        "": "Revision: BC660KGLAAR01A05"
+    }, got

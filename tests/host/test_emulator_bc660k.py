@@ -36,7 +36,11 @@ def _registered(port: PtyClient) -> None:
 
 def test_identity_default_pdn_and_nb_iot_registration_in_the_bc660k_forms() -> None:
     with bc660k() as (_emu, port):
-        assert port.command("AT+CGMR") == b"\r\nRevision: BC660KGLAAR01A01\r\n" + OK
+        assert port.command("AT+CGMR") == b"\r\nRevision: BC660KGLAAR01A05\r\n" + OK
+        assert port.command("ATI") == (
+            b"\r\nQuectel_Ltd\r\nQuectel_BC660K-GL\r\nRevision: BC660KGLAAR01A05\r\n" + OK
+        )
+        assert port.command("AT+CGSN=1") == b"\r\n+CGSN: 867726031076062\r\n" + OK
         assert port.command('AT+QCGDEFCONT="IP","cmnbiot"') == OK
         assert port.command("AT+QCGDEFCONT?") == b'\r\n+QCGDEFCONT: "IP","cmnbiot"\r\n' + OK
         _registered(port)
@@ -83,10 +87,13 @@ def test_psm_events_deep_sleep_and_the_wake_up_urc() -> None:
         reg = port.command("AT+CEREG?")
         assert reg.endswith(b',9,,,"00000010","00100001"\r\n' + OK), reg
         assert port.command("AT+QATWAKEUP=1") == OK
+        assert port.command('AT+QCFG="dsevent",1') == OK
         assert port.command("AT+QSCLK=1") == OK
-        port.read_until(b'+QNBIOTEVENT: "ENTER PSM"\r\n')
+        got = port.read_until(b'+QNBIOTEVENT: "ENTER DEEPSLEEP"\r\n')
+        assert got.index(b'"ENTER PSM"') < got.index(b'"ENTER DEEPSLEEP"'), got
         port.write(b"AT+CSQ\r")  # wakes the module and is lost (Hardware Design §3.4.2)
-        assert port.read_until(b"+QATWAKEUP\r\n") == b"\r\n+QATWAKEUP\r\n"
+        got = port.read_until(b"+QATWAKEUP\r\n")
+        assert got == b'\r\n+QNBIOTEVENT: "EXIT DEEPSLEEP"\r\n\r\n+QATWAKEUP\r\n', got
         assert port.command("AT") == OK  # awake now: answered, no second wake-up report
         assert emu.modem.stats["wakeups"] == 1
 

@@ -18,14 +18,17 @@
 # AT+QCGDEFCONT, AT+QSCLK=0/1/2, the "AT" wake, "Revision: BC660KGLAAR01A01"); Renode's
 # Quectel_BC660K model (RDY at power-on, '>' prompt, SEND OK, +QIOPEN: <id>,0); BC660K-GL
 # Hardware Design §3.4 (deep sleep 800 nA, the lost waking command); XinYi BC25/BC260Y-class
-# firmware sources (AT+QATWAKEUP=<0-1>, "+QATWAKEUP" after a deep-sleep wake). Not checked on a
-# module: the exact +QNBIOTEVENT text.
+# firmware sources (AT+QATWAKEUP=<0-1>, "+QATWAKEUP" after a deep-sleep wake, the DEEPSLEEP
+# event texts); a real module's answers in markbac/quectel-bc660k-dashboard tests/transcripts/
+# bc660k_real_2026-10-03.jsonl (context 0 default PDN, +CPSMS/+CEREG n=4 layouts, QNBIOTEVENT=1,1
+# and QCFG="dsevent",1 answered OK, no OK to the first AT after a sleep). Not seen from a module:
+# the text of the +QNBIOTEVENT URCs themselves.
 #
 # Public API: that of Ec200 (attach, open/send/recv/close, resume, sleep, power_down, granted,
 # identity, signal, poll, idle) plus reboot() and .wakeups (+QATWAKEUP seen).
 from micropython import const
 
-from nbkit.lte import cereg, psm, qi
+from nbkit.lte import cereg, ident, psm, qi
 from nbkit.modem import bc95_power as _pw
 from nbkit.modem import lifecycle as lc
 from nbkit.modem import models
@@ -36,6 +39,7 @@ _CFUN_MS = const(15000)
 
 # +QNBIOTEVENT: "ENTER PSM" | "EXIT PSM"
 NBIOTEVENT = "+QNBIOTEVENT:"
+_DSEVENT = 'AT+QCFG="dsevent",1'
 WAKEUP = "+QATWAKEUP"
 
 
@@ -45,6 +49,9 @@ class Bc660k(Ec200):
     OPEN_MODE = qi.MODE_BUFFER
     SEND_MAX = 1024  # assumption: <send_length> limit of AT+QISEND on BC660K (BC26: 1024)
     IGNORED = ("+CPIN:", "+CFUN:", "+CPSMS:", "+CEDRXP:")
+    # AT+CGSN=1 -> "+CGSN: <imei>", AT+CIMI, AT+QCCID, AT+CGMR -> "Revision: BC660KGL..." (the
+    # commands a real module answered in the transcript cited above)
+    IDENT = (ident.HUAWEI[0], ident.QUECTEL[1], ident.QUECTEL[2], ident.HUAWEI[3])
 
     def __init__(self, engine, clock, apn="", *, model="bc660k", psm=None, cereg_n=2, **kw):
         # psm: None or (tau_s, active_s), requested with AT+CPSMS before attach.
@@ -62,8 +69,10 @@ class Bc660k(Ec200):
     # -- what differs at attach -------------------------------------------------------------
 
     def _optional_commands(self):
-        # CEREG=n, CSCON=1, QNBIOTEVENT=1,1, QATWAKEUP=1, then the PSM request (before CFUN=1).
-        out = [cereg.set_cmd(self.cereg_n), "AT+CSCON=1", "AT+QNBIOTEVENT=1,1", "AT+QATWAKEUP=1"]
+        # CEREG=n, CSCON=1, QNBIOTEVENT=1,1 (PSM events), QCFG="dsevent",1 (deep-sleep events),
+        # QATWAKEUP=1, then the PSM request (before CFUN=1).
+        out = [cereg.set_cmd(self.cereg_n), "AT+CSCON=1", "AT+QNBIOTEVENT=1,1"]
+        out += [_DSEVENT, "AT+QATWAKEUP=1"]
         return out + self.psm_commands
 
     def _apn_cmd(self):
