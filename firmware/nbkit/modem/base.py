@@ -1,9 +1,12 @@
-# What every AT modem driver shares (MIT licence): the lifecycle state machine fed by +CEREG,
-# the boot probe, reboot detection, command counting, the CME error names, the ModemError every
-# public call raises, and the bounded waits the socket calls are built on. The drivers
-# (bc95.py Huawei NSO*, ec200.py QI stack, bc660k.py) hold only what differs.
+# What every AT modem driver shares (MIT licence): the attach state machine (probe, configure,
+# register, each step the driver's) on the lifecycle fed by +CEREG, reboot detection, command
+# counting, the CME error names, the ModemError every public call raises, and what the socket
+# calls share (bounded inbox of pushed payloads, sockets reported closed, bounded waits). The
+# drivers (bc95.py Huawei NSO*, ec200.py QI stack, bc660k.py) hold only what differs.
 #
-#   m.attach(timeout_ms) -> bool         the driver's _attach, commands counted in last_commands
+#   m.attach(timeout_ms) -> bool         off/error/rebooted -> booting -> configuring ->
+#                                        searching -> registered; commands in last_commands
+#   m.closed(sock) -> bool               the module reported sock closed (peer, PDP loss, reset)
 #   m.identity() / m.signal() / m.poll(ms) / m.idle(ms)
 #   m.lifecycle / m.reg / m.boots / m.last_error / m.unsupported / m.last_commands
 # Errors: socket and information calls raise ModemError(message, reply, code); attach returns
@@ -17,6 +20,7 @@ from nbkit.modem import models
 
 _PROBE_TRIES = const(10)  # "AT" until OK after boot (the first may answer ERROR or nothing)
 _PROBE_GAP_MS = const(500)
+_INBOX_MAX = const(8)  # payloads the module pushed, kept until recv(); more are counted lost
 
 # +CME ERROR codes every module uses (3GPP TS 27.007 §9.2; 159/536/537 Huawei/Quectel NB-IoT)
 CME_NAMES = {
@@ -65,6 +69,9 @@ class AtModem:
         self.last_error = None
         self.last_commands = 0
         self.unsupported = []  # optional commands the module refused
+        self.inbox_dropped = 0  # pushed payloads lost (inbox full, cut short)
+        self._inbox = []  # [(sock, payload)] pushed by the module, until recv()
+        self._closed = []  # sockets the module reported closed
 
     # -- bring-up ---------------------------------------------------------------------------
 
@@ -72,8 +79,35 @@ class AtModem:
         return self._counted(self._attach, timeout_ms)
 
     def _attach(self, timeout_ms):
-        # The driver's bring-up: probe, configure, register -> bool (False sets last_error).
+        # The attach state machine; each failure is counted (past max_failures: error state).
+        lcy = self.lifecycle
+        if self._up():
+            return True
+        if lcy.state in (lc.OFF, lc.ERROR, lc.REBOOTED):
+            lcy.event(lc.EV_POWER_ON)
+        self._wake()
+        if not self._probe():
+            return self._failed("no answer to AT")
+        why = self._configure()
+        if why:
+            return self._failed(why)
+        lcy.event(lc.EV_CONFIGURED)
+        why = self._register(timeout_ms)
+        return self._failed(why) if why else True
+
+    # the driver's steps: _configure() and _register(timeout_ms) -> why it failed, or None
+    def _configure(self):
         raise NotImplementedError
+
+    def _register(self, timeout_ms):
+        raise NotImplementedError
+
+    def _up(self):
+        # Nothing to do for attach() (registered; QI drivers: with the context up).
+        return self.lifecycle.online
+
+    def _wake(self):
+        pass  # a driver with a wake line (DTR) drives it here
 
     def _counted(self, fn, *args):
         start = self.engine.commands
@@ -123,6 +157,38 @@ class AtModem:
                 return False
             self.engine.poll(left)
         return True
+
+    # -- what the socket calls share ---------------------------------------------------------
+
+    def closed(self, sock):
+        return sock in self._closed
+
+    def _mark_closed(self, sock):
+        if sock not in self._closed:
+            self._closed.append(sock)
+
+    def _reopened(self, sock):
+        # sock is (again) ours: forget an old closed report.
+        if sock in self._closed:
+            self._closed.remove(sock)
+
+    def _push(self, sock, payload):
+        # A payload the module pushed (in a URC); None = it came cut short. Bounded.
+        if payload is None or len(self._inbox) >= _INBOX_MAX:
+            self.inbox_dropped += 1
+        else:
+            self._inbox.append((sock, payload))
+
+    def _has_inbox(self, sock):
+        for s, _ in self._inbox:
+            if s == sock:
+                return True
+        return False
+
+    def _take_inbox(self, sock):
+        mine = [p for s, p in self._inbox if s == sock]
+        self._inbox = [(s, p) for s, p in self._inbox if s != sock]
+        return mine
 
     # -- information ------------------------------------------------------------------------
 

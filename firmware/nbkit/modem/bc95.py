@@ -54,7 +54,6 @@ _BOOT_WAIT_MS = const(30000)  # banner to OK after power-on or AT+NRB (TinyGSM: 
 _CEREG_POLL_MS = const(2000)  # AT+CEREG? this often while waiting for registration
 _BACKOFF_TRIES = const(4)  # NSOST tries on CME 159 / 536 / 537
 _BACKOFF_FIRST_MS = const(250)  # doubled at each try: 250, 500, 1000 ms
-_INBOX_MAX = const(8)  # datagrams delivered in +NSONMI (modes 2, 3) kept until recv()
 _RECV_MAX = const(8)  # NSORF reads per recv() call
 NSONMI_DATA_LINE = const(2 * 1358 + 48)  # longest +NSONMI mode 2 line (BC28 datagram limit)
 _SEND_MAX = const(512)  # NSOST payload limit of early BC95 firmware (BC95-G/BC28: 1358)
@@ -140,10 +139,7 @@ class Bc95(base.AtModem):
         self.rrc = None  # last +CSCON mode
         self.boot_cause = None  # last REBOOT_CAUSE_* line
         self.backoffs = 0  # congestion retries (CME 159/536/537)
-        self.inbox_dropped = 0
         self._pending = {}  # sock -> +NSONMI announcements not yet read
-        self._inbox = []  # Datagrams carried by +NSONMI modes 2 and 3
-        self._closed = []  # sockets reported by +NSOCLI
         self._read_max = min(512, (engine.line_max - 48) // 2)
         self._register_urcs()
 
@@ -155,29 +151,18 @@ class Bc95(base.AtModem):
         self.engine.command("AT+NRB", "REBOOTING", _BOOT_WAIT_MS)
         return self._probe()
 
-    def _attach(self, timeout_ms):
-        # Boot probe, configuration, radio on, attach, wait for +CEREG home/roaming.
-        lcy = self.lifecycle
-        if lcy.online:
-            return True
-        if lcy.state in (lc.OFF, lc.ERROR, lc.REBOOTED):
-            lcy.event(lc.EV_POWER_ON)
-        if not self._probe():
-            return self._failed("no answer to AT")
-        why = self._configure()
-        if why:
-            return self._failed(why)
-        lcy.event(lc.EV_CONFIGURED)
-        if lcy.online:
-            return True
+    def _register(self, timeout_ms):
+        # Radio on and attach (CFUN=1, CGATT=1), wait for +CEREG home/roaming -> why, or None.
+        if self.lifecycle.online:
+            return None
         outcome = chat.run(self.engine, BC95_ATTACH)
         if not outcome.ok:
-            return self._failed("%s: %r" % (BC95_ATTACH.name, outcome))
+            return "%s: %r" % (BC95_ATTACH.name, outcome)
         if not self._wait_registered(timeout_ms):
-            if lcy.state == lc.REBOOTED:  # the banner's OK may have ended AT+CGATT=1
-                return self._failed("modem rebooted during attach (%s)" % self.boot_cause)
-            return self._failed("not registered (stat %s)" % (self.reg and self.reg.stat,))
-        return True
+            if self.lifecycle.state == lc.REBOOTED:  # the banner's OK may have ended CGATT=1
+                return "modem rebooted during attach (%s)" % self.boot_cause
+            return "not registered (stat %s)" % (self.reg and self.reg.stat,)
+        return None
 
     def _configure(self):
         # Required: echo off and numbered errors, band and APN when asked. Optional (recorded in
@@ -333,15 +318,14 @@ class Bc95(base.AtModem):
 
     def close(self, sock):
         self._pending.pop(sock, None)
-        if sock in self._closed:
-            self._closed.remove(sock)
+        self._reopened(sock)
         out = chat.run(self.engine, socket_script("bc95_close", sockets.close(sock), None))
         self.last_commands = out.commands
         if not out.ok:
             raise ModemError("AT+NSOCL=%d refused" % sock, out.reply)
 
     def closed_by_peer(self, sock):
-        return sock in self._closed
+        return self.closed(sock)
 
     def _wait_rx(self, sock, timeout_ms):
         self._wait(
@@ -379,17 +363,6 @@ class Bc95(base.AtModem):
             raise ModemError("AT+NSORF: no answer", reply)
         return sockets.parse_nsorf(reply.lines[0]) if reply.ok and reply.lines else None
 
-    def _has_inbox(self, sock):
-        for dg in self._inbox:
-            if dg.sock == sock:
-                return True
-        return False
-
-    def _take_inbox(self, sock):
-        mine = [dg for dg in self._inbox if dg.sock == sock]
-        self._inbox = [dg for dg in self._inbox if dg.sock != sock]
-        return mine
-
     # -- URCs (record state only) ---------------------------------------------------------
 
     def _register_urcs(self):
@@ -426,15 +399,13 @@ class Bc95(base.AtModem):
             return
         if dg.data is None:
             self._pending[dg.sock] = self._pending.get(dg.sock, 0) + 1
-        elif len(self._inbox) < _INBOX_MAX:
-            self._inbox.append(dg)
         else:
-            self.inbox_dropped += 1
+            self._push(dg.sock, dg)
 
     def _urc_nsocli(self, line, data):
         sock = sockets.parse_nsocli(line)
-        if sock is not None and sock not in self._closed:
-            self._closed.append(sock)
+        if sock is not None:
+            self._mark_closed(sock)
 
     def _urc_banner(self, line, data):
         self.boot_cause = line

@@ -40,7 +40,6 @@ _DNS_WAIT_MS = const(60000)
 _WAKE_MS = const(50)  # DTR low to the first command
 _CFUN_MS = const(15000)
 _READ_MAX = const(1500)  # AT+QIRD request size
-_INBOX_MAX = const(8)  # pushed payloads kept until recv()
 _READS_MAX = const(8)  # AT+QIRD calls per recv()
 
 INIT = chat.Script("ec200_init", (("ATE0", None, 300), ("AT+CMEE=1", None, 300)), attempts=2)
@@ -90,37 +89,26 @@ class Ec200(base.AtModem):
         self.pdp_active = False
         self.address = None
         self.asleep = False
-        self.inbox_dropped = 0  # pushed payloads lost (inbox full, too long, stalled)
         self._opened = {}  # sock -> +QIOPEN err (None while waiting)
         self._socks = {}  # sock -> access mode of an open socket
-        self._closed = []  # sockets reported closed by the peer / pdpdeact
         self._pending = []  # buffer-mode sockets with unread data
-        self._inbox = []  # [(sock, bytes)] pushed payloads
         self._dns = None  # type: list | None  # [err, count, [ips]] while resolving
         self._register_urcs()
 
     # -- bring-up -------------------------------------------------------------------------
 
-    def _attach(self, timeout_ms):
-        lcy = self.lifecycle
-        if lcy.online and self.pdp_active:
-            return True
-        if lcy.state in (lc.OFF, lc.ERROR, lc.REBOOTED):
-            lcy.event(lc.EV_POWER_ON)
-        self._wake()
-        if not self._probe():
-            return self._failed("no answer to AT")
-        why = self._configure()
-        if why:
-            return self._failed(why)
-        lcy.event(lc.EV_CONFIGURED)
+    def _up(self):
+        return self.lifecycle.online and self.pdp_active
+
+    def _register(self, timeout_ms):
+        # Wait for CEREG/CGREG home/roaming, then the PDP context up -> why, or None.
         if not self._wait_registered(timeout_ms):
-            if lcy.state == lc.REBOOTED:
-                return self._failed("modem reset during attach (RDY)")
-            return self._failed("not registered (stat %s)" % (self.reg and self.reg.stat,))
+            if self.lifecycle.state == lc.REBOOTED:
+                return "modem reset during attach (RDY)"
+            return "not registered (stat %s)" % (self.reg and self.reg.stat,)
         if not self._activate():
-            return self._failed(self.last_error or "PDP context not activated")
-        return True
+            return self.last_error or "PDP context not activated"
+        return None
 
     def _configure(self):
         # -> why it failed, or None.
@@ -292,8 +280,7 @@ class Ec200(base.AtModem):
                 err = self._open_once(sock, kind, host, port, mode)
                 if err == 0:
                     self._socks[sock] = mode
-                    if sock in self._closed:
-                        self._closed.remove(sock)
+                    self._reopened(sock)
                     return sock
             name = qi.error_name(err) if err else "no +QIOPEN"
             raise ModemError("QIOPEN %s %s:%d: %s" % (kind, host, port, name), None, err)
@@ -347,11 +334,10 @@ class Ec200(base.AtModem):
         start = self.engine.commands
         try:
             self._wait(
-                lambda: self._has(sock) or sock in self._pending or sock in self._closed,
+                lambda: self._has_inbox(sock) or sock in self._pending or sock in self._closed,
                 timeout_ms,
             )
-            out = [d for s, d in self._inbox if s == sock]
-            self._inbox = [(s, d) for s, d in self._inbox if s != sock]
+            out = self._take_inbox(sock)
             if sock in self._pending:
                 out.extend(self._read_all(sock))
             return out
@@ -372,22 +358,12 @@ class Ec200(base.AtModem):
 
     def close(self, sock):
         self._socks.pop(sock, None)
-        if sock in self._closed:
-            self._closed.remove(sock)
+        self._reopened(sock)
         if sock in self._pending:
             self._pending.remove(sock)
         reply = self.engine.command(qi.qiclose(sock), None, 10000)
         if not reply.ok:
             raise ModemError("AT+QICLOSE=%d: %s" % (sock, self._why(reply)), reply, reply.cme)
-
-    def closed(self, sock):
-        return sock in self._closed
-
-    def _has(self, sock):
-        for s, _ in self._inbox:
-            if s == sock:
-                return True
-        return False
 
     # -- URCs (record state only) ---------------------------------------------------------
 
@@ -432,14 +408,8 @@ class Ec200(base.AtModem):
         if urc.length is None:  # buffer mode: read later with AT+QIRD
             if urc.sock not in self._pending:
                 self._pending.append(urc.sock)
-        elif data is None or len(self._inbox) >= _INBOX_MAX:
-            self.inbox_dropped += 1
-        elif data:
-            self._inbox.append((urc.sock, bytes(data)))
-
-    def _mark_closed(self, sock):
-        if sock not in self._closed:
-            self._closed.append(sock)
+        elif data is None or data:  # None: cut short (counted lost); b"": nothing came
+            self._push(urc.sock, bytes(data) if data else None)
 
     def _urc_ready(self, line, data):
         # "RDY": the module (re)booted by itself; sockets and context are gone.
