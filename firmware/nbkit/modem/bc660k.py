@@ -6,7 +6,7 @@
 #     "+QIRD: <n>" CR LF <n bytes> OK; no payload ever arrives unasked, so a truncated or
 #     garbled URC costs a read, never the line framing;
 #   * PSM requested before attach (AT+CPSMS=1,,,"<T3412>","<T3324>"), the grant read from
-#     +CEREG n=4; "+QNBIOTEVENT: "ENTER PSM"" / ""EXIT PSM"" (AT+QNBIOTEVENT=1,1) move the
+#     +CEREG n=4; +QNBIOTEVENT: "ENTER PSM" / "EXIT PSM" (AT+QNBIOTEVENT=1,1) move the
 #     lifecycle; +CSCON (AT+CSCON=1) the RRC state;
 #   * sleep: AT+QSCLK=1 allows light and deep sleep (0 none, 2 light only); an AT command on the
 #     main UART wakes it from deep sleep and is lost (Hardware Design §3.4.2: the wake probe
