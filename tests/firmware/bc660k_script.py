@@ -10,6 +10,7 @@ REG_NB = b'\r\n+CEREG: 1,"1A2B","01A2B3C4",9\r\n'
 
 def configure(fake, apn="cmnbiot", cereg_n=2, psm_cmd=None):
     fake.expect(b"AT\r", OK)
+    fake.expect(b"AT+QSCLK=0\r", OK)
     fake.expect(b"ATE0\r", b"ATE0\r" + OK)
     fake.expect(b"AT+CMEE=1\r", OK)
     fake.expect(b"AT+CPIN?\r", b"\r\n+CPIN: READY\r\n" + OK)

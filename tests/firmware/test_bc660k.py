@@ -121,17 +121,19 @@ def test_sleep_then_a_wake_after_mcu_deep_sleep_resumes_without_attaching():
     drv = Bc660k(engine, clock, apn="cmnbiot")
     fake.expect(b"AT\r")
     fake.expect(b"AT\r", b"\r\n+QATWAKEUP\r\n" + s.OK)
+    fake.expect(b"AT+QSCLK=0\r", s.OK)  # awake for the session (manual, AT+QSCLK note 3)
     fake.expect(b"AT+CEREG?\r", b'\r\n+CEREG: 2,1,"1A2B","01A2B3C4",9\r\n' + s.OK)
     assert drv.resume(), drv.last_error
     fake.verify()
-    assert drv.wakeups == 1 and drv.pdp_active and drv.lifecycle.online
-    assert drv.last_commands == 3, drv.last_commands
+    assert drv.wakeups == 1 and drv.pdp_active and drv.lifecycle.online and not drv.asleep
+    assert drv.last_commands == 4, drv.last_commands
 
 
 def test_a_module_reset_while_asleep_means_attach_again():
     engine, fake, clock = modem()
     drv = Bc660k(engine, clock, apn="cmnbiot")
     fake.expect(b"AT\r", s.OK)
+    fake.expect(b"AT+QSCLK=0\r", s.OK)
     fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG: 0,1\r\n" + s.OK)  # n=0: not our settings
     assert not drv.resume()
     assert "rebooted" in drv.last_error, drv.last_error
@@ -205,6 +207,7 @@ def test_reboot_waits_for_rdy_then_probes():
     drv, fake, _ = _attached()
     fake.expect(b"AT+QRST=1\r", s.OK, Later(2000, b"\r\nRDY\r\n"))
     fake.expect(b"AT\r", s.OK)
+    fake.expect(b"AT+QSCLK=0\r", s.OK)
     assert drv.reboot()
     fake.verify()
     assert drv.lifecycle.state == lc.CONFIGURING, drv.lifecycle.state

@@ -11,8 +11,12 @@
 #   * sleep: AT+QSCLK=1 allows light and deep sleep (0 none, 2 light only); an AT command on the
 #     main UART wakes it from deep sleep and is lost (Hardware Design §3.4.2: the wake probe
 #     repeats "AT"); with AT+QATWAKEUP=1 it then reports "+QATWAKEUP"; boot and reset
-#     (AT+QRST=1) end with "RDY".
-# Sources: Quectel BC660K-GL AT Commands Manual V1.0 (2021-01-27) and TCP/IP Application Note
+#     (AT+QRST=1) end with "RDY". The UART sleeps too while sleep is allowed, so once the module
+#     answers the driver sends AT+QSCLK=0 and sleep() allows it again after the session (the
+#     manual's AT+QSCLK notes 1 and 3).
+# Sources: Quectel BC660K-GL&BC950K-GL AT Commands Manual V1.4 (2024-01-26: AT+QNBIOTEVENT
+# <enable>,<event> with "ENTER PSM"/"EXIT PSM", AT+QSCLK and its notes, AT+CPSMS, AT+QNBIOTRAI,
+# AT+QCFG="dsevent"), V1.0 (2021-01-27) and the TCP/IP Application Note
 # V1.1 (command names and forms above; the QIRD/QIURC layouts follow the QI family as in the
 # BG95/BG96 TCP/IP notes); R4sp1/Quectel-BC660 (Arduino driver: AT+QIOPEN=0,<id>,"UDP",...,
 # AT+QCGDEFCONT, AT+QSCLK=0/1/2, the "AT" wake, "Revision: BC660KGLAAR01A01"); Renode's
@@ -78,6 +82,16 @@ class Bc660k(Ec200):
     def _apn_cmd(self):
         return 'AT+QCGDEFCONT="IP","%s"' % self.apn
 
+    def _probe(self):
+        # "AT" until OK, then AT+QSCLK=0: no sleep (and no sleeping UART) during the session.
+        return super()._probe() and self._awake()
+
+    def _awake(self):
+        if not self.engine.command("AT+QSCLK=0", None, 300).ok:
+            self._unsupported("AT+QSCLK=0")
+        self.asleep = False
+        return True
+
     def _registered_now(self):
         reg = self.registration()
         return reg is not None and reg.registered
@@ -104,7 +118,7 @@ class Bc660k(Ec200):
     def _resume(self):
         # After an MCU deep sleep: probe (wakes the module), AT+CEREG?; registered with our n
         # -> online with no re-attach (the default bearer is kept in PSM). Else False: attach.
-        if not _pw.resume(self):
+        if not _pw.resume(self, self._awake):
             return False
         self.pdp_active = True
         return True

@@ -104,11 +104,12 @@ def _wake_probe(m):
 # denied (3): False and last_error; the caller attaches (attach() re-runs everything). A read
 # form whose <n> is not ours means the module rebooted (or was never configured) while the MCU
 # slept: its settings and PSM request are gone, so False too, even if it registered by itself.
-def resume(m):
+# awake(m) -> bool: what to send once the module answers (BC660K: AT+QSCLK=0), or None.
+def resume(m, awake=None):
     lcy = m.lifecycle
     if not lcy.online:
         lcy.event(lc.EV_POWER_ON)
-    if not _wake_probe(m):
+    if not _wake_probe(m) or (awake is not None and not awake()):
         return m._failed("no answer to AT after wake")
     lcy.event(lc.EV_BOOTED)
     reg = read_reg(m, feed=False)
