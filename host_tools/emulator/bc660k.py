@@ -15,7 +15,10 @@ driver and Renode's ``Quectel_BC660K`` model:
   XinYi BC25/BC260Y-class firmware sources print it);
 * ``AT+QCFG="dsevent",1``: ``+QNBIOTEVENT: "ENTER DEEPSLEEP"`` / ``"EXIT DEEPSLEEP"`` around
   the deep sleep (the event text as the XinYi-based firmware sources print it);
-* ``AT+QRST=1``: ``OK``, then the reset and ``RDY``.
+* ``AT+QRST=1``: ``OK``, then the reset and ``RDY``;
+* ``AT+QIRD``: the data quoted after the header, on its own line (``AT+QICFG="viewmode",0``, the
+  default) or after a comma (``viewmode`` 1), as text or hex (``AT+QICFG="dataformat",<s>,<r>``),
+  the layout of Renode's ``Quectel_BC660K`` on its ``QuectelModem`` base.
 
 A real module's answers (``markbac/quectel-bc660k-dashboard``, ``tests/transcripts/
 bc660k_real_2026-10-03.jsonl``) confirm the identity lines, ``+CPSMS: 1,,,"...","..."``,
@@ -63,6 +66,8 @@ class Bc660kModem(QuectelModem):
         super()._reset_volatile()
         self.nbiotevent = 0
         self.dsevent = 0
+        self.dataformat = (0, 0)  # (send, receive): 1 = hex
+        self.viewmode = 0  # 0: data on the line after +QIRD, 1: after a comma
         self.wakeup_urc = 0
         self.deep_sleep = False
 
@@ -173,6 +178,46 @@ def qcfg(m: Modem, cmd: Command) -> Reply:
     return Reply()
 
 
+def qicfg(m: Modem, cmd: Command) -> Reply:
+    """``AT+QICFG="dataformat",<send>,<recv>`` / ``"viewmode",<n>`` (and their read forms)."""
+    mq = _bc(m)
+    args = _args(cmd, 1, 3)
+    name = args[0].lower()
+    if name == "dataformat":
+        if len(args) == 1:
+            return Reply([f'+QICFG: "dataformat",{mq.dataformat[0]},{mq.dataformat[1]}'])
+        if len(args) != 3:
+            raise CmdError(BAD_PARAMS)
+        mq.dataformat = (_int(args[1], 0, 1), _int(args[2], 0, 1))
+    elif name == "viewmode":
+        if len(args) == 1:
+            return Reply([f'+QICFG: "viewmode",{mq.viewmode}'])
+        mq.viewmode = _int(args[1], 0, 1)
+    else:
+        raise CmdError(None)
+    return Reply()
+
+
+def qird(m: Modem, cmd: Command) -> Reply:
+    """``+QIRD: <n>`` then ``"<data>"`` (text or hex); ``AT+QIRD=<id>,0``: the counters."""
+    from host_tools.emulator.qsock import sock_of  # qsock imports quectel: no loop at import
+
+    mq = _bc(m)
+    args = _args(cmd, 1, 2)
+    qs = sock_of(m, args[0])
+    if qs.mode != 0:
+        raise CmdError(None)  # direct push: nothing to read
+    limit = _int(args[1], 0, m.persona.max_payload) if len(args) == 2 else m.persona.max_payload
+    if limit == 0:
+        return Reply([f"+QIRD: {qs.received},{qs.read},{qs.received - qs.read}"])
+    data, _ = mq.qsocks.take(qs, limit)
+    if not data:
+        return Reply(["+QIRD: 0"])
+    shown = data.hex().upper() if mq.dataformat[1] else data.decode("latin-1")
+    sep = "," if mq.viewmode else "\r\n"
+    return Reply([f'+QIRD: {len(data)}{sep}"{shown}"'])
+
+
 def qrst(m: Modem, cmd: Command) -> Reply:
     _int(_args(cmd, 1, 1)[0], 1, 1)
     m.reactor.call_later(0.0, lambda: m.reboot(AT_CAUSE))  # after the OK
@@ -188,5 +233,7 @@ BC660K_COMMANDS: dict[str, Handler] = {
     "+QNBIOTEVENT": qnbiotevent,
     "+QATWAKEUP": qatwakeup,
     "+QCFG": qcfg,
+    "+QICFG": qicfg,
+    "+QIRD": qird,
     "+QRST": qrst,
 }

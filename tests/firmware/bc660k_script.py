@@ -1,6 +1,8 @@
 # Scripted Quectel BC660K-GL exchanges for the BC660K driver tests (MIT licence), in the forms
 # of the BC660K-GL AT Commands Manual as nbkit.modem.bc660k cites them: space after the colon,
 # sockets on context 0 in buffer access mode, QCGDEFCONT for the APN, RDY after a reset.
+from binascii import hexlify
+
 from fakes import Later
 
 OK = b"\r\nOK\r\n"
@@ -19,6 +21,7 @@ def configure(fake, apn="cmnbiot", cereg_n=2, psm_cmd=None):
     fake.expect(b"AT+QNBIOTEVENT=1,1\r", OK)
     fake.expect(b'AT+QCFG="dsevent",1\r', OK)
     fake.expect(b"AT+QATWAKEUP=1\r", OK)
+    fake.expect(b'AT+QICFG="dataformat",0,1\r', OK)
     if psm_cmd:
         fake.expect(psm_cmd.encode() + b"\r", OK)
     if apn:
@@ -47,11 +50,14 @@ def send(fake, sock, data, result=b"SEND OK"):
     fake.expect(data, b"\r\n" + result + b"\r\n")
 
 
+READ = 542  # bytes per AT+QIRD on the test engine (line_max 1100: (1100 - 16) // 2)
+
+
 def read(fake, sock, data):
-    # AT+QIRD=<id>,1500 -> +QIRD: <n> CR LF <n bytes> CR LF OK; an empty read ends the loop.
-    reply = b"\r\n+QIRD: %d\r\n" % len(data) + data + b"\r\n" + OK
-    fake.expect(b"AT+QIRD=%d,1500\r" % sock, reply)
+    # AT+QIRD=<id>,<n> -> +QIRD: <n> CR LF "<hex>" CR LF OK; an empty read ends the loop.
+    reply = b'\r\n+QIRD: %d\r\n"%s"\r\n' % (len(data), hexlify(data).upper()) + OK
+    fake.expect(b"AT+QIRD=%d,%d\r" % (sock, READ), reply)
 
 
 def read_empty(fake, sock):
-    fake.expect(b"AT+QIRD=%d,1500\r" % sock, b"\r\n+QIRD: 0\r\n" + OK)
+    fake.expect(b"AT+QIRD=%d,%d\r" % (sock, READ), b"\r\n+QIRD: 0\r\n" + OK)

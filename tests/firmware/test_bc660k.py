@@ -5,7 +5,7 @@ import bc660k_script as s
 from fakes import Later, modem
 from nbkit.app.link_tcp import QiUdpLink
 from nbkit.app.links import make_link, make_modem
-from nbkit.lte import psm
+from nbkit.lte import psm, qi
 from nbkit.modem import lifecycle as lc
 from nbkit.modem.bc660k import Bc660k, ModemError
 
@@ -153,18 +153,26 @@ def test_garbage_and_truncated_urcs_are_ignored_and_the_next_command_works():
     assert drv.signal() == (22, -69), "the line after the garbage was not parsed"
 
 
-def test_truncated_qird_payload_ends_the_read_with_what_is_known():
-    drv, fake, _ = _attached()
+def test_a_cut_or_garbled_qird_is_a_clear_error_and_the_next_read_works():
+    drv, fake, clock = _attached()
     s.open_udp(fake, 0)
     sock = drv.open("UDP", "127.0.0.1", 7000)
+    bad = (
+        b'\r\n+QIRD: 10\r\n"616263',  # cut: no line end, no OK (times out)
+        b'\r\n+QIRD: 3\r\n"6162"\r\n\r\nOK\r\n',  # count and data disagree
+        b'\r\n+QIRD: 2\r\n"zz!!"\r\n\r\nOK\r\n',  # not hex
+        b"\r\n+QIRD: x\r\n\r\nOK\r\n",  # no length
+    )
+    for reply in bad:
+        fake.send(b'\r\n+QIURC: "recv",0\r\n')
+        fake.expect(b"AT+QIRD=0,%d\r" % s.READ, reply)
+        start = clock.ticks_ms()
+        _raises(lambda: drv.recv(sock, 1000), "AT+QIRD=0")
+        assert clock.ticks_diff(clock.ticks_ms(), start) <= 3100, "waited past its timeout"
     fake.send(b'\r\n+QIURC: "recv",0\r\n')
-    fake.expect(b"AT+QIRD=0,1500\r", b"\r\n+QIRD: 10\r\nabc")  # 7 bytes never come
-    got = drv.recv(sock, 1000)
-    assert got == [], got
-    drv.idle(500)  # past the engine's 2 s stall limit: the counted read is abandoned
-    assert drv.engine.raw_dropped == 1, drv.engine.raw_dropped
-    fake.expect(b"AT\r", s.OK)
-    assert drv.engine.command("AT", None, 500).ok, "the engine did not recover after the cut"
+    s.read(fake, 0, b"\r\nOK\r\n")
+    s.read_empty(fake, 0)
+    assert drv.recv(sock, 1000) == [b"\r\nOK\r\n"]
 
 
 def test_a_reset_in_the_middle_of_a_send_is_a_clear_error_and_the_sockets_are_gone():
@@ -255,3 +263,22 @@ def test_a_real_modules_answers_identity_signal_and_the_psm_grant():
     assert got["imsi"] == "001010000000001" and got["firmware"] == {
         "": "Revision: BC660KGLAAR01A05"
     }, got
+
+
+def test_qird_hex_parser_takes_both_layouts_and_names_what_is_wrong():
+    assert qi.parse_qird_hex(["+QIRD: 3", '"0D0A4F"']) == b"\r\nO"
+    assert qi.parse_qird_hex(['+QIRD: 2,"4F4B"']) == b"OK"  # AT+QICFG="viewmode",1
+    assert qi.parse_qird_hex(["+QIRD: 0"]) == b""
+    for lines, words in (
+        ([], "no +QIRD"),
+        (["+QIRD: 2"], "2 but 0"),
+        (["+QIRD: 1", '"4"'], "1 but 1"),
+        (["+QIRD: 1", '"G0"'], "not hex"),
+        (["+QIRD: -1"], "no +QIRD"),
+    ):
+        try:
+            qi.parse_qird_hex(lines)
+        except ValueError as exc:
+            assert words in str(exc), (lines, str(exc))
+            continue
+        raise AssertionError("accepted %r" % (lines,))

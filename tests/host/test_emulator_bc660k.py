@@ -70,8 +70,10 @@ def test_udp_on_context_0_in_buffer_mode_reaches_a_real_socket_and_reads_back() 
             assert data == b"\x00\r\nOK"
             peer.sendto(b"reply\r\n", addr)
             assert port.read_until(b'+QIURC: "recv",0\r\n').endswith(b'"recv",0\r\n')
-            got = port.command("AT+QIRD=0,1500")  # +QIRD: <n>,"<ip>",<port> CR LF <n bytes>
-            assert got == b'\r\n+QIRD: 7,"127.0.0.1",%d\r\nreply\r\n\r\n' % pport + OK, got
+            assert port.command('AT+QICFG="dataformat",0,1') == OK  # receive in hex
+            got = port.command("AT+QIRD=0,512")  # +QIRD: <n> CR LF "<hex>"
+            assert got == b'\r\n+QIRD: 7\r\n"7265706C790D0A"\r\n' + OK, got
+            assert port.command("AT+QIRD=0,512") == b"\r\n+QIRD: 0\r\n" + OK
     finally:
         peer.close()
 

@@ -2,9 +2,10 @@
 # What differs from the other QI-stack modules (nbkit.modem.ec200, on nbkit.modem.base):
 #   * sockets on PDP context 0, the default bearer that comes with the attach: there is no
 #     AT+QIACT; the APN is the default PDN's, AT+QCGDEFCONT="IP","<apn>" (before CFUN=1);
-#   * sockets in buffer access mode: "+QIURC: "recv",<id>" then AT+QIRD=<id>,<len> ->
-#     "+QIRD: <n>" CR LF <n bytes> OK; no payload ever arrives unasked, so a truncated or
-#     garbled URC costs a read, never the line framing;
+#   * sockets in buffer access mode: "+QIURC: "recv",<id>" then AT+QIRD=<id>,<len>, the data in
+#     hex (AT+QICFG="dataformat",0,1) and quoted: "+QIRD: <n>" then "<2n hex digits>" (parser
+#     nbkit.lte.qi.parse_qird_hex). No payload ever arrives unasked and none is read by count:
+#     a CR, LF or "OK" in the data cannot break the line framing, a cut read is a clear error;
 #   * PSM requested before attach (AT+CPSMS=1,,,"<T3412>","<T3324>"), the grant read from
 #     +CEREG n=4; +QNBIOTEVENT: "ENTER PSM" / "EXIT PSM" (AT+QNBIOTEVENT=1,1) move the
 #     lifecycle; +CSCON (AT+CSCON=1) the RRC state;
@@ -44,6 +45,8 @@ _CFUN_MS = const(15000)
 # +QNBIOTEVENT: "ENTER PSM" | "EXIT PSM"
 NBIOTEVENT = "+QNBIOTEVENT:"
 _DSEVENT = 'AT+QCFG="dsevent",1'
+_HEX_RX = 'AT+QICFG="dataformat",0,1'  # send as given (data mode), receive in hex
+_READS_MAX = const(8)  # AT+QIRD calls per recv()
 WAKEUP = "+QATWAKEUP"
 
 
@@ -76,7 +79,7 @@ class Bc660k(Ec200):
         # CEREG=n, CSCON=1, QNBIOTEVENT=1,1 (PSM events), QCFG="dsevent",1 (deep-sleep events),
         # QATWAKEUP=1, then the PSM request (before CFUN=1).
         out = [cereg.set_cmd(self.cereg_n), "AT+CSCON=1", "AT+QNBIOTEVENT=1,1"]
-        out += [_DSEVENT, "AT+QATWAKEUP=1"]
+        out += [_DSEVENT, "AT+QATWAKEUP=1", _HEX_RX]
         return out + self.psm_commands
 
     def _apn_cmd(self):
@@ -100,6 +103,26 @@ class Bc660k(Ec200):
         # The default bearer (context 0) comes with the attach: no AT+QIACT on this module.
         self.pdp_active = True
         return True
+
+    def _read_all(self, sock):
+        # AT+QIRD until "+QIRD: 0" (the module reports no new "recv" while data is left), at
+        # most _READS_MAX reads of what one line can carry in hex.
+        if sock in self._pending:
+            self._pending.remove(sock)
+        size = min(self.SEND_MAX, (self.engine.line_max - 16) // 2)
+        out = []
+        for _ in range(_READS_MAX):
+            reply = self.engine.command(qi.qird(sock, size), (qi.QIRD, '"'), 2000)
+            if not reply.ok:
+                raise ModemError("AT+QIRD=%d: %s" % (sock, self._why(reply)), reply, reply.cme)
+            try:
+                data = qi.parse_qird_hex(reply.lines)
+            except ValueError as exc:
+                raise ModemError("AT+QIRD=%d: %s" % (sock, exc), reply) from None
+            if not data:
+                break
+            out.append(data)
+        return out
 
     def reboot(self):
         # AT+QRST=1: OK, then "RDY" when the module is back; then AT probes.
