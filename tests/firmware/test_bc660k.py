@@ -92,6 +92,18 @@ def test_udp_on_context_0_in_buffer_mode_sends_raw_bytes_and_reads_with_qird():
     assert drv.lifecycle.online and drv.boots == 0, "payload bytes were taken for URCs"
 
 
+def test_a_recv_urc_that_shows_the_length_is_still_read_with_qird_not_by_count():
+    drv, fake, _ = _attached(split=5)
+    s.open_udp(fake, 1, after_ms=10)
+    sock = drv.open("UDP", "127.0.0.1", 7000, sock=1)
+    fake.send(b'\r\n+QIURC: "recv",1,4\r\n+CSCON: 0\r\n', after_ms=100)
+    s.read(fake, 1, b"ping")
+    s.read_empty(fake, 1)
+    assert drv.recv(sock, 1000) == [b"ping"]
+    fake.verify()
+    assert drv.rrc == 0, "the URC after the recv line was taken as payload"
+
+
 def test_qiopen_error_code_is_named_after_one_retry():
     drv, fake, _ = _attached()
     s.open_udp(fake, 0, err=561)

@@ -172,6 +172,11 @@ class Bc660k(Ec200):
         on(WAKEUP, self._urc_wakeup)
         on("+CSCON:", self._urc_cscon)
 
+    def _on_recv(self, urc, data):
+        # Buffer mode only: '+QIURC: "recv",id[,len]' (the length shown or not) means "read it".
+        if urc.sock not in self._pending:
+            self._pending.append(urc.sock)
+
     def _urc_nbiotevent(self, line, data):
         # "ENTER PSM" / "EXIT PSM" (event type 1); XinYi-based firmware also prints
         # "ENTER DEEPSLEEP" / "EXIT DEEPSLEEP" for the module's own sleep. Others are ignored.

@@ -369,7 +369,8 @@ class Ec200(base.AtModem):
 
     def _register_urcs(self):
         on = self.engine.on_urc
-        on(qi.QIURC, self._urc_qiurc, qi.recv_len)
+        # direct push: '+QIURC: "recv",id,len' is followed by len raw bytes, read by count
+        on(qi.QIURC, self._urc_qiurc, qi.recv_len if self.OPEN_MODE == qi.MODE_PUSH else None)
         on(qi.QIOPEN, self._urc_qiopen)
         on(cereg.PREFIX, self._urc_reg)
         on(qi.CGREG, self._urc_reg)
