@@ -139,11 +139,13 @@ def test_sleep_then_a_wake_after_mcu_deep_sleep_resumes_without_attaching():
     fake.verify()
     assert drv.wakeups == 1 and drv.pdp_active and drv.lifecycle.online and not drv.asleep
     assert drv.last_commands == 4, drv.last_commands
+    assert clock.ticks_ms() < 300, "the lost waking command cost more than its 100 ms"
 
 
 def test_a_module_reset_while_asleep_means_attach_again():
     engine, fake, clock = modem()
     drv = Bc660k(engine, clock, apn="cmnbiot")
+    fake.expect(b"AT\r", s.OK)  # the wake-up nudge: answered, the module was awake
     fake.expect(b"AT\r", s.OK)
     fake.expect(b"AT+QSCLK=0\r", s.OK)
     fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG: 0,1\r\n" + s.OK)  # n=0: not our settings

@@ -40,6 +40,7 @@ from nbkit.modem import models
 from nbkit.modem.ec200 import Ec200, ModemError  # noqa: F401  (raised by the socket calls)
 
 _REBOOT_WAIT_MS = const(10000)  # AT+QRST=1 to RDY
+_NUDGE_MS = const(100)  # the "AT" that wakes a deep-sleeping module is lost: wait no longer
 _CFUN_MS = const(15000)
 
 # +QNBIOTEVENT: "ENTER PSM" | "EXIT PSM"
@@ -141,6 +142,7 @@ class Bc660k(Ec200):
     def _resume(self):
         # After an MCU deep sleep: probe (wakes the module), AT+CEREG?; registered with our n
         # -> online with no re-attach (the default bearer is kept in PSM). Else False: attach.
+        self.engine.command("AT", None, _NUDGE_MS)  # wakes it from deep sleep (lost if asleep)
         if not _pw.resume(self, self._awake):
             return False
         self.pdp_active = True
