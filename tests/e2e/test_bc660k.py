@@ -1,5 +1,6 @@
 """The Quectel BC660K-GL end to end: the firmware's bc660k driver in MicroPython against the
-bc660k emulator persona (real UDP/TCP sockets) and the real collector, and the virtual board
+bc660k emulator persona (real UDP/TCP sockets, MQTT through a real broker) and the real
+collector, and the virtual board
 `unix_sim_bc660k` running the water meter over UDP (what `make demo MODEM=bc660k` runs)."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from host_tools.collector.intake import serve_tcp
+from host_tools.broker import running_broker
+from host_tools.collector.intake import serve_mqtt, serve_tcp
 from host_tools.rig import BOARD_FOR_MODEM, Rig, RigOptions
 from tests.e2e.test_transports_firmware import firmware, host, needs_script, serve_udp
 
@@ -25,6 +27,14 @@ def test_the_driver_delivers_every_reading_exactly_once(
 ) -> None:
     with host(tmp_path) as h:
         firmware("bc660k", transport, h.intake(serve, "127.0.0.1", 0), tmp_path, 5)
+        assert h.seqs() == [0, 1, 2, 3, 4]
+
+
+@needs_script
+def test_mqtt_through_the_real_broker_over_the_default_bearer(tmp_path: Path) -> None:
+    with host(tmp_path) as h, running_broker() as broker:
+        h.intake(serve_mqtt, broker.host, broker.port)
+        firmware("bc660k", "mqtt", (broker.host, broker.port), tmp_path, 5)
         assert h.seqs() == [0, 1, 2, 3, 4]
 
 

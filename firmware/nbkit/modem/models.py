@@ -17,7 +17,7 @@ MODELS = {
     "bc26": (QI, "nbkit.modem.ec200", "Ec200", ("udp", "tcp", "mqtt"), "nb-iot"),
     "ec200": (QI, "nbkit.modem.ec200", "Ec200", ("udp", "tcp", "mqtt"), "cat1"),
     "ec600": (QI, "nbkit.modem.ec200", "Ec200", ("udp", "tcp", "mqtt"), "cat1"),
-    "bc660k": (QI, "nbkit.modem.bc660k", "Bc660k", ("udp", "tcp"), "nb-iot"),
+    "bc660k": (QI, "nbkit.modem.bc660k", "Bc660k", ("udp", "tcp", "mqtt"), "nb-iot"),
 }
 
 NAMES = tuple(MODELS)
