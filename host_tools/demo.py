@@ -59,9 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--modem",
         choices=sorted(BOARD_FOR_MODEM),
-        help="emulated module: bc28 (NB-IoT), ec200 (LTE Cat1) or bc660k (BC660K-GL NB-IoT, udp/tcp); "
-        "default: bc28 for udp and "
-        "coap, ec200 for tcp and mqtt",
+        help="emulated module: bc28 (NB-IoT), ec200 (LTE Cat1) or bc660k (BC660K-GL NB-IoT, "
+        "udp/tcp); default: bc28 for udp and coap, ec200 for tcp and mqtt",
     )
     parser.add_argument(
         "--workdir", type=Path, help="keep the run's files here (default: a temporary folder)"
