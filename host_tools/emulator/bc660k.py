@@ -29,37 +29,24 @@ first ``AT`` after a sleep that gets no ``OK``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from host_tools.emulator import commands as huawei
+from host_tools.emulator import qcommands
 from host_tools.emulator.atparse import Command
 from host_tools.emulator.modem import AT_CAUSE, CmdError, Handler, Modem, Reply
-from host_tools.emulator.quectel import BAD_PARAMS, COMMANDS, QuectelModem, _args, _int
-
-if TYPE_CHECKING:
-    from host_tools.emulator.modem import ModemOptions
-    from host_tools.emulator.reactor import Reactor, UartOutput
-    from host_tools.emulator.records import Spy, Timeline
-    from host_tools.emulator.scenario import Scenario
+from host_tools.emulator.qsock import QSocketTable, sock_of
+from host_tools.emulator.quectel import BAD_PARAMS, QuectelModem, _args, _int
 
 WAKEUP = "+QATWAKEUP"
 
 
 class Bc660kModem(QuectelModem):
-    """A BC660K-GL: QuectelModem plus PSM events, deep sleep and its own PDN commands."""
+    """A BC660K-GL: QuectelModem plus PSM events, deep sleep and its own PDN commands (built by
+    ``server._build_modem`` with this module's :data:`COMMANDS`, as the persona names it)."""
 
-    def __init__(
-        self,
-        opts: ModemOptions,
-        reactor: Reactor,
-        output: UartOutput,
-        *,
-        timeline: Timeline,
-        spy: Spy,
-        scenario: Scenario | None = None,
-    ) -> None:
-        super().__init__(opts, reactor, output, timeline=timeline, spy=spy, scenario=scenario)
-        self.commands = BC660K_COMMANDS
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.stats["wakeups"] = 0
 
     def _reset_volatile(self) -> None:
@@ -200,8 +187,6 @@ def qicfg(m: Modem, cmd: Command) -> Reply:
 
 def qird(m: Modem, cmd: Command) -> Reply:
     """``+QIRD: <n>`` then ``"<data>"`` (text or hex); ``AT+QIRD=<id>,0``: the counters."""
-    from host_tools.emulator.qsock import sock_of  # qsock imports quectel: no loop at import
-
     mq = _bc(m)
     args = _args(cmd, 1, 2)
     qs = sock_of(m, args[0])
@@ -210,7 +195,7 @@ def qird(m: Modem, cmd: Command) -> Reply:
     limit = _int(args[1], 0, m.persona.max_payload) if len(args) == 2 else m.persona.max_payload
     if limit == 0:
         return Reply([f"+QIRD: {qs.received},{qs.read},{qs.received - qs.read}"])
-    data, _ = mq.qsocks.take(qs, limit)
+    data, _ = mq.session(QSocketTable).take(qs, limit)
     if not data:
         return Reply(["+QIRD: 0"])
     shown = data.hex().upper() if mq.dataformat[1] else data.decode("latin-1")
@@ -224,8 +209,9 @@ def qrst(m: Modem, cmd: Command) -> Reply:
     return Reply()
 
 
-BC660K_COMMANDS: dict[str, Handler] = {
-    **COMMANDS,
+#: the BC660K-GL firmware's command table: the Quectel one with what differs
+COMMANDS: dict[str, Handler] = {
+    **qcommands.COMMANDS,
     "+CGSN": cgsn,
     "+CPSMS": cpsms,
     "+CSCON": cscon,

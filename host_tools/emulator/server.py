@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import IO
 
 from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.commands import COMMANDS
 from host_tools.emulator.modem import Modem, ModemOptions
 from host_tools.emulator.persona import PERSONAS
 from host_tools.emulator.reactor import Reactor, UartOutput
@@ -47,7 +48,7 @@ class Emulator:
         self.spy = Spy(spy_stream, self.reactor.now)
         self.timeline = Timeline(timeline_stream)
         self.output = UartOutput(self.reactor, self.master, self.spy, self._want_write)
-        self.modem = _modem_class(opts.persona)(
+        self.modem = _build_modem(
             opts,
             self.reactor,
             self.output,
@@ -107,20 +108,51 @@ class Emulator:
         os.close(self.slave)
 
 
-def _modem_class(persona: str) -> type[Modem]:
-    """Huawei-firmware personas are :class:`Modem`; Quectel ones (ec200, bc26) subclass it;
-    a persona may name its own subclass (``Persona.modem_class``, e.g. bc660k)."""
-    if PERSONAS[persona].modem_class:
+def _build_modem(
+    opts: ModemOptions,
+    reactor: Reactor,
+    output: UartOutput,
+    *,
+    timeline: Timeline,
+    spy: Spy,
+    scenario: Scenario | None,
+) -> Modem:
+    """The module of ``opts.persona`` with its firmware's command table: Huawei-firmware
+    personas are a :class:`Modem` with :mod:`.commands`; Quectel ones (ec200, bc26) a
+    :class:`QuectelModem` with :mod:`.qcommands` and its session tables (paho loaded only then);
+    a persona naming ``modem_class`` ("module:Class", bc660k) gets that class and the module's
+    ``COMMANDS``."""
+    persona = PERSONAS[opts.persona]
+    if persona.family == "quectel":
         import importlib
 
-        module, _, name = PERSONAS[persona].modem_class.partition(":")
-        cls: type[Modem] = getattr(importlib.import_module(module), name)
-        return cls
-    if PERSONAS[persona].family == "quectel":
+        from host_tools.emulator import qcommands
         from host_tools.emulator.quectel import QuectelModem
 
-        return QuectelModem
-    return Modem
+        cls, table = QuectelModem, qcommands.COMMANDS
+        if persona.modem_class:
+            name, _, attr = persona.modem_class.partition(":")
+            module = importlib.import_module(name)
+            cls, table = getattr(module, attr), module.COMMANDS
+        return cls(
+            opts,
+            reactor,
+            output,
+            timeline=timeline,
+            spy=spy,
+            scenario=scenario,
+            commands=table,
+            sessions=qcommands.SESSIONS,
+        )
+    return Modem(
+        opts,
+        reactor,
+        output,
+        timeline=timeline,
+        spy=spy,
+        scenario=scenario,
+        commands=COMMANDS,
+    )
 
 
 @contextmanager

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from host_tools.broker import running_broker
+from host_tools.collector.broker import running_broker
 from host_tools.collector.intake import serve_mqtt, serve_tcp
-from host_tools.rig import BOARD_FOR_MODEM, Rig, RigOptions
+from host_tools.rig.rig import BOARD_FOR_MODEM, Rig, RigOptions
 from tests.e2e.test_transports_firmware import firmware, host, needs_script, serve_udp
 
 pytestmark = pytest.mark.e2e

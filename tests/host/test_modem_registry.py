@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from nbkit.modem import models
 
-from host_tools import boards, demo
+from host_tools.device import boards
 from host_tools.emulator.persona import PERSONAS
 from host_tools.energy import model as energy
-from host_tools.rig import BOARD_FOR_MODEM
+from host_tools.rig import demo
+from host_tools.rig.rig import BOARD_FOR_MODEM
 
 
 def test_boards_accept_exactly_the_registry_models() -> None:

@@ -42,10 +42,11 @@ import tty
 from pathlib import Path
 from typing import Any
 
-from host_tools import FIRMWARE_DIR, boards
+from host_tools import FIRMWARE_DIR
+from host_tools.device import boards
 from host_tools.errors import CommandError
-from host_tools.vboard_host import VBoard
-from host_tools.vboard_parts import (
+from host_tools.vboard.host import VBoard
+from host_tools.vboard.parts import (
     Options,
     PinState,
     VirtualClock,
