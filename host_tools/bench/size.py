@@ -62,7 +62,7 @@ def driver_heap(build_dir: Path, heap_bytes: int) -> dict[str, int]:
 
     out: dict[str, int] = {}
     seen: set[str] = set()
-    for name in models.NAMES:
+    for name in models.names():
         module = models.entry(name)[1]
         if module in seen:
             continue

@@ -14,7 +14,7 @@ from host_tools import BOARDS_DIR
 from host_tools.errors import CommandError
 
 #: Modem models the firmware has a driver for: the firmware's registry (nbkit/modem/models.py).
-MODEM_MODELS = modem_models.NAMES
+MODEM_MODELS = modem_models.names()
 #: mpy-cross -march values (see mpy-cross --help).
 MPY_ARCHES = (
     "x64",

@@ -128,7 +128,7 @@ def profile_names() -> list[str]:
     """Registry models (nbkit/modem/models.py) with a bundled profile (profiles/<model>.json)."""
     from nbkit.modem import models
 
-    return sorted(m for m in models.NAMES if (PROFILE_DIR / f"{m}.json").is_file())
+    return sorted(m for m in models.names() if (PROFILE_DIR / f"{m}.json").is_file())
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

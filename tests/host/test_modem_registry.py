@@ -14,9 +14,9 @@ from host_tools.rig.rig import BOARD_FOR_MODEM
 
 
 def test_boards_accept_exactly_the_registry_models() -> None:
-    assert boards.MODEM_MODELS == models.NAMES
+    assert boards.MODEM_MODELS == models.names()
     for name in boards.board_names():
-        assert boards.load(name)["modem"]["model"] in models.NAMES, name
+        assert boards.load(name)["modem"]["model"] in models.names(), name
 
 
 def test_every_persona_is_a_registry_model_of_the_same_family() -> None:
@@ -26,8 +26,8 @@ def test_every_persona_is_a_registry_model_of_the_same_family() -> None:
 
 
 def test_energy_profiles_and_virtual_boards_are_registry_models() -> None:
-    assert set(energy.profile_names()) <= set(models.NAMES)
-    assert set(BOARD_FOR_MODEM) <= set(models.NAMES)
+    assert set(energy.profile_names()) <= set(models.names())
+    assert set(BOARD_FOR_MODEM) <= set(models.names())
     assert BOARD_FOR_MODEM["bc660k"] == "unix_sim_bc660k"
 
 

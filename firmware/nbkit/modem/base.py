@@ -14,26 +14,26 @@
 # from the module: an unparsable line is ignored (URC) or reported as a ModemError (reply).
 from micropython import const
 
-from nbkit.lte import cereg, csq, ident
+from nbkit.lte import csq, ident
 from nbkit.modem import lifecycle as lc
-from nbkit.modem import models
 
 _PROBE_TRIES = const(10)  # "AT" until OK after boot (the first may answer ERROR or nothing)
 _PROBE_GAP_MS = const(500)
 _INBOX_MAX = const(8)  # payloads the module pushed, kept until recv(); more are counted lost
 
-# +CME ERROR codes every module uses (3GPP TS 27.007 §9.2; 159/536/537 Huawei/Quectel NB-IoT)
-CME_NAMES = {
-    3: "operation not allowed",
-    4: "operation not supported",
-    10: "SIM not inserted",
-    13: "SIM failure",
-    30: "no network service",
-    50: "incorrect parameters",
-    159: "uplink busy",
-    536: "UART buffer full",
-    537: "back-off timer running",
-}
+# +CME ERROR codes every module uses (3GPP TS 27.007 §9.2; 159/536/537 Huawei/Quectel NB-IoT),
+# "code name" per line: one string of heap instead of a dict
+CME_NAMES = """
+3 operation not allowed
+4 operation not supported
+10 SIM not inserted
+13 SIM failure
+30 no network service
+50 incorrect parameters
+159 uplink busy
+536 UART buffer full
+537 back-off timer running
+"""
 
 
 class ModemError(Exception):
@@ -43,21 +43,33 @@ class ModemError(Exception):
         self.code = code
 
 
+def cme_name(code):
+    # -> the name of a +CME ERROR code, or None
+    key = "\n%d " % code
+    at = CME_NAMES.find(key)
+    if at < 0:
+        return None
+    start = at + len(key)
+    return CME_NAMES[start : CME_NAMES.index("\n", start)]
+
+
 def why(reply):
     # A reply's failure in words: "CME 50 (incorrect parameters)", "ERROR", "timeout".
     code = reply.cme
     if code is None:
         return reply.result
-    name = CME_NAMES.get(code)
+    name = cme_name(code)
     return "CME %d (%s)" % (code, name) if name else "CME %d" % code
 
 
 class AtModem:
     IDENT = ident.QUECTEL  # identity command set (ident.HUAWEI on the Neul firmware)
 
-    def __init__(self, engine, clock, *, apn, model, family, max_failures, cereg_n):
-        if models.family(model) != family:
-            raise ValueError("model must be one of %r" % (models.of_family(family),))
+    MODELS = ()  # the registry models (nbkit.modem.models) the driver class drives
+
+    def __init__(self, engine, clock, *, apn, model, max_failures, cereg_n):
+        if model not in self.MODELS:
+            raise ValueError("model must be one of %r" % (self.MODELS,))
         self.engine = engine
         self.clock = clock
         self.apn = apn
@@ -203,13 +215,6 @@ class AtModem:
         if parsed is None:
             raise ModemError("AT+CSQ: no +CSQ line", reply)
         return (parsed[0], csq.rssi_dbm(parsed[0]))
-
-    def registration(self):
-        # AT+CEREG? now -> cereg.Reg (fed to the lifecycle) or None when unanswered.
-        reply = self.engine.command("AT+CEREG?", cereg.PREFIX, 1000)
-        reg = cereg.parse(reply.lines[0], read=True) if reply.ok and reply.lines else None
-        self._on_reg(reg)
-        return reg
 
     def poll(self, timeout_ms=0):
         # Route URCs that arrive within timeout_ms (returns after the first batch).

@@ -97,7 +97,10 @@ class Bc660k(Ec200):
         return True
 
     def _registered_now(self):
-        reg = self.registration()
+        # AT+CEREG? only (no CGREG on NB-IoT) -> registered (home or roaming)
+        reply = self.engine.command("AT+CEREG?", cereg.PREFIX, 1000)
+        reg = cereg.parse(reply.lines[0], read=True) if reply.ok and reply.lines else None
+        self._on_reg(reg)
         return reg is not None and reg.registered
 
     def _activate(self):

@@ -96,6 +96,7 @@ def urc_script(cereg_n, nsonmi):
 
 
 class Bc95(base.AtModem):
+    MODELS = MODELS
     IDENT = ident.HUAWEI
 
     def __init__(
@@ -129,7 +130,6 @@ class Bc95(base.AtModem):
             clock,
             apn=apn,
             model=model,
-            family=models.HUAWEI,
             max_failures=max_failures,
             cereg_n=cereg_n,
         )

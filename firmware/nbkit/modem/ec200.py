@@ -70,15 +70,12 @@ class Ec200(base.AtModem):
     ):
         # psm: not requested on Cat1 (support varies by firmware, at-modems.md §2.4); accepted
         # so every driver takes the same keywords (nbkit.app.links.make_modem)
-        if model not in self.MODELS:
-            raise ValueError("model must be one of %r" % (self.MODELS,))
         qi.qicsgp(apn, user, password, auth)  # refuses quotes and bad auth now, not at attach
         super().__init__(
             engine,
             clock,
             apn=apn,
             model=model,
-            family=models.QI,
             max_failures=max_failures,
             cereg_n=cereg_n,
         )

@@ -1,30 +1,53 @@
 # The modem models nbkit drives: the ONE registry (MIT licence). Read by the firmware (app.links
 # picks the driver and the link), and by the host as `from nbkit.modem import models` (board
-# validation, emulator personas, energy profiles, CLI choices). Plain data: no imports, so the
-# same file runs in MicroPython and in CPython.
+# validation, emulator personas, energy profiles, the rig's virtual boards, CLI choices). Data
+# only, no imports: the same file runs in MicroPython and in CPython.
 #
-# A new model is one line here plus what differs (its driver module, emulator persona, energy
-# profile, virtual board data).
+# One line per model, columns split on spaces (the layout of nbkit/profiles.py: one string of
+# heap on the device instead of dozens of objects):
+#   family      huawei: Huawei "Neul" firmware, AT+NSOCR/NSOST/NSORF, REBOOT_CAUSE_ banner
+#               qi: Quectel QI stack, AT+QIOPEN/QISEND/QIRD/QICLOSE, +QIURC, RDY at boot
+#   driver      module:Class of its driver
+#   transports  the uplink transports it carries, comma-separated
+#   rat         nb-iot or cat1
+# A new model is one line here plus what differs (its driver, emulator persona, energy profile,
+# virtual board data).
+TABLE = """
+bc95    huawei  nbkit.modem.bc95:Bc95      udp,mqtt,coap  nb-iot
+bc28    huawei  nbkit.modem.bc95:Bc95      udp,mqtt,coap  nb-iot
+bc26    qi      nbkit.modem.ec200:Ec200    udp,tcp,mqtt   nb-iot
+ec200   qi      nbkit.modem.ec200:Ec200    udp,tcp,mqtt   cat1
+ec600   qi      nbkit.modem.ec200:Ec200    udp,tcp,mqtt   cat1
+bc660k  qi      nbkit.modem.bc660k:Bc660k  udp,tcp,mqtt   nb-iot
+"""
 
-# families: the socket command set a model speaks
-HUAWEI = "huawei"  # Huawei "Neul" firmware: AT+NSOCR/NSOST/NSORF, REBOOT_CAUSE_ banner
-QI = "qi"  # Quectel QI stack: AT+QIOPEN/QISEND/QIRD/QICLOSE, +QIURC, RDY at boot
+HUAWEI = "huawei"
+QI = "qi"
 
-# model -> (family, driver module, driver class, uplink transports it carries, RAT)
-MODELS = {
-    "bc95": (HUAWEI, "nbkit.modem.bc95", "Bc95", ("udp", "mqtt", "coap"), "nb-iot"),
-    "bc28": (HUAWEI, "nbkit.modem.bc95", "Bc95", ("udp", "mqtt", "coap"), "nb-iot"),
-    "bc26": (QI, "nbkit.modem.ec200", "Ec200", ("udp", "tcp", "mqtt"), "nb-iot"),
-    "ec200": (QI, "nbkit.modem.ec200", "Ec200", ("udp", "tcp", "mqtt"), "cat1"),
-    "ec600": (QI, "nbkit.modem.ec200", "Ec200", ("udp", "tcp", "mqtt"), "cat1"),
-    "bc660k": (QI, "nbkit.modem.bc660k", "Bc660k", ("udp", "tcp", "mqtt"), "nb-iot"),
-}
 
-NAMES = tuple(MODELS)
+def _rows():
+    for line in TABLE.split("\n"):
+        cols = line.split()
+        if cols:
+            yield cols
+
+
+def names():
+    # -> every model name, in listing order
+    return tuple(cols[0] for cols in _rows())
+
+
+def entry(model):
+    # -> (family, driver module, driver class, (transport, ...), rat); ValueError naming the
+    # known models for anything else.
+    for cols in _rows():
+        if cols[0] == model:
+            module, _, cls = cols[2].partition(":")
+            return (cols[1], module, cls, tuple(cols[3].split(",")), cols[4])
+    raise ValueError("unknown modem model %r (one of %s)" % (model, ", ".join(names())))
 
 
 def family(model):
-    # -> HUAWEI or QI; ValueError naming the known models for anything else.
     return entry(model)[0]
 
 
@@ -32,21 +55,9 @@ def transports(model):
     return entry(model)[3]
 
 
-def of_family(fam):
-    # -> the model names of one family, in registry order.
-    return tuple(name for name in MODELS if MODELS[name][0] == fam)
-
-
 def driven_by(cls):
-    # -> the model names whose driver class is named cls ("Ec200"), in registry order.
-    return tuple(name for name in MODELS if MODELS[name][2] == cls)
-
-
-def entry(model):
-    found = MODELS.get(model) if isinstance(model, str) else None
-    if found is None:
-        raise ValueError("unknown modem model %r (one of %s)" % (model, ", ".join(NAMES)))
-    return found
+    # -> the model names whose driver class is cls ("Ec200"), in listing order.
+    return tuple(cols[0] for cols in _rows() if cols[2].endswith(":" + cls))
 
 
 def driver(model):
