@@ -9,9 +9,9 @@ from nbkit.lte import edrx as _edrx
 from nbkit.lte import psm as _psm
 from nbkit.lte import rai as _rai
 
-# registration decisions (SEND/WAIT/ATTACH/BACKOFF, registration_action) live in
-# nbkit.lte.registration: the modem drivers use them too and never import app; re-exported here
-from nbkit.lte.registration import ATTACH, BACKOFF, SEND, WAIT, registration_action  # noqa: F401
+# registration decisions (SEND/WAIT/ATTACH/BACKOFF, registration_action) live in nbkit.lte.psm:
+# the modem drivers use them too and never import app; re-exported here
+from nbkit.lte.psm import ATTACH, BACKOFF, SEND, WAIT, registration_action  # noqa: F401
 
 FALLBACK_CFUN0 = "cfun0"
 FALLBACK_STAY = "stay"

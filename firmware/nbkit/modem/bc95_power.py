@@ -13,7 +13,7 @@
 from micropython import const
 
 from nbkit.at import chat
-from nbkit.lte import cereg, edrx, psm, registration
+from nbkit.lte import cereg, edrx, psm
 from nbkit.modem import lifecycle as lc
 
 _WAKE_TRIES = const(6)  # "AT" probes after a wake: a module leaving PSM may lose the first bytes
@@ -119,10 +119,10 @@ def resume(m, awake=None):
         m.last_error = "module not configured (CEREG n=%d): rebooted while asleep" % reg.n
         return False
     m._on_reg(reg)
-    action = registration.registration_action(reg.stat)
-    if action == registration.SEND:
+    action = psm.registration_action(reg.stat)
+    if action == psm.SEND:
         return True
-    if action == registration.WAIT and m._wait_registered(_SEARCH_WAIT_MS):
+    if action == psm.WAIT and m._wait_registered(_SEARCH_WAIT_MS):
         return True
     m.last_error = "%s after wake (stat %s)" % (action, reg.stat)
     return False
