@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from host_tools import __version__
-from host_tools.errors import CommandError
+from host_tools.errors import CommandError, broken_pipe, describe_unexpected
 
 _H = "host_tools."
 # name -> (the command's module, one-line help), grouped by room (the package under host_tools)
@@ -75,13 +77,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = next((a for a in argv if not a.startswith("-")), None)
     args = _parser(chosen).parse_args(argv)
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        code = int(importlib.import_module(args._module).run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
+        return code
     except CommandError as exc:
         print(f"nbkit: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("nbkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return broken_pipe()
+    except Exception as exc:  # the last net: no input ends in a traceback (docs/security.md)
+        print(f"nbkit: {describe_unexpected(exc)}", file=sys.stderr)
+        if os.environ.get("NBKIT_TRACEBACK"):
+            traceback.print_exc()
+        return 1
 
 
 if __name__ == "__main__":

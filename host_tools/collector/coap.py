@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,11 @@ from aiocoap import resource
 from host_tools.collector.intake import Ready, SharedCollector
 
 Uplink = Callable[[bytes, str], "bytes | None"]
+
+#: registered devices remembered (a real deployment's fleet fits; a forged flood does not grow
+#: memory past it) and the longest endpoint name taken (an IMEI is 15 digits)
+MAX_DEVICES = 4096
+MAX_ENDPOINT = 64
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
@@ -51,10 +57,9 @@ class _Register(resource.Resource):
 
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
         ep = _endpoint(request)
-        if not ep:
-            return aiocoap.Message(code=aiocoap.BAD_REQUEST, payload=b"ep= missing")
-        self.platform.devices[ep] = request.remote.hostinfo
-        self.platform.registrations += 1
+        if not ep or len(ep) > MAX_ENDPOINT:
+            return aiocoap.Message(code=aiocoap.BAD_REQUEST, payload=b"ep= missing or too long")
+        self.platform.register(ep, request.remote.hostinfo)
         return aiocoap.Message(code=aiocoap.CREATED, location_path=("rd", ep))
 
 
@@ -79,10 +84,22 @@ class CoapPlatform:
         self.on_uplink = on_uplink
         self.host = host
         self.port = port or free_udp_port(host)
-        self.devices: dict[str, str] = {}  # endpoint name -> "ip:port" it registered from
+        # endpoint name -> "ip:port" it registered from; at most MAX_DEVICES, least recently
+        # registered dropped first (registration is unauthenticated: anyone can forge one)
+        self.devices: OrderedDict[str, str] = OrderedDict()
         self.registrations = 0
+        self.evicted = 0
         self.uplinks = 0
         self.context: aiocoap.Context | None = None
+
+    def register(self, ep: str, hostinfo: str) -> None:
+        """Remember where ``ep`` is; the table stays within MAX_DEVICES entries."""
+        self.devices.pop(ep, None)
+        self.devices[ep] = hostinfo
+        self.registrations += 1
+        while len(self.devices) > MAX_DEVICES:
+            self.devices.popitem(last=False)
+            self.evicted += 1
 
     async def start(self) -> None:
         site = resource.Site()
@@ -160,4 +177,6 @@ def serve_coap(
     with PlatformThread(on_uplink, host, port) as platform:
         if ready:
             ready((platform.platform.host, platform.platform.port))
-        stop.wait()
+        while not stop.wait(0.1):
+            if not platform.thread.is_alive():
+                raise OSError("the CoAP platform's event loop ended")

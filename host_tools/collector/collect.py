@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from host_tools.collector import keyfile
-from host_tools.collector.db import Store
-from host_tools.collector.server import Collector, serve, summary_line
+from host_tools.collector.db import BUSY_TIMEOUT_S, RETRIES, Store, check_writable
+from host_tools.collector.server import Collector, summary_line
+from host_tools.collector.supervise import Supervised
 from host_tools.errors import CommandError
+from host_tools.files.rotating import DEFAULT_MAX_BYTES, open_log, size_arg
 
 
 def parse_hostport(text: str, option: str = "--listen") -> tuple[str, int]:
@@ -60,14 +62,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print each accepted uplink and the summary as JSON lines",
     )
+    parser.add_argument(
+        "--busy-timeout",
+        type=float,
+        default=BUSY_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds to wait for a database lock another program holds, per attempt; a "
+        f"frame is tried {RETRIES + 1} times, then left unacked for the device to resend "
+        f"(default {BUSY_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--log",
+        type=Path,
+        metavar="FILE",
+        help="write the collector's log lines (refusals, restarts) to FILE instead of stderr, "
+        "rotated at --log-max-bytes (FILE.1 .. FILE.3 kept)",
+    )
+    parser.add_argument(
+        "--log-max-bytes",
+        type=size_arg,
+        default=DEFAULT_MAX_BYTES,
+        metavar="N",
+        help=f"size cap of one log file before rotation (default {DEFAULT_MAX_BYTES}; k/M ok)",
+    )
 
 
 def _intakes(args: argparse.Namespace) -> list[tuple[str, Any, tuple[str, int]]]:
     from host_tools.collector import intake
 
     found: list[tuple[str, Any, tuple[str, int]]] = []
-    if args.listen:
-        found.append(("udp", None, parse_hostport(args.listen)))
     if args.tcp:
         found.append(("tcp", intake.serve_tcp, parse_hostport(args.tcp, "--tcp")))
     if args.mqtt:
@@ -76,30 +99,39 @@ def _intakes(args: argparse.Namespace) -> list[tuple[str, Any, tuple[str, int]]]
         from host_tools.collector.coap import serve_coap
 
         found.append(("coap", serve_coap, parse_hostport(args.coap, "--coap")))
+    if args.listen:  # last: its "listening on" line tells scripts that every intake serves
+        found.append(("udp", intake.serve_udp, parse_hostport(args.listen)))
     if not found:
         raise CommandError("give at least one of --listen, --tcp, --mqtt, --coap")
     return found
 
 
-def _start(
-    name: str, target: Any, shared: Any, addr: tuple[str, int], stop: threading.Event
-) -> threading.Thread:
-    """Run one intake in a thread; wait until it serves or raise what stopped it."""
-    outcome: queue.Queue[tuple[str, int] | BaseException] = queue.Queue()
-
-    def main() -> None:
+def start_intakes(
+    intakes: list[tuple[str, Any, tuple[str, int]]],
+    shared: Any,
+    stop: threading.Event,
+    log: Callable[[str], None],
+) -> list[Supervised]:
+    """Start every intake supervised (restarted on failure); CommandError if one cannot start."""
+    started = []
+    for name, target, addr in intakes:
+        intake = Supervised(name, target, shared=shared, addr=addr, stop=stop, log=log)
         try:
-            target(shared, addr[0], addr[1], stop, outcome.put)
+            bound = intake.start()
         except Exception as exc:
-            outcome.put(exc)
-
-    thread = threading.Thread(target=main, name=f"collect-{name}", daemon=True)
-    thread.start()
-    result = outcome.get(timeout=30)
-    if isinstance(result, BaseException):
-        raise CommandError(f"cannot start the {name} intake on {addr[0]}:{addr[1]}: {result}")
-    print(f"collector: {name} intake on {result[0]}:{result[1]}", file=sys.stderr, flush=True)
-    return thread
+            stop.set()
+            raise CommandError(
+                f"cannot start the {name} intake on {addr[0]}:{addr[1]}: {exc} - "
+                "check the address (a port in use?) and, for --mqtt, that the broker runs"
+            ) from exc
+        started.append(intake)
+        label = "listening on" if name == "udp" else f"{name} intake on"
+        print(
+            f"collector: {label} {bound[0]}:{bound[1]} ({len(shared.collector.keys)} device keys)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return started
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,8 +139,14 @@ def run(args: argparse.Namespace) -> int:
 
     intakes = _intakes(args)
     keys = keyfile.load(args.keys)
-    store = Store(args.db)
+    if not 0 < args.busy_timeout <= 60:
+        raise CommandError(f"--busy-timeout {args.busy_timeout:g}: give 0 < S <= 60 seconds")
+    check_writable(args.db)
+    log = open_log(args.log, args.log_max_bytes) if args.log else None
+    store = Store(args.db, busy_timeout_s=args.busy_timeout)
     collector = Collector(store, keys, as_json=args.json)
+    if log is not None:
+        collector.log = log.line
     shared = SharedCollector(collector)
     stop = threading.Event()
 
@@ -117,33 +155,18 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-
-    def ready(addr: tuple[str, int]) -> None:
-        print(
-            f"collector: listening on {addr[0]}:{addr[1]} ({len(keys)} device keys)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    threads = []
+    threads: list[Supervised] = []
     try:
-        for name, target, addr in intakes:
-            if target is not None:
-                threads.append(_start(name, target, shared, addr, stop))
-        udp = [addr for name, _, addr in intakes if name == "udp"]
-        if udp:
-            try:
-                serve(collector, udp[0][0], udp[0][1], stop, ready, lock=shared.lock)
-            except OSError as exc:
-                raise CommandError(f"cannot listen on {udp[0][0]}:{udp[0][1]}: {exc}") from exc
-        else:
-            while not stop.wait(0.2):
-                pass
+        threads = start_intakes(intakes, shared, stop, collector.log)
+        while not stop.wait(0.2):
+            pass
     finally:
         stop.set()
         for thread in threads:
             thread.join(5.0)
         store.close()
+        if log is not None:
+            log.close()
     counts = collector.summary()
     if args.json:
         print(json.dumps({"event": "summary", "counts": counts}), flush=True)

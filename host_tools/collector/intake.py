@@ -57,6 +57,22 @@ class SharedCollector:
             self.collector.log(f"collector: rejected {reason}: {message}")
 
 
+# -- UDP --------------------------------------------------------------------------------------
+
+
+def serve_udp(
+    shared: SharedCollector,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    ready: Ready | None = None,
+) -> None:
+    """The UDP intake (:func:`host_tools.collector.server.serve`) in the intake shape."""
+    from host_tools.collector.server import serve
+
+    serve(shared.collector, host, port, stop, ready, handle=shared.handle)
+
+
 # -- TCP --------------------------------------------------------------------------------------
 
 
@@ -194,7 +210,15 @@ def serve_mqtt(
         subscribed.set()
         shared.collector.log(f"collector: mqtt subscribed {UP_TOPIC} on {host}:{port}")
 
+    failed: list[BaseException] = []  # an error in paho's thread, raised in the intake's own
+
     def on_message(c: paho.Client, u: object, msg: paho.MQTTMessage) -> None:
+        try:
+            _on_message(c, msg)
+        except Exception as exc:  # paho would end its loop thread silently: restart instead
+            failed.append(exc)
+
+    def _on_message(c: paho.Client, msg: paho.MQTTMessage) -> None:
         parts = msg.topic.split("/")
         payload = bytes(msg.payload)
         try:
@@ -226,7 +250,12 @@ def serve_mqtt(
             raise OSError(f"the broker at {host}:{port} did not confirm the subscription")
         if ready:
             ready((host, port))
-        stop.wait()
+        while not stop.wait(0.1):
+            if failed:
+                raise failed[0]
+            thread = getattr(client, "_thread", None)
+            if thread is not None and not thread.is_alive():
+                raise OSError("the MQTT network loop thread ended")
     finally:
         client.disconnect()
         client.loop_stop()

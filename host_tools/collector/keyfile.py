@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from host_tools.errors import CommandError
+from host_tools.files.private import warn_if_shared, write_private
 
 
 def fingerprint(key: bytes) -> str:
@@ -22,8 +23,13 @@ def load(path: Path) -> dict[int, bytes]:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise CommandError(f"{path}: no key file (create one with `nbkit keys new`)") from exc
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CommandError(f"{path}: not valid JSON ({exc})") from exc
+    except OSError as exc:
+        raise CommandError(f"{path}: cannot read the key file ({exc.strerror or exc})") from exc
+    warning = warn_if_shared(path, "device keys")
+    if warning:
+        print(warning, file=sys.stderr)
     keys: dict[int, bytes] = {}
     try:
         for dev, entry in data["devices"].items():
@@ -41,10 +47,4 @@ def save(path: Path, keys: dict[int, bytes]) -> None:
             for dev, key in sorted(keys.items())
         }
     }
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_private(path, json.dumps(data, indent=2) + "\n")

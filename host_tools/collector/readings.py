@@ -24,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.db.is_file():
         raise CommandError(f"{args.db}: no such database (run `nbkit collect --db ...` first)")
-    store = Store(args.db)
+    store = Store(args.db, readonly=True)
     try:
         rows = store.rows(args.device)
     finally:

@@ -14,12 +14,13 @@ from typing import Any, TextIO
 
 from nbkit.proto import codes, frame
 
-from host_tools.collector.db import Store
+from host_tools.collector.db import Store, StoreUnavailable
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
 UNKNOWN_DEVICE = "unknown_device"
 SEQ_REUSED = "seq_reused"
+STORE_FAILED = "store_failed"  # the database refused it (locked, disk full): not acked
 
 
 class Collector:
@@ -33,6 +34,7 @@ class Collector:
         self.out = out
         self.as_json = as_json
         self.counts: Counter[str] = Counter()
+        self.output_lost = False  # stdout went away; uplinks are stored and acked all the same
         self.log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True)
 
     def handle(self, data: bytes, peer: str = "") -> tuple[bytes | None, str]:
@@ -53,6 +55,9 @@ class Collector:
         except ValueError as exc:
             why = f"{exc}: the device reuses sequence numbers; give it a new id"
             return self._refuse(SEQ_REUSED, why, peer)
+        except StoreUnavailable as exc:  # not stored, so not acked: the device sends it again
+            why = f"database refused device {device} seq {records[0][0]}: {exc}; not acked"
+            return self._refuse(STORE_FAILED, why, peer)
         outcome = ACCEPTED if new else DUPLICATE
         self.counts[outcome] += 1
         self.counts["records_stored"] += new
@@ -99,7 +104,12 @@ class Collector:
             line = (
                 f"uplink device={device} seq={first}..{last} n={len(records)} bytes={size} {shown}"
             )
-        print(line, file=self.out, flush=True)
+        try:
+            print(line, file=self.out, flush=True)
+        except (OSError, ValueError) as exc:  # stdout closed (`| head`): storing goes on
+            if not self.output_lost:
+                self.log(f"collector: cannot print uplinks ({exc}); they are still stored")
+            self.output_lost = True
 
     def summary(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))
@@ -113,10 +123,13 @@ def serve(
     ready: Callable[[tuple[str, int]], None] | None = None,
     *,
     lock: threading.Lock | None = None,
+    handle: Callable[[bytes, str], tuple[bytes | None, str]] | None = None,
 ) -> None:
-    """Receive until ``stop`` is set; every datagram gets handled, the loop never dies.
+    """Receive until ``stop`` is set; every datagram gets handled.
 
-    ``lock``: held around each ``handle`` when other intakes share the collector."""
+    ``lock``: held around each ``handle`` when other intakes share the collector; ``handle``:
+    what handles a datagram instead of ``collector.handle`` (a SharedCollector's, which locks).
+    An exception from it ends the loop: the supervisor (collector.supervise) restarts it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.bind((host, port))
@@ -132,8 +145,11 @@ def serve(
                 collector.log(f"collector: receive error {exc}")
                 time.sleep(0.001)
                 continue
-            with lock or contextlib.nullcontext():
-                reply, _ = collector.handle(data, f"{addr[0]}:{addr[1]}")
+            if handle is not None:
+                reply, _ = handle(data, f"{addr[0]}:{addr[1]}")
+            else:
+                with lock or contextlib.nullcontext():
+                    reply, _ = collector.handle(data, f"{addr[0]}:{addr[1]}")
             if reply is not None:
                 try:
                     sock.sendto(reply, addr)

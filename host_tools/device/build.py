@@ -78,7 +78,8 @@ def build_board(name: str, out_root: Path, firmware: Path = FIRMWARE_DIR) -> lis
             BuiltModule(rel.as_posix(), out.relative_to(dest).as_posix(), out.stat().st_size)
         )
     shutil.rmtree(dest / ".check", ignore_errors=True)
-    (dest / "board.json").write_text(json.dumps(board, indent=2) + "\n")
+    device_board = board_data.device_data(board)
+    (dest / "board.json").write_text(json.dumps(device_board, indent=2) + "\n")
     return built
 
 
@@ -100,8 +101,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the size report as JSON")
 
 
+def check_out_dir(out: Path) -> None:
+    """CommandError unless ``out`` is, or can be made, a writable folder."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(
+            f"--out {out}: cannot make the output folder ({exc.strerror or exc}) - give a "
+            "writable folder"
+        ) from exc
+    if not out.is_dir() or not os.access(out, os.W_OK):
+        raise CommandError(f"--out {out}: not a writable folder - give another --out")
+
+
 def run(args: argparse.Namespace) -> int:
     names = board_data.board_names() if args.all else [args.board]
+    check_out_dir(args.out)
     report = {}
     for name in names:
         built = build_board(name, args.out)

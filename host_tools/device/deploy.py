@@ -33,6 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.device import boards, build
+from host_tools.device.deploy_manifest import (
+    MANIFEST_FIX,
+    check_journal,
+    check_manifest,
+    removal_refused,
+)
 from host_tools.errors import CommandError
 
 STATE_DIR = ".deploy"
@@ -98,6 +104,7 @@ class Plan:
     remove: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     manifest: dict[str, str] = field(default_factory=dict)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (path, why) not removed
 
 
 def local_manifest(build_dir: Path) -> dict[str, str]:
@@ -109,12 +116,26 @@ def local_manifest(build_dir: Path) -> dict[str, str]:
     }
 
 
-def plan(local: dict[str, str], remote: dict[str, str], full: bool = False) -> Plan:
-    """Compare manifests: copy what differs (everything with full), remove what is gone."""
+def plan(
+    local: dict[str, str],
+    remote: dict[str, str],
+    full: bool = False,
+    allow_remove: frozenset[str] = frozenset(),
+) -> Plan:
+    """Compare manifests: copy what differs (everything with full), remove what is gone.
+
+    ``remote`` is what the device says it holds (see :mod:`host_tools.deploy_manifest`): only
+    app files it lists are removed; protected or foreign ones are kept (``Plan.kept``) unless
+    named in ``allow_remove``."""
     result = Plan(manifest=dict(local))
     for path, digest in local.items():
         (result.copy if full or remote.get(path) != digest else result.unchanged).append(path)
-    result.remove = sorted(set(remote) - set(local))
+    for path in sorted(set(remote) - set(local)):
+        why = removal_refused(path, local, allow_remove)
+        if why:
+            result.kept.append((path, why))
+        else:
+            result.remove.append(path)
     return result
 
 
@@ -189,10 +210,22 @@ class Device:
         return bytes(self.t.exec(code)).decode()
 
     def read_json(self, path: str) -> Any:
+        """The device file parsed as JSON; None when absent; CommandError when not JSON."""
         try:
-            return json.loads(bytes(self.t.fs_readfile(path)).decode())
+            raw = bytes(self.t.fs_readfile(path))
         except OSError:
             return None
+        try:
+            return json.loads(raw.decode())
+        except (UnicodeDecodeError, ValueError) as exc:
+            fix = (
+                MANIFEST_FIX
+                if path == MANIFEST
+                else f"remove it (`mpremote rm :{path}`) and deploy again"
+            )
+            raise CommandError(
+                f"the device's {path} is not valid JSON ({exc}); nothing was changed - {fix}"
+            ) from exc
 
     def write(self, path: str, data: bytes, cb: Callable[[int, int], None] | None = None) -> None:
         self.exec(f"{_MKDIRS}\n_mkdirs({path!r})")
@@ -251,15 +284,20 @@ def deploy(
     device: Device,
     board: dict[str, Any],
     build_dir: Path,
+    *,
     full: bool = False,
     progress: bool = True,
+    allow_remove: frozenset[str] = frozenset(),
 ) -> Plan:
     """Deploy one board build to a connected device; return the plan that was carried out."""
     check_mpy(int(device.eval("__import__('sys').implementation._mpy")), board, build_dir)
-    if device.read_json(JOURNAL) is not None:  # an earlier deploy committed but never finished
-        device.exec(APPLIER)
     local = local_manifest(build_dir)
-    todo = plan(local, device.read_json(MANIFEST) or {}, full=full)
+    journal = device.read_json(JOURNAL)
+    if journal is not None:  # an earlier deploy committed but never finished
+        check_journal(journal, JOURNAL, local)  # the device's word: checked before acting on it
+        device.exec(APPLIER)
+    remote = check_manifest(device.read_json(MANIFEST), MANIFEST)
+    todo = plan(local, remote, full=full, allow_remove=allow_remove)
     if not todo.copy and not todo.remove:
         return todo
     device.exec(_CLEAR_STAGE)
@@ -289,6 +327,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--baud", type=int, default=115200, help="console baud (default 115200)")
     parser.add_argument("--full", action="store_true", help="copy every file, changed or not")
+    parser.add_argument(
+        "--allow-remove",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also remove this device file when the old manifest lists it and the new build "
+        "lacks it, even if protected (config.json, boot.py, keys) or outside the app; repeatable",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -299,14 +345,26 @@ def run(args: argparse.Namespace) -> int:
         device = Device(args.port, args.baud)
         try:
             done = deploy(
-                device, board, Path(tmp) / args.board, full=args.full, progress=not args.json
+                device,
+                board,
+                Path(tmp) / args.board,
+                full=args.full,
+                progress=not args.json,
+                allow_remove=frozenset(args.allow_remove),
             )
         finally:
             device.close()
+    for path, why in done.kept:
+        print(f"nbkit: kept {path} on the device: {why}", file=sys.stderr)
     if args.json:
         print(
             json.dumps(
-                {"copied": done.copy, "removed": done.remove, "unchanged": len(done.unchanged)}
+                {
+                    "copied": done.copy,
+                    "removed": done.remove,
+                    "unchanged": len(done.unchanged),
+                    "kept": [path for path, _ in done.kept],
+                }
             )
         )
     elif not done.copy and not done.remove:

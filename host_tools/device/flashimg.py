@@ -12,6 +12,8 @@ from pathlib import Path
 
 from littlefs import LittleFS, UserContext
 
+from host_tools.files.private import write_private
+
 READ_SIZE = 32
 PROG_SIZE = 32
 LOOKAHEAD = 32
@@ -50,7 +52,7 @@ def create_image(
         with fs.open(name, "wb") as f:
             f.write(data)
     fs.unmount()
-    Path(path).write_bytes(bytes(buffer))
+    write_private(path, bytes(buffer))  # a device image may hold its key: owner only
 
 
 def read_file(path: str | Path, name: str, block_size: int = 512) -> bytes:

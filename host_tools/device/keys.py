@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from nbkit.store import config
 from host_tools.collector import keyfile
 from host_tools.collector.collect import parse_hostport
 from host_tools.errors import CommandError
+from host_tools.files.private import write_private
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +64,7 @@ def new_key(
             f"device {device} already has a key in {keys_path} "
             "(--force replaces it; the device must then get the new config)"
         )
-    host, port = parse_hostport(server)
+    host, port = parse_hostport(server, "--server")
     key = secrets.token_bytes(nbytes)
     cfg = {
         "device_id": device,
@@ -78,10 +78,7 @@ def new_key(
     except config.ConfigError as exc:
         raise CommandError(f"device config: {exc}") from exc
     if config_path:
-        fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(cfg, f, indent=2)
-            f.write("\n")
+        write_private(config_path, json.dumps(cfg, indent=2) + "\n")
     keys[device] = key
     keyfile.save(keys_path, keys)
     result: dict[str, Any] = {

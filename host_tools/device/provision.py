@@ -17,6 +17,7 @@ import getpass
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import sys
 import time
@@ -47,13 +48,15 @@ exit codes:
   2  usage error (bad arguments, a secret given on the command line)
   3  cannot reach the device: port missing or busy, or no answer within --timeout
 
-secrets: the service PIN is read from --pin-file or asked for at a prompt; a device key
-(`key set`, --auth-key-file) from a file holding hex digits or a prompt. They are never
-accepted as arguments.
+secrets: the service PIN is read from --pin-file (`-`: stdin) or asked for at a prompt; a
+device key (`key set`, --auth-key-file) from a file holding hex digits or a prompt. They are
+never accepted as arguments: `set service_pin=1234` is refused; `set service_pin` asks for it
+(no echo), `set service_pin=@FILE` reads it from FILE (`@-`: stdin). Same for mqtt_password.
 
 examples:
   nbkit provision --port /dev/ttyUSB0 identify
   nbkit provision --port /dev/ttyUSB0 --pin-file pin.txt set apn=iot.nb bands=3,8
+  nbkit provision --port /dev/ttyUSB0 --pin-file pin.txt set service_pin=@new-pin.txt
   nbkit provision --port /dev/ttyUSB0 --pin-file pin.txt key set --key-file dev42.key
   nbkit provision --port /dev/pts/7 --json --pin-file pin.txt selftest
 """
@@ -188,10 +191,17 @@ class ConsoleClient:
 # -- secrets ------------------------------------------------------------------------------
 
 
+#: configuration values that are secrets: never taken from the command line (issue 16 #8)
+SECRET_SETTINGS = ("service_pin", "mqtt_password")
+
+
 def read_secret_file(path: str, what: str) -> str:
-    """First line of ``path``, stripped; a clear error when missing or empty."""
+    """First line of ``path`` (``-``: of stdin), stripped; a clear error when missing/empty."""
     try:
-        text = Path(path).read_text(encoding="ascii").strip()
+        if path == "-":
+            text = sys.stdin.readline().strip()
+        else:
+            text = Path(path).read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"cannot read the {what} from {path}: {exc}") from exc
     if not text:
@@ -216,10 +226,35 @@ def key_fingerprint(key: bytes) -> str:
     return hashlib.sha256(key).digest()[:8].hex()
 
 
+def have_terminal() -> bool:
+    """True when a prompt can be answered: getpass reads /dev/tty, without echo."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _ask(prompt: str, what: str, instead: str) -> str:
+    """A secret from the terminal without echo; ``instead`` says how to give it without one."""
+    if not have_terminal():
+        raise _UsageError(f"no terminal to ask for the {what}: {instead}")
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise CommandError(f"no {what} given") from None
+
+
 def _get_pin(args: argparse.Namespace) -> str:
     if args.pin_file:
         return read_secret_file(args.pin_file, "service PIN")
-    pin = getpass.getpass(f"service PIN for the device on {args.port}: ").strip()
+    pin = _ask(
+        f"service PIN for the device on {args.port}: ",
+        "service PIN",
+        "give --pin-file FILE (--pin-file - reads it from stdin)",
+    )
+    pin = pin.strip()
     if not pin:
         raise CommandError("no PIN given")
     return pin
@@ -228,7 +263,7 @@ def _get_pin(args: argparse.Namespace) -> str:
 def _get_key(path: str | None, prompt: str) -> bytes:
     if path:
         return parse_key(read_secret_file(path, "key"), path)
-    return parse_key(getpass.getpass(prompt), "the prompt")
+    return parse_key(_ask(prompt, "device key", "give --key-file FILE"), "the prompt")
 
 
 def unlock(client: ConsoleClient, args: argparse.Namespace) -> None:
@@ -269,7 +304,27 @@ def _do_get(client: ConsoleClient, args: argparse.Namespace) -> Result:
     return reply.as_dict(), _table(reply.data)
 
 
+def _secret_value(pair: str) -> str:
+    """``NAME`` (ask), ``NAME=@FILE`` / ``NAME=@-`` (file / stdin) of a secret -> NAME=value."""
+    name, sep, value = pair.partition("=")
+    if not sep:
+        value = _ask(f"{name} (not shown): ", name, f"write `set {name}=@FILE` (@-: stdin)")
+        if have_terminal() and getpass.getpass(f"{name} again: ") != value:
+            raise CommandError(f"the two {name} entries differ: nothing was changed")
+    elif value.startswith("@") and len(value) > 1:
+        value = read_secret_file(value[1:], name)
+    elif value:
+        raise _UsageError(
+            f"{name} is a secret and is never taken from the command line (shell history, "
+            f"`ps`): write `set {name}` to be asked for it (no echo), `set {name}=@FILE` to "
+            f"read it from FILE, or `set {name}=@-` to read it from stdin"
+        )
+    return f"{name}={value.strip()}"
+
+
 def _quote(pair: str) -> str:
+    if pair.partition("=")[0] in SECRET_SETTINGS:
+        pair = _secret_value(pair)
     key, sep, value = pair.partition("=")
     if not sep or not key or '"' in pair or not pair.isascii() or not pair.isprintable():
         raise _UsageError(f"expected key=value of printable ASCII without '\"', got {pair!r}")
@@ -433,6 +488,33 @@ def _confirm_reset(args: argparse.Namespace) -> None:
         raise CommandError("factory reset cancelled")
 
 
+def _check_secret_sources(args: argparse.Namespace) -> None:
+    """Before connecting: a secret that would need a prompt needs a terminal (exit 2)."""
+    if args.action_name == "set":
+        for pair in args.pairs:
+            name, sep, value = pair.partition("=")
+            if name in SECRET_SETTINGS:
+                _check_secret_pair(name, sep, value)
+    if args.action_name in _NEEDS_SESSION and not (args.pin_file or args.auth_key_file):
+        if not have_terminal():
+            raise _UsageError(
+                "no terminal to ask for the service PIN: give --pin-file FILE (--pin-file - "
+                "reads it from stdin) or --auth-key-file FILE"
+            )
+    if args.action_name == "key" and args.action == "set" and not args.key_file:
+        if not have_terminal():
+            raise _UsageError("no terminal to ask for the key: give --key-file FILE")
+
+
+def _check_secret_pair(name: str, sep: str, value: str) -> None:
+    if sep and value and not value.startswith("@"):
+        _secret_value(f"{name}={value}")  # raises: a secret on the command line
+    if not sep and not have_terminal():
+        raise _UsageError(
+            f"no terminal to ask for {name}: write `set {name}=@FILE` (or `{name}=@-` for stdin)"
+        )
+
+
 def _session(args: argparse.Namespace) -> Result:
     client = ConsoleClient.open(args.port, args.baud, args.timeout)
     try:
@@ -471,6 +553,7 @@ def run(args: argparse.Namespace) -> int:
         if args.action_name == "log" and not 1 <= args.lines <= 100:
             raise _UsageError("--lines must be from 1 to 100")
         _confirm_reset(args)
+        _check_secret_sources(args)
         result, lines = _session(args)
     except _UsageError as exc:
         print(f"nbkit provision: error: {exc}", file=sys.stderr)

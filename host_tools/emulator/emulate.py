@@ -23,7 +23,7 @@ from host_tools.emulator.network import NetworkConfig
 from host_tools.emulator.persona import PERSONAS
 from host_tools.emulator.scenario import Scenario, load
 from host_tools.energy.timing import DEFAULT as TIMING
-from host_tools.errors import CommandError
+from host_tools.files.rotating import DEFAULT_MAX_BYTES, open_log, size_arg
 
 _EPILOG = """\
 virtual time: virtual_s = EPOCH + (time.time() - WALL_START) * SCALE. Without --clock the
@@ -109,6 +109,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--scenario", type=Path, metavar="FILE", help="fault-injection scenario (JSON/TOML)")
     add("--spy", type=Path, metavar="FILE", help="log every byte both ways (JSON Lines)")
     add("--timeline", type=Path, metavar="FILE", help="modem state timeline (JSON Lines)")
+    add(
+        "--log-max-bytes",
+        type=size_arg,
+        default=DEFAULT_MAX_BYTES,
+        metavar="N",
+        help="--spy/--timeline: rotate at this size, keeping FILE.1..FILE.3 (default 16M)",
+    )
     add("--imei", type=_digits(15, 15, "IMEI"), default=ModemOptions.imei)
     add("--imsi", type=_digits(6, 15, "IMSI"), default=ModemOptions.imsi)
     add("--iccid", type=_digits(19, 20, "ICCID"), default=ModemOptions.iccid)
@@ -205,13 +212,11 @@ def options_from_args(args: argparse.Namespace) -> ModemOptions:
     )
 
 
-def _open(stack: ExitStack, path: Path | None) -> IO[str] | None:
+def _open(stack: ExitStack, path: Path | None, max_bytes: int) -> IO[str] | None:
+    """A spy/timeline file of this run, rotated at ``max_bytes`` (host_tools.files.rotating)."""
     if path is None:
         return None
-    try:
-        return stack.enter_context(open(path, "w", encoding="utf-8"))  # noqa: SIM115
-    except OSError as exc:
-        raise CommandError(f"cannot write {path}: {exc.strerror}") from None
+    return stack.enter_context(open_log(path, max_bytes, fresh=True))  # type: ignore[return-value]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -228,8 +233,8 @@ def run(args: argparse.Namespace) -> int:
             options_from_args(args),
             clock,
             scenario,
-            spy_stream=_open(stack, args.spy),
-            timeline_stream=_open(stack, args.timeline),
+            spy_stream=_open(stack, args.spy, args.log_max_bytes),
+            timeline_stream=_open(stack, args.timeline, args.log_max_bytes),
         )
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: emu.stop())

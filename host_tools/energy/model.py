@@ -144,7 +144,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
         data = json.loads(path.read_text())
     except OSError as exc:
         raise EnergyError(f"cannot read profile {path}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EnergyError(f"{path}: not valid JSON ({exc})") from exc
     return profile_from_dict(data, path)
 
@@ -190,6 +190,8 @@ def read_timeline(path: str | Path) -> list[Record]:
                     raise EnergyError(f"{path}: more than {MAX_TIMELINE_RECORDS} records")
     except OSError as exc:
         raise EnergyError(f"cannot read timeline {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise EnergyError(f"{path}: not a JSON Lines text file ({exc.reason})") from exc
     return records
 
 

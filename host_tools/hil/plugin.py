@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from host_tools.files.private import write_private
 from host_tools.hil.dut import Dut
 from host_tools.rig.rig import Rig, RigOptions
 
@@ -141,8 +142,7 @@ class VirtualTarget(Target):
         super().__init__(VIRTUAL_BOARD, self.rig.console_path, workdir)
         key = json.loads(self.rig.path("device.json").read_text())["key"]
         key_file = workdir / "device.key"
-        key_file.write_text(key + "\n")
-        key_file.chmod(0o600)
+        write_private(key_file, key + "\n")
         self.auth = ["--auth-key-file", str(key_file)]
 
     def reset(self) -> None:

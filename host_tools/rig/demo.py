@@ -6,7 +6,8 @@ the meter's pulse input and holds a magnet at the meter for half an hour (the ta
 prints every uplink as the collector accepts it; then a summary.
 Ctrl-C stops every process it started.
 
-`--profile` picks the device: water (pulse input, the default), gas-cjt188 / electricity-dlt645
+`--profile` picks the device: water (pulse input, the default), gas-cjt188 / electricity-dlt645 /
+heat-mbus
 (an emulated meter on the meter bus whose registers grow during the run) or smoke (smoke, hush,
 self-test with a sagging battery, tamper and heartbeat injected through the board's pins).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -147,7 +149,39 @@ MODEM_FOR = {
 }
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse impossible values before anything starts (issue 16: no traceback for any input)."""
+    from nbkit.store import config
+
+    if args.hours is not None and not 0 < args.hours <= 24 * 366:
+        raise CommandError(f"--hours {args.hours:g}: give more than 0 and at most a year (8784)")
+    if args.scale is not None and not 0 < args.scale <= 1e6:
+        raise CommandError(f"--scale {args.scale:g}: give more than 0 (2400: a day in 36 s)")
+    if args.flow_period <= 0:
+        raise CommandError(f"--flow-period {args.flow_period}: give seconds, more than 0")
+    for option, name in (
+        ("--read-interval", "read_interval_s"),
+        ("--report-interval", "report_interval_s"),
+    ):
+        why = config.FIELDS[name][2](getattr(args, option[2:].replace("-", "_")))
+        if why:
+            raise CommandError(f"{option}: {why} (seconds, as the device config takes)")
+    if args.report_interval < args.read_interval:
+        raise CommandError("--report-interval must not be shorter than --read-interval")
+    if args.workdir is not None:
+        try:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(
+                f"--workdir {args.workdir}: cannot make it ({exc.strerror or exc}) - give a "
+                "writable folder"
+            ) from exc
+        if not os.access(args.workdir, os.W_OK):
+            raise CommandError(f"--workdir {args.workdir}: not writable - give another folder")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_args(args)
     args.modem = args.modem or MODEM_FOR[args.transport][0]
     if args.modem not in MODEM_FOR[args.transport]:
         raise CommandError(

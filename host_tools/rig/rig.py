@@ -27,6 +27,7 @@ from nbkit import profiles
 
 from host_tools import BOARDS_DIR
 from host_tools.errors import CommandError
+from host_tools.files.private import write_private
 
 EPOCH = 1_764_000_000.0  # virtual time at the start of a rig run (2025-11-24 16:00 UTC)
 
@@ -43,7 +44,8 @@ class RigOptions:
     report_interval_s: int = 14400
     emulator_args: list[str] = field(default_factory=list)
     vboard_args: list[str] = field(default_factory=list)
-    #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | smoke
+    #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | heat-mbus
+    #: | smoke
     profile: str = "water"
     #: extra `nbkit meterbus` options for the meter-bus profiles (e.g. ["--set", "total=1234"])
     meterbus_args: list[str] = field(default_factory=list)
@@ -57,6 +59,8 @@ def meterbus_args(profile: str) -> list[str] | None:
     _, _, bus, medium, _ = profiles.get(profile)
     if bus is None:
         return None
+    if bus == "mbus":  # a heat meter at primary address 5, read through 0xFE (the one slave)
+        return ["--protocol", bus, "--meter-type", medium, "--address", "5"]
     return ["--protocol", bus] + (["--meter-type", medium] if bus == "cjt188" else [])
 
 
@@ -194,7 +198,7 @@ class Rig:
             transport=self.opt.transport,
         )
         cfg.update(profile=self.opt.profile, heartbeat_s=self.opt.heartbeat_s)
-        cfg_path.write_text(json.dumps(config.validate(cfg), indent=2))
+        write_private(cfg_path, json.dumps(config.validate(cfg), indent=2))  # holds the key
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[str]:
         err = open(self.path(f"{name}.stderr"), "w")  # noqa: SIM115 - lives with the process

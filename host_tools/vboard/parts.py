@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import sys
 import termios
 import time
@@ -15,6 +16,7 @@ from typing import Any
 
 from host_tools import FIRMWARE_DIR
 from host_tools.errors import CommandError
+from host_tools.files.private import write_private
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_MARK = b'Type "help()" for more information.'
@@ -110,9 +112,30 @@ def ensure_flash(path: Path, size: int) -> None:
         have = path.stat().st_size
         if have % BLOCK_SIZE or have < 8 * BLOCK_SIZE:
             raise CommandError(f"{path}: {have} bytes is not a flash image of 4096-byte blocks")
+        _check_private_writable(path)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\xff" * size)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(
+            f"--flash {path}: cannot make its folder {path.parent} ({exc.strerror}) - give a "
+            "path in a writable folder"
+        ) from exc
+    write_private(path, b"\xff" * size)  # the board will keep its key in it: owner only
+
+
+def _check_private_writable(path: Path) -> None:
+    """The board writes its flash image and keeps its key in it: writable, owner only."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    # checked by mode bits, not access(): root may write anything, the board must not
+    if not mode & stat.S_IWUSR or not os.access(path, os.W_OK):
+        raise CommandError(
+            f"--flash {path}: the image is read-only (mode {mode:04o}); the board writes its "
+            f"flash - `chmod u+w {path}` or give another image"
+        )
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
+        log(f"{path} was readable by others (mode {mode:04o}): now {mode & 0o700:04o}")
 
 
 def send_control(port: int, command: str, timeout: float = 2.0) -> str:

@@ -49,3 +49,6 @@ def test_ctrl_c_stops_every_process_the_demo_started(tmp_path):
     time.sleep(0.5)
     assert _running_under(tmp_path) == [], "processes left running after Ctrl-C"
     assert "stopping every process" in demo.stderr.read()  # type: ignore[union-attr]
+    # the run's files that hold the device key are the owner's only (issue 16 #7)
+    for secret in ("flash.img", "device.json", "keys.json"):
+        assert (tmp_path / secret).stat().st_mode & 0o777 == 0o600, secret

@@ -149,6 +149,7 @@ def test_a_set_too_long_for_the_device_is_a_usage_error(device, capsys, pin_file
 
 def test_a_wrong_pin_from_the_prompt_exits_1(device, capsys, monkeypatch):
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "000000")
+    monkeypatch.setattr(provision, "have_terminal", lambda: True)  # the prompt is answered
     code, out, err = nbkit(capsys, "--port", device.port, "get")
     assert code == 1
     assert "unlock: device error 403: wrong PIN" in err
@@ -158,6 +159,7 @@ def test_a_wrong_pin_from_the_prompt_exits_1(device, capsys, monkeypatch):
 def test_the_pin_can_come_from_the_prompt(device, capsys, monkeypatch):
     prompts: list[str] = []
     monkeypatch.setattr("getpass.getpass", lambda prompt="": prompts.append(prompt) or PIN)
+    monkeypatch.setattr(provision, "have_terminal", lambda: True)  # the prompt is answered
     code, out, err = nbkit(capsys, "--port", device.port, "unlock")
     assert code == 0, err
     assert prompts == [f"service PIN for the device on {device.port}: "]
@@ -189,6 +191,7 @@ def test_key_set_from_a_file_shows_only_a_verified_fingerprint(
 
 def test_key_set_from_the_prompt(device, capsys, pin_file, monkeypatch):
     monkeypatch.setattr("getpass.getpass", lambda prompt="": KEY_HEX[:32])
+    monkeypatch.setattr(provision, "have_terminal", lambda: True)  # the prompt is answered
     base = ["--port", device.port, "--pin-file", pin_file, "--json"]
     code, out, _ = nbkit(capsys, *base, "key", "set")
     doc = json.loads(out)

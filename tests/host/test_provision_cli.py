@@ -88,3 +88,47 @@ def test_the_fingerprint_is_the_documented_sha256_prefix():
 
     key = bytes(range(16))
     assert provision.key_fingerprint(key) == hashlib.sha256(key).hexdigest()[:16]
+
+
+# -- issue 16 #8: no secret setting on the command line --------------------------------------
+
+
+@pytest.mark.parametrize("pair", ["service_pin=482913", "mqtt_password=hunter2-482913"])
+def test_a_secret_setting_given_as_a_value_is_refused_before_connecting(pair, capsys):
+    # the port does not exist: the refusal comes before any attempt to reach a device
+    argv = ["provision", "--port", "/dev/nbkit-no-such-port", "--pin-file", "x", "set", pair]
+    assert main(argv) == provision.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "never taken from the command line" in err
+    assert "=@FILE" in err and "482913" not in err
+
+
+def test_a_secret_setting_comes_from_a_file_or_stdin(tmp_path, monkeypatch):
+    pin = tmp_path / "new-pin.txt"
+    pin.write_text("5678\n")
+    assert provision._quote(f"service_pin=@{pin}") == "service_pin=5678"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("s3cret\n"))
+    assert provision._quote("mqtt_password=@-") == "mqtt_password=s3cret"
+    assert provision._quote("service_pin=") == 'service_pin=""'  # clearing it is no secret
+
+
+def test_a_secret_setting_is_asked_for_twice_without_echo(monkeypatch):
+    answers = iter(["5678", "5678", "5678", "8765"])
+    monkeypatch.setattr(provision, "have_terminal", lambda: True)
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert provision._quote("service_pin") == "service_pin=5678"
+    with pytest.raises(CommandError, match="differ"):
+        provision._quote("service_pin")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["get"], ["set", "apn=x"], ["unlock"], ["set", "service_pin"]],
+)
+def test_without_a_terminal_a_prompt_is_a_usage_error_naming_the_file_option(
+    argv, capsys, monkeypatch
+):
+    monkeypatch.setattr(provision, "have_terminal", lambda: False)
+    assert main(["provision", "--port", "/dev/nbkit-no-such-port", *argv]) == provision.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "no terminal to ask for" in err and ("--pin-file" in err or "@FILE" in err)
