@@ -57,6 +57,30 @@ def profile_heap(build_dir: Path, profile: str, heap_bytes: int) -> tuple[int, i
     return common, total, heap
 
 
+def driver_heap(build_dir: Path, heap_bytes: int) -> dict[str, int]:
+    """Bytes of heap each modem driver of the registry (nbkit/modem/models.py) takes once
+    loaded with its link, beyond the app's device module: one number per driver module."""
+    from nbkit.modem import models
+
+    out: dict[str, int] = {}
+    seen: set[str] = set()
+    for name in models.names():
+        module = models.entry(name)[1]
+        if module in seen:
+            continue
+        seen.add(module)
+        link = "nbkit.app.link_tcp" if models.family(name) == models.QI else "nbkit.app.link"
+        code = _PROBE % (["nbkit.app.device"], [module, link])
+        proc = run_micropython(
+            ["-c", code], path=[str(build_dir)], heap=f"{heap_bytes}w", cwd=build_dir
+        )
+        if proc.returncode != 0:
+            raise CommandError(f"loading {module} failed in MicroPython:\n{proc.stderr}")
+        common, total, _ = json.loads(proc.stdout.strip().splitlines()[-1])
+        out[f"{name} ({module})"] = total - common
+    return out
+
+
 def run(report: Any) -> None:
     report.heading("firmware-size", "Firmware size per board (mpy-cross output)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,3 +97,5 @@ def run(report: Any) -> None:
                 note=f"common app {100 * common / heap:.0f} % of {BOARD}'s "
                 f"{heap_bytes // 1024} KiB (32-bit); frozen into the firmware they run from flash",
             )
+        for driver, size in driver_heap(Path(tmp) / BOARD, heap_bytes).items():
+            report.figure(f"modem driver {driver} + its link: heap", size, "bytes")

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from nbkit import profiles
+from nbkit.modem import models as modem_models
 
 from host_tools import BOARDS_DIR
 from host_tools.errors import CommandError
 
-#: Modem models the firmware has a profile for.
-MODEM_MODELS = ("bc95", "bc28", "bc26", "ec200", "ec600")
+#: Modem models the firmware has a driver for: the firmware's registry (nbkit/modem/models.py).
+MODEM_MODELS = modem_models.names()
 #: mpy-cross -march values (see mpy-cross --help).
 MPY_ARCHES = (
     "x64",

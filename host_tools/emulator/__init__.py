@@ -1,6 +1,6 @@
 # emulator: the modem emulator (`nbkit emulate`, emulate.py): Quectel personas answering AT
 # commands on a pty, the virtual network, sockets, MQTT/CoAP sessions, scenarios, clock.
-"""``nbkit emulate``: a Quectel BC95/BC28 (Huawei firmware), BC26 or EC200 modem on a pty.
+"""``nbkit emulate``: a Quectel BC95/BC28 (Huawei firmware), BC26, BC660K or EC200 on a pty.
 
 The module answers AT commands with the real modules' byte formats, models the network
 (registration, RRC, PSM/eDRX, coverage) on a shared virtual clock, moves datagrams over REAL
@@ -13,7 +13,9 @@ Parts: :mod:`.atparse` (input rules), :mod:`.commands` and :mod:`.nso` (command 
 (the pty), :mod:`.process` (start ``nbkit emulate`` as a subprocess from tests).
 Quectel-firmware personas (ec200, bc26): :mod:`.quectel` (modem, 27.007 subset), :mod:`.qsock`
 (QI sockets on real TCP/UDP), :mod:`.qmqtt` (AT+QMT bridged to a real broker); Huawei CDP to a
-CoAP platform: :mod:`.cdp`; threads to reactor: :mod:`.bridge`.
+CoAP platform: :mod:`.cdp`; threads to reactor: :mod:`.bridge`; the BC660K-GL persona (PSM
+events, deep sleep, its QIRD layout): :mod:`.bc660k`. Personas: :mod:`.persona`, one per model
+of the firmware's registry (``nbkit/modem/models.py``).
 """
 
 from host_tools.emulator.clock import VirtualClock

@@ -90,7 +90,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=sorted(PERSONAS),
         default="bc28",
         help="persona: bc95 (512-byte datagrams, NSONMI mode 1 only), bc28 (default), "
-        "ec200 (LTE Cat1, QI sockets + MQTT) or bc26 (NB-IoT, QI sockets + MQTT)",
+        "ec200 (LTE Cat1, QI sockets + MQTT), bc26 (NB-IoT, QI sockets + MQTT) or bc660k "
+        "(BC660K-GL NB-IoT: QI sockets on context 0, PSM events, deep sleep)",
     )
     clock = parser.add_mutually_exclusive_group()
     clock.add_argument(

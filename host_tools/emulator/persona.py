@@ -1,8 +1,20 @@
-"""What differs between the emulated modules (Huawei-firmware BC95 vs BC95-G/BC28 class)."""
+"""What differs between the emulated modules (Huawei-firmware BC95 vs BC95-G/BC28 class).
+
+Every persona is a model of the firmware's modem registry (``nbkit.modem.models``), which also
+says its family: the Huawei personas run :class:`~host_tools.emulator.modem.Modem`, the QI ones
+:class:`~host_tools.emulator.quectel.QuectelModem` (or the subclass ``modem_class`` names).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from nbkit.modem import models
+
+
+def _family(model: str) -> str:
+    """The emulator family of a registry model: "quectel" (QI stack) or "huawei"."""
+    return "quectel" if models.family(model) == models.QI else "huawei"
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,15 @@ class Persona:
     #: host_tools.emulator.quectel); act = the AcT reported in +CEREG/+CGREG/+CREG
     family: str = "huawei"
     act: int = 9
+    #: PDP context ids AT+QIOPEN accepts (lo, hi); on NB-IoT the first one is the default
+    #: bearer that comes with the attach (BC26: 1, BC660K: 0)
+    contexts: tuple[int, int] = (1, 15)
+    #: text before the revision in the AT+CGMR answer ("Revision: " on BC660K)
+    cgmr_prefix: str = ""
+    #: "module:Class" of a QuectelModem subclass for this persona ("" = QuectelModem / Modem)
+    modem_class: str = ""
+    #: first line of the ATI answer on the Quectel personas
+    vendor: str = "Quectel"
     nconfig: tuple[tuple[str, str], ...] = field(
         default=(
             ("AUTOCONNECT", "TRUE"),
@@ -75,7 +96,7 @@ PERSONAS: dict[str, Persona] = {
         bands=(1, 3, 5, 8, 34, 38, 39, 40, 41),
         default_bands=(1, 3, 5, 8, 34, 38, 39, 40, 41),
         cgmr=("EC200UCNAAR02A11M08",),
-        family="quectel",
+        family=_family("ec200"),
         act=7,
     ),
     # NB-IoT on MediaTek firmware: the same QI/QMT command families, AcT 9
@@ -86,7 +107,24 @@ PERSONAS: dict[str, Persona] = {
         bands=(1, 3, 5, 8, 20, 28),
         default_bands=(1, 3, 5, 8, 20, 28),
         cgmr=("BC26NBR01A10",),
-        family="quectel",
+        family=_family("bc26"),
         act=9,
+    ),
+    # Quectel BC660K-GL (NB-IoT Rel-14): QI sockets on context 0, CPSMS, QSCLK deep sleep with
+    # +QATWAKEUP, +QNBIOTEVENT; host_tools.emulator.bc660k. Identity lines as a real module
+    # answers them (markbac/quectel-bc660k-dashboard tests/transcripts/bc660k_real_2026-10-03)
+    "bc660k": Persona(
+        name="Quectel_BC660K-GL",
+        max_payload=1024,
+        nsonmi_modes=False,
+        bands=(1, 2, 3, 4, 5, 8, 12, 13, 17, 18, 19, 20, 25, 28, 66, 85),
+        default_bands=(1, 3, 5, 8, 20, 28),
+        cgmr=("BC660KGLAAR01A05",),
+        family=_family("bc660k"),
+        act=9,
+        contexts=(0, 0),
+        cgmr_prefix="Revision: ",
+        modem_class="host_tools.emulator.bc660k:Bc660kModem",
+        vendor="Quectel_Ltd",
     ),
 }

@@ -21,11 +21,11 @@ def echo(m: Modem, cmd: Command) -> Reply:
 
 
 def ati(m: Modem, cmd: Command) -> Reply:
-    return Reply(["Quectel", m.persona.name, f"Revision: {m.persona.cgmr[0]}"])
+    return Reply([m.persona.vendor, m.persona.name, f"Revision: {m.persona.cgmr[0]}"])
 
 
 def cgmr(m: Modem, cmd: Command) -> Reply:
-    return Reply(list(m.persona.cgmr))
+    return Reply([m.persona.cgmr_prefix + line for line in m.persona.cgmr])
 
 
 def cmee(m: Modem, cmd: Command) -> Reply:

@@ -92,7 +92,7 @@ class MqttClients:
         if link.state != "idle":
             self.m.urc(f"+QMTOPEN: {link.idx},2")
             return
-        if not self.m.context_active(1):
+        if not self.m.context_active(self.m.persona.contexts[0]):
             self.m.urc(f"+QMTOPEN: {link.idx},3")
             return
         try:

@@ -241,21 +241,27 @@ class QSocketTable:
 
     def read(self, qs: QSocket, limit: int) -> str:
         """The ``+QIRD`` response line (header, CRLF, data as latin-1) for up to ``limit``."""
+        data, peer = self.take(qs, limit)
+        head = f"+QIRD: {len(data)}{peer}"
+        return head + ("\r\n" + data.decode("latin-1") if data else "")
+
+    def take(self, qs: QSocket, limit: int) -> tuple[bytes, str]:
+        """Up to ``limit`` buffered bytes and, for UDP, ``,"<ip>",<port>`` of their sender."""
         if qs.service == "UDP":
             if not qs.rx_dgrams:
-                return "+QIRD: 0"
+                return b"", ""
             data, ip, port = qs.rx_dgrams.popleft()
             data = data[:limit]  # the rest of a datagram is lost, as on the module
-            head = f'+QIRD: {len(data)},"{ip}",{port}'
+            peer = f',"{ip}",{port}'
         else:
             data = bytes(qs.rx[:limit])
             del qs.rx[:limit]
-            head = f"+QIRD: {len(data)}"
+            peer = ""
             if qs.paused and len(qs.rx) < RX_LIMIT // 2:
                 qs.paused = False
                 self._watch(qs)
         qs.read += len(data)
-        return head + ("\r\n" + data.decode("latin-1") if data else "")
+        return data, peer
 
     def close(self, cid: int) -> None:
         qs = self.socks.pop(cid, None)
@@ -275,6 +281,11 @@ class QSocketTable:
 # -- handlers ---------------------------------------------------------------------------------
 
 
+def sock_of(m: Modem, text: str) -> QSocket:
+    """The open socket a connect-id argument names (ERROR when there is none)."""
+    return _sock(m, text)
+
+
 def _sock(m: Modem, text: str) -> QSocket:
     qs = q(m).session(QSocketTable).socks.get(_int(text, 0, MAX_IDS - 1))
     if qs is None:
@@ -284,7 +295,7 @@ def _sock(m: Modem, text: str) -> QSocket:
 
 def qiopen(m: Modem, cmd: Command) -> Reply:
     args = _args(cmd, 5, 7)
-    ctx, cid = _int(args[0], 1, 15), _int(args[1], 0, MAX_IDS - 1)
+    ctx, cid = _int(args[0], *m.persona.contexts), _int(args[1], 0, MAX_IDS - 1)
     service = args[2].upper()
     if service not in ("TCP", "UDP") or not args[3]:
         raise CmdError(BAD_PARAMS)

@@ -205,6 +205,8 @@ class QuectelModem(Modem):
         fields = [str(n), str(stat)] if read else [str(stat)]
         if n >= 2 and net.registered:
             fields += [f'"{net.cfg.tac}"', f'"{net.cfg.ci}"', str(self.persona.act)]
+            if n >= 4 and name == "CEREG" and net.granted_active is not None:
+                fields += ["", "", f'"{net.granted_active}"', f'"{net.granted_tau or ""}"']
         return f"+{name}: " + ",".join(fields)
 
     def _on_network(self, kind: str, value: int) -> None:
@@ -237,7 +239,7 @@ class QuectelModem(Modem):
 
     def context_active(self, cid: int) -> bool:
         """True when PDP context ``cid`` carries data (BC26: context 1 comes with the attach)."""
-        if self.persona.act == 9 and cid == 1:
+        if self.persona.act == 9 and cid == self.persona.contexts[0]:
             return self.net.registered and cid not in self.deactivated
         return cid in self.active and self.net.registered
 

@@ -119,19 +119,29 @@ def _build_modem(
 ) -> Modem:
     """The module of ``opts.persona`` with its firmware's command table: Huawei-firmware
     personas are a :class:`Modem` with :mod:`.commands`; Quectel ones (ec200, bc26) a
-    :class:`QuectelModem` with :mod:`.qcommands` and its session tables (paho loaded only then)."""
-    if PERSONAS[opts.persona].family == "quectel":
+    :class:`QuectelModem` with :mod:`.qcommands` and its session tables (paho loaded only then);
+    a persona naming ``modem_class`` ("module:Class", bc660k) gets that class and the module's
+    ``COMMANDS``."""
+    persona = PERSONAS[opts.persona]
+    if persona.family == "quectel":
+        import importlib
+
         from host_tools.emulator import qcommands
         from host_tools.emulator.quectel import QuectelModem
 
-        return QuectelModem(
+        cls, table = QuectelModem, qcommands.COMMANDS
+        if persona.modem_class:
+            name, _, attr = persona.modem_class.partition(":")
+            module = importlib.import_module(name)
+            cls, table = getattr(module, attr), module.COMMANDS
+        return cls(
             opts,
             reactor,
             output,
             timeline=timeline,
             spy=spy,
             scenario=scenario,
-            commands=qcommands.COMMANDS,
+            commands=table,
             sessions=qcommands.SESSIONS,
         )
     return Modem(

@@ -125,10 +125,10 @@ def profile_from_dict(data: dict[str, Any], path: Path | None = None) -> Profile
 
 
 def profile_names() -> list[str]:
-    """Models with a bundled profile (profiles/<model>.json; batteries/cells are not models)."""
-    return sorted(
-        p.stem for p in PROFILE_DIR.glob("*.json") if p.stem not in ("batteries", "cells")
-    )
+    """Registry models (nbkit/modem/models.py) with a bundled profile (profiles/<model>.json)."""
+    from nbkit.modem import models
+
+    return sorted(m for m in models.names() if (PROFILE_DIR / f"{m}.json").is_file())
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

@@ -25,6 +25,7 @@ from typing import Any
 
 from nbkit import profiles
 
+from host_tools import BOARDS_DIR
 from host_tools.errors import CommandError
 from host_tools.files.private import write_private
 
@@ -76,8 +77,24 @@ def free_udp_port() -> int:
 
 
 TRANSPORTS = ("udp", "tcp", "mqtt", "coap")
+
+
+def _virtual_boards() -> dict[str, str]:
+    """Modem model -> the unix-port board (boards/*.json) whose data names it: a new modem's
+    virtual board is one data file, no code. The first by file name wins (unix_sim for bc28)."""
+    out: dict[str, str] = {}
+    for path in sorted(BOARDS_DIR.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            if data.get("port") == "unix":
+                out.setdefault(data["modem"]["model"], path.stem)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a board this rig can run; `nbkit boards` names what is wrong
+    return out
+
+
 #: the virtual board whose data names each emulated modem model
-BOARD_FOR_MODEM = {"bc28": "unix_sim", "ec200": "unix_sim_ec200"}
+BOARD_FOR_MODEM = _virtual_boards()
 
 
 def _free_tcp_port() -> int:

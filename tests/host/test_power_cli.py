@@ -70,7 +70,7 @@ def test_timers_json(capsys: pytest.CaptureFixture[str]) -> None:
         (["energy", "--set", "warp=1"], "NAME=VALUE"),
         (["energy", "--set", "attach_s=1,2"], "three"),
         (["energy", "--reports-per-day", "5000", "--mode", "d"], "awake"),
-        (["energy", "--model", "bc660k"], "no energy profile"),
+        (["energy", "--model", "bc99"], "no energy profile"),
     ],
 )
 def test_user_errors_exit_1_with_a_message(

@@ -9,6 +9,10 @@ from nbkit.lte import edrx as _edrx
 from nbkit.lte import psm as _psm
 from nbkit.lte import rai as _rai
 
+# registration decisions (SEND/WAIT/ATTACH/BACKOFF, registration_action) live in nbkit.lte.psm:
+# the modem drivers use them too and never import app; re-exported here
+from nbkit.lte.psm import ATTACH, BACKOFF, SEND, WAIT, registration_action  # noqa: F401
+
 FALLBACK_CFUN0 = "cfun0"
 FALLBACK_STAY = "stay"
 FALLBACK_AUTO = "auto"
@@ -18,11 +22,6 @@ ACTION_PSM = "psm"  # wait for +NPSMR:1; the modem sleeps by itself
 ACTION_CFUN0 = "cfun0"  # send AT+CFUN=0 (or cut the supply); next report re-attaches
 ACTION_STAY = "stay"  # stay registered in idle DRX/eDRX
 
-# registration decisions
-SEND = "send"  # registered: send right away, no attach
-WAIT = "wait"  # the modem is searching by itself: give it time, do not restart the search
-ATTACH = "attach"  # registration really lost (or modem powered down): attach again
-BACKOFF = "backoff"  # registration denied: an attach now would be denied again
 
 # Energy defaults for "auto" (host_tools/energy profiles, bc95 at CE0): idle DRX current and the
 # charge of one power-up + attach. Override from configuration with measured figures.
@@ -72,20 +71,6 @@ def after_report(psm_granted, fallback, report_s=0):
 # From the PSM fields of +CEREG n=4 straight to the action.
 def after_report_from_cereg(active_bits, tau_bits, fallback, report_s=0):
     return after_report(_psm.grant(active_bits, tau_bits)[0], fallback, report_s)
-
-
-# +CEREG <stat>: 0 not registered and not searching, 1 home, 2 searching, 3 denied,
-# 4 unknown (e.g. out of coverage), 5 roaming. searching_s: how long stat has been 2/4.
-def registration_action(stat, searching_s=0, search_limit_s=120, powered_down=False):
-    if powered_down:
-        return ATTACH
-    if stat in (1, 5):
-        return SEND
-    if stat in (2, 4):
-        return WAIT if searching_s < search_limit_s else ATTACH
-    if stat == 3:
-        return BACKOFF
-    return ATTACH
 
 
 # The AT commands of one report after a wake, as (command, goes_over_the_air). After a wake from

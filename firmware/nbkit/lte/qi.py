@@ -2,6 +2,8 @@
 # (MIT licence). Formats: at-modems.md §3.2 and §4. Payloads are raw binary on the UART (not
 # hex): AT+QISEND writes them after the '>' prompt, "+QIURC: "recv",<id>,<len>" and "+QIRD: <n>"
 # are followed by exactly that many raw bytes (read by count: nbkit.at.engine raw_len).
+from binascii import unhexlify
+
 from nbkit.lte import cereg
 from nbkit.lte.fields import body, num, split, text
 
@@ -159,6 +161,36 @@ def qird_len(line):
     if n is None or n < 0:
         raise ValueError("bad +QIRD line")
     return n
+
+
+# BC660K (receive data format hex, AT+QICFG="dataformat",0,1), the data quoted after the header
+# on the next line (or after a comma with AT+QICFG="viewmode",1):
+#   +QIRD: <read_actual_length>                 then   "<2n hex digits>"
+#   +QIRD: <read_actual_length>,"<2n hex digits>"
+#   +QIRD: 0                                    nothing (more) to read
+# lines: the reply lines (prefix "+QIRD:" and bare quoted lines) -> bytes (b"" when empty).
+# Raises ValueError naming what is wrong (no header, count and data disagree, not hex).
+def parse_qird_hex(lines):
+    n = None
+    data = None
+    for line in lines:
+        rest = body(line, QIRD)
+        if rest is not None:
+            f = split(rest)
+            n = num(f, 0)
+            if len(f) > 1:
+                data = f[1]
+        elif n is not None and data is None:
+            data = line.strip().strip('"')
+    if n is None or n < 0:
+        raise ValueError("no +QIRD: <length> line")
+    data = data or ""
+    if len(data) != 2 * n:
+        raise ValueError("+QIRD: %d but %d hex digits" % (n, len(data)))
+    try:
+        return unhexlify(data)
+    except ValueError:
+        raise ValueError("+QIRD data is not hex") from None
 
 
 class Urc:

@@ -42,19 +42,18 @@ from micropython import const
 
 from nbkit.at import chat
 from nbkit.at.engine import RESULT_TIMEOUT
-from nbkit.lte import cereg, cscon, csq, ident, nuestats, sockets
+from nbkit.lte import cereg, cscon, ident, nuestats, sockets
+from nbkit.modem import base, models
 from nbkit.modem import bc95_power as _pw
 from nbkit.modem import lifecycle as lc
+from nbkit.modem.base import ModemError  # noqa: F401  (raised by every public call)
 
-MODELS = ("bc95", "bc28")
+MODELS = models.driven_by("Bc95")
 
 _BOOT_WAIT_MS = const(30000)  # banner to OK after power-on or AT+NRB (TinyGSM: 10 s + 30 s)
-_PROBE_TRIES = const(10)  # "AT" until OK after boot (the first may answer ERROR)
-_PROBE_GAP_MS = const(500)
 _CEREG_POLL_MS = const(2000)  # AT+CEREG? this often while waiting for registration
 _BACKOFF_TRIES = const(4)  # NSOST tries on CME 159 / 536 / 537
 _BACKOFF_FIRST_MS = const(250)  # doubled at each try: 250, 500, 1000 ms
-_INBOX_MAX = const(8)  # datagrams delivered in +NSONMI (modes 2, 3) kept until recv()
 _RECV_MAX = const(8)  # NSORF reads per recv() call
 NSONMI_DATA_LINE = const(2 * 1358 + 48)  # longest +NSONMI mode 2 line (BC28 datagram limit)
 _SEND_MAX = const(512)  # NSOST payload limit of early BC95 firmware (BC95-G/BC28: 1358)
@@ -96,13 +95,10 @@ def urc_script(cereg_n, nsonmi):
     return chat.Script("bc95_urcs", tuple(steps), attempts=2, retry_ms=300)
 
 
-class ModemError(Exception):
-    def __init__(self, message, reply=None):
-        super().__init__(message)
-        self.reply = reply
+class Bc95(base.AtModem):
+    MODELS = MODELS
+    IDENT = ident.HUAWEI
 
-
-class Bc95:
     def __init__(
         self,
         engine,
@@ -116,9 +112,9 @@ class Bc95:
         max_failures=3,
         psm=None,
         edrx=None,
+        dtr=None,
     ):
-        if model not in MODELS:
-            raise ValueError("model must be one of %r" % (MODELS,))
+        # dtr: not used (the BC95 sleeps by PSM and wakes by the UART); accepted like the others
         if nsonmi not in (1, 2, 3):
             raise ValueError("NSONMI mode must be 1, 2 or 3")
         if nsonmi != 1 and engine.line_max < NSONMI_DATA_LINE:
@@ -129,39 +125,25 @@ class Bc95:
         self.power_commands, self.psm_requested, self.edrx_requested = _pw.plan(psm, edrx)
         if psm is not None and cereg_n < 4:
             cereg_n = 4  # +CEREG n=4 carries the granted Active-Time and Periodic-TAU
+        super().__init__(
+            engine,
+            clock,
+            apn=apn,
+            model=model,
+            max_failures=max_failures,
+            cereg_n=cereg_n,
+        )
         self.edrx_nw = None  # last eDRX grant seen: (cycle_ms, ptw_ms) or None
-        self.engine = engine
-        self.clock = clock
-        self.apn = apn
         self.band = band
-        self.cereg_n = cereg_n
         self.nsonmi = nsonmi
-        self.model = model
-        self.lifecycle = lc.Lifecycle(max_failures)
-        self.reg = None  # last cereg.Reg seen
         self.rrc = None  # last +CSCON mode
         self.boot_cause = None  # last REBOOT_CAUSE_* line
-        self.boots = 0  # reboot banners seen
-        self.last_error = None
-        self.unsupported = []  # optional commands the module refused (NCONFIG?, NPSMR=1...)
-        self.last_commands = 0
         self.backoffs = 0  # congestion retries (CME 159/536/537)
-        self.inbox_dropped = 0
         self._pending = {}  # sock -> +NSONMI announcements not yet read
-        self._inbox = []  # Datagrams carried by +NSONMI modes 2 and 3
-        self._closed = []  # sockets reported by +NSOCLI
         self._read_max = min(512, (engine.line_max - 48) // 2)
         self._register_urcs()
 
     # -- bring-up -------------------------------------------------------------------------
-
-    def attach(self, timeout_ms=120000):
-        # Boot probe, configuration, radio on, attach, wait for +CEREG home/roaming.
-        start = self.engine.commands
-        try:
-            return self._attach(timeout_ms)
-        finally:
-            self.last_commands = self.engine.commands - start
 
     def reboot(self):
         # AT+NRB: "REBOOTING", banner (REBOOT_CAUSE_APPLICATION_AT, Neul), OK; then AT probes.
@@ -169,38 +151,18 @@ class Bc95:
         self.engine.command("AT+NRB", "REBOOTING", _BOOT_WAIT_MS)
         return self._probe()
 
-    def _attach(self, timeout_ms):
-        lcy = self.lifecycle
-        if lcy.online:
-            return True
-        if lcy.state in (lc.OFF, lc.ERROR, lc.REBOOTED):
-            lcy.event(lc.EV_POWER_ON)
-        if not self._probe():
-            return self._failed("no answer to AT")
-        why = self._configure()
-        if why:
-            return self._failed(why)
-        lcy.event(lc.EV_CONFIGURED)
-        if lcy.online:
-            return True
+    def _register(self, timeout_ms):
+        # Radio on and attach (CFUN=1, CGATT=1), wait for +CEREG home/roaming -> why, or None.
+        if self.lifecycle.online:
+            return None
         outcome = chat.run(self.engine, BC95_ATTACH)
         if not outcome.ok:
-            return self._failed("%s: %r" % (BC95_ATTACH.name, outcome))
+            return "%s: %r" % (BC95_ATTACH.name, outcome)
         if not self._wait_registered(timeout_ms):
-            if lcy.state == lc.REBOOTED:  # the banner's OK may have ended AT+CGATT=1
-                return self._failed("modem rebooted during attach (%s)" % self.boot_cause)
-            return self._failed("not registered (stat %s)" % (self.reg and self.reg.stat,))
-        return True
-
-    def _probe(self):
-        # "AT" until OK: the first command after boot may answer ERROR or nothing.
-        for attempt in range(_PROBE_TRIES):
-            if attempt:
-                self.engine.idle(_PROBE_GAP_MS)
-            if self.engine.command("AT", None, 500).ok:
-                self.lifecycle.event(lc.EV_BOOTED)
-                return True
-        return False
+            if self.lifecycle.state == lc.REBOOTED:  # the banner's OK may have ended CGATT=1
+                return "modem rebooted during attach (%s)" % self.boot_cause
+            return "not registered (stat %s)" % (self.reg and self.reg.stat,)
+        return None
 
     def _configure(self):
         # Required: echo off and numbered errors, band and APN when asked. Optional (recorded in
@@ -219,10 +181,6 @@ class Bc95:
         for command in _pw.request(self):  # PSM/eDRX requests: before CFUN=1 and CGATT=1
             self._unsupported(command)
         return None
-
-    def _unsupported(self, command):
-        if command not in self.unsupported:
-            self.unsupported.append(command)
 
     def _autoconnect_off(self):
         # AUTOCONNECT=TRUE makes the module attach by itself after boot; turn it off and
@@ -280,51 +238,21 @@ class Bc95:
             next_poll = clock.ticks_add(clock.ticks_ms(), _CEREG_POLL_MS)
         return True
 
-    def _online(self):
-        return self.lifecycle.online
-
-    def _failed(self, why):
-        self.last_error = why
-        self.lifecycle.fail()
-        return False
-
     # -- power (bodies in nbkit.modem.bc95_power) ----------------------------------------------
 
     def granted(self):
-        return self._counted(_pw.granted)
+        return self._counted(_pw.granted, self)
 
     def edrx_granted(self):
-        return self._counted(_pw.edrx_granted)
+        return self._counted(_pw.edrx_granted, self)
 
     def resume(self):
-        return self._counted(_pw.resume)
+        return self._counted(_pw.resume, self)
 
     def power_down(self):
-        return self._counted(_pw.power_down)
+        return self._counted(_pw.power_down, self)
 
-    def _counted(self, fn):
-        start = self.engine.commands
-        try:
-            return fn(self)
-        finally:
-            self.last_commands = self.engine.commands - start
-
-    # -- information ------------------------------------------------------------------------
-
-    def identity(self):
-        # {"imei", "imsi", "iccid", "firmware"}: values None when the module does not say.
-        start = self.engine.commands
-        out = ident.read(self.engine, ident.HUAWEI)
-        self.last_commands = self.engine.commands - start
-        return out
-
-    def signal(self):
-        # (rssi 0..31 or 99, dBm or None) from AT+CSQ.
-        reply = self._checked(csq.CMD, csq.PREFIX, 300)
-        parsed = csq.parse(reply.lines[0]) if reply.lines else None
-        if parsed is None:
-            raise ModemError("AT+CSQ: no +CSQ line", reply)
-        return (parsed[0], csq.rssi_dbm(parsed[0]))
+    # -- information (identity, signal: nbkit.modem.base) ------------------------------------
 
     def ue_stats(self):
         return nuestats.parse(self._checked(nuestats.CMD, "", 1000).lines)
@@ -390,36 +318,28 @@ class Bc95:
 
     def close(self, sock):
         self._pending.pop(sock, None)
-        if sock in self._closed:
-            self._closed.remove(sock)
+        self._reopened(sock)
         out = chat.run(self.engine, socket_script("bc95_close", sockets.close(sock), None))
         self.last_commands = out.commands
         if not out.ok:
             raise ModemError("AT+NSOCL=%d refused" % sock, out.reply)
 
     def closed_by_peer(self, sock):
-        return sock in self._closed
-
-    def poll(self, timeout_ms=0):
-        # Route URCs that arrive within timeout_ms (returns after the first batch).
-        return self.engine.poll(timeout_ms)
-
-    def idle(self, ms):
-        # Let ms pass while routing URCs (lifecycle events keep flowing).
-        self.engine.idle(ms)
+        return self.closed(sock)
 
     def _wait_rx(self, sock, timeout_ms):
         # A reboot banner ends the wait too: the socket and what was in flight went with it
         # (the caller sees boots change; sleeping out the rest of the wait helps nobody).
         boots = self.boots
-        deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
-        while not (self._pending.get(sock) or self._has_inbox(sock) or sock in self._closed):
-            if self.boots != boots:
-                return
-            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-            if left <= 0:
-                return
-            self.engine.poll(left)
+        self._wait(
+            lambda: (
+                self._pending.get(sock)
+                or self._has_inbox(sock)
+                or sock in self._closed
+                or self.boots != boots
+            ),
+            timeout_ms,
+        )
 
     def _read_all(self, sock):
         # One AT+NSORF per part. remaining_length > 0: the rest of the same datagram (longer
@@ -451,23 +371,6 @@ class Bc95:
             raise ModemError("AT+NSORF: no answer", reply)
         return sockets.parse_nsorf(reply.lines[0]) if reply.ok and reply.lines else None
 
-    def _has_inbox(self, sock):
-        for dg in self._inbox:
-            if dg.sock == sock:
-                return True
-        return False
-
-    def _take_inbox(self, sock):
-        mine = [dg for dg in self._inbox if dg.sock == sock]
-        self._inbox = [dg for dg in self._inbox if dg.sock != sock]
-        return mine
-
-    def _checked(self, cmd, expect, timeout_ms):
-        reply = self.engine.command(cmd, expect, timeout_ms)
-        if not reply.ok:
-            raise ModemError("%s: %r" % (cmd, reply), reply)
-        return reply
-
     # -- URCs (record state only) ---------------------------------------------------------
 
     def _register_urcs(self):
@@ -479,18 +382,12 @@ class Bc95:
         on(sockets.NSONMI, self._urc_nsonmi)
         on(sockets.NSOCLI, self._urc_nsocli)
         on("REBOOT_CAUSE_", self._urc_banner)
-        on("Neul", _ignore)
+        on("Neul", base.ignore)
         for prefix in BOOT_NOISE:
-            on(prefix, _ignore)
+            on(prefix, base.ignore)
 
     def _urc_cereg(self, line, data):
         self._on_reg(cereg.parse(line))
-
-    def _on_reg(self, reg):
-        if reg is None:
-            return
-        self.reg = reg
-        self.lifecycle.event(lc.registration_event(reg))
 
     def _urc_cscon(self, line, data):
         mode = cscon.parse(line)
@@ -510,22 +407,15 @@ class Bc95:
             return
         if dg.data is None:
             self._pending[dg.sock] = self._pending.get(dg.sock, 0) + 1
-        elif len(self._inbox) < _INBOX_MAX:
-            self._inbox.append(dg)
         else:
-            self.inbox_dropped += 1
+            self._push(dg.sock, dg)
 
     def _urc_nsocli(self, line, data):
         sock = sockets.parse_nsocli(line)
-        if sock is not None and sock not in self._closed:
-            self._closed.append(sock)
+        if sock is not None:
+            self._mark_closed(sock)
 
     def _urc_banner(self, line, data):
         self.boot_cause = line
-        self.boots += 1
         self._pending = {}
-        self.lifecycle.event(lc.EV_BANNER)
-
-
-def _ignore(line, data):
-    pass
+        self._rebooted()

@@ -12,7 +12,6 @@
 #   power_down(m) -> bool   AT+CFUN=0: the "PSM denied" fallback; the next report attaches
 from micropython import const
 
-from nbkit.app import power as _policy
 from nbkit.at import chat
 from nbkit.lte import cereg, edrx, psm
 from nbkit.modem import lifecycle as lc
@@ -105,11 +104,12 @@ def _wake_probe(m):
 # denied (3): False and last_error; the caller attaches (attach() re-runs everything). A read
 # form whose <n> is not ours means the module rebooted (or was never configured) while the MCU
 # slept: its settings and PSM request are gone, so False too, even if it registered by itself.
-def resume(m):
+# awake(m) -> bool: what to send once the module answers (BC660K: AT+QSCLK=0), or None.
+def resume(m, awake=None):
     lcy = m.lifecycle
     if not lcy.online:
         lcy.event(lc.EV_POWER_ON)
-    if not _wake_probe(m):
+    if not _wake_probe(m) or (awake is not None and not awake()):
         return m._failed("no answer to AT after wake")
     lcy.event(lc.EV_BOOTED)
     reg = read_reg(m, feed=False)
@@ -119,10 +119,10 @@ def resume(m):
         m.last_error = "module not configured (CEREG n=%d): rebooted while asleep" % reg.n
         return False
     m._on_reg(reg)
-    action = _policy.registration_action(reg.stat)
-    if action == _policy.SEND:
+    action = psm.registration_action(reg.stat)
+    if action == psm.SEND:
         return True
-    if action == _policy.WAIT and m._wait_registered(_SEARCH_WAIT_MS):
+    if action == psm.WAIT and m._wait_registered(_SEARCH_WAIT_MS):
         return True
     m.last_error = "%s after wake (stat %s)" % (action, reg.stat)
     return False

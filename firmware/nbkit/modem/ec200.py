@@ -23,13 +23,12 @@
 from micropython import const
 
 from nbkit.at import chat
-from nbkit.lte import cereg, csq, ident, qi
+from nbkit.lte import cereg, qi
+from nbkit.modem import base, models
 from nbkit.modem import lifecycle as lc
+from nbkit.modem.base import ModemError
 
-MODELS = ("ec200", "ec600", "bc26")
-
-_PROBE_TRIES = const(10)
-_PROBE_GAP_MS = const(500)
+MODELS = models.driven_by("Ec200")  # ec200, ec600, bc26 (bc660k: bc660k.py)
 _CPIN_TRIES = const(5)  # the SIM is read a few seconds after RDY
 _CPIN_GAP_MS = const(1000)
 _REG_POLL_MS = const(2000)
@@ -41,20 +40,19 @@ _DNS_WAIT_MS = const(60000)
 _WAKE_MS = const(50)  # DTR low to the first command
 _CFUN_MS = const(15000)
 _READ_MAX = const(1500)  # AT+QIRD request size
-_INBOX_MAX = const(8)  # pushed payloads kept until recv()
 _READS_MAX = const(8)  # AT+QIRD calls per recv()
 
 INIT = chat.Script("ec200_init", (("ATE0", None, 300), ("AT+CMEE=1", None, 300)), attempts=2)
 
 
-class ModemError(Exception):
-    def __init__(self, message, reply=None, code=None):
-        super().__init__(message)
-        self.reply = reply
-        self.code = code
+class Ec200(base.AtModem):
+    MODELS = MODELS
+    CONTEXT = 1  # PDP context the sockets open on (AT+QIOPEN=<contextID>,...)
+    OPEN_MODE = qi.MODE_PUSH  # access mode of open() unless told
+    SEND_MAX = qi.SEND_MAX  # bytes per AT+QISEND
+    # URCs with nothing to do
+    IGNORED = ("+CPIN:", "+QUSIM:", "+QIND:", "+CFUN:", "+CSCON:")  # type: tuple[str, ...]
 
-
-class Ec200:
     def __init__(
         self,
         engine,
@@ -68,74 +66,46 @@ class Ec200:
         dtr=None,
         cereg_n=2,
         max_failures=3,
+        psm=None,
     ):
-        if model not in MODELS:
-            raise ValueError("model must be one of %r" % (MODELS,))
+        # psm: not requested on Cat1 (support varies by firmware, at-modems.md §2.4); accepted
+        # so every driver takes the same keywords (nbkit.app.links.make_modem)
         qi.qicsgp(apn, user, password, auth)  # refuses quotes and bad auth now, not at attach
-        self.engine = engine
-        self.clock = clock
-        self.apn = apn
+        super().__init__(
+            engine,
+            clock,
+            apn=apn,
+            model=model,
+            max_failures=max_failures,
+            cereg_n=cereg_n,
+        )
         self.user = user
         self.password = password
         self.auth = auth
-        self.model = model
         self.dtr = dtr
-        self.cereg_n = cereg_n
-        self.lifecycle = lc.Lifecycle(max_failures)
-        self.reg = None
         self.pdp_active = False
         self.address = None
         self.asleep = False
-        self.boots = 0
-        self.last_error = None
-        self.last_commands = 0
-        self.unsupported = []
-        self.inbox_dropped = 0  # pushed payloads lost (inbox full, too long, stalled)
         self._opened = {}  # sock -> +QIOPEN err (None while waiting)
         self._socks = {}  # sock -> access mode of an open socket
-        self._closed = []  # sockets reported closed by the peer / pdpdeact
         self._pending = []  # buffer-mode sockets with unread data
-        self._inbox = []  # [(sock, bytes)] pushed payloads
         self._dns = None  # type: list | None  # [err, count, [ips]] while resolving
         self._register_urcs()
 
     # -- bring-up -------------------------------------------------------------------------
 
-    def attach(self, timeout_ms=120000):
-        start = self.engine.commands
-        try:
-            return self._attach(timeout_ms)
-        finally:
-            self.last_commands = self.engine.commands - start
+    def _up(self):
+        return self.lifecycle.online and self.pdp_active
 
-    def _attach(self, timeout_ms):
-        lcy = self.lifecycle
-        if lcy.online and self.pdp_active:
-            return True
-        if lcy.state in (lc.OFF, lc.ERROR, lc.REBOOTED):
-            lcy.event(lc.EV_POWER_ON)
-        self._wake()
-        if not self._probe():
-            return self._failed("no answer to AT")
-        why = self._configure()
-        if why:
-            return self._failed(why)
-        lcy.event(lc.EV_CONFIGURED)
+    def _register(self, timeout_ms):
+        # Wait for CEREG/CGREG home/roaming, then the PDP context up -> why, or None.
         if not self._wait_registered(timeout_ms):
-            return self._failed("not registered (stat %s)" % (self.reg and self.reg.stat,))
+            if self.lifecycle.state == lc.REBOOTED:
+                return "modem reset during attach (RDY)"
+            return "not registered (stat %s)" % (self.reg and self.reg.stat,)
         if not self._activate():
-            return self._failed(self.last_error or "PDP context not activated")
-        return True
-
-    def _probe(self):
-        for attempt in range(_PROBE_TRIES):
-            if attempt:
-                self.engine.idle(_PROBE_GAP_MS)
-            if self.engine.command("AT", None, 500).ok:
-                if self.lifecycle.state in (lc.BOOTING, lc.REBOOTED):
-                    self.lifecycle.event(lc.EV_BOOTED)
-                return True
-        return False
+            return self.last_error or "PDP context not activated"
+        return None
 
     def _configure(self):
         # -> why it failed, or None.
@@ -144,14 +114,18 @@ class Ec200:
         state = self._sim_state()
         if state != "READY":
             return "SIM not ready (%s)" % state
-        for cmd in (cereg.set_cmd(self.cereg_n), "AT+CGREG=2"):
-            if not self.engine.command(cmd, None, 300).ok:
+        for cmd in self._optional_commands():
+            if not self.engine.command(cmd, None, 1000).ok:
                 self._unsupported(cmd)
         if self.apn and not self.engine.command(self._apn_cmd(), None, 1000).ok:
             return "APN %r refused" % self.apn
         if not self.engine.command("AT+CFUN=1", None, _CFUN_MS).ok:  # after power_down()
             return "AT+CFUN=1 refused"
         return None
+
+    def _optional_commands(self):
+        # URC settings (and power requests): a refusal is recorded in unsupported, never fatal.
+        return (cereg.set_cmd(self.cereg_n), "AT+CGREG=2")
 
     def _apn_cmd(self):
         if self.model == "bc26":  # MTK: the default PDN is set with QCGDEFCONT
@@ -185,6 +159,8 @@ class Ec200:
                 return False
             if self.engine.wait_until(self._online, min(left, _REG_POLL_MS)):
                 return True
+            if self.lifecycle.state == lc.REBOOTED:
+                return False  # a reset (RDY) meanwhile: the settings are gone, start again
 
     def _online(self):
         return self.lifecycle.online
@@ -216,7 +192,7 @@ class Ec200:
             return True
         reply = self.engine.command("AT+QIACT=1", None, _QIACT_MS)
         if not reply.ok:
-            self.last_error = "AT+QIACT=1: %s" % _why(reply)
+            self.last_error = "AT+QIACT=1: %s" % self._why(reply)
             return False
         self.pdp_active = True
         return True
@@ -224,16 +200,15 @@ class Ec200:
     def resume(self):
         # Wake the module (DTR low) and check it is still registered with its context up.
         # False: the caller runs attach() (after a module reset, lost registration or PDP).
-        start = self.engine.commands
-        try:
-            if not (self.lifecycle.online and self.pdp_active):
-                return False
-            self._wake()
-            if not self._probe():
-                return False
-            return self._registered_now() and self.pdp_active
-        finally:
-            self.last_commands = self.engine.commands - start
+        return self._counted(self._resume)
+
+    def _resume(self):
+        if not (self.lifecycle.online and self.pdp_active):
+            return False
+        self._wake()
+        if not self._probe():
+            return False
+        return self._registered_now() and self.pdp_active
 
     def granted(self):
         # (psm_granted, active_s, tau_s): no PSM is requested on Cat1 (support varies by
@@ -265,27 +240,7 @@ class Ec200:
                 self.engine.idle(_WAKE_MS)
         self.asleep = False
 
-    def _failed(self, why):
-        self.last_error = why
-        self.lifecycle.fail()
-        return False
-
-    def _unsupported(self, command):
-        if command not in self.unsupported:
-            self.unsupported.append(command)
-
-    # -- information ----------------------------------------------------------------------
-
-    def identity(self):
-        # {"imei", "imsi", "iccid", "firmware"}: values None when the module does not say.
-        return ident.read(self.engine, ident.QUECTEL)
-
-    def signal(self):
-        reply = self._checked(csq.CMD, csq.PREFIX, 300)
-        parsed = csq.parse(reply.lines[0]) if reply.lines else None
-        if parsed is None:
-            raise ModemError("AT+CSQ: no +CSQ line", reply)
-        return (parsed[0], csq.rssi_dbm(parsed[0]))
+    # -- information (identity, signal: nbkit.modem.base) -----------------------------------
 
     def resolve(self, host, timeout_ms=_DNS_WAIT_MS):
         # AT+QIDNSGIP -> the addresses ("1.2.3.4" is returned as it is, no DNS query).
@@ -294,12 +249,8 @@ class Ec200:
         self._dns = [None, 0, []]
         try:
             reply = self._checked(qi.qidnsgip(host), None, 1000)
-            deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
-            while not self._dns_done():
-                left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-                if left <= 0:
-                    raise ModemError("DNS %s: no answer" % host, reply, 569)
-                self.engine.poll(left)
+            if not self._wait(self._dns_done, timeout_ms):
+                raise ModemError("DNS %s: no answer" % host, reply, 569)
             err, _, ips = self._dns or (569, 0, [])
             if err:
                 raise ModemError("DNS %s: %s" % (host, qi.error_name(err)), reply, err)
@@ -315,9 +266,11 @@ class Ec200:
 
     # -- sockets --------------------------------------------------------------------------
 
-    def open(self, kind, host, port, mode=qi.MODE_PUSH, sock=None):
+    def open(self, kind, host, port, mode=None, sock=None):
         # -> connect id. Waits for +QIOPEN; on an error code or no answer the id is closed and
         # the open tried once more, then ModemError(code=...).
+        if mode is None:
+            mode = self.OPEN_MODE
         if sock is None:
             sock = self._free_id()
         start = self.engine.commands
@@ -329,8 +282,7 @@ class Ec200:
                 err = self._open_once(sock, kind, host, port, mode)
                 if err == 0:
                     self._socks[sock] = mode
-                    if sock in self._closed:
-                        self._closed.remove(sock)
+                    self._reopened(sock)
                     return sock
             name = qi.error_name(err) if err else "no +QIOPEN"
             raise ModemError("QIOPEN %s %s:%d: %s" % (kind, host, port, name), None, err)
@@ -340,16 +292,12 @@ class Ec200:
 
     def _open_once(self, sock, kind, host, port, mode):
         self._opened[sock] = None
-        reply = self.engine.command(qi.qiopen(sock, kind, host, port, mode), None, 5000)
+        cmd = qi.qiopen(sock, kind, host, port, mode, context=self.CONTEXT)
+        reply = self.engine.command(cmd, None, 5000)
         if not reply.ok:
             return reply.cme if reply.cme else 550
-        deadline = self.clock.ticks_add(self.clock.ticks_ms(), _QIOPEN_WAIT_MS)
-        while self._opened.get(sock) is None:
-            left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-            if left <= 0:
-                return None
-            self.engine.poll(left)
-        return self._opened[sock]
+        self._wait(lambda: self._opened.get(sock) is not None, _QIOPEN_WAIT_MS)
+        return self._opened.get(sock)
 
     def _free_id(self):
         for sock in range(qi.MAX_SOCKETS):
@@ -358,7 +306,7 @@ class Ec200:
         raise ModemError("no free socket id")
 
     def send(self, sock, data):
-        # Raw bytes in parts of at most qi.SEND_MAX; -> bytes sent. SEND FAIL / ERROR raise.
+        # Raw bytes in parts of at most SEND_MAX; -> bytes sent. SEND FAIL / ERROR raise.
         if sock not in self._socks or sock in self._closed:
             raise ModemError("socket %d is not open" % sock, None, 567)
         start = self.engine.commands
@@ -366,7 +314,7 @@ class Ec200:
         view = memoryview(data)
         try:
             while sent < len(data):
-                part = view[sent : sent + qi.SEND_MAX]
+                part = view[sent : sent + self.SEND_MAX]
                 reply = self.engine.command(
                     qi.qisend(sock, len(part)),
                     None,
@@ -376,7 +324,7 @@ class Ec200:
                     extra_err=("SEND FAIL",),
                 )
                 if not reply.ok:
-                    raise ModemError("QISEND %d: %s" % (sock, _why(reply)), reply, reply.cme)
+                    raise ModemError("QISEND %d: %s" % (sock, self._why(reply)), reply, reply.cme)
                 sent += len(part)
             return sent
         finally:
@@ -387,14 +335,11 @@ class Ec200:
         # timeout_ms for a "recv" URC (or "closed"); buffer mode reads with AT+QIRD.
         start = self.engine.commands
         try:
-            deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
-            while not (self._has(sock) or sock in self._pending or sock in self._closed):
-                left = self.clock.ticks_diff(deadline, self.clock.ticks_ms())
-                if left <= 0:
-                    break
-                self.engine.poll(left)
-            out = [d for s, d in self._inbox if s == sock]
-            self._inbox = [(s, d) for s, d in self._inbox if s != sock]
+            self._wait(
+                lambda: self._has_inbox(sock) or sock in self._pending or sock in self._closed,
+                timeout_ms,
+            )
+            out = self._take_inbox(sock)
             if sock in self._pending:
                 out.extend(self._read_all(sock))
             return out
@@ -415,55 +360,28 @@ class Ec200:
 
     def close(self, sock):
         self._socks.pop(sock, None)
-        if sock in self._closed:
-            self._closed.remove(sock)
+        self._reopened(sock)
         if sock in self._pending:
             self._pending.remove(sock)
         reply = self.engine.command(qi.qiclose(sock), None, 10000)
         if not reply.ok:
-            raise ModemError("AT+QICLOSE=%d: %s" % (sock, _why(reply)), reply, reply.cme)
-
-    def closed(self, sock):
-        return sock in self._closed
-
-    def poll(self, timeout_ms=0):
-        return self.engine.poll(timeout_ms)
-
-    def idle(self, ms):
-        self.engine.idle(ms)
-
-    def _has(self, sock):
-        for s, _ in self._inbox:
-            if s == sock:
-                return True
-        return False
-
-    def _checked(self, cmd, expect, timeout_ms):
-        reply = self.engine.command(cmd, expect, timeout_ms)
-        if not reply.ok:
-            raise ModemError("%s: %s" % (cmd, _why(reply)), reply, reply.cme)
-        return reply
+            raise ModemError("AT+QICLOSE=%d: %s" % (sock, self._why(reply)), reply, reply.cme)
 
     # -- URCs (record state only) ---------------------------------------------------------
 
     def _register_urcs(self):
         on = self.engine.on_urc
-        on(qi.QIURC, self._urc_qiurc, qi.recv_len)
+        # direct push: '+QIURC: "recv",id,len' is followed by len raw bytes, read by count
+        on(qi.QIURC, self._urc_qiurc, qi.recv_len if self.OPEN_MODE == qi.MODE_PUSH else None)
         on(qi.QIOPEN, self._urc_qiopen)
         on(cereg.PREFIX, self._urc_reg)
         on(qi.CGREG, self._urc_reg)
         on("RDY", self._urc_ready)
-        for prefix in ("+CPIN:", "+QUSIM:", "+QIND:", "+CFUN:", "+CSCON:"):
-            on(prefix, _ignore)
+        for prefix in self.IGNORED:
+            on(prefix, base.ignore)
 
     def _urc_reg(self, line, data):
         self._on_reg(qi.parse_reg(line))
-
-    def _on_reg(self, reg):
-        if reg is None:
-            return
-        self.reg = reg
-        self.lifecycle.event(lc.registration_event(reg))
 
     def _urc_qiopen(self, line, data):
         parsed = qi.parse_qiopen(line)
@@ -493,28 +411,21 @@ class Ec200:
         if urc.length is None:  # buffer mode: read later with AT+QIRD
             if urc.sock not in self._pending:
                 self._pending.append(urc.sock)
-        elif data is None or len(self._inbox) >= _INBOX_MAX:
-            self.inbox_dropped += 1
-        elif data:
-            self._inbox.append((urc.sock, bytes(data)))
-
-    def _mark_closed(self, sock):
-        if sock not in self._closed:
-            self._closed.append(sock)
+        elif data is None or data:  # None: cut short (counted lost); b"": nothing came
+            self._push(urc.sock, bytes(data) if data else None)
 
     def _urc_ready(self, line, data):
         # "RDY": the module (re)booted by itself; sockets and context are gone.
-        self.boots += 1
         self.pdp_active = False
         for sock in self._socks:
             self._mark_closed(sock)
-        self.lifecycle.event(lc.EV_BANNER)
+        self._rebooted()
 
-
-def _why(reply):
-    if reply.cme is not None:
-        return qi.error_name(reply.cme) if reply.cme >= 550 else "CME %d" % reply.cme
-    return reply.result
+    def _why(self, reply):
+        # the QI stack's own codes 550..574 by name, others as nbkit.modem.base says
+        if reply.cme is not None and reply.cme >= 550:
+            return qi.error_name(reply.cme)
+        return base.why(reply)
 
 
 def _is_ip(host):
@@ -525,7 +436,3 @@ def _is_ip(host):
         if not p.isdigit() or int(p) > 255:
             return False
     return True
-
-
-def _ignore(line, data):
-    pass
