@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "meterbus": ("host_tools.meterbus.command", "emulate a CJ/T 188 or DL/T 645 meter on a pty"),
     "meter": ("host_tools.meterbus.decode", "meter-bus tools: decode a captured frame"),
     "vboard": ("host_tools.vboard", "run the firmware as a virtual board (console, flash image)"),
+    "board": ("host_tools.board", "drive a virtual board: pulses, magnet, smoke, power, status"),
     "flash": ("host_tools.flash", "write MicroPython firmware onto a board (esptool / UF2)"),
     "emulate": ("host_tools.emulate", "emulate a BC95/BC28/BC26/EC200 modem on a pty"),
     "broker": ("host_tools.broker", "a real MQTT broker (amqtt) on loopback for tests and demos"),
