@@ -20,10 +20,14 @@ setup: $(STAMP)  ## create .venv with the pinned toolchain (no-op when up to dat
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@echo "== setting up $(VENV) (pinned toolchain from requirements-dev.txt)"
+	@echo "== [1/4] virtual environment"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@grep -v -- '-stubs==' requirements-dev.txt > $(VENV)/requirements-runtime.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements-runtime.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@echo "== [2/4] $$(grep -c '==' $(VENV)/requirements-runtime.txt) pinned packages (about a minute on a fresh machine; pip's progress on a terminal)"
+	@$(BIN)/python -m pip install $$([ -t 1 ] && echo --progress-bar=on || echo --quiet) --disable-pip-version-check -r $(VENV)/requirements-runtime.txt
+	@echo "== [3/4] nbkit itself (editable)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@echo "== [4/4] MicroPython stubs for the firmware type check (esp32, rp2)"
 	@rm -rf $(STUBS) && for port in esp32 rp2; do \
 	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target $(STUBS)/$$port \
 	    $$(grep -E "^micropython-(stdlib|$$port)-stubs==" requirements-dev.txt) || exit 1; done

@@ -34,6 +34,7 @@ from typing import Any
 
 from host_tools import boards, build
 from host_tools.errors import CommandError
+from host_tools.progress import Progress
 
 STATE_DIR = ".deploy"
 MANIFEST = f"{STATE_DIR}/manifest.json"
@@ -137,31 +138,6 @@ def check_mpy(device_mpy: int, board: dict[str, Any], build_dir: Path) -> None:
             f"the device is a {arch} MicroPython but board '{board['name']}' is "
             f"{board['mpy_arch']}: pick the board file that matches this device"
         )
-
-
-class Progress:
-    """A one-line text progress bar on stderr (files and bytes)."""
-
-    def __init__(self, total_bytes: int, enabled: bool = True) -> None:
-        self.total = max(total_bytes, 1)
-        self.done = 0
-        self.enabled = enabled
-
-    def advance(self, nbytes: int, label: str) -> None:
-        self.done += nbytes
-        if self.enabled:
-            filled = int(30 * self.done / self.total)
-            print(
-                f"\r  [{'#' * filled}{'.' * (30 - filled)}] {self.done * 100 // self.total:3d}% "
-                f"{label[-40:]:<40}",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def close(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr)
 
 
 class Device:
