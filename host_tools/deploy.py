@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field

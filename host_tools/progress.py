@@ -14,7 +14,11 @@ class Progress:
     """``advance(n, label)`` as work is done; ``close()`` at the end."""
 
     def __init__(
-        self, total: int, enabled: bool = True, stream: TextIO | None = None, tty: bool | None = None
+        self,
+        total: int,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        tty: bool | None = None,
     ) -> None:
         self.total = max(total, 1)
         self.done = 0
