@@ -181,7 +181,8 @@ def _flash_problems(data: dict[str, Any]) -> list[str]:
 
 def board_names() -> list[str]:
     """Names of every board file, sorted."""
-    return sorted(p.stem for p in BOARDS_DIR.glob("*.json"))
+    # boards/<name>.mip.json are the boards' mip packages (host_tools/packaging.py)
+    return sorted(p.stem for p in BOARDS_DIR.glob("*.json") if not p.name.endswith(".mip.json"))
 
 
 def load(name: str) -> dict[str, Any]:
