@@ -54,7 +54,19 @@ def _parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         cmd.set_defaults(_module=module)
         importlib.import_module(module).configure(cmd)
+        _add_example(name, cmd)
     return parser
+
+
+def _add_example(name: str, cmd: argparse.ArgumentParser) -> None:
+    """Every --help ends with an example (host_tools/examples.py)."""
+    from host_tools.examples import epilog_with_example
+
+    epilog = epilog_with_example(name, cmd.epilog, cmd.description)
+    if epilog != cmd.epilog:
+        cmd.epilog = epilog
+        if cmd.formatter_class is argparse.HelpFormatter:
+            cmd.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def main(argv: Sequence[str] | None = None) -> int:
