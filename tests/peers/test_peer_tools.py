@@ -100,3 +100,26 @@ def test_mpremote_upstream_suite(board: VBoardProcess, tmp_path: Path) -> None:
             assert verdict == "OK", f"{name}: {verdict}\n{done.stdout}"
         elif KNOWN_DIFFS[name] is not None:
             assert verdict == "FAIL" and diffs[name] <= KNOWN_DIFFS[name], done.stdout
+
+
+def test_frozen_app_is_importable_but_not_listed_and_rm_r_root_empties_the_flash(
+    board: VBoardProcess, tmp_path: Path
+) -> None:
+    mpremote = [str(BIN / "mpremote"), "connect", board.console]
+    src = tmp_path / "x.py"
+    src.write_text("X = 1\n")
+    run(*mpremote, "cp", str(src), ":x.py", "+", "mkdir", ":d", "+", "cp", str(src), ":d/y.py")
+    listing = run(*mpremote, "exec", "import os; print(sorted(os.listdir('/')))")
+    assert listing.strip() == "['d', 'x.py']"  # no .frozen, as on a board built with a manifest
+    done = subprocess.run(
+        [*mpremote, "rm", "-r", ":/"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert "cannot remove :/ Operation not permitted" in done.stderr  # what a real board says
+    assert run(*mpremote, "ls", ":/").strip() == "ls :/"
+    out = run(
+        *mpremote,
+        "exec",
+        "import os, nbkit.proto.frame as f; open('w.txt', 'w').write('ok'); "
+        "print(os.listdir('/'), f.__file__)",
+    )
+    assert out.strip() == "['w.txt'] /.frozen/nbkit/proto/frame.py"
