@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,19 @@ def test_frozen_app_is_importable_but_not_listed_and_rm_r_root_empties_the_flash
         "print(os.listdir('/'), f.__file__)",
     )
     assert out.strip() == "['w.txt'] /.frozen/nbkit/proto/frame.py"
+
+
+PYBOARD = Path(__file__).parent / "pyboard" / "pyboard.py"
+
+
+def test_pyboard_py_copies_lists_and_executes(board: VBoardProcess, tmp_path: Path) -> None:
+    pyboard = [sys.executable, str(PYBOARD), "--device", board.console]
+    src = tmp_path / "data.txt"
+    src.write_text("line one\nline two\n")
+    run(*pyboard, "-f", "cp", str(src), ":pb.txt")
+    assert "pb.txt" in run(*pyboard, "-f", "ls", ":")
+    back = tmp_path / "back.txt"
+    run(*pyboard, "-f", "cp", ":pb.txt", str(back), cwd=tmp_path)  # fs_get wants CRLF
+    assert back.read_text() == src.read_text()
+    assert run(*pyboard, "-c", "print(6 * 7)\nprint('b')").replace("\r\n", "\n") == "42\nb\n"
+    run(*pyboard, "-f", "rm", ":pb.txt")
