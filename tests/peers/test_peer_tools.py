@@ -15,10 +15,15 @@ pytestmark = pytest.mark.e2e
 
 
 def run(*argv: str, cwd: Path | None = None, timeout: float = 30) -> str:
-    done = subprocess.run(
-        argv, check=False, capture_output=True, text=True, timeout=timeout, cwd=cwd
-    )
-    assert done.returncode == 0, f"{argv}: {done.stdout}{done.stderr}"
+    for attempt in range(2):
+        done = subprocess.run(
+            argv, check=False, capture_output=True, text=True, timeout=timeout, cwd=cwd
+        )
+        # rshell waits a fixed 2 s for each transfer ack: a host too busy to schedule the board
+        # in time gets one more try (a real failure fails twice)
+        if done.returncode == 0 or "timed out or error in transfer" not in done.stderr:
+            break
+    assert done.returncode == 0, f"{argv} (attempt {attempt + 1}): {done.stdout}{done.stderr}"
     return done.stdout
 
 
@@ -70,37 +75,52 @@ KNOWN_DIFFS = {
 }
 
 
-def test_mpremote_upstream_suite(board: VBoardProcess, tmp_path: Path) -> None:
-    suite = tmp_path / "suite"
-    subprocess.run(["cp", "-r", str(SUITE), str(suite)], check=True)
-    wrapper = tmp_path / "mpremote-vboard"
+SCRIPTS = sorted(p.name for p in SUITE.glob("test_*.sh"))
+
+
+@pytest.fixture(scope="module")
+def suite(board: VBoardProcess, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the upstream scripts (they write .out files) and MPREMOTE pointed at the board."""
+    tmp = tmp_path_factory.mktemp("mpremote")
+    subprocess.run(["cp", "-r", str(SUITE), str(tmp / "suite")], check=True)
+    wrapper = tmp / "mpremote-vboard"
     wrapper.write_text(f'#!/bin/sh\nexec "{BIN / "mpremote"}" connect {board.console} "$@"\n')
     wrapper.chmod(0o755)
+    return tmp
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_mpremote_upstream_script(suite: Path, script: str) -> None:
     done = subprocess.run(
-        ["bash", "./run-mpremote-tests.sh"],
-        check=False,
-        cwd=suite,
-        env={"MPREMOTE": str(wrapper), "PATH": f"{BIN}:/usr/bin:/bin"},
+        ["bash", "./run-mpremote-tests.sh", f"./{script}"],
+        cwd=suite / "suite",
+        env={"MPREMOTE": str(suite / "mpremote-vboard"), "PATH": f"{BIN}:/usr/bin:/bin"},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=60,
+        check=False,
     )
-    results: dict[str, str] = {}
-    diffs: dict[str, set[str]] = {}
-    current = ""
-    for line in done.stdout.splitlines():
-        if line.startswith("./test_") and ": " in line:
-            current, _, verdict = line[2:].partition(": ")
-            results[current] = verdict
-            diffs[current] = set()
-        elif line[:2] in ("< ", "> "):
-            diffs[current].add(line)
-    assert len(results) == 7, done.stdout + done.stderr
-    for name, verdict in results.items():
-        if name not in KNOWN_DIFFS:
-            assert verdict == "OK", f"{name}: {verdict}\n{done.stdout}"
-        elif KNOWN_DIFFS[name] is not None:
-            assert verdict == "FAIL" and diffs[name] <= KNOWN_DIFFS[name], done.stdout
+    head, _, rest = done.stdout.partition("\n")
+    verdict = head.partition(": ")[2]
+    diff = {line for line in rest.splitlines() if line[:2] in ("< ", "> ")}
+    if script not in KNOWN_DIFFS:
+        assert verdict == "OK", done.stdout + done.stderr
+    elif KNOWN_DIFFS[script] is not None:
+        assert verdict == "FAIL" and diff <= KNOWN_DIFFS[script], done.stdout
+    else:
+        assert verdict in ("OK", "FAIL"), done.stdout + done.stderr
+
+
+def test_the_vendored_suite_is_the_documented_one() -> None:
+    assert SCRIPTS == [
+        "test_errno.sh",
+        "test_eval_exec_run.sh",
+        "test_filesystem.sh",
+        "test_mip_local_install.sh",
+        "test_recursive_cp.sh",
+        "test_resume.sh",
+        "test_unicode.sh",
+    ]
 
 
 def test_frozen_app_is_importable_but_not_listed_and_rm_r_root_empties_the_flash(
