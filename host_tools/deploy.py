@@ -118,6 +118,28 @@ def plan(local: dict[str, str], remote: dict[str, str], full: bool = False) -> P
     return result
 
 
+_HAS = """\
+import os
+def _nb_has(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+"""
+
+
+def shadowing_sources(device: Device, local: dict[str, str]) -> list[str]:
+    """Sources on the device that would shadow a deployed .mpy (MicroPython imports x.py before
+    x.mpy): what `mpremote mip install` of firmware/package.json put there. Removed by the
+    deploy's applier with the files the build no longer has."""
+    twins = sorted(p[: -len(".mpy")] + ".py" for p in local if p.endswith(".mpy"))
+    if not twins:
+        return []
+    device.exec(_HAS)
+    return [str(p) for p in device.eval(f"[p for p in {twins!r} if _nb_has(p)]")]
+
+
 def check_mpy(device_mpy: int, board: dict[str, Any], build_dir: Path) -> None:
     """Refuse a deploy the device could not load, with the reason and what to do."""
     version, sub, arch_idx = device_mpy & 0xFF, (device_mpy >> 8) & 3, (device_mpy >> 10) & 0xF
@@ -235,6 +257,7 @@ def deploy(
         device.exec(APPLIER)
     local = local_manifest(build_dir)
     todo = plan(local, device.read_json(MANIFEST) or {}, full=full)
+    todo.remove = sorted(set(todo.remove) | set(shadowing_sources(device, local)))
     if not todo.copy and not todo.remove:
         return todo
     device.exec(_CLEAR_STAGE)

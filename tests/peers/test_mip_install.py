@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from host_tools import REPO_ROOT, packaging
+from host_tools.cli import main
 from tests.peers.conftest import BIN
 from tests.support.vboard import VBoardProcess
 
@@ -21,7 +22,8 @@ def test_the_manifest_and_mip_packages_agree_with_the_firmware_files() -> None:
 def test_mip_install_from_a_local_path_then_the_board_boots_the_installed_app(
     tmp_path: Path,
 ) -> None:
-    with VBoardProcess(tmp_path / "flash.img") as vb:
+    # 2 MiB: the sources mip installs and the .mpy a deploy stages beside them
+    with VBoardProcess(tmp_path / "flash.img", "--flash-size", str(2 * 1024 * 1024)) as vb:
         vb.expect(b"not provisioned")  # the frozen app: a factory-new board
         done = subprocess.run(
             [
@@ -50,3 +52,20 @@ def test_mip_install_from_a_local_path_then_the_board_boots_the_installed_app(
         vb.expect(b">>> ")
         vb.write(b"import sys; print(sys.modules['nbkit.app.device'].__file__)\r")
         assert vb.expect(rb"\r\n(\S+)\r\n>>> ").group(1) == b"nbkit/app/device.py"
+        # nbkit deploy over it: the .mpy build replaces the sources mip left (x.py would shadow
+        # x.mpy), in the same atomic switch as every deploy
+        assert main(["deploy", "--board", "unix_sim", "--port", vb.console, "--json"]) == 0
+        done = subprocess.run(
+            [str(BIN / "mpremote"), "connect", vb.console, "exec", SHOW],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.stdout.split() == ["[]", "nbkit/app/device.mpy"], done.stdout + done.stderr
+
+
+SHOW = (
+    "import os, nbkit.app.device as d\n"
+    "print([f for f in os.listdir('nbkit/app') if f.endswith('.py')]); print(d.__file__)"
+)
