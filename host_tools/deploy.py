@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +172,15 @@ class Device:
         try:
             # reads time out (1 s each), so a silent board ends in an error, never a hang
             self.t = SerialTransport(port, baudrate=baud, timeout=1)
-            self.t.enter_raw_repl(soft_reset=False, timeout_overall=timeout_s)
+            # mpremote checks its overall timeout only between silent reads: a board that keeps
+            # printing (waking and sleeping, its Ctrl-C lost while asleep) would hold it
+            # forever, so a timer aborts the read in progress once the time is up
+            stop = threading.Timer(timeout_s, self.t.serial.cancel_read)
+            stop.start()
+            try:
+                self.t.enter_raw_repl(soft_reset=False, timeout_overall=timeout_s)
+            finally:
+                stop.cancel()
         except (TransportError, OSError) as exc:
             raise CommandError(
                 f"cannot reach a MicroPython REPL on {port}: {exc}; check the port, that no "
