@@ -41,6 +41,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"UDP control port on 127.0.0.1 (default: ${ENV_PORT})",
     )
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a reply")
+    parser.add_argument(
+        "--json", action="store_true", help="print {command, reply} (status: its document) as JSON"
+    )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     pulse = sub.add_parser("pulse", help="N pulses on a pulse input (e.g. pulse_a)")
     pulse.add_argument("channel", help="the pin: pulse_a, pulse_b, ...")
@@ -59,7 +62,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     pin.add_argument("value", type=int)
     sub.add_parser("wake", help="end a deep sleep now")
     status = sub.add_parser("status", help="the board's state (pins, boots, mode, virtual time)")
-    status.add_argument("--json", action="store_true", help="print the JSON document as is")
+    status.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print the JSON document"
+    )
 
 
 def _port(args: argparse.Namespace) -> int:
@@ -93,11 +98,12 @@ def command_text(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    reply = send_control(_port(args), command_text(args), timeout=args.timeout)
+    text = command_text(args)
+    reply = send_control(_port(args), text, timeout=args.timeout)
     if reply.startswith("error"):
         raise CommandError(f"board: {reply[len('error') :].strip()}")
     if args.action != "status":
-        print(reply)
+        print(json.dumps({"command": text, "reply": reply}) if args.json else reply)
         return 0
     doc = json.loads(reply)
     if args.json:

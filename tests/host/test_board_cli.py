@@ -27,6 +27,9 @@ def test_board_pulses_magnet_smoke_power_and_status(tmp_path: Path, capsys) -> N
         assert doc["pins"]["pulse_a"]["falling"] == 3
         assert doc["pins"]["tamper"]["value"] == 0
         assert doc["pins"]["smoke_adc"]["value"] == 42000
+        capsys.readouterr()
+        assert main([*port, "--json", "magnet", "off"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"command": "set tamper 1", "reply": "ok"}
         assert main([*port, "power", "cut"]) == 0
         assert vb.status()["state"] == "off"
         assert main([*port, "power", "restore"]) == 0
