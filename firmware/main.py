@@ -2,7 +2,7 @@
 import os
 import sys
 
-# Finish a deploy that was committed but cut before it completed (see host_tools/deploy.py):
+# Finish a deploy that was committed but cut before it completed (see host_tools/device/deploy.py):
 # while .deploy/journal.json exists, the applier renames the staged files into place.
 try:
     os.stat(".deploy/journal.json")

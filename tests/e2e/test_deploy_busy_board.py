@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.deploy import Device
+from host_tools.device.deploy import Device
 from host_tools.errors import CommandError
 from tests.support.vboard import VBoardProcess
 

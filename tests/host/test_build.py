@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from host_tools import FIRMWARE_DIR, build
+from host_tools import FIRMWARE_DIR
 from host_tools.cli import main
+from host_tools.device import build
 from host_tools.errors import CommandError
 
 

@@ -21,5 +21,5 @@ def test_every_help_shows_an_example(name: str, capsys) -> None:
 def test_every_example_is_a_valid_command_line(name: str) -> None:
     argv = shlex.split(EXAMPLES[name])
     assert argv[:2] == ["nbkit", name]
-    args = cli._parser().parse_args(argv[1:])
+    args = cli._parser(name).parse_args(argv[1:])
     assert args._module == cli._COMMANDS[name][0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from host_tools.progress import Progress
+from host_tools.device.progress import Progress
 
 
 def test_a_log_gets_one_plain_line_per_ten_percent_and_no_carriage_return() -> None:

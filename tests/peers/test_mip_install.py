@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import REPO_ROOT, packaging
+from host_tools import REPO_ROOT
 from host_tools.cli import main
+from host_tools.device import packaging
 from tests.peers.conftest import BIN
 from tests.support.vboard import VBoardProcess
 

@@ -1,0 +1,244 @@
+"""`nbkit emulate`: a BC95/BC28 modem on a pty, with a network model, real UDP and faults.
+
+The first line on stdout is the pty device path (``/dev/pts/N``) for the DTE to open (the
+MicroPython ``execpty:`` convention); the emulator serves until SIGINT/SIGTERM, then exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO
+
+from nbkit.lte import timers  # type: ignore[import-not-found,unused-ignore]
+
+from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.modem import ModemOptions
+from host_tools.emulator.network import NetworkConfig
+from host_tools.emulator.persona import PERSONAS
+from host_tools.emulator.scenario import Scenario, load
+from host_tools.energy.timing import DEFAULT as TIMING
+from host_tools.errors import CommandError
+
+_EPILOG = """\
+virtual time: virtual_s = EPOCH + (time.time() - WALL_START) * SCALE. Without --clock the
+emulator picks WALL_START = now, EPOCH = now (whole second) and prints `--clock W,E,S` on
+stderr, to be given to the virtual board so both share one clock.
+
+outputs: --spy FILE gets every UART byte both ways (and each UDP datagram) as JSON Lines
+{"wall","t","dir","hex","text"}; --timeline FILE gets the modem state timeline as JSON Lines
+{"t","state","ce"} with states off/boot/search/connected/tx/idle/edrx/psm (docs/architecture.md).
+
+scenario file (JSON, or TOML when the name ends in .toml): {"faults": [ ... ]}, each fault a
+"kind" plus a trigger. Command faults use "match" (normalised command prefix such as
+"AT+NSOST="), "nth" (default 1) and "times" (default 1):
+  error [cme]            answer ERROR / +CME ERROR: <cme> instead of executing
+  drop                   execute, send no response       delay seconds  respond later
+  garbage hex            bytes before the response       split [at_byte] [pause]  two writes
+  urc_before_ok urc      a URC line between the response and OK
+  reboot [cause]         no answer; the module resets mid-command
+Clock faults use "at" (virtual seconds after start):
+  coverage_loss duration [stat=2|0]   deny_psm [duration]   uplink_busy sends (CME 159)
+  ce_level level   garbage hex   urc urc   reboot [cause]   pdpdeact (ec200/bc26)
+example: {"faults": [{"kind": "error", "match": "AT+NSOST=", "nth": 2, "cme": 159},
+                     {"kind": "coverage_loss", "at": 120, "duration": 60}]}
+"""
+
+
+def _bits(check: Callable[[str], object], what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        bits = text.strip('"')
+        try:
+            check(bits)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{what}: {exc}") from None
+        return bits
+
+    return parse
+
+
+def _digits(lo: int, hi: int, what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if not (text.isdigit() and lo <= len(text) <= hi):
+            raise argparse.ArgumentTypeError(f"{what} must be {lo}-{hi} digits, got {text!r}")
+        return text
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seconds must be >= 0, got {text!r}")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _EPILOG
+    add = parser.add_argument
+    add(
+        "--modem",
+        choices=sorted(PERSONAS),
+        default="bc28",
+        help="persona: bc95 (512-byte datagrams, NSONMI mode 1 only), bc28 (default), "
+        "ec200 (LTE Cat1, QI sockets + MQTT) or bc26 (NB-IoT, QI sockets + MQTT)",
+    )
+    clock = parser.add_mutually_exclusive_group()
+    clock.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="SCALE",
+        help="virtual seconds per wall second (default 1)",
+    )
+    clock.add_argument(
+        "--clock",
+        metavar="WALL_START,EPOCH,SCALE",
+        help="share an existing virtual clock (see below)",
+    )
+    add("--scenario", type=Path, metavar="FILE", help="fault-injection scenario (JSON/TOML)")
+    add("--spy", type=Path, metavar="FILE", help="log every byte both ways (JSON Lines)")
+    add("--timeline", type=Path, metavar="FILE", help="modem state timeline (JSON Lines)")
+    add("--imei", type=_digits(15, 15, "IMEI"), default=ModemOptions.imei)
+    add("--imsi", type=_digits(6, 15, "IMSI"), default=ModemOptions.imsi)
+    add("--iccid", type=_digits(19, 20, "ICCID"), default=ModemOptions.iccid)
+    net = parser.add_argument_group("network model (virtual seconds)")
+    net.add_argument(
+        "--reg-delay",
+        type=_seconds,
+        default=NetworkConfig.reg_delay,
+        help="search time before registration (default: attach_s of the shared timing model "
+        "for the CE level, " + "/".join(f"{v:g}" for v in TIMING.attach_s) + " s)",
+    )
+    net.add_argument(
+        "--rrc-inactivity",
+        type=_seconds,
+        default=NetworkConfig.rrc_inactivity,
+        help="RRC release after this much silence (default %(default)s)",
+    )
+    net.add_argument(
+        "--release-delay",
+        type=_seconds,
+        default=NetworkConfig.release_delay,
+        help="release after NSOSTF 0x200 / the 0x400 reply (default %(default)s)",
+    )
+    net.add_argument(
+        "--deny-psm",
+        action="store_true",
+        help="the network never grants PSM (the module stays in idle DRX)",
+    )
+    net.add_argument(
+        "--nw-tau",
+        type=_bits(timers.decode_t3412, "--nw-tau"),
+        metavar="BITS",
+        help="T3412 the network grants instead of the requested",
+    )
+    net.add_argument(
+        "--nw-active",
+        type=_bits(timers.decode_t3324, "--nw-active"),
+        metavar="BITS",
+        help="T3324 the network grants instead of the requested",
+    )
+    net.add_argument(
+        "--nw-edrx",
+        type=_bits(timers.decode_edrx_ms, "--nw-edrx"),
+        metavar="BITS",
+        help="eDRX cycle the network grants (4 bits)",
+    )
+    net.add_argument(
+        "--ce-level",
+        type=int,
+        choices=(0, 1, 2),
+        default=0,
+        help="coverage enhancement level (tx time, CSQ, NUESTATS)",
+    )
+    mod = parser.add_argument_group("module behaviour")
+    mod.add_argument(
+        "--boot-time",
+        type=_seconds,
+        default=ModemOptions.boot_time,
+        help="reset to banner (default %(default)s)",
+    )
+    mod.add_argument(
+        "--first-command-error",
+        action="store_true",
+        help="the first command after each boot answers ERROR",
+    )
+    mod.add_argument("--echo", action="store_true", help="start with echo on (ATE1)")
+    add(
+        "--json",
+        action="store_true",
+        help="after stopping, print the counters as one JSON line on stdout",
+    )
+
+
+def options_from_args(args: argparse.Namespace) -> ModemOptions:
+    """The ModemOptions an argument namespace describes."""
+    return ModemOptions(
+        persona=args.modem,
+        imei=args.imei,
+        imsi=args.imsi,
+        iccid=args.iccid,
+        boot_time=args.boot_time,
+        first_command_error=args.first_command_error,
+        echo=args.echo,
+        network=NetworkConfig(
+            reg_delay=args.reg_delay,
+            rrc_inactivity=args.rrc_inactivity,
+            release_delay=args.release_delay,
+            deny_psm=args.deny_psm,
+            nw_tau=args.nw_tau,
+            nw_active=args.nw_active,
+            nw_edrx=args.nw_edrx,
+            ce=args.ce_level,
+        ),
+    )
+
+
+def _open(stack: ExitStack, path: Path | None) -> IO[str] | None:
+    if path is None:
+        return None
+    try:
+        return stack.enter_context(open(path, "w", encoding="utf-8"))  # noqa: SIM115
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from host_tools.emulator.server import Emulator
+
+    scenario = load(args.scenario) if args.scenario else Scenario()
+    if args.clock:
+        clock = VirtualClock.parse(args.clock)
+    else:
+        clock = VirtualClock.starting_now(args.time_scale)
+        print(f"nbkit emulate: --clock {clock.triple()}", file=sys.stderr, flush=True)
+    with ExitStack() as stack:
+        emu = Emulator(
+            options_from_args(args),
+            clock,
+            scenario,
+            spy_stream=_open(stack, args.spy),
+            timeline_stream=_open(stack, args.timeline),
+        )
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: emu.stop())
+        print(emu.path, flush=True)
+        emu.serve()
+        if args.json:
+            stats = dict(
+                emu.modem.stats,
+                dropped_uart_bytes=emu.output.dropped,
+                dropped_downlink=emu.modem.net.dropped_downlink,
+            )
+            print(json.dumps(stats), flush=True)
+    return 0

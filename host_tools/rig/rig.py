@@ -1,0 +1,446 @@
+"""The virtual rig: collector + modem emulator + virtual board, wired and started together.
+
+Used by `nbkit demo`, the end-to-end tests and the HIL plugin's default target. Everything is
+real: the collector is a UDP server on 127.0.0.1 with an SQLite file, the emulator serves a pty
+and sends real datagrams, the virtual board runs `firmware/main.py` in the MicroPython unix port
+on a littlefs image. Device and emulator share one virtual clock (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tty
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbkit import profiles
+
+from host_tools.errors import CommandError
+
+EPOCH = 1_764_000_000.0  # virtual time at the start of a rig run (2025-11-24 16:00 UTC)
+
+
+@dataclass
+class RigOptions:
+    """What to run: the device's config and the virtual world around it."""
+
+    scale: float = 2400.0
+    modem: str = "bc28"  # emulator persona; the virtual board's data names the same model
+    transport: str = "udp"  # udp | tcp | mqtt | coap: how uplinks reach the collector
+    device_id: int = 1042
+    read_interval_s: int = 900
+    report_interval_s: int = 14400
+    emulator_args: list[str] = field(default_factory=list)
+    vboard_args: list[str] = field(default_factory=list)
+    #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | heat-mbus
+    #: | smoke
+    profile: str = "water"
+    #: extra `nbkit meterbus` options for the meter-bus profiles (e.g. ["--set", "total=1234"])
+    meterbus_args: list[str] = field(default_factory=list)
+    #: smoke profile: heartbeat interval (config heartbeat_s)
+    heartbeat_s: int = 86400
+
+
+def meterbus_args(profile: str) -> list[str] | None:
+    """The `nbkit meterbus` options of the meter a profile reads (None: no meter bus), from
+    the profile registry (firmware/nbkit/profiles.py): protocol, CJ/T 188 meter type."""
+    _, _, bus, medium, _ = profiles.get(profile)
+    if bus is None:
+        return None
+    if bus == "mbus":  # a heat meter at primary address 5, read through 0xFE (the one slave)
+        return ["--protocol", bus, "--meter-type", medium, "--address", "5"]
+    return ["--protocol", bus] + (["--meter-type", medium] if bus == "cjt188" else [])
+
+
+#: pin levels at power-up per profile: a clean smoke chamber, a full battery (mV on the
+#: virtual board), the detector on its base (tamper switch pressed = 0), button released
+PROFILE_PINS = {"smoke": {"smoke_adc": 8000, "battery_adc": 3600, "tamper": 0, "button": 1}}
+
+
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+TRANSPORTS = ("udp", "tcp", "mqtt", "coap")
+#: the virtual board whose data names each emulated modem model
+BOARD_FOR_MODEM = {"bc28": "unix_sim", "ec200": "unix_sim_ec200"}
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _nbkit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "host_tools", *args]
+
+
+def _read_first_lines(proc: subprocess.Popen[str], n: int, timeout: float, what: str) -> list[str]:
+    """The first n stdout lines of a starting process (a reader thread, so no buffering trap)."""
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    lines: list[str] = []
+
+    def read() -> None:
+        while len(lines) < n:
+            line = stdout.readline()
+            if not line:
+                return
+            lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if len(lines) < n:
+        code = proc.poll()
+        state = (
+            f"exited at start (code {code})"
+            if code is not None
+            else (f"did not start within {timeout} s")
+        )
+        raise CommandError(f"{what} {state}")
+    return lines
+
+
+class Rig:
+    """A running collector, emulator and virtual board in ``workdir``; ``stop()`` ends them."""
+
+    def __init__(self, workdir: Path, options: RigOptions | None = None) -> None:
+        self.workdir = workdir
+        self.opt = options or RigOptions()
+        self.wall_start = time.time()
+        self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},{self.opt.scale:g}"
+        self.procs: dict[str, subprocess.Popen[str]] = {}
+        self.uplinks: list[dict[str, Any]] = []
+        self.console_lines: list[str] = []
+        self.on_uplink: Callable[[dict[str, Any]], None] | None = None
+        self.on_console: Callable[[str], None] | None = None
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Condition()
+        self.console_path = ""
+        self.control_addr: tuple[str, int] = ("127.0.0.1", 0)
+        self.collector_port = 0
+        self.server: tuple[str, int] = ("127.0.0.1", 0)  # what the device config points to
+        self.broker: Any = None
+        self._console_fd = -1
+        self.meterbus_path = ""
+        self.meterbus_control: tuple[str, int] | None = None
+
+    # -- paths --------------------------------------------------------------------------
+
+    def path(self, name: str) -> Path:
+        return self.workdir / name
+
+    # -- start --------------------------------------------------------------------------
+
+    def start(self) -> Rig:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.collector_port = free_udp_port()
+        self._start_broker()
+        self._provision()
+        self._start_collector()
+        modem_port = self._start_emulator()
+        self._start_meterbus()
+        self._start_vboard(modem_port)
+        return self
+
+    def _provision(self) -> None:
+        """The documented key flow (docs/keys.md): `keys new_key`, then the intervals."""
+        from nbkit.store import config
+
+        from host_tools.device.keys import new_key
+
+        keys, cfg_path = self.path("keys.json"), self.path("device.json")
+        for p in (keys, cfg_path):
+            p.unlink(missing_ok=True)
+        new_key(
+            self.opt.device_id,
+            keys,
+            config_path=cfg_path,
+            server=f"{self.server[0]}:{self.server[1]}",
+        )
+        cfg = json.loads(cfg_path.read_text())
+        cfg.update(
+            read_interval_s=self.opt.read_interval_s,
+            report_interval_s=self.opt.report_interval_s,
+            transport=self.opt.transport,
+        )
+        cfg.update(profile=self.opt.profile, heartbeat_s=self.opt.heartbeat_s)
+        cfg_path.write_text(json.dumps(config.validate(cfg), indent=2))
+
+    def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[str]:
+        err = open(self.path(f"{name}.stderr"), "w")  # noqa: SIM115 - lives with the process
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            cwd=self.workdir,
+            start_new_session=True,
+        )
+        self.procs[name] = proc
+        return proc
+
+    def _start_collector(self) -> None:
+        proc = self._spawn(
+            "collector",
+            _nbkit(
+                "collect",
+                "--listen",
+                f"127.0.0.1:{self.collector_port}",
+                *self._intake_args(),
+                "--db",
+                str(self.path("collector.db")),
+                "--keys",
+                str(self.path("keys.json")),
+                "--json",
+            ),
+        )
+        self._thread(self._collector_reader, proc)
+        deadline = time.monotonic() + 10
+        while "listening" not in self.path("collector.stderr").read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise CommandError(
+                    "the collector did not start: " + self.path("collector.stderr").read_text()
+                )
+            time.sleep(0.02)
+
+    def _start_broker(self) -> None:
+        """Where the device sends: the collector's UDP/TCP/CoAP intake, or an MQTT broker."""
+        transport = self.opt.transport
+        if transport not in TRANSPORTS:
+            raise CommandError(f"unknown transport {transport!r}: one of {', '.join(TRANSPORTS)}")
+        if transport == "udp":
+            self.server = ("127.0.0.1", self.collector_port)
+        elif transport == "mqtt":
+            from host_tools.collector.broker import BrokerProcess, free_port
+
+            self.broker = BrokerProcess("127.0.0.1", free_port())
+            self.broker.start()
+            self.server = ("127.0.0.1", self.broker.port)
+        else:
+            port = free_udp_port() if transport == "coap" else _free_tcp_port()
+            self.server = ("127.0.0.1", port)
+
+    def _intake_args(self) -> list[str]:
+        if self.opt.transport == "udp":
+            return []
+        return [f"--{self.opt.transport}", f"{self.server[0]}:{self.server[1]}"]
+
+    def _start_emulator(self) -> str:
+        proc = self._spawn(
+            "emulator",
+            _nbkit(
+                "emulate",
+                "--modem",
+                self.opt.modem,
+                "--clock",
+                self.clock_arg,
+                "--timeline",
+                str(self.path("timeline.jsonl")),
+                "--spy",
+                str(self.path("spy.jsonl")),
+                *self.opt.emulator_args,
+            ),
+        )
+        return _read_first_lines(proc, 1, 15, "the modem emulator")[0]
+
+    def _start_vboard(self, modem_port: str) -> None:
+        # The board runs the firmware as a board does: compiled .mpy files (source compiled on
+        # the device would not fit its heap), mounted read-only as the board's built-in code.
+        from host_tools.device.build import build_board
+
+        board = BOARD_FOR_MODEM.get(self.opt.modem)
+        if board is None:
+            raise CommandError(
+                f"no virtual board for modem {self.opt.modem!r}: "
+                f"one of {', '.join(BOARD_FOR_MODEM)}"
+            )
+        build_board(board, self.path("app"))
+        proc = self._spawn(
+            "vboard",
+            _nbkit(
+                "vboard",
+                "--console",
+                "--flash",
+                str(self.path("flash.img")),
+                "--modem-port",
+                modem_port,
+                "--clock",
+                self.clock_arg,
+                "--seed-config",
+                str(self.path("device.json")),
+                "--board",
+                board,
+                "--app",
+                str(self.path("app") / board),
+                *self._profile_vboard_args(),
+                *self.opt.vboard_args,
+            ),
+        )
+        console, control = _read_first_lines(proc, 2, 15, "the virtual board")
+        self.console_path = console
+        host, port = control.split()[1].rsplit(":", 1)
+        self.control_addr = (host, int(port))
+        self._console_fd = os.open(console, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self._console_fd)
+        self._thread(self._console_reader)
+
+    def _start_meterbus(self) -> None:
+        """The emulated meter on the meter bus, for the profiles that read one."""
+        protocol = meterbus_args(self.opt.profile)
+        if protocol is None:
+            return
+        proc = self._spawn(
+            "meterbus",
+            _nbkit(
+                "meterbus",
+                *protocol,
+                "--control-port",
+                "0",
+                "--clock",
+                self.clock_arg,
+                *self.opt.meterbus_args,
+            ),
+        )
+        path, control = _read_first_lines(proc, 2, 15, "the meter-bus emulator")
+        self.meterbus_path = path
+        host, port = control.split()[1].rsplit(":", 1)
+        self.meterbus_control = (host, int(port))
+
+    def _profile_vboard_args(self) -> list[str]:
+        args = ["--meterbus-port", self.meterbus_path] if self.meterbus_path else []
+        for name, value in PROFILE_PINS.get(self.opt.profile, {}).items():
+            args += ["--pin", f"{name}={value}"]
+        return args
+
+    def meter(self, command: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        """One JSON command on the meter emulator's control port (see `nbkit meterbus --help`)."""
+        if self.meterbus_control is None:
+            raise CommandError(f"profile {self.opt.profile!r} has no meter bus")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(timeout)
+            s.sendto(json.dumps(command).encode(), self.meterbus_control)
+            reply: dict[str, Any] = json.loads(s.recv(65536))
+            return reply
+
+    def _thread(self, target: Callable[..., None], *args: Any) -> None:
+        t = threading.Thread(target=target, args=args, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    # -- readers ------------------------------------------------------------------------
+
+    def _collector_reader(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "uplink":
+                event["virtual_t"] = self.virtual_now()
+                with self._lock:
+                    self.uplinks.append(event)
+                    self._lock.notify_all()
+                if self.on_uplink:
+                    self.on_uplink(event)
+
+    def _console_reader(self) -> None:
+        buf = b""
+        while True:
+            try:
+                data = os.read(self._console_fd, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data
+            *lines, buf = re.split(rb"\r?\n", buf)
+            for raw in lines:
+                line = raw.decode(errors="replace")
+                with self._lock:
+                    self.console_lines.append(line)
+                    self._lock.notify_all()
+                if self.on_console:
+                    self.on_console(line)
+
+    # -- while running ------------------------------------------------------------------
+
+    def virtual_now(self) -> float:
+        return EPOCH + (time.time() - self.wall_start) * self.opt.scale
+
+    def wall_for(self, virtual_s: float) -> float:
+        """Wall seconds that virtual_s of device time take."""
+        return virtual_s / self.opt.scale
+
+    def control(self, command: str, timeout: float = 5.0) -> str:
+        """One command on the virtual board's control channel (see `nbkit vboard --help`)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(timeout)
+            s.sendto(command.encode(), self.control_addr)
+            return s.recv(65536).decode()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait (wall seconds) until predicate() holds; re-checked on every uplink/console line."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(min(left, 0.2))
+        return True
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                err = self.path(f"{name}.stderr").read_text()[-2000:]
+                raise CommandError(f"the {name} stopped (code {proc.returncode}):\n{err}")
+
+    # -- stop ---------------------------------------------------------------------------
+
+    def stop(self) -> dict[str, int | None]:
+        """SIGTERM every process (board first), wait, and return their exit codes."""
+        codes: dict[str, int | None] = {}
+        for name in ("vboard", "meterbus", "emulator", "collector"):
+            proc = self.procs.get(name)
+            if proc is None:
+                continue
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                codes[name] = proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                codes[name] = proc.wait()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+        if self._console_fd >= 0:
+            os.close(self._console_fd)
+            self._console_fd = -1
+        for t in self._threads:
+            t.join(2)
+        return codes
+
+    def __enter__(self) -> Rig:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

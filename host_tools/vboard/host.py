@@ -1,0 +1,519 @@
+"""The host process of one virtual board: MicroPython process, console relay, pins, power.
+
+See host_tools/vboard/command.py for what the board is and the control protocol.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import socket
+import tempfile
+import termios
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from host_tools.device import boards
+from host_tools.vboard.mpy import micropython_binary
+from host_tools.vboard.parts import (
+    BINARY_START,
+    BLOCK_SIZE,
+    BOOT_CODE,
+    EXIT_KEY,
+    FRIENDLY_MARK,
+    IN_LIMIT,
+    MAX_PULSES,
+    OUT_LIMIT,
+    RAW_BANNER,
+    SOFT_REBOOT,
+    STOP,
+    UNIX_BANNER,
+    WAKEUP,
+    Options,
+    PinState,
+    drain_wakeup,
+    log,
+    uart_line_discipline,
+)
+
+
+@dataclass
+class _Child:
+    pid: int
+    fd: int
+    killed_by_host: str | None = None  # why the host killed it: "power", "stop"
+    filter_banner: bool = False  # strip the unix REPL banner until the raw banner shows
+    pending: bytearray = field(default_factory=bytearray)
+
+
+class VBoard:
+    """The host side of one virtual board: console relay, pins, power, clock."""
+
+    def __init__(self, opts: Options, console_in: int, console_out: int) -> None:
+        self.o = opts
+        self.cin, self.cout = console_in, console_out
+        self.pins = {name: PinState(opts.pin_levels.get(name, 1)) for name in opts.board["pins"]}
+        self.child: _Child | None = None
+        self.state = "off"  # running | sleeping | off
+        self.raw_mode = False
+        self.boots = 0
+        self.last_boot: dict[str, str | None] = {"cause": None, "wake": None}
+        self.wake_at: float | None = None
+        self.wake_pins: dict[str, int] = {}
+        self.child_addr: tuple[str, int] | None = None
+        self.schedule: list[tuple[float, str, int]] = []  # (wall time, pin, value)
+        self.out_buf = bytearray()
+        self.in_buf = bytearray()
+        self.dropped = 0
+        self.tail = b""
+        self.last_cr = False  # the last console byte was CR (cooked output: LF -> CRLF)
+        self.binary = False  # raw binary output (sys.stdout.buffer) until the next boot
+        self.stop = False
+        self.cut_next: tuple[int, bool] | None = (
+            (opts.cut_at_write, opts.torn) if opts.cut_at_write else None
+        )
+        self.cut_armed: tuple[int, bool] | None = None
+        self.cuts: list[int] = []  # flash write index of every power cut the board reported
+        self.failure: str | None = None
+        self.cin_open = True
+        self.tmp = tempfile.TemporaryDirectory(prefix="nbkit-vboard-")
+        self.runtime = Path(self.tmp.name) / "board.json"
+        self.ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.ctl.bind(("127.0.0.1", opts.control_port))
+        self.ctl.setblocking(False)
+
+    @property
+    def control_port(self) -> int:
+        """The UDP port of the control channel on 127.0.0.1."""
+        return int(self.ctl.getsockname()[1])
+
+    # ---- the MicroPython process -------------------------------------------------------------
+
+    def _write_runtime(self, mode: str, cause: str, wake: str | None) -> None:
+        rt = {
+            "flash": str(self.o.flash.resolve()),
+            "block_size": BLOCK_SIZE,
+            "block_count": self.o.flash.stat().st_size // BLOCK_SIZE,
+            "modem_port": self.o.modem_port,
+            "meterbus_port": self.o.meterbus_port,
+            "control": ["127.0.0.1", self.control_port],
+            "clock": [self.o.clock.wall_start, self.o.clock.epoch, self.o.clock.scale],
+            "app": str(self.o.app.resolve()),
+            "main": str(self.o.main.resolve()) if self.o.main else None,
+            "seed_config": str(self.o.seed_config.resolve()) if self.o.seed_config else None,
+            "seed_path": self.o.seed_path,
+            "mode": mode,
+            "reset_cause": cause,
+            "wake_reason": wake,
+            "boot": self.boots,
+            "cut_at_write": self.cut_armed,
+        }
+        device_board = boards.device_data(self.o.board)  # host-only sections stay here
+        self.runtime.write_text(json.dumps({**device_board, "vboard": rt}))
+
+    def spawn(
+        self, mode: str = "normal", cause: str = "power_on", wake: str | None = None
+    ) -> None:
+        """Boot a MicroPython process (`raw`: straight into the raw REPL, main.py skipped)."""
+        self.boots += 1
+        self.last_boot = {"cause": cause, "wake": wake}
+        self.cut_armed, self.cut_next = self.cut_next, None
+        self._write_runtime(mode, cause, wake)
+        argv = [
+            micropython_binary(),
+            "-X",
+            f"heapsize={self.o.heap}",
+            "-i",
+            "-c",
+            BOOT_CODE,
+        ]
+        env = dict(
+            os.environ,
+            MICROPYPATH=f".frozen:{self.o.app.resolve()}",
+            NBKIT_VBOARD=str(self.runtime),
+        )
+        fd, slave = pty.openpty()
+        uart_line_discipline(slave)  # set before anything is written to it: no echo, ever
+        pid = os.fork()
+        if pid == 0:  # the child: its own session with the pty as controlling terminal
+            try:
+                os.close(fd)
+                os.setsid()
+                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+                for std in (0, 1, 2):
+                    os.dup2(slave, std)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        os.close(slave)
+        os.set_blocking(fd, False)
+        self.child = _Child(pid, fd, filter_banner=mode == "raw")
+        self.binary = False
+        self.child_addr = None
+        self.state = "running"
+        self.raw_mode = mode == "raw"
+        self.in_buf.clear()
+        if mode == "raw":
+            self.in_buf += b"\x01"  # queued: the REPL reads it as soon as it starts
+        log(f"boot {self.boots} ({cause}{', ' + wake if wake else ''}) pid {pid} mode {mode}")
+
+    def kill_child(self, why: str) -> None:
+        """SIGKILL the MicroPython process (a power cut) and reap it."""
+        child = self.child
+        if child is None:
+            return
+        child.killed_by_host = why
+        try:
+            os.kill(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._reap(block=True)
+
+    def _reap(self, block: bool = False) -> None:
+        child = self.child
+        if child is None:
+            return
+        try:
+            pid, status = os.waitpid(child.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            pid, status = child.pid, 0
+        if pid == 0:
+            return
+        self._drain_child()
+        if child.pending:
+            self._emit(bytes(child.pending))
+        os.close(child.fd)
+        self.child = None
+        self.state = "off"
+        self._after_exit(child, status)
+
+    def _after_exit(self, child: _Child, status: int) -> None:
+        if child.killed_by_host is not None or self.stop:
+            return  # the host decides what happens next (sleep, power off, restart)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127:
+            self.failure = f"could not start {micropython_binary()} (exit code 127)"
+            self.stop = True
+            return
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            log(f"power cut (signal {sig}): booting again")
+            self.spawn("normal", "power_on" if sig == signal.SIGKILL else "hard")
+            return
+        self._emit(SOFT_REBOOT)  # the unix REPL exits on Ctrl-D: a board soft-resets
+        self.spawn("raw" if self.raw_mode else "normal", "soft")
+
+    def _drain_child(self) -> None:
+        child = self.child
+        if child is None:
+            return
+        while True:
+            try:
+                data = os.read(child.fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            self._from_child(data)
+
+    def _cook(self, data: bytes) -> bytes:
+        """A bare-metal port's console output: LF -> CRLF, as ``mp_hal_stdout_tx_strn_cooked``
+        does; the unix port leaves that to the terminal. The REPL's own CRLF stays as it is."""
+        if self.binary:
+            return data
+        cut = data.find(BINARY_START)
+        if cut >= 0:  # mpremote's mount protocol: binary until the next boot, as sent
+            self.binary = True
+            return self._cook(data[:cut]) + data[cut:]
+        head = b""
+        if self.last_cr and data.startswith(b"\n"):
+            head, data = b"\n", data[1:]  # the CR of this CRLF came at the end of the last read
+        out = head + data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        if out:
+            self.last_cr = out.endswith(b"\r")
+        return out
+
+    def _from_child(self, data: bytes) -> None:
+        child = self.child
+        data = self._cook(data)
+        scan = self.tail + data
+        raw_at, friendly_at = scan.rfind(RAW_BANNER), scan.rfind(FRIENDLY_MARK)
+        if raw_at >= 0 or friendly_at >= 0:
+            self.raw_mode = raw_at > friendly_at
+        self.tail = scan[-64:]
+        if child is not None and child.filter_banner:
+            child.pending += data
+            if RAW_BANNER not in child.pending and len(child.pending) < IN_LIMIT:
+                return
+            data = UNIX_BANNER.sub(b"", bytes(child.pending), count=1)
+            child.pending.clear()
+            child.filter_banner = False
+        self._emit(data)
+
+    def _emit(self, data: bytes) -> None:
+        self.out_buf += data
+        if len(self.out_buf) > OUT_LIMIT:
+            extra = len(self.out_buf) - OUT_LIMIT
+            del self.out_buf[:extra]
+            self.dropped += extra
+
+    # ---- power ------------------------------------------------------------------------------
+
+    def power(self, what: str) -> None:
+        """off: cut the power; on: power up if off or asleep; cycle: both."""
+        if what in ("off", "cycle"):
+            self.kill_child("power")
+            self.state, self.wake_at = "off", None
+        if what in ("on", "cycle") and self.child is None:
+            self.wake_at = None
+            self.spawn("normal", "power_on")
+
+    def _deepsleep(self, ms: int, wake_pins: dict[str, int]) -> None:
+        self.kill_child("power")
+        self.state = "sleeping"
+        self.wake_at = self.o.clock.wall_after(ms)
+        self.wake_pins = wake_pins
+        log(f"deep sleep {ms} ms (virtual), wake pins {wake_pins or '-'}")
+        for name in wake_pins:  # level-triggered: a pin already at its level wakes at once
+            if self._at_wake_level(name):
+                self._wake(name)
+                return
+
+    def _at_wake_level(self, name: str) -> bool:
+        """A wake pin's condition: level 0/1 on a digital pin; level > 1 is an analog
+        comparator threshold (the pin's value reaching it), as a smoke AFE raises its IRQ."""
+        level, value = self.wake_pins[name], self.pins[name].value
+        return value >= level if level > 1 else (1 if value else 0) == level
+
+    def _wake(self, reason: str) -> None:
+        self.wake_at = None
+        self.wake_pins = {}
+        self.spawn("normal", "deepsleep", reason)
+
+    # ---- pins -------------------------------------------------------------------------------
+
+    def set_pin(self, name: str, value: int) -> None:
+        """Drive a pin; count its edges; tell the board; wake it if it sleeps on this pin."""
+        pin = self.pins[name]
+        if value == pin.value:
+            return
+        if pin.value and not value:
+            pin.falling += 1
+        elif value and not pin.value:
+            pin.rising += 1
+        pin.value = value
+        self._to_board(pin.line(name))
+        if self.state == "sleeping" and name in self.wake_pins and self._at_wake_level(name):
+            self._wake(name)
+
+    def _to_board(self, line: str) -> None:
+        if self.child_addr is not None and self.child is not None:
+            try:
+                self.ctl.sendto(line.encode(), self.child_addr)
+            except OSError:
+                pass  # the board's socket is full: it misses the edge, the counters stay exact
+
+    def pulse(self, name: str, count: int, period_ms: float) -> None:
+        """Queue `count` pulses (level 0 for half a period, then back to 1)."""
+        start = self.schedule[-1][0] if self.schedule else time.time()
+        half = period_ms / 2 / 1000 / self.o.clock.scale
+        for i in range(count):
+            self.schedule.append((start + (2 * i) * half, name, 0))
+            self.schedule.append((start + (2 * i + 1) * half, name, 1))
+
+    def _run_schedule(self) -> None:
+        now = time.time()
+        done = 0
+        for when, name, value in self.schedule:
+            if when > now:
+                break
+            self.set_pin(name, value)
+            done += 1
+        del self.schedule[:done]
+
+    # ---- control channel --------------------------------------------------------------------
+
+    def _on_control(self) -> None:
+        while True:
+            try:
+                data, addr = self.ctl.recvfrom(512)
+            except BlockingIOError:
+                return
+            try:
+                reply = self.command(data.decode("ascii", "replace").strip(), addr)
+            except (ValueError, KeyError, IndexError) as exc:
+                reply = f"error {exc}"
+            if reply is not None:
+                self.ctl.sendto(reply.encode(), addr)
+
+    def command(self, text: str, addr: tuple[str, int]) -> str | None:
+        """Run one control command; return the reply (None: no reply)."""
+        words = text.split()
+        if not words:
+            raise ValueError("empty command")
+        cmd, args = words[0], words[1:]
+        if cmd == "hello":  # the board registers; it gets every pin's state in one datagram
+            self.child_addr = addr
+            return "\n".join(pin.line(name) for name, pin in self.pins.items())
+        if cmd == "deepsleep":
+            wake = {}
+            for item in args[1:]:
+                pin_name, _, level = item.partition("=")
+                wake[self._pin_name(pin_name)] = int(level)
+            self._deepsleep(int(args[0]), wake)
+            return None
+        if cmd == "powerfail":  # the board's flash reached the armed write: the power fails
+            self.cuts.append(int(args[0]))
+            self.kill_child("power")
+            log(f"power cut at flash write {args[0]}: booting again")
+            self.spawn("normal", "power_on")
+            return None
+        if cmd == "reset":
+            self.kill_child("power")
+            if args and args[0] == "soft":
+                self._emit(SOFT_REBOOT)
+            self.spawn("normal", "soft" if args and args[0] == "soft" else "hard")
+            return None
+        return self._user_command(cmd, args)
+
+    def _pin_name(self, name: str) -> str:
+        if name not in self.pins:
+            raise KeyError(f"unknown pin '{name}'; pins: {', '.join(self.pins)}")
+        return name
+
+    def _user_command(self, cmd: str, args: list[str]) -> str:
+        if cmd == "pulse":
+            name, count = self._pin_name(args[0]), int(args[1])
+            period = float(args[2]) if len(args) > 2 else 0.0
+            if not 0 < count <= MAX_PULSES or period < 0:
+                raise ValueError(f"pulse count must be 1..{MAX_PULSES} and period_ms >= 0")
+            if len(self.schedule) + 2 * count > 2 * MAX_PULSES:
+                raise ValueError("too many pulses queued; wait for them to play out")
+            self.pulse(name, count, period)
+            self._run_schedule()
+            return "ok"
+        if cmd == "set":
+            value = int(args[1])
+            if not 0 <= value <= 65535:
+                raise ValueError("value must be 0..65535")
+            self.set_pin(self._pin_name(args[0]), value)
+            return "ok"
+        if cmd == "get":
+            name = self._pin_name(args[0])
+            return self.pins[name].line(name)
+        if cmd == "wake":
+            if self.state == "sleeping":
+                self._wake("host")
+            return "ok"
+        if cmd == "cut":
+            index = int(args[0])
+            torn = args[1:] == ["torn"]
+            if index < 1 or args[1:] not in ([], ["torn"]):
+                raise ValueError("usage: cut N [torn] with N >= 1")
+            self.cut_next = (index, torn)
+            self.power("cycle")
+            return "ok"
+        if cmd == "power" and args and args[0] in ("off", "on", "cycle"):
+            self.power(args[0])
+            return "ok"
+        if cmd == "status":
+            return json.dumps(self.status())
+        raise ValueError(
+            f"unknown command {cmd!r}; commands: pulse, set, get, wake, power off|on|cycle, "
+            "cut, status"
+        )
+
+    def status(self) -> dict[str, Any]:
+        """The board's state as the `status` command reports it."""
+        return {
+            "state": self.state,
+            "pid": self.child.pid if self.child else None,
+            "boots": self.boots,
+            "last_boot": self.last_boot,
+            "mode": "raw" if self.raw_mode else "normal",
+            "virtual_s": self.o.clock.now(),
+            "pins": {n: vars(p) for n, p in self.pins.items()},
+            "pending_pulses": len(self.schedule) // 2,
+            "cut_armed": self.cut_armed,
+            "cuts": self.cuts,
+            "console_dropped": self.dropped,
+        }
+
+    # ---- the loop ---------------------------------------------------------------------------
+
+    def _on_console(self) -> None:
+        try:
+            data = os.read(self.cin, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data and not self.o.console_pty:
+            self.cin_open = False  # stdin closed (e.g. </dev/null in CI): the board runs on
+            return
+        if not self.o.console_pty and EXIT_KEY in data and os.isatty(self.cin):
+            self.stop = True
+            return
+        if self.child is None:
+            return  # the board is off or asleep: a UART drops what it cannot receive
+        self.in_buf += data
+        if len(self.in_buf) > IN_LIMIT:
+            del self.in_buf[: len(self.in_buf) - IN_LIMIT]
+
+    def _flush(self, fd: int, buf: bytearray) -> None:
+        try:
+            n = os.write(fd, buf[:4096])  # at most one pipe page: never blocks after select
+        except (BlockingIOError, OSError):
+            return
+        del buf[:n]
+
+    def _timeout(self) -> float:
+        soon = [0.05]
+        if self.schedule:
+            soon.append(self.schedule[0][0] - time.time())
+        if self.wake_at is not None:
+            soon.append(self.wake_at - time.time())
+        return max(0.0, min(soon))
+
+    def step(self) -> None:
+        """One turn of the loop: wait for I/O or a timer, then serve it."""
+        rd = [self.ctl.fileno(), WAKEUP[0]] + ([self.cin] if self.cin_open else [])
+        wr = [self.cout] if self.out_buf else []
+        if self.child is not None:
+            rd.append(self.child.fd)
+            if self.in_buf:
+                wr.append(self.child.fd)
+        readable, writable, _ = select.select(rd, wr, [], self._timeout())
+        if WAKEUP[0] in readable:
+            drain_wakeup()
+        if self.cin in readable:
+            self._on_console()
+        if self.ctl.fileno() in readable:
+            self._on_control()
+        if self.child is not None and self.child.fd in readable:
+            self._drain_child()
+        if self.child is not None and self.child.fd in writable:
+            self._flush(self.child.fd, self.in_buf)
+        if self.cout in writable:
+            self._flush(self.cout, self.out_buf)
+        self._run_schedule()
+        if self.state == "sleeping" and self.wake_at is not None and time.time() >= self.wake_at:
+            self._wake("timer")
+        self._reap()
+
+    def run(self) -> None:
+        """Power on and serve until SIGINT/SIGTERM (or Ctrl-] on a terminal console)."""
+        self.spawn("normal", "power_on")
+        while not self.stop and not STOP[0]:
+            self.step()
+        self.stop = True
+        self.kill_child("stop")
+        if self.out_buf:
+            self._flush(self.cout, self.out_buf)
+        self.ctl.close()
+        self.tmp.cleanup()
