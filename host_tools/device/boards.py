@@ -230,7 +230,8 @@ def device_data(board: dict[str, Any]) -> dict[str, Any]:
 
 def board_names() -> list[str]:
     """Names of every board file, sorted."""
-    return sorted(p.stem for p in BOARDS_DIR.glob("*.json"))
+    # boards/<name>.mip.json are the boards' mip packages (host_tools/device/packaging.py)
+    return sorted(p.stem for p in BOARDS_DIR.glob("*.json") if not p.name.endswith(".mip.json"))
 
 
 def load(name: str) -> dict[str, Any]:

@@ -43,8 +43,13 @@ def mpy_cross_binary() -> str:
 
 
 def firmware_sources(root: Path = FIRMWARE_DIR) -> list[Path]:
-    """Every firmware .py file, sorted, as paths relative to root."""
-    return sorted(p.relative_to(root) for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+    """Every firmware .py file, sorted, as paths relative to root (manifest.py, the input of a
+    MicroPython board build, is not firmware)."""
+    return sorted(
+        p.relative_to(root)
+        for p in root.rglob("*.py")
+        if "__pycache__" not in p.parts and p.relative_to(root).as_posix() != "manifest.py"
+    )
 
 
 def compile_one(src: Path, out: Path, arch: str, rel: Path) -> None:
@@ -99,6 +104,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=REPO_ROOT / "build", help="output folder (default: build/)"
     )
     parser.add_argument("--json", action="store_true", help="print the size report as JSON")
+    parser.add_argument(
+        "--update-packages",
+        action="store_true",
+        help="rewrite firmware/package.json and boards/*.mip.json (mip) from the file list",
+    )
+    parser.epilog = (
+        "example: nbkit build --board esp32_bc28   (build/esp32_bc28/, .mpy for xtensawin)\n"
+        "First checks that firmware/manifest.py and the mip package.json files agree with the\n"
+        "firmware's files (see host_tools/device/packaging.py)."
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def check_out_dir(out: Path) -> None:
@@ -115,6 +131,12 @@ def check_out_dir(out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from host_tools.device import packaging
+
+    if args.update_packages:
+        for path in packaging.update():
+            print(f"wrote {path.relative_to(REPO_ROOT)}")
+    packaging.check()
     names = board_data.board_names() if args.all else [args.board]
     check_out_dir(args.out)
     report = {}

@@ -90,7 +90,12 @@ control channel: UDP on 127.0.0.1, one command per datagram, one reply each
   status                    -> JSON: state, pid, boots, last_boot {cause, wake}, mode,
                             virtual_s, pins, cuts
   anything else             -> error <reason>
-example: printf 'pulse pulse_a 10 1000' | nc -u -w1 127.0.0.1 PORT"""
+The same from the command line: `nbkit board --port PORT pulse pulse_a 10` (see `nbkit board
+--help`).
+
+example:
+  nbkit vboard --console --flash /tmp/board.img      # line 1: the console pty, line 2: control
+  mpremote connect /dev/pts/N ls :                   # any MicroPython tool on the console pty"""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -230,10 +235,7 @@ def run(args: argparse.Namespace) -> int:
         cin, cout = sys.stdin.fileno(), sys.stdout.fileno()
         if os.isatty(cin):
             saved = termios.tcgetattr(cin)
-            tty.setraw(cin)
-            human = termios.tcgetattr(cin)  # keep LF -> CRLF on screen for a person's eyes
-            human[1] |= termios.OPOST | termios.ONLCR
-            termios.tcsetattr(cin, termios.TCSANOW, human)
+            tty.setraw(cin)  # the board sends CRLF itself, as a real one does
     board = VBoard(opts, cin, cout)
     if opts.console_pty:
         print(f"control 127.0.0.1:{board.control_port}", flush=True)
