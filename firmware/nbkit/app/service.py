@@ -101,6 +101,8 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
     clock = board.clock()
     events = EventLog(root + EVENTS_PATH, clock=clock)
     store = LoggedStore(root + CONFIG_PATH, events)
+    if store.protect_pin():
+        events.append("service: stored PIN replaced by its salted hash")
     parts = Parts(board, store, events)
     console = ServiceConsole(
         transport,

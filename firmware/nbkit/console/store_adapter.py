@@ -14,7 +14,7 @@
 import json
 import os
 
-from nbkit.console.auth import key_fingerprint
+from nbkit.console.auth import hash_pin, is_pin_hash, key_fingerprint
 from nbkit.proto.auth import hmac_sha256
 from nbkit.store import config
 
@@ -93,6 +93,19 @@ class StoreConfig:
         # -> the service PIN for nbkit.console (None: challenge-response only)
         return self._values().get("service_pin") or None
 
+    def protect_pin(self):
+        # A plain service PIN on flash (typed by an older firmware, or a host-made config) is
+        # replaced by its salted hash. -> True when the file was rewritten.
+        pin = self._values().get("service_pin")
+        if not pin or is_pin_hash(pin):
+            return False
+        merged = dict(self._values())
+        merged["service_pin"] = hash_pin(pin, os.urandom(16))
+        _write(self.path, merged)
+        self._cfg = merged
+        self.writes += 1
+        return True
+
     def factory_reset(self):
         kept = {}
         if self.pin():
@@ -125,6 +138,10 @@ def _parse(key, text):
         if not text.isdigit() or len(text) > 10:
             raise ValueError("%s: expected a whole number, got %s" % (key, text[:16]))
         return int(text)
+    if key == "service_pin" and text:
+        if config.FIELDS[key][2](text) or is_pin_hash(text):
+            raise ValueError("service_pin: must be 4 to 12 digits, or empty")
+        return hash_pin(text, os.urandom(16))  # stored only as its salted hash
     return text
 
 

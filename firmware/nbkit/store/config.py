@@ -39,8 +39,12 @@ def _host(v):
 
 
 def _pin(v):
-    # "" = no PIN: the console unlocks only by challenge-response with the device key.
+    # "" = no PIN: the console unlocks only by challenge-response with the device key. Stored
+    # as its salted hash (nbkit.console.auth.hash_pin: "pbkdf2-sha256$rounds$salt$hash"); a
+    # plain PIN (as typed, or an older config) is hashed by the device at its next power-on.
     if v == "" or (4 <= len(v) <= 12 and v.isdigit()):
+        return None
+    if v.startswith("pbkdf2-sha256$") and len(v) <= 160:
         return None
     return "must be 4 to 12 digits, or empty (challenge-response only)"
 
