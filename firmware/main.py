@@ -17,6 +17,8 @@ if sys.platform == "linux":
 else:
     from nbkit.hal import machine_board as board  # type: ignore[no-redef]
 
-from nbkit.app import device  # noqa: E402
+from nbkit.app import device, lockdown  # noqa: E402
 
-device.run(board)
+# A production build locks the console (no REPL, Ctrl-C does nothing, errors reset the board);
+# a development build keeps the REPL and says so (nbkit.app.lockdown, nbkit.build_profile).
+lockdown.run(board, device.run)
