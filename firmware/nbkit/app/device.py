@@ -17,6 +17,7 @@ from nbkit.store.queue import Queue
 
 CONFIG_PATH = "config.json"
 QUEUE_DIR = "queue"
+EPOCH_PATH = "epoch"
 _CRASH_SLEEP_MS = const(60000)  # an unexpected error: log it, sleep a minute, start afresh
 _LINE_MAX = const(2800)  # AT lines: +NSONMI modes 2/3 carry the datagram in hex
 _PSM_TAU_S = const(86400)  # requested T3412: a periodic TAU once a day at most
@@ -41,11 +42,26 @@ def build(board, cfg):
     modem = make_modem(model, engine, clock, cfg, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
     link = make_link(cfg, modem)  # by cfg["transport"]: udp, tcp, mqtt or coap
     queue = Queue(QUEUE_DIR)
+    epoch = _epoch(queue)
     gc.collect()  # the modem stack's start-up garbage goes before the profile's modules load
     profile = cfg.get("profile", "water")
     if profile == "smoke":
-        return _smoke(board, cfg, clock, queue, link)
-    return MeterApp(cfg, clock, queue, _meter(board, cfg, profile, clock), link, log=log)
+        return _smoke(board, cfg, clock, queue, link, epoch=epoch)
+    meter = _meter(board, cfg, profile, clock)
+    return MeterApp(cfg, clock, queue, meter, link, log=log, epoch=epoch)
+
+
+def _epoch(queue):
+    # The boot epoch of the frames (nbkit.store.epoch): a damaged queue state may restart the
+    # sequence numbers, so the records from now on get a new epoch and never reuse a name.
+    from nbkit.store.epoch import Epoch
+
+    epoch = Epoch(EPOCH_PATH)
+    if queue.state_damaged:
+        epoch.bump()  # durable first: a cut before repair() bumps again, never reuses
+        queue.repair()
+        log("queue state damaged: epoch", epoch.value)
+    return epoch
 
 
 def _water(board, cfg, clock):
@@ -82,7 +98,7 @@ def _battery(board):
     return battery_mv
 
 
-def _smoke(board, cfg, clock, queue, link):
+def _smoke(board, cfg, clock, queue, link, *, epoch=None):
     from nbkit.app.smoke_app import SensorClock, SmokeApp
     from nbkit.sense.smoke import SmokeSensor
 
@@ -97,7 +113,15 @@ def _smoke(board, cfg, clock, queue, link):
     wake = board.wake_reason() if hasattr(board, "wake_reason") else None
     # a deep-sleep wake until run() says booted(cause)
     return SmokeApp(
-        cfg, clock, queue, link, sensor, button=board.pin("button"), wake_reason=wake, log=log
+        cfg,
+        clock,
+        queue,
+        link,
+        sensor,
+        button=board.pin("button"),
+        wake_reason=wake,
+        log=log,
+        epoch=epoch,
     )
 
 

@@ -9,8 +9,10 @@
 from micropython import const
 
 from nbkit.app import scheduler as sch
+from nbkit.app import uplink
 from nbkit.proto import codes, frame
 from nbkit.store import config, statefile
+from nbkit.store.epoch import Epoch
 
 _ACK_WAIT_MS = const(10000)  # a reply needs an RRC round trip; CE2 takes seconds
 _MAX_UPLINKS = const(8)  # frames per report; what is left waits for the next report
@@ -21,8 +23,11 @@ _NOT_A_REPORT = (sch.SAMPLE, sch.TAU_ALIGN)
 class MeterApp:
     # cfg: validated config (nbkit.store.config); clock: RTC seconds via clock.time();
     # queue: nbkit.store.queue.Queue; meter: read() -> [(code, value)], optionally events() ->
-    # [(code, value, urgent)], state()/restore(state) and wake_pins(); link: app.link.Link.
-    def __init__(self, cfg, clock, queue, meter, link, *, state_path="meter.state", log=None):
+    # [(code, value, urgent)], state()/restore(state) and wake_pins(); link: app.link.Link;
+    # epoch: nbkit.store.epoch.Epoch (None: epoch 0 in RAM, for tests).
+    def __init__(
+        self, cfg, clock, queue, meter, link, *, state_path="meter.state", log=None, epoch=None
+    ):
         self.cfg = cfg
         self.clock = clock
         self.queue = queue
@@ -31,6 +36,7 @@ class MeterApp:
         self.key = config.key_bytes(cfg)
         self.state_path = state_path
         self.log = log or _quiet
+        self.epoch = epoch or Epoch(None)
         self.sched = sch.Scheduler(
             clock,
             cfg["report_interval_s"],
@@ -114,25 +120,7 @@ class MeterApp:
         return not self.queue.counts()["pending"]
 
     def _uplink(self, pending):
-        records = frame.records_from_pending(pending)
-        data, n = frame.encode_data(self.cfg["device_id"], self.key, records)
-        last = n == len(pending)
-        self.link.send(data, last=last, expect_reply=True)
-        self.log("uplink", records[0][0], n, len(data))
-        acked = False
-        for reply in self.link.receive(_ACK_WAIT_MS):
-            acked = self._ack(reply) or acked
-        return acked
-
-    def _ack(self, reply):
-        try:
-            first, last = frame.decode_ack(reply, self.key, self.cfg["device_id"])
-        except frame.FrameError as exc:  # forged, for another device, malformed: ignored
-            self.log("ack refused", exc.reason)
-            return False
-        self.queue.ack_range(first, last)
-        self.log("ack", first, last)
-        return True
+        return uplink.send(self, pending, _ACK_WAIT_MS)
 
     # -- state across deep sleep ------------------------------------------------------------
 

@@ -79,6 +79,7 @@ class SmokeApp:
         reset_cause=0,
         state_path="smoke.state",
         log=None,
+        epoch=None,
     ):
         self.cfg = cfg
         self.clock = clock
@@ -92,6 +93,11 @@ class SmokeApp:
         self.state_path = state_path
         self.log = log or _quiet
         self.key = config.key_bytes(cfg)
+        if epoch is None:
+            from nbkit.store.epoch import Epoch
+
+            epoch = Epoch(None)  # epoch 0 in RAM (tests); device.build gives the one on flash
+        self.epoch = epoch
         hb = cfg["heartbeat_s"]
         self.sched = sch.Scheduler(
             clock, 0, heartbeat_s=hb, backoff_base_s=min(60, hb), backoff_max_s=hb
@@ -239,21 +245,9 @@ class SmokeApp:
             self.link.down()
 
     def _uplink(self, pending):
-        records = frame.records_from_pending(pending)
-        data, n = frame.encode_data(self.cfg["device_id"], self.key, records)
-        self.link.send(data, last=n == len(pending), expect_reply=True)  # 0x400 on the last
-        self.log("uplink", records[0][0], n, len(data))
-        acked = False
-        for reply in self.link.receive(_ACK_WAIT_MS):
-            try:
-                first, last = frame.decode_ack(reply, self.key, self.cfg["device_id"])
-            except frame.FrameError as exc:
-                self.log("ack refused", exc.reason)
-                continue
-            self.queue.ack_range(first, last)
-            self.log("ack", first, last)
-            acked = True
-        return acked
+        from nbkit.app import uplink
+
+        return uplink.send(self, pending, _ACK_WAIT_MS)
 
     def _radio_stats(self):
         # signal and coverage level for the next heartbeat (the modem is awake now)
