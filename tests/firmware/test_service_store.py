@@ -184,3 +184,31 @@ def test_a_damaged_pin_hash_leaves_challenge_response():
     mac = hexlify(hmac_sha256(unhexlify(KEY_HEX), unhexlify(nonce))).decode()
     assert bench.send("respond " + mac) == ["OK"]
     umount()
+
+
+def test_the_device_key_moves_to_its_own_file_and_the_device_keeps_working():
+    # issue 16, finding 1/2: config.json (readable by anyone with a REPL) held the key
+    from nbkit.store import config
+
+    mount(new_image())
+    assert KEY_HEX in _file_text()  # a host-made config carries it
+    bench = StoreBench()
+    before = bench.store.key_fingerprint()
+    assert bench.store.move_key() is True
+    assert KEY_HEX not in _file_text() and "key" not in _file_text()
+    with open(config.key_path(PATH)) as f:
+        assert f.read() == KEY_HEX
+    assert stored()["key"] == KEY_HEX, "the meter cycle loads it from its file"
+    assert bench.store.move_key() is False, "moved once"
+    bench = StoreBench()
+    bench.unlock()
+    assert bench.send("key fingerprint") == ["fingerprint: " + before, "OK"]
+    assert bench.send("set apn=iot.nb") == ["apn: iot.nb", "OK"]
+    assert "key" not in _file_text(), "a set keeps the key out of config.json"
+    reply = bench.send("get")
+    assert reply[-1] == "OK" and KEY_HEX not in "".join(reply)
+    assert bench.send("key set " + "cd" * 32)[-1] == "OK"
+    assert stored()["key"] == "cd" * 32 and "cd" * 32 not in _file_text()
+    assert bench.send("factory-reset confirm") == ["OK"]
+    assert config.read_key(PATH) is None, "factory reset erases the key file"
+    umount()

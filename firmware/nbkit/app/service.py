@@ -103,6 +103,8 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
     clock = board.clock()
     events = EventLog(root + EVENTS_PATH, clock=clock)
     store = LoggedStore(root + CONFIG_PATH, events)
+    if store.move_key():
+        events.append("service: device key moved to its own file")
     if store.protect_pin():
         events.append("service: stored PIN replaced by its salted hash")
     parts = Parts(board, store, events)
