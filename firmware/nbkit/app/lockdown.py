@@ -12,10 +12,7 @@
 # console pty's line discipline on the virtual board; reset() is machine.reset().
 
 
-class OpenRepl(BaseException):
-    # Raised by the service window for `repl confirm` in an unlocked session. A BaseException:
-    # the application's `except Exception` handlers let it through to run() below.
-    pass
+from nbkit.app.service import OpenRepl  # noqa: F401 - raised by the window, caught here
 
 
 def profile():
@@ -49,7 +46,7 @@ def run(board, main):
 def _locked(board, main):
     main(board)  # a provisioned device deep-sleeps inside: the next boot starts afresh
     # Not provisioned: no REPL to wait at. The service console stays open for the technician.
-    from nbkit.app.service import serve_window
+    from nbkit.app import service
 
     while True:
-        serve_window(board, attention_s=600, idle_s=600)
+        service.serve_window(board, attention_s=600, idle_s=600)

@@ -37,6 +37,12 @@ _WINDOW_MODULES = (
 )
 
 
+class OpenRepl(BaseException):
+    # Raised for `repl confirm` in an unlocked session. A BaseException: the application's
+    # `except Exception` handlers let it through to nbkit.app.lockdown.run.
+    pass
+
+
 def opens_window(board):
     # Power-on, hard or soft reset, or a deep-sleep wake by a pin (the service button): yes.
     # A deep-sleep wake by the RTC timer: no.
@@ -126,8 +132,6 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
         events.append("service: window closed after %d replies" % console.replies)
     print("nbkit: service console closed")
     if console.open_repl:
-        from nbkit.app.lockdown import OpenRepl
-
         events.append("service: REPL opened")
         raise OpenRepl()  # not an Exception: serve_window lets it through to lockdown.run
     return used
