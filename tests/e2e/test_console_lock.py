@@ -42,6 +42,7 @@ def _settle(vb: VBoardProcess, seconds: float = 1.5) -> bytes:
 def test_production_console_gives_no_repl_to_ctrl_c_ctrl_a_ctrl_d(tmp_path: Path) -> None:
     flash = tmp_path / "flash.img"
     with VBoardProcess(flash, "--build-profile", "production") as vb:
+        vb.expect(rb"service console open", timeout=15)  # the attacker types into the window
         vb.write(BREAK_IN + b"ping locked\r\n")
         vb.expect(rb"pong: locked\r\nOK\r\n", timeout=15)
         vb.write(BREAK_IN * 3 + b"\x01\r\n" + b"ping still\r\n")

@@ -67,7 +67,9 @@ def test_repl_confirm_gives_ctrl_c_back():
     board = Board()
 
     def main(b):
-        raise lockdown.OpenRepl()
+        from nbkit.app.service import OpenRepl
+
+        raise OpenRepl()
 
     lockdown.run(board, main)
     assert board.calls == [("kbd_intr", -1), ("kbd_intr", 3)], board.calls
@@ -80,3 +82,14 @@ def test_development_keeps_the_repl_and_a_missing_profile_is_production():
     assert board.calls == [], "development: no lock, main returns to the REPL"
     sys.modules["nbkit.build_profile"] = _Module()  # no PROFILE: the import fails
     assert lockdown.profile() == "production"
+
+
+def test_lock_early_turns_ctrl_c_off_only_on_production():
+    _profile("production")
+    board = Board()
+    lockdown.lock_early(board)
+    assert board.calls == [("kbd_intr", -1)]
+    _profile("development")
+    board = Board()
+    lockdown.lock_early(board)
+    assert board.calls == []

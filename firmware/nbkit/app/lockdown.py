@@ -12,9 +12,6 @@
 # console pty's line discipline on the virtual board; reset() is machine.reset().
 
 
-from nbkit.app.service import OpenRepl  # noqa: F401 - raised by the window, caught here
-
-
 def profile():
     try:
         from nbkit.build_profile import PROFILE
@@ -23,10 +20,20 @@ def profile():
     return PROFILE
 
 
+def lock_early(board):
+    # The first thing main.py does: on production, Ctrl-C off before any import or file work.
+    # (What runs before main.py, boot.py and the port's own start-up, is not covered: freeze the
+    # lock into the firmware image to close that window too, docs/security.md.)
+    if profile() == "production":
+        board.kbd_intr(-1)
+
+
 def run(board, main):
     # Calls main(board) under the profile's rules; returns only to open the REPL.
     if profile() != "production":
         print("nbkit: DEVELOPMENT build: the Python REPL is open on the console (Ctrl-C)")
+        from nbkit.app.service import OpenRepl
+
         try:
             main(board)
         except OpenRepl:
@@ -34,10 +41,13 @@ def run(board, main):
         return
     board.kbd_intr(-1)
     try:
-        _locked(board, main)
-    except OpenRepl:
-        board.kbd_intr(3)
-        print("nbkit: REPL opened by an unlocked service session; reset to lock again")
+        from nbkit.app.service import OpenRepl
+
+        try:
+            _locked(board, main)
+        except OpenRepl:
+            board.kbd_intr(3)
+            print("nbkit: REPL opened by an unlocked service session; reset to lock again")
     except BaseException as exc:  # noqa: BLE001 - nothing may leave a production main alive
         print("nbkit: unexpected %s, resetting" % type(exc).__name__)
         board.reset()
