@@ -152,6 +152,7 @@ class Parts:
         if hasattr(app, "sample"):
             app.sample()  # a fresh reading: the test uplink carries real data
         cfg = app.cfg
+        gc.collect()  # the console, the modem stack and the app share the heap: defragment
         if app.report():
             return True, "acked by the collector (%d uplinks)" % getattr(app.link, "uplinks", 0)
         return False, "no ack from %s:%d" % (cfg["server_host"], cfg["server_port"])

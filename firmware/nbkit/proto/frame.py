@@ -372,7 +372,7 @@ def check_reply(reply, key, sent):
     # On the device: a reply to the DATA frame `sent` (bytes as sent) -> (ACK, first, last) or
     # (EPOCH, lowest epoch to use, None). FrameError when forged, for another device, or for
     # another uplink (UNBOUND: e.g. a replayed old ack), or naming records `sent` did not carry.
-    _, device_id, epoch, records = parse(sent)
+    device_id, epoch, seq0, n = _span(sent)
     ftype, got_epoch, body = _authentic(reply, key, device_id, (ACK, EPOCH))
     uplink = body if ftype == EPOCH else body[2]
     if not auth.equal(uplink, sent[-TAG_SIZE:]):
@@ -380,6 +380,24 @@ def check_reply(reply, key, sent):
     if ftype == EPOCH:
         return EPOCH, got_epoch, None
     first, count = body[0], body[1]
-    if got_epoch != epoch or first < records[0][0] or first + count > records[0][0] + len(records):
+    if got_epoch != epoch or first < seq0 or first + count > seq0 + n:
         raise FrameError(MALFORMED, "ack names records the uplink did not carry")
     return ACK, first, first + count - 1
+
+
+def _span(data):
+    # A DATA frame this device made -> (device_id, epoch, seq0, record count), walking it
+    # without building the record list (the uplink's own list may still fill a small heap).
+    end = len(data) - TAG_SIZE
+    device_id, pos = _get_varint(data, 1, end)
+    epoch, pos = _get_varint(data, pos, end)
+    seq0, pos = _get_varint(data, pos, end)
+    pos += 4
+    n = 0
+    while pos < end:
+        pos += 1  # code
+        if n:
+            pos = _get_varint(data, pos, end)[1]  # dt
+        pos = _get_varint(data, pos, end)[1]  # value
+        n += 1
+    return device_id, epoch, seq0, n
