@@ -14,7 +14,7 @@ from nbkit.app import lockdown  # noqa: E402
 # errors reset the board); a development build keeps the REPL and says so (nbkit.app.lockdown).
 lockdown.lock_early(board)
 
-# Finish a deploy that was committed but cut before it completed (see host_tools/deploy.py):
+# Finish a deploy that was committed but cut before it completed (see host_tools/device/deploy.py):
 # while .deploy/journal.json exists, the applier renames the staged files into place.
 try:
     os.stat(".deploy/journal.json")

@@ -1,3 +1,5 @@
+# host_tools: the CPython side of nbkit, one package per room (emulator, collector, vboard, rig,
+# device, energy, meterbus, hil, bench); cli.py is the `nbkit` command table over them.
 """nbkit host tools: the `nbkit` command line (CPython side of the toolkit)."""
 
 from pathlib import Path

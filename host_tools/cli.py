@@ -1,6 +1,8 @@
 """`nbkit` command line: a table of commands, each in its own module, loaded on demand.
 
-Every command module exposes ``configure(parser)`` and ``run(args) -> int``. Any
+Every command module exposes ``configure(parser)`` and ``run(args) -> int``. Only the chosen
+command's module is imported (``nbkit --help`` imports none), so one broken or slow room does not
+cost every other command. Any
 :class:`CommandError` becomes ``nbkit: <message>`` on stderr and exit code 1; Ctrl-C exits 130.
 """
 
@@ -14,25 +16,34 @@ from collections.abc import Sequence
 from host_tools import __version__
 from host_tools.errors import CommandError
 
-# name -> (module under host_tools, one-line help)
+_H = "host_tools."
+# name -> (the command's module, one-line help), grouped by room (the package under host_tools)
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "build": ("host_tools.build", "cross-compile the firmware with mpy-cross for a board"),
-    "boards": ("host_tools.boards", "list the boards and check their data files"),
-    "demo": ("host_tools.demo", "run the virtual device end to end (what `make demo` runs)"),
-    "bench": ("host_tools.bench", "print the speed, memory and energy figures"),
-    "deploy": ("host_tools.deploy", "copy the built firmware to a board, only what changed"),
-    "provision": ("host_tools.provision", "provision a device over its service console"),
-    "energy": ("host_tools.energy.command", "charge per report/day and battery life by the model"),
-    "timers": ("host_tools.timers", "encode/decode 3GPP PSM and eDRX timer bit strings"),
-    "collect": ("host_tools.collect", "collector (UDP/TCP/MQTT/CoAP): verify, dedup, store, ack"),
-    "readings": ("host_tools.readings", "list the readings the collector stored"),
-    "keys": ("host_tools.keys", "device keys: `keys new` makes, registers and provisions one"),
-    "meterbus": ("host_tools.meterbus.command", "emulate a CJ/T 188 or DL/T 645 meter on a pty"),
-    "meter": ("host_tools.meterbus.decode", "meter-bus tools: decode a captured frame"),
-    "vboard": ("host_tools.vboard", "run the firmware as a virtual board (console, flash image)"),
-    "flash": ("host_tools.flash", "write MicroPython firmware onto a board (esptool / UF2)"),
-    "emulate": ("host_tools.emulate", "emulate a BC95/BC28/BC26/EC200 modem on a pty"),
-    "broker": ("host_tools.broker", "a real MQTT broker (amqtt) on loopback for tests and demos"),
+    # rig: the virtual device end to end
+    "demo": (_H + "rig.demo", "run the virtual device end to end (what `make demo` runs)"),
+    # device: real and virtual boards
+    "build": (_H + "device.build", "cross-compile the firmware with mpy-cross for a board"),
+    "boards": (_H + "device.boards", "list the boards and check their data files"),
+    "deploy": (_H + "device.deploy", "copy the built firmware to a board, only what changed"),
+    "provision": (_H + "device.provision", "provision a device over its service console"),
+    "keys": (_H + "device.keys", "device keys: `keys new` makes, registers and provisions one"),
+    "flash": (_H + "device.flash", "write MicroPython firmware onto a board (esptool / UF2)"),
+    # vboard, emulator, meterbus: the virtual world around a device
+    "vboard": (_H + "vboard.command", "run the firmware as a virtual board (console, flash)"),
+    "emulate": (_H + "emulator.emulate", "emulate a BC95/BC28/BC26/EC200 modem on a pty"),
+    "meterbus": (_H + "meterbus.command", "emulate a CJ/T 188 or DL/T 645 meter on a pty"),
+    "meter": (_H + "meterbus.decode", "meter-bus tools: decode a captured frame"),
+    # collector: the server side
+    "collect": (
+        _H + "collector.collect",
+        "collector (UDP/TCP/MQTT/CoAP): verify, dedup, store, ack",
+    ),
+    "readings": (_H + "collector.readings", "list the readings the collector stored"),
+    "broker": (_H + "collector.broker", "a real MQTT broker (amqtt) on loopback for tests, demos"),
+    # energy and bench: figures
+    "energy": (_H + "energy.command", "charge per report/day and battery life by the model"),
+    "timers": (_H + "energy.timers", "encode/decode 3GPP PSM and eDRX timer bit strings"),
+    "bench": (_H + "bench.command", "print the speed, memory and energy figures"),
 }
 
 
@@ -41,7 +52,8 @@ def register(name: str, module: str, help_text: str) -> None:
     _COMMANDS[name] = (module, help_text)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser; only the ``chosen`` command gets its options (and its import)."""
     parser = argparse.ArgumentParser(
         prog="nbkit",
         description="nbkit: build, emulate, deploy and provision NB-IoT meter firmware.",
@@ -52,13 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in _COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         cmd.set_defaults(_module=module)
-        importlib.import_module(module).configure(cmd)
+        if name == chosen:
+            importlib.import_module(module).configure(cmd)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `nbkit` console script; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = _parser(chosen).parse_args(argv)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except CommandError as exc:

@@ -1,3 +1,5 @@
+# collector: the server side: UDP/TCP/MQTT/CoAP intakes, verify, dedup, SQLite, ack
+# (`nbkit collect`, collect.py), `nbkit readings` and the loopback MQTT broker (broker.py).
 """The collector: receives device uplinks over UDP, verifies, deduplicates, stores, acks.
 
 Decisions (read before changing):

@@ -1,3 +1,5 @@
+# emulator: the modem emulator (`nbkit emulate`, emulate.py): Quectel personas answering AT
+# commands on a pty, the virtual network, sockets, MQTT/CoAP sessions, scenarios, clock.
 """``nbkit emulate``: a Quectel BC95/BC28 (Huawei firmware), BC26 or EC200 modem on a pty.
 
 The module answers AT commands with the real modules' byte formats, models the network

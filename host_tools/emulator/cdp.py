@@ -27,9 +27,9 @@ from typing import Any
 import aiocoap  # type: ignore[import-untyped]
 from aiocoap import resource
 
+from host_tools.emulator.argcheck import BAD_PARAMS, _args, _int, _only
 from host_tools.emulator.atparse import Command
 from host_tools.emulator.bridge import ThreadBridge
-from host_tools.emulator.commands import BAD_PARAMS, _args, _int, _only
 from host_tools.emulator.modem import CmdError, Handler, Modem, Reply
 from host_tools.emulator.network import Uplink
 

@@ -11,39 +11,22 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from host_tools.emulator import timers3gpp
+from nbkit.lte import timers  # type: ignore[import-not-found,unused-ignore]
+
+from host_tools.emulator import cdp, nso
+from host_tools.emulator.argcheck import (
+    BAD_PARAMS,
+    NOT_SUPPORTED,
+    _args,
+    _int,
+    _only,
+    setting,
+)
 from host_tools.emulator.atparse import Command
-from host_tools.emulator.modem import AT_CAUSE, CmdError, Handler, Reply
+from host_tools.emulator.modem import AT_CAUSE, CmdError, Handler, Reply, cereg_text
 
 if TYPE_CHECKING:
     from host_tools.emulator.modem import Modem
-
-# CME error codes used here
-OP_NOT_ALLOWED = 3
-NOT_SUPPORTED = 4
-BAD_PARAMS = 50
-
-
-def _int(text: str, lo: int, hi: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise CmdError(BAD_PARAMS) from None
-    if not lo <= value <= hi:
-        raise CmdError(BAD_PARAMS)
-    return value
-
-
-def _only(cmd: Command, *kinds: str) -> None:
-    if cmd.kind not in kinds:
-        raise CmdError(NOT_SUPPORTED if cmd.kind == "test" else BAD_PARAMS)
-
-
-def _args(cmd: Command, lo: int, hi: int) -> list[str]:
-    if not lo <= len(cmd.args) <= hi:
-        raise CmdError(BAD_PARAMS)
-    return cmd.args
-
 
 # -- basic ------------------------------------------------------------------------------------
 
@@ -61,18 +44,6 @@ def nrb(m: Modem, cmd: Command) -> Reply:
     _only(cmd, "exec")
     m.reboot(AT_CAUSE)
     return Reply(["REBOOTING"], final=None)
-
-
-def setting(m: Modem, cmd: Command, attr: str, hi: int, *, read: str, test: str | None) -> Reply:
-    """A numeric setting 0..hi kept in ``m.<attr>``: read answers ``read``, test ``test``
-    (``None``: the module does not support the test form), set stores the one argument."""
-    if cmd.kind == "read":
-        return Reply([read])
-    if cmd.kind == "test" and test is not None:
-        return Reply([test])
-    _only(cmd, "set")
-    setattr(m, attr, _int(_args(cmd, 1, 1)[0], 0, hi))
-    return Reply()
 
 
 def cmee(m: Modem, cmd: Command) -> Reply:
@@ -155,23 +126,6 @@ def cgatt(m: Modem, cmd: Command) -> Reply:
     else:
         m.net.detach()
     return Reply()
-
-
-def cereg_text(m: Modem, read: bool) -> str:
-    """``+CEREG`` read response (``read``) or URC, laid out for the current ``n``."""
-    n, net = m.cereg_n, m.net
-    stat = 2 if net.lost and net.cfun and net.stat in (1, 5) else net.stat
-    fields = [str(n), str(stat)] if read else [str(stat)]
-    if n >= 2:
-        registered = net.registered
-        fields += [
-            net.cfg.tac if registered else "0000",
-            net.cfg.ci if registered else "00000000",
-            "9",
-        ]
-        if n >= 4 and registered and net.granted_active is not None:
-            fields += ["", "", net.granted_active, net.granted_tau or ""]
-    return "+CEREG:" + ",".join(fields)
 
 
 def cereg(m: Modem, cmd: Command) -> Reply:
@@ -298,9 +252,9 @@ def cpsms(m: Modem, cmd: Command) -> Reply:
     args = _args(cmd, 1, 5)
     mode = _int(args[0], 0, 2)
     if len(args) > 3 and args[3]:
-        net.req_tau = _bits(args[3], timers3gpp.t3412_seconds)
+        net.req_tau = _bits(args[3], timers.decode_t3412)
     if len(args) > 4 and args[4]:
-        net.req_active = _bits(args[4], timers3gpp.t3324_seconds)
+        net.req_active = _bits(args[4], timers.decode_t3324)
     if mode == 2:
         mode, net.req_tau, net.req_active = 0, "00111000", "00000101"
     net.psm_mode = mode
@@ -320,17 +274,12 @@ def cedrxs(m: Modem, cmd: Command) -> Reply:
     if len(args) > 1 and args[1] and _int(args[1], 0, 5) != 5:
         raise CmdError(BAD_PARAMS)
     if len(args) > 2 and args[2]:
-        net.req_edrx = _bits(args[2], timers3gpp.edrx_seconds)
+        net.req_edrx = _bits(args[2], timers.decode_edrx_ms)
     if mode == 3:
         mode, net.req_edrx = 0, "0101"
     net.edrx_mode = mode
     net.request_changed()
     return Reply()
-
-
-def cedrxp_text(m: Modem) -> str:
-    net = m.net
-    return f'+CEDRXP:5,"{net.req_edrx}","{net.granted_edrx}","0011"'
 
 
 def cedrxrdp(m: Modem, cmd: Command) -> Reply:
@@ -371,8 +320,6 @@ def qregswt(m: Modem, cmd: Command) -> Reply:
 
 
 def _commands() -> dict[str, Handler]:
-    from host_tools.emulator import cdp, nso
-
     table: dict[str, Handler] = {
         "": at,
         "E": echo,

@@ -84,13 +84,12 @@ class Modem:
         timeline: Timeline,
         spy: Spy,
         scenario: Scenario | None = None,
+        commands: dict[str, Handler],
     ) -> None:
-        from host_tools.emulator.commands import COMMANDS
-
         self.opts, self.reactor, self.output = opts, reactor, output
         self.persona = PERSONAS[opts.persona]
         self.scenario = scenario or Scenario()
-        self.commands: dict[str, Handler] = COMMANDS
+        self.commands = commands  # AT name -> handler: the firmware's command table
         self.net = Network(reactor, opts.network, timeline, self._on_network)
         self.socks = SocketTable(reactor, spy, self._on_datagram)
         self.assembler = LineAssembler()
@@ -279,8 +278,6 @@ class Modem:
             self.output.write(CRLF + line.encode("latin-1") + CRLF)
 
     def _on_network(self, kind: str, value: int) -> None:
-        from host_tools.emulator.commands import cedrxp_text, cereg_text
-
         if kind == "cereg" and self.cdp is not None:
             self.cdp.kick()  # platform auto-registration after attach (AT+QREGSWT=1)
         if kind == "cereg" and self.cereg_n:
@@ -335,3 +332,28 @@ class Modem:
             self.reboot(p.get("cause", CRASH_CAUSE))
         else:  # pragma: no cover - scenario.parse rejects other kinds
             print(f"nbkit emulate: unknown clock fault {kind}", file=sys.stderr)
+
+
+# -- URC texts the modem raises itself (and the handlers answer on read) ------------------
+
+
+def cereg_text(m: Modem, read: bool) -> str:
+    """``+CEREG`` read response (``read``) or URC, laid out for the current ``n``."""
+    n, net = m.cereg_n, m.net
+    stat = 2 if net.lost and net.cfun and net.stat in (1, 5) else net.stat
+    fields = [str(n), str(stat)] if read else [str(stat)]
+    if n >= 2:
+        registered = net.registered
+        fields += [
+            net.cfg.tac if registered else "0000",
+            net.cfg.ci if registered else "00000000",
+            "9",
+        ]
+        if n >= 4 and registered and net.granted_active is not None:
+            fields += ["", "", net.granted_active, net.granted_tau or ""]
+    return "+CEREG:" + ",".join(fields)
+
+
+def cedrxp_text(m: Modem) -> str:
+    net = m.net
+    return f'+CEDRXP:5,"{net.req_edrx}","{net.granted_edrx}","0011"'

@@ -24,10 +24,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from host_tools.emulator import timers3gpp
+from nbkit.lte import timers  # type: ignore[import-not-found,unused-ignore]
+
 from host_tools.emulator.reactor import Reactor, Timer
 from host_tools.emulator.records import Timeline
 from host_tools.energy.timing import DEFAULT as TIMING
+
+
+def edrx_seconds(bits: str) -> float | None:
+    """NB-S1 eDRX 4-bit value -> the cycle in seconds as the UE applies it (None: not allowed),
+    by the firmware's own 3GPP timer table (nbkit.lte.timers, shared with the device)."""
+    ms = timers.decode_edrx_ms(bits)
+    return None if ms is None else ms / 1000
+
 
 #: uplink datagrams the modem queues before it answers "uplink busy" (CME 159)
 MAX_TX_QUEUE = 4
@@ -248,12 +257,12 @@ class Network:
         """Decide the network-granted timers (as sent in Attach/TAU Accept)."""
         if self.psm_mode == 1 and not self.deny_psm:
             active = self.cfg.nw_active or self.req_active
-            usable = timers3gpp.t3324_seconds(active) is not None
+            usable = timers.decode_t3324(active) is not None
             self.granted_active = active if usable else None
             self.granted_tau = (self.cfg.nw_tau or self.req_tau) if usable else None
         else:
             self.granted_active = self.granted_tau = None
-        if self.edrx_mode in (1, 2) and timers3gpp.edrx_seconds(self.req_edrx) is not None:
+        if self.edrx_mode in (1, 2) and edrx_seconds(self.req_edrx) is not None:
             self.granted_edrx = self.cfg.nw_edrx or self.req_edrx
         else:
             self.granted_edrx = None
@@ -298,9 +307,9 @@ class Network:
         self._rrc_off()
         self._idle_since = self.reactor.now()
         if self.granted_active is not None:
-            active = timers3gpp.t3324_seconds(self.granted_active) or 0
+            active = timers.decode_t3324(self.granted_active) or 0
             self._set("t3324", active, self._enter_psm)
-        tau = timers3gpp.t3412_seconds(self.granted_tau) if self.granted_tau else None
+        tau = timers.decode_t3412(self.granted_tau) if self.granted_tau else None
         self._set("t3412", tau or DEFAULT_T3412_S, self._periodic_tau)
         self.settle()
 
@@ -399,7 +408,7 @@ class Network:
     def _paging_wait(self) -> float:
         if not self.granted_edrx:
             return self.cfg.paging_delay
-        cycle = timers3gpp.edrx_seconds(self.granted_edrx) or 20.48
+        cycle = edrx_seconds(self.granted_edrx) or 20.48
         return cycle - ((self.reactor.now() - self._idle_since) % cycle)
 
     def _page(self) -> None:

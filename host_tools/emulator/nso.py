@@ -13,8 +13,8 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
+from host_tools.emulator.argcheck import BAD_PARAMS, NOT_SUPPORTED, _args, _int, _only, setting
 from host_tools.emulator.atparse import Command
-from host_tools.emulator.commands import BAD_PARAMS, NOT_SUPPORTED, _args, _int, _only, setting
 from host_tools.emulator.modem import CmdError, Handler, Reply
 from host_tools.emulator.network import Uplink
 

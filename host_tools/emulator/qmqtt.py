@@ -315,7 +315,7 @@ class MqttClients:
 
 
 def _link(m: Modem, text: str) -> MqttLink:
-    return q(m).mqtt.links[_int(text, 0, MAX_CLIENTS - 1)]
+    return q(m).session(MqttClients).links[_int(text, 0, MAX_CLIENTS - 1)]
 
 
 def qmtcfg(m: Modem, cmd: Command) -> Reply:
@@ -337,7 +337,7 @@ def qmtcfg(m: Modem, cmd: Command) -> Reply:
 def qmtopen(m: Modem, cmd: Command) -> Reply:
     args = _args(cmd, 3, 3)
     link = _link(m, args[0])
-    q(m).mqtt.open(link, args[1], _int(args[2], 1, 65535))
+    q(m).session(MqttClients).open(link, args[1], _int(args[2], 1, 65535))
     return Reply()
 
 
@@ -348,7 +348,7 @@ def qmtconn(m: Modem, cmd: Command) -> Reply:
         raise CmdError(None)
     user = args[2] if len(args) > 2 else None
     pwd = args[3] if len(args) > 3 else None
-    q(m).mqtt.connect(link, args[1], user, pwd)
+    q(m).session(MqttClients).connect(link, args[1], user, pwd)
     return Reply()
 
 
@@ -363,7 +363,7 @@ def qmtsub(m: Modem, cmd: Command) -> Reply:
         if not args[i] or len(args[i]) > MAX_TOPIC:
             raise CmdError(BAD_PARAMS)
         topics.append((args[i], _int(args[i + 1], 0, 2)))
-    q(m).mqtt.subscribe(link, msgid, topics)
+    q(m).session(MqttClients).subscribe(link, msgid, topics)
     return Reply()
 
 
@@ -373,7 +373,7 @@ def qmtuns(m: Modem, cmd: Command) -> Reply:
     msgid = _int(args[1], 1, 65535)
     if link.state != "connected":
         raise CmdError(None)
-    q(m).mqtt.unsubscribe(link, msgid, args[2:])
+    q(m).session(MqttClients).unsubscribe(link, msgid, args[2:])
     return Reply()
 
 
@@ -393,7 +393,7 @@ def _publish(m: Modem, args: list[str], length: int | None) -> Reply:
                 payload = bytes.fromhex(payload.decode("ascii"))
             except ValueError:
                 payload = None
-        if payload is None or not mq.mqtt.publish(
+        if payload is None or not mq.session(MqttClients).publish(
             link, msgid, qos=qos, retain=retain, topic=topic, payload=payload
         ):
             mq.final("ERROR")
@@ -416,14 +416,14 @@ def qmtpubex(m: Modem, cmd: Command) -> Reply:
 
 def qmtdisc(m: Modem, cmd: Command) -> Reply:
     link = _link(m, _args(cmd, 1, 1)[0])
-    q(m).mqtt.disconnect(link)
+    q(m).session(MqttClients).disconnect(link)
     m.urc(f"+QMTDISC: {link.idx},0")
     return Reply()
 
 
 def qmtclose(m: Modem, cmd: Command) -> Reply:
     link = _link(m, _args(cmd, 1, 1)[0])
-    q(m).mqtt.disconnect(link)
+    q(m).session(MqttClients).disconnect(link)
     m.urc(f"+QMTCLOSE: {link.idx},0")
     return Reply()
 

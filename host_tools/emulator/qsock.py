@@ -276,7 +276,7 @@ class QSocketTable:
 
 
 def _sock(m: Modem, text: str) -> QSocket:
-    qs = q(m).qsocks.socks.get(_int(text, 0, MAX_IDS - 1))
+    qs = q(m).session(QSocketTable).socks.get(_int(text, 0, MAX_IDS - 1))
     if qs is None:
         raise CmdError(None)
     return qs
@@ -294,14 +294,14 @@ def qiopen(m: Modem, cmd: Command) -> Reply:
     mode = _int(args[6], 0, 2) if len(args) > 6 and args[6] else 0
     if mode == 2:
         raise CmdError(BAD_PARAMS)  # transparent mode is not emulated
-    q(m).qsocks.open(ctx, cid, service=service, host=args[3], port=port, mode=mode)
+    q(m).session(QSocketTable).open(ctx, cid, service=service, host=args[3], port=port, mode=mode)
     return Reply()
 
 
 def qisend(m: Modem, cmd: Command) -> Reply:
     args = _args(cmd, 1, 2)
     qs = _sock(m, args[0])
-    table = q(m).qsocks
+    table = q(m).session(QSocketTable)
     if len(args) == 2 and _int(args[1], 0, m.persona.max_payload) == 0:
         return Reply([f"+QISEND: {qs.sent},{qs.sent - len(qs.tx)},{len(qs.tx)}"])
     if qs.state != "open":
@@ -325,12 +325,12 @@ def qird(m: Modem, cmd: Command) -> Reply:
     limit = _int(args[1], 0, 1500) if len(args) == 2 else QIRD_DEFAULT
     if limit == 0:
         return Reply([f"+QIRD: {qs.received},{qs.read},{qs.received - qs.read}"])
-    return Reply([q(m).qsocks.read(qs, limit)])
+    return Reply([q(m).session(QSocketTable).read(qs, limit)])
 
 
 def qiclose(m: Modem, cmd: Command) -> Reply:
     args = _args(cmd, 1, 2)
-    q(m).qsocks.close(_int(args[0], 0, MAX_IDS - 1))
+    q(m).session(QSocketTable).close(_int(args[0], 0, MAX_IDS - 1))
     return Reply()
 
 

@@ -18,12 +18,12 @@ less common replies follow the Quectel manuals' conventions and are not verified
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from host_tools.emulator.atparse import Command
 from host_tools.emulator.bridge import ThreadBridge
-from host_tools.emulator.modem import AT_CAUSE, CRLF, CmdError, Handler, Modem, Reply
+from host_tools.emulator.modem import CRLF, CmdError, Handler, Modem, Reply
 from host_tools.emulator.scenario import Fault
 
 if TYPE_CHECKING:
@@ -74,6 +74,19 @@ class RawSink:
         return False, b""
 
 
+class Sessions(Protocol):
+    """A feature module's session table (QI sockets, MQTT clients) owned by the modem."""
+
+    def close_all(self) -> None:
+        """Close everything (reboot, emulator exit)."""
+
+    def context_lost(self) -> None:
+        """The PDP context went down under the open sessions."""
+
+
+S = TypeVar("S")
+
+
 class QuectelModem(Modem):
     """A Quectel-firmware module (EC200 or BC26 persona) with QI sockets and the MQTT client."""
 
@@ -86,15 +99,21 @@ class QuectelModem(Modem):
         timeline: Timeline,
         spy: Spy,
         scenario: Scenario | None = None,
+        commands: dict[str, Handler],
+        sessions: Sequence[Callable[[QuectelModem], Sessions]] = (),
     ) -> None:
-        from host_tools.emulator.qmqtt import MqttClients
-        from host_tools.emulator.qsock import QSocketTable
-
-        super().__init__(opts, reactor, output, timeline=timeline, spy=spy, scenario=scenario)
-        self.commands = COMMANDS
+        super().__init__(
+            opts,
+            reactor,
+            output,
+            timeline=timeline,
+            spy=spy,
+            scenario=scenario,
+            commands=commands,
+        )
         self.bridge = ThreadBridge(reactor)
-        self.qsocks = QSocketTable(self)
-        self.mqtt = MqttClients(self)
+        #: the session tables of the feature modules (QI sockets, MQTT clients), in that order
+        self.sessions: list[Sessions] = [make(self) for make in sessions]
         self.spy = spy
         self.contexts: dict[int, tuple[str, str, str, int]] = {1: ("", "", "", 0)}
         self.stats["pdp_deactivations"] = 0
@@ -111,9 +130,8 @@ class QuectelModem(Modem):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def reboot(self, cause: str) -> None:
-        if hasattr(self, "qsocks"):
-            self.qsocks.close_all()
-            self.mqtt.close_all()
+        for table in getattr(self, "sessions", ()):  # none yet during the first boot
+            table.close_all()
         super().reboot(cause)
 
     def _boot_done(self, cause: str) -> None:
@@ -126,8 +144,8 @@ class QuectelModem(Modem):
         self.net.boot_done(radio_on=True)
 
     def close(self) -> None:
-        self.qsocks.close_all()
-        self.mqtt.close_all()
+        for table in self.sessions:
+            table.close_all()
         self.bridge.close()
         super().close()
 
@@ -223,6 +241,18 @@ class QuectelModem(Modem):
             return self.net.registered and cid not in self.deactivated
         return cid in self.active and self.net.registered
 
+    def session(self, kind: type[S]) -> S:
+        """This modem's session table of ``kind`` (e.g. ``QSocketTable``, ``MqttClients``)."""
+        for table in self.sessions:
+            if isinstance(table, kind):
+                return table
+        raise LookupError(f"the {self.persona.name} persona has no {kind.__name__}")
+
+    def contexts_lost(self) -> None:
+        """A PDP context went down: every session table drops what ran on it."""
+        for table in self.sessions:
+            table.context_lost()
+
     def pdp_deactivated(self, cid: int) -> None:
         """The network tore down the PDP context: sockets and MQTT links on it are dead."""
         if not self.context_active(cid):
@@ -230,12 +260,11 @@ class QuectelModem(Modem):
         self.active.discard(cid)
         self.deactivated.add(cid)
         self.stats["pdp_deactivations"] += 1
-        self.qsocks.context_lost()
-        self.mqtt.context_lost()
+        self.contexts_lost()
         self.urc(f'+QIURC: "pdpdeact",{cid}')
 
 
-# -- 27.007 subset in the Quectel layout ------------------------------------------------------
+# -- what the Quectel handlers share (qcommands, qsock, qmqtt) ---------------------------------
 
 
 def _int(text: str, lo: int, hi: int) -> int:
@@ -255,195 +284,6 @@ def _args(cmd: Command, lo: int, hi: int) -> list[str]:
 
 
 def q(m: Modem) -> QuectelModem:
-    """The modem as a QuectelModem (every handler here is only registered for those)."""
+    """The modem as a QuectelModem (Quectel handlers are only registered for those)."""
     assert isinstance(m, QuectelModem)
     return m
-
-
-def at(m: Modem, cmd: Command) -> Reply:
-    return Reply()
-
-
-def echo(m: Modem, cmd: Command) -> Reply:
-    m.echo = cmd.name == "E1"
-    return Reply()
-
-
-def ati(m: Modem, cmd: Command) -> Reply:
-    return Reply(["Quectel", m.persona.name, f"Revision: {m.persona.cgmr[0]}"])
-
-
-def cgmr(m: Modem, cmd: Command) -> Reply:
-    return Reply(list(m.persona.cgmr))
-
-
-def cmee(m: Modem, cmd: Command) -> Reply:
-    if cmd.kind == "read":
-        return Reply([f"+CMEE: {m.cmee}"])
-    if cmd.kind == "test":
-        return Reply(["+CMEE: (0-2)"])
-    m.cmee = 1 if _int(_args(cmd, 1, 1)[0], 0, 2) else 0
-    return Reply()
-
-
-def cpin(m: Modem, cmd: Command) -> Reply:
-    if cmd.kind != "read":
-        raise CmdError(NOT_ALLOWED)
-    return Reply(["+CPIN: READY"])
-
-
-def cfun(m: Modem, cmd: Command) -> Reply:
-    if cmd.kind == "read":
-        return Reply([f"+CFUN: {m.net.cfun}"])
-    if cmd.kind == "test":
-        return Reply(["+CFUN: (0,1,4),(0-1)"])
-    args = _args(cmd, 1, 2)
-    fun = _int(args[0], 0, 4)
-    if len(args) == 2 and _int(args[1], 0, 1) == 1:
-        m.reboot(AT_CAUSE)
-        return Reply()
-    if fun != 1:
-        q(m).active.clear()
-    m.net.set_cfun(1 if fun == 1 else 0)
-    return Reply()
-
-
-def _reg(name: str) -> Handler:
-    attr = {"CEREG": "cereg_n", "CGREG": "cgreg_n", "CREG": "creg_n"}[name]
-
-    def handler(m: Modem, cmd: Command) -> Reply:
-        if cmd.kind == "read":
-            return Reply([q(m).reg_text(name, getattr(m, attr), read=True)])
-        if cmd.kind == "test":
-            return Reply([f"+{name}: (0-2)"])
-        setattr(m, attr, _int(_args(cmd, 1, 1)[0], 0, 5 if name == "CEREG" else 2))
-        return Reply()
-
-    return handler
-
-
-def csq(m: Modem, cmd: Command) -> Reply:
-    return Reply(["+CSQ: 22,99" if m.net.registered else "+CSQ: 99,99"])
-
-
-def cgsn(m: Modem, cmd: Command) -> Reply:
-    return Reply([m.opts.imei])
-
-
-def cimi(m: Modem, cmd: Command) -> Reply:
-    return Reply([m.opts.imsi])
-
-
-def qccid(m: Modem, cmd: Command) -> Reply:
-    return Reply([f"+QCCID: {m.opts.iccid}"])
-
-
-def cgatt(m: Modem, cmd: Command) -> Reply:
-    if cmd.kind == "read":
-        return Reply([f"+CGATT: {int(m.net.registered)}"])
-    if _int(_args(cmd, 1, 1)[0], 0, 1):
-        m.net.attach()
-        m.net.settle()
-    else:
-        q(m).active.clear()
-        m.net.detach()
-    return Reply()
-
-
-def cops(m: Modem, cmd: Command) -> Reply:
-    if cmd.kind == "read":
-        act = m.persona.act
-        return Reply([f'+COPS: 0,0,"CHINA MOBILE",{act}'] if m.net.registered else ["+COPS: 0"])
-    return Reply()
-
-
-def qicsgp(m: Modem, cmd: Command) -> Reply:
-    mq = q(m)
-    args = _args(cmd, 1, 6)
-    cid = _int(args[0], 1, 15)
-    if len(args) == 1:
-        apn, user, pwd, auth = mq.contexts.get(cid, ("", "", "", 0))
-        return Reply([f'+QICSGP: 1,"{apn}","{user}","{pwd}",{auth}'])
-    if _int(args[1], 1, 3) != 1:
-        raise CmdError(BAD_PARAMS)
-    apn = args[2] if len(args) > 2 else ""
-    user = args[3] if len(args) > 3 else ""
-    pwd = args[4] if len(args) > 4 else ""
-    auth = _int(args[5], 0, 3) if len(args) > 5 else 0
-    mq.contexts[cid] = (apn, user, pwd, auth)
-    return Reply()
-
-
-def ip_address(m: Modem) -> str:
-    """The address the network gave this UE (stable per IMSI)."""
-    return f"10.64.{int(m.opts.imsi[-4:-2]) % 250}.{int(m.opts.imsi[-2:]) % 250 + 2}"
-
-
-def qiact(m: Modem, cmd: Command) -> Reply:
-    mq = q(m)
-    if cmd.kind == "read":
-        return Reply([f'+QIACT: {cid},1,1,"{ip_address(m)}"' for cid in sorted(mq.active)])
-    if cmd.kind == "test":
-        return Reply(["+QIACT: (1-15)"])
-    cid = _int(_args(cmd, 1, 1)[0], 1, 15)
-    if not m.net.registered or cid not in mq.contexts:
-        raise CmdError(None)  # the module answers a bare ERROR when activation fails
-    mq.active.add(cid)
-    mq.deactivated.discard(cid)
-    return Reply()
-
-
-def qideact(m: Modem, cmd: Command) -> Reply:
-    mq = q(m)
-    cid = _int(_args(cmd, 1, 1)[0], 1, 15)
-    if cid in mq.active:
-        mq.active.discard(cid)
-        mq.qsocks.context_lost()
-        mq.mqtt.context_lost()
-    return Reply()
-
-
-def qsclk(m: Modem, cmd: Command) -> Reply:
-    mq = q(m)
-    if cmd.kind == "read":
-        return Reply([f"+QSCLK: {mq.qsclk}"])
-    if cmd.kind == "test":
-        return Reply(["+QSCLK: (0-2)"])
-    mq.qsclk = _int(_args(cmd, 1, 1)[0], 0, 2)
-    return Reply()
-
-
-def _commands() -> dict[str, Handler]:
-    from host_tools.emulator import qmqtt, qsock
-
-    table: dict[str, Handler] = {
-        "": at,
-        "E": echo,
-        "E0": echo,
-        "E1": echo,
-        "I": ati,
-        "+CGMR": cgmr,
-        "+CMEE": cmee,
-        "+CPIN": cpin,
-        "+CFUN": cfun,
-        "+CEREG": _reg("CEREG"),
-        "+CGREG": _reg("CGREG"),
-        "+CREG": _reg("CREG"),
-        "+CSQ": csq,
-        "+CGSN": cgsn,
-        "+GSN": cgsn,
-        "+CIMI": cimi,
-        "+QCCID": qccid,
-        "+CGATT": cgatt,
-        "+COPS": cops,
-        "+QICSGP": qicsgp,
-        "+QIACT": qiact,
-        "+QIDEACT": qideact,
-        "+QSCLK": qsclk,
-    }
-    table.update(qsock.COMMANDS)
-    table.update(qmqtt.COMMANDS)
-    return table
-
-
-COMMANDS: dict[str, Handler] = _commands()

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import IO
 
 from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.commands import COMMANDS
 from host_tools.emulator.modem import Modem, ModemOptions
 from host_tools.emulator.persona import PERSONAS
 from host_tools.emulator.reactor import Reactor, UartOutput
@@ -47,7 +48,7 @@ class Emulator:
         self.spy = Spy(spy_stream, self.reactor.now)
         self.timeline = Timeline(timeline_stream)
         self.output = UartOutput(self.reactor, self.master, self.spy, self._want_write)
-        self.modem = _modem_class(opts.persona)(
+        self.modem = _build_modem(
             opts,
             self.reactor,
             self.output,
@@ -107,13 +108,41 @@ class Emulator:
         os.close(self.slave)
 
 
-def _modem_class(persona: str) -> type[Modem]:
-    """Huawei-firmware personas are :class:`Modem`; Quectel ones (ec200, bc26) subclass it."""
-    if PERSONAS[persona].family == "quectel":
+def _build_modem(
+    opts: ModemOptions,
+    reactor: Reactor,
+    output: UartOutput,
+    *,
+    timeline: Timeline,
+    spy: Spy,
+    scenario: Scenario | None,
+) -> Modem:
+    """The module of ``opts.persona`` with its firmware's command table: Huawei-firmware
+    personas are a :class:`Modem` with :mod:`.commands`; Quectel ones (ec200, bc26) a
+    :class:`QuectelModem` with :mod:`.qcommands` and its session tables (paho loaded only then)."""
+    if PERSONAS[opts.persona].family == "quectel":
+        from host_tools.emulator import qcommands
         from host_tools.emulator.quectel import QuectelModem
 
-        return QuectelModem
-    return Modem
+        return QuectelModem(
+            opts,
+            reactor,
+            output,
+            timeline=timeline,
+            spy=spy,
+            scenario=scenario,
+            commands=qcommands.COMMANDS,
+            sessions=qcommands.SESSIONS,
+        )
+    return Modem(
+        opts,
+        reactor,
+        output,
+        timeline=timeline,
+        spy=spy,
+        scenario=scenario,
+        commands=COMMANDS,
+    )
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from host_tools import FIRMWARE_DIR, REPO_ROOT
 from host_tools.emulator.process import EmulatorProcess, running_emulator
 from host_tools.energy import airpath
 from host_tools.energy.model import Profile, Record, Result, integrate
-from host_tools.mpy import run_micropython
+from host_tools.vboard.mpy import run_micropython
 
 SCRIPT = REPO_ROOT / "tests" / "e2e" / "power_wake.py"
 #: the wake script is compiled from source in the process: the compiler needs the room

@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from host_tools.hil.dut import Dut
-from host_tools.rig import Rig, RigOptions
+from host_tools.rig.rig import Rig, RigOptions
 
 VIRTUAL_BOARD = "unix_sim"
 _ARTIFACTS = pytest.StashKey[dict[str, Path]]()
@@ -317,7 +317,7 @@ def service(
 
 def close_window(port: str) -> None:
     """Send ``exit`` with no session unlocked: the device leaves its service window."""
-    from host_tools.provision import ConsoleClient, DeviceUnreachable
+    from host_tools.device.provision import ConsoleClient, DeviceUnreachable
 
     try:
         client = ConsoleClient.open(port, timeout=3.0)

@@ -1,3 +1,5 @@
+# meterbus: the meter side of the wire: emulated CJ/T 188 / DL/T 645 meters on a pty
+# (`nbkit meterbus`, command.py) and the frame decoder (`nbkit meter decode`, decode.py).
 """Meter-bus host tools: the CJ/T 188 / DL/T 645 meter emulator and the frame decoder.
 
 The codecs are the firmware's own files (``firmware/nbkit/sense``), installed as ``nbkit`` by

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import flashimg
+from host_tools.device import flashimg
 from tests.support.vboard import ExpectTimeout, VBoardProcess
 
 pytestmark = pytest.mark.e2e

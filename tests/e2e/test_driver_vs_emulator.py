@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from host_tools.bench_at import HEAP  # a 128 KiB heap of a 32-bit MCU
+from host_tools.bench.at import HEAP  # a 128 KiB heap of a 32-bit MCU
 from host_tools.emulator.echo import udp_echo
 from host_tools.emulator.process import running_emulator
 from tests.micropython_runner import run_micropython
@@ -255,7 +255,7 @@ def test_denied_psm_leaves_the_module_in_idle(echo_port: int, how: str) -> None:
 
 
 def test_bench_measures_the_real_cycle_against_the_emulator() -> None:
-    from host_tools import bench_at
+    from host_tools.bench import at as bench_at
 
     f = bench_at.measure_emulated()
     attach, send = f["phases"]["attach"], f["phases"]["open_send"]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import flashimg
-from host_tools.rig import Rig, RigOptions, free_udp_port
+from host_tools.device import flashimg
+from host_tools.rig.rig import Rig, RigOptions, free_udp_port
 
 pytestmark = pytest.mark.e2e
 BLOCK = 4096

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from host_tools.rig import Rig, RigOptions
+from host_tools.rig.rig import Rig, RigOptions
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from host_tools.rig import Rig, RigOptions
+from host_tools.rig.rig import Rig, RigOptions
 
 
 def _readings(rig: Rig) -> list[tuple[str, int]]:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import provision
 from host_tools.cli import main
+from host_tools.device import provision
 from tests.micropython_runner import REPO, micropython_binary, micropython_env
 
 pytestmark = pytest.mark.e2e

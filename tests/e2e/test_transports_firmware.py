@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from host_tools.broker import running_broker
+from host_tools.collector.broker import running_broker
 from host_tools.collector.coap import PlatformThread
 from host_tools.collector.db import Store
 from host_tools.collector.intake import SharedCollector, serve_mqtt, serve_tcp

@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 
-from host_tools.rig import Rig, RigOptions
+from host_tools.rig.rig import Rig, RigOptions
 
 pytestmark = pytest.mark.e2e
 

@@ -3,7 +3,7 @@
 #   AT round trips and bytes in/out per phase, peak live heap above the baseline (gc.collect()
 #   at every transport call, so garbage is not counted) and bytes allocated per cycle (gc off).
 # Run: MICROPYPATH=firmware:tests/firmware micropython -X heapsize=128K tests/firmware/at_bench.py
-# (host_tools/bench_at.py does exactly that for `nbkit bench`).
+# (host_tools/bench/at.py does exactly that for `nbkit bench`).
 import gc
 import json
 

@@ -6,7 +6,7 @@ import os
 from binascii import hexlify
 
 from app_fakes import DEVICE, KEY, fresh_fs
-from nbkit.app import device
+from nbkit.app import wiring
 from nbkit.app.meter import MeterApp
 from nbkit.hal.clock import ManualClock
 from nbkit.proto import codes, frame
@@ -113,13 +113,13 @@ def test_a_damaged_queue_state_bumps_the_epoch_at_boot():
     try:
         queue = Queue("queue")
         _fill(queue, (1, 2))
-        assert device._epoch(Queue("queue")).value == 0, "a healthy queue keeps its epoch"
+        assert wiring._epoch(Queue("queue")).value == 0, "a healthy queue keeps its epoch"
         with open("queue/state", "wb") as f:
             f.write(b"\x00garbage")
         damaged = Queue("queue")
         assert damaged.state_damaged
-        assert device._epoch(damaged).value == 1
+        assert wiring._epoch(damaged).value == 1
         assert Epoch("epoch").value == 1
-        assert device._epoch(Queue("queue")).value == 1
+        assert wiring._epoch(Queue("queue")).value == 1
     finally:
         os.chdir("/")

@@ -10,8 +10,9 @@ import shutil
 import subprocess
 import sys
 
-from host_tools import FIRMWARE_DIR, boards, build, deploy
+from host_tools import FIRMWARE_DIR
 from host_tools.cli import main as nbkit_main
+from host_tools.device import boards, build, deploy
 from host_tools.hil.dut import Dut
 
 

@@ -13,7 +13,7 @@ import argparse
 
 import pytest
 
-from host_tools.provision import ConsoleClient, DeviceUnreachable, unlock
+from host_tools.device.provision import ConsoleClient, DeviceUnreachable, unlock
 
 OLD, NEW = "900", "600"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from host_tools import bench_at
-from host_tools.bench import SUITES, Report
+from host_tools.bench import at as bench_at
+from host_tools.bench.command import SUITES, Report
 
 
 def test_at_bench_counts_the_round_trips_of_one_attach_and_send() -> None:
@@ -16,7 +16,7 @@ def test_at_bench_counts_the_round_trips_of_one_attach_and_send() -> None:
 
 
 def test_at_bench_is_a_registered_suite_that_reports_figures() -> None:
-    assert SUITES["at-driver"] == "host_tools.bench_at"
+    assert SUITES["at-driver"] == "host_tools.bench.at"
     report = Report(quiet=True)
     bench_at.run(report)
     names = [row["name"] for row in report.rows]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from host_tools import bench_payload
-from host_tools.bench import Report
+from host_tools.bench import payload as bench_payload
+from host_tools.bench.command import Report
 
 
 def test_payload_figures_for_1_4_16_readings() -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from host_tools import bench_size, boards, build
+from nbkit import profiles
+
+from host_tools.bench import size as bench_size
+from host_tools.device import boards, build
 
 
 def test_every_profile_loads_within_the_board_heap_with_room_to_run(tmp_path):
     build.build_board(bench_size.BOARD, tmp_path)
     heap_bytes = boards.load(bench_size.BOARD)["heap_bytes"]
-    for profile in bench_size.PROFILE_MODULES:
+    for profile in profiles.names():
         common, total, heap = bench_size.profile_heap(
             tmp_path / bench_size.BOARD, profile, heap_bytes
         )

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from host_tools import boards
+from host_tools.device import boards
 from host_tools.errors import CommandError
 
 

@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from host_tools import FIRMWARE_DIR, build
+from host_tools import FIRMWARE_DIR
 from host_tools.cli import main
+from host_tools.device import build
 from host_tools.errors import CommandError
 
 
@@ -57,7 +58,7 @@ def _profile_of(out, board):
     """What the built nbkit/build_profile.mpy says, run in the real MicroPython."""
     import subprocess
 
-    from host_tools.mpy import micropython_binary
+    from host_tools.vboard.mpy import micropython_binary
 
     proc = subprocess.run(
         [micropython_binary(), "-c", "from nbkit.build_profile import PROFILE; print(PROFILE)"],

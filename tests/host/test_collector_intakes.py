@@ -19,7 +19,7 @@ import pytest
 from nbkit.proto import codes, frame
 from paho.mqtt.enums import CallbackAPIVersion
 
-from host_tools.broker import BrokerProcess, running_broker
+from host_tools.collector.broker import BrokerProcess, running_broker
 from host_tools.collector.coap import PlatformThread
 from host_tools.collector.db import Store
 from host_tools.collector.intake import SharedCollector, serve_mqtt, serve_tcp

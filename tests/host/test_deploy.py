@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import FIRMWARE_DIR, boards, build, deploy
+from host_tools import FIRMWARE_DIR
+from host_tools.device import boards, build, deploy
 from host_tools.errors import CommandError
 from tests.micropython_runner import run_micropython
 from tests.support.repl_pty import micropython_on_pty

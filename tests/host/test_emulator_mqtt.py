@@ -12,7 +12,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from quectel_support import OK, online, quectel, registered, send_data
 
-from host_tools.broker import BrokerProcess, free_port, running_broker
+from host_tools.collector.broker import BrokerProcess, free_port, running_broker
 from host_tools.emulator.client import PtyClient
 
 BINARY = b'\x00"\r\nOK\r\n+QMTRECV: 0,1,"x","y"\r\n\x1a\xff'

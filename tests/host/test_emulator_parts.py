@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from nbkit.lte import timers
 
-from host_tools.emulator import timers3gpp
 from host_tools.emulator.atparse import LineAssembler, ParseError, parse_line
 from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.network import edrx_seconds
 from host_tools.errors import CommandError
 
 
@@ -58,7 +59,7 @@ def test_malformed_lines_raise(line):
      ("01100101", 10), ("10000011", 90), ("11100000", None)],
 )  # fmt: skip
 def test_t3412_periodic_tau(bits, seconds):
-    assert timers3gpp.t3412_seconds(bits) == seconds
+    assert timers.decode_t3412(bits) == seconds
 
 
 @pytest.mark.parametrize(
@@ -67,25 +68,18 @@ def test_t3412_periodic_tau(bits, seconds):
      ("01000010", 720), ("01100011", 180)],
 )  # fmt: skip
 def test_t3324_active_time(bits, seconds):
-    assert timers3gpp.t3324_seconds(bits) == seconds
+    assert timers.decode_t3324(bits) == seconds
 
 
-def test_encoding_round_trips_and_picks_the_smallest_unit():
-    assert timers3gpp.encode_t3324(10) == "00000101"
-    assert timers3gpp.encode_t3412(3600) == "00000110"  # 6 x 10 min (1 h units not needed)
-    assert timers3gpp.encode_t3412(40) == "01110100"  # 20 x 2 s
-    assert timers3gpp.encode_t3412(100) == "10000011"  # 30 s units, rounded
-    for seconds in (2, 60, 600, 7200, 36000):
-        assert timers3gpp.t3412_seconds(timers3gpp.encode_t3412(seconds)) == seconds
-
-
-def test_edrx_nb_s1_mapping():
-    assert timers3gpp.edrx_seconds("0101") == 81.92
-    assert timers3gpp.edrx_seconds("0100") == 20.48  # not allowed on NB-S1: read as 0010
-    assert timers3gpp.edrx_seconds("0000") is None
-    assert timers3gpp.ptw_seconds("0011") == pytest.approx(10.24)
-    with pytest.raises(ValueError):
-        timers3gpp.edrx_seconds("01")
+def test_the_emulator_reads_timers_by_the_firmware_table():
+    # one 3GPP timer table (firmware/nbkit/lte/timers.py): what the emulated network grants is
+    # read exactly as the device reads it
+    assert edrx_seconds("0101") == 81.92
+    assert edrx_seconds("0100") == 20.48  # not allowed on NB-S1: read as 0010
+    assert edrx_seconds("0000") is None
+    assert timers.decode_ptw_ms("0011") == 10240
+    with pytest.raises(ValueError, match="4-character bit string"):
+        edrx_seconds("01")
 
 
 def test_virtual_clock_runs_scaled_and_round_trips_its_triple():

@@ -20,8 +20,8 @@ from esptool.bin_image import ESP32FirmwareImage, ImageSegment
 from esptool.logger import log
 from esptool.targets import CHIP_DEFS
 
-from host_tools import boards, flash
 from host_tools.cli import main
+from host_tools.device import boards, flash
 from host_tools.errors import CommandError
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import flashimg
+from host_tools.device import flashimg
 from tests.micropython_runner import run_micropython
 
 MICRO = """

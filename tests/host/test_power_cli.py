@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import bench, bench_power
+from host_tools.bench import command as bench
+from host_tools.bench import power as bench_power
 from host_tools.cli import main
 
 

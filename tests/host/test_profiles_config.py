@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nbkit import profiles
 from nbkit.store import config
 
-from host_tools import boards
+from host_tools.device import boards
 from host_tools.errors import CommandError
-from host_tools.vboard import Options, VBoard, _pin_levels, ensure_flash, parse_clock
+from host_tools.vboard.command import Options, VBoard, _pin_levels, ensure_flash, parse_clock
 
 BASE = {"device_id": 1, "key": "00" * 16, "server_host": "127.0.0.1", "server_port": 5683}
 
@@ -24,7 +25,7 @@ def test_an_old_config_without_a_profile_is_a_water_meter() -> None:
     assert cfg["heartbeat_s"] == 86400
 
 
-@pytest.mark.parametrize("profile", config.PROFILES)
+@pytest.mark.parametrize("profile", profiles.names())
 def test_every_profile_is_accepted(profile: str) -> None:
     assert config.validate({**BASE, "profile": profile})["profile"] == profile
 
@@ -127,3 +128,26 @@ def test_a_wake_pin_already_at_its_level_wakes_at_once(sleeping_board: Any) -> N
     vb.command("set tamper 1", ADDR)  # removed while the board was still awake
     vb._deepsleep(3_600_000, {"smoke_adc": 30000, "tamper": 1})
     assert vb.boots_seen == ["tamper"]
+
+
+def test_the_one_profile_registry_feeds_config_boards_rig_and_the_demo_choices() -> None:
+    from host_tools.rig import demo
+    from host_tools.rig.rig import meterbus_args
+
+    assert demo.PROFILES == profiles.names() == tuple(config_profile_choices())
+    assert meterbus_args("gas-cjt188") == ["--protocol", "cjt188", "--meter-type", "gas"]
+    assert meterbus_args("electricity-dlt645") == ["--protocol", "dlt645"]
+    assert meterbus_args("water") is None and meterbus_args("smoke") is None
+    board = copy.deepcopy(boards.load("unix_sim"))
+    assert boards.board_profiles(board) == list(profiles.names())
+    del board["meterbus"], board["pins"]["smoke_adc"]
+    assert boards.board_profiles(board) == ["water"]
+    with pytest.raises(ValueError, match="unknown profile 'heat-x': one of water, gas-cjt188"):
+        profiles.get("heat-x")
+
+
+def config_profile_choices() -> list[str]:
+    """The profile names store.config accepts, read back from its error message."""
+    with pytest.raises(config.ConfigError) as err:
+        config.validate({**BASE, "profile": "?"})
+    return str(err.value).split("must be one of ")[1].split(", ")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from host_tools import provision
 from host_tools.cli import main
+from host_tools.device import provision
 from host_tools.errors import CommandError
 
 SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from host_tools import REPO_ROOT, boards
+from host_tools import REPO_ROOT
 from host_tools.cli import _COMMANDS
+from host_tools.device import boards
 
 README = (REPO_ROOT / "README.md").read_text()
 

@@ -16,7 +16,7 @@ from typing import Any
 from nbkit.proto import codes, frame
 from quectel_support import OK, online, quectel, send_data
 
-from host_tools.broker import running_broker
+from host_tools.collector.broker import running_broker
 from host_tools.collector.coap import PlatformThread
 from host_tools.collector.db import Store
 from host_tools.collector.intake import SharedCollector, serve_mqtt, serve_tcp

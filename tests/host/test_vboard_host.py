@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import boards
+from host_tools.device import boards
 from host_tools.errors import CommandError
-from host_tools.vboard import Options, VBoard, ensure_flash, parse_clock, send_control
+from host_tools.vboard.command import Options, VBoard, ensure_flash, parse_clock, send_control
 
 
 def test_the_clock_triple_maps_wall_time_to_virtual_time():

@@ -6,7 +6,7 @@ import os
 import pty
 import termios
 
-from host_tools.vboard_parts import uart_line_discipline
+from host_tools.vboard.parts import uart_line_discipline
 
 
 def test_only_ctrl_c_signals_on_the_console_pty():

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from host_tools.mpy import micropython_binary
+from host_tools.vboard.mpy import micropython_binary
 
 
 def _bridge(a: int, b: int, stop: threading.Event) -> None:

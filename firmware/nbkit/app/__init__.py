@@ -1,1 +1,2 @@
-# Applications and the one scheduler that decides when the device wakes; imported on use.
+# Applications: device.py (one wake), wiring.py (the app built from board data and the profile),
+# meter/smoke_app with the shared report loop (uplink.py), links, scheduler; imported on use.

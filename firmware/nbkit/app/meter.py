@@ -2,25 +2,23 @@
 #   0. meters with alarms (app.water): append what was raised since the last wake; an urgent
 #      one (burst, magnet) makes a report due now;
 #   1. sample the meter when due and append the reading to the durable queue (on flash);
-#   2. report when due: send every pending record in as few uplinks as fit, drop what the
-#      collector's authenticated ack covers, keep the rest for the next report;
+#   2. report when due (app.uplink: the report loop every app shares): send every pending
+#      record in as few uplinks as fit, drop what the collector's authenticated ack covers,
+#      keep the rest for the next report;
 #   3. return how long to sleep; the caller deep-sleeps the board (RAM is lost).
 # The scheduler's deadlines are saved to flash at every wake, so they survive the deep sleep.
 from micropython import const
 
 from nbkit.app import scheduler as sch
-from nbkit.app import uplink
+from nbkit.app.uplink import Reporter
 from nbkit.proto import codes, frame
-from nbkit.store import config, statefile
-from nbkit.store.epoch import Epoch
+from nbkit.store import statefile
 
-_ACK_WAIT_MS = const(10000)  # a reply needs an RRC round trip; CE2 takes seconds
-_MAX_UPLINKS = const(8)  # frames per report; what is left waits for the next report
 _STATE_VERSION = const(1)
 _NOT_A_REPORT = (sch.SAMPLE, sch.TAU_ALIGN)
 
 
-class MeterApp:
+class MeterApp(Reporter):
     # cfg: validated config (nbkit.store.config); clock: RTC seconds via clock.time();
     # queue: nbkit.store.queue.Queue; meter: read() -> [(code, value)], optionally events() ->
     # [(code, value, urgent)], state()/restore(state) and wake_pins(); link: app.link.Link;
@@ -28,22 +26,17 @@ class MeterApp:
     def __init__(
         self, cfg, clock, queue, meter, link, *, state_path="meter.state", log=None, epoch=None
     ):
-        self.cfg = cfg
-        self.clock = clock
-        self.queue = queue
-        self.meter = meter
-        self.link = link
-        self.key = config.key_bytes(cfg)
-        self.state_path = state_path
-        self.log = log or _quiet
-        self.epoch = epoch or Epoch(None)
-        self.sched = sch.Scheduler(
+        sched = sch.Scheduler(
             clock,
             cfg["report_interval_s"],
             sample_s=cfg["read_interval_s"],
             backoff_base_s=min(300, cfg["report_interval_s"]),
             backoff_max_s=cfg["report_interval_s"],
         )
+        super().__init__(cfg, queue, link, sched, log, epoch=epoch)
+        self.clock = clock
+        self.meter = meter
+        self.state_path = state_path
         self.reported_dropped = 0
         self._load()
 
@@ -96,32 +89,6 @@ class MeterApp:
             self.reported_dropped = dropped
         self.sched.sampled()
 
-    def report(self):
-        # -> True when every pending record was acknowledged.
-        if not self.queue.counts()["pending"]:
-            return True
-        if not self.link.up():
-            self.log("report", "no link", self.link.modem.last_error)
-            return False
-        try:
-            ok = self._send_pending()
-            self.sched.granted(*self.link.granted())  # schedule by what the network granted
-            return ok
-        finally:
-            self.link.down()
-
-    def _send_pending(self):
-        for _ in range(_MAX_UPLINKS):
-            pending = self.queue.pending(frame.MAX_RECORDS + 1)
-            if not pending:
-                return True
-            if not self._uplink(pending):
-                return False
-        return not self.queue.counts()["pending"]
-
-    def _uplink(self, pending):
-        return uplink.send(self, pending, _ACK_WAIT_MS)
-
     # -- state across deep sleep ------------------------------------------------------------
 
     def _load(self):
@@ -141,7 +108,3 @@ class MeterApp:
         if hasattr(self.meter, "state"):
             state["meter"] = list(self.meter.state())
         statefile.save(self.state_path, _STATE_VERSION, state)
-
-
-def _quiet(*args):
-    pass

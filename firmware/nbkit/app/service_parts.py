@@ -82,14 +82,14 @@ class Parts:
         self._modem = make_modem(model, engine, self.clock, {})
 
     def _build_app(self):
-        # -> the meter app wired like a wake (device.build), or None when not provisioned
+        # -> the meter app wired like a wake (app.wiring), or None when not provisioned
         self.release()
         cfg = self.store.current()
         if cfg is None:
             return None
-        from nbkit.app import device
+        from nbkit.app import wiring
 
-        self.app = device.build(self.board, cfg)
+        self.app = wiring.build(self.board, cfg)
         self.app.log = self._log  # app lines go to the event log, not into console replies
         self._modem = self.app.link.modem
         return self.app

@@ -5,7 +5,8 @@
 #      in light sleep; button presses arrive by IRQ;
 #   3. every event is appended to the durable queue FIRST, then scheduler.event() makes the next
 #      wake "now": the modem is woken and the event sent at once with release-after-reply
-#      (NSOSTF 0x400), retried on the scheduler's short event backoff until the collector acks;
+#      (NSOSTF 0x400, app.uplink's report loop), retried on the scheduler's short event
+#      backoff until the collector acks;
 #   4. when quiet, return how long to deep-sleep and the wake pins (chamber comparator, button,
 #      tamper switch) so an alarm wakes the device at once.
 # The chamber is not sampled every 10 s in deep sleep: the board's analog front end raises the
@@ -13,13 +14,12 @@
 from micropython import const
 
 from nbkit.app import scheduler as sch
+from nbkit.app.uplink import Reporter
 from nbkit.proto import codes, frame
 from nbkit.sense import smoke
-from nbkit.store import config, statefile
+from nbkit.store import statefile
 
 _STATE_VERSION = const(1)
-_ACK_WAIT_MS = const(10000)
-_MAX_UPLINKS = const(4)
 _MAX_EVENTS = const(16)  # events taken per step; a sensor raises a few at most
 
 # sensor event name -> record code (value conversions in _records)
@@ -59,12 +59,15 @@ class SensorClock:
         return a + d if self._virtual is not None else self.clock.ticks_add(a, d)
 
 
-class SmokeApp:
+class SmokeApp(Reporter):
+    max_uplinks = 4  # frames per report: events are few; what is left goes at the next wake
+
     # cfg: validated config; clock: the board clock (time(), sleep_ms()); queue: store.queue.Queue;
     # link: app.link.UdpLink; sensor: sense.smoke.SmokeSensor on SensorClock(clock);
     # button: a pin with irq() (or None); warm: this boot is a deep-sleep wake (booted() says
     # otherwise);
-    # wake_reason: the pin that ended the deep sleep ("button", ...) or None.
+    # wake_reason: the pin that ended the deep sleep ("button", ...) or None;
+    # epoch: nbkit.store.epoch.Epoch (None: epoch 0 in RAM, for tests).
     def __init__(
         self,
         cfg,
@@ -81,27 +84,18 @@ class SmokeApp:
         log=None,
         epoch=None,
     ):
-        self.cfg = cfg
+        hb = cfg["heartbeat_s"]
+        sched = sch.Scheduler(
+            clock, 0, heartbeat_s=hb, backoff_base_s=min(60, hb), backoff_max_s=hb
+        )
+        super().__init__(cfg, queue, link, sched, log, epoch=epoch)
         self.clock = clock
-        self.queue = queue
-        self.link = link
         self.sensor = sensor
         self.button = button
         self.warm = warm
         self.wake_reason = wake_reason
         self.reset_cause = reset_cause
         self.state_path = state_path
-        self.log = log or _quiet
-        self.key = config.key_bytes(cfg)
-        if epoch is None:
-            from nbkit.store.epoch import Epoch
-
-            epoch = Epoch(None)  # epoch 0 in RAM (tests); device.build gives the one on flash
-        self.epoch = epoch
-        hb = cfg["heartbeat_s"]
-        self.sched = sch.Scheduler(
-            clock, 0, heartbeat_s=hb, backoff_base_s=min(60, hb), backoff_max_s=hb
-        )
         self.radio = None  # (rsrp dBm, coverage level) seen at the last uplink
         self.power_on_t = clock.time()
         self.presses = 0
@@ -224,32 +218,7 @@ class SmokeApp:
         else:
             self.sched.reported(True)
 
-    def report(self):
-        # -> True when every pending record was acknowledged.
-        if not self.queue.counts()["pending"]:
-            return True
-        if not self.link.up():  # resumes from PSM; attaches only when registration was lost
-            self.log("report", "no link", self.link.modem.last_error)
-            return False
-        try:
-            for _ in range(_MAX_UPLINKS):
-                pending = self.queue.pending(frame.MAX_RECORDS + 1)
-                if not pending:
-                    break
-                if not self._uplink(pending):
-                    return False
-            self._radio_stats()
-            self.sched.granted(*self.link.granted())  # schedule by what the network granted
-            return not self.queue.counts()["pending"]
-        finally:
-            self.link.down()
-
-    def _uplink(self, pending):
-        from nbkit.app import uplink
-
-        return uplink.send(self, pending, _ACK_WAIT_MS)
-
-    def _radio_stats(self):
+    def while_up(self):
         # signal and coverage level for the next heartbeat (the modem is awake now)
         try:
             stats = self.link.modem.ue_stats()
@@ -292,7 +261,3 @@ class SmokeApp:
             "heartbeat_at": now_rtc + s.clock.ticks_diff(s.next_heartbeat, now) // 1000,
         }
         statefile.save(self.state_path, _STATE_VERSION, st)
-
-
-def _quiet(*args):
-    pass

@@ -31,7 +31,7 @@ _IOCTL_COUNT = const(4)
 _IOCTL_SIZE = const(5)
 _IOCTL_ERASE = const(6)
 _EIO = const(-5)  # -errno.EIO
-# littlefs geometry used with these devices (also what host_tools/flashimg.py writes)
+# littlefs geometry used with these devices (also what host_tools/device/flashimg.py writes)
 READ_SIZE = const(32)
 PROG_SIZE = const(32)
 LOOKAHEAD = const(32)

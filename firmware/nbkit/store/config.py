@@ -7,6 +7,8 @@
 import json
 import os
 
+from nbkit import profiles
+
 try:
     from micropython import const
 except ImportError:  # CPython on the host
@@ -52,11 +54,9 @@ def _pin(v):
     return "must be 4 to 12 digits, or empty (challenge-response only)"
 
 
-PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "smoke")
-
-
 def _profile(v):
-    return None if v in PROFILES else "must be one of " + ", ".join(PROFILES)
+    known = profiles.names()
+    return None if v in known else "must be one of " + ", ".join(known)
 
 
 def _apn(v):
@@ -84,7 +84,7 @@ FIELDS = {
     "litres_per_pulse": (int, 1, _range(1, 1000)),  # water/gas meter pulse weight
     "low_battery_mv": (int, 3300, _range(2000, 4200)),
     "service_pin": (str, "", _pin),  # console PIN (nbkit.console); secret, never read back
-    "profile": (str, "water", _profile),  # what the device measures (app.device.build)
+    "profile": (str, profiles.DEFAULT, _profile),  # what the device is (nbkit.profiles)
     "heartbeat_s": (int, 86400, _range(60, 7 * 86400)),  # smoke: sign of life at least this often
     "transport": (str, "udp", _transport),  # nbkit.app.links.make_link
     "mqtt_user": (str, "", _mqtt_text),

@@ -2,7 +2,7 @@
 # device whose sequence numbers may start again moves to a new epoch instead of reusing names
 # the collector holds. One small JSON file (nbkit.store.statefile: atomic), written only when
 # the epoch changes:
-#   bump()        the queue state was damaged (app.device.build reads Queue.state_damaged)
+#   bump()        the queue state was damaged (app.wiring.build reads Queue.state_damaged)
 #   move_to(n)    the collector's authenticated EPOCH answer: it holds our (epoch, seq) with other
 #                 content (counters restored from an old image, a lost file); never goes back
 # A missing or torn file reads as epoch 0; if that collides, the collector's answer moves on.

@@ -8,8 +8,6 @@ on a littlefs image. Device and emulator share one virtual clock (docs/architect
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -24,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from nbkit import profiles
 
 from host_tools.errors import CommandError
 
@@ -53,11 +53,15 @@ class RigOptions:
     build_profile: str = "development"
 
 
-#: the `nbkit meterbus` protocol (and CJ/T 188 meter type) each meter-bus profile reads
-METERBUS_PROFILES = {
-    "gas-cjt188": ["--protocol", "cjt188", "--meter-type", "gas"],
-    "electricity-dlt645": ["--protocol", "dlt645"],
-}
+def meterbus_args(profile: str) -> list[str] | None:
+    """The `nbkit meterbus` options of the meter a profile reads (None: no meter bus), from
+    the profile registry (firmware/nbkit/profiles.py): protocol, CJ/T 188 meter type."""
+    _, _, bus, medium, _ = profiles.get(profile)
+    if bus is None:
+        return None
+    return ["--protocol", bus] + (["--meter-type", medium] if bus == "cjt188" else [])
+
+
 #: pin levels at power-up per profile: a clean smoke chamber, a full battery (mV on the
 #: virtual board), the detector on its base (tamper switch pressed = 0), button released
 PROFILE_PINS = {"smoke": {"smoke_adc": 8000, "battery_adc": 3600, "tamper": 0, "button": 1}}
@@ -155,32 +159,20 @@ class Rig:
         return self
 
     def _provision(self) -> None:
-        """The documented key flow (docs/keys.md): `nbkit keys new`, then the intervals."""
+        """The documented key flow (docs/keys.md): `keys new_key`, then the intervals."""
         from nbkit.store import config
 
-        from host_tools.cli import main as nbkit_main
+        from host_tools.device.keys import new_key
 
         keys, cfg_path = self.path("keys.json"), self.path("device.json")
         for p in (keys, cfg_path):
             p.unlink(missing_ok=True)
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints the fingerprint
-            code = nbkit_main(
-                [
-                    "keys",
-                    "new",
-                    "--device",
-                    str(self.opt.device_id),
-                    "--keys",
-                    str(keys),
-                    "--config",
-                    str(cfg_path),
-                    "--server",
-                    f"{self.server[0]}:{self.server[1]}",
-                    "--json",
-                ]
-            )
-        if code:
-            raise CommandError("`nbkit keys new` failed")
+        new_key(
+            self.opt.device_id,
+            keys,
+            config_path=cfg_path,
+            server=f"{self.server[0]}:{self.server[1]}",
+        )
         cfg = json.loads(cfg_path.read_text())
         cfg.update(
             read_interval_s=self.opt.read_interval_s,
@@ -236,7 +228,7 @@ class Rig:
         if transport == "udp":
             self.server = ("127.0.0.1", self.collector_port)
         elif transport == "mqtt":
-            from host_tools.broker import BrokerProcess, free_port
+            from host_tools.collector.broker import BrokerProcess, free_port
 
             self.broker = BrokerProcess("127.0.0.1", free_port())
             self.broker.start()
@@ -271,7 +263,7 @@ class Rig:
     def _start_vboard(self, modem_port: str) -> None:
         # The board runs the firmware as a board does: compiled .mpy files (source compiled on
         # the device would not fit its heap), mounted read-only as the board's built-in code.
-        from host_tools.build import build_board
+        from host_tools.device.build import build_board
 
         board = BOARD_FOR_MODEM.get(self.opt.modem)
         if board is None:
@@ -311,7 +303,7 @@ class Rig:
 
     def _start_meterbus(self) -> None:
         """The emulated meter on the meter bus, for the profiles that read one."""
-        protocol = METERBUS_PROFILES.get(self.opt.profile)
+        protocol = meterbus_args(self.opt.profile)
         if protocol is None:
             return
         proc = self._spawn(

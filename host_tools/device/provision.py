@@ -489,7 +489,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m host_tools.provision ...` (same as `nbkit provision ...`)."""
+    """`python -m host_tools.device.provision ...` (same as `nbkit provision ...`)."""
     parser = argparse.ArgumentParser(prog="nbkit provision")
     configure(parser)
     return run(parser.parse_args(argv))

@@ -1,6 +1,6 @@
 """The host process of one virtual board: MicroPython process, console relay, pins, power.
 
-See host_tools/vboard.py for what the board is and the control protocol.
+See host_tools/vboard/command.py for what the board is and the control protocol.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host_tools.mpy import micropython_binary
-from host_tools.vboard_parts import (
+from host_tools.vboard.mpy import micropython_binary
+from host_tools.vboard.parts import (
     BLOCK_SIZE,
     BOOT_CODE,
     EXIT_KEY,

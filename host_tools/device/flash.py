@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from host_tools import boards
+from host_tools.device import boards
 from host_tools.errors import CommandError
 
 ESP_IMAGE_MAGIC = 0xE9

@@ -12,11 +12,12 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from nbkit.store import config
 
-from host_tools.collect import parse_hostport
 from host_tools.collector import keyfile
+from host_tools.collector.collect import parse_hostport
 from host_tools.errors import CommandError
 
 
@@ -39,41 +40,69 @@ def configure(parser: argparse.ArgumentParser) -> None:
     new.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
-    if not 0 <= args.device <= 0xFFFFFFFF:
+def new_key(
+    device: int,
+    keys_path: Path,
+    *,
+    config_path: Path | None = None,
+    server: str = "127.0.0.1:5683",
+    apn: str = "",
+    nbytes: int = 16,
+    force: bool = False,
+) -> tuple[bytes, dict[str, Any]]:
+    """Make a key for ``device``, add it to ``keys_path`` and write the device config (0600).
+
+    Returns the key and the summary ``nbkit keys new --json`` prints (device, fingerprint, keys,
+    config). Raises :class:`CommandError` for a bad device id, a taken id without ``force`` or a
+    config the firmware would refuse.
+    """
+    if not 0 <= device <= 0xFFFFFFFF:
         raise CommandError("--device must be 0..4294967295")
-    keys = keyfile.load(args.keys) if args.keys.exists() else {}
-    if args.device in keys and not args.force:
+    keys = keyfile.load(keys_path) if keys_path.exists() else {}
+    if device in keys and not force:
         raise CommandError(
-            f"device {args.device} already has a key in {args.keys} "
+            f"device {device} already has a key in {keys_path} "
             "(--force replaces it; the device must then get the new config)"
         )
-    host, port = parse_hostport(args.server)
-    key = secrets.token_bytes(args.bytes)
+    host, port = parse_hostport(server)
+    key = secrets.token_bytes(nbytes)
     cfg = {
-        "device_id": args.device,
+        "device_id": device,
         "key": key.hex(),
         "server_host": host,
         "server_port": port,
-        "apn": args.apn,
+        "apn": apn,
     }
     try:
         cfg = config.validate(cfg)
     except config.ConfigError as exc:
         raise CommandError(f"device config: {exc}") from exc
-    if args.config:
-        fd = os.open(args.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if config_path:
+        fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(cfg, f, indent=2)
             f.write("\n")
-    keys[args.device] = key
-    keyfile.save(args.keys, keys)
-    result = {
-        "device": args.device,
+    keys[device] = key
+    keyfile.save(keys_path, keys)
+    result: dict[str, Any] = {
+        "device": device,
         "fingerprint": keyfile.fingerprint(key),
-        "keys": str(args.keys),
-        "config": str(args.config) if args.config else None,
+        "keys": str(keys_path),
+        "config": str(config_path) if config_path else None,
     }
+    return key, result
+
+
+def run(args: argparse.Namespace) -> int:
+    key, result = new_key(
+        args.device,
+        args.keys,
+        config_path=args.config,
+        server=args.server,
+        apn=args.apn,
+        nbytes=args.bytes,
+        force=args.force,
+    )
     if args.show:
         result["key"] = key.hex()
     if args.json:

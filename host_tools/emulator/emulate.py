@@ -15,7 +15,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 
-from host_tools.emulator import timers3gpp
+from nbkit.lte import timers  # type: ignore[import-not-found,unused-ignore]
+
 from host_tools.emulator.clock import VirtualClock
 from host_tools.emulator.modem import ModemOptions
 from host_tools.emulator.network import NetworkConfig
@@ -51,11 +52,12 @@ example: {"faults": [{"kind": "error", "match": "AT+NSOST=", "nth": 2, "cme": 15
 
 def _bits(check: Callable[[str], object], what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
+        bits = text.strip('"')
         try:
-            check(text)
+            check(bits)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"{what}: {exc}") from None
-        return text.strip('"')
+        return bits
 
     return parse
 
@@ -136,19 +138,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     net.add_argument(
         "--nw-tau",
-        type=_bits(timers3gpp.t3412_seconds, "--nw-tau"),
+        type=_bits(timers.decode_t3412, "--nw-tau"),
         metavar="BITS",
         help="T3412 the network grants instead of the requested",
     )
     net.add_argument(
         "--nw-active",
-        type=_bits(timers3gpp.t3324_seconds, "--nw-active"),
+        type=_bits(timers.decode_t3324, "--nw-active"),
         metavar="BITS",
         help="T3324 the network grants instead of the requested",
     )
     net.add_argument(
         "--nw-edrx",
-        type=_bits(timers3gpp.edrx_seconds, "--nw-edrx"),
+        type=_bits(timers.decode_edrx_ms, "--nw-edrx"),
         metavar="BITS",
         help="eDRX cycle the network grants (4 bits)",
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from host_tools import FIRMWARE_DIR, REPO_ROOT
-from host_tools import boards as board_data
+from host_tools.device import boards as board_data
 from host_tools.errors import CommandError
 
 #: Files that must stay as `.py` on the device.

@@ -42,10 +42,11 @@ import tty
 from pathlib import Path
 from typing import Any
 
-from host_tools import FIRMWARE_DIR, boards
+from host_tools import FIRMWARE_DIR
+from host_tools.device import boards
 from host_tools.errors import CommandError
-from host_tools.vboard_host import VBoard
-from host_tools.vboard_parts import (
+from host_tools.vboard.host import VBoard
+from host_tools.vboard.parts import (
     Options,
     PinState,
     VirtualClock,
@@ -173,7 +174,7 @@ def options(args: argparse.Namespace) -> Options:
         if path is not None and not path.is_file():
             raise CommandError(f"{label} {path}: no such file")
     if getattr(args, "build_profile", None):
-        from host_tools.build import build_board
+        from host_tools.device.build import build_board
 
         out = args.flash.parent / (args.flash.name + ".app")
         build_board(args.board, out, profile=args.build_profile)

@@ -14,11 +14,11 @@ from typing import Any
 
 #: suite name -> module (each has run(report: Report) -> None)
 SUITES: dict[str, str] = {
-    "firmware-size": "host_tools.bench_size",
-    "power": "host_tools.bench_power",
-    "payload": "host_tools.bench_payload",
-    "at-driver": "host_tools.bench_at",
-    "emulator": "host_tools.bench_emulator",
+    "firmware-size": "host_tools.bench.size",
+    "power": "host_tools.bench.power",
+    "payload": "host_tools.bench.payload",
+    "at-driver": "host_tools.bench.at",
+    "emulator": "host_tools.bench.emulator",
 }
 
 

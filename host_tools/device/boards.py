@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from nbkit import profiles
+
 from host_tools import BOARDS_DIR
 from host_tools.errors import CommandError
 
@@ -208,6 +210,17 @@ def load_path(path: Path) -> dict[str, Any]:
     return data
 
 
+def board_profiles(board: dict[str, Any]) -> list[str]:
+    """The device profiles (firmware/nbkit/profiles.py) this board can run: it has every pin the
+    profile uses, and a meter bus when the profile reads one."""
+    out = []
+    for name in profiles.names():
+        _, _, bus, _, pins = profiles.get(name)
+        if all(pin in board["pins"] for pin in pins) and (bus is None or board.get("meterbus")):
+            out.append(name)
+    return out
+
+
 def wiring_table(board: dict[str, Any]) -> str:
     """A Markdown wiring table for one board (MCU pin -> what to connect), from its data."""
     m = board["modem"]
@@ -261,4 +274,5 @@ def run(args: argparse.Namespace) -> int:
             f"{b['name']:<14} {b['mcu']:<8} {m['model']:<5} arch={b['mpy_arch']:<10} "
             f"heap={b['heap_bytes'] // 1024} KiB  {b['description']}"
         )
+        print(f"{'':<14} profiles: {', '.join(board_profiles(b)) or 'none'}")
     return 0

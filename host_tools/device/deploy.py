@@ -3,7 +3,7 @@
 How a deploy works (device paths are relative to the device's working directory, `/` on a
 board, the littlefs root on the virtual board):
 
-1. Build `.mpy` files for the board (:mod:`host_tools.build`).
+1. Build `.mpy` files for the board (:mod:`host_tools.device.build`).
 2. Connect over the raw REPL (mpremote's SerialTransport) and check the device's
    ``sys.implementation._mpy``: the .mpy version must match, and the device's architecture must be
    the board's (a different one means the wrong ``--board`` for that device).
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host_tools import boards, build
+from host_tools.device import boards, build
 from host_tools.errors import CommandError
 
 STATE_DIR = ".deploy"

@@ -108,7 +108,7 @@ class BrokerProcess:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
-        argv = [sys.executable, "-m", "host_tools.broker", "--listen", self.address]
+        argv = [sys.executable, "-m", "host_tools.collector.broker", "--listen", self.address]
         self.proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
@@ -162,7 +162,7 @@ def running_broker(host: str = "127.0.0.1", port: int = 0) -> Iterator[BrokerPro
         broker.stop()
 
 
-if __name__ == "__main__":  # `python -m host_tools.broker`: skips loading every CLI command
+if __name__ == "__main__":  # `python -m host_tools.collector.broker`
     _parser = argparse.ArgumentParser(prog="nbkit broker")
     configure(_parser)
     try:

@@ -23,15 +23,21 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from host_tools.errors import CommandError
-from host_tools.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
+from nbkit import profiles
 
-PROFILES = ("water", "gas-cjt188", "electricity-dlt645", "smoke")
+from host_tools.errors import CommandError
+from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
+
+#: the device profiles (firmware/nbkit/profiles.py, the one registry)
+PROFILES = profiles.names()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--profile", choices=PROFILES, default="water", help="the device to run (water)"
+        "--profile",
+        choices=PROFILES,
+        default=profiles.DEFAULT,
+        help=f"the device to run ({profiles.DEFAULT})",
     )
     parser.add_argument(
         "--hours", type=float, help="device hours to run (24; smoke: 0.5, its events are brief)"
@@ -148,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scale is None:
         args.scale = 30.0 if smoke else 2400.0
     if smoke:
-        from host_tools.demo_profiles import run_smoke
+        from host_tools.rig.profiles import run_smoke
 
         return run_smoke(args)
     signal.signal(signal.SIGTERM, _on_signal)
@@ -190,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
                     if not args.json:
                         print(f"[{at:5.1f} h] demo: {what}", flush=True)
                 if args.profile != "water":
-                    from host_tools.demo_profiles import grow_meter
+                    from host_tools.rig.profiles import grow_meter
 
                     grow_meter(rig, args.flow_period)
         except KeyboardInterrupt:

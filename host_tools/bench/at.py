@@ -20,11 +20,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from host_tools import FIRMWARE_DIR, REPO_ROOT, build
+from host_tools import FIRMWARE_DIR, REPO_ROOT
+from host_tools.device import build
 from host_tools.emulator.echo import udp_echo
 from host_tools.emulator.process import running_emulator
 from host_tools.errors import CommandError
-from host_tools.mpy import run_micropython
+from host_tools.vboard.mpy import run_micropython
 
 SCRIPT = REPO_ROOT / "tests" / "firmware" / "at_bench.py"
 EMULATED_SCRIPT = REPO_ROOT / "tests" / "e2e" / "emu_cycle.py"

@@ -1,4 +1,4 @@
-"""The non-water demo profiles of `nbkit demo` (see host_tools/demo.py).
+"""The non-water demo profiles of `nbkit demo` (see host_tools/rig/demo.py).
 
 * gas-cjt188 / electricity-dlt645: the emulated meter's registers grow with device time, so the
   readings the firmware takes over the meter bus move like a real meter's.
@@ -18,8 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nbkit import profiles
+
 from host_tools.errors import CommandError
-from host_tools.rig import EPOCH, Rig, RigOptions
+from host_tools.rig.rig import EPOCH, Rig, RigOptions
 
 _GAS_BASE = 123456  # 1234.56 m3, the emulator's register unit (0.01 m3)
 _ENERGY_BASE = 1234567  # 12345.67 kWh (0.01 kWh)
@@ -29,10 +31,11 @@ _POWER_W = 600  # the household's mean load in the electricity demo
 def grow_meter(rig: Rig, flow_period_s: int) -> None:
     """Set the meter emulator's registers from the device time elapsed since the start."""
     elapsed = max(0.0, rig.virtual_now() - EPOCH)
-    if rig.opt.profile == "gas-cjt188":
+    medium = profiles.get(rig.opt.profile)[3]  # what the profile's meter measures
+    if medium == "gas":
         litres = elapsed / flow_period_s
         rig.meter({"set": {"total": _GAS_BASE + int(litres / 10)}})
-    elif rig.opt.profile == "electricity-dlt645":
+    elif medium == "electricity":
         wh = elapsed / 3600 * _POWER_W
         rig.meter({"set": {"forward": _ENERGY_BASE + int(wh / 10)}})
 

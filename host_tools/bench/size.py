@@ -8,18 +8,23 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from host_tools import boards, build
-from host_tools.errors import CommandError
-from host_tools.mpy import run_micropython
+from nbkit import profiles
 
-#: what one wake of each profile imports beyond the common app (device, meter, AT engine, BC28
-#: driver, UDP link, queue, config): the modules of `app.device.build` for that profile
-PROFILE_MODULES = {
-    "water": ["nbkit.app.water"],
-    "gas-cjt188": ["nbkit.app.busmeter", "nbkit.sense.cjt188"],
-    "electricity-dlt645": ["nbkit.app.busmeter", "nbkit.sense.dlt645"],
-    "smoke": ["nbkit.app.smoke_app", "nbkit.sense.smoke"],
-}
+from host_tools.device import boards, build
+from host_tools.errors import CommandError
+from host_tools.vboard.mpy import run_micropython
+
+
+def profile_modules(profile: str) -> list[str]:
+    """What one wake of ``profile`` imports beyond the common app (device, wiring, AT engine,
+    BC28 driver, UDP link, queue, config): the modules `app.wiring.build` loads for it."""
+    _, app, bus, _, _ = profiles.get(profile)
+    if app == "smoke":
+        return ["nbkit.app.smoke_app", "nbkit.sense.smoke"]
+    reader = ["nbkit.app.water"] if bus is None else ["nbkit.app.busmeter", f"nbkit.sense.{bus}"]
+    return ["nbkit.app.meter", *reader]
+
+
 COMMON = ["nbkit.app.device", "nbkit.modem.bc95", "nbkit.app.link"]
 #: whose heap: the board's heap_bytes with MicroPython's `w` suffix (scaled by the word size, so
 #: the unix port's 64-bit objects take the share they take on a 32-bit board), as the vboard runs
@@ -40,7 +45,7 @@ print(json.dumps([common - base, gc.mem_alloc() - base, gc.mem_alloc() + gc.mem_
 
 def profile_heap(build_dir: Path, profile: str, heap_bytes: int) -> tuple[int, int, int]:
     """(common modules, common + profile modules, heap total) in bytes, after gc.collect()."""
-    code = _PROBE % (COMMON, PROFILE_MODULES[profile])
+    code = _PROBE % (COMMON, profile_modules(profile))
     proc = run_micropython(
         ["-c", code], path=[str(build_dir)], heap=f"{heap_bytes}w", cwd=build_dir
     )
@@ -57,7 +62,7 @@ def run(report: Any) -> None:
             built = build.build_board(name, Path(tmp))
             report.figure(f"{name}: {len(built)} modules", sum(m.size for m in built), "bytes")
         heap_bytes = boards.load(BOARD)["heap_bytes"]
-        for profile in PROFILE_MODULES:
+        for profile in profiles.names():
             common, total, heap = profile_heap(Path(tmp) / BOARD, profile, heap_bytes)
             report.figure(
                 f"{profile}: loaded modules, share of the board heap",

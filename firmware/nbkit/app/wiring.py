@@ -1,0 +1,128 @@
+# Builds the application from the board and the stored configuration: the AT engine on the
+# board's modem UART, the modem driver its data names, the uplink link the config's transport
+# asks for, the queue on flash and the profile's app (nbkit.profiles). `board` is the hal board
+# module (nbkit.hal.unix_board or machine_board): board.board (data), clock(), modem(), pin(name),
+# meterbus() -> Transport or None; the virtual board also wake_reason(). Used by app.device for
+# every wake and by the service console's self-test (app.service_parts).
+import gc
+
+from micropython import const
+
+from nbkit import profiles
+from nbkit.app.links import make_link, make_modem
+from nbkit.at.engine import Engine
+from nbkit.store.queue import Queue
+
+QUEUE_DIR = "queue"
+EPOCH_PATH = "epoch"
+_LINE_MAX = const(2800)  # AT lines: +NSONMI modes 2/3 carry the datagram in hex
+_PSM_TAU_S = const(86400)  # requested T3412: a periodic TAU once a day at most
+_PSM_ACTIVE_S = const(10)  # requested T3324: PSM 10 s after the RRC release
+
+
+def log(*args):
+    print("nbkit:", *args)
+
+
+def build(board, cfg):
+    # -> the application cfg["profile"] names (nbkit.profiles), wired to this board:
+    #   water               app.water.WaterMeter: hardware pulse counter on pulse_a (reverse
+    #                       pulses on the board's pulse_reverse counter), magnet sensor on tamper
+    #   gas-cjt188          a CJ/T 188 gas/water meter read over the meter bus at every sample
+    #   electricity-dlt645  a DL/T 645-2007 meter (combined/forward/reverse energy), meter bus
+    #   smoke               app.smoke_app.SmokeApp on smoke_adc, button, tamper, battery_adc
+    _, app, bus, medium, _ = profiles.get(cfg.get("profile", profiles.DEFAULT))
+    clock = board.clock()
+    model = board.board["modem"]["model"]
+    engine = Engine(board.modem(), clock, line_max=_LINE_MAX)
+    modem = make_modem(model, engine, clock, cfg, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
+    link = make_link(cfg, modem)  # by cfg["transport"]: udp, tcp, mqtt or coap
+    queue = Queue(QUEUE_DIR)
+    epoch = _epoch(queue)
+    gc.collect()  # the modem stack's start-up garbage goes before the profile's modules load
+    if app == "smoke":
+        return _smoke(board, cfg, clock, queue, link, epoch=epoch)
+    from nbkit.app.meter import MeterApp
+
+    if bus is None:
+        meter = _water(board, cfg, clock)
+    else:
+        meter = _bus_meter(board, cfg["profile"], bus, medium, clock)
+    return MeterApp(cfg, clock, queue, meter, link, log=log, epoch=epoch)
+
+
+def _epoch(queue):
+    # The boot epoch of the frames (nbkit.store.epoch): a damaged queue state may restart the
+    # sequence numbers, so the records from now on get a new epoch and never reuse a name.
+    from nbkit.store.epoch import Epoch
+
+    epoch = Epoch(EPOCH_PATH)
+    if queue.state_damaged:
+        epoch.bump()  # durable first: a cut before repair() bumps again, never reuses
+        queue.repair()
+        log("queue state damaged: epoch", epoch.value)
+    return epoch
+
+
+def _water(board, cfg, clock):
+    from nbkit.app.water import WaterMeter
+    from nbkit.sense.pulse import HwCounter
+
+    rev = board.board.get("pulse_reverse")
+    counter = HwCounter(board.pin("pulse_a"), board.pin(rev) if rev else None)
+    return WaterMeter(counter, clock, cfg, field_pin=board.pin("tamper"))
+
+
+def _bus_meter(board, profile, bus, medium, clock):
+    from nbkit.app import busmeter
+
+    transport = board.meterbus() if hasattr(board, "meterbus") else None
+    if transport is None:
+        raise ValueError("profile %s needs a meter bus (board data 'meterbus')" % profile)
+    if bus == "cjt188":
+        from nbkit.sense import cjt188
+
+        kind = cjt188.TYPE_GAS if medium == "gas" else cjt188.TYPE_COLD_WATER
+        return busmeter.Cjt188Meter(transport, clock, meter_type=kind, log=log)
+    if bus == "dlt645":
+        return busmeter.Dlt645Meter(transport, clock, log=log)
+    raise ValueError("profile %s: no meter for bus protocol %s" % (profile, bus))
+
+
+def _battery(board):
+    # battery mV from the battery_adc pin: read_u16() * full scale / 65535 (board data
+    # battery_full_scale_mv: the divider and reference; on the virtual board the value is mV)
+    pin = board.pin("battery_adc")
+    full = board.board.get("battery_full_scale_mv", 65535)
+
+    def battery_mv():
+        return pin.read_u16() * full // 65535
+
+    return battery_mv
+
+
+def _smoke(board, cfg, clock, queue, link, *, epoch):
+    from nbkit.app.smoke_app import SensorClock, SmokeApp
+    from nbkit.sense.smoke import SmokeSensor
+
+    sensor = SmokeSensor(
+        board.pin("smoke_adc"),
+        SensorClock(clock),
+        _battery(board),
+        board.pin("tamper"),
+        heartbeat_ms=cfg["heartbeat_s"] * 1000,
+        battery_low_mv=cfg["low_battery_mv"],
+    )
+    wake = board.wake_reason() if hasattr(board, "wake_reason") else None
+    # a deep-sleep wake until run() says booted(cause)
+    return SmokeApp(
+        cfg,
+        clock,
+        queue,
+        link,
+        sensor,
+        button=board.pin("button"),
+        wake_reason=wake,
+        log=log,
+        epoch=epoch,
+    )

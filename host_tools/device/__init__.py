@@ -1,0 +1,2 @@
+# device: what touches a real or virtual board's flash and console: board data (boards.py),
+# build, deploy, flash, flashimg (littlefs images), provision and keys (`nbkit keys new`).
