@@ -30,7 +30,7 @@ $(STAMP): requirements-dev.txt pyproject.toml
 	@$(BIN)/micropython -c "import sys; print('MicroPython', sys.version, 'ready')"
 	@touch $(STAMP)
 
-demo: setup  ## the virtual meter end to end (PROFILE=water|gas-cjt188|electricity-dlt645|smoke TRANSPORT=udp|tcp|mqtt|coap MODEM=bc28|ec200)
+demo: setup  ## the virtual meter end to end (PROFILE=water|gas-cjt188|electricity-dlt645|heat-mbus|smoke TRANSPORT=udp|tcp|mqtt|coap MODEM=bc28|ec200)
 	$(BIN)/python -m host_tools demo --profile $(PROFILE) --transport $(TRANSPORT) $(if $(MODEM),--modem $(MODEM))
 
 test: setup  ## run every test (firmware tests under real MicroPython)

@@ -7,13 +7,14 @@
 #   app     meter: app.meter.MeterApp over a reader; smoke: app.smoke_app.SmokeApp
 #   bus     the meter-bus protocol read at every sample (a board with "meterbus" data), or -:
 #           a water meter counts pulses (app.water.WaterMeter)
-#   medium  what is measured (water, gas, electricity, smoke; the CJ/T 188 meter type)
+#   medium  what is measured (water, gas, electricity, heat, smoke; the CJ/T 188 meter type)
 #   pins    the board pins the profile uses (board data "pins"), comma-separated
 # A text table, not tuples: on the device it costs one string instead of ~25 objects of heap.
 TABLE = """
 water               meter  -       water        pulse_a,tamper
 gas-cjt188          meter  cjt188  gas          -
 electricity-dlt645  meter  dlt645  electricity  -
+heat-mbus           meter  mbus    heat         -
 smoke               smoke  -       smoke        smoke_adc,button,tamper,battery_adc
 """
 DEFAULT = "water"

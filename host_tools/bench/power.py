@@ -72,6 +72,11 @@ def run(report: Any) -> None:
     _sensitivity(report, profile, table)
     _air_path(report)
     _measured(report, profile, with_ack["report_mah"])
+    from host_tools.energy import bench_defend
+
+    bench_defend.run_validation(report)
+    bench_defend.run_strategies(report)
+    bench_defend.run_floor(report)
 
 
 def _table(report: Any, table: dict[str, Any]) -> None:

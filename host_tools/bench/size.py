@@ -22,6 +22,8 @@ def profile_modules(profile: str) -> list[str]:
     if app == "smoke":
         return ["nbkit.app.smoke_app", "nbkit.sense.smoke"]
     reader = ["nbkit.app.water"] if bus is None else ["nbkit.app.busmeter", f"nbkit.sense.{bus}"]
+    if bus == "mbus":  # the M-Bus application layer and its unit tables load with the codec
+        reader += ["nbkit.sense.mbus_data", "nbkit.sense.mbus_vif"]
     return ["nbkit.app.meter", *reader]
 
 

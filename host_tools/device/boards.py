@@ -125,7 +125,43 @@ def validate(data: Any, origin: str = "board") -> list[str]:
             f"{origin}: 'pulse_reverse' must name a pin of 'pins' (the counter of the board's "
             f"hardware quadrature decoder that holds reverse pulses) or be null, got {rev!r}"
         )
+    problems += [f"{origin}: {msg}" for msg in _power_problems(data)]
     return problems + [f"{origin}: {msg}" for msg in _flash_problems(data)]
+
+
+#: `power` section: figure -> unit key. Every figure is {"<unit>": number >= 0, "source": str}
+#: ("assumption: ..." when not from a datasheet or measurement); the energy model reads them.
+POWER_FIGURES = {
+    "mcu_sleep": "ua",
+    "mcu_active": "ma",
+    "mcu_wake": "s",
+    "pulse_counter": "ua",
+    "meterbus_sleep": "ua",
+    "meterbus_active": "ma",
+    "meterbus_read": "s",
+}
+
+
+def _power_problems(data: dict[str, Any]) -> list[str]:
+    """The cited currents of the board (MCU, meter front-end) for the whole-device estimate."""
+    spec = data.get("power")
+    if not isinstance(spec, dict):
+        return ["'power' must be an object of cited figures: " + ", ".join(POWER_FIGURES)]
+    problems = []
+    for name, unit in POWER_FIGURES.items():
+        fig = spec.get(name)
+        if not isinstance(fig, dict):
+            problems.append(f"'power.{name}' must be {{'{unit}': <number>, 'source': '...'}}")
+            continue
+        value = fig.get(unit)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            problems.append(f"'power.{name}' needs '{unit}': a number >= 0")
+        elif not isinstance(fig.get("source"), str) or not fig["source"].strip():
+            problems.append(f"'power.{name}' needs a 'source' (or 'assumption: ...')")
+    unknown = sorted(set(spec) - set(POWER_FIGURES))
+    if unknown:
+        problems.append(f"'power' has unknown keys {unknown}")
+    return problems
 
 
 def _meterbus_problems(data: dict[str, Any]) -> list[str]:
@@ -181,6 +217,16 @@ def _flash_problems(data: dict[str, Any]) -> list[str]:
     if not isinstance(spec.get("drive_label"), str):
         return ["'flash.drive_label' must be str (the BOOTSEL drive's name)"]
     return []
+
+
+#: sections of a board file that only the host reads (never copied onto the device, where the
+#: firmware parses board.json at every wake on a small heap)
+HOST_ONLY = ("power",)
+
+
+def device_data(board: dict[str, Any]) -> dict[str, Any]:
+    """The board data the firmware gets (`board.json`): everything but :data:`HOST_ONLY`."""
+    return {k: v for k, v in board.items() if k not in HOST_ONLY}
 
 
 def board_names() -> list[str]:

@@ -116,7 +116,8 @@ def build_board(
             BuiltModule(rel.as_posix(), out.relative_to(dest).as_posix(), out.stat().st_size)
         )
     shutil.rmtree(dest / ".check", ignore_errors=True)
-    (dest / "board.json").write_text(json.dumps(board, indent=2) + "\n")
+    device_board = board_data.device_data(board)
+    (dest / "board.json").write_text(json.dumps(device_board, indent=2) + "\n")
     return built
 
 

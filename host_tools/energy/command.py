@@ -8,8 +8,13 @@ or for a state timeline recorded by the emulator (JSON Lines ``{"t","state","ce"
 
     nbkit energy --timeline modem-states.jsonl --battery ER34615
 
-``--plot DIR`` writes cycle-current.png and battery-life.png; ``--profile`` prints every current
-with its source. Profiles and battery presets are editable JSON in host_tools/energy/profiles/.
+or for the whole device on a board (modem + MCU + meter front-end + the cell's own losses)::
+
+    nbkit energy --board esp32_bc28 --battery ER34615 --schedule 24/day,ce=1,reads=24,temp=-10
+
+``--plot DIR`` writes cycle-current.png and battery-life.png (charge-<board>.png with --board);
+``--profile`` prints every current with its source. Profiles, battery presets and cell data are
+editable JSON in host_tools/energy/profiles/.
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "modes: a = psm-rai (PSM + release assistance, no re-attach), b = psm (PSM, waits out "
         "the RRC inactivity timer), c = no-psm (idle DRX/eDRX), d = off-attach (power off and "
-        "re-attach per report). Timing parameters: " + ", ".join(_timing_fields())
+        "re-attach per report). Timing parameters: "
+        + ", ".join(_timing_fields())
+        + ". Whole device, e.g.: nbkit energy --board esp32_bc28 --battery ER34615 "
+        "--schedule 24/day,ce=1,reads=24,temp=-10 --plot out/"
     )
     parser.add_argument(
         "--model", default="bc95", help=f"modem profile: {', '.join(model.profile_names())}"
@@ -71,6 +79,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--profile", action="store_true", help="print every current with its source"
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    whole = parser.add_argument_group("whole device (modem + MCU + meter front-end + battery)")
+    whole.add_argument("--board", help="board from boards/: its MCU and front-end currents")
+    whole.add_argument(
+        "--schedule",
+        default="",
+        help="reports per day and more, e.g. 24/day, 1h, daily or "
+        "'reports=24,payload=50,ce=1,reads=96,wakes=96,temp=-10,mode=a' (with --board)",
+    )
 
 
 def _timing_fields() -> list[str]:
@@ -221,7 +237,57 @@ def _plots(args: argparse.Namespace, profile: model.Profile, cell: Any) -> list[
     return plots.write_plots(_config(args), profile, cell, args.plot)
 
 
+def _whole_device(args: argparse.Namespace) -> int:
+    from host_tools.energy import device
+
+    base = device.Schedule(
+        reports_per_day=args.reports_per_day,
+        payload=args.payload,
+        ce=args.ce,
+        mode=synth.mode_name(args.mode),
+        expect_reply=True,
+    )
+    est = device.estimate(args.board, args.battery, device.parse_schedule(args.schedule, base))
+    out = est.to_dict()
+    if args.plot:
+        from host_tools.energy import device_plots
+
+        path = args.plot / f"charge-{args.board}.png"
+        out["plots"] = [str(device_plots.plot_breakdown(est, path))]
+    if args.json:
+        json.dump(out, sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    s = est.schedule
+    print(
+        f"{est.board} on {est.battery}: {s.reports_per_day:g} reports/day, {s.payload} B, "
+        f"CE{s.ce}, {synth.MODE_TITLES[synth.mode_name(s.mode)]}, "
+        f"{s.meter_reads_per_day:g} meter reads/day, {s.temp_c:g} C"
+    )
+    print(f"  years:          {est.years:.1f}")
+    print(f"  load:           {est.load_mah_per_day:.3f} mAh/day")
+    for name, mah in est.per_day.items():
+        print(f"    {name:<14} {mah:>8.3f} mAh/day  {100 * est.shares()[name]:5.1f} %")
+    print(
+        f"    self-discharge {est.self_discharge_mah_per_year / 365.25:>8.3f} mAh/day  "
+        f"{100 * est.shares()['self-discharge']:5.1f} %"
+    )
+    print(f"  usable:         {est.usable_mah:.0f} mAh at {s.temp_c:g} C")
+    if est.pulse is not None:
+        print(f"  pulse:          {est.pulse.text()}")
+    for note in est.notes:
+        print(f"  note:           {note}")
+    for path in out.get("plots", []):
+        print(f"  plot:           {path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.board:
+        try:
+            return _whole_device(args)
+        except model.EnergyError as exc:
+            raise CommandError(str(exc)) from exc
     try:
         profile = _load_profile(args)
         cell = batteries.get(args.battery)

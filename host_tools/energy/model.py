@@ -125,8 +125,10 @@ def profile_from_dict(data: dict[str, Any], path: Path | None = None) -> Profile
 
 
 def profile_names() -> list[str]:
-    """Models with a bundled profile (profiles/<model>.json, batteries.json excluded)."""
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.json") if p.stem != "batteries")
+    """Models with a bundled profile (profiles/<model>.json; batteries/cells are not models)."""
+    return sorted(
+        p.stem for p in PROFILE_DIR.glob("*.json") if p.stem not in ("batteries", "cells")
+    )
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

@@ -11,7 +11,22 @@ from nbkit.sense import (  # type: ignore[import-not-found, unused-ignore]
     bus,
     cjt188,
     dlt645,
+    mbus,
+    mbus_build,
+    mbus_data,
+    mbus_vif,
     names,
+    protocols,
 )
 
-__all__ = ["bus", "cjt188", "dlt645", "names"]
+__all__ = [
+    "bus",
+    "cjt188",
+    "dlt645",
+    "mbus",
+    "mbus_build",
+    "mbus_data",
+    "mbus_vif",
+    "names",
+    "protocols",
+]

@@ -1,4 +1,5 @@
-"""`nbkit meterbus`: emulate a CJ/T 188 water/gas meter or a DL/T 645 electricity meter on a pty.
+"""`nbkit meterbus`: emulate a CJ/T 188 water/gas meter, a DL/T 645 electricity meter or an M-Bus
+heat/water meter (EN 13757) on a pty.
 
 The first stdout line is the pty path (open it as the meter-bus UART, 2400 8E1 on a real line);
 the second is ``control 127.0.0.1:PORT`` when the UDP control port is on. Serves until SIGINT or
@@ -11,35 +12,44 @@ Control port: one JSON object per datagram, answered with {"ok", "state", "fault
   {"clear_faults": true}              disarm every fault
   {"get": true}                       just the state
 
+M-Bus: primary --address 0-250, --ident (8-digit secondary address), --meter-type heat|water;
+registers energy (Wh), volume (L), power (W), flow (L/h), flow_temp/return_temp (0.01 C).
+
 Example: nbkit meterbus --protocol dlt645 --set forward=12345678 --fault garbage:1
+         nbkit meterbus --protocol mbus --address 5 --ident 12345678 --set energy=1234500
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from host_tools.errors import CommandError
 
-from . import cjt188
-from .meters import FAULTS, Cjt188Meter, Dlt645Meter, Faults
+from .meters import FAULTS, Faults
+from .protocols import PROTOCOLS
 from .server import Meter, MeterBusServer
-
-_TYPES = {"water": cjt188.TYPE_COLD_WATER, "hot-water": cjt188.TYPE_HOT_WATER}
-_TYPES["gas"] = cjt188.TYPE_GAS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--protocol", choices=("cjt188", "dlt645"), required=True)
-    parser.add_argument("--address", help="meter address digits (14 for CJ/T 188, 12 for 645)")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), required=True)
     parser.add_argument(
-        "--meter-type", choices=sorted(_TYPES), default="water", help="CJ/T 188 meter type"
+        "--address", help="meter address (14 digits CJ/T 188, 12 DL/T 645, 0-250 M-Bus primary)"
+    )
+    parser.add_argument("--ident", help="M-Bus secondary address (8 digits)")
+    parser.add_argument(
+        "--meter-type",
+        choices=sorted({t for name in PROTOCOLS for t in persona(name).METER_TYPES}),
+        default=None,
+        help="CJ/T 188 water/hot-water/gas (default water); M-Bus heat/water (default heat)",
     )
     parser.add_argument(
         "--set",
@@ -83,16 +93,15 @@ def virtual_clock(spec: str | None) -> Callable[[], float]:
     return lambda: epoch + (time.time() - wall_start) * scale
 
 
+def persona(protocol: str) -> Any:
+    """The host module of a registered protocol: its emulated meter and decoder."""
+    return importlib.import_module(f"host_tools.meterbus.persona_{protocol}")
+
+
 def build_meter(args: argparse.Namespace) -> Meter:
-    """The emulated meter the options describe."""
+    """The emulated meter the options describe (each protocol's persona builds its own)."""
     try:
-        meter: Meter
-        if args.protocol == "cjt188":
-            meter = Cjt188Meter(meter_type=_TYPES[args.meter_type], now=virtual_clock(args.clock))
-            if args.valve:
-                meter.set("valve", args.valve)
-        else:
-            meter = Dlt645Meter()
+        meter: Meter = persona(args.protocol).build(args, virtual_clock(args.clock))
         if args.address:
             meter.set("address", args.address)
         for item in args.set:

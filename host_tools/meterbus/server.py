@@ -111,7 +111,7 @@ class MeterBusServer:
     def _frames(self) -> None:
         proto = self.meter.protocol
         while self.rx:
-            kind, start, size = bus.scan(self.rx, proto.len_at, proto.second_start)
+            kind, start, size = bus.scan(self.rx, proto.layouts)
             if kind == bus.NEED:
                 del self.rx[:start]
                 return

@@ -6,7 +6,8 @@ the meter's pulse input and holds a magnet at the meter for half an hour (the ta
 prints every uplink as the collector accepts it; then a summary.
 Ctrl-C stops every process it started.
 
-`--profile` picks the device: water (pulse input, the default), gas-cjt188 / electricity-dlt645
+`--profile` picks the device: water (pulse input, the default), gas-cjt188 / electricity-dlt645 /
+heat-mbus
 (an emulated meter on the meter bus whose registers grow during the run) or smoke (smoke, hush,
 self-test with a sagging battery, tamper and heartbeat injected through the board's pins).
 """

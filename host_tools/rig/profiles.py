@@ -1,7 +1,7 @@
 """The non-water demo profiles of `nbkit demo` (see host_tools/rig/demo.py).
 
-* gas-cjt188 / electricity-dlt645: the emulated meter's registers grow with device time, so the
-  readings the firmware takes over the meter bus move like a real meter's.
+* gas-cjt188 / electricity-dlt645 / heat-mbus: the emulated meter's registers grow with device
+  time, so the readings the firmware takes over the meter bus move like a real meter's.
 * smoke: a scripted half hour of a smoke alarm's life, injected through the board's pins on the
   control channel (chamber ADC, button, tamper, battery ADC); each event is printed as the
   collector accepts it, with how long after its injection it arrived (device seconds).
@@ -26,6 +26,10 @@ from host_tools.rig.rig import EPOCH, Rig, RigOptions
 _GAS_BASE = 123456  # 1234.56 m3, the emulator's register unit (0.01 m3)
 _ENERGY_BASE = 1234567  # 12345.67 kWh (0.01 kWh)
 _POWER_W = 600  # the household's mean load in the electricity demo
+_HEAT_BASE_WH = 12_345_600  # the heat-mbus demo's meter: 12345.6 kWh, 456.789 m3 at the start
+_HEAT_BASE_L = 456_789
+_HEAT_W = 3000  # the flat's mean heating load
+_HEAT_FLOW_LPH = 130  # its circulation flow
 
 
 def grow_meter(rig: Rig, flow_period_s: int) -> None:
@@ -38,6 +42,10 @@ def grow_meter(rig: Rig, flow_period_s: int) -> None:
     elif medium == "electricity":
         wh = elapsed / 3600 * _POWER_W
         rig.meter({"set": {"forward": _ENERGY_BASE + int(wh / 10)}})
+    elif rig.opt.profile == "heat-mbus":
+        hours = elapsed / 3600
+        rig.meter({"set": {"energy": _HEAT_BASE_WH + int(hours * _HEAT_W), "power": _HEAT_W}})
+        rig.meter({"set": {"volume": _HEAT_BASE_L + int(hours * _HEAT_FLOW_LPH)}})
 
 
 #: (device minutes after power-up, what, control command(s)) of the smoke demo

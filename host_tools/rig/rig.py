@@ -42,7 +42,8 @@ class RigOptions:
     report_interval_s: int = 14400
     emulator_args: list[str] = field(default_factory=list)
     vboard_args: list[str] = field(default_factory=list)
-    #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | smoke
+    #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | heat-mbus
+    #: | smoke
     profile: str = "water"
     #: extra `nbkit meterbus` options for the meter-bus profiles (e.g. ["--set", "total=1234"])
     meterbus_args: list[str] = field(default_factory=list)
@@ -59,6 +60,8 @@ def meterbus_args(profile: str) -> list[str] | None:
     _, _, bus, medium, _ = profiles.get(profile)
     if bus is None:
         return None
+    if bus == "mbus":  # a heat meter at primary address 5, read through 0xFE (the one slave)
+        return ["--protocol", bus, "--meter-type", medium, "--address", "5"]
     return ["--protocol", bus] + (["--meter-type", medium] if bus == "cjt188" else [])
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host_tools.device import boards
 from host_tools.vboard.mpy import micropython_binary
 from host_tools.vboard.parts import (
     BLOCK_SIZE,
@@ -110,7 +111,8 @@ class VBoard:
             "boot": self.boots,
             "cut_at_write": self.cut_armed,
         }
-        self.runtime.write_text(json.dumps({**self.o.board, "vboard": rt}))
+        device_board = boards.device_data(self.o.board)  # host-only sections stay here
+        self.runtime.write_text(json.dumps({**device_board, "vboard": rt}))
 
     def spawn(
         self, mode: str = "normal", cause: str = "power_on", wake: str | None = None

@@ -1,9 +1,10 @@
 """Device profiles end to end on the virtual rig (collector + BC28 emulator + vboard + meter).
 
-The firmware in MicroPython reads an emulated CJ/T 188 gas meter / DL/T 645 electricity meter
-over a pty (`nbkit meterbus`) and the values reach the collector's SQLite database; the smoke
-profile's events (alarm, hush, clear, self-test, low battery, tamper, heartbeat) each arrive as
-events. Times in assertions are DEVICE (virtual) seconds: rig.uplinks carry `virtual_t`.
+The firmware in MicroPython reads an emulated CJ/T 188 gas meter / DL/T 645 electricity meter /
+M-Bus heat meter over a pty (`nbkit meterbus`) and the values reach the collector's SQLite
+database; the smoke profile's events (alarm, hush, clear, self-test, low battery, tamper,
+heartbeat) each arrive as events. Times in assertions are DEVICE (virtual) seconds: rig.uplinks
+carry `virtual_t`.
 """
 
 from __future__ import annotations
@@ -80,6 +81,28 @@ def test_dlt645_energy_read_over_the_meter_bus_reaches_the_collector(rig_for: An
     rig.meter({"set": {"forward": 1234600}})
     assert rig.wait_for(lambda: _has(rig, "energy_forward", 12346000), 15)
     assert ("energy_forward", 12346000, "Wh") in _db(rig)
+
+
+def test_mbus_heat_meter_read_over_the_meter_bus_reaches_the_collector(rig_for: Any) -> None:
+    rig = rig_for(
+        profile="heat-mbus",
+        scale=600,
+        read_interval_s=600,
+        report_interval_s=1800,
+        meterbus_args=["--set", "energy=2345600", "--set", "volume=78901"],  # Wh, L
+    )
+    assert rig.wait_for(lambda: _has(rig, "energy"), 15), rig.console_lines[-20:]
+    assert ("energy", 2345600) in _readings(rig)  # 2345.6 kWh (0.1 kWh BCD on the bus)
+    assert ("water", 78901) in _readings(rig)  # litres
+    assert ("temperature", 6512) in _readings(rig)
+    assert ("temperature_return", 4230) in _readings(rig)
+    rig.meter({"set": {"energy": 2400000, "flow_temp": 7000}})
+    assert rig.wait_for(
+        lambda: _has(rig, "energy", 2400000) and _has(rig, "temperature", 7000), 15
+    )
+    assert ("energy", 2400000, "Wh") in _db(rig)
+    log = rig.path("meterbus.stderr").read_text()
+    assert "10 7b 05" in log and "10 5b 05" in log, log[-2000:]  # both FCBs: two telegrams
 
 
 def _timeline_has(rig: Rig, state: str) -> bool:

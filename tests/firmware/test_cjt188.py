@@ -121,12 +121,12 @@ def test_address_and_bcd_helpers_reject_bad_input():
 
 def test_stream_scanner_resyncs_on_garbage_and_waits_for_partial_frames():
     good = V.CJT_READ_ADDR_REPLY[2:]
-    kind, start, size = bus.scan(b"\x68\x10\x00\x01\x02" + good[:5], cjt188.LEN_AT)
+    kind, start, size = bus.scan(b"\x68\x10\x00\x01\x02" + good[:5], cjt188.LAYOUT)
     assert kind == bus.NEED, kind
     stream = bytearray(b"\x12\x68\x99" + V.CJT_BAD_CS_REPLY[4:] + good)
     frames = []
     while stream:
-        kind, start, size = bus.scan(stream, cjt188.LEN_AT)
+        kind, start, size = bus.scan(stream, cjt188.LAYOUT)
         if kind == bus.NEED:
             break
         if kind == bus.BAD:

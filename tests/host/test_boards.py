@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -86,3 +87,12 @@ def test_rp2040_flash_data_names_a_uf2_family_and_drive():
     assert any("'flash.uf2_family' must be one of" in p for p in boards.validate(data))
     data["flash"] = {"uf2_family": "rp2040"}
     assert any("'flash.drive_label' must be str" in p for p in boards.validate(data))
+
+
+def test_host_only_power_figures_never_reach_the_device(tmp_path):
+    # the firmware parses board.json at every wake: the cited energy figures stay on the host
+    from host_tools.device.build import build_board
+
+    build_board("unix_sim", tmp_path)
+    on_device = json.loads((tmp_path / "unix_sim" / "board.json").read_text())
+    assert "power" not in on_device and on_device["modem"] == boards.load("unix_sim")["modem"]

@@ -108,7 +108,7 @@ def test_faults_corrupt_the_line_as_asked() -> None:
     faults.clear()
     faults.arm("garbage", 1)
     noisy = faults.apply(good) or b""
-    kind, start, size = bus.scan(noisy, dlt645.LEN_AT, dlt645.SECOND_START)
+    kind, start, size = bus.scan(noisy, dlt645.LAYOUT)
     assert kind == bus.FRAME and noisy[start : start + size] == good
     with pytest.raises(ValueError, match="unknown fault"):
         faults.arm("meltdown")

@@ -10,6 +10,7 @@ import pytest
 from host_tools.bench import command as bench
 from host_tools.bench import power as bench_power
 from host_tools.cli import main
+from host_tools.energy import model
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -69,7 +70,7 @@ def test_timers_json(capsys: pytest.CaptureFixture[str]) -> None:
         (["energy", "--set", "warp=1"], "NAME=VALUE"),
         (["energy", "--set", "attach_s=1,2"], "three"),
         (["energy", "--reports-per-day", "5000", "--mode", "d"], "awake"),
-        (["energy", "--model", "ec200"], "no energy profile"),
+        (["energy", "--model", "bc660k"], "no energy profile"),
     ],
 )
 def test_user_errors_exit_1_with_a_message(
@@ -157,7 +158,13 @@ def test_energy_plot_writes_two_non_empty_pngs(
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000, p
 
 
-def test_power_bench_suite_reports_strategies_targets_and_air_commands() -> None:
+def test_power_bench_suite_reports_strategies_targets_and_air_commands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from host_tools.energy import bench_defend
+
+    # the floor runs (12 firmware reports against the emulator, ~1 min) have their own test
+    monkeypatch.setattr(bench_defend, "run_floor", lambda report: None)
     report = bench.Report(quiet=True)
     report.suite = "power"
     bench_power.run(report)
@@ -169,3 +176,37 @@ def test_power_bench_suite_reports_strategies_targets_and_air_commands() -> None
     for rate in (1, 24, 96):
         assert figures[f"(a) psm-rai: years on ER26500 at {rate}/day"]["unit"] == "years"
     assert "power" in bench.SUITES
+    # issue 18: validation, strategies and floor figures, each a ratio
+    names = [n for n in figures if n.startswith(("validation: ", "strategy: ", "floor: "))]
+    assert len([n for n in names if n.startswith("validation: ")]) >= 6
+    for profile in ("water", "smoke"):
+        for ce in (0, 1, 2):
+            assert figures[f"strategy: {profile} CE{ce} PSM+RAI"]["value"] == 1.0
+            assert figures[f"strategy: {profile} CE{ce} PSM without RAI"]["value"] > 1.0
+
+
+@pytest.mark.parametrize("transport", ["udp", "coap", "mqtt"])
+def test_the_report_path_is_at_its_protocol_floor(transport: str) -> None:
+    # the firmware in MicroPython against the emulator: one report, its air commands and its
+    # modelled charge against the transport's own minimum (make bench runs every CE level)
+    from host_tools.energy import bench_defend
+
+    if transport == "udp":
+        res = bench_defend.floor.measure(model.load_profile("bc28"), 2)
+        assert res.air == ["AT+NSOSTF"] and res.connections == 1 and res.uplinks == 1
+        assert res.ratio <= 1.05
+        return
+    modem, minimum = bench_defend.floor_links.TRANSPORTS[transport]
+    res = bench_defend.floor_links.measure(transport, 1, model.load_profile(modem))
+    assert res.air == list(minimum), res.air
+    assert res.ratio <= 1.05
+
+
+@pytest.mark.parametrize("profile", ["water", "smoke"])
+def test_the_application_reports_at_the_floor_after_a_psm_wake(profile: str) -> None:
+    # the whole application (vboard + emulator + collector) of the meter and the smoke sensor
+    from host_tools.energy import floor_app
+
+    res = floor_app.measure(profile, 0, model.load_profile("bc28"))
+    assert res.reports >= 1 and res.air == ["AT+NSOSTF"], res
+    assert res.ratio <= 1.05

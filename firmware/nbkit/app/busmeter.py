@@ -3,33 +3,37 @@
 # they return. The meter's address is found once with the wildcard (one meter per bus) and kept
 # in the app state across deep sleep. A read that fails is not a crash: it becomes a
 # codes.METER_ERROR record (1 no reply, 2 abnormal reply, 3 bad frame), so the collector sees a
-# silent or broken meter instead of a gap.
+# silent or broken meter instead of a gap. Which adapter a meter-bus device profile uses is
+# app.wiring's choice from the profile registry (nbkit.profiles). Each adapter imports its own
+# codec only, so a device holds one protocol's code in its heap.
+import gc
+
 from micropython import const
 
 from nbkit.proto import codes
-from nbkit.sense import bus, cjt188, dlt645
+from nbkit.sense import bus
 
+ADDR_TEST = const(0xFE)  # M-Bus: "the one slave on the bus" (nbkit.sense.mbus.ADDR_TEST)
 NO_REPLY = const(1)
 ABNORMAL = const(2)
 BAD_FRAME = const(3)
 
-_FAILURES = (OSError, ValueError, cjt188.MeterError, dlt645.MeterError)
 _VALVES = {"open": 0, "closed": 1, "unknown": 2, "abnormal": 3}
 
 
 def _error_code(exc):
-    if isinstance(exc, (cjt188.MeterError, dlt645.MeterError)):
-        return ABNORMAL
     if isinstance(exc, bus.FrameError):
         return BAD_FRAME
     return NO_REPLY  # bus.MeterTimeout (an OSError)
 
 
 class _BusMeter:
-    def __init__(self, meter, log=None):
+    def __init__(self, meter, log=None, wildcard=None, refusal=None):  # noqa: PLR0917
         self.meter = meter
         self.log = log
         self.errors = 0
+        self.wildcard = wildcard  # the address that means "not discovered yet"
+        self.refusal = refusal  # the codec's "meter answered abnormally" exception
 
     def state(self):
         return (self.meter.address,)
@@ -40,14 +44,21 @@ class _BusMeter:
 
     def read(self):
         try:
-            if self.meter.address in (cjt188.WILDCARD, dlt645.WILDCARD):
+            if self.meter.address == self.wildcard:
                 self._discover()
             return self._read()
-        except _FAILURES as exc:  # MeterTimeout (OSError), FrameError (ValueError), MeterError
-            self.errors += 1
-            if self.log:
-                self.log("meter bus:", exc)
-            return [(codes.METER_ERROR, _error_code(exc))]
+        except (OSError, ValueError) as exc:  # MeterTimeout (OSError), FrameError (ValueError)
+            return self._failed(exc, _error_code(exc))
+        except Exception as exc:
+            if self.refusal is None or not isinstance(exc, self.refusal):
+                raise
+            return self._failed(exc, ABNORMAL)
+
+    def _failed(self, exc, code):
+        self.errors += 1
+        if self.log:
+            self.log("meter bus:", exc)
+        return [(codes.METER_ERROR, code)]
 
     def _read(self):  # -> [(code, value)]: each meter kind says what it reads
         raise NotImplementedError
@@ -61,9 +72,12 @@ class _BusMeter:
 class Cjt188Meter(_BusMeter):
     # A CJ/T 188 water or gas meter: total volume in litres (GAS_L for a gas meter, WATER_L
     # otherwise) and the valve state from the status word.
-    def __init__(self, transport, clock, meter_type=cjt188.TYPE_GAS, log=None):
+    def __init__(self, transport, clock, meter_type=0x30, log=None):  # 0x30: CJ/T 188 gas
+        from nbkit.sense import cjt188
+
         link = bus.Bus(transport, clock)
-        super().__init__(cjt188.Meter(link, meter_type=meter_type), log)
+        meter = cjt188.Meter(link, meter_type=meter_type)
+        super().__init__(meter, log, cjt188.WILDCARD, cjt188.MeterError)
 
     def state(self):
         return (self.meter.address, self.meter.meter_type)
@@ -74,7 +88,7 @@ class Cjt188Meter(_BusMeter):
 
     def _read(self):
         r = self.meter.read()
-        code = codes.GAS_L if self.meter.meter_type == cjt188.TYPE_GAS else codes.WATER_L
+        code = codes.GAS_L if self.meter.meter_type == 0x30 else codes.WATER_L  # TYPE_GAS
         out = []
         litres = to_litres(r.total, r.unit)
         if litres is not None:
@@ -97,8 +111,10 @@ def to_litres(total, unit):
 class Dlt645Meter(_BusMeter):
     # A DL/T 645-2007 electricity meter: combined, forward and reverse active energy in Wh.
     def __init__(self, transport, clock, log=None):
+        from nbkit.sense import dlt645
+
         link = bus.Bus(transport, clock)
-        super().__init__(dlt645.Meter(link), log)
+        super().__init__(dlt645.Meter(link), log, dlt645.WILDCARD, dlt645.MeterError)
 
     def _read(self):
         combined, forward, reverse = self.meter.energy()  # 0.01 kWh = 10 Wh
@@ -111,3 +127,85 @@ class Dlt645Meter(_BusMeter):
             if value is not None:
                 out.append((code, value * 10))
         return out
+
+
+class MbusMeter(_BusMeter):
+    # An EN 13757 M-Bus heat (or water) meter: the current (storage 0, tariff 0, instantaneous)
+    # energy, volume and flow/return temperatures of one multi-telegram readout (the billing
+    # values; instantaneous power and flow would triple the queue of a 4-hour report).
+    # The codec is loaded for each read and released before the report: the uplink of a full
+    # queue needs that heap (see `nbkit bench --suite firmware-size`).
+    def __init__(self, transport, clock, log=None):
+        super().__init__(_Address(ADDR_TEST), log, ADDR_TEST)
+        self.transport = transport
+        self.clock = clock
+
+    def restore(self, state):
+        if state and isinstance(state[0], int) and 0 <= state[0] <= 250:
+            self.meter.address = state[0]
+
+    def read(self):
+        from nbkit.sense import mbus
+
+        address = self.meter.address
+        self.meter = mbus.Meter(bus.Bus(self.transport, self.clock), address)
+        try:
+            return _BusMeter.read(self)
+        finally:
+            self.meter = _Address(self.meter.address)
+            _release(("mbus", "mbus_data", "mbus_vif"))
+
+    def _read(self):
+        header, records = self.meter.read(_current)
+        out = []
+        seen = set()
+        for r in records:
+            code, exp = _MBUS_CODES[r.quantity]
+            v = r.scaled(exp)
+            if r.unit == "J":
+                v = r.scaled(0) // 3600  # J -> Wh
+            if v is not None and code not in seen:  # the first of each quantity
+                seen.add(code)
+                out.append((code, v))
+        if header is not None and header.status & 3:  # application busy / error
+            out.append((codes.METER_ERROR, ABNORMAL))
+        return out
+
+
+class _Address:
+    # what an unloaded M-Bus client leaves behind: its address
+    def __init__(self, address):
+        self.address = address
+
+
+def _release(names):
+    # Drops codec modules (and the package's references to them) so gc can take their code.
+    import sys
+
+    import nbkit.sense as pkg
+
+    for name in names:
+        sys.modules.pop("nbkit.sense." + name, None)
+        if name in pkg.__dict__:
+            delattr(pkg, name)
+    gc.collect()
+
+
+# M-Bus quantity -> (record code, decimal exponent of the code's unit)
+_MBUS_CODES = {
+    "energy": (codes.ENERGY_WH, 0),
+    "volume": (codes.WATER_L, -3),
+    "flow temperature": (codes.TEMP_CC, -2),
+    "return temperature": (codes.TEMP_RETURN_CC, -2),
+}
+
+
+def _current(r):
+    return (
+        r.quantity in _MBUS_CODES
+        and not (r.storage or r.tariff or r.subunit or r.function)
+        and r.unit in ("Wh", "J", "m3", "C")
+    )
+
+
+# device profile -> its meter-bus adapter (profiles without one are not meter-bus devices)

@@ -30,6 +30,7 @@ def build(board, cfg):
     #                       pulses on the board's pulse_reverse counter), magnet sensor on tamper
     #   gas-cjt188          a CJ/T 188 gas/water meter read over the meter bus at every sample
     #   electricity-dlt645  a DL/T 645-2007 meter (combined/forward/reverse energy), meter bus
+    #   heat-mbus           an EN 13757 M-Bus heat meter (energy, volume, temperatures), meter bus
     #   smoke               app.smoke_app.SmokeApp on smoke_adc, button, tamper, battery_adc
     _, app, bus, medium, _ = profiles.get(cfg.get("profile", profiles.DEFAULT))
     clock = board.clock()
@@ -86,6 +87,8 @@ def _bus_meter(board, profile, bus, medium, clock):
         return busmeter.Cjt188Meter(transport, clock, meter_type=kind, log=log)
     if bus == "dlt645":
         return busmeter.Dlt645Meter(transport, clock, log=log)
+    if bus == "mbus":
+        return busmeter.MbusMeter(transport, clock, log=log)
     raise ValueError("profile %s: no meter for bus protocol %s" % (profile, bus))
 
 

@@ -19,6 +19,7 @@ TEMP_CC = const(0x05)  # temperature, 0.01 degC
 ENERGY_FWD_WH = const(0x06)  # cumulative forward (imported) active energy, Wh
 ENERGY_REV_WH = const(0x07)  # cumulative reverse (exported) active energy, Wh
 WATER_REV_L = const(0x08)  # cumulative reverse-flow water volume register, litres
+TEMP_RETURN_CC = const(0x09)  # heat meter return (cold side) temperature, 0.01 degC
 BATTERY_MV = const(0x10)  # battery voltage, mV
 RSRP_DBM = const(0x11)  # signal: reference signal received power, dBm (negative)
 SNR_DB = const(0x12)  # signal-to-noise ratio, dB
@@ -58,6 +59,7 @@ NAMES = {
     ENERGY_FWD_WH: ("energy_forward", "Wh"),
     ENERGY_REV_WH: ("energy_reverse", "Wh"),
     WATER_REV_L: ("water_reverse", "L"),
+    TEMP_RETURN_CC: ("temperature_return", "0.01C"),
     BATTERY_MV: ("battery", "mV"),
     RSRP_DBM: ("rsrp", "dBm"),
     SNR_DB: ("snr", "dB"),

@@ -1,5 +1,8 @@
-# Meter bus link layer shared by CJ/T 188 and DL/T 645: both frames are
-# "[FE..] 68 ... L DATA CS 16" with CS = sum mod 256 from the first 0x68 to the last data byte.
+# Meter bus link layer shared by every meter protocol (registry: nbkit.sense.protocols). Each
+# protocol describes its frames as data (Layout: start byte, where L sits, what L counts, where
+# the checksum starts, a stop byte), so the scanner, the checks and Bus serve them all:
+#   CJ/T 188  68 T A0..A6 C L DATA CS 16           DL/T 645  68 A0..A5 68 C L DATA CS 16
+#   M-Bus     68 L L 68 C A CI DATA CS 16, 10 C A CS 16, E5
 # Pure (no hardware): imported by the firmware and by the host tools (`nbkit meter decode`,
 # the meter-bus emulator), so there is one codec.
 try:
@@ -45,6 +48,38 @@ NO_END = "missing end byte 0x16"
 BAD_HEADER = "bad header"
 
 
+class Layout:
+    # One frame form. start: first byte. len_at: offset of L (-1: a fixed `size`, no L byte);
+    # body_at: offset where the bytes L counts begin (frame size = body_at + L + 2); len_copy:
+    # offset of a repeated L, second_start: offset of a repeated start byte (-1: none);
+    # cs_from: first byte summed into CS (CS and the stop byte end the frame); stop -1: a bare
+    # single character without checksum (the M-Bus E5 acknowledgement).
+    def __init__(  # noqa: PLR0917
+        self,
+        start,
+        len_at=-1,
+        body_at=0,
+        second_start=-1,
+        len_copy=-1,
+        cs_from=0,
+        size=0,
+        stop=END,
+    ):
+        self.start = start
+        self.len_at = len_at
+        self.body_at = body_at
+        self.second_start = second_start
+        self.len_copy = len_copy
+        self.cs_from = cs_from
+        self.size = size
+        self.stop = stop
+
+
+def layout(len_at, second_start=-1):
+    # The CJ/T 188 / DL/T 645 form: "68 ... L DATA CS 16", L counts DATA, CS from the 0x68.
+    return Layout(START, len_at, len_at + 1, second_start)
+
+
 class MeterTimeout(OSError):
     # No valid reply after every retry.
     pass
@@ -65,58 +100,76 @@ def skip_wake(buf):
     return -1
 
 
-def check(buf, start, len_at, second_start=-1, complete=False):
-    # Validates the frame at buf[start]: returns its total size or raises FrameError.
-    # len_at: offset of the L byte from the 0x68; second_start: offset of a second 0x68 or -1.
-    # complete: buf holds one whole captured frame (a decoder's input, not a serial stream), so
-    # a frame whose CS and 0x16 sit somewhere other than where L points has a bad length.
+def check(buf, start, form, complete=False):
+    # Validates the frame at buf[start] laid out as `form` (a Layout): returns its total size or
+    # raises FrameError. complete: buf holds one whole captured frame (a decoder's input, not a
+    # serial stream), so a frame whose CS and stop byte sit elsewhere than L says has a bad L.
     n = len(buf) - start
-    if n < len_at + 1:
-        raise FrameError(TRUNCATED, "%d bytes, the header needs %d" % (n, len_at + 1))
-    if second_start >= 0 and buf[start + second_start] != START:
-        got = buf[start + second_start]
-        raise FrameError(BAD_HEADER, "byte %d is 0x%02X, not 0x68" % (second_start, got))
-    length = buf[start + len_at]
-    size = len_at + 1 + length + 2
-    if complete and n != size and _whole(buf, start, n):
-        raise FrameError(BAD_LENGTH, "L=%d gives %d bytes, the frame has %d" % (length, size, n))
-    if complete and n == size - 1 and checksum(buf, start, start + n - 1) == buf[start + n - 1]:
+    length = -1
+    if form.len_at < 0:
+        size = form.size
+    else:
+        if n < form.body_at:
+            raise FrameError(TRUNCATED, "%d bytes, the header needs %d" % (n, form.body_at))
+        for at, want in (
+            (form.second_start, form.start),
+            (form.len_copy, buf[start + form.len_at]),
+        ):
+            if at >= 0 and buf[start + at] != want:
+                got = buf[start + at]
+                raise FrameError(BAD_HEADER, "byte %d is 0x%02X, not 0x%02X" % (at, got, want))
+        length = buf[start + form.len_at]
+        size = form.body_at + length + 2
+    if form.stop < 0:
+        return size
+    stop = form.stop
+    if complete and n != size and _whole(buf, start, n, stop):
+        given = ("L=%d gives " % length) if length >= 0 else "the form has "
+        raise FrameError(BAD_LENGTH, "%s%d bytes, the frame has %d" % (given, size, n))
+    if (
+        complete
+        and n == size - 1
+        and checksum(buf, start + form.cs_from, start + n - 1) == buf[start + n - 1]
+    ):
         raise FrameError(NO_END, "the frame ends after its checksum")
     if n < size:
         raise FrameError(TRUNCATED, "%d of %d bytes" % (n, size))
-    cs = checksum(buf, start, start + size - 2)
+    cs = checksum(buf, start + form.cs_from, start + size - 2)
     if buf[start + size - 2] != cs:
         got = buf[start + size - 2]
         raise FrameError(BAD_CHECKSUM, "CS is 0x%02X, computed 0x%02X" % (got, cs))
-    if buf[start + size - 1] != END:
+    if buf[start + size - 1] != stop:
         got = buf[start + size - 1]
-        raise FrameError(NO_END, "byte %d is 0x%02X" % (size - 1, got))
+        raise FrameError(NO_END, "byte %d is 0x%02X, not 0x%02X" % (size - 1, got, stop))
     if complete and n > size:
-        raise FrameError(BAD_LENGTH, "%d bytes after the 0x16" % (n - size))
+        raise FrameError(BAD_LENGTH, "%d bytes after the 0x%02X" % (n - size, stop))
     return size
 
 
-def _whole(buf, start, n):
-    # A captured frame that ends in 0x16: a size mismatch is then its L byte's fault.
-    return n >= 3 and buf[start + n - 1] == END
+def _whole(buf, start, n, stop):
+    # A captured frame that ends in its stop byte: a size mismatch is then its L byte's fault.
+    return n >= 3 and buf[start + n - 1] == stop
 
 
-def scan(buf, len_at, second_start=-1):
-    # Stream scanner: returns (kind, start, size). A stray 0x68 in line noise can announce a
-    # long frame that never comes, so a complete valid frame further on wins over waiting.
+def scan(buf, forms):
+    # Stream scanner over the Layouts `forms` (a tuple, or one Layout): returns (kind, start,
+    # size). A stray start byte in line noise can announce a long frame that never comes, so a
+    # complete valid frame further on wins over waiting; but a bare character (no checksum) only
+    # counts before any partial frame, never from inside one.
+    if isinstance(forms, Layout):
+        forms = (forms,)
     need = -1
-    i = 0
     n = len(buf)
-    while i < n:
-        if buf[i] != START:
-            i += 1
-            continue
-        try:
-            return FRAME, i, check(buf, i, len_at, second_start)
-        except FrameError as e:
-            if e.reason == TRUNCATED and need < 0:
-                need = i
-        i += 1
+    for i in range(n):
+        b = buf[i]
+        for form in forms:
+            if b != form.start or (form.stop < 0 and need >= 0):
+                continue
+            try:
+                return FRAME, i, check(buf, i, form)
+            except FrameError as e:
+                if e.reason == TRUNCATED and need < 0:
+                    need = i
     if need >= 0:
         return NEED, need, 0
     return BAD, n, 0
@@ -125,8 +178,9 @@ def scan(buf, len_at, second_start=-1):
 class Bus:
     # Request/reply over a Transport (write/read/wait/close) with timeout and retry.
     # A receive buffer bounded by MAX_BUF; garbage and broken frames are skipped (resync on the
-    # next 0x68). `protocol` supplies len_at, second_start and decode(raw) -> frame; the
-    # caller's accept(frame) picks the reply (not an echo, not another meter or DI).
+    # next start byte). `protocol` supplies layouts (its frame descriptor), wake (FE bytes
+    # before a request; None: this Bus's default) and decode(raw) -> frame; the caller's
+    # accept(frame) picks the reply (not an echo, not another meter or DI).
 
     def __init__(self, transport, clock, timeout_ms=1500, retries=2, wake=4):
         self.transport = transport
@@ -144,12 +198,17 @@ class Bus:
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats[1] += 1
-            self._drain()
-            self.transport.write(b"\xfe" * self.wake + request)
+            self.send(request, protocol)
             frame = self._receive(protocol, accept)
             if frame is not None:
                 return frame
         raise MeterTimeout("no valid reply after %d attempts" % (self.retries + 1))
+
+    def send(self, request, protocol):
+        # A request that gets no reply (an M-Bus broadcast): stale bytes first, wake-up bytes.
+        self._drain()
+        wake = self.wake if protocol.wake is None else protocol.wake
+        self.transport.write(b"\xfe" * wake + request)
 
     def _drain(self):
         # Stale bytes (a late reply to an earlier request) must not answer this one.
@@ -180,7 +239,7 @@ class Bus:
 
     def _take(self, protocol, accept):
         while self.buf:
-            kind, start, size = scan(self.buf, protocol.len_at, protocol.second_start)
+            kind, start, size = scan(self.buf, protocol.layouts)
             if kind == NEED:
                 if start:
                     self.stats[2] += start

@@ -63,6 +63,9 @@ WILDCARD = "AAAAAAAAAAAAAA"
 VALVE_STATES = {0: "open", 1: "closed", 2: "unknown", 3: "abnormal"}
 
 
+LAYOUT = bus.layout(LEN_AT, SECOND_START)  # frame descriptor for bus.scan / bus.check
+
+
 class MeterError(Exception):
     # The meter answered with the abnormal bit set: control, SER and its status word.
     def __init__(self, control, status, ser=None):
@@ -205,7 +208,7 @@ def decode(raw, expect_di=None):
     start = bus.skip_wake(raw)
     if start < 0:
         raise FrameError(bus.NO_START)
-    size = bus.check(raw, start, LEN_AT, SECOND_START, complete=True)
+    size = bus.check(raw, start, LAYOUT, complete=True)
     return _fields(raw[start : start + size], expect_di)
 
 
@@ -227,8 +230,8 @@ def _fields(f, expect_di=None):
 
 class Protocol:
     # What bus.Bus needs to find and decode CJ/T 188 frames in a byte stream.
-    len_at = LEN_AT
-    second_start = SECOND_START
+    layouts = (LAYOUT,)
+    wake = None  # the Bus default: FE FE FE FE
 
     def __init__(self, expect_di=None):
         self.expect_di = expect_di

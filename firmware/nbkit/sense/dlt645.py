@@ -69,6 +69,9 @@ DIS = {
 }
 
 
+LAYOUT = bus.layout(LEN_AT, SECOND_START)  # frame descriptor for bus.scan / bus.check
+
+
 class MeterError(Exception):
     # Abnormal reply (C bit 6): the meter's error byte, decoded.
     def __init__(self, control, error):
@@ -144,7 +147,7 @@ def decode(raw):
     start = bus.skip_wake(raw)
     if start < 0:
         raise FrameError(bus.NO_START)
-    size = bus.check(raw, start, LEN_AT, SECOND_START, complete=True)
+    size = bus.check(raw, start, LAYOUT, complete=True)
     return _fields(raw[start : start + size])
 
 
@@ -158,8 +161,8 @@ def _fields(f):
 
 
 class Protocol:
-    len_at = LEN_AT
-    second_start = SECOND_START
+    layouts = (LAYOUT,)
+    wake = None  # the Bus default: FE FE FE FE
 
     def decode(self, raw):
         return _fields(raw)
