@@ -289,7 +289,7 @@ class Queue:
         self.dropped = dropped
 
     def repair(self):
-        # After a damaged state file (state_damaged) was dealt with (app.device: a new epoch),
+        # After a damaged state file (state_damaged) was dealt with (app.wiring: a new epoch),
         # write the state as the scan rebuilt it, so the next boot does not see the damage again.
         self._save(self.floor, self.ranges, self.dropped)
         self.state_damaged = False
