@@ -12,7 +12,7 @@ from pathlib import Path
 from host_tools.collector.db import Store
 from host_tools.errors import CommandError
 
-COLUMNS = ("device", "seq", "time", "name", "value", "unit")
+COLUMNS = ("device", "epoch", "seq", "time", "name", "value", "unit")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -133,6 +133,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=FIRMWARE_DIR,
         help="the code frozen into the board, mounted at /.frozen (default firmware/)",
     )
+    parser.add_argument(
+        "--build-profile",
+        choices=("development", "production"),
+        help="build the firmware with `nbkit build --profile` into FLASH.app/ and run that "
+        "(production: console locked, no REPL; default: --app as it is)",
+    )
     parser.add_argument("--seed-config", type=Path, help="factory config written at first boot")
     parser.add_argument(
         "--seed-path", default="config.json", help="where the seed config goes on the flash"
@@ -172,6 +178,12 @@ def options(args: argparse.Namespace) -> Options:
     for label, path in (("--main", args.main), ("--seed-config", args.seed_config)):
         if path is not None and not path.is_file():
             raise CommandError(f"{label} {path}: no such file")
+    if getattr(args, "build_profile", None):
+        from host_tools.device.build import build_board
+
+        out = args.flash.parent / (args.flash.name + ".app")
+        build_board(args.board, out, profile=args.build_profile)
+        args.app = out / args.board
     hal = args.app / "nbkit" / "hal"
     if not ((hal / "unix_board.py").is_file() or (hal / "unix_board.mpy").is_file()):
         raise CommandError(

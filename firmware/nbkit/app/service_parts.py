@@ -6,15 +6,22 @@ import gc
 
 from micropython import const
 
-from nbkit.console.console import Console
+from nbkit.console.console import Console, ConsoleError
 from nbkit.console.store_adapter import StoreConfig
 
 _ATTACH_MS = const(60000)
 
 
 class ServiceConsole(Console):
-    # `exit` with no unlocked session ends the service window.
+    # `exit` with no unlocked session ends the service window; `repl confirm` in an unlocked
+    # session ends it too and asks for the Python REPL (nbkit.app.lockdown).
     done = False
+    open_repl = False
+
+    def _cmd_repl(self, args, out):
+        if args != ["confirm"]:
+            raise ConsoleError(400, "opens the Python REPL until the next reset: repl confirm")
+        self.done = self.open_repl = True
 
     def _cmd_exit(self, args, out):
         was_locked = not self.guard.is_unlocked()
@@ -145,6 +152,7 @@ class Parts:
         if hasattr(app, "sample"):
             app.sample()  # a fresh reading: the test uplink carries real data
         cfg = app.cfg
+        gc.collect()  # the console, the modem stack and the app share the heap: defragment
         if app.report():
             return True, "acked by the collector (%d uplinks)" % getattr(app.link, "uplinks", 0)
         return False, "no ack from %s:%d" % (cfg["server_host"], cfg["server_port"])

@@ -342,7 +342,20 @@ def _exists(path):
         return False
 
 
+def _lock_if_production():
+    # What a production image's frozen _boot.py would do: Ctrl-C off before anything else runs
+    # (nbkit.app.lockdown does it again first thing in main.py; a firmware without
+    # nbkit.build_profile counts as production).
+    try:
+        from nbkit.build_profile import PROFILE
+    except ImportError:
+        PROFILE = "production"
+    if PROFILE == "production":
+        kbd_intr(-1)
+
+
 def boot():
+    _lock_if_production()
     rt = _load_runtime()
     _open_flash(rt)
     _open_ctl(rt)
