@@ -23,6 +23,7 @@ class Reporter:
     # epoch: nbkit.store.epoch.Epoch (None: epoch 0 in RAM, for tests; app.wiring gives the one
     # on flash).
     max_uplinks = 8  # frames per report; what is left waits for the next report
+    frame_records = frame.MAX_RECORDS  # records per frame (the self-test sends small ones)
 
     def __init__(self, cfg, queue, link, sched, log=None, *, epoch=None):
         self.cfg = cfg
@@ -54,7 +55,7 @@ class Reporter:
 
     def _send_pending(self):
         for _ in range(self.max_uplinks):
-            pending = self.queue.pending(frame.MAX_RECORDS + 1)
+            pending = self.queue.pending(self.frame_records + 1)
             if not pending:
                 return True
             if not self._uplink(pending):
