@@ -26,10 +26,14 @@ setup:  ## create .venv with the pinned toolchain (no-op when up to date)
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@echo "== setting up $(VENV) (pinned toolchain from requirements-dev.txt)"
+	@echo "== [1/4] virtual environment"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@grep -v -- '-stubs==' requirements-dev.txt > $(VENV)/requirements-runtime.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements-runtime.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@echo "== [2/4] $$(grep -c '==' $(VENV)/requirements-runtime.txt) pinned packages (about a minute on a fresh machine; pip's progress on a terminal)"
+	@$(BIN)/python -m pip install $$([ -t 1 ] && echo --progress-bar=on || echo --quiet) --disable-pip-version-check -r $(VENV)/requirements-runtime.txt
+	@echo "== [3/4] nbkit itself (editable)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@echo "== [4/4] MicroPython stubs for the firmware type check (esp32, rp2)"
 	@rm -rf $(STUBS) && for port in esp32 rp2; do \
 	  $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target $(STUBS)/$$port \
 	    $$(grep -E "^micropython-(stdlib|$$port)-stubs==" requirements-dev.txt) || exit 1; done
@@ -51,6 +55,11 @@ typecheck: setup  ## mypy: firmware against MicroPython stubs, host_tools agains
 	  MYPYPATH=$(STUBS)/$$port $(BIN)/mypy --config-file mypy-firmware.ini \
 	    --custom-typeshed-dir $(STUBS)/$$port firmware || exit 1; done
 	@echo "== host_tools vs typeshed"; $(BIN)/mypy --config-file mypy-host.ini host_tools
+	@echo "== stubs/ (nbkit's public API for micropython-stubs users) vs the modules and the esp32 stubs"
+	@MYPYPATH=stubs $(BIN)/python -m mypy.stubtest --mypy-config-file mypy-host.ini \
+	  nbkit.proto.frame nbkit.proto.auth nbkit.lte.timers
+	@MYPYPATH=stubs $(BIN)/mypy --strict --no-site-packages --python-version 3.10 \
+	  --custom-typeshed-dir $(STUBS)/esp32 stubs/example_usage.py
 
 build: setup  ## cross-compile firmware with mpy-cross for BOARD (default: every board)
 	$(BIN)/python -m host_tools build $(if $(BOARD),--board $(BOARD),--all)

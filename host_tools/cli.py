@@ -32,6 +32,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "flash": (_H + "device.flash", "write MicroPython firmware onto a board (esptool / UF2)"),
     # vboard, emulator, meterbus: the virtual world around a device
     "vboard": (_H + "vboard.command", "run the firmware as a virtual board (console, flash)"),
+    "board": (_H + "vboard.board", "drive a virtual board: pulses, magnet, smoke, power, status"),
     "emulate": (_H + "emulator.emulate", "emulate a BC95/BC28/BC26/EC200 modem on a pty"),
     "meterbus": (_H + "meterbus.command", "emulate a CJ/T 188 or DL/T 645 meter on a pty"),
     "meter": (_H + "meterbus.decode", "meter-bus tools: decode a captured frame"),
@@ -68,7 +69,17 @@ def _parser(chosen: str | None = None) -> argparse.ArgumentParser:
         cmd.set_defaults(_module=module)
         if name == chosen:
             importlib.import_module(module).configure(cmd)
+            _add_example(name, cmd)
     return parser
+
+
+def _add_example(name: str, cmd: argparse.ArgumentParser) -> None:
+    """Every --help ends with an example (EXAMPLES below)."""
+    epilog = epilog_with_example(name, cmd.epilog, cmd.description)
+    if epilog != cmd.epilog:
+        cmd.epilog = epilog
+        if cmd.formatter_class is argparse.HelpFormatter:
+            cmd.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +104,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("NBKIT_TRACEBACK"):
             traceback.print_exc()
         return 1
+
+
+#: one example command line per `nbkit` command, shown at the end of its --help (a command
+#: whose own help already shows an example keeps it)
+EXAMPLES: dict[str, str] = {
+    "build": "nbkit build --board esp32_bc28 --json",
+    "boards": "nbkit boards --wiring",
+    "demo": "nbkit demo --profile water --transport mqtt --json",
+    "bench": "nbkit bench --suite payload --json",
+    "deploy": "nbkit deploy --board esp32_bc28 --port /dev/ttyUSB0",
+    "provision": "nbkit provision --port /dev/ttyUSB0 --json identify",
+    "energy": "nbkit energy --model bc28 --reports-per-day 4 --mode a --json",
+    "timers": "nbkit timers encode --t3412 24h --t3324 10s --edrx 81.92s --json",
+    "collect": "nbkit collect --listen 0.0.0.0:5683 --db readings.db --keys keys.json",
+    "readings": "nbkit readings --db readings.db --device 1042 --json",
+    "keys": "nbkit keys new --device 1042 --keys keys.json --json",
+    "meterbus": "nbkit meterbus --protocol cjt188 --meter-type water --set total=123456",
+    "meter": "nbkit meter decode cjt188 68 10 44 33 22 11 00 00 00 01 03 1F 90 01 D6 16 --json",
+    "vboard": "nbkit vboard --console --flash /tmp/board.img",
+    "board": "nbkit board --port 40123 pulse pulse_a 10",
+    "flash": "nbkit flash --board esp32_bc28 --port /dev/ttyUSB0 --firmware ESP32_GENERIC.bin",
+    "emulate": "nbkit emulate --modem bc28",
+    "broker": "nbkit broker --listen 127.0.0.1:1883",
+}
+
+
+def epilog_with_example(name: str, epilog: str | None, description: str | None) -> str | None:
+    """The command's epilog with its example appended, unless its help already has one."""
+    shown = f"{description or ''}\n{epilog or ''}".lower()
+    example = EXAMPLES.get(name)
+    if example is None or "example" in shown:
+        return epilog
+    return f"{epilog}\n\nexample:\n  {example}" if epilog else f"example:\n  {example}"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""SQLite storage of the collector: one row per record, unique per (device, seq).
+"""SQLite storage of the collector: one row per record, unique per (device, epoch, seq).
 
 Surviving its database (docs/security.md): the file is opened in WAL mode (readers such as
 `nbkit readings` never block the collector's writes), every statement waits up to
@@ -27,8 +27,21 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
     device INTEGER NOT NULL, seq INTEGER NOT NULL, t INTEGER NOT NULL, code INTEGER NOT NULL,
     name TEXT NOT NULL, value INTEGER NOT NULL, unit TEXT NOT NULL, received REAL NOT NULL,
-    PRIMARY KEY (device, seq));
+    epoch INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (device, epoch, seq));
 """
+#: a database of the frame format v1 (no epoch): its rows become epoch 0
+_MIGRATE_V1 = (
+    """
+ALTER TABLE readings RENAME TO readings_v1;
+"""
+    + SCHEMA
+    + """
+INSERT INTO readings (device, seq, t, code, name, value, unit, received, epoch)
+    SELECT device, seq, t, code, name, value, unit, received, 0 FROM readings_v1;
+DROP TABLE readings_v1;
+"""
+)
+_COLUMNS = "device, seq, t, code, name, value, unit, received, epoch"
 
 
 #: defaults: worst case about busy_timeout * (retries + 1) + the backoff sum, ~4.5 s per frame
@@ -92,18 +105,23 @@ class Store:
                 )
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.executescript(SCHEMA)
+                cols = [row[1] for row in self.conn.execute("PRAGMA table_info(readings)")]
+                if "epoch" not in cols:  # a database of frame format v1: its rows -> epoch 0
+                    self.conn.executescript("BEGIN;" + _MIGRATE_V1 + "COMMIT;")
         except sqlite3.Error as exc:
             raise CommandError(
                 f"{self.path}: cannot open the readings database ({exc}) - check that it is "
                 "an nbkit collector database and that no other program holds it"
             ) from exc
 
-    def store(self, device: int, records: list[tuple[int, int, int, int]]) -> tuple[int, int]:
-        """Insert new records -> (new, duplicates); ValueError if a seq was reused;
+    def store(
+        self, device: int, records: list[tuple[int, int, int, int]], epoch: int = 0
+    ) -> tuple[int, int]:
+        """Insert new records -> (new, duplicates); ValueError if an (epoch, seq) was reused;
         StoreUnavailable when the database refused it after every retry."""
         for attempt in range(self.retries + 1):
             try:
-                return self._store_once(device, records)
+                return self._store_once(device, records, epoch)
             except sqlite3.Error as exc:
                 self.failures += 1
                 if attempt == self.retries:
@@ -112,34 +130,43 @@ class Store:
         raise AssertionError("unreachable")
 
     def _store_once(
-        self, device: int, records: list[tuple[int, int, int, int]]
+        self, device: int, records: list[tuple[int, int, int, int]], epoch: int
     ) -> tuple[int, int]:
         now = time.time()
         new = dup = 0
         with self.conn:
             for seq, t, code, value in records:
                 row = self.conn.execute(
-                    "SELECT t, code, value FROM readings WHERE device=? AND seq=?", (device, seq)
+                    "SELECT t, code, value FROM readings WHERE device=? AND epoch=? AND seq=?",
+                    (device, epoch, seq),
                 ).fetchone()
                 if row is None:
                     self.conn.execute(
-                        "INSERT INTO readings VALUES (?,?,?,?,?,?,?,?)",
-                        (device, seq, t, code, codes.name(code), value, codes.unit(code), now),
+                        f"INSERT INTO readings ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (device, seq, t, code, codes.name(code), value, codes.unit(code), now)
+                        + (epoch,),
                     )
                     new += 1
                 elif tuple(row) == (t, code, value):
                     dup += 1
                 else:
-                    raise ValueError(f"device {device} seq {seq} stored as {tuple(row)}")
+                    raise ValueError(
+                        f"device {device} epoch {epoch} seq {seq} stored as {tuple(row)}"
+                    )
         return new, dup
 
+    def max_epoch(self, device: int) -> int:
+        """The highest epoch stored for device (0 when none)."""
+        row = self.conn.execute("SELECT MAX(epoch) FROM readings WHERE device=?", (device,))
+        return int(row.fetchone()[0] or 0)
+
     def rows(self, device: int | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT device, seq, t, code, name, value, unit, received FROM readings"
+        sql = "SELECT device, epoch, seq, t, code, name, value, unit, received FROM readings"
         args: tuple[Any, ...] = ()
         if device is not None:
             sql += " WHERE device=?"
             args = (device,)
-        cur = self.conn.execute(sql + " ORDER BY device, seq", args)
+        cur = self.conn.execute(sql + " ORDER BY device, epoch, seq", args)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 

@@ -222,7 +222,7 @@ def serve_mqtt(
         parts = msg.topic.split("/")
         payload = bytes(msg.payload)
         try:
-            _, device, _ = frame.parse(payload)
+            device = frame.parse(payload)[1]
         except frame.FrameError:
             device = None  # handle() counts why
         if device is not None and parts[1] != str(device):

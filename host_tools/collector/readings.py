@@ -12,13 +12,14 @@ from pathlib import Path
 from host_tools.collector.db import Store
 from host_tools.errors import CommandError
 
-COLUMNS = ("device", "seq", "time", "name", "value", "unit")
+COLUMNS = ("device", "epoch", "seq", "time", "name", "value", "unit")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", required=True, type=Path, help="the collector's SQLite file")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--device", type=int, help="only this device id")
+    parser.add_argument("--json", action="store_true", help="the same as --format json")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     for row in rows:
         row["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row["t"]))
-    if args.format == "json":
+    if args.format == "json" or args.json:
         json.dump(rows, sys.stdout, indent=1)
         print()
     elif args.format == "csv":

@@ -39,7 +39,7 @@ class Collector:
 
     def handle(self, data: bytes, peer: str = "") -> tuple[bytes | None, str]:
         try:
-            ftype, device, body = frame.parse(data)
+            ftype, device, epoch, body = frame.parse(data)
             if ftype != frame.DATA:
                 raise frame.FrameError(frame.BAD_TYPE, f"frame type {ftype} is not DATA")
         except frame.FrameError as exc:
@@ -51,10 +51,14 @@ class Collector:
             return self._refuse(frame.FORGED, f"tag does not match device {device}'s key", peer)
         records: list[tuple[int, int, int, int]] = body
         try:
-            new, _dup = self.store.store(device, records)
+            new, _dup = self.store.store(device, records, epoch)
         except ValueError as exc:
-            why = f"{exc}: the device reuses sequence numbers; give it a new id"
-            return self._refuse(SEQ_REUSED, why, peer)
+            # Authentic, but its (epoch, seq) names records held with other content: the
+            # device's counters went back (restored or damaged flash it did not notice). Store
+            # and ack nothing; tell it (bound to this uplink) which epoch to move to.
+            nxt = self.store.max_epoch(device) + 1
+            self._refuse(SEQ_REUSED, f"{exc}: told to move to epoch {nxt}", peer)
+            return frame.encode_epoch(device, key, nxt, data[-frame.TAG_SIZE :]), SEQ_REUSED
         except StoreUnavailable as exc:  # not stored, so not acked: the device sends it again
             why = f"database refused device {device} seq {records[0][0]}: {exc}; not acked"
             return self._refuse(STORE_FAILED, why, peer)
@@ -62,17 +66,19 @@ class Collector:
         self.counts[outcome] += 1
         self.counts["records_stored"] += new
         if new:
-            self._print(device, records, len(data))
+            self._print(device, records, len(data), epoch)
         else:
             self.log(f"collector: duplicate device {device} seq {records[0][0]}: re-acked")
-        return frame.encode_ack(device, key, records[0][0], len(records)), outcome
+        return frame.ack_for(data, key), outcome
 
     def _refuse(self, reason: str, message: str, peer: str) -> tuple[None, str]:
         self.counts[reason] += 1
         self.log(f"collector: rejected {reason} from {peer or '?'}: {message}")
         return None, reason
 
-    def _print(self, device: int, records: list[tuple[int, int, int, int]], size: int) -> None:
+    def _print(
+        self, device: int, records: list[tuple[int, int, int, int]], size: int, epoch: int = 0
+    ) -> None:
         first, last = records[0][0], records[-1][0]
         if self.as_json:
             rows = [
@@ -90,6 +96,7 @@ class Collector:
                 {
                     "event": "uplink",
                     "device": device,
+                    "epoch": epoch,
                     "seq_first": first,
                     "seq_last": last,
                     "bytes": size,
@@ -102,7 +109,8 @@ class Collector:
                 groups.setdefault(f"{codes.name(c)}[{codes.unit(c)}]", []).append(str(v))
             shown = " ".join(f"{k}={','.join(v)}" for k, v in groups.items())
             line = (
-                f"uplink device={device} seq={first}..{last} n={len(records)} bytes={size} {shown}"
+                f"uplink device={device} epoch={epoch} seq={first}..{last} n={len(records)} "
+                f"bytes={size} {shown}"
             )
         try:
             print(line, file=self.out, flush=True)

@@ -210,6 +210,8 @@ def _flash_problems(data: dict[str, Any]) -> list[str]:
             return ["'flash.offset' must be int"]
         if offset != ESP_FLASH_OFFSETS[chip]:
             return [f"'flash.offset' for {chip} must be {ESP_FLASH_OFFSETS[chip]:#x}"]
+        if not isinstance(spec.get("encryption", False), bool):
+            return ["'flash.encryption' must be true or false (ESP-IDF flash encryption on)"]
         return []
     if spec.get("uf2_family") not in UF2_FAMILIES:
         return [f"'flash.uf2_family' must be one of {tuple(UF2_FAMILIES)}"]
@@ -230,7 +232,8 @@ def device_data(board: dict[str, Any]) -> dict[str, Any]:
 
 def board_names() -> list[str]:
     """Names of every board file, sorted."""
-    return sorted(p.stem for p in BOARDS_DIR.glob("*.json"))
+    # boards/<name>.mip.json are the boards' mip packages (host_tools/device/packaging.py)
+    return sorted(p.stem for p in BOARDS_DIR.glob("*.json") if not p.name.endswith(".mip.json"))
 
 
 def load(name: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import hashlib
 import json
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from host_tools.device.deploy_manifest import (
     check_manifest,
     removal_refused,
 )
+from host_tools.device.progress import Progress
 from host_tools.errors import CommandError
 
 STATE_DIR = ".deploy"
@@ -139,6 +141,28 @@ def plan(
     return result
 
 
+_HAS = """\
+import os
+def _nb_has(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+"""
+
+
+def shadowing_sources(device: Device, local: dict[str, str]) -> list[str]:
+    """Sources on the device that would shadow a deployed .mpy (MicroPython imports x.py before
+    x.mpy): what `mpremote mip install` of firmware/package.json put there. Removed by the
+    deploy's applier with the files the build no longer has."""
+    twins = sorted(p[: -len(".mpy")] + ".py" for p in local if p.endswith(".mpy"))
+    if not twins:
+        return []
+    device.exec(_HAS)
+    return [str(p) for p in device.eval(f"[p for p in {twins!r} if _nb_has(p)]")]
+
+
 def check_mpy(device_mpy: int, board: dict[str, Any], build_dir: Path) -> None:
     """Refuse a deploy the device could not load, with the reason and what to do."""
     version, sub, arch_idx = device_mpy & 0xFF, (device_mpy >> 8) & 3, (device_mpy >> 10) & 0xF
@@ -160,31 +184,6 @@ def check_mpy(device_mpy: int, board: dict[str, Any], build_dir: Path) -> None:
         )
 
 
-class Progress:
-    """A one-line text progress bar on stderr (files and bytes)."""
-
-    def __init__(self, total_bytes: int, enabled: bool = True) -> None:
-        self.total = max(total_bytes, 1)
-        self.done = 0
-        self.enabled = enabled
-
-    def advance(self, nbytes: int, label: str) -> None:
-        self.done += nbytes
-        if self.enabled:
-            filled = int(30 * self.done / self.total)
-            print(
-                f"\r  [{'#' * filled}{'.' * (30 - filled)}] {self.done * 100 // self.total:3d}% "
-                f"{label[-40:]:<40}",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def close(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr)
-
-
 class Device:
     """The few filesystem operations a deploy needs, over mpremote's raw-REPL transport."""
 
@@ -195,7 +194,15 @@ class Device:
         try:
             # reads time out (1 s each), so a silent board ends in an error, never a hang
             self.t = SerialTransport(port, baudrate=baud, timeout=1)
-            self.t.enter_raw_repl(soft_reset=False, timeout_overall=timeout_s)
+            # mpremote checks its overall timeout only between silent reads: a board that keeps
+            # printing (waking and sleeping, its Ctrl-C lost while asleep) would hold it
+            # forever, so a timer aborts the read in progress once the time is up
+            stop = threading.Timer(timeout_s, self.t.serial.cancel_read)
+            stop.start()
+            try:
+                self.t.enter_raw_repl(soft_reset=False, timeout_overall=timeout_s)
+            finally:
+                stop.cancel()
         except (TransportError, OSError) as exc:
             raise CommandError(
                 f"cannot reach a MicroPython REPL on {port}: {exc}; check the port, that no "
@@ -298,6 +305,7 @@ def deploy(
         device.exec(APPLIER)
     remote = check_manifest(device.read_json(MANIFEST), MANIFEST)
     todo = plan(local, remote, full=full, allow_remove=allow_remove)
+    todo.remove = sorted(set(todo.remove) | set(shadowing_sources(device, local)))
     if not todo.copy and not todo.remove:
         return todo
     device.exec(_CLEAR_STAGE)

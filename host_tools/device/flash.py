@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from host_tools.device import boards
+from host_tools.device.progress import Progress
 from host_tools.errors import CommandError
 
 ESP_IMAGE_MAGIC = 0xE9
@@ -122,14 +123,17 @@ def check_uf2(data: bytes, family: str) -> int:
 
 
 class ProgressBar:
-    """One-line progress bar on stderr (or JSON lines with --json) for esptool's stages."""
+    """Progress of esptool's stages on stderr: a bar on a terminal, plain lines otherwise, or
+    JSON lines with --json."""
 
     def __init__(self, as_json: bool = False) -> None:
         self.as_json = as_json
         self.last = -1
+        self.bar: Progress | None = None
+        self.label = ""
 
     def draw(self, done: int, total: int, label: str) -> None:
-        """Redraw the bar at done/total."""
+        """Show done/total of the stage `label`."""
         pct = done * 100 // max(total, 1)
         if pct == self.last:
             return
@@ -137,12 +141,12 @@ class ProgressBar:
         if self.as_json:
             print(json.dumps({"progress": pct, "stage": label}), file=sys.stderr)
             return
-        filled = pct * 30 // 100
-        end = "\n" if pct >= 100 else ""
-        print(f"\r  {label:<8} [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%", end=end,
-              file=sys.stderr, flush=True)  # fmt: skip
+        if self.bar is None or label != self.label:
+            self.bar, self.label = Progress(100), label
+        self.bar.set(pct, label)
         if pct >= 100:
-            self.last = -1
+            self.bar.close()
+            self.bar, self.last = None, -1
 
 
 def _make_logger(bar: ProgressBar, messages: list[str]) -> Any:

@@ -51,7 +51,8 @@ class EmulatorProcess:
         return self.clock.triple()
 
     def timeline(self) -> list[dict[str, Any]]:
-        return _jsonl(self.timeline_path)
+        """The state records (the ``{"model"}`` header line left out)."""
+        return [r for r in _jsonl(self.timeline_path) if "state" in r]
 
     def spy(self) -> list[dict[str, Any]]:
         return _jsonl(self.spy_path)

@@ -49,10 +49,15 @@ class Timeline:
     """Modem state timeline: one ``{"t", "state", "ce"}`` record per state entry.
 
     A state lasts until the next record; a change of CE level alone also writes a record.
+    With ``model`` (the persona's modem model, e.g. ``BC28``) the stream opens with one header
+    line ``{"model": ...}`` that names the modem the timeline was recorded from.
     """
 
-    def __init__(self, stream: IO[str] | None) -> None:
+    def __init__(self, stream: IO[str] | None, model: str | None = None) -> None:
         self.stream = stream
+        if stream is not None and model:
+            stream.write(json.dumps({"model": model}) + "\n")
+            stream.flush()
         self.state: str | None = None
         self.ce = 0
         self.entries: list[tuple[float, str, int]] = []  # kept in memory for tests and stats

@@ -46,7 +46,7 @@ class Emulator:
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self.slave)
         self.spy = Spy(spy_stream, self.reactor.now)
-        self.timeline = Timeline(timeline_stream)
+        self.timeline = Timeline(timeline_stream, PERSONAS[opts.persona].name)
         self.output = UartOutput(self.reactor, self.master, self.spy, self._want_write)
         self.modem = _build_modem(
             opts,

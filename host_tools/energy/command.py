@@ -233,7 +233,12 @@ def _plots(args: argparse.Namespace, profile: model.Profile, cell: Any) -> list[
         args.plot.mkdir(parents=True, exist_ok=True)
         records = model.read_timeline(args.timeline)
         path = args.plot / "timeline-current.png"
-        return [plots.plot_timeline(records, args.until, profile, path, args.timeline.name)]
+        modem = model.timeline_model(args.timeline)
+        return [
+            plots.plot_timeline(
+                records, args.until, profile, path, args.timeline.name, modem=modem
+            )
+        ]
     return plots.write_plots(_config(args), profile, cell, args.plot)
 
 

@@ -48,6 +48,8 @@ def _wakes(timeline: list[dict[str, Any]]) -> list[list[Record]]:
     out: list[list[Record]] = []
     current: list[Record] | None = None  # None until the first PSM
     for raw in timeline:
+        if "state" not in raw:
+            continue  # the {"model"} header line of an emulator timeline
         rec = Record(float(raw["t"]), raw["state"], int(raw["ce"]))
         if rec.state == "psm":
             if current and not any(r.state in ("search", "boot", "off") for r in current):

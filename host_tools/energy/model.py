@@ -172,8 +172,21 @@ def parse_record(raw: Any, where: str) -> Record:
     return Record(float(t), str(state), int(ce))
 
 
+def timeline_model(path: str | Path) -> str | None:
+    """The modem model a timeline's header line names (``{"model": "BC28"}``), or None."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline()
+        head = json.loads(first) if first.strip() else {}
+    except (OSError, json.JSONDecodeError):
+        return None
+    model = head.get("model") if isinstance(head, dict) else None
+    return str(model) if isinstance(model, str) else None
+
+
 def read_timeline(path: str | Path) -> list[Record]:
-    """Read a JSON Lines timeline; blank lines are skipped, anything else must be a record."""
+    """Read a JSON Lines timeline; blank lines and the ``{"model"}`` header are skipped,
+    anything else must be a record."""
     records: list[Record] = []
     try:
         with open(path, encoding="utf-8") as fh:
@@ -185,6 +198,8 @@ def read_timeline(path: str | Path) -> list[Record]:
                     raw = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise EnergyError(f"{where}: not JSON ({exc.msg})") from exc
+                if number == 1 and isinstance(raw, dict) and set(raw) == {"model"}:
+                    continue  # the header: which modem recorded it (timeline_model)
                 records.append(parse_record(raw, where))
                 if len(records) > MAX_TIMELINE_RECORDS:
                     raise EnergyError(f"{path}: more than {MAX_TIMELINE_RECORDS} records")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -88,20 +89,32 @@ def plot_cycle(cfg: synth.Config, profile: Profile, path: Path) -> Path:
 
 
 def plot_timeline(
-    records: list[Record], end: float | None, profile: Profile, path: Path, title: str
+    records: list[Record],
+    end: float | None,
+    profile: Profile,
+    path: Path,
+    title: str,
+    *,
+    modem: str | None = None,
 ) -> Path:
-    """Battery current over a recorded timeline (log scale), with the charge in the title."""
+    """Battery current over a recorded timeline (log scale) against device hours since its
+    first record; the modem that recorded it (``modem``) and the charge in the title."""
     if not records:
         raise EnergyError("the timeline is empty")
     plt = _pyplot()
     stop = records[-1].t if end is None else end
     xs, ys = _steps(records, stop, profile)
+    start = records[0].t
+    hours = [(x - start) / 3600 for x in xs]
     result = integrate(records, profile, end=end)
-    fig, ax = _current_plot(plt, xs, ys, linewidth=1.2)
-    ax.set_xlabel("timeline time (s)")
+    fig, ax = _current_plot(plt, hours, ys, linewidth=1.2)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(start))
+    ax.set_xlabel(f"device time (hours since {when})")
     ax.set_ylabel("battery current (mA, log)")
+    recorded = f"recorded from a {modem} modem" if modem else "modem model not recorded"
     ax.set_title(
-        f"{profile.model}: {title}\n{result.total_mah:.4f} mAh over {result.duration_s:.0f} s, "
+        f"{profile.model} energy profile, {recorded}: {title}\n"
+        f"{result.total_mah:.4f} mAh over {result.duration_s / 3600:.1f} h, "
         f"{result.reports} reports",
         fontsize=10,
     )

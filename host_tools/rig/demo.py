@@ -142,8 +142,8 @@ WATER_MAGNET = (
 MODEM_FOR = {
     "udp": ("bc28", "ec200", "bc660k"),
     "tcp": ("ec200", "bc660k"),
-    # bc660k + MQTT + the water app do not fit the virtual board's 128 KiB heap (MemoryError
-    # at the second wake); tests/e2e/test_bc660k.py runs that pair with a 256 KiB heap
+    # bc660k + MQTT + the water app did not fit the virtual board's former 128 KiB heap
+    # (MemoryError at the second wake); tests/e2e/test_bc660k.py runs that pair with 256 KiB
     "mqtt": ("ec200",),
     "coap": ("bc28",),
 }

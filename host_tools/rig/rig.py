@@ -51,6 +51,9 @@ class RigOptions:
     meterbus_args: list[str] = field(default_factory=list)
     #: smoke profile: heartbeat interval (config heartbeat_s)
     heartbeat_s: int = 86400
+    #: `nbkit build --profile` of the board's firmware: development keeps the REPL (deploy,
+    #: mpremote); production locks the console (nbkit.app.lockdown)
+    build_profile: str = "development"
 
 
 def meterbus_args(profile: str) -> list[str] | None:
@@ -289,7 +292,7 @@ class Rig:
                 f"no virtual board for modem {self.opt.modem!r}: "
                 f"one of {', '.join(BOARD_FOR_MODEM)}"
             )
-        build_board(board, self.path("app"))
+        build_board(board, self.path("app"), profile=self.opt.build_profile)
         proc = self._spawn(
             "vboard",
             _nbkit(

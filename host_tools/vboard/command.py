@@ -90,7 +90,12 @@ control channel: UDP on 127.0.0.1, one command per datagram, one reply each
   status                    -> JSON: state, pid, boots, last_boot {cause, wake}, mode,
                             virtual_s, pins, cuts
   anything else             -> error <reason>
-example: printf 'pulse pulse_a 10 1000' | nc -u -w1 127.0.0.1 PORT"""
+The same from the command line: `nbkit board --port PORT pulse pulse_a 10` (see `nbkit board
+--help`).
+
+example:
+  nbkit vboard --console --flash /tmp/board.img      # line 1: the console pty, line 2: control
+  mpremote connect /dev/pts/N ls :                   # any MicroPython tool on the console pty"""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -127,6 +132,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=FIRMWARE_DIR,
         help="the code frozen into the board, mounted at /.frozen (default firmware/)",
+    )
+    parser.add_argument(
+        "--build-profile",
+        choices=("development", "production"),
+        help="build the firmware with `nbkit build --profile` into FLASH.app/ and run that "
+        "(production: console locked, no REPL; default: --app as it is)",
     )
     parser.add_argument("--seed-config", type=Path, help="factory config written at first boot")
     parser.add_argument(
@@ -167,6 +178,12 @@ def options(args: argparse.Namespace) -> Options:
     for label, path in (("--main", args.main), ("--seed-config", args.seed_config)):
         if path is not None and not path.is_file():
             raise CommandError(f"{label} {path}: no such file")
+    if getattr(args, "build_profile", None):
+        from host_tools.device.build import build_board
+
+        out = args.flash.parent / (args.flash.name + ".app")
+        build_board(args.board, out, profile=args.build_profile)
+        args.app = out / args.board
     hal = args.app / "nbkit" / "hal"
     if not ((hal / "unix_board.py").is_file() or (hal / "unix_board.mpy").is_file()):
         raise CommandError(
@@ -230,10 +247,7 @@ def run(args: argparse.Namespace) -> int:
         cin, cout = sys.stdin.fileno(), sys.stdout.fileno()
         if os.isatty(cin):
             saved = termios.tcgetattr(cin)
-            tty.setraw(cin)
-            human = termios.tcgetattr(cin)  # keep LF -> CRLF on screen for a person's eyes
-            human[1] |= termios.OPOST | termios.ONLCR
-            termios.tcsetattr(cin, termios.TCSANOW, human)
+            tty.setraw(cin)  # the board sends CRLF itself, as a real one does
     board = VBoard(opts, cin, cout)
     if opts.console_pty:
         print(f"control 127.0.0.1:{board.control_port}", flush=True)

@@ -24,6 +24,10 @@ UNIX_BANNER = re.compile(
     rb'MicroPython [^\r\n]*\r\nType "help\(\)" for more information\.\r\n>>> (\r\n)?'
 )
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
+# The unix port writes print() and sys.stdout.buffer to one fd: the host cooks LF -> CRLF as a
+# bare-metal port's print does, except after CAN (0x18), the byte that opens every command of
+# mpremote's mount protocol, whose binary frames a board sends raw (until the next boot).
+BINARY_START = b"\x18"
 OUT_LIMIT = 256 * 1024  # console bytes held for a slow reader; the oldest are dropped beyond
 IN_LIMIT = 64 * 1024  # console bytes held for a busy board
 MAX_PULSES = 100_000  # per `pulse` command

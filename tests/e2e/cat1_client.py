@@ -71,7 +71,7 @@ def _report(link, queue, cfg, key, per_frame):
         got = 0
         for reply in link.receive(_ACK_WAIT_MS):
             try:
-                first, last = frame.decode_ack(reply, key, cfg["device_id"])
+                _, first, last = frame.check_reply(reply, key, data)
             except frame.FrameError as exc:
                 print("ackbad", exc.reason)
                 continue

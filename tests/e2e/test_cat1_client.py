@@ -69,7 +69,7 @@ class Collector(threading.Thread):
                         self.frames.append(data)
                         device, records = frame.decode_data(data, key)
                         self.records.extend(records)
-                        ack = frame.encode_ack(device, key, records[0][0], len(records))
+                        ack = frame.ack_for(data, key)
                         wire = struct.pack(">H", len(ack)) + ack
                         conn.sendall(wire[:3])
                         conn.sendall(wire[3:])

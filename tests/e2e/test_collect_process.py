@@ -58,7 +58,7 @@ def test_collect_process_acks_prints_and_summarises_on_sigterm(tmp_path: Path) -
         proc.kill()
     assert proc.returncode == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("uplink device=1042 seq=0..0 n=1 bytes=18 water[L]=42")
+    assert lines[0].startswith("uplink device=1042 epoch=0 seq=0..0 n=1 bytes=19 water[L]=42")
     assert lines[-1] == (
         "collector summary: accepted=1, duplicate=1, records_stored=1, truncated=1"
     ), lines[-1]

@@ -65,7 +65,7 @@ def test_a_power_cut_at_every_flash_write_leaves_the_old_or_the_new_file(probe, 
         assert probe.ctl(f"cut {index}{' torn' if torn else ''}") == "ok"
         probe.expect(b"PROBE READY")
         probe.write(b"fill data.bin 600 b\n")  # rewrite the file: several flash writes
-        if probe.expect(rb"= ok\n|PROBE READY").group(0) == b"= ok\n":
+        if probe.expect(rb"= ok\r\n|PROBE READY").group(0) == b"= ok\r\n":
             break  # the rewrite finished before flash write `index`: every index was cut
         cuts += 1
         assert probe.status()["cuts"][-1] == index
@@ -102,7 +102,7 @@ def test_the_modem_uart_is_the_tty_given_on_the_command_line(flash):
         vb.ctl("pulse pulse_a 1")  # the meter turns while the board waits for the modem
         time.sleep(0.1)
         os.write(master, b"\r\n+CGSN:490154203237518\r\n\r\nOK\r\n")
-        assert vb.expect(rb"= ([^\n]*)\n").group(1) == (
+        assert vb.expect(rb"= ([^\r\n]*)\r\n").group(1) == (
             rb"b'\r\n+CGSN:490154203237518\r\n\r\nOK\r\n'"
         )
         assert vb.ask("phases") == "at"  # its IRQ ran during the UART wait
@@ -129,7 +129,7 @@ def test_pin_irqs_fire_during_a_light_sleep(flash):
         assert vb.ask("irq pulse_a") == "ok"
         vb.write(b"sleep 300\n")
         vb.ctl("pulse pulse_a 2")
-        assert float(vb.expect(rb"= ([0-9.]+)\n").group(1)) >= 0.3
+        assert float(vb.expect(rb"= ([0-9.]+)\r\n").group(1)) >= 0.3
         assert vb.ask("events 0") == "1 2"  # the handler ran while the board slept
 
 
@@ -251,7 +251,7 @@ def test_soft_reset_from_the_raw_repl_prints_the_banner_and_stays_raw(tmp_path, 
         vb.expect(b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>")
         assert b"PROBE READY" not in vb.buf  # main.py is skipped after a raw-REPL reset
         vb.write(b"print(1 + 2)\x04")
-        vb.expect(b"OK3\n\x04\x04>")
+        vb.expect(b"OK3\r\n\x04\x04>")
         vb.write(b"\x02")  # friendly REPL
         vb.expect(b">>> ")
         vb.write(b"\x04")  # soft reset from the friendly REPL runs main.py again

@@ -38,7 +38,7 @@ class Link:
     def send(self, data, last=True, expect_reply=True):
         seq_first, recs = _records(data)
         self.sent.append(([(c, v) for _, c, v in recs], rai.nsostf_flag(last, expect_reply)))
-        self.replies.append(frame.encode_ack(DEVICE, KEY, seq_first, len(recs)))
+        self.replies.append(frame.ack_for(data, KEY))
         if self.on_send:
             self.on_send(self)
 

@@ -5,7 +5,7 @@ from binascii import hexlify, unhexlify
 
 from nbkit.proto import auth, codes, frame
 
-HEAPSIZE = "64K"
+HEAPSIZE = "96K"  # compiling frame.py from source plus the vector file
 KEY = bytes(range(16))
 T = 1764000000
 
@@ -33,7 +33,9 @@ def test_data_frames_are_byte_identical_to_the_shared_vectors():
     for case in _vectors()["data"]:
         records = [tuple(r) for r in case["records"]]
         key = unhexlify(case["key"])
-        data, n = frame.encode_data(case["device"], key, records, case["max_size"])
+        data, n = frame.encode_data(
+            case["device"], key, records, case["max_size"], epoch=case["epoch"]
+        )
         assert hexlify(data).decode() == case["frame"], case["name"]
         assert n == case["packed"], (case["name"], n)
         assert frame.decode_data(data, key) == (case["device"], records[:n]), case["name"]
@@ -42,10 +44,17 @@ def test_data_frames_are_byte_identical_to_the_shared_vectors():
 def test_ack_frames_are_byte_identical_to_the_shared_vectors():
     for case in _vectors()["ack"]:
         key = unhexlify(case["key"])
-        data = frame.encode_ack(case["device"], key, case["first"], case["count"])
+        uplink = unhexlify(case["uplink"])
+        data = frame.encode_ack(
+            case["device"], key, case["first"], case["count"], epoch=case["epoch"], uplink=uplink
+        )
         assert hexlify(data).decode() == case["frame"], case
         last = case["first"] + case["count"] - 1
         assert frame.decode_ack(data, key, case["device"]) == (case["first"], last)
+    for case in _vectors()["epoch"]:
+        key, uplink = unhexlify(case["key"]), unhexlify(case["uplink"])
+        data = frame.encode_epoch(case["device"], key, case["epoch"], uplink)
+        assert hexlify(data).decode() == case["frame"], case
 
 
 def test_bad_frames_are_refused_with_their_reason():
@@ -61,11 +70,12 @@ def test_bad_frames_are_refused_with_their_reason():
         raise AssertionError("a frame with a flipped tag bit was accepted")
 
 
-def test_one_reading_fits_24_bytes_at_the_stated_bounds():
+def test_one_reading_fits_25_bytes_at_the_stated_bounds():
     big = (1 << 21) - 1
     for value in (-(1 << 27), (1 << 27) - 1, 0, 123456):
-        data, n = frame.encode_data(big, KEY, [(big, 0xFFFFFFFF, codes.WATER_L, value)])
-        assert n == 1 and len(data) <= 24, (value, len(data))
+        record = [(big, 0xFFFFFFFF, codes.WATER_L, value)]
+        data, n = frame.encode_data(big, KEY, record, epoch=127)
+        assert n == 1 and len(data) <= 25, (value, len(data))
 
 
 def test_encoder_packs_as_many_records_as_fit_and_the_rest_follow():
@@ -94,6 +104,39 @@ def test_ack_for_another_device_or_key_cannot_clear_the_queue():
             assert exc.reason == reason, (exc.reason, reason)
         else:
             raise AssertionError("ack accepted by device %d" % dev)
+
+
+def _refused(reply, sent, reason, key=KEY):
+    try:
+        frame.check_reply(reply, key, sent)
+    except frame.FrameError as exc:
+        assert exc.reason == reason, (exc.reason, reason)
+    else:
+        raise AssertionError("reply accepted: " + reason)
+
+
+def test_an_ack_is_bound_to_the_uplink_it_answers():
+    # issue 16, finding 4: a replayed old ack must clear nothing
+    old, _ = frame.encode_data(5, KEY, [(10, T, codes.WATER_L, 1)])
+    new, _ = frame.encode_data(5, KEY, [(10, T + 900, codes.WATER_L, 2)], epoch=1)
+    assert frame.check_reply(frame.ack_for(new, KEY), KEY, new) == (frame.ACK, 10, 10)
+    _refused(frame.ack_for(old, KEY), new, frame.UNBOUND)  # same seq, old frame: a replay
+    _refused(frame.ack_for(new, bytes(16)), new, frame.FORGED)
+    other, _ = frame.encode_data(6, KEY, [(10, T, codes.WATER_L, 1)])
+    _refused(frame.ack_for(other, KEY), new, frame.WRONG_DEVICE)
+    tag = new[-frame.TAG_SIZE :]
+    wide = frame.encode_ack(5, KEY, 0, 100, epoch=1, uplink=tag)  # right tag, more records
+    _refused(wide, new, frame.MALFORMED)
+    stale = frame.encode_ack(5, KEY, 10, 1, epoch=0, uplink=tag)  # right tag, other epoch
+    _refused(stale, new, frame.MALFORMED)
+
+
+def test_an_epoch_answer_is_bound_too():
+    sent, _ = frame.encode_data(5, KEY, [(0, T, codes.WATER_L, 1)])
+    answer = frame.encode_epoch(5, KEY, 4, sent[-frame.TAG_SIZE :])
+    assert frame.check_reply(answer, KEY, sent) == (frame.EPOCH, 4, None)
+    later, _ = frame.encode_data(5, KEY, [(0, T + 1, codes.WATER_L, 1)])
+    _refused(answer, later, frame.UNBOUND)
 
 
 def test_a_data_frame_is_never_taken_for_an_ack():

@@ -3,7 +3,7 @@
 # wrong attempts kept across a reboot, factory reset keeps only the PIN.
 from nbkit.console.auth import key_fingerprint
 from nbkit.proto.auth import hmac_sha256
-from store_bench import FACTORY, KEY_HEX, PIN, StoreBench, mount, new_image, stored, umount
+from store_bench import FACTORY, KEY_HEX, PATH, PIN, StoreBench, mount, new_image, stored, umount
 
 HEAPSIZE = "192K"
 
@@ -140,4 +140,75 @@ def test_the_log_shows_console_changes_never_values():
     assert reply[1].endswith(" service: set service_pin"), reply
     assert reply[2].endswith(" service: device key replaced"), reply
     assert "123456" not in "".join(reply) and "abab" not in "".join(reply), reply
+    umount()
+
+
+def _file_text():
+    with open(PATH) as f:
+        return f.read()
+
+
+def test_the_service_pin_is_stored_only_as_a_salted_slow_hash():
+    # issue 16, finding 1/2: config.json used to hold the PIN in clear
+    mount(new_image())
+    bench = StoreBench()
+    assert PIN in _file_text()  # a host-made config gives it in clear ...
+    assert bench.store.protect_pin() is True  # ... the first power-on window hashes it
+    text = _file_text()
+    assert PIN not in text and "pbkdf2-sha256$4096$" in text, text
+    assert bench.store.protect_pin() is False, "hashed once"
+    bench = StoreBench()  # the next boot unlocks with the hash
+    bench.unlock()
+    assert bench.send("set service_pin=735102") == ["service_pin: (set)", "OK"]
+    text = _file_text()
+    assert "735102" not in text and text.count("pbkdf2-sha256$") == 1, text
+    salt = text.split("pbkdf2-sha256$4096$")[1][:32]
+    bench = StoreBench()  # a new PIN counts from the next window
+    assert bench.send("unlock " + PIN)[0].startswith("ERR 403")
+    assert bench.send("unlock 735102") == ["OK"]
+    bench.send("set service_pin=735102")
+    assert salt not in _file_text(), "a fresh salt for every new PIN"
+    reply = bench.send("set service_pin=pbkdf2-sha256$1$00$00")
+    assert reply[0].startswith("ERR 422"), reply
+    umount()
+
+
+def test_a_damaged_pin_hash_leaves_challenge_response():
+    cfg = dict(FACTORY, service_pin="pbkdf2-sha256$4096$zz$00")
+    mount(new_image(cfg))
+    bench = StoreBench()
+    assert bench.send("unlock " + PIN)[0] == "ERR 400 PIN unlock disabled on this device"
+    nonce = bench.send("challenge")[0].split(": ")[1]
+    from binascii import hexlify, unhexlify
+
+    mac = hexlify(hmac_sha256(unhexlify(KEY_HEX), unhexlify(nonce))).decode()
+    assert bench.send("respond " + mac) == ["OK"]
+    umount()
+
+
+def test_the_device_key_moves_to_its_own_file_and_the_device_keeps_working():
+    # issue 16, finding 1/2: config.json (readable by anyone with a REPL) held the key
+    from nbkit.store import config
+
+    mount(new_image())
+    assert KEY_HEX in _file_text()  # a host-made config carries it
+    bench = StoreBench()
+    before = bench.store.key_fingerprint()
+    assert bench.store.move_key() is True
+    assert KEY_HEX not in _file_text() and "key" not in _file_text()
+    with open(config.key_path(PATH)) as f:
+        assert f.read() == KEY_HEX
+    assert stored()["key"] == KEY_HEX, "the meter cycle loads it from its file"
+    assert bench.store.move_key() is False, "moved once"
+    bench = StoreBench()
+    bench.unlock()
+    assert bench.send("key fingerprint") == ["fingerprint: " + before, "OK"]
+    assert bench.send("set apn=iot.nb") == ["apn: iot.nb", "OK"]
+    assert "key" not in _file_text(), "a set keeps the key out of config.json"
+    reply = bench.send("get")
+    assert reply[-1] == "OK" and KEY_HEX not in "".join(reply)
+    assert bench.send("key set " + "cd" * 32)[-1] == "OK"
+    assert stored()["key"] == "cd" * 32 and "cd" * 32 not in _file_text()
+    assert bench.send("factory-reset confirm") == ["OK"]
+    assert config.read_key(PATH) is None, "factory reset erases the key file"
     umount()

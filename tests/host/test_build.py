@@ -52,3 +52,40 @@ def test_code_micropython_cannot_compile_fails_with_file_and_line(tmp_path):
 def test_unknown_board_exits_1_with_a_message(capsys):
     assert main(["build", "--board", "nope"]) == 1
     assert "unknown board 'nope'" in capsys.readouterr().err
+
+
+def _profile_of(out, board):
+    """What the built nbkit/build_profile.mpy says, run in the real MicroPython."""
+    import subprocess
+
+    from host_tools.vboard.mpy import micropython_binary
+
+    proc = subprocess.run(
+        [micropython_binary(), "-c", "from nbkit.build_profile import PROFILE; print(PROFILE)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"MICROPYPATH": str(out / board)},
+    )
+    return proc.stdout.strip()
+
+
+def test_build_profile_reaches_the_firmware(tmp_path, capsys):
+    assert main(["build", "--board", "unix_sim", "--out", str(tmp_path / "d")]) == 0
+    assert "development build: the Python REPL is open" in capsys.readouterr().out
+    assert _profile_of(tmp_path / "d", "unix_sim") == "development"
+    out = str(tmp_path / "p")
+    assert main(["build", "--board", "unix_sim", "--profile", "production", "--out", out]) == 0
+    assert "development" not in capsys.readouterr().out
+    assert _profile_of(tmp_path / "p", "unix_sim") == "production"
+
+
+def test_production_for_an_esp32_without_flash_encryption_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="flash is not encrypted.*--i-know-flash-is-readable"):
+        build.build_board("esp32_bc28", tmp_path, profile="production")
+    assert not (tmp_path / "esp32_bc28").exists(), "nothing built"
+    args = ["build", "--board", "esp32_bc28", "--profile", "production", "--out", str(tmp_path)]
+    assert main([*args, "--i-know-flash-is-readable"]) == 0
+    board = {"name": "x", "port": "esp32", "flash": {"chip": "esp32", "encryption": True}}
+    build.check_production(board, flash_readable_ok=False)  # the board data says it is on
+    build.check_production({"name": "p", "port": "rp2"}, flash_readable_ok=False)

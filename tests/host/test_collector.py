@@ -96,7 +96,8 @@ def test_valid_uplink_is_stored_printed_and_acked_for_the_device(server: Server)
     assert len(rows) == n == 16
     line = server.out.getvalue().strip()
     assert (
-        line.startswith("uplink device=1042 seq=77..92 n=16 bytes=") and "water[L]=1000," in line
+        line.startswith("uplink device=1042 epoch=0 seq=77..92 n=16 bytes=")
+        and "water[L]=1000," in line
     )
     assert server.collector.summary() == {"accepted": 1, "records_stored": 16}
 
@@ -137,11 +138,11 @@ def test_replayed_frame_is_re_acked_but_never_stored_twice(server: Server) -> No
         ),
         (
             "bad version",
-            lambda: b"\x21" + frame.encode_data(1042, KEY, readings(1, 2))[0][1:],
+            lambda: b"\x11" + frame.encode_data(1042, KEY, readings(1, 2))[0][1:],
             "bad_version",
         ),
         ("an ack sent to the collector", lambda: frame.encode_ack(1042, KEY, 1, 2), "bad_type"),
-        ("garbage", lambda: bytes([0x11]) + b"\xff" * 20, "malformed"),
+        ("garbage", lambda: bytes([0x21]) + b"\xff" * 20, "malformed"),
     ],
 )
 def test_bad_frames_are_refused_by_reason_and_the_server_keeps_running(
@@ -155,12 +156,67 @@ def test_bad_frames_are_refused_by_reason_and_the_server_keeps_running(
     assert server.send(good) is not None, "still serving after a bad frame"
 
 
-def test_reused_sequence_number_is_refused_and_not_acked(server: Server) -> None:
+def test_reused_sequence_number_is_not_stored_nor_acked_the_device_moves_epoch(
+    server: Server,
+) -> None:
+    # issue 16, finding 4: a device whose counters went back was refused forever
     assert server.send(frame.encode_data(1042, KEY, readings(0, 2, base=5))[0]) is not None
     reset_device, _ = frame.encode_data(1042, KEY, readings(0, 2, base=0))  # counts from 0 again
-    assert server.send(reset_device) is None
+    answer = server.send(reset_device)
+    assert answer is not None and frame.check_reply(answer, KEY, reset_device) == (
+        frame.EPOCH,
+        1,
+        None,
+    ), "no ack: an authenticated 'use epoch 1' bound to this uplink"
     assert server.collector.counts["seq_reused"] == 1
     assert [r["value"] for r in server.rows()] == [5, 15]
+    moved, _ = frame.encode_data(1042, KEY, readings(0, 2, base=0), epoch=1)
+    ack = server.send(moved)
+    assert ack is not None and frame.check_reply(ack, KEY, moved) == (frame.ACK, 0, 1)
+    rows = server.rows()
+    assert [(r["epoch"], r["seq"], r["value"]) for r in rows] == [
+        (0, 0, 5),
+        (0, 1, 15),
+        (1, 0, 0),
+        (1, 1, 10),
+    ]
+    again, _ = frame.encode_data(1042, KEY, readings(2, 1, base=0), epoch=0)  # still behind
+    assert server.send(again) is not None, "a new seq of an old epoch is a new record"
+
+
+def test_acks_answer_one_uplink_and_a_replayed_ack_fits_no_other(server: Server) -> None:
+    one, _ = frame.encode_data(1042, KEY, readings(0, 2))
+    two, _ = frame.encode_data(1042, KEY, readings(2, 2))
+    ack_one, ack_two = server.send(one), server.send(two)
+    assert ack_one is not None and ack_two is not None
+    assert frame.check_reply(ack_two, KEY, two) == (frame.ACK, 2, 3)
+    for stale in (ack_one, server.send(one)):  # the old ack, and a re-ack of the old frame
+        assert stale is not None
+        with pytest.raises(frame.FrameError) as err:
+            frame.check_reply(stale, KEY, two)
+        assert err.value.reason == frame.UNBOUND
+
+
+def test_an_old_database_without_epochs_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE readings (device INTEGER NOT NULL, seq INTEGER NOT NULL, t INTEGER NOT "
+        "NULL, code INTEGER NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, unit TEXT NOT "
+        "NULL, received REAL NOT NULL, PRIMARY KEY (device, seq));"
+        "INSERT INTO readings VALUES (1042, 4, 1764000000, 1, 'water', 9, 'L', 0);"
+    )
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    try:
+        assert [(r["epoch"], r["seq"]) for r in store.rows()] == [(0, 4)]
+        assert store.store(1042, [(4, 1764000000, 1, 9)], 0) == (0, 1), "still a duplicate"
+        assert store.store(1042, [(4, 1764000900, 1, 10)], 1) == (1, 0)
+    finally:
+        store.close()
 
 
 def test_json_lines_output(tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ class VBoardProcess:
     def ask(self, command: str, timeout: float = 5) -> str:
         """One probe command (tests/e2e/vboard_probe.py); returns its answer, fails on `!`."""
         self.write(command.encode() + b"\n")
-        m = self.expect(rb"([=!]) ([^\n]*)\n", timeout)
+        m = self.expect(rb"([=!]) ([^\r\n]*)\r\n", timeout)  # CRLF, as a board's print sends
         assert m.group(1) == b"=", f"{command!r} failed on the board: {m.group(2)!r}"
         return m.group(2).decode()
 

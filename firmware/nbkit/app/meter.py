@@ -21,8 +21,11 @@ _NOT_A_REPORT = (sch.SAMPLE, sch.TAU_ALIGN)
 class MeterApp(Reporter):
     # cfg: validated config (nbkit.store.config); clock: RTC seconds via clock.time();
     # queue: nbkit.store.queue.Queue; meter: read() -> [(code, value)], optionally events() ->
-    # [(code, value, urgent)], state()/restore(state) and wake_pins(); link: app.link.Link.
-    def __init__(self, cfg, clock, queue, meter, link, *, state_path="meter.state", log=None):
+    # [(code, value, urgent)], state()/restore(state) and wake_pins(); link: app.link.Link;
+    # epoch: nbkit.store.epoch.Epoch (None: epoch 0 in RAM, for tests).
+    def __init__(
+        self, cfg, clock, queue, meter, link, *, state_path="meter.state", log=None, epoch=None
+    ):
         sched = sch.Scheduler(
             clock,
             cfg["report_interval_s"],
@@ -30,7 +33,7 @@ class MeterApp(Reporter):
             backoff_base_s=min(300, cfg["report_interval_s"]),
             backoff_max_s=cfg["report_interval_s"],
         )
-        super().__init__(cfg, queue, link, sched, log)
+        super().__init__(cfg, queue, link, sched, log, epoch=epoch)
         self.clock = clock
         self.meter = meter
         self.state_path = state_path

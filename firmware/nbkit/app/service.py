@@ -5,8 +5,10 @@
 # sends `exit` after each command to lock, which keeps the window open for its next command),
 # or until idle_s seconds pass without input. Then the meter cycle runs as usual.
 # A timer wake from deep sleep opens no window: waiting on the UART at every wake costs energy.
-# Ctrl-C on the console still raises KeyboardInterrupt (out of main.py into the REPL), so
-# mpremote and `nbkit deploy` can break in while the window is open.
+# On a development build Ctrl-C on the console still raises KeyboardInterrupt (out of main.py
+# into the REPL), so mpremote and `nbkit deploy` can break in while the window is open; on a
+# production build Ctrl-C is a plain byte and only `repl confirm` after unlock opens the REPL
+# (nbkit.app.lockdown).
 #
 # Parts on the device: the config file through nbkit.console.store_adapter (atomic writes), the
 # wrong-attempt count on flash, the event log (nbkit.store.eventlog), the modem driver for
@@ -33,6 +35,12 @@ _WINDOW_MODULES = (
     "nbkit.hal.stdio",
     "nbkit.console",
 )
+
+
+class OpenRepl(BaseException):
+    # Raised for `repl confirm` in an unlocked session. A BaseException: the application's
+    # `except Exception` handlers let it through to nbkit.app.lockdown.run.
+    pass
 
 
 def opens_window(board):
@@ -101,6 +109,10 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
     clock = board.clock()
     events = EventLog(root + EVENTS_PATH, clock=clock)
     store = LoggedStore(root + CONFIG_PATH, events)
+    if store.move_key():
+        events.append("service: device key moved to its own file")
+    if store.protect_pin():
+        events.append("service: stored PIN replaced by its salted hash")
     parts = Parts(board, store, events)
     console = ServiceConsole(
         transport,
@@ -113,12 +125,15 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
         attempts=Attempts(root + ATTEMPTS_PATH),
     )
     print("nbkit: service console open for %s s (send a line, e.g. ping)" % attention_s)
-    # Ctrl-C keeps its REPL meaning (KeyboardInterrupt): a developer's mpremote / nbkit deploy
-    # breaks into the REPL during the window; nbkit provision never sends it.
+    # Development: Ctrl-C keeps its REPL meaning (KeyboardInterrupt), a developer's mpremote /
+    # nbkit deploy breaks in during the window. Production: lockdown.run turned it off.
     used = _loop(console, clock, attention_s, idle_s)
     if used:
         events.append("service: window closed after %d replies" % console.replies)
     print("nbkit: service console closed")
+    if console.open_repl:
+        events.append("service: REPL opened")
+        raise OpenRepl()  # not an Exception: serve_window lets it through to lockdown.run
     return used
 
 

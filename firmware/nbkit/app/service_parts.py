@@ -6,15 +6,23 @@ import gc
 
 from micropython import const
 
-from nbkit.console.console import Console
+from nbkit.console.console import Console, ConsoleError
 from nbkit.console.store_adapter import StoreConfig
 
 _ATTACH_MS = const(60000)
+_SELFTEST_RECORDS = const(4)  # records in the self-test's one uplink frame
 
 
 class ServiceConsole(Console):
-    # `exit` with no unlocked session ends the service window.
+    # `exit` with no unlocked session ends the service window; `repl confirm` in an unlocked
+    # session ends it too and asks for the Python REPL (nbkit.app.lockdown).
     done = False
+    open_repl = False
+
+    def _cmd_repl(self, args, out):
+        if args != ["confirm"]:
+            raise ConsoleError(400, "opens the Python REPL until the next reset: repl confirm")
+        self.done = self.open_repl = True
 
     def _cmd_exit(self, args, out):
         was_locked = not self.guard.is_unlocked()
@@ -139,13 +147,21 @@ class Parts:
         return False, "not attached: %s" % modem.last_error
 
     def check_uplink(self):
+        # One small frame of the oldest pending records (a fresh reading among them when nothing
+        # else waits), acked by the collector: the proof the whole path works. Small, because
+        # the console, the modem stack and the app share the heap; the rest waits for a report.
         app = self.app
         if app is None:
             return False, "not provisioned (server, device id and key needed)"
         if hasattr(app, "sample"):
             app.sample()  # a fresh reading: the test uplink carries real data
         cfg = app.cfg
-        if app.report():
+        before = app.queue.counts()["pending"]
+        app.max_uplinks = 1
+        app.frame_records = _SELFTEST_RECORDS
+        gc.collect()  # defragment before the AT lines and the frame are built
+        app.report()
+        if app.queue.counts()["pending"] < before:
             return True, "acked by the collector (%d uplinks)" % getattr(app.link, "uplinks", 0)
         return False, "no ack from %s:%d" % (cfg["server_host"], cfg["server_port"])
 

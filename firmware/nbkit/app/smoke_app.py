@@ -66,7 +66,8 @@ class SmokeApp(Reporter):
     # link: app.link.UdpLink; sensor: sense.smoke.SmokeSensor on SensorClock(clock);
     # button: a pin with irq() (or None); warm: this boot is a deep-sleep wake (booted() says
     # otherwise);
-    # wake_reason: the pin that ended the deep sleep ("button", ...) or None.
+    # wake_reason: the pin that ended the deep sleep ("button", ...) or None;
+    # epoch: nbkit.store.epoch.Epoch (None: epoch 0 in RAM, for tests).
     def __init__(
         self,
         cfg,
@@ -81,12 +82,13 @@ class SmokeApp(Reporter):
         reset_cause=0,
         state_path="smoke.state",
         log=None,
+        epoch=None,
     ):
         hb = cfg["heartbeat_s"]
         sched = sch.Scheduler(
             clock, 0, heartbeat_s=hb, backoff_base_s=min(60, hb), backoff_max_s=hb
         )
-        super().__init__(cfg, queue, link, sched, log)
+        super().__init__(cfg, queue, link, sched, log, epoch=epoch)
         self.clock = clock
         self.sensor = sensor
         self.button = button

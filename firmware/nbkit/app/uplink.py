@@ -4,26 +4,35 @@
 # on the last), drop from the queue exactly what each authenticated ack covers, read what the
 # network granted for the scheduler while the link is still up, then take the link down.
 # What is not acked stays queued for the next report.
+# Every frame carries the device's boot epoch (nbkit.store.epoch); a reply counts only when it
+# is authentic AND bound to this very frame (nbkit.proto.frame.check_reply): an ACK clears the
+# records it names, an EPOCH answer moves the device to the epoch the collector asks for. A
+# replayed old ack, an ack for another device or a forged one clears nothing.
 from micropython import const
 
 from nbkit.proto import frame
 from nbkit.store import config
+from nbkit.store.epoch import Epoch
 
 _ACK_WAIT_MS = const(10000)  # a reply needs an RRC round trip; CE2 takes seconds
 
 
 class Reporter:
     # Base of the apps. cfg: validated config (device_id, key); queue: store.queue.Queue;
-    # link: app.link.Link; sched: app.scheduler.Scheduler; log(*args) or None.
+    # link: app.link.Link; sched: app.scheduler.Scheduler; log(*args) or None;
+    # epoch: nbkit.store.epoch.Epoch (None: epoch 0 in RAM, for tests; app.wiring gives the one
+    # on flash).
     max_uplinks = 8  # frames per report; what is left waits for the next report
+    frame_records = frame.MAX_RECORDS  # records per frame (the self-test sends small ones)
 
-    def __init__(self, cfg, queue, link, sched, log=None):
+    def __init__(self, cfg, queue, link, sched, log=None, *, epoch=None):
         self.cfg = cfg
         self.key = config.key_bytes(cfg)
         self.queue = queue
         self.link = link
         self.sched = sched
         self.log = log or _quiet
+        self.epoch = epoch or Epoch(None)
 
     def report(self):
         # -> True when every pending record was acknowledged.
@@ -46,7 +55,7 @@ class Reporter:
 
     def _send_pending(self):
         for _ in range(self.max_uplinks):
-            pending = self.queue.pending(frame.MAX_RECORDS + 1)
+            pending = self.queue.pending(self.frame_records + 1)
             if not pending:
                 return True
             if not self._uplink(pending):
@@ -54,23 +63,30 @@ class Reporter:
         return not self.queue.counts()["pending"]
 
     def _uplink(self, pending):
+        # -> True when an ack bound to this frame cleared records of it
         records = frame.records_from_pending(pending)
-        data, n = frame.encode_data(self.cfg["device_id"], self.key, records)
+        data, n = frame.encode_data(
+            self.cfg["device_id"], self.key, records, epoch=self.epoch.value
+        )
         self.link.send(data, last=n == len(pending), expect_reply=True)  # 0x400 on the last
         self.log("uplink", records[0][0], n, len(data))
         acked = False
         for reply in self.link.receive(_ACK_WAIT_MS):
-            acked = self._ack(reply) or acked
+            acked = self._reply(reply, data) or acked
         return acked
 
-    def _ack(self, reply):
+    def _reply(self, reply, data):
         try:
-            first, last = frame.decode_ack(reply, self.key, self.cfg["device_id"])
-        except frame.FrameError as exc:  # forged, for another device, malformed: ignored
+            kind, a, b = frame.check_reply(reply, self.key, data)
+        except frame.FrameError as exc:  # forged, another device's, another uplink's: ignored
             self.log("ack refused", exc.reason)
             return False
-        self.queue.ack_range(first, last)
-        self.log("ack", first, last)
+        if kind == frame.EPOCH:
+            if self.epoch.move_to(a):
+                self.log("epoch", a, "(the collector holds our sequence numbers: new epoch)")
+            return False
+        self.queue.ack_range(a, b)
+        self.log("ack", a, b)
         return True
 
 

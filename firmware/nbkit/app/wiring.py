@@ -14,6 +14,7 @@ from nbkit.at.engine import Engine
 from nbkit.store.queue import Queue
 
 QUEUE_DIR = "queue"
+EPOCH_PATH = "epoch"
 _LINE_MAX = const(2800)  # AT lines: +NSONMI modes 2/3 carry the datagram in hex
 _PSM_TAU_S = const(86400)  # requested T3412: a periodic TAU once a day at most
 _PSM_ACTIVE_S = const(10)  # requested T3324: PSM 10 s after the RRC release
@@ -38,16 +39,30 @@ def build(board, cfg):
     modem = make_modem(model, engine, clock, cfg, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
     link = make_link(cfg, modem)  # by cfg["transport"]: udp, tcp, mqtt or coap
     queue = Queue(QUEUE_DIR)
+    epoch = _epoch(queue)
     gc.collect()  # the modem stack's start-up garbage goes before the profile's modules load
     if app == "smoke":
-        return _smoke(board, cfg, clock, queue, link)
+        return _smoke(board, cfg, clock, queue, link, epoch=epoch)
     from nbkit.app.meter import MeterApp
 
     if bus is None:
         meter = _water(board, cfg, clock)
     else:
         meter = _bus_meter(board, cfg["profile"], bus, medium, clock)
-    return MeterApp(cfg, clock, queue, meter, link, log=log)
+    return MeterApp(cfg, clock, queue, meter, link, log=log, epoch=epoch)
+
+
+def _epoch(queue):
+    # The boot epoch of the frames (nbkit.store.epoch): a damaged queue state may restart the
+    # sequence numbers, so the records from now on get a new epoch and never reuse a name.
+    from nbkit.store.epoch import Epoch
+
+    epoch = Epoch(EPOCH_PATH)
+    if queue.state_damaged:
+        epoch.bump()  # durable first: a cut before repair() bumps again, never reuses
+        queue.repair()
+        log("queue state damaged: epoch", epoch.value)
+    return epoch
 
 
 def _water(board, cfg, clock):
@@ -89,7 +104,7 @@ def _battery(board):
     return battery_mv
 
 
-def _smoke(board, cfg, clock, queue, link):
+def _smoke(board, cfg, clock, queue, link, *, epoch):
     from nbkit.app.smoke_app import SensorClock, SmokeApp
     from nbkit.sense.smoke import SmokeSensor
 
@@ -104,5 +119,13 @@ def _smoke(board, cfg, clock, queue, link):
     wake = board.wake_reason() if hasattr(board, "wake_reason") else None
     # a deep-sleep wake until run() says booted(cause)
     return SmokeApp(
-        cfg, clock, queue, link, sensor, button=board.pin("button"), wake_reason=wake, log=log
+        cfg,
+        clock,
+        queue,
+        link,
+        sensor,
+        button=board.pin("button"),
+        wake_reason=wake,
+        log=log,
+        epoch=epoch,
     )

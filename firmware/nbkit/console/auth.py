@@ -7,7 +7,7 @@ import hashlib
 
 from micropython import const
 
-from nbkit.proto.auth import equal
+from nbkit.proto.auth import equal, pbkdf2_sha256
 
 _FREE_ATTEMPTS = const(3)  # wrong attempts allowed before the first lockout
 _LOCKOUT_BASE_S = const(30)  # first lockout; doubles with every further wrong attempt
@@ -15,6 +15,36 @@ _LOCKOUT_MAX_S = const(3600)
 _SESSION_IDLE_S = const(300)  # an unlocked session locks itself after this much silence
 _CHALLENGE_S = const(60)  # a challenge nonce is valid this long, and only once
 NONCE_LEN = const(16)
+PIN_ITERATIONS = const(4096)  # PBKDF2 rounds of a stored PIN: ~80 ms on the unix port
+_PIN_SCHEME = "pbkdf2-sha256"
+_SALT_LEN = const(16)
+
+
+def hash_pin(pin, salt, iterations=PIN_ITERATIONS):
+    # -> the stored form of a service PIN: "pbkdf2-sha256$<rounds>$<salt hex>$<hash hex>"
+    # (PBKDF2-HMAC-SHA256, a per-device random salt). The PIN itself is never stored.
+    digest = pbkdf2_sha256(pin.encode(), salt, iterations)
+    return "%s$%d$%s$%s" % (
+        _PIN_SCHEME,
+        iterations,
+        binascii.hexlify(salt).decode(),
+        binascii.hexlify(digest).decode(),
+    )
+
+
+def is_pin_hash(text):
+    return isinstance(text, str) and text.startswith(_PIN_SCHEME + "$")
+
+
+def _parse_pin_hash(text):
+    # -> (rounds, salt, digest); ValueError when malformed
+    parts = text.split("$")
+    if len(parts) != 4 or parts[0] != _PIN_SCHEME or not parts[1].isdigit():
+        raise ValueError("not a PIN hash")
+    rounds = int(parts[1])
+    if not 1 <= rounds <= 1000000:
+        raise ValueError("PIN hash rounds out of range")
+    return rounds, binascii.unhexlify(parts[2]), binascii.unhexlify(parts[3])
 
 
 def key_fingerprint(key):
@@ -23,15 +53,23 @@ def key_fingerprint(key):
 
 
 class Guard:
-    # pin: the per-device service PIN (str; None disables PIN unlock).
+    # pin: the stored service PIN, hash_pin()'s form (a plain PIN, as tests and an old config
+    # give it, is hashed here in RAM); None disables PIN unlock.
     # sign(data) -> HMAC-SHA256(device key, data), or None when no key is set.
     # rand(n) -> n random bytes (os.urandom on a board).
     # attempts: None, or an object with load() -> int and save(n) keeping the count of wrong
     # attempts across resets, so that a power cycle does not lift a lockout: a device that
-    # boots with too many wrong attempts on record starts locked out again.
+    # boots with too many wrong attempts on record starts locked out again. Every attempt is
+    # counted on flash BEFORE the compare (and cleared after a right one): cutting the power
+    # when the answer shows (or when a write starts) never erases a guess.
     def __init__(self, clock, pin, sign, rand, attempts=None):
         self.clock = clock
-        self._pin = None if pin is None else hashlib.sha256(pin.encode()).digest()
+        if pin is not None and not is_pin_hash(pin):
+            pin = hash_pin(pin, rand(_SALT_LEN))
+        try:
+            self._pin = None if pin is None else _parse_pin_hash(pin)
+        except ValueError:  # a damaged stored hash: challenge-response with the key still works
+            self._pin = None
         self._sign = sign
         self._rand = rand
         self._attempts = attempts
@@ -90,9 +128,12 @@ class Guard:
         if self._attempts is not None:
             self._attempts.save(self.failures)
 
-    def _fail(self):
+    def _attempt(self):
+        # Durable before the compare: if this write fails (power cut), no verdict is given.
         self.failures += 1
         self._save()
+
+    def _fail(self):
         self._start_lockout()
 
     def _ok(self):
@@ -111,7 +152,9 @@ class Guard:
             return 429, "locked out, retry in %d s" % left
         if self._pin is None:
             return 400, "PIN unlock disabled on this device"
-        if equal(hashlib.sha256(pin.encode()).digest(), self._pin):
+        self._attempt()
+        rounds, salt, digest = self._pin
+        if equal(pbkdf2_sha256(pin.encode(), salt, rounds), digest):
             self._ok()
             return None
         self._fail()
@@ -134,6 +177,7 @@ class Guard:
         expected, self._expected = self._expected, None
         if expected is None or self._elapsed_s(self._nonce_at) >= _CHALLENGE_S:
             return 400, "no open challenge: ask for one with challenge"
+        self._attempt()
         if equal(mac, expected):
             self._ok()
             return None

@@ -11,7 +11,7 @@
 #   help | ping [token] | echo on|off | identify | exit
 #   unlock <pin> | challenge | respond <hex>
 #   get [key] | set key=value [key=value ...] | key set <hex> | key fingerprint
-#   selftest | log [n] | factory-reset confirm
+#   selftest | log [n] | factory-reset confirm | repl confirm
 # Only help, ping, echo, identify, unlock, challenge, respond and exit work while locked.
 # `echo on` is for a person at a terminal: typed characters come back (after unlock, respond
 # or key as *), backspace erases on screen; programs leave it off (the default).
@@ -67,6 +67,7 @@ _HELP = (
     ("selftest", "selftest", "modem, SIM, attach, test uplink, sensor"),
     ("log", "log [n]", "last n event-log lines (default 20, max 100)"),
     ("factory-reset", "factory-reset confirm", "erase configuration and key"),
+    ("repl", "repl confirm", "leave for the Python REPL until the next reset (logged)"),
 )
 
 
@@ -392,6 +393,10 @@ class Console:
             raise ConsoleError(400, "erases configuration and key: type factory-reset confirm")
         self.config.factory_reset()
         self.guard.lock()
+
+    def _cmd_repl(self, args, out):
+        # The service window (app/service_parts.py) opens the REPL; a bare console has none.
+        raise ConsoleError(503, "no Python REPL behind this console")
 
 
 _COMMAND_NAMES = tuple(name for name, _u, _w in _HELP)

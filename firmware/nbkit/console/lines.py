@@ -68,6 +68,9 @@ class LineReader:
             i += 1
         if i in (n, start):
             return None
+        for j in range(start, i):
+            if buf[j] < _SPACE or buf[j] > 126:
+                return None  # a bad byte: the line gets an error, and bytes never decode here
         return bytes(buf[start:i]).decode().lower()
 
     def _add(self, b):

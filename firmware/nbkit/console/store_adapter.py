@@ -5,8 +5,9 @@
 # Values arrive as typed text: an int field takes decimal digits, a str field the text as is.
 # update() checks every value and the whole config (nbkit.store.config.validate) before writing
 # anything; the write is config.save's write-to-temp-then-rename, so a power cut leaves the old
-# or the new file. Secrets are never read back: `key` (the device key, set only with `key set`)
-# is not listed, `service_pin` and `mqtt_password` read as "(set)" or "(none)".
+# or the new file. Secrets are never read back: `key` (the device key, set only with `key set`,
+# kept in its own file `device.key`: nbkit.store.config.key_path) is not listed, `service_pin`
+# (stored as its salted hash) and `mqtt_password` read as "(set)" or "(none)".
 #
 # After a factory reset the file keeps only the service PIN (the technician's way back in) and
 # misses required settings: the device is unprovisioned (config.load refuses it) until they are
@@ -14,7 +15,7 @@
 import json
 import os
 
-from nbkit.console.auth import key_fingerprint
+from nbkit.console.auth import hash_pin, is_pin_hash, key_fingerprint
 from nbkit.proto.auth import hmac_sha256
 from nbkit.store import config
 
@@ -41,8 +42,12 @@ class StoreConfig:
 
     def current(self):
         # -> the stored config with defaults, or None when it is not a complete valid one
+        values = dict(self._values())
+        key = self._key_hex()
+        if key is not None:
+            values["key"] = key
         try:
-            return config.validate(dict(self._values()))
+            return config.validate(values)
         except config.ConfigError:
             return None
 
@@ -69,13 +74,33 @@ class StoreConfig:
     def set_key(self, key):
         if len(key) not in (16, 32):
             raise ValueError("key: must be 16 or 32 bytes")
-        merged = dict(self._values())
-        merged["key"] = _hex(key)
-        self._save(merged)
+        config.write_key(self.path, _hex(key))
+        self.writes += 1
+        if "key" in self._values():  # an old key in config.json goes
+            merged = dict(self._values())
+            del merged["key"]
+            _write(self.path, merged)
+            self._cfg = merged
+            self.writes += 1
+
+    def move_key(self):
+        # config.move_key for this store -> True when the key left config.json
+        moved = config.move_key(self.path)
+        if moved:
+            self._cfg = None
+        return moved
+
+    def _key_hex(self):
+        value = config.read_key(self.path)
+        if value is None:
+            value = self._values().get("key")  # not moved yet
+            if not isinstance(value, str) or config.FIELDS["key"][2](value):
+                return None
+        return value
 
     def _key(self):
-        value = self._values().get("key")
-        if not isinstance(value, str) or config.FIELDS["key"][2](value):
+        value = self._key_hex()
+        if value is None:
             return None
         from binascii import unhexlify
 
@@ -93,6 +118,19 @@ class StoreConfig:
         # -> the service PIN for nbkit.console (None: challenge-response only)
         return self._values().get("service_pin") or None
 
+    def protect_pin(self):
+        # A plain service PIN on flash (typed by an older firmware, or a host-made config) is
+        # replaced by its salted hash. -> True when the file was rewritten.
+        pin = self._values().get("service_pin")
+        if not pin or is_pin_hash(pin):
+            return False
+        merged = dict(self._values())
+        merged["service_pin"] = hash_pin(pin, os.urandom(16))
+        _write(self.path, merged)
+        self._cfg = merged
+        self.writes += 1
+        return True
+
     def factory_reset(self):
         kept = {}
         if self.pin():
@@ -100,16 +138,27 @@ class StoreConfig:
         _write(self.path, kept)
         self._cfg = kept
         self.writes += 1
+        try:
+            os.remove(config.key_path(self.path))
+        except OSError:
+            pass  # no key file
 
     def _save(self, merged):
-        # Whole-config check; a partial config (after a factory reset) may miss required keys.
+        # Whole-config check (with the key from its file); a partial config (after a factory
+        # reset) may miss required keys. The key from its file is not written into config.json.
+        check = dict(merged)
+        filed = config.read_key(self.path)
+        if filed is not None:
+            check["key"] = filed
         try:
-            cfg = config.validate(merged)
+            cfg = config.validate(check)
         except config.ConfigError as exc:
             problems = [p for p in str(exc).split("; ") if not p.endswith(_MISSING)]
             if problems:
                 raise ValueError("; ".join(problems)) from None
             cfg = merged
+        if filed is not None:
+            cfg.pop("key", None)
         _write(self.path, cfg)
         self._cfg = cfg
         self.writes += 1
@@ -125,6 +174,10 @@ def _parse(key, text):
         if not text.isdigit() or len(text) > 10:
             raise ValueError("%s: expected a whole number, got %s" % (key, text[:16]))
         return int(text)
+    if key == "service_pin" and text:
+        if config.FIELDS[key][2](text) or is_pin_hash(text):
+            raise ValueError("service_pin: must be 4 to 12 digits, or empty")
+        return hash_pin(text, os.urandom(16))  # stored only as its salted hash
     return text
 
 

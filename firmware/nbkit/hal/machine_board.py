@@ -118,3 +118,14 @@ DEEPSLEEP_RESET = machine.DEEPSLEEP_RESET
 
 def reset_cause():
     return machine.reset_cause()
+
+
+def kbd_intr(char):
+    # Ctrl-C on the console: -1 a plain byte (production console lock), 3 KeyboardInterrupt.
+    import micropython
+
+    micropython.kbd_intr(char)
+
+
+def reset():
+    machine.reset()

@@ -5,6 +5,7 @@
 #   2. registers with the host's control channel (UDP on 127.0.0.1) for pin events,
 #   3. mounts littlefs at "/" (formatting a blank image, as a real board does on first boot),
 #      mounts the app directory read-only at "/.frozen" (the code "frozen" into this board),
+#      kept out of every listing of "/" as a board's frozen modules are (_HiddenFrozen),
 #   4. writes the factory config on first boot (--seed-config), runs /boot.py if present,
 #   5. runs the main script unless the REPL was in raw mode (a soft reset from mpremote).
 # Control channel datagrams (ASCII, one per datagram), host -> board:
@@ -255,6 +256,26 @@ def _blank(bdev):
     return True
 
 
+class _HiddenFrozen:
+    # `os` as scripts see it on the virtual board: the built-in module, except that listings of
+    # "/" leave out the /.frozen mount (a board's frozen modules are importable, never listed;
+    # `mpremote rm -r :/` then empties the flash). A Python VFS at "/" could hide it too, but
+    # costs a Python call and exception garbage on every import: too much for a device heap.
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def _root(self, path):
+        return path in ("/", "//") or (path in ("", ".") and os.getcwd() == "/")
+
+    def ilistdir(self, path=""):
+        if not self._root(path):
+            return os.ilistdir(path)
+        return (e for e in os.ilistdir(path) if e[0] != _FROZEN[1:])
+
+    def listdir(self, path=""):
+        return [e[0] for e in self.ilistdir(path)]
+
+
 def _mount(rt):
     bdev = _state["flash"]
     try:
@@ -271,6 +292,7 @@ def _mount(rt):
     vfs.mount(fs, "/")
     if app is not None:
         vfs.mount(app, _FROZEN, readonly=True)
+        sys.modules["os"] = sys.modules["uos"] = _HiddenFrozen()  # type: ignore[assignment]
     os.chdir("/")
     sys.path[:] = ["", ".frozen", _FROZEN, "/lib"]
 
@@ -320,7 +342,20 @@ def _exists(path):
         return False
 
 
+def _lock_if_production():
+    # What a production image's frozen _boot.py would do: Ctrl-C off before anything else runs
+    # (nbkit.app.lockdown does it again first thing in main.py; a firmware without
+    # nbkit.build_profile counts as production).
+    try:
+        from nbkit.build_profile import PROFILE
+    except ImportError:
+        PROFILE = "production"
+    if PROFILE == "production":
+        kbd_intr(-1)
+
+
 def boot():
+    _lock_if_production()
     rt = _load_runtime()
     _open_flash(rt)
     _open_ctl(rt)

@@ -1,6 +1,9 @@
 # Device configuration: one JSON file on flash, replaced atomically (write <path>.tmp, then
 # rename over <path>), so a power cut leaves the old or the new config, never a broken one.
 # validate() is shared with the host (`nbkit keys new` writes provisioning configs through it).
+# The device key lives in its own file beside it (key_path(): `device.key`, hex), never in
+# config.json on a device: load() adds it to the config in RAM; move_key() moves a key found in
+# config.json (a host-made config, an older firmware) into its file at the next power-on.
 import json
 import os
 
@@ -41,8 +44,12 @@ def _host(v):
 
 
 def _pin(v):
-    # "" = no PIN: the console unlocks only by challenge-response with the device key.
+    # "" = no PIN: the console unlocks only by challenge-response with the device key. Stored
+    # as its salted hash (nbkit.console.auth.hash_pin: "pbkdf2-sha256$rounds$salt$hash"); a
+    # plain PIN (as typed, or an older config) is hashed by the device at its next power-on.
     if v == "" or (4 <= len(v) <= 12 and v.isdigit()):
+        return None
+    if v.startswith("pbkdf2-sha256$") and len(v) <= 160:
         return None
     return "must be 4 to 12 digits, or empty (challenge-response only)"
 
@@ -128,8 +135,31 @@ def key_bytes(cfg):
     return unhexlify(cfg["key"])
 
 
-def load(path):
-    # -> validated config; ConfigError when missing, too large, not JSON or invalid.
+def key_path(path):
+    # the device key's file beside the config file at path
+    cut = path.rfind("/") + 1
+    return path[:cut] + "device.key"
+
+
+def read_key(path):
+    # -> the device key as hex from key_path(path), or None when there is no valid one
+    try:
+        with open(key_path(path)) as f:
+            text = f.read(80).strip()
+    except OSError:
+        return None
+    return None if _key_hex(text) else text
+
+
+def write_key(path, key_hex):
+    # the key file, replaced atomically
+    kp = key_path(path)
+    with open(kp + ".tmp", "w") as f:
+        f.write(key_hex)
+    os.rename(kp + ".tmp", kp)
+
+
+def _read(path):
     try:
         with open(path) as f:
             text = f.read(_MAX_BYTES + 1)
@@ -138,10 +168,38 @@ def load(path):
     if len(text) > _MAX_BYTES:
         raise ConfigError("%s: larger than %d bytes" % (path, _MAX_BYTES))
     try:
-        cfg = json.loads(text)
+        return json.loads(text)
     except ValueError:
         raise ConfigError("%s: not valid JSON" % path) from None
+
+
+def load(path):
+    # -> validated config (with the key from its own file); ConfigError when missing, too
+    # large, not JSON or invalid.
+    cfg = _read(path)
+    key = read_key(path)
+    if isinstance(cfg, dict) and key is not None:
+        cfg["key"] = key  # the file wins: `key set` writes it before cleaning config.json
     return validate(cfg)
+
+
+def move_key(path):
+    # A key in config.json goes to its own file (written first, unless a key file is there
+    # already: it is the newer), then leaves config.json; a cut between the two leaves it in
+    # both and the next call finishes. -> True when config.json changed.
+    try:
+        cfg = _read(path)
+    except ConfigError:
+        return False
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("key"), str) or _key_hex(cfg["key"]):
+        return False
+    key = cfg.pop("key")
+    if read_key(path) is None:
+        write_key(path, key)
+    with open(path + ".tmp", "w") as f:
+        f.write(json.dumps(cfg))
+    os.rename(path + ".tmp", path)
+    return True
 
 
 def save(path, cfg):

@@ -27,24 +27,43 @@ class EventLog:
     def _seg(self, i):
         return "%s.%d" % (self.path, i)
 
-    def _read(self, i, raw=False):
-        # -> complete lines of segment i (torn ones dropped); raw: also whether it ends torn
+    def _read(self, i):
+        # -> complete lines of segment i (torn ones dropped)
         try:
             size = os.stat(self._seg(i))[6]
             with open(self._seg(i)) as f:
                 text = f.read(min(size, _SEGMENT_BYTES))  # read(n) allocates n: ask for no more
         except OSError:
             text = ""
-        lines = [line for line in text.split("\n")[:-1] if line and line[-1] != _TORN]
-        return (lines, not text.endswith("\n") and text != "") if raw else lines
+        return [line for line in text.split("\n")[:-1] if line and line[-1] != _TORN]
+
+    def _scan(self, i):
+        # -> (first line's counter or -1, complete lines, ends torn?) of segment i, read one
+        # line at a time: the first append of a window runs on a heap the app has filled.
+        seq, count, torn, used = -1, 0, False, 0
+        try:
+            with open(self._seg(i)) as f:
+                while used < _SEGMENT_BYTES:
+                    line = f.readline()
+                    if not line:
+                        break
+                    used += len(line)
+                    torn = not line.endswith("\n")
+                    if torn or len(line) < 2 or line[-2] == _TORN:
+                        continue
+                    if not count:
+                        seq = _seq(line)
+                    count += 1
+        except OSError:
+            pass
+        return seq, count, torn
 
     def _find(self):
         # The current segment is the one with the newest stamp (its first line's counter).
         heads = []
         for i in (0, 1):
-            lines, torn = self._read(i, True)
-            seq = _seq(lines[0]) if lines else -1
-            heads.append((seq, i, len(lines), torn))
+            seq, count, torn = self._scan(i)
+            heads.append((seq, i, count, torn))
         seq, self._cur, self._count, self._torn = max(heads)
         self._found = True
         self._next = max(0, seq) + self._count

@@ -288,6 +288,12 @@ class Queue:
         self.ranges = ranges
         self.dropped = dropped
 
+    def repair(self):
+        # After a damaged state file (state_damaged) was dealt with (app.wiring: a new epoch),
+        # write the state as the scan rebuilt it, so the next boot does not see the damage again.
+        self._save(self.floor, self.ranges, self.dropped)
+        self.state_damaged = False
+
     def _load_state(self):
         self.floor = 0
         self.next_seq = 0

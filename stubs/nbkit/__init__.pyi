@@ -1,0 +1,1 @@
+# Type hints of nbkit's public firmware API for MicroPython projects (micropython-stubs users).
