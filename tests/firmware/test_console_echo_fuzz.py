@@ -8,6 +8,9 @@ import random
 from console_kit import PIN, Bench
 
 TIMEOUT_S = 120
+# the virtual board's heap (boards/unix_sim.json, 32-bit equivalent): at the runner's default
+# the fuzz ran within a few bytes of a MemoryError, which depended on the checkout's path
+HEAPSIZE = "163840w"
 SEED = 160016
 LINES_PER_MODE = 5200  # x2 modes: over 10,000 lines
 

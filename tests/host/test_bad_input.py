@@ -50,8 +50,8 @@ def files(tmp_path_factory) -> Path:
     keyfile.save(d / "keys.json", {1042: KEY})
     store = Store(d / "readings.db")
     with store.conn:
-        rows = [(1042, i, 1764000000 + i, 1, "water", i, "L", 0.0) for i in range(20000)]
-        store.conn.executemany("INSERT INTO readings VALUES (?,?,?,?,?,?,?,?)", rows)
+        rows = [(1042, i, 1764000000 + i, 1, "water", i, "L", 0.0, 0) for i in range(20000)]
+        store.conn.executemany("INSERT INTO readings VALUES (?,?,?,?,?,?,?,?,?)", rows)
     store.close()
     return d
 
