@@ -1,7 +1,5 @@
-"""The host process of one virtual board: MicroPython process, console relay, pins, power.
-
-See host_tools/vboard/command.py for what the board is and the control protocol.
-"""
+"""The host process of one virtual board: MicroPython process, console relay, pins, power
+(what the board is and the control protocol: host_tools/vboard/command.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +20,6 @@ from typing import Any
 from host_tools.device import boards
 from host_tools.vboard.mpy import micropython_binary
 from host_tools.vboard.parts import (
-    BINARY_START,
     BLOCK_SIZE,
     BOOT_CODE,
     EXIT_KEY,
@@ -35,6 +32,7 @@ from host_tools.vboard.parts import (
     STOP,
     UNIX_BANNER,
     WAKEUP,
+    CookedOutput,
     Options,
     PinState,
     drain_wakeup,
@@ -72,8 +70,7 @@ class VBoard:
         self.in_buf = bytearray()
         self.dropped = 0
         self.tail = b""
-        self.last_cr = False  # the last console byte was CR (cooked output: LF -> CRLF)
-        self.binary = False  # raw binary output (sys.stdout.buffer) until the next boot
+        self.cooked = CookedOutput()  # console output as a bare-metal port sends it (CRLF)
         self.stop = False
         self.cut_next: tuple[int, bool] | None = (
             (opts.cut_at_write, opts.torn) if opts.cut_at_write else None
@@ -154,7 +151,7 @@ class VBoard:
         os.close(slave)
         os.set_blocking(fd, False)
         self.child = _Child(pid, fd, filter_banner=mode == "raw")
-        self.binary = False
+        self.cooked.binary = False  # binary output (mpremote mount) ends with the boot
         self.child_addr = None
         self.state = "running"
         self.raw_mode = mode == "raw"
@@ -221,26 +218,9 @@ class VBoard:
                 return
             self._from_child(data)
 
-    def _cook(self, data: bytes) -> bytes:
-        """A bare-metal port's console output: LF -> CRLF, as ``mp_hal_stdout_tx_strn_cooked``
-        does; the unix port leaves that to the terminal. The REPL's own CRLF stays as it is."""
-        if self.binary:
-            return data
-        cut = data.find(BINARY_START)
-        if cut >= 0:  # mpremote's mount protocol: binary until the next boot, as sent
-            self.binary = True
-            return self._cook(data[:cut]) + data[cut:]
-        head = b""
-        if self.last_cr and data.startswith(b"\n"):
-            head, data = b"\n", data[1:]  # the CR of this CRLF came at the end of the last read
-        out = head + data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        if out:
-            self.last_cr = out.endswith(b"\r")
-        return out
-
     def _from_child(self, data: bytes) -> None:
         child = self.child
-        data = self._cook(data)
+        data = self.cooked.cook(data)
         scan = self.tail + data
         raw_at, friendly_at = scan.rfind(RAW_BANNER), scan.rfind(FRIENDLY_MARK)
         if raw_at >= 0 or friendly_at >= 0:

@@ -199,3 +199,30 @@ def install_signals() -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGCHLD, lambda _s, _f: None)
+
+
+class CookedOutput:
+    """A bare-metal port's console output: LF -> CRLF, as ``mp_hal_stdout_tx_strn_cooked``
+    does; the unix port leaves that to the terminal. The REPL's own CRLF stays as it is. After
+    ``BINARY_START`` (mpremote's mount protocol) output passes as sent until ``binary`` is
+    cleared at the next boot."""
+
+    def __init__(self) -> None:
+        self.last_cr = False  # the last console byte was CR
+        self.binary = False
+
+    def cook(self, data: bytes) -> bytes:
+        """The bytes the console sends for ``data`` from the MicroPython process."""
+        if self.binary:
+            return data
+        cut = data.find(BINARY_START)
+        if cut >= 0:
+            self.binary = True
+            return self.cook(data[:cut]) + data[cut:]
+        head = b""
+        if self.last_cr and data.startswith(b"\n"):
+            head, data = b"\n", data[1:]  # the CR of this CRLF came at the end of the last read
+        out = head + data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        if out:
+            self.last_cr = out.endswith(b"\r")
+        return out
