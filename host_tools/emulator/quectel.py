@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from host_tools.emulator.argcheck import _int  # noqa: F401 - shared with the Quectel handlers
 from host_tools.emulator.atparse import Command
 from host_tools.emulator.bridge import ThreadBridge
 from host_tools.emulator.modem import CRLF, CmdError, Handler, Modem, Reply
@@ -267,16 +268,6 @@ class QuectelModem(Modem):
 
 
 # -- what the Quectel handlers share (qcommands, qsock, qmqtt) ---------------------------------
-
-
-def _int(text: str, lo: int, hi: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise CmdError(BAD_PARAMS) from None
-    if not lo <= value <= hi:
-        raise CmdError(BAD_PARAMS)
-    return value
 
 
 def _args(cmd: Command, lo: int, hi: int) -> list[str]:
