@@ -23,9 +23,11 @@ def run(*argv: str, cwd: Path | None = None, timeout: float = 30) -> str:
         done = subprocess.run(
             argv, check=False, capture_output=True, text=True, timeout=timeout, cwd=cwd
         )
-        # rshell waits a fixed 2 s for each transfer ack: a host too busy to schedule the board
-        # in time gets one more try (a real failure fails twice)
-        if tries == 2 or done.returncode == 0 or "error in transfer" not in done.stderr:
+        # rshell waits a fixed 2 s for each transfer ack, and its pyboard sends Ctrl-A once: a
+        # host too busy to schedule the board in time, or a board still booting from the last
+        # command's reset (its banner in stdout), gets one more try (a real failure fails twice)
+        retry = ("error in transfer", "could not enter raw repl")
+        if tries == 2 or done.returncode == 0 or not any(r in done.stderr for r in retry):
             break
     assert done.returncode == 0, f"{argv} (try {tries}): {done.stdout}{done.stderr}"
     return done.stdout
