@@ -67,8 +67,8 @@ class Queue:
 def mqtt_connect(port: PtyClient, broker_port: int) -> None:
     for _ in range(100):  # the broker may still be coming back: open again until it answers 0
         reply = port.command(f'AT+QMTOPEN=0,"127.0.0.1",{broker_port}')
-        if reply != OK:  # the late final result of a publish the broker crash cut short
-            time.sleep(0.05)
+        if reply != OK:  # the late final result of a publish the broker crash cut short:
+            port.drain()  # read what else is late until the line is quiet, then open again
             continue
         port.read_until(b"+QMTOPEN: 0,")
         if port.read_until(b"\r\n") == b"0\r\n":
