@@ -40,6 +40,7 @@ class Emulator:
     ) -> None:
         self.clock = clock
         self.reactor = Reactor(clock)
+        self.read_bytes = 0  # bytes the DTE sent (a time master's counter)
         self.master, self.slave = pty.openpty()
         tty.setraw(self.slave)
         tty.setraw(self.master)
@@ -75,6 +76,7 @@ class Emulator:
             except OSError:  # EIO: no slave open (cannot happen while we hold ours)
                 return
             if data:
+                self.read_bytes += len(data)
                 self.spy.record("to_modem", data)
                 self.modem.feed(data)
 

@@ -45,9 +45,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--hours", type=float, help="device hours to run (24; smoke: 0.5, its events are brief)"
     )
     parser.add_argument(
+        "--clock",
+        choices=("sim", "scaled"),
+        default="sim",
+        help="sim (default): one time master for the whole rig, device time moves only when "
+        "every process waits, so results do not depend on the host; scaled: wall time x "
+        "--scale",
+    )
+    parser.add_argument(
         "--scale",
         type=float,
-        help="virtual seconds per wall second (2400: a day in 36 s; smoke: 30)",
+        help="with --clock scaled: virtual seconds per wall second (2400: a day in 36 s; "
+        "smoke: 30)",
     )
     parser.add_argument("--read-interval", type=int, default=900, help="seconds (900)")
     parser.add_argument("--report-interval", type=int, default=14400, help="seconds (14400)")
@@ -180,6 +189,29 @@ def check_args(args: argparse.Namespace) -> None:
             raise CommandError(f"--workdir {args.workdir}: not writable - give another folder")
 
 
+def _run_sim(rig: Rig, args: argparse.Namespace, magnet: list[Any], end: float) -> None:
+    """The demo's script on the rig's time master: each action at its exact device time."""
+    from host_tools.rig.profiles import grow_meter
+
+    actions: list[tuple[float, Any]] = []
+    for at, command, what in magnet:
+        actions.append((EPOCH + at * 3600, (command, what, at)))
+    if args.profile != "water":  # the meter's registers follow device time, every 5 min
+        actions += [(t, None) for t in range(int(EPOCH), int(end), 300)]
+    for t, action in sorted(actions, key=lambda a: a[0]):
+        if t >= end:
+            break
+        rig.run_until(t)
+        if action is None:
+            grow_meter(rig, args.flow_period)
+            continue
+        command, what, at = action
+        rig.control(command)
+        if not args.json:
+            print(f"[{at:5.1f} h] demo: {what}", flush=True)
+    rig.run_until(end)
+
+
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     args.modem = args.modem or MODEM_FOR[args.transport][0]
@@ -202,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="nbkit-demo-") as tmp:
         workdir = args.workdir or Path(tmp)
         opts = RigOptions(
+            clock=args.clock,
             scale=args.scale,
             read_interval_s=args.read_interval,
             report_interval_s=args.report_interval,
@@ -216,7 +249,8 @@ def run(args: argparse.Namespace) -> int:
                 f"nbkit demo: a {args.profile} meter (device {opts.device_id}, "
                 f"{args.modem.upper()} over {args.transport.upper()}) for "
                 f"{args.hours:g} device hours, reading every {args.read_interval // 60} min, "
-                f"reporting every {args.report_interval / 3600:g} h; time x{args.scale:g}",
+                f"reporting every {args.report_interval / 3600:g} h; "
+                + ("simulated time" if args.clock == "sim" else f"time x{args.scale:g}"),
                 flush=True,
             )
         if args.verbose:
@@ -228,6 +262,8 @@ def run(args: argparse.Namespace) -> int:
                 rig.control(f"pulse pulse_a {pulses} {args.flow_period * 1000}")
             end = EPOCH + args.hours * 3600 + 600  # and the report due at the end
             magnet = list(WATER_MAGNET) if args.profile == "water" else []
+            if args.clock == "sim":
+                _run_sim(rig, args, magnet, end)
             while rig.virtual_now() < end:
                 rig.check_alive()
                 time.sleep(0.2)
