@@ -79,7 +79,7 @@ class TtyTransport:
             data = None  # EIO once the other end has gone
         if not data and self._hup:
             self._hung_up()  # poll said hang-up and nothing is left: silence from now on
-        if data and self.sim is not None:  # type: ignore[unreachable]
+        if data and self.sim is not None:
             self.sim.count(self.rx_key, len(data))
         return data or b""
 
@@ -122,9 +122,10 @@ class TtyTransport:
 
     def _sim_wait(self, timeout_ms):
         # wait() in virtual time: the time master moves the clock while nothing is readable.
-        deadline = self.sim.ticks_ms() + timeout_ms
+        sim = self.sim
+        deadline = sim.ticks_ms() + timeout_ms  # type: ignore[attr-defined]
         while True:
-            events = self.sim.block(self._poll, deadline)
+            events = sim.block(self._poll, deadline)  # type: ignore[attr-defined]
             if not events:
                 return False
             if self._tty_event(events):

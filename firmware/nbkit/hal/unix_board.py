@@ -423,7 +423,8 @@ def _open_clock(rt):
         from nbkit.hal.simclock import SimClock
 
         sim = SimClock(spec["master"], spec["name"])
-        _state["sim"] = _state["clock"] = stdio.SIM = sim
+        _state["sim"] = _state["clock"] = sim
+        stdio.SIM = sim  # type: ignore[assignment]
         _state["ctl_chan"] = "%s.ctl.b%d." % (spec["chan"], rt["boot"])
         _state["chan"] = spec["chan"]
         sim.count(_state["ctl_chan"] + "dn<", 0)
