@@ -233,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
     from host_tools.emulator.server import Emulator
 
     scenario = load(args.scenario) if args.scenario else Scenario()
+    clock: VirtualClock | SimTime
     if args.clock and args.clock.startswith("sim:"):
         clock = _sim_clock(args.clock)
     elif args.clock:

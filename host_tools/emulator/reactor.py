@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.clock import SimTime, VirtualClock
 from host_tools.emulator.records import Spy
 
 
@@ -41,7 +41,7 @@ class Timer:
 class Reactor:
     """Selectors loop + timer heap on a :class:`VirtualClock`; ``stop()`` is signal/thread safe."""
 
-    def __init__(self, clock: VirtualClock) -> None:
+    def __init__(self, clock: VirtualClock | SimTime) -> None:
         self.clock = clock
         #: the time-master participant when the clock is a rig's sim clock (simclock.client)
         self.sim: Any = getattr(clock, "client", None)

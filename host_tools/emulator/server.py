@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.clock import SimTime, VirtualClock
 from host_tools.emulator.commands import COMMANDS
 from host_tools.emulator.modem import Modem, ModemOptions
 from host_tools.emulator.persona import PERSONAS
@@ -33,7 +33,7 @@ class Emulator:
     def __init__(
         self,
         opts: ModemOptions,
-        clock: VirtualClock,
+        clock: VirtualClock | SimTime,
         scenario: Scenario | None = None,
         spy_stream: IO[str] | None = None,
         timeline_stream: IO[str] | None = None,

@@ -114,9 +114,9 @@ class Master:
         elif kind == "join":
             self.parts.setdefault(name, _Part())
         elif kind == "bye":
-            part = self.parts.pop(name, None)
-            if part is not None:
-                for key, value in part.counters.items():
+            gone = self.parts.pop(name, None)
+            if gone is not None:
+                for key, value in gone.counters.items():
                     self.retired[key] = self.retired.get(key, 0) + value
         elif kind == "drop":
             self._drop(name)
