@@ -32,6 +32,7 @@ from typing import Any
 
 from host_tools.errors import CommandError
 
+from .line import Line
 from .meters import FAULTS, Faults
 from .protocols import PROTOCOLS
 from .server import Meter, MeterBusServer
@@ -77,8 +78,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reply-delay-ms", type=int, default=0, help="delay before each reply")
     parser.add_argument(
         "--clock",
-        metavar="WALL_START,EPOCH,SCALE",
-        help="shared virtual clock (docs/architecture.md) for the meter's date/time field",
+        metavar="WALL_START,EPOCH,SCALE|sim:HOST:PORT:CHAN",
+        help="shared virtual clock (docs/architecture.md) for the meter's date/time field; "
+        "sim:...: join a rig's time master (the bus then costs its bit time and each reply "
+        "comes after the protocol's answer delay, in device time)",
     )
 
 
@@ -98,10 +101,11 @@ def persona(protocol: str) -> Any:
     return importlib.import_module(f"host_tools.meterbus.persona_{protocol}")
 
 
-def build_meter(args: argparse.Namespace) -> Meter:
-    """The emulated meter the options describe (each protocol's persona builds its own)."""
+def build_meter(args: argparse.Namespace, now: Callable[[], float] | None = None) -> Meter:
+    """The emulated meter the options describe (each protocol's persona builds its own);
+    ``now``: its date/time source (default: the --clock triple, or real time)."""
     try:
-        meter: Meter = persona(args.protocol).build(args, virtual_clock(args.clock))
+        meter: Meter = persona(args.protocol).build(args, now or virtual_clock(args.clock))
         if args.address:
             meter.set("address", args.address)
         for item in args.set:
@@ -126,9 +130,34 @@ def build_faults(specs: list[str]) -> Faults:
     return faults
 
 
+def _sim_client(spec: str) -> tuple[Any, str]:
+    """``sim:HOST:PORT:CHAN``: a participant of the rig's time master named ``CHAN.meterbus``."""
+    from host_tools.simclock.client import SimClient, parse_spec
+
+    addr, chan = parse_spec(spec)
+    return SimClient(addr, f"{chan}.meterbus"), chan
+
+
+def build_server(args: argparse.Namespace) -> MeterBusServer:
+    """The server the options describe; under ``--clock sim:...`` a time-master participant
+    whose line runs at the protocol's speed with its persona's answer delay."""
+    faults = build_faults(args.fault)
+    delay = args.reply_delay_ms / 1000
+    if not (args.clock or "").startswith("sim:"):
+        return MeterBusServer(build_meter(args), faults, delay)
+    sim, chan = _sim_client(args.clock)
+    _, baud, parity = PROTOCOLS[args.protocol]
+    line = Line(baud, parity, persona(args.protocol).ANSWER_DELAY_S + delay)
+    server = MeterBusServer(build_meter(args, sim.now), faults, sim=sim, line=line, chan=chan)
+    sim.counters = server.counters
+    return server
+
+
 def run(args: argparse.Namespace) -> int:
-    meter = build_meter(args)
-    server = MeterBusServer(meter, build_faults(args.fault), args.reply_delay_ms / 1000)
+    if args.reply_delay_ms < 0:
+        raise CommandError(f"--reply-delay-ms {args.reply_delay_ms}: give 0 or more")
+    server = build_server(args)
+    meter = server.meter
 
     def stop(signum: int, frame: FrameType | None) -> None:
         server.running = False
@@ -144,4 +173,6 @@ def run(args: argparse.Namespace) -> int:
         server.serve()
     finally:
         server.close()
+        if server.sim is not None:
+            server.sim.close()
     return 0

@@ -9,7 +9,12 @@ from typing import Any
 from . import bus, cjt188, names
 from .meters import Cjt188Meter as Persona
 
-__all__ = ["METER_TYPES", "Persona", "build", "describe"]
+__all__ = ["ANSWER_DELAY_S", "METER_TYPES", "Persona", "build", "describe"]
+
+#: the meter's answer delay on the bus (from the request's last bit to the reply's first), the
+#: slowest the link rules allow: CJ/T 188-2004 keeps DL/T 645's link layer (FE preamble, 68 ..
+#: CS 16, 2400 8E1) and its response window, 20 ms <= Td <= 500 ms (DL/T 645-2007 5.3.3)
+ANSWER_DELAY_S = 0.5
 
 #: --meter-type choices
 METER_TYPES = {

@@ -10,7 +10,11 @@ from . import bus, dlt645, names
 from .meters import Dlt645Meter as Persona
 from .persona_cjt188 import control_text as _control
 
-__all__ = ["METER_TYPES", "Persona", "build", "describe"]
+__all__ = ["ANSWER_DELAY_S", "METER_TYPES", "Persona", "build", "describe"]
+
+#: the meter's answer delay on the bus, the slowest DL/T 645-2007 allows: "response delay
+#: after a command frame Td: 20 ms <= Td <= 500 ms; pause between bytes Tb <= 500 ms" (5.3.3)
+ANSWER_DELAY_S = 0.5
 
 METER_TYPES: dict[str, int] = {}  #: --meter-type choices (none: an electricity meter)
 

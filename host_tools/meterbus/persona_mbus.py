@@ -17,7 +17,12 @@ from typing import Any
 
 from . import mbus, mbus_build, mbus_data
 
-__all__ = ["MEDIUMS", "METER_TYPES", "Persona", "build", "describe"]
+__all__ = ["ANSWER_DELAY_S", "MEDIUMS", "METER_TYPES", "Persona", "build", "describe"]
+
+#: the slave's answer delay, the slowest EN 13757-2 allows: between 11 bit times and 330 bit
+#: times + 50 ms after the master's telegram (the EN 60870-5-1 time structure it refers to);
+#: at 2400 baud 330 / 2400 + 0.050 s
+ANSWER_DELAY_S = 330 / 2400 + 0.050
 
 #: --meter-type choices -> medium
 METER_TYPES = {"heat": 0x04, "water": 0x07, "hot-water": 0x06}

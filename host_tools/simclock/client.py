@@ -110,22 +110,30 @@ class SimClient:
             raise SimFailed(f"the time master ended the run: {self.failure}")
         return moved
 
-    def report(self, deadline: float | None, paced: bool = False) -> None:
-        """Tell the master this participant is blocked until ``deadline`` (virtual s) or input."""
+    def report(
+        self, deadline: float | None, paced: bool = False, deadline_us: int | None = None
+    ) -> None:
+        """Tell the master this participant is blocked until ``deadline`` (virtual s) or input;
+        ``deadline_us`` instead: an exact instant in whole microseconds."""
         counters = {**self.counters(), **self.extra}
-        dl = None if deadline is None else max(to_us(deadline), self.t_us + 1)
+        if deadline_us is None and deadline is not None:
+            deadline_us = to_us(deadline)
+        dl = None if deadline_us is None else max(deadline_us, self.t_us + 1)
         line = idle_line(self.name, self.gen, dl, paced, counters)
         if line != self._last and len(line) < MAX_DATAGRAM:
             self._last = line
             self._send(line)
 
     def join(self, name: str) -> None:
+        self._last = ""  # the master holds the sender busy until its next report
         self._send(f"join {name}")
 
     def bye(self, name: str | None = None) -> None:
+        self._last = ""
         self._send(f"bye {name or self.name}")
 
     def drop(self, prefix: str) -> None:
+        self._last = ""
         self._send(f"drop {prefix}")
 
     def _send(self, text: str) -> None:

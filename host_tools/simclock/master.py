@@ -107,6 +107,10 @@ class Master:
         if len(words) < 2:
             return
         kind, name = words[0], words[1]
+        if kind in ("join", "bye", "drop"):  # the sender is at work: busy until it reports
+            for part in self.parts.values():
+                if part.addr == addr:
+                    part.idle = False
         if kind == "hello":
             part = self.parts.setdefault(name, _Part())
             part.addr = addr
@@ -133,10 +137,14 @@ class Master:
             counters = parse_counters(words[5:])
         except ValueError:
             return
+        # counters are cumulative and come in order from one socket: the newest holds even
+        # when its report is stale (a board that acted on input before it read the latest
+        # `now`, then powered down: its last bytes read must still count)
+        part.counters = counters
         if gen != self.gen:
-            return  # stale: sent before it saw the current time
+            return  # stale: its idleness was for a time already gone
         part.gen, part.idle, part.deadline = gen, True, deadline
-        part.paced, part.counters = words[4] == "p", counters
+        part.paced = words[4] == "p"
 
     def _drop(self, prefix: str) -> None:
         for counters in [self.retired, *(p.counters for p in self.parts.values())]:

@@ -20,6 +20,9 @@ participant -> master
                                 state no longer holds time back
     drop PREFIX                 forget every counter whose channel starts with PREFIX (a
                                 per-boot channel whose far end is gone)
+                                After a join, bye or drop its sender counts as busy until its
+                                next ``idle`` (it is at work: a bye that balances a channel
+                                must not let time move on the sender's older report).
 master -> participant
     now GEN T_US                virtual time is T_US; every participant reports again for GEN
     fail TEXT                   the run is over because of TEXT (a deadlock, a stalled channel)

@@ -92,6 +92,11 @@ class SimClock(Clock):
             self._last = line
             self.sock.send(line.encode())
 
+    def flush(self):
+        # Send the counters now (idle, no deadline): before the host ends this process, the
+        # bytes it read must be known; the caller has counted what it is about to send.
+        self._report(None)
+
     def block(self, poller, deadline_ms, paced=False):
         # Wait for poller's inputs or the deadline, in virtual time (see the header). What is
         # already readable is returned at once; once time has moved, the deadline comes first

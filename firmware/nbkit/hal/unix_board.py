@@ -100,11 +100,16 @@ class VPin:
             h(self)
 
 
-def _ctl_send(text):
+def _ctl_send(text, last=False):
+    # last: the host kills this process on it (power), so the time master gets the counters
+    # first (counted before sent: the datagram holds time until the host has it)
     sock = _state["ctl"]
     if sock is not None:
-        sock.send(text.encode())
         _tally(">", 1)
+        sim = _state.get("sim")
+        if last and sim is not None:
+            sim.flush()
+        sock.send(text.encode())
 
 
 def _tally(way, n):
@@ -196,7 +201,7 @@ def _power(request):
     # time master once: the request is counted, the host acts on it before time moves).
     sim = _state.get("sim")
     while True:
-        _ctl_send(request)
+        _ctl_send(request, True)
         if sim is not None:
             while True:
                 sim.block(None, None)
