@@ -132,6 +132,8 @@ class QSocketTable:
     def _opened(self, qs: QSocket) -> None:
         assert qs.sock is not None
         qs.state = "open"
+        if qs.service == "UDP":  # declared for a time master: datagrams to it are awaited
+            self.reactor.count(f"udp.{qs.sock.getsockname()[1]}<", 0)
         self._watch(qs)
         self.m.urc(f"+QIOPEN: {qs.cid},0")
 
@@ -172,6 +174,8 @@ class QSocketTable:
                 self._peer_closed(qs)
                 return
             self.m.spy.record(f"{qs.service.lower()}_received", data, peer=f"{ip}:{port}")
+            if qs.service == "UDP":
+                self.reactor.count(f"udp.{qs.sock.getsockname()[1]}<")
             self._arrived(qs, data, ip, port)
             if qs.paused:
                 return
@@ -218,6 +222,7 @@ class QSocketTable:
                 qs.sock.send(data)
             except OSError:
                 return False
+            self.reactor.count(f"udp.{qs.peer[1]}>")
         else:
             qs.tx += data
             self._flush(qs)

@@ -47,10 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clock",
         choices=("sim", "scaled"),
-        default="sim",
-        help="sim (default): one time master for the whole rig, device time moves only when "
-        "every process waits, so results do not depend on the host; scaled: wall time x "
-        "--scale",
+        help="sim (default over UDP): one time master for the whole rig, device time moves "
+        "only when every process waits, so results do not depend on the host; scaled: wall "
+        "time x --scale (the default over TCP, MQTT and CoAP, not on the time master yet)",
     )
     parser.add_argument(
         "--scale",
@@ -158,6 +157,10 @@ MODEM_FOR = {
 }
 
 
+#: the transports whose bytes the rig's time master counts (--clock sim)
+SIM_TRANSPORTS = ("udp",)
+
+
 def check_args(args: argparse.Namespace) -> None:
     """Refuse impossible values before anything starts (issue 16: no traceback for any input)."""
     from nbkit.store import config
@@ -220,6 +223,13 @@ def run(args: argparse.Namespace) -> int:
             f"--transport {args.transport} runs over --modem "
             f"{' or '.join(MODEM_FOR[args.transport])} (the emulated {args.modem.upper()} "
             f"has no such AT commands)"
+        )
+    if args.clock is None:
+        args.clock = "sim" if args.transport in SIM_TRANSPORTS else "scaled"
+    if args.clock == "sim" and args.transport not in SIM_TRANSPORTS:
+        raise CommandError(
+            f"--transport {args.transport} is not on the sim clock yet (its sockets are not "
+            "counted by the time master) - run it with --clock scaled"
         )
     smoke = args.profile == "smoke"
     if args.hours is None:

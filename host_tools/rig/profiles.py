@@ -78,11 +78,17 @@ def _on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _print_events(event: dict[str, Any]) -> None:
-    minutes = (event["virtual_t"] - EPOCH) / 60
+def _print_events(event: dict[str, Any], injected: dict[str, float]) -> None:
+    """Each event as the collector accepted it (its `received` device time), and how long
+    after the injection that caused it (the latest, less than a minute before) that was."""
+    t = event["virtual_t"]
+    minutes = (t - EPOCH) / 60
+    latest = max([at for at in injected.values() if at <= t], default=None)
+    caused = latest is not None and t - latest < 60
+    after = f" (arrived {t - latest:.1f} s after injection)" if caused else ""
     for r in event["readings"]:
         unit = f" {r['unit']}" if r["unit"] else ""
-        print(f"[{minutes:5.1f} min] event: {r['name']} = {r['value']}{unit}", flush=True)
+        print(f"[{minutes:5.1f} min] event: {r['name']} = {r['value']}{unit}{after}", flush=True)
 
 
 def run_smoke(args: argparse.Namespace) -> int:
@@ -91,18 +97,26 @@ def run_smoke(args: argparse.Namespace) -> int:
     heartbeat_s = max(60, int(args.hours * 3600 * 0.8))
     with tempfile.TemporaryDirectory(prefix="nbkit-demo-") as tmp:
         workdir = args.workdir or Path(tmp)
-        rig = Rig(workdir, RigOptions(scale=args.scale, profile="smoke", heartbeat_s=heartbeat_s))
+        opts = RigOptions(
+            clock=args.clock,
+            scale=args.scale,
+            modem=args.modem,
+            profile="smoke",
+            heartbeat_s=heartbeat_s,
+        )
+        rig = Rig(workdir, opts)
+        injected: dict[str, float] = {}
         if not args.json:
-            rig.on_uplink = _print_events
+            rig.on_uplink = lambda event: _print_events(event, injected)
             print(
-                f"nbkit demo: a smoke alarm (device {rig.opt.device_id}, BC28) for "
-                f"{args.hours * 60:g} device minutes, heartbeat every {heartbeat_s // 60} min; "
-                f"time x{args.scale:g}",
+                f"nbkit demo: a smoke alarm (device {rig.opt.device_id}, "
+                f"{args.modem.upper()}) for {args.hours * 60:g} device minutes, heartbeat "
+                f"every {heartbeat_s // 60} min; "
+                + ("simulated time" if args.clock == "sim" else f"time x{args.scale:g}"),
                 flush=True,
             )
         if args.verbose:
             rig.on_console = lambda line: print(f"  | {line}", flush=True)
-        injected: dict[str, float] = {}
         try:
             rig.start()
             _play(rig, args, injected)
@@ -126,19 +140,31 @@ def run_smoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inject(rig: Rig, args: argparse.Namespace, injected: dict[str, float], step: Any) -> None:
+    _, what, commands = step
+    injected[what] = rig.virtual_now()
+    if not args.json:
+        at = (rig.virtual_now() - EPOCH) / 60
+        print(f"[{at:5.1f} min] >>> {what}", flush=True)
+    for command in commands:
+        rig.control(command)
+
+
 def _play(rig: Rig, args: argparse.Namespace, injected: dict[str, float]) -> None:
-    script = list(SMOKE_SCRIPT)
     end = EPOCH + args.hours * 3600
+    if rig.sim is not None:  # the rig's time master: each injection at its exact device time
+        for step in SMOKE_SCRIPT:
+            if EPOCH + step[0] * 60 >= end:
+                break
+            rig.run_until(EPOCH + step[0] * 60)
+            _inject(rig, args, injected, step)
+        rig.run_until(end)
+        return
+    script = list(SMOKE_SCRIPT)
     while rig.virtual_now() < end:
         rig.check_alive()
         if script and rig.virtual_now() >= EPOCH + script[0][0] * 60:
-            _, what, commands = script.pop(0)
-            injected[what] = rig.virtual_now()
-            if not args.json:
-                at = (rig.virtual_now() - EPOCH) / 60
-                print(f"[{at:5.1f} min] >>> {what}", flush=True)
-            for command in commands:
-                rig.control(command)
+            _inject(rig, args, injected, script.pop(0))
         time.sleep(0.05)
 
 

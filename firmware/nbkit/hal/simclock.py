@@ -28,6 +28,10 @@ class SimClock(Clock):
         self.gen = -1
         self.t_us = 0
         self.counts = {}
+        # (pollable, fn(flags) -> keep it) served during any wait that is not for it: the
+        # board's interrupts (a UART's RX into its buffer, pin events) while the firmware
+        # sleeps or waits on another input
+        self.irqs = []
         self._last = None
         self._paced = False
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -109,11 +113,12 @@ class SimClock(Clock):
                 return ready
         self._paced = paced
         poller.register(self.sock, select.POLLIN)
+        bg = self._irqs_on(poller)
         try:
             while True:
                 if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
                     return []
-                ready = [e for e in poller.poll(0) if e[0] is not self.sock]
+                ready = self._receive(poller, poller.poll(0), bg)
                 if ready:
                     return ready
                 self._report(deadline_ms)
@@ -122,4 +127,35 @@ class SimClock(Clock):
                         self._take()
         finally:
             poller.unregister(self.sock)
+            for obj, _ in bg:
+                poller.unregister(obj)
             self._paced = False
+
+    def _irqs_on(self, poller):
+        # Add the interrupt sources the caller does not wait on itself (modify fails on an
+        # object poller does not hold) to this wait; returns them.
+        bg = []
+        for obj, fn in self.irqs:
+            try:
+                poller.modify(obj, select.POLLIN)
+            except OSError:
+                poller.register(obj, select.POLLIN)
+                bg.append((obj, fn))
+        return bg
+
+    def _receive(self, poller, events, bg):
+        # The caller's events; an interrupt source's events run its handler (one that says
+        # stop, e.g. a hung-up tty, leaves this wait, or poll would report it at once forever).
+        out = []
+        for e in events:
+            if e[0] is self.sock:
+                continue
+            i = 0
+            while i < len(bg) and bg[i][0] is not e[0]:
+                i += 1
+            if i == len(bg):
+                out.append(e)
+            elif not bg[i][1](e[1]):
+                poller.unregister(e[0])
+                del bg[i]
+        return out

@@ -127,6 +127,11 @@ def _dispatch(data):
             _pins[parts[1]]._update(int(parts[2]), int(parts[3]), int(parts[4]))
 
 
+def _ctl_irq(flags):
+    _dispatch(_state["ctl"].recv(_MAX_DGRAM))
+    return True
+
+
 def poll(timeout_ms=0):
     # Serve pin events: wait up to timeout_ms wall ms for the first, then drain what is queued.
     sock = _state["ctl"]
@@ -433,6 +438,8 @@ def _open_clock(rt):
         _state["ctl_chan"] = "%s.ctl.b%d." % (spec["chan"], rt["boot"])
         _state["chan"] = spec["chan"]
         sim.count(_state["ctl_chan"] + "dn<", 0)
+        if _state["ctl"] is not None:  # pin events are served in every wait (interrupts)
+            sim.irqs.append((_state["ctl"], _ctl_irq))
         sim.sleep_ms(int(spec.get("wake_ms", 0)))
         return
     wall_start, epoch, scale = spec
@@ -447,6 +454,7 @@ def _counted(uart, what):
         uart.tx_key = _state["chan"] + "." + what + "up>"
         uart.rx_key = _state["chan"] + "." + what + "dn<"
         sim.count(uart.rx_key, 0)
+        sim.irqs.append((uart.rx_obj(), uart.fill))  # receives while the firmware waits
 
 
 def _run_main(main_src):
