@@ -119,7 +119,7 @@ def run_smoke(args: argparse.Namespace) -> int:
             rig.on_console = lambda line: print(f"  | {line}", flush=True)
         try:
             rig.start()
-            _play(rig, args, injected)
+            play_smoke(rig, args, injected)
         except KeyboardInterrupt:
             print("nbkit demo: interrupted, stopping every process", file=sys.stderr)
             rig.stop()
@@ -150,7 +150,8 @@ def _inject(rig: Rig, args: argparse.Namespace, injected: dict[str, float], step
         rig.control(command)
 
 
-def _play(rig: Rig, args: argparse.Namespace, injected: dict[str, float]) -> None:
+def play_smoke(rig: Rig, args: argparse.Namespace, injected: dict[str, float]) -> None:
+    """Inject SMOKE_SCRIPT (args.hours long; args.json: quiet), recording when in `injected`."""
     end = EPOCH + args.hours * 3600
     if rig.sim is not None:  # the rig's time master: each injection at its exact device time
         for step in SMOKE_SCRIPT:
