@@ -193,16 +193,19 @@ def _serve_sim(
     counts[f"udp.{mine}<"] = 0  # declared: datagrams sent here are awaited before time moves
     while not stop.is_set():
         ready, _, _ = select.select([sock, sim], [], [], 0)
-        if not ready:
+        waited = not ready
+        if waited:
             sim.report(None)
             ready, _, _ = select.select([sock, sim], [], [], 0.2)
-        if sim in ready:
-            try:
+        try:
+            if sim in ready:
                 sim.on_readable()
-            except SimFailed as exc:
-                collector.log(f"collector: {exc}")
-                stop.set()
-                return
+            elif ready and waited:
+                sim.sync()  # woken by a datagram alone: time may have moved meanwhile
+        except SimFailed as exc:
+            collector.log(f"collector: {exc}")
+            stop.set()
+            return
         if sock not in ready:
             continue
         try:

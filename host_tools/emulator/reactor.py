@@ -158,6 +158,15 @@ class Reactor:
             print(f"nbkit: {exc}", file=sys.stderr, flush=True)
             self.stop()
 
+    def _sync(self) -> None:
+        from host_tools.simclock.client import SimFailed
+
+        try:
+            self.sim.sync()
+        except SimFailed as exc:
+            print(f"nbkit: {exc}", file=sys.stderr, flush=True)
+            self.stop()
+
     def _run_sim(self) -> None:
         """Serve under a time master: run what is due, serve what is readable, and only when
         nothing is left report idle until the next timer and block."""
@@ -168,6 +177,8 @@ class Reactor:
             if not events:
                 self.sim.report(self._next_due())
                 events = self.sel.select(1.0)
+                if events and not any(key.fileobj is self.sim for key, _ in events):
+                    self._sync()  # woken by input alone: time may have moved meanwhile
             self._dispatch(events)
 
     def run(self) -> None:

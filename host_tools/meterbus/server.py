@@ -141,7 +141,15 @@ class MeterBusServer:
             if not ready:
                 self.sim.report(None, deadline_us=self._next_due())
                 ready, _, _ = select.select(inputs, [], [], 0.2)
-            if self.sim in ready:
+                try:
+                    if self.sim in ready:
+                        self.sim.on_readable()
+                    elif ready:
+                        self.sim.sync()  # woken by input alone: time may have moved meanwhile
+                except SimFailed as exc:
+                    self._note(str(exc))
+                    return
+            elif self.sim in ready:
                 try:
                     self.sim.on_readable()
                 except SimFailed as exc:

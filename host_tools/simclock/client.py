@@ -52,6 +52,7 @@ class SimClient:
         self.t_us = 0
         self.failure: str | None = None
         self._last = ""
+        self._synced = False
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.connect(master)
         self._sock.send(f"hello {name}".encode())
@@ -86,7 +87,8 @@ class SimClient:
 
     def _take(self, data: bytes) -> bool:
         words = data.decode("ascii", "replace").split(" ", 2)
-        if words[0] == "now" and len(words) == 3:
+        if words[0] in ("now", "sync") and len(words) == 3:
+            self._synced = self._synced or words[0] == "sync"
             gen, t_us = int(words[1]), int(words[2])
             if gen > self.gen:
                 self.gen, self.t_us = gen, t_us
@@ -109,6 +111,22 @@ class SimClient:
         if self.failure is not None:
             raise SimFailed(f"the time master ended the run: {self.failure}")
         return moved
+
+    def sync(self) -> None:
+        """Make :meth:`now` current before acting on input that woke this participant after
+        it reported idle (the master may have moved time; its ``now`` may still be on the
+        way): ask, and read up to the answer. Raises SimFailed when the master ended the run
+        or does not answer."""
+        import select
+
+        self._synced = False
+        self._send(f"sync {self.name}")
+        deadline = time.monotonic() + HELLO_WAIT_S
+        while not self._synced and self.failure is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._sock], [], [], left)[0]:
+                raise SimFailed(f"the time master did not answer {self.name}'s sync")
+            self.on_readable()
 
     def report(
         self, deadline: float | None, paced: bool = False, deadline_us: int | None = None

@@ -115,6 +115,8 @@ class Master:
             part = self.parts.setdefault(name, _Part())
             part.addr = addr
             self._send(f"now {self.gen} {self.t_us}", addr)
+        elif kind == "sync":
+            self._send(f"sync {self.gen} {self.t_us}", addr)
         elif kind == "join":
             self.parts.setdefault(name, _Part())
         elif kind == "bye":

@@ -14,6 +14,11 @@ participant -> master
                                 A channel is held to balance only once its receiving side is
                                 declared (a ``CHANNEL<`` key, 0 at first): what is sent where
                                 nobody listens is lost, as a datagram to a closed port is.
+    sync NAME                   what is the time? (answered ``sync GEN T_US``): a participant that
+                                reported idle and then woke on input alone asks before it acts,
+                                since the master may have moved time and the ``now`` meant for it
+                                may still be on its way (the sender of that input got its own
+                                ``now`` first)
     join NAME                   a participant is being started (a board's MicroPython process):
                                 it counts as busy until its own reports arrive
     bye NAME                    NAME is gone (exited, powered down): its counters are kept, its
@@ -25,6 +30,7 @@ participant -> master
                                 must not let time move on the sender's older report).
 master -> participant
     now GEN T_US                virtual time is T_US; every participant reports again for GEN
+    sync GEN T_US               the answer to ``sync``: the master's generation and time
     fail TEXT                   the run is over because of TEXT (a deadlock, a stalled channel)
 """
 

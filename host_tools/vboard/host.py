@@ -573,6 +573,8 @@ class VBoard:
             if not readable and not writable:
                 self.sim.report(self._next_deadline(), self._paced())
                 readable, writable, _ = select.select(rd, wr, [], 0.5)
+                if readable and self.sim.fileno() not in readable:
+                    self._on_master(sync=True)  # woken by input alone: time may have moved
             if self.sim.fileno() in readable:
                 self._on_master()
             if self.child is None and any(fd in readable for fd in self.drains):
@@ -600,11 +602,14 @@ class VBoard:
             self._wake("timer")
         self._reap()
 
-    def _on_master(self) -> None:
+    def _on_master(self, sync: bool = False) -> None:
         from host_tools.simclock.client import SimFailed
 
         try:
-            self.sim.on_readable()
+            if sync:
+                self.sim.sync()
+            else:
+                self.sim.on_readable()
         except SimFailed as exc:
             self.failure = str(exc)
             self.stop = True

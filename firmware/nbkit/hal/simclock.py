@@ -44,6 +44,7 @@ class SimClock(Clock):
         if not p.poll(_HELLO_WAIT_MS):
             raise OSError("no time master answered")
         self._take()
+        self._sp = p  # polls the master's socket alone (_sync)
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -73,14 +74,28 @@ class SimClock(Clock):
         self.counts[key] = self.counts.get(key, 0) + n
 
     def _take(self):
-        # Read one message: "now GEN T_US" moves time; "fail WHY" ends the run.
+        # Read one message: "now GEN T_US" (or "sync GEN T_US", the answer to _sync) moves
+        # time; "fail WHY" ends the run. True for the answer to _sync.
         words = self.sock.recv(256).decode().split(" ", 2)
-        if words[0] == "now" and len(words) == 3:
+        if words[0] in ("now", "sync") and len(words) == 3:
             gen = int(words[1])
             if gen > self.gen:
                 self.gen, self.t_us = gen, int(words[2])
-        elif words[0] == "fail":
+            return words[0] == "sync"
+        if words[0] == "fail":
             raise SimFailed(" ".join(words[1:]))
+        return False
+
+    def _sync(self):
+        # Input woke this board after it reported idle: the master may have moved time and the
+        # `now` for it may still be on the way (its sender got its own first). Ask, read up to
+        # the answer.
+        self.sock.send(("sync %s" % self.name).encode())
+        while True:
+            if not self._sp.poll(_HELLO_WAIT_MS):
+                raise SimFailed("the time master did not answer a sync")
+            if self._take():
+                return
 
     def _report(self, deadline_ms):
         dl = "-" if deadline_ms is None else str(max(deadline_ms * 1000, self.t_us + 1))
@@ -122,9 +137,13 @@ class SimClock(Clock):
                 if ready:
                     return ready
                 self._report(deadline_ms)
+                moved = False
                 for e in poller.poll(-1):
                     if e[0] is self.sock:
                         self._take()
+                        moved = True
+                if not moved:
+                    self._sync()  # woken by input alone: time may have moved meanwhile
         finally:
             poller.unregister(self.sock)
             for obj, _ in bg:
