@@ -395,7 +395,10 @@ class Rig:
             except ValueError:
                 continue
             if event.get("event") == "uplink":
-                event["virtual_t"] = event.get("received") or self.virtual_now()
+                # the collector's device time under the time master; on the scaled clock it
+                # stamps wall time, so the rig's virtual now is the nearest there is
+                received = event.get("received") if self.sim is not None else None
+                event["virtual_t"] = received or self.virtual_now()
                 with self._lock:
                     self.uplinks.append(event)
                     self._lock.notify_all()
