@@ -472,6 +472,8 @@ class Rig:
 
     def control(self, command: str, timeout: float = 5.0) -> str:
         """One command on the virtual board's control channel (see `nbkit vboard --help`)."""
+        if self.sim is not None:
+            self.sim.sent("m0.cmd")  # time waits until the board's host has done it
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(timeout)
             s.sendto(command.encode(), self.control_addr)

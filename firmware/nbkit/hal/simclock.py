@@ -92,6 +92,11 @@ class SimClock(Clock):
             self._last = line
             self.sock.send(line.encode())
 
+    def flush(self):
+        # Report the counters now, as an idle participant with no deadline (the board is about
+        # to ask the host to power it down: it will not get the chance later).
+        self._report(None)
+
     def block(self, poller, deadline_ms, paced=False):
         # Wait for poller's inputs or the deadline, in virtual time (see the header). What is
         # already readable is returned at once; once time has moved, the deadline comes first
