@@ -118,7 +118,9 @@ def summarize(rig: Rig, hours: float) -> dict[str, Any]:
     )
     if rig.opt.clock != "sim":  # the collector's received column is wall time then
         failures = [f for f in failures if not f.startswith("alarm ")]
-        figures["alarms"] = [{**a, "delivered_s": None, "delay_s": None} for a in figures["alarms"]]
+        figures["alarms"] = [
+            {**a, "delivered_s": None, "delay_s": None} for a in figures["alarms"]
+        ]
     out: dict[str, Any] = {
         "device_hours": hours,
         "clock": rig.opt.clock,
@@ -153,7 +155,8 @@ def _energy(rig: Rig, hours: float) -> dict[str, Any]:
     profile = model.load_profile(rig.opt.modem)
     timeline = [r for r in model.read_timeline(rig.path("timeline.jsonl")) if r.t <= end]
     whole = model.integrate(timeline, profile, end=end, reports=len(rig.uplinks) or None)
-    wakes = sum(1 for a, b in zip(timeline, timeline[1:]) if a.state == "psm" != b.state)
+    pairs = zip(timeline, timeline[1:], strict=False)
+    wakes = sum(1 for a, b in pairs if a.state == "psm" != b.state)
     out: dict[str, Any] = {
         "modem_wakes": wakes,
         "modem_awake_s": round(whole.awake_s, 1),

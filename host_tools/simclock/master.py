@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from host_tools.simclock.protocol import parse_counters
 
-
-_DEBUG = open(os.environ["NBKIT_SIM_DEBUG"], "w") if os.environ.get("NBKIT_SIM_DEBUG") else None  # noqa: SIM115
+#: NBKIT_SIM_TRACE=FILE: every message and advance of the master, a line each (who holds time)
+_TRACE = os.environ.get("NBKIT_SIM_TRACE")
 
 
 @dataclass
@@ -59,6 +59,7 @@ class Master:
         self._imbalanced_since: float | None = None
         self._paced_origin: tuple[float, int] | None = None  # (wall, t_us) when pacing began
         self.lock = threading.Lock()
+        self._trace = open(_TRACE, "w") if _TRACE else None  # noqa: SIM115 - closed by stop()
 
     @property
     def addr(self) -> tuple[str, int]:
@@ -81,6 +82,8 @@ class Master:
         if self._thread is not None:
             self._thread.join(2)
         self._sock.close()
+        if self._trace is not None:
+            self._trace.close()
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -108,8 +111,8 @@ class Master:
                 return
 
     def _message(self, words: list[str], addr: tuple[str, int]) -> None:
-        if _DEBUG is not None:
-            _DEBUG.write(f"{self.gen} {self.t_us} <- {' '.join(words)}\n")
+        if self._trace is not None:
+            self._trace.write(f"{self.gen} {self.t_us} <- {' '.join(words)}\n")
         if len(words) < 2:
             return
         kind, name = words[0], words[1]
@@ -210,8 +213,8 @@ class Master:
         return paced_now
 
     def _advance(self, t_us: int) -> None:
-        if _DEBUG is not None:
-            _DEBUG.write(f"ADVANCE {self.gen + 1} {t_us}\n")
+        if self._trace is not None:
+            self._trace.write(f"advance {self.gen + 1} {t_us}\n")
         self.t_us = t_us
         self.gen += 1
         self.advances += 1
