@@ -193,21 +193,19 @@ def _serve_sim(
     counts[f"udp.{mine}<"] = 0  # declared: datagrams sent here are awaited before time moves
     while not stop.is_set():
         ready, _, _ = select.select([sock, sim], [], [], 0)
-        waited = not ready
-        if waited:
+        if not ready:
             sim.report(None)
             ready, _, _ = select.select([sock, sim], [], [], 0.2)
-        try:
-            if sim in ready:
+        if sim in ready:
+            try:
                 sim.on_readable()
-            elif ready and waited:
-                sim.sync()  # woken by a datagram alone: time may have moved meanwhile
-        except SimFailed as exc:
-            collector.log(f"collector: {exc}")
-            stop.set()
-            return
+            except SimFailed as exc:
+                collector.log(f"collector: {exc}")
+                stop.set()
+                return
         if sock not in ready:
             continue
+        sim.go()  # a datagram after `now`: its sender got `go` first
         try:
             data, addr = sock.recvfrom(frame.MAX_FRAME + 1)
         except (BlockingIOError, OSError):

@@ -158,15 +158,6 @@ class Reactor:
             print(f"nbkit: {exc}", file=sys.stderr, flush=True)
             self.stop()
 
-    def _sync(self) -> None:
-        from host_tools.simclock.client import SimFailed
-
-        try:
-            self.sim.sync()
-        except SimFailed as exc:
-            print(f"nbkit: {exc}", file=sys.stderr, flush=True)
-            self.stop()
-
     def _run_sim(self) -> None:
         """Serve under a time master: run what is due, serve what is readable, and only when
         nothing is left report idle until the next timer and block."""
@@ -177,8 +168,9 @@ class Reactor:
             if not events:
                 self.sim.report(self._next_due())
                 events = self.sel.select(1.0)
-                if events and not any(key.fileobj is self.sim for key, _ in events):
-                    self._sync()  # woken by input alone: time may have moved meanwhile
+            if self.sim.pending is not None and any(k.data != self._on_master for k, _ in events):
+                self.sim.go()  # a peer's input: it got `go` first; what is due runs first
+                continue
             self._dispatch(events)
 
     def run(self) -> None:

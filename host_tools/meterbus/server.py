@@ -129,32 +129,30 @@ class MeterBusServer:
 
     def _serve_sim(self) -> None:
         """Serve on the master's time: run what is due, serve what is readable, and only when
-        nothing is left report idle until the next due instant (or input) and block."""
+        nothing is left report idle until the next due instant (or input) and block. A ``now``
+        is answered ``ready`` and acted on at ``go`` (or at a peer's input, which means go:
+        its sender had go first); what is due at the new instant runs before that input."""
         from host_tools.simclock.client import SimFailed
 
         inputs: list[Any] = [self.master, self.sim]
         if self.control is not None:
             inputs.append(self.control)
         while self.running:
-            self._run_due()
+            if self.sim.pending is None:
+                self._run_due()
             ready, _, _ = select.select(inputs, [], [], 0)
             if not ready:
                 self.sim.report(None, deadline_us=self._next_due())
                 ready, _, _ = select.select(inputs, [], [], 0.2)
-                try:
-                    if self.sim in ready:
-                        self.sim.on_readable()
-                    elif ready:
-                        self.sim.sync()  # woken by input alone: time may have moved meanwhile
-                except SimFailed as exc:
-                    self._note(str(exc))
-                    return
-            elif self.sim in ready:
+            if self.sim in ready:
                 try:
                     self.sim.on_readable()
                 except SimFailed as exc:
                     self._note(str(exc))
                     return
+            if self.sim.pending is not None and any(r is not self.sim for r in ready):
+                self.sim.go()  # a peer's input: it got `go` first; what is due runs first
+                continue
             if self.master in ready:
                 self._on_bus_sim()
             if self.control is not None and self.control in ready:

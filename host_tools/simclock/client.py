@@ -50,15 +50,16 @@ class SimClient:
         self.extra: dict[str, int] = {}  # counters kept here (sent/received helpers)
         self.gen = -1
         self.t_us = 0
+        self.pending: tuple[int, int] | None = None  # (gen, t_us) announced, not yet go
         self.failure: str | None = None
         self._last = ""
-        self._synced = False
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.connect(master)
         self._sock.send(f"hello {name}".encode())
         self._sock.settimeout(HELLO_WAIT_S)
         try:
-            self._take(self._sock.recv(65536))
+            while self.gen < 0:
+                self._take(self._sock.recv(65536))
         except (TimeoutError, OSError) as exc:
             raise CommandError(
                 f"no time master answered at {master[0]}:{master[1]}: {exc}"
@@ -87,15 +88,25 @@ class SimClient:
 
     def _take(self, data: bytes) -> bool:
         words = data.decode("ascii", "replace").split(" ", 2)
-        if words[0] in ("now", "sync") and len(words) == 3:
-            self._synced = self._synced or words[0] == "sync"
+        if words[0] == "now" and len(words) == 3:
             gen, t_us = int(words[1]), int(words[2])
             if gen > self.gen:
-                self.gen, self.t_us = gen, t_us
-                return True
+                self.pending = (gen, t_us)
+                self._send(f"ready {self.name} {gen}")
+        elif words[0] == "go" and len(words) == 2:
+            return self.pending is not None and int(words[1]) == self.pending[0] and self.go()
         elif words[0] == "fail":
             self.failure = " ".join(words[1:])
         return False
+
+    def go(self) -> bool:
+        """Act at the announced time (a ``go``, or input from a peer that got its go first);
+        True when time moved."""
+        if self.pending is None:
+            return False
+        self.gen, self.t_us = self.pending
+        self.pending = None
+        return True
 
     def on_readable(self) -> bool:
         """Read the master's messages; True when time moved. Raises SimFailed on ``fail``."""
@@ -112,27 +123,13 @@ class SimClient:
             raise SimFailed(f"the time master ended the run: {self.failure}")
         return moved
 
-    def sync(self) -> None:
-        """Make :meth:`now` current before acting on input that woke this participant after
-        it reported idle (the master may have moved time; its ``now`` may still be on the
-        way): ask, and read up to the answer. Raises SimFailed when the master ended the run
-        or does not answer."""
-        import select
-
-        self._synced = False
-        self._send(f"sync {self.name}")
-        deadline = time.monotonic() + HELLO_WAIT_S
-        while not self._synced and self.failure is None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._sock], [], [], left)[0]:
-                raise SimFailed(f"the time master did not answer {self.name}'s sync")
-            self.on_readable()
-
     def report(
         self, deadline: float | None, paced: bool = False, deadline_us: int | None = None
     ) -> None:
         """Tell the master this participant is blocked until ``deadline`` (virtual s) or input;
         ``deadline_us`` instead: an exact instant in whole microseconds."""
+        if self.pending is not None:
+            return  # between `now` and `go`: nothing to report until it acts at the new time
         counters = {**self.counters(), **self.extra}
         if deadline_us is None and deadline is not None:
             deadline_us = to_us(deadline)
@@ -143,16 +140,20 @@ class SimClient:
             self._send(line)
 
     def join(self, name: str) -> None:
-        self._last = ""  # the master holds the sender busy until its next report
-        self._send(f"join {name}")
+        self._forget_last()
+        self._send(f"join {name} {self.name}")
 
     def bye(self, name: str | None = None) -> None:
-        self._last = ""
-        self._send(f"bye {name or self.name}")
+        self._forget_last()
+        self._send(f"bye {name or self.name} {self.name}")
 
     def drop(self, prefix: str) -> None:
+        self._forget_last()
+        self._send(f"drop {prefix} {self.name}")
+
+    def _forget_last(self) -> None:
+        """The master now holds this participant busy: its next report must be sent."""
         self._last = ""
-        self._send(f"drop {prefix}")
 
     def _send(self, text: str) -> None:
         try:

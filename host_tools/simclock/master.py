@@ -15,6 +15,7 @@ with ``fail`` and :attr:`Master.failure` naming what was waited for.
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import threading
@@ -23,6 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from host_tools.simclock.protocol import parse_counters
+
+#: NBKIT_SIM_TRACE=FILE: every message and advance of the master, a line each (who holds time)
+_TRACE = os.environ.get("NBKIT_SIM_TRACE")
 
 
 @dataclass
@@ -54,7 +58,9 @@ class Master:
         self._thread: threading.Thread | None = None
         self._imbalanced_since: float | None = None
         self._paced_origin: tuple[float, int] | None = None  # (wall, t_us) when pacing began
+        self._unready: set[str] = set()  # participants that have not answered `now` yet
         self.lock = threading.Lock()
+        self._trace = open(_TRACE, "w") if _TRACE else None  # noqa: SIM115 - closed by stop()
 
     @property
     def addr(self) -> tuple[str, int]:
@@ -77,6 +83,8 @@ class Master:
         if self._thread is not None:
             self._thread.join(2)
         self._sock.close()
+        if self._trace is not None:
+            self._trace.close()
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -104,22 +112,25 @@ class Master:
                 return
 
     def _message(self, words: list[str], addr: tuple[str, int]) -> None:
+        if self._trace is not None:
+            self._trace.write(f"{self.gen} {self.t_us} <- {' '.join(words)}\n")
         if len(words) < 2:
             return
         kind, name = words[0], words[1]
-        if kind in ("join", "bye", "drop"):  # the sender is at work: busy until it reports
-            for part in self.parts.values():
-                if part.addr == addr:
-                    part.idle = False
+        if kind in ("join", "bye", "drop") and len(words) > 2 and words[2] in self.parts:
+            self.parts[words[2]].idle = False  # the sender is busy until its next report
         if kind == "hello":
             part = self.parts.setdefault(name, _Part())
             part.addr = addr
             self._send(f"now {self.gen} {self.t_us}", addr)
-        elif kind == "sync":
-            self._send(f"sync {self.gen} {self.t_us}", addr)
+            self._unready.add(name)  # its `ready` (or the go already due) follows
+        elif kind == "ready" and len(words) > 2:
+            if words[2] == str(self.gen):
+                self._ready(name)
         elif kind == "join":
             self.parts.setdefault(name, _Part())
         elif kind == "bye":
+            self._ready(name)
             gone = self.parts.pop(name, None)
             if gone is not None:
                 for key, value in gone.counters.items():
@@ -128,6 +139,16 @@ class Master:
             self._drop(name)
         elif kind == "idle" and len(words) >= 5:
             self._idle(name, words)
+
+    def _ready(self, name: str) -> None:
+        if name not in self._unready:
+            return
+        self._unready.discard(name)
+        if not self._unready:
+            line = f"go {self.gen}"
+            for part in self.parts.values():
+                if part.addr is not None:
+                    self._send(line, part.addr)
 
     def _idle(self, name: str, words: list[str]) -> None:
         part = self.parts.get(name)
@@ -139,14 +160,10 @@ class Master:
             counters = parse_counters(words[5:])
         except ValueError:
             return
-        # counters are cumulative and come in order from one socket: the newest holds even
-        # when its report is stale (a board that acted on input before it read the latest
-        # `now`, then powered down: its last bytes read must still count)
-        part.counters = counters
         if gen != self.gen:
-            return  # stale: its idleness was for a time already gone
+            return  # stale: sent before it saw the current time
         part.gen, part.idle, part.deadline = gen, True, deadline
-        part.paced = words[4] == "p"
+        part.paced, part.counters = words[4] == "p", counters
 
     def _drop(self, prefix: str) -> None:
         for counters in [self.retired, *(p.counters for p in self.parts.values())]:
@@ -171,7 +188,7 @@ class Master:
                 sums[chan] = sums.get(chan, 0) + sign * value
                 if sign < 0:
                     heard.add(chan)
-        return {chan: n for chan, n in sums.items() if n and chan in heard}
+        return {chan: n for chan, n in sums.items() if n > 0 and chan in heard}
 
     def _try_advance(self) -> None:
         parts = self.parts.values()
@@ -194,7 +211,9 @@ class Master:
         if target is None:
             self._fail("deadlock: every participant waits for input and none has a deadline")
             return
-        self._advance(max(target, self.t_us))
+        if target <= self.t_us:
+            return  # a deadline already reached: its owner is busy (the rig between actions)
+        self._advance(target)
 
     def _paced_target(self, target: int | None) -> int | None:
         wall = time.monotonic()
@@ -210,10 +229,13 @@ class Master:
         return paced_now
 
     def _advance(self, t_us: int) -> None:
+        if self._trace is not None:
+            self._trace.write(f"advance {self.gen + 1} {t_us}\n")
         self.t_us = t_us
         self.gen += 1
         self.advances += 1
         line = f"now {self.gen} {self.t_us}"
+        self._unready = {n for n, p in self.parts.items() if p.addr is not None}
         for part in self.parts.values():
             part.idle = False
             if part.addr is not None:

@@ -14,23 +14,26 @@ participant -> master
                                 A channel is held to balance only once its receiving side is
                                 declared (a ``CHANNEL<`` key, 0 at first): what is sent where
                                 nobody listens is lost, as a datagram to a closed port is.
-    sync NAME                   what is the time? (answered ``sync GEN T_US``): a participant that
-                                reported idle and then woke on input alone asks before it acts,
-                                since the master may have moved time and the ``now`` meant for it
-                                may still be on its way (the sender of that input got its own
-                                ``now`` first)
-    join NAME                   a participant is being started (a board's MicroPython process):
+                                Only more sent than received is in flight: a receiver that
+                                counts input from outside the rig too (a person's control
+                                command) never holds time back for it.
+    join NAME BY                a participant is being started (a board's MicroPython process):
                                 it counts as busy until its own reports arrive
-    bye NAME                    NAME is gone (exited, powered down): its counters are kept, its
+    bye NAME BY                 NAME is gone (exited, powered down): its counters are kept, its
                                 state no longer holds time back
-    drop PREFIX                 forget every counter whose channel starts with PREFIX (a
+    drop PREFIX BY              forget every counter whose channel starts with PREFIX (a
                                 per-boot channel whose far end is gone)
-                                After a join, bye or drop its sender counts as busy until its
-                                next ``idle`` (it is at work: a bye that balances a channel
-                                must not let time move on the sender's older report).
+                                BY names the sender: it is busy from then until its next
+                                ``idle`` (it is in the middle of something, or it would not
+                                be sending these)
+participant -> master
+    ready NAME GEN              NAME has seen ``now GEN``: it will not act at the old time again
 master -> participant
-    now GEN T_US                virtual time is T_US; every participant reports again for GEN
-    sync GEN T_US               the answer to ``sync``: the master's generation and time
+    now GEN T_US                virtual time will be T_US: answer ``ready``, do not act yet
+    go GEN                      every participant is ready: act at T_US, then report for GEN.
+                                Input that arrives after ``now GEN`` also means go: whoever sent
+                                it got ``go GEN`` first (two phases, so no participant can see
+                                a peer's reaction at the new time before it knows the new time)
     fail TEXT                   the run is over because of TEXT (a deadlock, a stalled channel)
 """
 

@@ -101,6 +101,7 @@ class VBoard:
                 fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
                 self.drains[fd] = f"{clock.chan}.{what}.dn<"
                 self.counts[self.drains[fd]] = 0  # declared: bytes to the board are awaited
+        self.counts[self._cmd_key()] = 0
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -109,6 +110,12 @@ class VBoard:
         """The per-boot control channel counter key (``CHAN.ctl.bN.up<`` / ``.dn>``)."""
         assert isinstance(self.o.clock, SimHostClock)
         return f"{self.o.clock.chan}.ctl.b{self.boots}.{way}"
+
+    def _cmd_key(self) -> str:
+        """Control commands from the rig (``CHAN.cmd``): counted so that time waits until
+        the host has done what one asked (set a pin, cut the power) and said so."""
+        assert isinstance(self.o.clock, SimHostClock)
+        return f"{self.o.clock.chan}.cmd<"
 
     def _child_name(self) -> str:
         assert isinstance(self.o.clock, SimHostClock)
@@ -409,6 +416,8 @@ class VBoard:
             )
             if from_child:
                 self._count(self._ctl_key("up<"))
+            elif self.sim is not None:
+                self._count(self._cmd_key())  # a rig's command: time waits for its effects
             try:
                 reply = self.command(text, addr)
             except (ValueError, KeyError, IndexError) as exc:
@@ -573,10 +582,10 @@ class VBoard:
             if not readable and not writable:
                 self.sim.report(self._next_deadline(), self._paced())
                 readable, writable, _ = select.select(rd, wr, [], 0.5)
-                if readable and self.sim.fileno() not in readable:
-                    self._on_master(sync=True)  # woken by input alone: time may have moved
             if self.sim.fileno() in readable:
                 self._on_master()
+            if self.sim.pending is not None and any(fd != self.sim.fileno() for fd in readable):
+                self.sim.go()  # a peer's input: it got `go` first
             if self.child is None and any(fd in readable for fd in self.drains):
                 self._drain_uarts()
         else:
@@ -602,14 +611,11 @@ class VBoard:
             self._wake("timer")
         self._reap()
 
-    def _on_master(self, sync: bool = False) -> None:
+    def _on_master(self) -> None:
         from host_tools.simclock.client import SimFailed
 
         try:
-            if sync:
-                self.sim.sync()
-            else:
-                self.sim.on_readable()
+            self.sim.on_readable()
         except SimFailed as exc:
             self.failure = str(exc)
             self.stop = True

@@ -65,7 +65,8 @@ def _idle_until(board: SimClient, fd: int, deadline_s: float) -> bytes:
         if board in ready:
             board.on_readable()
         if fd in ready:
-            board.sync()  # woken by input alone: the master may have moved time
+            if board.pending is not None:
+                board.go()  # input after `now` means go (its sender had go first)
             data = os.read(fd, 512)
             board.received("m0.bus.dn", len(data))
             return data

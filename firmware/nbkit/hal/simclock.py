@@ -27,6 +27,7 @@ class SimClock(Clock):
         self.name = name
         self.gen = -1
         self.t_us = 0
+        self._pending = None  # (gen, t_us) of a `now` not yet followed by `go`
         self.counts = {}
         # (pollable, fn(flags) -> keep it) served during any wait that is not for it: the
         # board's interrupts (a UART's RX into its buffer, pin events) while the firmware
@@ -41,10 +42,10 @@ class SimClock(Clock):
         s.send(("hello %s" % name).encode())
         p = select.poll()
         p.register(s, select.POLLIN)
-        if not p.poll(_HELLO_WAIT_MS):
-            raise OSError("no time master answered")
-        self._take()
-        self._sp = p  # polls the master's socket alone (_sync)
+        while self.gen < 0:
+            if not p.poll(_HELLO_WAIT_MS):
+                raise OSError("no time master answered")
+            self._take()
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -74,28 +75,23 @@ class SimClock(Clock):
         self.counts[key] = self.counts.get(key, 0) + n
 
     def _take(self):
-        # Read one message: "now GEN T_US" (or "sync GEN T_US", the answer to _sync) moves
-        # time; "fail WHY" ends the run. True for the answer to _sync.
+        # Read one message: "now GEN T_US" announces a time (answer "ready", do not act yet),
+        # "go GEN" moves to it; "fail WHY" ends the run.
         words = self.sock.recv(256).decode().split(" ", 2)
-        if words[0] in ("now", "sync") and len(words) == 3:
+        if words[0] == "now" and len(words) == 3:
             gen = int(words[1])
             if gen > self.gen:
-                self.gen, self.t_us = gen, int(words[2])
-            return words[0] == "sync"
-        if words[0] == "fail":
+                self._pending = (gen, int(words[2]))
+                self.sock.send(("ready %s %d" % (self.name, gen)).encode())
+        elif words[0] == "go" and len(words) == 2:
+            if self._pending is not None and int(words[1]) == self._pending[0]:
+                self._go()
+        elif words[0] == "fail":
             raise SimFailed(" ".join(words[1:]))
-        return False
 
-    def _sync(self):
-        # Input woke this board after it reported idle: the master may have moved time and the
-        # `now` for it may still be on the way (its sender got its own first). Ask, read up to
-        # the answer.
-        self.sock.send(("sync %s" % self.name).encode())
-        while True:
-            if not self._sp.poll(_HELLO_WAIT_MS):
-                raise SimFailed("the time master did not answer a sync")
-            if self._take():
-                return
+    def _go(self):
+        self.gen, self.t_us = self._pending  # type: ignore[misc]
+        self._pending = None
 
     def _report(self, deadline_ms):
         dl = "-" if deadline_ms is None else str(max(deadline_ms * 1000, self.t_us + 1))
@@ -112,8 +108,8 @@ class SimClock(Clock):
             self.sock.send(line.encode())
 
     def flush(self):
-        # Send the counters now (idle, no deadline): before the host ends this process, the
-        # bytes it read must be known; the caller has counted what it is about to send.
+        # Report the counters now, as an idle participant with no deadline (the board is about
+        # to ask the host to power it down: it will not get the chance later).
         self._report(None)
 
     def block(self, poller, deadline_ms, paced=False):
@@ -125,25 +121,29 @@ class SimClock(Clock):
         else:
             ready = poller.poll(0)
             if ready:
+                if self._pending is not None:
+                    self._go()  # a peer's input after `now`: it got `go` first
                 return ready
         self._paced = paced
         poller.register(self.sock, select.POLLIN)
         bg = self._irqs_on(poller)
         try:
             while True:
-                if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
-                    return []
+                if self._pending is None:
+                    if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
+                        return []
                 ready = self._receive(poller, poller.poll(0), bg)
                 if ready:
+                    if self._pending is not None:
+                        self._go()  # a peer's input after `now`: it got `go` first
+                        if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
+                            return []  # the deadline comes first at the new instant
                     return ready
-                self._report(deadline_ms)
-                moved = False
+                if self._pending is None:
+                    self._report(deadline_ms)
                 for e in poller.poll(-1):
                     if e[0] is self.sock:
                         self._take()
-                        moved = True
-                if not moved:
-                    self._sync()  # woken by input alone: time may have moved meanwhile
         finally:
             poller.unregister(self.sock)
             for obj, _ in bg:
@@ -163,8 +163,9 @@ class SimClock(Clock):
         return bg
 
     def _receive(self, poller, events, bg):
-        # The caller's events; an interrupt source's events run its handler (one that says
-        # stop, e.g. a hung-up tty, leaves this wait, or poll would report it at once forever).
+        # The caller's events; an interrupt source's events run its handler at the new time
+        # (input after `now` means go), one that says stop (a hung-up tty) leaves this wait,
+        # or poll would report it at once forever.
         out = []
         for e in events:
             if e[0] is self.sock:
@@ -174,7 +175,10 @@ class SimClock(Clock):
                 i += 1
             if i == len(bg):
                 out.append(e)
-            elif not bg[i][1](e[1]):
+                continue
+            if self._pending is not None:
+                self._go()
+            if not bg[i][1](e[1]):
                 poller.unregister(e[0])
                 del bg[i]
         return out

@@ -100,16 +100,11 @@ class VPin:
             h(self)
 
 
-def _ctl_send(text, last=False):
-    # last: the host kills this process on it (power), so the time master gets the counters
-    # first (counted before sent: the datagram holds time until the host has it)
+def _ctl_send(text):
     sock = _state["ctl"]
     if sock is not None:
-        _tally(">", 1)
-        sim = _state.get("sim")
-        if last and sim is not None:
-            sim.flush()
         sock.send(text.encode())
+        _tally(">", 1)
 
 
 def _tally(way, n):
@@ -205,11 +200,16 @@ def _power(request):
     # Ask the host to cut the power; it kills this process. Repeat until it does (under the
     # time master once: the request is counted, the host acts on it before time moves).
     sim = _state.get("sim")
+    if sim is not None:
+        # the host kills this process as soon as it reads the request: report every counter
+        # first (the request's own included), then ask, then wait
+        _tally(">", 1)
+        sim.flush()
+        _state["ctl"].send(request.encode())
+        while True:
+            sim.block(None, None)
     while True:
-        _ctl_send(request, True)
-        if sim is not None:
-            while True:
-                sim.block(None, None)
+        _ctl_send(request)
         time.sleep_ms(1000)  # type: ignore[attr-defined]
 
 
