@@ -18,9 +18,9 @@ import pytest
 from host_tools.rig.profiles import grow_meter, play_smoke, smoke_summary
 from host_tools.rig.rig import EPOCH, Rig, RigOptions
 
-READ_S = 900  # a sample slot every 15 device minutes
-REPORT_S = 3600
-HOURS = 2  # the last slot is also a report
+READ_S = 600  # a sample slot every 10 device minutes
+REPORT_S = 1800
+HOURS = 1  # the last slot is also a report
 #: readings a meter gives at every slot (what the profile's adapter reads from the bus)
 PER_SLOT = {"gas-cjt188": 2, "electricity-dlt645": 3, "heat-mbus": 4}
 
@@ -38,12 +38,18 @@ def _taken(rig: Rig) -> list[int]:
     return [int(ln.split()[2]) for ln in rig.console_lines if ln.startswith("nbkit: read ")]
 
 
-def _run_meter(workdir: Path, profile: str) -> tuple[list[Row], list[int], str]:
+def _run_meter(
+    workdir: Path, profile: str, modem: str = "bc28"
+) -> tuple[list[Row], list[int], str]:
     """One run: the meter's registers grow every 5 device minutes (as in `nbkit demo`)."""
     rig = Rig(
         workdir,
         RigOptions(
-            clock="sim", profile=profile, read_interval_s=READ_S, report_interval_s=REPORT_S
+            clock="sim",
+            profile=profile,
+            modem=modem,
+            read_interval_s=READ_S,
+            report_interval_s=REPORT_S,
         ),
     )
     try:
@@ -73,6 +79,17 @@ def test_meter_profile_takes_every_slot_loses_nothing_and_repeats_exactly(
     again, taken_again, _ = _run_meter(tmp_path / "b", profile)
     assert again == rows  # same rows, device times and arrival times included
     assert taken_again == taken
+
+
+@pytest.mark.parametrize("modem", ["bc660k", "ec200"])
+def test_a_meter_profile_over_the_quectel_socket_modems_loses_nothing(
+    tmp_path: Path, modem: str
+) -> None:
+    """BC660K and EC200 open their UDP socket with AT+QIOPEN: its datagrams are counted too."""
+    rows, taken, _ = _run_meter(tmp_path / "a", "electricity-dlt645", modem)
+    assert len(taken) == int(HOURS * 3600 // READ_S) * PER_SLOT["electricity-dlt645"]
+    assert set(taken) <= {seq for _, seq, *_ in rows}
+    assert _run_meter(tmp_path / "b", "electricity-dlt645", modem)[0] == rows  # to the µs
 
 
 def test_meter_reply_costs_bit_time_and_the_standards_answer_delay(tmp_path: Path) -> None:
