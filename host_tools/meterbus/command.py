@@ -12,6 +12,11 @@ Control port: one JSON object per datagram, answered with {"ok", "state", "fault
   {"clear_faults": true}              disarm every fault
   {"get": true}                       just the state
 
+Under a rig's time master (--clock sim:HOST:PORT:CHAN, as `nbkit demo` starts it) the bus runs
+in device time: each byte costs its bit time (2400 8E1: 4.58 ms), a reply starts the standard's
+answer delay after the request's last byte (DL/T 645 / CJ/T 188 500 ms, M-Bus 330 bit times +
+50 ms, plus --reply-delay-ms) and the meter's date/time field is the master's time.
+
 M-Bus: primary --address 0-250, --ident (8-digit secondary address), --meter-type heat|water;
 registers energy (Wh), volume (L), power (W), flow (L/h), flow_temp/return_temp (0.01 C).
 
