@@ -28,7 +28,7 @@ from typing import Any
 from nbkit import profiles
 
 from host_tools.errors import CommandError
-from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
+from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions, sim_capable
 
 #: the device profiles (firmware/nbkit/profiles.py, the one registry)
 PROFILES = profiles.names()
@@ -47,10 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clock",
         choices=("sim", "scaled"),
-        default="sim",
-        help="sim (default): one time master for the whole rig, device time moves only when "
-        "every process waits, so results do not depend on the host; scaled: wall time x "
-        "--scale",
+        help="sim (default for UDP without a meter bus): one time master for the whole rig, "
+        "device time moves only when every process waits, so results do not depend on the "
+        "host; scaled (default otherwise, for now): wall time x --scale",
     )
     parser.add_argument(
         "--scale",
@@ -268,6 +267,16 @@ def run(args: argparse.Namespace) -> int:
             f"has no such AT commands)"
         )
     smoke = args.profile == "smoke"
+    probe = RigOptions(transport=args.transport, profile=args.profile)
+    capable = sim_capable(probe) and not smoke
+    if args.clock is None:
+        args.clock = "sim" if capable else "scaled"
+    elif args.clock == "sim" and not capable:
+        raise CommandError(
+            f"--clock sim: the {args.transport.upper()} transport / {args.profile} profile does "
+            "not run on the time master yet (its sockets or meter bus are not counted); use "
+            "--clock scaled"
+        )
     if args.hours is None:
         args.hours = 0.5 if smoke else 24.0
     if args.scale is None:

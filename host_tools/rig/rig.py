@@ -38,8 +38,9 @@ class RigOptions:
 
     scale: float = 2400.0
     #: "sim": one time master for the rig (host_tools.simclock; time moves only when every
-    #: process waits: nothing depends on host speed); "scaled": wall time x scale (older tests)
-    clock: str = "scaled"
+    #: process waits: nothing depends on host speed); "scaled": wall time x scale; "auto": sim
+    #: where every process of the rig takes part in it (UDP, no meter bus yet), else scaled
+    clock: str = "auto"
     modem: str = "bc28"  # emulator persona; the virtual board's data names the same model
     transport: str = "udp"  # udp | tcp | mqtt | coap: how uplinks reach the collector
     device_id: int = 1042
@@ -73,6 +74,12 @@ def meterbus_args(profile: str) -> list[str] | None:
 #: pin levels at power-up per profile: a clean smoke chamber, a full battery (mV on the
 #: virtual board), the detector on its base (tamper switch pressed = 0), button released
 PROFILE_PINS = {"smoke": {"smoke_adc": 8000, "battery_adc": 3600, "tamper": 0, "button": 1}}
+
+
+def sim_capable(opt: RigOptions) -> bool:
+    """Whether every process of this rig takes part in the time master: the UDP transport
+    (TCP, MQTT and CoAP sockets are not counted yet) and no meter bus (not yet a participant)."""
+    return opt.transport == "udp" and meterbus_args(opt.profile) is None
 
 
 def free_udp_port() -> int:
@@ -150,6 +157,8 @@ class Rig:
         self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},{self.opt.scale:g}"
         self.master: Any = None
         self.sim: Any = None
+        if self.opt.clock == "auto":
+            self.opt.clock = "sim" if sim_capable(self.opt) else "scaled"
         if self.opt.clock == "sim":
             from host_tools.simclock.client import SimClient
             from host_tools.simclock.master import Master

@@ -319,9 +319,36 @@ class VBoard:
 
     # ---- power ------------------------------------------------------------------------------
 
+    def _quiesce(self) -> None:
+        """Under the time master, before the host cuts the power on its own: ask the board to
+        report what it has read (``cut`` on the control channel; it answers ``cut-ready`` at
+        its next wait, the same device instant), so no byte it took goes uncounted. A board
+        that does not answer within 3 wall seconds (at a REPL prompt: it reads nothing)
+        is cut all the same."""
+        if self.sim is None or self.child is None or self.child_addr is None:
+            return
+        self.ctl.sendto(b"cut", self.child_addr)
+        self._count(self._ctl_key("dn>"))
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            ready, _, _ = select.select([self.ctl], [], [], max(0.0, end - time.monotonic()))
+            if not ready:
+                break
+            try:
+                data, addr = self.ctl.recvfrom(512)
+            except BlockingIOError:
+                continue
+            if addr != self.child_addr:
+                continue  # nobody else talks while the rig waits for this command's answer
+            self._count(self._ctl_key("up<"))
+            if data.split(b" ", 1)[0] in (b"cut-ready", b"deepsleep", b"powerfail", b"reset"):
+                return  # it reported its counters before sending this
+        log("the board did not answer the power cut within 3 s: cut anyway")
+
     def power(self, what: str) -> None:
         """off: cut the power; on: power up if off or asleep; cycle: both."""
         if what in ("off", "cycle"):
+            self._quiesce()
             self.kill_child("power")
             self.state, self.wake_at = "off", None
         if what in ("on", "cycle") and self.child is None:
@@ -563,8 +590,10 @@ class VBoard:
         return max(0.0, min(0.05, (due - clock.now()) / clock.scale))
 
     def _paced(self) -> bool:
-        """Someone is at the console (input in the last 3 s): time runs at wall speed."""
-        return time.monotonic() - self.console_seen < 3.0
+        """Someone is at the console of an awake board (input in the last 3 wall seconds):
+        time runs at wall speed, so a person (or mpremote) meets the board's service window
+        as on a real one; a sleeping board's wake-up timer is not paced."""
+        return self.child is not None and time.monotonic() - self.console_seen < 3.0
 
     def step(self) -> None:
         """One turn of the loop: wait for I/O or a timer, then serve it."""

@@ -117,6 +117,8 @@ def _tally(way, n):
 def _dispatch(data):
     _tally("<", 1)
     for line in data.decode().split("\n"):
+        if line == "cut":
+            _power("cut-ready")  # the host cuts the power: report the counters first
         parts = line.split()
         if len(parts) == 5 and parts[0] == "pin" and parts[1] in _pins:
             _pins[parts[1]]._update(int(parts[2]), int(parts[3]), int(parts[4]))
@@ -399,6 +401,7 @@ def boot():
     if rt.get("meterbus_port"):
         _open_meterbus(rt["meterbus_port"])
         _counted(_state["meterbus"], "bus.")
+    _wake_work(rt)
     main_src = None
     if rt.get("main"):
         with open(rt["main"]) as f:
@@ -428,15 +431,23 @@ def _open_clock(rt):
         from nbkit.hal.simclock import SimClock
 
         sim = SimClock(spec["master"], spec["name"])
+        sim.side = (_state["ctl"], poll)
         _state["sim"] = _state["clock"] = sim
         stdio.SIM = sim  # type: ignore[assignment]
         _state["ctl_chan"] = "%s.ctl.b%d." % (spec["chan"], rt["boot"])
         _state["chan"] = spec["chan"]
         sim.count(_state["ctl_chan"] + "dn<", 0)
-        sim.sleep_ms(int(spec.get("wake_ms", 0)))
         return
     wall_start, epoch, scale = spec
     _state["clock"] = VClock(wall_start, epoch, scale, idle=poll, power=deepsleep)
+
+
+def _wake_work(rt):
+    # Under the time master the MCU's work per wake (board data power.mcu_wake.s) is spent at
+    # boot, with the UARTs open (what the modem sends meanwhile waits in their buffers).
+    sim = _state.get("sim")
+    if sim is not None:
+        sim.sleep_ms(int(rt["clock"].get("wake_ms", 0)))
 
 
 def _counted(uart, what):
@@ -447,6 +458,7 @@ def _counted(uart, what):
         uart.tx_key = _state["chan"] + "." + what + "up>"
         uart.rx_key = _state["chan"] + "." + what + "dn<"
         sim.count(uart.rx_key, 0)
+        sim.uarts.append(uart)
 
 
 def _run_main(main_src):
