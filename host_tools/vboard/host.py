@@ -63,6 +63,7 @@ class VBoard:
         self.boots = 0
         self.last_boot: dict[str, str | None] = {"cause": None, "wake": None}
         self.wake_at: float | None = None
+        self.wdt_at: float | None = None  # wall time the board's watchdog bites unless fed
         self.wake_pins: dict[str, int] = {}
         self.child_addr: tuple[str, int] | None = None
         self.schedule: list[tuple[float, str, int]] = []  # (wall time, pin, value)
@@ -150,6 +151,7 @@ class VBoard:
                 os._exit(127)
         os.close(slave)
         os.set_blocking(fd, False)
+        self.wdt_at = None  # a reset stops the watchdog; the firmware starts it again
         self.child = _Child(pid, fd, filter_banner=mode == "raw")
         self.cooked.binary = False  # binary output (mpremote mount) ends with the boot
         self.child_addr = None
@@ -347,6 +349,10 @@ class VBoard:
                 wake[self._pin_name(pin_name)] = int(level)
             self._deepsleep(int(args[0]), wake)
             return None
+        if cmd == "wdt":  # fed: bite after <ms> of virtual time (0: stopped)
+            ms = int(args[0])
+            self.wdt_at = self.o.clock.wall_after(ms) if ms > 0 else None
+            return None
         if cmd == "powerfail":  # the board's flash reached the armed write: the power fails
             self.cuts.append(int(args[0]))
             self.kill_child("power")
@@ -456,8 +462,9 @@ class VBoard:
         soon = [0.05]
         if self.schedule:
             soon.append(self.schedule[0][0] - time.time())
-        if self.wake_at is not None:
-            soon.append(self.wake_at - time.time())
+        for at in (self.wake_at, self.wdt_at):
+            if at is not None:
+                soon.append(at - time.time())
         return max(0.0, min(soon))
 
     def step(self) -> None:
@@ -484,6 +491,10 @@ class VBoard:
         self._run_schedule()
         if self.state == "sleeping" and self.wake_at is not None and time.time() >= self.wake_at:
             self._wake("timer")
+        if self.child is not None and self.wdt_at is not None and time.time() >= self.wdt_at:
+            log("watchdog: not fed in time, resetting the board")
+            self.kill_child("power")
+            self.spawn("normal", "watchdog")
         self._reap()
 
     def run(self) -> None:
