@@ -56,7 +56,7 @@ class Link:
                 raise
             self.modem.last_error = str(exc)
             if not self._resend():
-                raise LinkError("modem rebooted during send: %s" % self.modem.last_error)
+                raise LinkError("modem rebooted during send: %s" % self.modem.last_error) from None
             return
         self._last = (data, flags) if expect_reply else None
         self._sent(data)
