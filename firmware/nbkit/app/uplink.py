@@ -61,8 +61,8 @@ class Reporter:
         if not self.queue.counts()["pending"]:
             return True
         modem = self.link.modem
-        boots = getattr(modem, "boots", 0)
-        self._replies = 0
+        self._boots = None  # the modem's boot count once the link is up (its own boot banner
+        self._replies = 0  # and an AT+NRB of the bring-up are no reboot of ours)
         try:
             fault = self._report()
         except MemoryError:
@@ -72,8 +72,8 @@ class Reporter:
             fault = FAULT_CME
         finally:
             self._count_resends()
-        if fault and getattr(modem, "boots", 0) != boots:
-            fault = FAULT_REBOOT
+        if fault and self._boots not in (None, getattr(modem, "boots", 0)):
+            fault = FAULT_REBOOT  # the modem rebooted under the send or in the ack wait
         if fault:
             self.failed(fault, modem.last_error)
         return not fault
@@ -97,6 +97,7 @@ class Reporter:
         if not self.link.up():
             self.log("report", "no link", self.link.modem.last_error)
             return FAULT_COVERAGE
+        self._boots = getattr(self.link.modem, "boots", 0)
         try:
             self._queue_counters()
             ok = self._send_pending()
