@@ -38,6 +38,12 @@ class Link:
         # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
         return self.modem.granted()
 
+    def up(self):
+        raise NotImplementedError
+
+    def _send_raw(self, data, flags):
+        raise NotImplementedError  # one frame to the modem, as the link carries it
+
     def _boots(self):
         return getattr(self.modem, "boots", 0)
 

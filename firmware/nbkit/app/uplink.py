@@ -139,6 +139,9 @@ class Reporter:
             self.failures, self.failures_sent, self.resent, self.resent_sent = saved[:4]
             self.last_fault = saved[4]
 
+    def _save(self):
+        pass  # the app's state file (app.meter, app.smoke_app)
+
     def while_up(self):
         # a hook for what an app reads from the modem while it is awake after a report
         pass

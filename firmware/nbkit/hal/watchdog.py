@@ -12,35 +12,40 @@ from micropython import const
 
 _BUDGET_MS = const(600000)  # one wake: attach (120 s) + 8 frames with their ack waits, and more
 
-_wd = [None, None, 0, 0]  # [wdt, clock, ticks at start/extend, budget ms]
+
+class _Wd:
+    wdt = None  # an object with feed() (machine.WDT), or None: not started
+    clock = None  # ticks_ms / ticks_diff (hal.clock)
+    since = 0  # ticks at start / the last extend()
+    budget = _BUDGET_MS
 
 
 def start(wdt, clock, budget_ms=_BUDGET_MS):
-    # wdt: an object with feed() (machine.WDT); clock: ticks_ms/ticks_diff (hal.clock)
-    _wd[0], _wd[1], _wd[3] = wdt, clock, budget_ms
-    _wd[2] = clock.ticks_ms()
+    _Wd.wdt, _Wd.clock, _Wd.budget = wdt, clock, budget_ms
+    _Wd.since = clock.ticks_ms()
     wdt.feed()
 
 
 def started():
-    return _wd[0] is not None
+    return _Wd.wdt is not None
 
 
 def extend():
     # A new unit of legitimate work (the smoke app's next awake step): the budget starts again.
-    if _wd[1] is not None:
-        _wd[2] = _wd[1].ticks_ms()
+    clock = _Wd.clock
+    if clock is not None:
+        _Wd.since = clock.ticks_ms()
         feed()
 
 
 def overrun():
     # True when the wake has used up its budget (feed() no longer feeds).
-    clock = _wd[1]
-    return clock is not None and clock.ticks_diff(clock.ticks_ms(), _wd[2]) > _wd[3]
+    clock = _Wd.clock
+    return clock is not None and clock.ticks_diff(clock.ticks_ms(), _Wd.since) > _Wd.budget
 
 
 def feed():
-    wdt = _wd[0]
+    wdt = _Wd.wdt
     if wdt is not None and not overrun():
         wdt.feed()
 
@@ -48,8 +53,8 @@ def feed():
 def stop():
     # Only for an explicitly opened REPL: a watchdog that can stop (the virtual board's) stops;
     # machine.WDT on most ports cannot, and then resets the board after its timeout.
-    wdt = _wd[0]
-    _wd[0] = _wd[1] = None
+    wdt = _Wd.wdt
+    _Wd.wdt = _Wd.clock = None
     deinit = getattr(wdt, "deinit", None)
     if deinit is not None:
         deinit()
