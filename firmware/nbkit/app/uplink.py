@@ -60,7 +60,7 @@ class Reporter:
         # collector fault: the failure is classified, logged and counted.
         if not self.queue.counts()["pending"]:
             return True
-        modem = self.link.modem
+        modem = getattr(self.link, "modem", None) or _NoModem  # a bare test link has none
         self._boots = None  # the modem's boot count once the link is up (its own boot banner
         self._replies = 0  # and an AT+NRB of the bring-up are no reboot of ours)
         try:
@@ -97,7 +97,7 @@ class Reporter:
         if not self.link.up():
             self.log("report", "no link", self.link.modem.last_error)
             return FAULT_COVERAGE
-        self._boots = getattr(self.link.modem, "boots", 0)
+        self._boots = getattr(self.link.modem, "boots", None)
         try:
             self._queue_counters()
             ok = self._send_pending()
@@ -107,7 +107,7 @@ class Reporter:
             try:
                 self.link.down()
             except Exception as exc:  # the report's outcome stands; the next up() starts clean
-                self.link.modem.last_error = str(exc)
+                self.log("report", "link down:", exc)
         if ok:
             return 0
         return FAULT_REFUSED if self._replies else FAULT_NO_ACK
@@ -186,3 +186,7 @@ class Reporter:
 
 def _quiet(*args):
     pass
+
+
+class _NoModem:
+    last_error = None
