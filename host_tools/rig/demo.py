@@ -109,16 +109,20 @@ def summarize(rig: Rig, hours: float) -> dict[str, Any]:
     get (host_tools.rig.account)."""
     from host_tools.rig import account
 
-    taken = {int(ln.split()[2]) for ln in rig.console_lines if ln.startswith("nbkit: read ")}
+    read_lines = [ln.split() for ln in rig.console_lines if ln.startswith("nbkit: read ")]
+    taken = {int(w[2]) for w in read_lines}
+    taken_t = [int(w[5][2:]) for w in read_lines if len(w) > 5 and w[5].startswith("t=")]
     stored = account.rows(rig.path("collector.db"))
     by_seq = {r["seq"]: r for r in stored}
     dropped = max([r["value"] for r in stored if r["name"] == "queue_dropped"] or [0])
     figures, failures = account.account(
-        stored, EPOCH, EPOCH + hours * 3600, rig.opt.read_interval_s, dropped
+        stored, EPOCH, EPOCH + hours * 3600, rig.opt.read_interval_s, dropped, taken_t=taken_t
     )
     if rig.opt.clock != "sim":  # the collector's received column is wall time then
         failures = [f for f in failures if not f.startswith("alarm ")]
-        figures["alarms"] = [{**a, "delivered_s": None, "delay_s": None} for a in figures["alarms"]]
+        figures["alarms"] = [
+            {**a, "delivered_s": None, "delay_s": None} for a in figures["alarms"]
+        ]
     out: dict[str, Any] = {
         "device_hours": hours,
         "clock": rig.opt.clock,
@@ -153,7 +157,8 @@ def _energy(rig: Rig, hours: float) -> dict[str, Any]:
     profile = model.load_profile(rig.opt.modem)
     timeline = [r for r in model.read_timeline(rig.path("timeline.jsonl")) if r.t <= end]
     whole = model.integrate(timeline, profile, end=end, reports=len(rig.uplinks) or None)
-    wakes = sum(1 for a, b in zip(timeline, timeline[1:]) if a.state == "psm" != b.state)
+    pairs = zip(timeline, timeline[1:], strict=False)
+    wakes = sum(1 for a, b in pairs if a.state == "psm" != b.state)
     out: dict[str, Any] = {
         "modem_wakes": wakes,
         "modem_awake_s": round(whole.awake_s, 1),

@@ -395,7 +395,8 @@ class Rig:
             except ValueError:
                 continue
             if event.get("event") == "uplink":
-                event["virtual_t"] = event.get("received") or self.virtual_now()
+                received = event.get("received") if self.sim is not None else None
+                event["virtual_t"] = received or self.virtual_now()  # device time under sim
                 with self._lock:
                     self.uplinks.append(event)
                     self._lock.notify_all()
