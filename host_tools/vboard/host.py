@@ -64,6 +64,7 @@ class VBoard:
         self.boots = 0
         self.last_boot: dict[str, str | None] = {"cause": None, "wake": None}
         self.wake_at: float | None = None
+        self.wdt_at: float | None = None  # virtual time the board's watchdog bites unless fed
         self.wake_pins: dict[str, int] = {}
         self.child_addr: tuple[str, int] | None = None
         self.schedule: list[tuple[float, str, int]] = []  # (wall time, pin, value)
@@ -224,6 +225,7 @@ class VBoard:
                 os._exit(127)
         os.close(slave)
         os.set_blocking(fd, False)
+        self.wdt_at = None  # a reset stops the watchdog; the firmware starts it again
         self.child = _Child(pid, fd, filter_banner=mode == "raw")
         self.cooked.binary = False  # binary output (mpremote mount) ends with the boot
         self.child_addr = None
@@ -470,6 +472,10 @@ class VBoard:
                 wake[self._pin_name(pin_name)] = int(level)
             self._deepsleep(int(args[0]), wake)
             return None
+        if cmd == "wdt":  # fed: bite after <ms> of virtual time (0: stopped)
+            ms = int(args[0])
+            self.wdt_at = self.o.clock.now() + ms / 1000 if ms > 0 else None
+            return None
         if cmd == "powerfail":  # the board's flash reached the armed write: the power fails
             self.cuts.append(int(args[0]))
             self.kill_child("power")
@@ -577,8 +583,10 @@ class VBoard:
         del buf[:n]
 
     def _next_deadline(self) -> float | None:
-        """Virtual time of the host's next timer (a pin edge, the end of a deep sleep)."""
-        soon = [t for t in (self.schedule[0][0] if self.schedule else None, self.wake_at)]
+        """Virtual time of the host's next timer (a pin edge, the end of a deep sleep, the
+        watchdog's bite)."""
+        first = self.schedule[0][0] if self.schedule else None
+        soon = [t for t in (first, self.wake_at, self.wdt_at)]
         due = [t for t in soon if t is not None]
         return min(due) if due else None
 
@@ -638,6 +646,14 @@ class VBoard:
             and self.o.clock.now() >= self.wake_at
         ):
             self._wake("timer")
+        if (
+            self.child is not None
+            and self.wdt_at is not None
+            and self.o.clock.now() >= self.wdt_at
+        ):
+            log("watchdog: not fed in time, resetting the board")
+            self.kill_child("power")
+            self.spawn("normal", "watchdog")
         self._reap()
 
     def _on_master(self) -> None:
