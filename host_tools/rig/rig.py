@@ -47,6 +47,10 @@ class RigOptions:
     read_interval_s: int = 900
     report_interval_s: int = 14400
     emulator_args: list[str] = field(default_factory=list)
+    #: the firmware's modem UART on this tty instead of the built-in emulator (a real BC95/BC28
+    #: on a USB-UART, or another emulator); time is then real (clock "real")
+    modem_port: str | None = None
+    modem_baud: int | None = None
     vboard_args: list[str] = field(default_factory=list)
     #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | heat-mbus
     #: | smoke
@@ -157,8 +161,13 @@ class Rig:
         self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},{self.opt.scale:g}"
         self.master: Any = None
         self.sim: Any = None
+        if self.opt.modem_port and self.opt.clock in ("auto", "real"):
+            self.opt.clock, self.opt.scale = "real", 1.0
         if self.opt.clock == "auto":
             self.opt.clock = "sim" if sim_capable(self.opt) else "scaled"
+        if self.opt.clock == "real":  # wall time, scale 1: a real modem cannot be simulated
+            self.opt.scale = 1.0
+            self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},1"
         if self.opt.clock == "sim":
             from host_tools.simclock.client import SimClient
             from host_tools.simclock.master import Master
@@ -166,8 +175,10 @@ class Rig:
             self.master = Master(EPOCH).start()
             self.sim = SimClient(self.master.addr, "rig")  # busy until run_until: time waits
             self.clock_arg = f"sim:{self.master.addr[0]}:{self.master.addr[1]}:m0"
-        elif self.opt.clock != "scaled":
-            raise CommandError(f"clock {self.opt.clock!r}: sim or scaled")
+        elif self.opt.clock not in ("scaled", "real"):
+            raise CommandError(f"clock {self.opt.clock!r}: sim, real or scaled")
+        if self.opt.modem_port and self.opt.clock == "sim":
+            raise CommandError("a modem on --modem-port runs in real time: use --clock real")
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.uplinks: list[dict[str, Any]] = []
         self.console_lines: list[str] = []
@@ -197,7 +208,9 @@ class Rig:
         self._start_broker()
         self._provision()
         self._start_collector()
-        modem_port = self._start_emulator()
+        modem_port = self.opt.modem_port or self._start_emulator()
+        if not os.path.exists(modem_port):
+            raise CommandError(f"--modem-port {modem_port}: no such device")
         self._start_meterbus()
         self._start_vboard(modem_port)
         return self
@@ -331,6 +344,7 @@ class Rig:
                 str(self.path("flash.img")),
                 "--modem-port",
                 modem_port,
+                *(["--modem-baud", str(self.opt.modem_baud)] if self.opt.modem_baud else []),
                 "--clock",
                 self.clock_arg,
                 "--seed-config",
