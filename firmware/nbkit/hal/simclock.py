@@ -29,12 +29,9 @@ class SimClock(Clock):
         self.t_us = 0
         self._pending = None  # (gen, t_us) of a `now` not yet followed by `go`
         self.counts = {}
-        # (pollable, fn(flags) -> keep it) served during any wait that is not for it: the
-        # board's interrupts (a UART's RX into its buffer, pin events) while the firmware
-        # sleeps or waits on another input
-        self.irqs = []
         self._last = None
-        self._paced = False
+        self.side = None  # (pollable, handler): served during a wait with no poller of its own
+        self.uarts = []  # transports with absorb(): their input is taken in during any wait
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(socket.getaddrinfo("127.0.0.1", 0)[0][-1])
         s.connect(socket.getaddrinfo(master[0], master[1])[0][-1])
@@ -100,7 +97,7 @@ class SimClock(Clock):
             self.name,
             self.gen,
             dl,
-            "p" if self._paced else "-",
+            "-",
             pairs,
         )
         if line != self._last:
@@ -112,27 +109,41 @@ class SimClock(Clock):
         # to ask the host to power it down: it will not get the chance later).
         self._report(None)
 
-    def block(self, poller, deadline_ms, paced=False):
+    def block(self, poller, deadline_ms, owner=None):
         # Wait for poller's inputs or the deadline, in virtual time (see the header). What is
         # already readable is returned at once; once time has moved, the deadline comes first
         # (an input landing at the very instant of a timeout is read by the next wait).
+        side = None
         if poller is None:
             poller = select.poll()
+            side = self.side
+            if side is not None:
+                poller.register(side[0], select.POLLIN)
         else:
             ready = poller.poll(0)
             if ready:
                 if self._pending is not None:
                     self._go()  # a peer's input after `now`: it got `go` first
                 return ready
-        self._paced = paced
+        others = {}  # file -> transport: UARTs this wait is not for (absorbed meanwhile)
+        for uart in self.uarts:
+            if uart is not owner:
+                others[id(uart.fileobj())] = uart
+                poller.register(uart.fileobj(), select.POLLIN)
         poller.register(self.sock, select.POLLIN)
-        bg = self._irqs_on(poller)
         try:
             while True:
                 if self._pending is None:
                     if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
                         return []
-                ready = self._receive(poller, poller.poll(0), bg)
+                ready = [e for e in poller.poll(0) if e[0] is not self.sock]
+                if self._absorb(ready, others):
+                    continue
+                if side is not None and ready:
+                    if self._pending is not None:
+                        self._go()
+                    side[1]()  # pin events while sleeping, as IRQs are served
+                    continue
                 if ready:
                     if self._pending is not None:
                         self._go()  # a peer's input after `now`: it got `go` first
@@ -146,39 +157,19 @@ class SimClock(Clock):
                         self._take()
         finally:
             poller.unregister(self.sock)
-            for obj, _ in bg:
-                poller.unregister(obj)
-            self._paced = False
+            if side is not None:
+                poller.unregister(side[0])
+            for uart in others.values():
+                poller.unregister(uart.fileobj())
 
-    def _irqs_on(self, poller):
-        # Add the interrupt sources the caller does not wait on itself (modify fails on an
-        # object poller does not hold) to this wait; returns them.
-        bg = []
-        for obj, fn in self.irqs:
-            try:
-                poller.modify(obj, select.POLLIN)
-            except OSError:
-                poller.register(obj, select.POLLIN)
-                bg.append((obj, fn))
-        return bg
-
-    def _receive(self, poller, events, bg):
-        # The caller's events; an interrupt source's events run its handler at the new time
-        # (input after `now` means go), one that says stop (a hung-up tty) leaves this wait,
-        # or poll would report it at once forever.
-        out = []
-        for e in events:
-            if e[0] is self.sock:
-                continue
-            i = 0
-            while i < len(bg) and bg[i][0] is not e[0]:
-                i += 1
-            if i == len(bg):
-                out.append(e)
-                continue
-            if self._pending is not None:
-                self._go()
-            if not bg[i][1](e[1]):
-                poller.unregister(e[0])
-                del bg[i]
-        return out
+    def _absorb(self, ready, others):
+        # Take in what reached a UART this wait is not for; True when something was.
+        took = False
+        for e in ready:
+            uart = others.get(id(e[0]))
+            if uart is not None:
+                if self._pending is not None:
+                    self._go()
+                uart.absorb()
+                took = True
+        return took

@@ -20,9 +20,9 @@ import time
 
 _VTIME = 5  # index in the termios cc list (Linux)
 _VMIN = 6
+_RX_CAP = 4096  # receive buffer under the time master (bytes)
 # Linux termios speed codes (termios.B<n> where MicroPython names it)
 _BAUDS = {4800: 12, 9600: 13, 19200: 14, 38400: 15, 57600: 4097, 115200: 4098}
-_RX_MAX = 1024  # receive buffer of a UART the firmware is not waiting on (sim clock)
 
 
 def speed_code(baud):
@@ -37,7 +37,7 @@ class TtyTransport:
     # blocks in virtual time and read()/write() count their bytes under rx_key/tx_key.
     sim = None
     rx_key = tx_key = ""
-    overruns = 0  # bytes lost because the receive buffer was full (sim clock only)
+    _rx = b""  # under the time master: what arrived while the firmware waited elsewhere
 
     def __init__(self, target, baud=None):
         self.path = target
@@ -46,7 +46,6 @@ class TtyTransport:
         self._gone = False  # ...and nothing was left to read: the other end has closed
         self._side = None  # (pollable, handler) served during wait()
         self._one = None  # a bytearray(1) when reading a byte at a time (descriptor given)
-        self._rx = b""  # received while the firmware waited for something else (sim clock)
         self._f = open(target, "r+b", buffering=0)  # closed by close()
         if isinstance(target, int):
             self._one = bytearray(1)
@@ -75,46 +74,30 @@ class TtyTransport:
             self.sim.count(self.tx_key, n)
         return n
 
+    def absorb(self):
+        # Under the time master, while the firmware waits for something else: take what the
+        # tty holds into the receive buffer, as a UART's FIFO and driver ring do (bounded:
+        # beyond _RX_CAP the oldest bytes are lost, a UART overrun).
+        data = self._read_tty(_RX_CAP)
+        if data:
+            self._rx = (self._rx + data)[-_RX_CAP:]
+
     def read(self, n):
-        if self._rx:  # what the receive buffer took first (counted when it landed)
-            data, self._rx = self._rx[:n], self._rx[n:]
-            return data
-        data = self._read_raw(n)
+        if self._rx:
+            out, self._rx = self._rx[:n], self._rx[n:]
+            return out
+        return self._read_tty(n)
+
+    def _read_tty(self, n):
+        try:
+            data = self._f.read(n) if self._one is None else self._read_bytes(n)
+        except OSError:
+            data = None  # EIO once the other end has gone
         if not data and self._hup:
             self._hung_up()  # poll said hang-up and nothing is left: silence from now on
         if data and self.sim is not None:
             self.sim.count(self.rx_key, len(data))
         return data or b""
-
-    def _read_raw(self, n):
-        try:
-            return self._f.read(n) if self._one is None else self._read_bytes(n)
-        except OSError:
-            return None  # EIO once the other end has gone
-
-    # -- under the sim clock: receiving while the firmware waits on something else ------------
-
-    def rx_obj(self):
-        return self._f
-
-    def fill(self, flags):
-        # The RX interrupt: take what landed into the receive buffer (bounded, the oldest
-        # bytes lost beyond it, counted in overruns). False once the other end hung up.
-        if self._gone:
-            return False
-        data = self._read_raw(_RX_MAX)
-        if data:
-            self.sim.count(self.rx_key, len(data))  # type: ignore[attr-defined]
-            self._rx += data
-            over = len(self._rx) - _RX_MAX
-            if over > 0:
-                self.overruns += over
-                self._rx = self._rx[over:]
-            return True
-        if flags & (select.POLLHUP | select.POLLERR):
-            self._hup = True
-            return False
-        return True
 
     def _read_bytes(self, n):
         one = self._one
@@ -136,8 +119,6 @@ class TtyTransport:
     def wait(self, timeout_ms):
         # True as soon as the tty is readable; False when timeout_ms passed.
         timeout_ms = max(0, int(timeout_ms))
-        if self._rx:
-            return True
         if self.sim is not None:
             return self._sim_wait(timeout_ms)
         start = time.ticks_ms()  # type: ignore[attr-defined]
@@ -157,10 +138,12 @@ class TtyTransport:
 
     def _sim_wait(self, timeout_ms):
         # wait() in virtual time: the time master moves the clock while nothing is readable.
+        if self._rx:
+            return True
         sim = self.sim
         deadline = sim.ticks_ms() + timeout_ms  # type: ignore[attr-defined]
         while True:
-            events = sim.block(self._poll, deadline)  # type: ignore[attr-defined]
+            events = sim.block(self._poll, deadline, self)  # type: ignore[attr-defined]
             if not events:
                 return False
             if self._tty_event(events):
@@ -184,6 +167,9 @@ class TtyTransport:
             self._gone = True
             self.hangups += 1
             self._poll.unregister(self._f)  # poll would report the hang-up at once, forever
+
+    def fileobj(self):
+        return self._f
 
     def close(self):
         if not self._gone:
