@@ -20,6 +20,14 @@ import time
 
 _VTIME = 5  # index in the termios cc list (Linux)
 _VMIN = 6
+# cfmakeraw's flags (Linux): IGNBRK BRKINT PARMRK ISTRIP INLCR IGNCR ICRNL IXON; OPOST;
+# ECHO ECHONL ICANON ISIG IEXTEN; CSIZE PARENB, then CS8
+_RAW_IFLAG = 0x1 | 0x2 | 0x8 | 0x20 | 0x40 | 0x80 | 0x100 | 0x400
+_OPOST = 0x1
+_RAW_LFLAG = 0x8 | 0x40 | 0x2 | 0x1 | 0x8000
+_CSIZE = 0x30
+_PARENB = 0x100
+_CS8 = 0x30
 _RX_CAP = 4096  # receive buffer under the time master (bytes)
 # Linux termios speed codes (termios.B<n> where MicroPython names it)
 _BAUDS = {4800: 12, 9600: 13, 19200: 14, 38400: 15, 57600: 4097, 115200: 4098}
@@ -55,9 +63,14 @@ class TtyTransport:
         self._poll.register(self._f, select.POLLIN)
 
     def _configure(self, baud):
+        # raw mode as cfmakeraw, set with TCSANOW: termios.setraw would TCSAFLUSH, losing what
+        # the line delivered before (under the time master: bytes already counted as sent)
         fd = self._f.fileno()
-        termios.setraw(fd)
         attrs = termios.tcgetattr(fd)
+        attrs[0] &= ~_RAW_IFLAG
+        attrs[1] &= ~_OPOST
+        attrs[2] = (attrs[2] & ~(_CSIZE | _PARENB)) | _CS8
+        attrs[3] &= ~_RAW_LFLAG
         attrs[6][_VMIN] = 0
         attrs[6][_VTIME] = 0
         if baud:
