@@ -127,7 +127,7 @@ class Modem:
 
     def start(self) -> None:
         """Power on: boot banner with the power-on cause; arm the scenario's clock faults."""
-        start = self.reactor.now()
+        start = self.started = self.reactor.now()
         for fault in self.scenario.clock_faults:
             self.reactor.call_at(
                 start + (fault.at or 0.0), functools.partial(self._clock_fault, fault)
@@ -196,7 +196,8 @@ class Modem:
     def _run(self, cmd: Command) -> bool:
         """Execute one command with its faults; False stops a concatenated line."""
         self.stats["commands"] += 1
-        faults = {f.kind: f for f in self.scenario.for_command(cmd.text)}
+        elapsed = self.reactor.now() - getattr(self, "started", self.reactor.now())
+        faults = {f.kind: f for f in self.scenario.for_command(cmd.text, elapsed)}
         self.stats["faults"] += len(faults)
         if "reboot" in faults:
             self.reboot(faults["reboot"].params.get("cause", CRASH_CAUSE))
