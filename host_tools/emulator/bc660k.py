@@ -205,7 +205,8 @@ def qird(m: Modem, cmd: Command) -> Reply:
 
 def qrst(m: Modem, cmd: Command) -> Reply:
     _int(_args(cmd, 1, 1)[0], 1, 1)
-    m.reactor.call_later(0.0, lambda: m.reboot(AT_CAUSE))  # after the OK
+    # the reset once the OK has left the UART (its response time and bit time included)
+    m.reactor.call_later(0.0, lambda: m.reactor.call_at(m.output.busy_until, lambda: m.reboot(AT_CAUSE)))
     return Reply()
 
 
