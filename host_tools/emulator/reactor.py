@@ -156,6 +156,7 @@ class UartOutput:
         spy: Spy,
         want_write: Callable[[bool], None],
         limit: int = 65536,
+        *,
         baud: int = DEFAULT_BAUD,
     ) -> None:
         self.reactor, self.fd, self.spy, self.limit = reactor, fd, spy, limit

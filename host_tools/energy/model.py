@@ -110,9 +110,7 @@ def profile_from_dict(data: dict[str, Any], path: Path | None = None) -> Profile
     missing = [s for s in STATES if s not in modem_raw and s not in OPTIONAL_STATES]
     if missing:
         raise EnergyError(f"{where}: modem states missing: {', '.join(missing)}")
-    modem = {
-        s: _per_ce(modem_raw[s], f"{where}: modem.{s}") for s in STATES if s in modem_raw
-    }
+    modem = {s: _per_ce(modem_raw[s], f"{where}: modem.{s}") for s in STATES if s in modem_raw}
     for state, stand_in in OPTIONAL_STATES.items():
         modem.setdefault(state, modem[stand_in])
     active = mcu_raw.get("active_states", ["boot", "search", "connected", "tx", "awake"])
