@@ -137,3 +137,17 @@ def test_every_persona_has_a_sourced_timing_table():
     for timing in TIMINGS.values():
         for family, seconds, source in timing.rows():
             assert seconds >= 0 and source.strip(), family
+
+
+def test_at_ipr_changes_the_rate_after_its_ok():
+    with stepped(options("ec200")) as rig:
+        assert rig.command("AT+IPR?")[0] == b"\r\n+IPR: 115200\r\n" + OK
+        sent = rig.now
+        answer, at = rig.command("AT+IPR=9600", step=0.0001)
+        assert answer == OK  # still at 115200
+        assert at - sent == pytest.approx(bit_time(12 + 6, 115200) + 0.005, abs=2e-4)
+        sent = rig.now
+        answer, at = rig.command("AT+IPR?", step=0.0001)
+        assert answer == b"\r\n+IPR: 9600\r\n" + OK
+        assert at - sent == pytest.approx(bit_time(8 + len(answer), 9600) + 0.005, abs=2e-4)
+        assert rig.command("AT+IPR=1234")[0] == b"\r\nERROR\r\n"
