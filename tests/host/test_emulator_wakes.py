@@ -147,3 +147,29 @@ def test_a_retry_storm_costs_more_than_a_clean_day(collector):
     # recorded the storm showed PSM throughout and came out cheaper
     assert storm.per_day_mah > clean.per_day_mah
     assert storm.by_state["awake"].mah > 10 * clean.by_state["awake"].mah
+
+
+def test_the_energy_model_counts_wakes_from_sleep_only():
+    rec = model.Record
+    records = [
+        rec(0, "psm"),
+        rec(10, "awake"),
+        rec(11, "psm"),
+        rec(20, "awake"),
+        rec(20.1, "connected"),  # the wake that sent: still one wake
+        rec(25, "idle"),
+        rec(30, "psm"),
+        rec(40, "off"),
+        rec(50, "awake"),
+        rec(51, "off"),
+    ]
+    assert model.count_wakes(records) == 3
+    result = model.integrate(records, model.load_profile("bc28"), end=60)
+    assert result.wakes == 3 and result.by_state["awake"].seconds == pytest.approx(2.1)
+
+
+def test_a_profile_without_an_awake_figure_charges_it_as_idle():
+    data = json.loads(Path(model.PROFILE_DIR / "bc28.json").read_text())
+    del data["modem"]["awake"]
+    profile = model.profile_from_dict(data)
+    assert profile.modem_ma("awake", 0) == profile.modem_ma("idle", 0)
