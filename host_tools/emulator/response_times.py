@@ -121,6 +121,13 @@ _PROMPT = Delay(
     "payload (drivers allow 10 s for it [driver], at-modems.md 7)",
 )
 
+_REBOOT = Delay(
+    0.005,
+    "[estimate] REBOOTING is printed at once (at-modems.md 1.1, two logs); the reboot itself "
+    "lasts ModemOptions.boot_time = timing.py boot_s 3 s (an assumption there: no BC95 figure; "
+    "drivers wait 10 s + 30 s [driver], at-modems.md 7)",
+)
+
 _HUAWEI = ModemTiming(
     baud=9600,
     baud_source="at-modems.md 0: 'Default UART 9600 8N1 on BC95' [manual]",
@@ -140,6 +147,7 @@ _HUAWEI = ModemTiming(
         ("AT+CFUN=1", _CFUN_ON),
         ("AT+CFUN=0", _CFUN_OFF),
         ("AT+CGATT=", _CGATT),
+        ("AT+NRB", _REBOOT),
     ),
     wake_hold=Delay(
         1.0,
@@ -167,6 +175,7 @@ _QUECTEL_FAMILIES: tuple[tuple[str, Delay], ...] = (
     ("AT+CFUN=1", _CFUN_ON),
     ("AT+CFUN=0", _CFUN_OFF),
     ("AT+CGATT=", _CGATT),
+    ("AT+QRST=", _REBOOT),
 )
 
 _MTK_HOLD = Delay(
