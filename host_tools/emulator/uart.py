@@ -10,10 +10,16 @@ only when its last byte (the CR) has arrived, ``n * 10 / baud`` after its first 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from host_tools.emulator.reactor import Reactor
+
+class Scheduler(Protocol):
+    """What the UART needs of the event loop (host_tools.emulator.reactor.Reactor)."""
+
+    def now(self) -> float: ...
+
+    def call_at(self, t: float, fn: Callable[[], None]) -> object: ...
+
 
 #: bits on the wire per byte, 8N1 (start + 8 data + stop)
 BITS_PER_BYTE = 10
@@ -46,7 +52,7 @@ class UartInput:
 
     def __init__(
         self,
-        reactor: Reactor,
+        reactor: Scheduler,
         baud: int,
         deliver: Callable[[bytes], None],
         on_activity: Callable[[float, float, bytes], None] | None = None,
