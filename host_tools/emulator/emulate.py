@@ -87,10 +87,12 @@ def _seconds(text: str) -> float:
 
 
 def _baud(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a baud rate: {text!r} (e.g. 9600)")
     try:
         return check_baud(int(text))
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--baud: {exc}") from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

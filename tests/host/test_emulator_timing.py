@@ -151,3 +151,19 @@ def test_at_ipr_changes_the_rate_after_its_ok():
         assert answer == b"\r\n+IPR: 9600\r\n" + OK
         assert at - sent == pytest.approx(bit_time(8 + len(answer), 9600) + 0.005, abs=2e-4)
         assert rig.command("AT+IPR=1234")[0] == b"\r\nERROR\r\n"
+
+
+@pytest.mark.parametrize("baud", ["1234", "x", "-9600"])
+def test_a_baud_rate_no_uart_runs_at_is_refused_before_anything_starts(baud):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "host_tools", "emulate", "--baud", baud],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and "--baud" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""
