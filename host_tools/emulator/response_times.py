@@ -210,7 +210,11 @@ TIMINGS: dict[str, ModemTiming] = {
         baud_source="boards/unix_sim_bc660k.json modem.uart.baud",
         default=_LOCAL,
         families=_QUECTEL_FAMILIES,
-        wake_hold=_MTK_HOLD,
+        wake_hold=Delay(
+            10.0,
+            "[estimate] as the BC26/BC66 10 s AT sleep lock (at-modems.md 2.3); the BC660K-GL "
+            "manual's lock time is not in the reference",
+        ),
     ),
 }
 
