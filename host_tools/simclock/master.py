@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from host_tools.simclock.protocol import parse_counters
 
-
-_DEBUG = open(os.environ["NBKIT_SIM_DEBUG"], "w") if os.environ.get("NBKIT_SIM_DEBUG") else None  # noqa: SIM115
+#: NBKIT_SIM_TRACE=FILE: every message and advance of the master, a line each (who holds time)
+_TRACE = os.environ.get("NBKIT_SIM_TRACE")
 
 
 @dataclass
@@ -58,7 +58,9 @@ class Master:
         self._thread: threading.Thread | None = None
         self._imbalanced_since: float | None = None
         self._paced_origin: tuple[float, int] | None = None  # (wall, t_us) when pacing began
+        self._unready: set[str] = set()  # participants that have not answered `now` yet
         self.lock = threading.Lock()
+        self._trace = open(_TRACE, "w") if _TRACE else None  # noqa: SIM115 - closed by stop()
 
     @property
     def addr(self) -> tuple[str, int]:
@@ -81,6 +83,8 @@ class Master:
         if self._thread is not None:
             self._thread.join(2)
         self._sock.close()
+        if self._trace is not None:
+            self._trace.close()
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -108,8 +112,8 @@ class Master:
                 return
 
     def _message(self, words: list[str], addr: tuple[str, int]) -> None:
-        if _DEBUG is not None:
-            _DEBUG.write(f"{self.gen} {self.t_us} <- {' '.join(words)}\n")
+        if self._trace is not None:
+            self._trace.write(f"{self.gen} {self.t_us} <- {' '.join(words)}\n")
         if len(words) < 2:
             return
         kind, name = words[0], words[1]
@@ -119,9 +123,14 @@ class Master:
             part = self.parts.setdefault(name, _Part())
             part.addr = addr
             self._send(f"now {self.gen} {self.t_us}", addr)
+            self._unready.add(name)  # its `ready` (or the go already due) follows
+        elif kind == "ready" and len(words) > 2:
+            if words[2] == str(self.gen):
+                self._ready(name)
         elif kind == "join":
             self.parts.setdefault(name, _Part())
         elif kind == "bye":
+            self._ready(name)
             gone = self.parts.pop(name, None)
             if gone is not None:
                 for key, value in gone.counters.items():
@@ -130,6 +139,16 @@ class Master:
             self._drop(name)
         elif kind == "idle" and len(words) >= 5:
             self._idle(name, words)
+
+    def _ready(self, name: str) -> None:
+        if name not in self._unready:
+            return
+        self._unready.discard(name)
+        if not self._unready:
+            line = f"go {self.gen}"
+            for part in self.parts.values():
+                if part.addr is not None:
+                    self._send(line, part.addr)
 
     def _idle(self, name: str, words: list[str]) -> None:
         part = self.parts.get(name)
@@ -210,12 +229,13 @@ class Master:
         return paced_now
 
     def _advance(self, t_us: int) -> None:
-        if _DEBUG is not None:
-            _DEBUG.write(f"ADVANCE {self.gen + 1} {t_us}\n")
+        if self._trace is not None:
+            self._trace.write(f"advance {self.gen + 1} {t_us}\n")
         self.t_us = t_us
         self.gen += 1
         self.advances += 1
         line = f"now {self.gen} {self.t_us}"
+        self._unready = {n for n, p in self.parts.items() if p.addr is not None}
         for part in self.parts.values():
             part.idle = False
             if part.addr is not None:

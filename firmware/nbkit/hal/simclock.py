@@ -27,9 +27,11 @@ class SimClock(Clock):
         self.name = name
         self.gen = -1
         self.t_us = 0
+        self._pending = None  # (gen, t_us) of a `now` not yet followed by `go`
         self.counts = {}
         self._last = None
-        self._paced = False
+        self.side = None  # (pollable, handler): served during a wait with no poller of its own
+        self.uarts = []  # transports with absorb(): their input is taken in during any wait
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(socket.getaddrinfo("127.0.0.1", 0)[0][-1])
         s.connect(socket.getaddrinfo(master[0], master[1])[0][-1])
@@ -37,9 +39,10 @@ class SimClock(Clock):
         s.send(("hello %s" % name).encode())
         p = select.poll()
         p.register(s, select.POLLIN)
-        if not p.poll(_HELLO_WAIT_MS):
-            raise OSError("no time master answered")
-        self._take()
+        while self.gen < 0:
+            if not p.poll(_HELLO_WAIT_MS):
+                raise OSError("no time master answered")
+            self._take()
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -69,14 +72,23 @@ class SimClock(Clock):
         self.counts[key] = self.counts.get(key, 0) + n
 
     def _take(self):
-        # Read one message: "now GEN T_US" moves time; "fail WHY" ends the run.
+        # Read one message: "now GEN T_US" announces a time (answer "ready", do not act yet),
+        # "go GEN" moves to it; "fail WHY" ends the run.
         words = self.sock.recv(256).decode().split(" ", 2)
         if words[0] == "now" and len(words) == 3:
             gen = int(words[1])
             if gen > self.gen:
-                self.gen, self.t_us = gen, int(words[2])
+                self._pending = (gen, int(words[2]))
+                self.sock.send(("ready %s %d" % (self.name, gen)).encode())
+        elif words[0] == "go" and len(words) == 2:
+            if self._pending is not None and int(words[1]) == self._pending[0]:
+                self._go()
         elif words[0] == "fail":
             raise SimFailed(" ".join(words[1:]))
+
+    def _go(self):
+        self.gen, self.t_us = self._pending  # type: ignore[misc]
+        self._pending = None
 
     def _report(self, deadline_ms):
         dl = "-" if deadline_ms is None else str(max(deadline_ms * 1000, self.t_us + 1))
@@ -85,7 +97,7 @@ class SimClock(Clock):
             self.name,
             self.gen,
             dl,
-            "p" if self._paced else "-",
+            "-",
             pairs,
         )
         if line != self._last:
@@ -97,29 +109,67 @@ class SimClock(Clock):
         # to ask the host to power it down: it will not get the chance later).
         self._report(None)
 
-    def block(self, poller, deadline_ms, paced=False):
+    def block(self, poller, deadline_ms, owner=None):
         # Wait for poller's inputs or the deadline, in virtual time (see the header). What is
         # already readable is returned at once; once time has moved, the deadline comes first
         # (an input landing at the very instant of a timeout is read by the next wait).
+        side = None
         if poller is None:
             poller = select.poll()
+            side = self.side
+            if side is not None:
+                poller.register(side[0], select.POLLIN)
         else:
             ready = poller.poll(0)
             if ready:
+                if self._pending is not None:
+                    self._go()  # a peer's input after `now`: it got `go` first
                 return ready
-        self._paced = paced
+        others = {}  # file -> transport: UARTs this wait is not for (absorbed meanwhile)
+        for uart in self.uarts:
+            if uart is not owner:
+                others[id(uart.fileobj())] = uart
+                poller.register(uart.fileobj(), select.POLLIN)
         poller.register(self.sock, select.POLLIN)
         try:
             while True:
-                if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
-                    return []
+                if self._pending is None:
+                    if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
+                        return []
                 ready = [e for e in poller.poll(0) if e[0] is not self.sock]
+                if self._absorb(ready, others):
+                    continue
+                if side is not None and ready:
+                    if self._pending is not None:
+                        self._go()
+                    side[1]()  # pin events while sleeping, as IRQs are served
+                    continue
                 if ready:
+                    if self._pending is not None:
+                        self._go()  # a peer's input after `now`: it got `go` first
+                        if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
+                            return []  # the deadline comes first at the new instant
                     return ready
-                self._report(deadline_ms)
+                if self._pending is None:
+                    self._report(deadline_ms)
                 for e in poller.poll(-1):
                     if e[0] is self.sock:
                         self._take()
         finally:
             poller.unregister(self.sock)
-            self._paced = False
+            if side is not None:
+                poller.unregister(side[0])
+            for uart in others.values():
+                poller.unregister(uart.fileobj())
+
+    def _absorb(self, ready, others):
+        # Take in what reached a UART this wait is not for; True when something was.
+        took = False
+        for e in ready:
+            uart = others.get(id(e[0]))
+            if uart is not None:
+                if self._pending is not None:
+                    self._go()
+                uart.absorb()
+                took = True
+        return took
