@@ -41,7 +41,6 @@ from host_tools.vboard.parts import (
     uart_line_discipline,
 )
 
-
 #: what the MicroPython process itself sends on the control channel (the rest is the rig's)
 _BOARD_VERBS = {"hello", "deepsleep", "powerfail", "reset", "wdt", "cut-ready"}
 
