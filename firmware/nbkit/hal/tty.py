@@ -47,7 +47,9 @@ class TtyTransport:
     rx_key = tx_key = ""
     _rx = b""  # under the time master: what arrived while the firmware waited elsewhere
 
-    def __init__(self, target, baud=None):
+    def __init__(self, target, baud=None, keep=False):
+        # keep: what the line already holds stays to be read (under the time master those
+        # bytes are counted as sent); otherwise opening drops it, as setraw's TCSAFLUSH does
         self.path = target
         self.hangups = 0
         self._hup = False  # poll reported POLLHUP/POLLERR
@@ -58,19 +60,20 @@ class TtyTransport:
         if isinstance(target, int):
             self._one = bytearray(1)
         else:
-            self._configure(baud)
+            self._configure(baud, keep)
         self._poll = select.poll()
         self._poll.register(self._f, select.POLLIN)
 
-    def _configure(self, baud):
-        # raw mode as cfmakeraw, set with TCSANOW: termios.setraw would TCSAFLUSH, losing what
-        # the line delivered before (under the time master: bytes already counted as sent)
+    def _configure(self, baud, keep):
         fd = self._f.fileno()
+        if not keep:
+            termios.setraw(fd)  # raw; what the line held before is dropped (TCSAFLUSH)
         attrs = termios.tcgetattr(fd)
-        attrs[0] &= ~_RAW_IFLAG
-        attrs[1] &= ~_OPOST
-        attrs[2] = (attrs[2] & ~(_CSIZE | _PARENB)) | _CS8
-        attrs[3] &= ~_RAW_LFLAG
+        if keep:  # raw as cfmakeraw, set below with TCSANOW: nothing is flushed
+            attrs[0] &= ~_RAW_IFLAG
+            attrs[1] &= ~_OPOST
+            attrs[2] = (attrs[2] & ~(_CSIZE | _PARENB)) | _CS8
+            attrs[3] &= ~_RAW_LFLAG
         attrs[6][_VMIN] = 0
         attrs[6][_VTIME] = 0
         if baud:

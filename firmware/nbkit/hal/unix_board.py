@@ -185,7 +185,7 @@ def meterbus():
 def _open_meterbus(path):
     # A pty has no line speed or parity: the board data's 2400 8E1 matters on a real line only,
     # so the tty is opened raw at its default speed. Pin events are served during its waits.
-    uart = _ModemUart(path)
+    uart = _ModemUart(path, None, _state.get("sim") is not None)
     uart.serve_also(_state["ctl"], poll)
     _state["meterbus"] = uart
 
@@ -425,7 +425,10 @@ def boot():
     _open_ctl(rt)
     _open_clock(rt)
     if rt.get("modem_port"):
-        uart = _ModemUart(rt["modem_port"], board["modem"]["uart"]["baud"])
+        baud = board["modem"]["uart"]["baud"]
+        # under the time master, bytes landing at the instant of the boot are counted as sent:
+        # opening the UART keeps them (the host drained what came while the board was off)
+        uart = _ModemUart(rt["modem_port"], baud, _state.get("sim") is not None)
         uart.serve_also(_state["ctl"], poll)
         _counted(uart, "uart.")
         _state["modem"] = uart
