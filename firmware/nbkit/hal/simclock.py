@@ -78,6 +78,15 @@ class SimClock(Clock):
         elif words[0] == "fail":
             raise SimFailed(" ".join(words[1:]))
 
+    def settle(self):
+        # Report the counters now, under the newest generation: the host may end this process
+        # at once (deep sleep, power off), and a stale report's counters would be ignored.
+        p = select.poll()
+        p.register(self.sock, select.POLLIN)
+        while p.poll(0):
+            self._take()
+        self._report(None)
+
     def _report(self, deadline_ms):
         dl = "-" if deadline_ms is None else str(max(deadline_ms * 1000, self.t_us + 1))
         pairs = " ".join("%s=%d" % kv for kv in self.counts.items())

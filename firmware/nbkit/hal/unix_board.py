@@ -196,7 +196,12 @@ def _power(request):
     # time master once: the request is counted, the host acts on it before time moves).
     sim = _state.get("sim")
     while True:
-        _ctl_send(request)
+        if sim is not None and _state["ctl"] is not None:
+            _tally(">", 1)  # counted, then reported before the host can act on the request
+            sim.settle()
+            _state["ctl"].send(request.encode())
+        else:
+            _ctl_send(request)
         if sim is not None:
             while True:
                 sim.block(None, None)
