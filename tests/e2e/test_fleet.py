@@ -1,0 +1,141 @@
+"""`nbkit fleet` end to end: meters in cells on their own time masters, real firmware each.
+
+A small fleet takes every sample slot and loses nothing, each device's rows at the collector;
+the spread puts the meters' reports at different device times. A participant that crashes or
+hangs stops its cell: every process ends, the failure names the meter and shows its console,
+the exit code is 1, and nothing waits forever.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from host_tools.fleet.plan import FIRST_DEVICE
+from host_tools.rig.rig import EPOCH
+
+pytestmark = pytest.mark.e2e
+
+
+def _fleet(workdir: Path, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "host_tools",
+        "fleet",
+        "--workdir",
+        str(workdir),
+        *args,
+    ]
+
+
+def _pids(workdir: Path, what: str) -> list[int]:
+    out = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True)
+    return [
+        int(ln.split()[0])
+        for ln in out.stdout.splitlines()
+        if str(workdir) in ln and what in ln and "ps -ww" not in ln
+    ]
+
+
+def test_a_small_fleet_takes_every_slot_and_loses_nothing(tmp_path):
+    args = ("--meters", "3", "--hours", "6", "--cells", "2", "--report-interval", "3600")
+    run = subprocess.run(
+        _fleet(tmp_path, *args, "--spread", "300", "--json"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    s = json.loads(run.stdout)
+    assert (s["meters"], s["cells"]) == (3, 2)
+    assert s["readings_expected"] == 3 * 6 * 4
+    assert s["readings_taken"] == s["readings_delivered"] == s["readings_expected"]
+    assert (s["readings_lost"], s["missed_slots"], s["duplicates_stored"]) == (0, 0, 0)
+    assert s["failures"] == []
+    host = s["host"]
+    assert host["wall_s"] > 0 and host["cpu_s"] > 0 and host["peak_rss_per_meter_mb"] > 0
+    rows = 0
+    for cell in ("cell0", "cell1"):
+        con = sqlite3.connect(tmp_path / cell / "collector.db")
+        for (device,) in con.execute("SELECT DISTINCT device FROM readings"):
+            slots = [
+                t // 900
+                for (t,) in con.execute(
+                    "SELECT t FROM readings WHERE device = ? AND code < 64 ORDER BY t", (device,)
+                )
+            ]
+            assert len(slots) == 24 and len(set(slots)) == 24, (device, slots)
+            # its reports at its own phase: meter i of 3 reports i * 100 s after each hour
+            phase = (device - FIRST_DEVICE) * 100
+            received = [
+                (r - EPOCH) % 3600
+                for (r,) in con.execute(
+                    "SELECT DISTINCT received FROM readings WHERE device = ? AND code < 64",
+                    (device,),
+                )
+            ]
+            assert all(phase <= r < phase + 60 for r in received), (device, received)
+        rows += con.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+        con.close()
+    assert rows == s["collector"]["rows_stored"] == s["rows_stored"] == 3 * 24 + 3  # + boots
+
+
+def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    args = ("--meters", "2", "--cells", "1", "--hours", "240", *extra)
+    return subprocess.Popen(
+        _fleet(tmp_path, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _wait_for(tmp_path: Path, what: str, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = _pids(tmp_path, what)
+        if pids:
+            return pids[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no process {what} under {tmp_path}")
+
+
+def _finish(fleet: subprocess.Popen[str], tmp_path: Path) -> str:
+    try:
+        _, err = fleet.communicate(timeout=90)
+    finally:
+        if fleet.poll() is None:
+            fleet.kill()
+    assert fleet.returncode == 1, err
+    assert "Traceback" not in err
+    time.sleep(0.3)
+    assert _pids(tmp_path, "host_tools") == [], "processes left running"
+    return err
+
+
+def test_a_crashed_emulator_stops_the_cell_and_is_named(tmp_path):
+    fleet = _start(tmp_path)
+    pid = _wait_for(tmp_path, "m1/timeline.jsonl")  # meter m1's emulator
+    _wait_for(tmp_path, "m1/flash.img")  # its board is up too
+    time.sleep(1.0)
+    os.kill(pid, signal.SIGKILL)
+    err = _finish(fleet, tmp_path)
+    assert f"meter m1 (device {FIRST_DEVICE + 1}): the emulator stopped (code -9)" in err, err
+    assert "last console lines of meter m1" in err, err
+
+
+def test_a_hung_emulator_stops_the_cell_within_the_hang_time(tmp_path):
+    fleet = _start(tmp_path, "--hang-s", "3")
+    pid = _wait_for(tmp_path, "m0/timeline.jsonl")
+    _wait_for(tmp_path, "m1/flash.img")
+    time.sleep(1.0)
+    os.kill(pid, signal.SIGSTOP)  # alive, but it never answers again
+    err = _finish(fleet, tmp_path)
+    assert "device time stopped" in err and "m0.modem" in err, err
+    assert "last console lines of meter m0" in err, err
