@@ -38,7 +38,8 @@ def _fleet(workdir: Path, *args: str) -> list[str]:
 
 
 def _pids(workdir: Path, what: str) -> list[int]:
-    out = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True)
+    ps = ["ps", "-ww", "-eo", "pid,args"]
+    out = subprocess.run(ps, capture_output=True, text=True, check=True)
     return [
         int(ln.split()[0])
         for ln in out.stdout.splitlines()
@@ -53,6 +54,7 @@ def test_a_small_fleet_takes_every_slot_and_loses_nothing(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     s = json.loads(run.stdout)
