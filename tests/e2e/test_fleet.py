@@ -141,3 +141,37 @@ def test_a_hung_emulator_stops_the_cell_within_the_hang_time(tmp_path):
     err = _finish(fleet, tmp_path)
     assert "device time stopped" in err and "m0.modem" in err, err
     assert "last console lines of meter m0" in err, err
+
+
+def test_cells_run_as_separate_tasks_merge_into_the_fleets_summary(tmp_path):
+    # what each task of a distributed run does (docs/scale.md): one cell of the same plan
+    plan = ("--meters", "2", "--cells", "2", "--hours", "1", "--report-interval", "3600")
+    results = []
+    for index in ("0", "1"):
+        run = subprocess.run(
+            _fleet(tmp_path / f"task{index}", *plan, "--only-cell", index),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        (tmp_path / f"cell{index}.json").write_text(run.stdout)
+        results.append(str(tmp_path / f"cell{index}.json"))
+        assert json.loads(run.stdout)["cell"] == int(index)
+    merged = subprocess.run(
+        [sys.executable, "-m", "host_tools", "fleet", "--merge", *results, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert merged.returncode == 0, merged.stderr
+    s = json.loads(merged.stdout)
+    assert (s["meters"], s["cells"], s["readings_expected"], s["readings_delivered"]) == (
+        2,
+        2,
+        8,
+        8,
+    )
+    assert s["collector"]["peak_datagrams_per_device_s"] == 2  # the two boots, one per cell

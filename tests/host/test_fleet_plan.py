@@ -80,3 +80,59 @@ def test_default_cells_keep_every_worker_busy_and_cells_small(tmp_path):
     assert plan.check(plan.Request(meters=3, hours=1, workers=2)) == (2, 2)
     assert plan.check(plan.Request(meters=50, hours=1, workers=2)) == (5, 2)
     assert plan.check(plan.Request(meters=1, hours=1, workers=4)) == (1, 4)
+
+
+def _meter(name, device, **over):
+    m = {
+        "meter": name,
+        "device": device,
+        "device_hours": 24.0,
+        "readings_expected": 96,
+        "readings_taken": 96,
+        "readings_delivered": 96,
+        "readings_pending_on_device": 0,
+        "readings_lost": 0,
+        "duplicates_stored": 0,
+        "missed_slots": [],
+        "uplinks": 7,
+        "rows_stored": 97,
+        "charge_mah_per_day": 0.8,
+    }
+    return {**m, **over}
+
+
+def test_cells_merge_into_one_fleet_as_one_collector_would_see_it():
+    from host_tools.fleet import figures
+
+    cells = [
+        {"cell": 0, "meter_results": [_meter("m0", 1)], "rows_stored": 97,
+         "uplinks_per_device_second": {"36": 1, "14401": 1}},
+        {"cell": 1, "meter_results": [_meter("m1", 2, charge_mah_per_day=1.0)], "rows_stored": 97,
+         "uplinks_per_device_second": {"36": 1, "14460": 1}},
+    ]  # fmt: skip
+    s = figures.merge(cells, wall_s=20.0, cpu_s=30.0, rss_mb=26.0)
+    assert (s["meters"], s["readings_expected"], s["readings_delivered"]) == (2, 192, 192)
+    assert s["collector"]["peak_datagrams_per_device_s"] == 2  # both boots in second 36
+    assert s["collector"]["rows_stored"] == 194
+    assert s["charge_mah_per_day_max"] == 1.0 and s["charge_mah_per_day_mean"] == 0.9
+    assert s["host"]["wall_s_per_meter_day"] == 10.0 and s["host"]["cpu_s_per_meter_day"] == 15.0
+    assert figures.failures(cells) == []
+
+
+def test_a_lost_reading_or_missed_slot_is_a_line_naming_the_meter():
+    from host_tools.fleet import figures
+
+    cells = [
+        {"cell": 3, "meter_results": [
+            _meter("m7", 107, readings_lost=2),
+            _meter("m8", 108, missed_slots=[5, 6]),
+            _meter("m9", 109),
+        ]},
+        {"cell": 4, "failure": "cell 4: meter m12 (device 112): the vboard stopped (code 1)"},
+    ]  # fmt: skip
+    lines = figures.failures(cells)
+    assert lines == [
+        "cell 4: meter m12 (device 112): the vboard stopped (code 1)",
+        "meter m7 (device 107, cell 3): lost 2 readings",
+        "meter m8 (device 108, cell 3): missed 2 sample slots (5, 6)",
+    ], lines
