@@ -48,10 +48,18 @@ def run(report: Any) -> None:
         report.figure(f"  CPU per meter-day, {meters} meters", host["cpu_s_per_meter_day"], "s")
         rss = host["peak_rss_per_meter_mb"]
         report.figure(f"  peak RSS per meter, {meters} meters", rss, "MB")
+        collector = s["collector"]
         report.figure(
             f"  peak uplinks per device second, {meters} meters",
-            s["collector"]["peak_datagrams_per_device_s"],
+            collector["peak_datagrams_per_device_s"],
             "datagrams",
+            "every meter powers on at once",
+        )
+        report.figure(
+            f"  the same after power-on, {meters} meters",
+            collector["peak_datagrams_per_device_s_after_power_on"],
+            "datagrams",
+            "reports spread over 600 s",
         )
         lost = s["readings_lost"] + s["missed_slots"]
         report.figure(f"  readings lost or slots missed, {meters} meters", lost, "")

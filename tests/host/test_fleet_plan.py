@@ -113,6 +113,7 @@ def test_cells_merge_into_one_fleet_as_one_collector_would_see_it():
     s = figures.merge(cells, wall_s=20.0, cpu_s=30.0, rss_mb=26.0)
     assert (s["meters"], s["readings_expected"], s["readings_delivered"]) == (2, 192, 192)
     assert s["collector"]["peak_datagrams_per_device_s"] == 2  # both boots in second 36
+    assert s["collector"]["peak_datagrams_per_device_s_after_power_on"] == 1  # reports apart
     assert s["collector"]["rows_stored"] == 194
     assert s["charge_mah_per_day_max"] == 1.0 and s["charge_mah_per_day_mean"] == 0.9
     assert s["host"]["wall_s_per_meter_day"] == 10.0 and s["host"]["cpu_s_per_meter_day"] == 15.0
