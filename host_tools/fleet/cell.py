@@ -150,6 +150,8 @@ class Cell:
             failure = f"cell {spec.index}: interrupted"
         finally:
             self._sampling.set()
+            for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the stop
+                signal.signal(sig, signal.SIG_IGN)
             codes = self._stop()
         if failure is None:
             bad = [f"{m} {n} exited with code {c}" for m, n, c in codes if c]

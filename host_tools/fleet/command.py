@@ -150,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         p = plan.make(workdir, req)
         _say(
             f"{args.meters} meters x {args.hours:g} device h in {len(p.cells)} cells on "
-            f"{p.workers} workers (about {p.memory_mb:,} MB of {p.available_mb:,} MB available)"
+            f"{p.workers} workers: about {p.memory_mb:,} MB of {p.available_mb:,} MB available, "
+            f"about {_duration(p.wall_estimate_s)} wall on an idle machine"
         )
         if args.only_cell is not None:
             p.cells = [p.cells[args.only_cell]]
@@ -195,6 +196,14 @@ def _merge(args: argparse.Namespace) -> int:
     if bad:
         raise CommandError("the fleet did not deliver what it should:\n" + "\n".join(bad))
     return 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _say(text: str) -> None:

@@ -23,6 +23,8 @@ from host_tools.rig.rig import EPOCH
 MB_PER_METER = 70
 #: one cell's own processes (the cell driver with its time master, and the collector), MB
 MB_PER_CELL = 90
+#: host CPU seconds one meter-day costs (measured: 10.0 at 10 meters, 10.9 at 50; docs/scale.md)
+CPU_S_PER_METER_DAY = 10.5
 #: device ids of the fleet: FIRST_DEVICE, FIRST_DEVICE + 1, ...
 FIRST_DEVICE = 100_000
 #: limits that catch a typo before a run starts (a million meters is no fleet for one host)
@@ -55,6 +57,8 @@ class Plan:
     workers: int
     memory_mb: int
     available_mb: int
+    #: wall seconds the run should take here (CPU per meter-day over the usable cores)
+    wall_estimate_s: float = 0.0
 
 
 def available_mb() -> int:
@@ -156,4 +160,6 @@ def make(workdir: Path, req: Request) -> Plan:
                 hang_s=req.hang_s,
             )
         )
-    return Plan(specs, workers, need, have)
+    cores = min(workers, cells, os.cpu_count() or 1)
+    wall = meters * hours / 24 * CPU_S_PER_METER_DAY / cores
+    return Plan(specs, workers, need, have, wall)
