@@ -28,11 +28,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host_tools.errors import CommandError
+from host_tools.errors import CommandError, describe_unexpected
 from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, Rig, RigOptions, free_udp_port
 
 #: meters started at once (each start waits for two processes' first lines)
-START_THREADS = 8
+START_THREADS = 4
 
 
 @dataclass
@@ -148,6 +148,8 @@ class Cell:
             failure = f"cell {spec.index}: {self._explain(str(exc))}"
         except KeyboardInterrupt:
             failure = f"cell {spec.index}: interrupted"
+        except Exception as exc:  # no traceback: the cell still stops and reports
+            failure = f"cell {spec.index}: {describe_unexpected(exc)}"
         finally:
             self._sampling.set()
             for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the stop
@@ -157,7 +159,12 @@ class Cell:
             bad = [f"{m} {n} exited with code {c}" for m, n, c in codes if c]
             if bad:
                 failure = f"cell {spec.index}: " + "; ".join(bad)
-        out = self._figures() if failure is None else {}
+        out: dict[str, Any] = {}
+        if failure is None:
+            try:
+                out = self._figures()
+            except Exception as exc:  # a run's files unreadable: said, not a traceback
+                failure = f"cell {spec.index}: figures: {describe_unexpected(exc)}"
         usage = _usage()
         return {
             "cell": spec.index,
