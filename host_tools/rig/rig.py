@@ -410,7 +410,8 @@ class Rig:
             except ValueError:
                 continue
             if event.get("event") == "uplink":
-                event["virtual_t"] = event.get("received") or self.virtual_now()
+                received = event.get("received") if self.sim is not None else None
+                event["virtual_t"] = received or self.virtual_now()  # device time under sim
                 with self._lock:
                     self.uplinks.append(event)
                     self._lock.notify_all()
@@ -487,6 +488,8 @@ class Rig:
 
     def control(self, command: str, timeout: float = 5.0) -> str:
         """One command on the virtual board's control channel (see `nbkit vboard --help`)."""
+        if self.sim is not None:
+            self.sim.sent("m0.cmd")  # time waits until the board's host has done it
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(timeout)
             s.sendto(command.encode(), self.control_addr)

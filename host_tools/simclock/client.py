@@ -120,13 +120,20 @@ class SimClient:
             self._send(line)
 
     def join(self, name: str) -> None:
-        self._send(f"join {name}")
+        self._forget_last()
+        self._send(f"join {name} {self.name}")
 
     def bye(self, name: str | None = None) -> None:
-        self._send(f"bye {name or self.name}")
+        self._forget_last()
+        self._send(f"bye {name or self.name} {self.name}")
 
     def drop(self, prefix: str) -> None:
-        self._send(f"drop {prefix}")
+        self._forget_last()
+        self._send(f"drop {prefix} {self.name}")
+
+    def _forget_last(self) -> None:
+        """The master now holds this participant busy: its next report must be sent."""
+        self._last = ""
 
     def _send(self, text: str) -> None:
         try:

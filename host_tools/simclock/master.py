@@ -15,6 +15,7 @@ with ``fail`` and :attr:`Master.failure` naming what was waited for.
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import threading
@@ -23,6 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from host_tools.simclock.protocol import parse_counters
+
+#: NBKIT_SIM_TRACE=FILE: every message and advance of the master, a line each (who holds time)
+_TRACE = os.environ.get("NBKIT_SIM_TRACE")
 
 
 @dataclass
@@ -55,6 +59,7 @@ class Master:
         self._imbalanced_since: float | None = None
         self._paced_origin: tuple[float, int] | None = None  # (wall, t_us) when pacing began
         self.lock = threading.Lock()
+        self._trace = open(_TRACE, "w") if _TRACE else None  # noqa: SIM115 - closed by stop()
 
     @property
     def addr(self) -> tuple[str, int]:
@@ -77,6 +82,8 @@ class Master:
         if self._thread is not None:
             self._thread.join(2)
         self._sock.close()
+        if self._trace is not None:
+            self._trace.close()
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -104,9 +111,13 @@ class Master:
                 return
 
     def _message(self, words: list[str], addr: tuple[str, int]) -> None:
+        if self._trace is not None:
+            self._trace.write(f"{self.gen} {self.t_us} <- {' '.join(words)}\n")
         if len(words) < 2:
             return
         kind, name = words[0], words[1]
+        if kind in ("join", "bye", "drop") and len(words) > 2 and words[2] in self.parts:
+            self.parts[words[2]].idle = False  # the sender is busy until its next report
         if kind == "hello":
             part = self.parts.setdefault(name, _Part())
             part.addr = addr
@@ -161,7 +172,7 @@ class Master:
                 sums[chan] = sums.get(chan, 0) + sign * value
                 if sign < 0:
                     heard.add(chan)
-        return {chan: n for chan, n in sums.items() if n and chan in heard}
+        return {chan: n for chan, n in sums.items() if n > 0 and chan in heard}
 
     def _try_advance(self) -> None:
         parts = self.parts.values()
@@ -184,7 +195,9 @@ class Master:
         if target is None:
             self._fail("deadlock: every participant waits for input and none has a deadline")
             return
-        self._advance(max(target, self.t_us))
+        if target <= self.t_us:
+            return  # a deadline already reached: its owner is busy (the rig between actions)
+        self._advance(target)
 
     def _paced_target(self, target: int | None) -> int | None:
         wall = time.monotonic()
@@ -200,6 +213,8 @@ class Master:
         return paced_now
 
     def _advance(self, t_us: int) -> None:
+        if self._trace is not None:
+            self._trace.write(f"advance {self.gen + 1} {t_us}\n")
         self.t_us = t_us
         self.gen += 1
         self.advances += 1

@@ -14,12 +14,18 @@ participant -> master
                                 A channel is held to balance only once its receiving side is
                                 declared (a ``CHANNEL<`` key, 0 at first): what is sent where
                                 nobody listens is lost, as a datagram to a closed port is.
-    join NAME                   a participant is being started (a board's MicroPython process):
+                                Only more sent than received is in flight: a receiver that
+                                counts input from outside the rig too (a person's control
+                                command) never holds time back for it.
+    join NAME BY                a participant is being started (a board's MicroPython process):
                                 it counts as busy until its own reports arrive
-    bye NAME                    NAME is gone (exited, powered down): its counters are kept, its
+    bye NAME BY                 NAME is gone (exited, powered down): its counters are kept, its
                                 state no longer holds time back
-    drop PREFIX                 forget every counter whose channel starts with PREFIX (a
+    drop PREFIX BY              forget every counter whose channel starts with PREFIX (a
                                 per-boot channel whose far end is gone)
+                                BY names the sender: it is busy from then until its next
+                                ``idle`` (it is in the middle of something, or it would not
+                                be sending these)
 master -> participant
     now GEN T_US                virtual time is T_US; every participant reports again for GEN
     fail TEXT                   the run is over because of TEXT (a deadlock, a stalled channel)

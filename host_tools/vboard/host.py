@@ -101,6 +101,7 @@ class VBoard:
                 fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
                 self.drains[fd] = f"{clock.chan}.{what}.dn<"
                 self.counts[self.drains[fd]] = 0  # declared: bytes to the board are awaited
+        self.counts[self._cmd_key()] = 0
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -109,6 +110,12 @@ class VBoard:
         """The per-boot control channel counter key (``CHAN.ctl.bN.up<`` / ``.dn>``)."""
         assert isinstance(self.o.clock, SimHostClock)
         return f"{self.o.clock.chan}.ctl.b{self.boots}.{way}"
+
+    def _cmd_key(self) -> str:
+        """Control commands from the rig (``CHAN.cmd``): counted so that time waits until
+        the host has done what one asked (set a pin, cut the power) and said so."""
+        assert isinstance(self.o.clock, SimHostClock)
+        return f"{self.o.clock.chan}.cmd<"
 
     def _child_name(self) -> str:
         assert isinstance(self.o.clock, SimHostClock)
@@ -409,6 +416,8 @@ class VBoard:
             )
             if from_child:
                 self._count(self._ctl_key("up<"))
+            elif self.sim is not None:
+                self._count(self._cmd_key())  # a rig's command: time waits for its effects
             try:
                 reply = self.command(text, addr)
             except (ValueError, KeyError, IndexError) as exc:

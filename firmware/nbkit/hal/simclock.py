@@ -78,15 +78,6 @@ class SimClock(Clock):
         elif words[0] == "fail":
             raise SimFailed(" ".join(words[1:]))
 
-    def settle(self):
-        # Report the counters now, under the newest generation: the host may end this process
-        # at once (deep sleep, power off), and a stale report's counters would be ignored.
-        p = select.poll()
-        p.register(self.sock, select.POLLIN)
-        while p.poll(0):
-            self._take()
-        self._report(None)
-
     def _report(self, deadline_ms):
         dl = "-" if deadline_ms is None else str(max(deadline_ms * 1000, self.t_us + 1))
         pairs = " ".join("%s=%d" % kv for kv in self.counts.items())
@@ -100,6 +91,16 @@ class SimClock(Clock):
         if line != self._last:
             self._last = line
             self.sock.send(line.encode())
+
+    def flush(self):
+        # Report the counters now, as an idle participant with no deadline (the board is about
+        # to ask the host to power it down: it will not get the chance later). A "now" already
+        # here is taken first: a report under an older generation would be ignored as stale.
+        p = select.poll()
+        p.register(self.sock, select.POLLIN)
+        while p.poll(0):
+            self._take()
+        self._report(None)
 
     def block(self, poller, deadline_ms, paced=False):
         # Wait for poller's inputs or the deadline, in virtual time (see the header). What is

@@ -195,16 +195,16 @@ def _power(request):
     # Ask the host to cut the power; it kills this process. Repeat until it does (under the
     # time master once: the request is counted, the host acts on it before time moves).
     sim = _state.get("sim")
+    if sim is not None:
+        # the host kills this process as soon as it reads the request: report every counter
+        # first (the request's own included), then ask, then wait
+        _tally(">", 1)
+        sim.flush()
+        _state["ctl"].send(request.encode())
+        while True:
+            sim.block(None, None)
     while True:
-        if sim is not None and _state["ctl"] is not None:
-            _tally(">", 1)  # counted, then reported before the host can act on the request
-            sim.settle()
-            _state["ctl"].send(request.encode())
-        else:
-            _ctl_send(request)
-        if sim is not None:
-            while True:
-                sim.block(None, None)
+        _ctl_send(request)
         time.sleep_ms(1000)  # type: ignore[attr-defined]
 
 
