@@ -63,7 +63,7 @@ def run(report: Any) -> None:
             "datagrams",
             "reports spread over 600 s",
         )
-        lost = s["readings_lost"] + s["missed_slots"]
+        lost = s["readings_lost"] + s["slots_missed"]
         report.figure(f"  readings lost or slots missed, {meters} meters", lost, "")
     if len(per_day) == len(POINTS):
         small, large = (per_day[m] for m, _ in POINTS)

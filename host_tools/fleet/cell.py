@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -263,37 +262,31 @@ class Cell:
     # -- figures -----------------------------------------------------------------------------
 
     def _figures(self) -> dict[str, Any]:
+        """Each meter's demo summary (the demo's accounting of slots, losses, duplicates and
+        charge, on its own rows of the cell's collector) and the collector's arrivals."""
+        from host_tools.rig import account
         from host_tools.rig.demo import summarize
 
         spec, hub = self.spec, self.hub
-        rows = _rows(hub.path("collector.db"))
-        read_s = spec.read_interval_s
-        first, last = int(EPOCH) // read_s + 1, int(EPOCH + spec.hours * 3600) // read_s
-        slots = set(range(first, last + 1))  # sample slots keep to multiples of read_s
+        rows = account.rows(hub.path("collector.db"))
         meters = []
         for meter in hub.meters:
             dev = meter.opt.device_id
             meter.uplinks = [e for e in hub.uplinks if e["device"] == dev]
-            summary = summarize(meter, spec.hours)
-            mine = rows.get(dev, [])
-            got = {round(t / read_s) for t, code in mine if code < 0x40}
-            keys = [(t, code) for t, code in mine]
+            mine = [r for r in rows if r["device"] == dev]
             meters.append(
                 {
                     "meter": meter.opt.chan,
                     "device": dev,
                     "report_phase_s": meter.phase_s,
-                    "readings_expected": len(slots),
-                    "missed_slots": [(n - first + 1) for n in sorted(slots - got)],
                     "rows_stored": len(mine),
-                    "duplicates_stored": len(keys) - len(set(keys)),
-                    **summary,
+                    **summarize(meter, spec.hours, stored=mine),
                 }
             )
         per_second = Counter(int(e["received"] - EPOCH) for e in hub.uplinks)
         return {
             "meter_results": meters,
-            "rows_stored": sum(len(v) for v in rows.values()),
+            "rows_stored": len(rows),
             "uplinks_per_device_second": {str(k): v for k, v in sorted(per_second.items())},
         }
 
@@ -308,20 +301,6 @@ class Cell:
                 self.meter_rss_peak_kb = max(self.meter_rss_peak_kb, mine)
                 total += mine
             self.rss_peak_kb = max(self.rss_peak_kb, total)
-
-
-def _rows(db: Path) -> dict[int, list[tuple[int, int]]]:
-    """Device -> [(device time, code)] of every row the collector stored."""
-    out: dict[int, list[tuple[int, int]]] = {}
-    if not db.exists():
-        return out
-    con = sqlite3.connect(db)
-    try:
-        for device, t, code in con.execute("SELECT device, t, code FROM readings"):
-            out.setdefault(int(device), []).append((int(t), int(code)))
-    finally:
-        con.close()
-    return out
 
 
 def _rss_kb(pid: int) -> int:

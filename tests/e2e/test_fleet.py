@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -61,7 +62,7 @@ def test_a_small_fleet_takes_every_slot_and_loses_nothing(tmp_path):
     assert (s["meters"], s["cells"]) == (3, 2)
     assert s["readings_expected"] == 3 * 6 * 4
     assert s["readings_taken"] == s["readings_delivered"] == s["readings_expected"]
-    assert (s["readings_lost"], s["missed_slots"], s["duplicates_stored"]) == (0, 0, 0)
+    assert (s["readings_lost"], s["slots_missed"], s["duplicates_stored"]) == (0, 0, 0)
     assert s["failures"] == []
     host = s["host"]
     assert host["wall_s"] > 0 and host["cpu_s"] > 0 and host["peak_rss_per_meter_mb"] > 0
@@ -115,7 +116,9 @@ def _finish(fleet: subprocess.Popen[str], tmp_path: Path) -> str:
         if fleet.poll() is None:
             fleet.kill()
     assert fleet.returncode == 1, err
-    assert "Traceback" not in err
+    assert err.count("nbkit: the fleet did not deliver what it should:") == 1, err
+    # no host traceback (the board's console may show MicroPython's own, quoted)
+    assert not re.search(r'File "[^"]*host_tools', err), err
     time.sleep(0.3)
     assert _pids(tmp_path, "host_tools") == [], "processes left running"
     return err
@@ -139,7 +142,8 @@ def test_a_hung_emulator_stops_the_cell_within_the_hang_time(tmp_path):
     time.sleep(1.0)
     os.kill(pid, signal.SIGSTOP)  # alive, but it never answers again
     err = _finish(fleet, tmp_path)
-    assert "device time stopped" in err and "m0.modem" in err, err
+    # who holds time back: the stopped emulator (busy) or the bytes it never reads (in flight)
+    assert "device time stopped" in err and re.search(r"m0\.(modem|uart)", err), err
     assert "last console lines of meter m0" in err, err
 
 

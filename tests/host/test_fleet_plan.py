@@ -93,7 +93,8 @@ def _meter(name, device, **over):
         "readings_pending_on_device": 0,
         "readings_lost": 0,
         "duplicates_stored": 0,
-        "missed_slots": [],
+        "slots_missed": 0,
+        "failures": [],
         "uplinks": 7,
         "rows_stored": 97,
         "charge_mah_per_day": 0.8,
@@ -125,8 +126,9 @@ def test_a_lost_reading_or_missed_slot_is_a_line_naming_the_meter():
 
     cells = [
         {"cell": 3, "meter_results": [
-            _meter("m7", 107, readings_lost=2),
-            _meter("m8", 108, missed_slots=[5, 6]),
+            _meter("m7", 107, readings_lost=2, failures=["2 readings lost (2 sequence gaps)"]),
+            _meter("m8", 108, slots_missed=2, failures=["missed sample slot at 1.25 h",
+                                                        "missed sample slot at 1.50 h"]),
             _meter("m9", 109),
         ]},
         {"cell": 4, "failure": "cell 4: meter m12 (device 112): the vboard stopped (code 1)"},
@@ -134,6 +136,7 @@ def test_a_lost_reading_or_missed_slot_is_a_line_naming_the_meter():
     lines = figures.failures(cells)
     assert lines == [
         "cell 4: meter m12 (device 112): the vboard stopped (code 1)",
-        "meter m7 (device 107, cell 3): lost 2 readings",
-        "meter m8 (device 108, cell 3): missed 2 sample slots (5, 6)",
+        "meter m7 (device 107, cell 3): 2 readings lost (2 sequence gaps)",
+        "meter m8 (device 108, cell 3): missed sample slot at 1.25 h; "
+        "missed sample slot at 1.50 h",
     ], lines
