@@ -4,7 +4,7 @@ Each meter is the rig's meter (host_tools/rig/rig.py): its own `nbkit emulate` p
 ``mI.*`` on the cell's master) and its own `nbkit vboard` running the real firmware, with its
 own device id, key, config and littlefs image. The firmware is built once per cell; the keys of
 every meter go into one keys file, the collector's. Water flows into every meter's pulse input
-as in the demo; each meter reports at its own phase (config ``report_phase_s``).
+as in the demo, 17 hours a day; each meter reports at its own phase (config ``report_phase_s``).
 
 A cell is one process: ``python -m host_tools.fleet.cell`` reads a :class:`CellSpec` as JSON on
 stdin, runs it and prints one JSON result on stdout (exit 0, or 1 with ``failure`` naming the
@@ -32,6 +32,8 @@ from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, Rig, RigOptions, free_udp
 
 #: meters started at once (each start waits for two processes' first lines)
 START_THREADS = 4
+#: hours of water flow a day into each meter (then none until the next day: no leak alarm)
+FLOW_HOURS = 17
 
 
 @dataclass
@@ -203,22 +205,35 @@ class Cell:
         with ThreadPoolExecutor(START_THREADS) as pool:
             list(pool.map(lambda m: m.start(), hub.meters))
         threading.Thread(target=self._sample_rss, daemon=True).start()
-        if spec.profile == "water":
-            pulses = int(spec.end_s // spec.flow_period_s) + 100
-            for meter in hub.meters:
-                meter.control(f"pulse pulse_a {pulses} {spec.flow_period_s * 1000}")
+        self._water_day()
+
+    def _water_day(self) -> None:
+        """A household's day of water into every meter's pulse input: 1 litre every
+        flow_period_s for FLOW_HOURS, then none until the next day (the demo's flow never
+        stops, which the meter rightly reports as a leak after a day)."""
+        if self.spec.profile != "water":
+            return
+        pulses = int(FLOW_HOURS * 3600 // self.spec.flow_period_s)
+        for meter in self.hub.meters:
+            meter.control(f"pulse pulse_a {pulses} {self.spec.flow_period_s * 1000}")
 
     def _drive(self) -> None:
-        """Device time to the end, in quarters (a progress line on stderr each)."""
+        """Device time to the end: each day's water at its start, a progress line on stderr
+        at each quarter of the run."""
         spec = self.spec
-        for q in range(1, 5):
-            self.hub.run_until(EPOCH + spec.end_s * q / 4, hang_s=spec.hang_s)
-            print(
-                f"nbkit fleet: cell {spec.index}: {spec.end_s * q / 4 / 3600:.1f} of "
-                f"{spec.end_s / 3600:.1f} device h",
-                file=sys.stderr,
-                flush=True,
-            )
+        quarters = {spec.end_s * q / 4: q for q in range(1, 5)}
+        days = {float(d * 86400) for d in range(1, int(spec.end_s // 86400) + 1)}
+        for t in sorted(set(quarters) | days):
+            self.hub.run_until(EPOCH + t, hang_s=spec.hang_s)
+            if t in days and t < spec.end_s:
+                self._water_day()
+            if t in quarters:
+                print(
+                    f"nbkit fleet: cell {spec.index}: {t / 3600:.1f} of "
+                    f"{spec.end_s / 3600:.1f} device h",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def _stop(self) -> list[tuple[str, str, int | None]]:
         """Every process of every meter signalled at once, then waited for; the hub last."""
