@@ -2,7 +2,7 @@
 own emulated modem, run as independent cells and merged into one summary.
 
 A cell (host_tools/fleet/cell.py) is one time master + one collector (UDP + SQLite) + M meters;
-cells share nothing and run as worker processes (``--workers`` at a time, default one per CPU).
+cells share nothing and run as worker processes (`--workers` at a time, default one per CPU).
 The summary is the demo's for the whole fleet (readings expected / taken / delivered / lost,
 duplicates stored, uplinks), the collector's figures (peak datagrams per device second as one
 collector for every meter would see them, rows stored) and the host's cost (wall, CPU, peak RSS).
@@ -57,7 +57,7 @@ def _number(text: str) -> float:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.description = (__doc__ or "").split("\n\n")[0].replace("\n", " ")
+    parser.description = (__doc__ or "").replace("`nbkit fleet`: N", "N", 1).strip()
     parser.epilog = EPILOG.format(per_meter=plan.MB_PER_METER, per_cell=plan.MB_PER_CELL)
     parser.add_argument("--meters", type=_positive_int, help="meters to run (required)")
     parser.add_argument("--hours", type=_number, default=24.0, help="device hours (24)")
