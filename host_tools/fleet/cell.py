@@ -135,6 +135,7 @@ class Cell:
         self.hub = Hub(workdir, RigOptions(clock="sim", modem=spec.modem, profile=spec.profile))
         self.hub.meters = []
         self.rss_peak_kb = 0
+        self.cpu_by_role: dict[str, float] = {}
         self.meter_rss_peak_kb = 0
         self._sampling = threading.Event()
 
@@ -176,6 +177,7 @@ class Cell:
             "max_process_rss_mb": usage[1],
             "cell_rss_peak_mb": round(self.rss_peak_kb / 1024, 1),
             "meter_rss_peak_mb": round(self.meter_rss_peak_kb / 1024, 1),
+            "cpu_s_by_process": {**self.cpu_by_role, "cell_driver": _self_cpu()},
             "workdir": str(hub.workdir),
             **out,
         }
@@ -235,8 +237,31 @@ class Cell:
                     flush=True,
                 )
 
+    def _cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds so far of each kind of process (the boards' MicroPython processes are
+        the vboard hosts' waited-for children), from /proc/PID/stat."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out = {"emulator": 0.0, "vboard_host": 0.0, "micropython": 0.0, "collector": 0.0}
+        procs = [("collector", p) for p in self.hub.procs.values()]
+        procs += [(n, p) for m in self.hub.meters for n, p in m.procs.items()]
+        for name, proc in procs:
+            try:
+                with open(f"/proc/{proc.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            own = (int(fields[11]) + int(fields[12])) / tick
+            kids = (int(fields[13]) + int(fields[14])) / tick
+            if name == "vboard":
+                out["vboard_host"] += own
+                out["micropython"] += kids
+            elif name in out:
+                out[name] += own
+        return {k: round(v, 1) for k, v in out.items()}
+
     def _stop(self) -> list[tuple[str, str, int | None]]:
         """Every process of every meter signalled at once, then waited for; the hub last."""
+        self.cpu_by_role = self._cpu_by_role()
         for meter in self.hub.meters:
             for proc in meter.procs.values():
                 if proc.poll() is None:
@@ -348,6 +373,14 @@ def _usage() -> tuple[float, float]:
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     return round(cpu, 2), round(max(me.ru_maxrss, kids.ru_maxrss) / 1024, 1)
+
+
+def _self_cpu() -> float:
+    """CPU seconds of the cell's own process (its time master thread included)."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return round(me.ru_utime + me.ru_stime, 1)
 
 
 def _on_term(signum: int, frame: object) -> None:

@@ -288,4 +288,7 @@ def _print(s: dict[str, Any]) -> None:
     for group in ("collector", "host"):
         print(group)
         for key, value in s[group].items():
-            print(f"  {key.replace('_', ' '):<32} {value}")
+            shown = value
+            if isinstance(value, dict):
+                shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items())
+            print(f"  {key.replace('_', ' '):<32} {shown}")

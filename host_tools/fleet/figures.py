@@ -55,15 +55,19 @@ def merge(results: list[dict[str, Any]], wall_s: float, cpu_s: float, rss_mb: fl
         "seconds_at_peak": sum(1 for n in per_second.values() if n == peak) if peak else 0,
         "busiest_device_s": (min(s for s, n in per_second.items() if n == peak) if peak else None),
     }
+    by_process: Counter[str] = Counter()
+    for r in results:
+        by_process.update(r.get("cpu_s_by_process", {}))
     meter_days = len(meters) * out.get("device_hours", 0) / 24
     out["host"] = {
         "wall_s": round(wall_s, 1),
         "cpu_s": round(cpu_s, 1),
         "wall_s_per_meter_day": round(wall_s / meter_days, 2) if meter_days else None,
         "cpu_s_per_meter_day": round(cpu_s / meter_days, 2) if meter_days else None,
-        "peak_rss_largest_process_mb": rss_mb,
+        "peak_rss_largest_process_mb": round(rss_mb, 1),
         "peak_rss_cell_mb": max((r.get("cell_rss_peak_mb", 0) for r in results), default=0),
         "peak_rss_per_meter_mb": max((r.get("meter_rss_peak_mb", 0) for r in results), default=0),
+        "cpu_s_by_process": {k: round(v, 1) for k, v in sorted(by_process.items())},
     }
     return out
 
