@@ -151,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
         _say(
             f"{args.meters} meters x {args.hours:g} device h in {len(p.cells)} cells on "
             f"{p.workers} workers: about {p.memory_mb:,} MB of {p.available_mb:,} MB available, "
-            f"about {_duration(p.wall_estimate_s)} wall on an idle machine"
+            f"about {_duration(p.wall_estimate_s)} wall with those cores to itself "
+            f"({plan.CPU_S_PER_METER_DAY:g} CPU s per meter-day)"
         )
         if args.only_cell is not None:
             p.cells = [p.cells[args.only_cell]]
