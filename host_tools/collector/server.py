@@ -205,6 +205,7 @@ def _serve_sim(
                 return
         if sock not in ready:
             continue
+        sim.go()  # a datagram after `now`: its sender got `go` first
         try:
             data, addr = sock.recvfrom(frame.MAX_FRAME + 1)
         except (BlockingIOError, OSError):

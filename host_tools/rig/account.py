@@ -5,7 +5,7 @@ times, the emulator's state timeline), so the same run gives the same figures, h
 the host was. :func:`account` returns the figures and a list of failures, one line each:
 
 * a sample slot (every ``read_interval`` device seconds after power-up, up to the end) with no
-  reading stored within half an interval after it;
+  reading taken (stored, or on the device's console) within half an interval after it;
 * a reading lost (a sequence-number gap, or readings the device dropped from a full queue);
 * a reading stored twice (same device, code, device time and value under two sequence numbers);
 * an alarm (an event raised, value != 0, other than the boot record) delivered more than
@@ -83,12 +83,20 @@ def _alarms(stored: list[dict[str, Any]], start: float) -> list[dict[str, Any]]:
 
 
 def account(
-    stored: list[dict[str, Any]], start: float, end: float, read_interval: int, dropped: int
+    stored: list[dict[str, Any]],
+    start: float,
+    end: float,
+    read_interval: int,
+    dropped: int,
+    *,
+    taken_t: list[int] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Figures and failures of one device's run from ``start`` to ``end`` (device seconds)."""
+    """Figures and failures of one device's run from ``start`` to ``end`` (device seconds).
+    ``taken_t``: device times of the readings the device took (its console), so that a slot
+    read but not yet reported counts as taken."""
     readings = [r for r in stored if r["code"] < _EVENT_CODE]
     slots = _slots(start, end, read_interval)
-    missed = _missed(readings, slots, read_interval)
+    missed = _missed(readings + [{"t": t} for t in taken_t or []], slots, read_interval)
     seqs = sorted(r["seq"] for r in stored)
     gaps = (seqs[-1] + 1 - len(set(seqs))) if seqs else 0
     alarms = _alarms(stored, start)

@@ -112,13 +112,15 @@ def summarize(
     holds many devices); default: every row of the rig's collector."""
     from host_tools.rig import account
 
-    taken = {int(ln.split()[2]) for ln in rig.console_lines if ln.startswith("nbkit: read ")}
+    read_lines = [ln.split() for ln in rig.console_lines if ln.startswith("nbkit: read ")]
+    taken = {int(w[2]) for w in read_lines}
+    taken_t = [int(w[5][2:]) for w in read_lines if len(w) > 5 and w[5].startswith("t=")]
     if stored is None:
         stored = account.rows(rig.path("collector.db"))
     by_seq = {r["seq"]: r for r in stored}
     dropped = max([r["value"] for r in stored if r["name"] == "queue_dropped"] or [0])
     figures, failures = account.account(
-        stored, EPOCH, EPOCH + hours * 3600, rig.opt.read_interval_s, dropped
+        stored, EPOCH, EPOCH + hours * 3600, rig.opt.read_interval_s, dropped, taken_t=taken_t
     )
     if rig.opt.clock != "sim":  # the collector's received column is wall time then
         failures = [f for f in failures if not f.startswith("alarm ")]

@@ -50,6 +50,7 @@ class SimClient:
         self.extra: dict[str, int] = {}  # counters kept here (sent/received helpers)
         self.gen = -1
         self.t_us = 0
+        self.pending: tuple[int, int] | None = None  # (gen, t_us) announced, not yet go
         self.failure: str | None = None
         self._last = ""
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -57,7 +58,8 @@ class SimClient:
         self._sock.send(f"hello {name}".encode())
         self._sock.settimeout(HELLO_WAIT_S)
         try:
-            self._take(self._sock.recv(65536))
+            while self.gen < 0:
+                self._take(self._sock.recv(65536))
         except (TimeoutError, OSError) as exc:
             raise CommandError(
                 f"no time master answered at {master[0]}:{master[1]}: {exc}"
@@ -89,11 +91,22 @@ class SimClient:
         if words[0] == "now" and len(words) == 3:
             gen, t_us = int(words[1]), int(words[2])
             if gen > self.gen:
-                self.gen, self.t_us = gen, t_us
-                return True
+                self.pending = (gen, t_us)
+                self._send(f"ready {self.name} {gen}")
+        elif words[0] == "go" and len(words) == 2:
+            return self.pending is not None and int(words[1]) == self.pending[0] and self.go()
         elif words[0] == "fail":
             self.failure = " ".join(words[1:])
         return False
+
+    def go(self) -> bool:
+        """Act at the announced time (a ``go``, or input from a peer that got its go first);
+        True when time moved."""
+        if self.pending is None:
+            return False
+        self.gen, self.t_us = self.pending
+        self.pending = None
+        return True
 
     def on_readable(self) -> bool:
         """Read the master's messages; True when time moved. Raises SimFailed on ``fail``."""
@@ -112,6 +125,8 @@ class SimClient:
 
     def report(self, deadline: float | None, paced: bool = False) -> None:
         """Tell the master this participant is blocked until ``deadline`` (virtual s) or input."""
+        if self.pending is not None:
+            return  # between `now` and `go`: nothing to report until it acts at the new time
         counters = {**self.counters(), **self.extra}
         dl = None if deadline is None else max(to_us(deadline), self.t_us + 1)
         line = idle_line(self.name, self.gen, dl, paced, counters)

@@ -58,6 +58,7 @@ class Master:
         self._thread: threading.Thread | None = None
         self._imbalanced_since: float | None = None
         self._paced_origin: tuple[float, int] | None = None  # (wall, t_us) when pacing began
+        self._unready: set[str] = set()  # participants that have not answered `now` yet
         self.lock = threading.Lock()
         self._trace = open(_TRACE, "w") if _TRACE else None  # noqa: SIM115 - closed by stop()
 
@@ -122,9 +123,14 @@ class Master:
             part = self.parts.setdefault(name, _Part())
             part.addr = addr
             self._send(f"now {self.gen} {self.t_us}", addr)
+            self._unready.add(name)  # its `ready` (or the go already due) follows
+        elif kind == "ready" and len(words) > 2:
+            if words[2] == str(self.gen):
+                self._ready(name)
         elif kind == "join":
             self.parts.setdefault(name, _Part())
         elif kind == "bye":
+            self._ready(name)
             gone = self.parts.pop(name, None)
             if gone is not None:
                 for key, value in gone.counters.items():
@@ -133,6 +139,16 @@ class Master:
             self._drop(name)
         elif kind == "idle" and len(words) >= 5:
             self._idle(name, words)
+
+    def _ready(self, name: str) -> None:
+        if name not in self._unready:
+            return
+        self._unready.discard(name)
+        if not self._unready:
+            line = f"go {self.gen}"
+            for part in self.parts.values():
+                if part.addr is not None:
+                    self._send(line, part.addr)
 
     def _idle(self, name: str, words: list[str]) -> None:
         part = self.parts.get(name)
@@ -219,6 +235,7 @@ class Master:
         self.gen += 1
         self.advances += 1
         line = f"now {self.gen} {self.t_us}"
+        self._unready = {n for n, p in self.parts.items() if p.addr is not None}
         for part in self.parts.values():
             part.idle = False
             if part.addr is not None:

@@ -26,8 +26,14 @@ participant -> master
                                 BY names the sender: it is busy from then until its next
                                 ``idle`` (it is in the middle of something, or it would not
                                 be sending these)
+participant -> master
+    ready NAME GEN              NAME has seen ``now GEN``: it will not act at the old time again
 master -> participant
-    now GEN T_US                virtual time is T_US; every participant reports again for GEN
+    now GEN T_US                virtual time will be T_US: answer ``ready``, do not act yet
+    go GEN                      every participant is ready: act at T_US, then report for GEN.
+                                Input that arrives after ``now GEN`` also means go: whoever sent
+                                it got ``go GEN`` first (two phases, so no participant can see
+                                a peer's reaction at the new time before it knows the new time)
     fail TEXT                   the run is over because of TEXT (a deadlock, a stalled channel)
 """
 

@@ -1,10 +1,7 @@
-"""The demo on the rig's time master: the same inputs give the same results, on an idle host
-and with two CPU-bound processes beside it; every slot is taken, nothing is lost, the alarm
-arrives within seconds, and the day's charge agrees with the energy model.
-
-Known gap (issue 13, open): the power-on attach can end one AT+CEREG? poll period (2 device
-seconds) apart under load, so the boot record's arrival time and the whole-run awake time are
-compared apart from the rest; everything after the first PSM entry is byte-identical."""
+"""The demo on the rig's time master: the same inputs give byte-identical results (summary,
+collector rows with their device times, modem timeline), on an idle host and with two CPU-bound
+processes beside it; every slot is taken, nothing is lost, the alarm arrives within seconds, and
+the day's charge agrees with the energy model."""
 
 from __future__ import annotations
 
@@ -42,22 +39,11 @@ def _demo(workdir: Path) -> dict:
     return json.loads(out.stdout)
 
 
-#: figures of the whole run, power-on attach included (see the module docstring)
-POWER_ON = ("modem_awake_s", "charge_whole_run_mah")
-
-
 def _rows(workdir: Path) -> list[tuple]:
     return [
-        (r["device"], r["seq"], r["t"], r["code"], r["value"], r["received"] if r["seq"] else 0)
+        (r["device"], r["seq"], r["t"], r["code"], r["value"], r["received"])
         for r in account.rows(workdir / "collector.db")
     ]
-
-
-def _steady(lines: bytes) -> list[bytes]:
-    """The timeline from the first PSM entry on (after the power-on attach)."""
-    rows = lines.splitlines()
-    first = next(i for i, r in enumerate(rows) if b'"psm"' in r)
-    return rows[first + 1 :]
 
 
 def test_the_demo_is_identical_idle_and_under_load(tmp_path):
@@ -69,16 +55,15 @@ def test_the_demo_is_identical_idle_and_under_load(tmp_path):
         for p in burners:
             p.kill()
             p.wait()
-    for key in POWER_ON:
-        assert abs(idle.pop(key) - loaded.pop(key)) <= max(2.5, 0.1 * abs(idle.get(key, 0)))
     assert idle == loaded
     assert _rows(tmp_path / "idle") == _rows(tmp_path / "loaded")
     timeline = [(tmp_path / d / "timeline.jsonl").read_bytes() for d in ("idle", "loaded")]
-    assert _steady(timeline[0]) == _steady(timeline[1])
+    assert timeline[0] == timeline[1]
     # and what the schedule required happened
     assert idle["failures"] == []
     assert idle["readings_expected"] == idle["readings_taken"] == 28
-    assert idle["readings_delivered"] == 28 and idle["readings_lost"] == 0
+    assert idle["readings_delivered"] + idle["readings_pending_on_device"] == 28
+    assert idle["readings_lost"] == 0
     assert idle["slots_missed"] == 0 and idle["duplicates_stored"] == 0
     tamper = [a for a in idle["alarms"] if a["name"] == "tamper"]
     assert tamper and tamper[0]["raised_s"] == 6.2 * 3600 and tamper[0]["delay_s"] < 10

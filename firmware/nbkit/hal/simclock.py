@@ -27,6 +27,7 @@ class SimClock(Clock):
         self.name = name
         self.gen = -1
         self.t_us = 0
+        self._pending = None  # (gen, t_us) of a `now` not yet followed by `go`
         self.counts = {}
         self._last = None
         self._paced = False
@@ -37,9 +38,10 @@ class SimClock(Clock):
         s.send(("hello %s" % name).encode())
         p = select.poll()
         p.register(s, select.POLLIN)
-        if not p.poll(_HELLO_WAIT_MS):
-            raise OSError("no time master answered")
-        self._take()
+        while self.gen < 0:
+            if not p.poll(_HELLO_WAIT_MS):
+                raise OSError("no time master answered")
+            self._take()
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -69,14 +71,23 @@ class SimClock(Clock):
         self.counts[key] = self.counts.get(key, 0) + n
 
     def _take(self):
-        # Read one message: "now GEN T_US" moves time; "fail WHY" ends the run.
+        # Read one message: "now GEN T_US" announces a time (answer "ready", do not act yet),
+        # "go GEN" moves to it; "fail WHY" ends the run.
         words = self.sock.recv(256).decode().split(" ", 2)
         if words[0] == "now" and len(words) == 3:
             gen = int(words[1])
             if gen > self.gen:
-                self.gen, self.t_us = gen, int(words[2])
+                self._pending = (gen, int(words[2]))
+                self.sock.send(("ready %s %d" % (self.name, gen)).encode())
+        elif words[0] == "go" and len(words) == 2:
+            if self._pending is not None and int(words[1]) == self._pending[0]:
+                self._go()
         elif words[0] == "fail":
             raise SimFailed(" ".join(words[1:]))
+
+    def _go(self):
+        self.gen, self.t_us = self._pending  # type: ignore[misc]
+        self._pending = None
 
     def _report(self, deadline_ms):
         dl = "-" if deadline_ms is None else str(max(deadline_ms * 1000, self.t_us + 1))
@@ -94,12 +105,7 @@ class SimClock(Clock):
 
     def flush(self):
         # Report the counters now, as an idle participant with no deadline (the board is about
-        # to ask the host to power it down: it will not get the chance later). A "now" already
-        # here is taken first: a report under an older generation would be ignored as stale.
-        p = select.poll()
-        p.register(self.sock, select.POLLIN)
-        while p.poll(0):
-            self._take()
+        # to ask the host to power it down: it will not get the chance later).
         self._report(None)
 
     def block(self, poller, deadline_ms, paced=False):
@@ -111,17 +117,25 @@ class SimClock(Clock):
         else:
             ready = poller.poll(0)
             if ready:
+                if self._pending is not None:
+                    self._go()  # a peer's input after `now`: it got `go` first
                 return ready
         self._paced = paced
         poller.register(self.sock, select.POLLIN)
         try:
             while True:
-                if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
-                    return []
+                if self._pending is None:
+                    if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
+                        return []
                 ready = [e for e in poller.poll(0) if e[0] is not self.sock]
                 if ready:
+                    if self._pending is not None:
+                        self._go()  # a peer's input after `now`: it got `go` first
+                        if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
+                            return []  # the deadline comes first at the new instant
                     return ready
-                self._report(deadline_ms)
+                if self._pending is None:
+                    self._report(deadline_ms)
                 for e in poller.poll(-1):
                     if e[0] is self.sock:
                         self._take()
