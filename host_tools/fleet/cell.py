@@ -205,7 +205,7 @@ class Cell:
         keyfile.save(hub.path("keys.json"), keys)  # one keys file: the collector's
         hub._start_collector()
         with ThreadPoolExecutor(START_THREADS) as pool:
-            list(pool.map(lambda m: m.start(), hub.meters))
+            list(pool.map(_start_meter, hub.meters))
         threading.Thread(target=self._sample_rss, daemon=True).start()
         self._water_day()
 
@@ -343,6 +343,13 @@ class Cell:
             self.rss_peak_kb = max(self.rss_peak_kb, total)
 
 
+def _start_meter(meter: Meter) -> None:
+    try:
+        meter.start()
+    except CommandError as exc:
+        raise CommandError(f"{meter.name}: {exc}\n{meter.tail()}") from None
+
+
 def _rss_kb(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -399,6 +406,8 @@ def main() -> int:
         result = Cell(spec).run()
     except KeyboardInterrupt:
         result = {"cell": spec.index, "failure": f"cell {spec.index}: interrupted"}
+    except Exception as exc:  # the cell could not even be set up (its time master's socket)
+        result = {"cell": spec.index, "failure": f"cell {spec.index}: {describe_unexpected(exc)}"}
     print(json.dumps(result))
     return 0 if result.get("failure") is None else 1
 
