@@ -120,6 +120,16 @@ def _virtual_boards() -> dict[str, str]:
 BOARD_FOR_MODEM = _virtual_boards()
 
 
+def _board_baud(modem: str) -> list[str]:
+    """``--baud N`` of the modem UART in the virtual board's data (none when it names none)."""
+    board = BOARD_FOR_MODEM.get(modem)
+    try:
+        baud = json.loads((BOARDS_DIR / f"{board}.json").read_text())["modem"]["uart"]["baud"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return ["--baud", str(baud)] if isinstance(baud, int) else []
+
+
 def _free_tcp_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -331,6 +341,7 @@ class Rig:
                 str(self.path("timeline.jsonl")),
                 "--spy",
                 str(self.path("spy.jsonl")),
+                *([] if "--baud" in self.opt.emulator_args else _board_baud(self.opt.modem)),
                 *self.opt.emulator_args,
             ),
         )

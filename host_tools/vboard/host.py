@@ -41,6 +41,9 @@ from host_tools.vboard.parts import (
     uart_line_discipline,
 )
 
+#: what the MicroPython process itself sends on the control channel (the rest is the rig's)
+_BOARD_VERBS = {"hello", "deepsleep", "powerfail", "reset", "wdt", "cut-ready"}
+
 
 @dataclass
 class _Child:
@@ -195,6 +198,7 @@ class VBoard:
         self.cut_armed, self.cut_next = self.cut_next, None
         self._write_runtime(mode, cause, wake)
         if self.sim is not None:
+            self._drain_uarts()  # what reached the UARTs while off is lost (and counted)
             self.sim.join(self._child_name())  # busy until its first report: time waits
             self.counts[self._ctl_key("up<")] = 0
         argv = [
@@ -441,7 +445,7 @@ class VBoard:
                 return
             text = data.decode("ascii", "replace").strip()
             from_child = self.sim is not None and (
-                addr == self.child_addr or text.startswith("hello")
+                addr == self.child_addr or text.split(" ", 1)[0] in _BOARD_VERBS
             )
             if from_child:
                 self._count(self._ctl_key("up<"))

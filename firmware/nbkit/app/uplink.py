@@ -96,13 +96,17 @@ class Reporter:
         # -> 0 when everything was acked, else the FAULT_* of what went wrong
         if not self.link.up():
             self.log("report", "no link", self.link.modem.last_error)
+            self._radio_off()  # no coverage: a module left searching drains the battery
             return FAULT_COVERAGE
         self._boots = getattr(self.link.modem, "boots", None)
+        # schedule by what the network granted, known once the link is up: a send that fails
+        # afterwards must not read as "PSM denied" (radio off, a re-attach at every retry)
+        self.sched.granted(*self.link.granted())
         try:
             self._queue_counters()
             ok = self._send_pending()
             self.while_up()
-            self.sched.granted(*self.link.granted())  # schedule by what the network granted
+            self.sched.granted(*self.link.granted())  # a later +CEREG may have changed it
         finally:
             try:
                 self.link.down()
@@ -111,6 +115,15 @@ class Reporter:
         if ok:
             return 0
         return FAULT_REFUSED if self._replies else FAULT_NO_ACK
+
+    def _radio_off(self):
+        # The radio off (AT+CFUN=0) until the next attempt, which attaches again (backed off).
+        off = getattr(self.link.modem, "power_down", None)
+        if off is not None:
+            try:
+                off()
+            except Exception as exc:  # the report already failed; the next one starts clean
+                self.log("report", "radio off:", exc)
 
     def _queue_counters(self):
         # The failure and resend counters (cumulative) ride ahead of this report's records.
