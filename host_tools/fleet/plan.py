@@ -23,7 +23,7 @@ from host_tools.rig.rig import EPOCH
 MB_PER_METER = 70
 #: one cell's own processes (the cell driver with its time master, and the collector), MB
 MB_PER_CELL = 90
-#: host CPU seconds one meter-day costs (measured: 11.2 at 10 meters, 10.5 at 50; docs/scale.md)
+#: host CPU seconds one meter-day costs (measured: 11.0 at 10 meters, 10.0 at 50; docs/scale.md)
 CPU_S_PER_METER_DAY = 10.5
 #: device ids of the fleet: FIRST_DEVICE, FIRST_DEVICE + 1, ...
 FIRST_DEVICE = 100_000
