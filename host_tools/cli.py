@@ -23,6 +23,8 @@ _H = "host_tools."
 _COMMANDS: dict[str, tuple[str, str]] = {
     # rig: the virtual device end to end
     "demo": (_H + "rig.demo", "run the virtual device end to end (what `make demo` runs)"),
+    # fleet: many virtual meters as independent cells
+    "fleet": (_H + "fleet.command", "run N virtual meters (real firmware each) as sharded cells"),
     # device: real and virtual boards
     "build": (_H + "device.build", "cross-compile the firmware with mpy-cross for a board"),
     "boards": (_H + "device.boards", "list the boards and check their data files"),

@@ -20,6 +20,7 @@ SUITES: dict[str, str] = {
     "at-driver": "host_tools.bench.at",
     "emulator": "host_tools.bench.emulator",
     "sim-day": "host_tools.bench.simday",
+    "fleet": "host_tools.bench.fleet",
 }
 
 

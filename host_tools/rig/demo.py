@@ -119,16 +119,20 @@ def _print_uplink(event: dict[str, Any]) -> None:
     )
 
 
-def summarize(rig: Rig, hours: float) -> dict[str, Any]:
+def summarize(
+    rig: Rig, hours: float, stored: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Figures of a finished run, from the console log, the collector's rows (device times)
     and the emulator's timeline; ``failures`` lists what the schedule required and did not
-    get (host_tools.rig.account)."""
+    get (host_tools.rig.account). ``stored``: this device's rows (a fleet cell's collector
+    holds many devices); default: every row of the rig's collector."""
     from host_tools.rig import account
 
     read_lines = [ln.split() for ln in rig.console_lines if ln.startswith("nbkit: read ")]
     taken = {int(w[2]) for w in read_lines}
     taken_t = [int(w[5][2:]) for w in read_lines if len(w) > 5 and w[5].startswith("t=")]
-    stored = account.rows(rig.path("collector.db"))
+    if stored is None:
+        stored = account.rows(rig.path("collector.db"))
     by_seq = {r["seq"]: r for r in stored}
     dropped = max([r["value"] for r in stored if r["name"] == "queue_dropped"] or [0])
     figures, failures = account.account(

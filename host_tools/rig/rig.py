@@ -62,6 +62,12 @@ class RigOptions:
     #: `nbkit build --profile` of the board's firmware: development keeps the REPL (deploy,
     #: mpremote); production locks the console (nbkit.app.lockdown)
     build_profile: str = "development"
+    #: this meter's channel prefix on the time master (``m0``: ``m0.uart.up``, ``m0.modem`` ...);
+    #: a fleet cell runs meters m0, m1 ... on one master (host_tools/fleet)
+    chan: str = "m0"
+    #: firmware already built for the board under this folder (a fleet cell builds it once for
+    #: all its meters); default: built into the rig's workdir at start
+    app_dir: str = ""
 
 
 def meterbus_args(profile: str) -> list[str] | None:
@@ -164,13 +170,18 @@ def _read_first_lines(proc: subprocess.Popen[str], n: int, timeout: float, what:
 class Rig:
     """A running collector, emulator and virtual board in ``workdir``; ``stop()`` ends them."""
 
-    def __init__(self, workdir: Path, options: RigOptions | None = None) -> None:
+    def __init__(
+        self, workdir: Path, options: RigOptions | None = None, master: Any = None
+    ) -> None:
+        """``master``: a running time master this rig's processes join (a fleet cell's; the
+        cell drives time and stops it); default: a master of its own (clock "sim")."""
         self.workdir = workdir
         self.opt = options or RigOptions()
         self.wall_start = time.time()
         self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},{self.opt.scale:g}"
         self.master: Any = None
         self.sim: Any = None
+        self._own_master = False
         if self.opt.modem_port and self.opt.clock in ("auto", "real"):
             self.opt.clock, self.opt.scale = "real", 1.0
         if self.opt.clock == "auto":
@@ -182,9 +193,11 @@ class Rig:
             from host_tools.simclock.client import SimClient
             from host_tools.simclock.master import Master
 
-            self.master = Master(EPOCH).start()
-            self.sim = SimClient(self.master.addr, "rig")  # busy until run_until: time waits
-            self.clock_arg = f"sim:{self.master.addr[0]}:{self.master.addr[1]}:m0"
+            self._own_master = master is None
+            self.master = master or Master(EPOCH).start()
+            if self._own_master:  # busy until run_until: time waits
+                self.sim = SimClient(self.master.addr, "rig")
+            self.clock_arg = f"sim:{self.master.addr[0]}:{self.master.addr[1]}:{self.opt.chan}"
         elif self.opt.clock not in ("scaled", "real"):
             raise CommandError(f"clock {self.opt.clock!r}: sim, real or scaled")
         if self.opt.modem_port and self.opt.clock == "sim":
@@ -345,7 +358,9 @@ class Rig:
                 f"no virtual board for modem {self.opt.modem!r}: "
                 f"one of {', '.join(BOARD_FOR_MODEM)}"
             )
-        build_board(board, self.path("app"), profile=self.opt.build_profile)
+        app = Path(self.opt.app_dir) if self.opt.app_dir else self.path("app")
+        if not self.opt.app_dir:
+            build_board(board, app, profile=self.opt.build_profile)
         proc = self._spawn(
             "vboard",
             _nbkit(
@@ -363,7 +378,7 @@ class Rig:
                 "--board",
                 board,
                 "--app",
-                str(self.path("app") / board),
+                str(app / board),
                 *self._profile_vboard_args(),
                 *self.opt.vboard_args,
             ),
@@ -561,8 +576,10 @@ class Rig:
         for t in self._threads:
             t.join(2)
         if self.master is not None:
-            self.sim.close()
-            self.master.stop()
+            if self.sim is not None:
+                self.sim.close()
+            if self._own_master:
+                self.master.stop()
             self.master = None
         return codes
 

@@ -88,3 +88,9 @@ def test_power_cut_at_every_write_of_a_save_leaves_old_or_new():
             break
         k += 1
     assert seen == {5683, 9999} and k > 2, (seen, k)
+
+
+def test_report_phase_is_within_the_report_interval():
+    assert config.validate(OLD)["report_phase_s"] == 0
+    assert config.validate(dict(OLD, report_phase_s=600))["report_phase_s"] == 600
+    assert "report_phase_s: must be shorter" in _problem(dict(OLD, report_phase_s=14400))

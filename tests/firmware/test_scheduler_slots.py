@@ -34,3 +34,16 @@ def test_a_slow_report_does_not_delay_the_next_one():
     assert sched.next_wake()[0] >= 1764000000 + 14400 + 1500
     due = [at for at, why in sched._candidates() if why == "report"]
     assert due == [1764000000 + 2 * 14400], due
+
+
+def test_a_report_phase_moves_every_report_of_the_device_by_that_much():
+    clock = ManualClock(epoch=1764000000)  # a multiple of 14400
+    sched = Scheduler(clock, 14400, sample_s=900, phase_s=600)
+    clock.advance(30 * 1000)  # the boot report
+    sched.reported(True)
+    due = [at for at, why in sched._candidates() if why == "report"]
+    assert due == [1764000000 - 14400 + 600 + 14400], due  # the slot that began before boot
+    clock.advance((600 - 30 + 14400 + 40) * 1000)  # the next report, 40 s slow
+    sched.reported(True)
+    due = [at for at, why in sched._candidates() if why == "report"]
+    assert due == [1764000000 + 600 + 2 * 14400], due

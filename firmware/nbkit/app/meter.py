@@ -36,6 +36,7 @@ class MeterApp(Reporter):
             sample_s=cfg["read_interval_s"],
             backoff_base_s=min(300, cfg["report_interval_s"]),
             backoff_max_s=cfg["report_interval_s"],
+            phase_s=cfg.get("report_phase_s", 0),
         )
         super().__init__(cfg, queue, link, sched, log, epoch=epoch)
         self.clock = clock

@@ -72,6 +72,7 @@ class Scheduler:
     # event_retry_s/event_retry_max_s: the (short) backoff of a failed immediate event
     # align_s: how far a report may move earlier to merge with the TAU (default report_s // 10)
     # coalesce_s: work due within this many seconds after the earliest is done in the same wake
+    # phase_s: regular reports go phase_s after each report slot's start (0 <= phase_s < report_s)
     def __init__(
         self,
         clock,
@@ -87,6 +88,7 @@ class Scheduler:
         event_retry_max_s=120,
         align_s=None,
         coalesce_s=2,
+        phase_s=0,
     ):
         if report_s < 0 or sample_s < 0 or heartbeat_s < 0:
             raise ValueError("intervals cannot be negative")
@@ -106,6 +108,7 @@ class Scheduler:
         self.event_retry_max_s = event_retry_max_s
         self.align_s = report_s // 10 if align_s is None else align_s
         self.coalesce_s = coalesce_s
+        self.phase_s = phase_s % report_s if report_s else 0
         now = clock.time()
         self.last_sample = now
         self.last_report = now
@@ -146,7 +149,8 @@ class Scheduler:
         now = self.clock.time()
         if ok:
             # the report slot this one served: a slow report does not delay the next one
-            self.last_report = now - now % self.report_s if self.report_s else now
+            off = self.phase_s
+            self.last_report = now - (now - off) % self.report_s if self.report_s else now
             self.last_uplink = self.radio_idle_at = now
             self.failures = 0
             self.retry_at = None

@@ -79,6 +79,9 @@ FIELDS = {
     "apn": (str, "", _apn),
     "read_interval_s": (int, 900, _range(10, 86400)),
     "report_interval_s": (int, 14400, _range(60, 7 * 86400)),
+    # where in each report interval this device reports (s after the slot start): a fleet's
+    # meters get different phases so the collector and the cell do not see them all at once
+    "report_phase_s": (int, 0, _range(0, 7 * 86400)),
     "leak_lph": (int, 30, _range(0, 100000)),  # flow never below this for a day: leak
     "burst_lph": (int, 3000, _range(0, 1000000)),  # flow above this: burst
     "litres_per_pulse": (int, 1, _range(1, 1000)),  # water/gas meter pulse weight
@@ -124,6 +127,8 @@ def validate(cfg):
             problems.append("%s: unknown setting" % name)
     if not problems and int(out["report_interval_s"]) < int(out["read_interval_s"]):
         problems.append("report_interval_s: must not be shorter than read_interval_s")
+    if not problems and int(out["report_phase_s"]) >= int(out["report_interval_s"]):
+        problems.append("report_phase_s: must be shorter than report_interval_s")
     if problems:
         raise ConfigError("; ".join(problems))
     return out
