@@ -367,6 +367,10 @@ def boot():
         _state["modem"] = uart
     if rt.get("meterbus_port"):
         _open_meterbus(rt["meterbus_port"])
+    if rt.get("heap_watch"):  # nbkit vboard --heap-watch: peak live heap of each wake
+        from nbkit.hal import heapwatch
+
+        heapwatch.install(sys.modules[__name__])
     main_src = None
     if rt.get("main"):
         with open(rt["main"]) as f:
