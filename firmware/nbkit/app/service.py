@@ -61,6 +61,7 @@ def serve_window(board, attention_s=None, idle_s=60, transport=None, root=""):
     # keeps what a tool sent during the boot (and power cycles there are frequent: tests).
     # The board data may set both: "service_window": {"attention_s": 2, "idle_s": 30}.
     if not opens_window(board):
+        _unload(())
         return False
     if attention_s is None:
         attention_s = 0.2 if board.board.get("port") == "unix" else 5
@@ -86,8 +87,9 @@ def _serve(board, attention_s, idle_s, transport, root):
 
 
 def _unload(keep):
-    # Forget the window's modules (those it imported) so the wake that follows has their heap.
-    for name in _WINDOW_MODULES:
+    # Forget the window's modules (those it imported) and this one, so the wake that follows has
+    # their heap (app.device imports this module for the window only).
+    for name in _WINDOW_MODULES + ("nbkit.app.service",):
         if name not in keep and name in sys.modules:
             del sys.modules[name]
             parent, _, child = name.rpartition(".")

@@ -9,8 +9,6 @@ import gc
 from micropython import const
 
 from nbkit import profiles
-from nbkit.app.links import make_link, make_modem
-from nbkit.at.engine import Engine
 from nbkit.store.queue import Queue
 
 QUEUE_DIR = "queue"
@@ -34,13 +32,9 @@ def build(board, cfg):
     #   smoke               app.smoke_app.SmokeApp on smoke_adc, button, tamper, battery_adc
     _, app, bus, medium, _ = profiles.get(cfg.get("profile", profiles.DEFAULT))
     clock = board.clock()
-    model = board.board["modem"]["model"]
-    engine = Engine(board.modem(), clock, line_max=_LINE_MAX)
-    modem = make_modem(model, engine, clock, cfg, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
-    link = make_link(cfg, modem)  # by cfg["transport"]: udp, tcp, mqtt or coap
+    link = LazyLink(board, cfg)  # the modem stack loads at the first use: a report
     queue = Queue(QUEUE_DIR)
     epoch = _epoch(queue)
-    gc.collect()  # the modem stack's start-up garbage goes before the profile's modules load
     if app == "smoke":
         return _smoke(board, cfg, clock, queue, link, epoch=epoch)
     from nbkit.app.meter import MeterApp
@@ -50,6 +44,35 @@ def build(board, cfg):
     else:
         meter = _bus_meter(board, cfg["profile"], bus, medium, clock)
     return MeterApp(cfg, clock, queue, meter, link, log=log, epoch=epoch)
+
+
+class LazyLink:
+    # The link cfg["transport"] asks for over the board's modem (AT engine, driver, link), built
+    # at the first use of any of its attributes: a wake that only samples never loads the modem
+    # stack (about half the heap of a report). Before that, `used` is False.
+    def __init__(self, board, cfg):
+        self._board = board
+        self._cfg = cfg
+        self._link = None
+
+    def __getattr__(self, name):
+        if self._link is None:
+            if name == "used":
+                return False
+            self._link = _link(self._board, self._cfg)
+        return getattr(self._link, name)
+
+
+def _link(board, cfg):
+    from nbkit.app.links import make_link, make_modem
+    from nbkit.at.engine import Engine
+
+    gc.collect()  # the wake's garbage goes before the modem stack loads
+    clock = board.clock()
+    engine = Engine(board.modem(), clock, line_max=_LINE_MAX)
+    model = board.board["modem"]["model"]
+    modem = make_modem(model, engine, clock, cfg, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
+    return make_link(cfg, modem)  # by cfg["transport"]: udp, tcp, mqtt or coap
 
 
 def _epoch(queue):

@@ -15,8 +15,7 @@ _peak = [0]
 def sample():
     gc.collect()
     used = gc.mem_alloc()
-    if used > _peak[0]:
-        _peak[0] = used
+    _peak[0] = max(_peak[0], used)
 
 
 def line():
