@@ -15,6 +15,7 @@
 # identify, and self-test checks that use the real paths: AT, SIM (AT+CIMI), attach, a test
 # uplink of a fresh meter reading that the collector must acknowledge, the meter input.
 import gc
+import json
 import sys
 
 from micropython import const
@@ -24,6 +25,7 @@ EVENTS_PATH = "events.log"
 ATTEMPTS_PATH = "service.attempts"
 _DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET (ESP32, unix_board)
 _POLL_MS = const(200)
+_PIN_HASH = "pbkdf2-sha256$"  # nbkit.console.auth: a stored PIN already hashed
 # loaded for a window only (see _unload); a timer wake imports none of them
 _WINDOW_MODULES = (
     "nbkit.app.service_parts",
@@ -100,15 +102,24 @@ def _unload(keep):
 
 
 def _serve_loaded(board, attention_s, idle_s, transport, root):
-    from nbkit.app.service_parts import LoggedStore, Parts, ServiceConsole
-    from nbkit.console.store_adapter import Attempts
-    from nbkit.store.eventlog import EventLog
-
     if transport is None:
         from nbkit.hal.stdio import StdioTransport
 
         transport = StdioTransport()
     clock = board.clock()
+    banner = "nbkit: service console open for %s s (send a line, e.g. ping)" % attention_s
+    if not _plain_secrets(root + CONFIG_PATH):
+        # The console's modules load only when a line starts to arrive: a power-on nobody
+        # attends carries none of them (their interned names would stay for the whole wake).
+        print(banner)
+        banner = None
+        if not _attention(transport, clock, attention_s):
+            print("nbkit: service console closed")
+            return False
+    from nbkit.app.service_parts import LoggedStore, Parts, ServiceConsole
+    from nbkit.console.store_adapter import Attempts
+    from nbkit.store.eventlog import EventLog
+
     events = EventLog(root + EVENTS_PATH, clock=clock)
     store = LoggedStore(root + CONFIG_PATH, events)
     if store.move_key():
@@ -126,7 +137,8 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
         log=events.tail,
         attempts=Attempts(root + ATTEMPTS_PATH),
     )
-    print("nbkit: service console open for %s s (send a line, e.g. ping)" % attention_s)
+    if banner:
+        print(banner)
     # Development: Ctrl-C keeps its REPL meaning (KeyboardInterrupt), a developer's mpremote /
     # nbkit deploy breaks in during the window. Production: lockdown.run turned it off.
     used = _loop(console, clock, attention_s, idle_s)
@@ -137,6 +149,33 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
         events.append("service: REPL opened")
         raise OpenRepl()  # not an Exception: serve_window lets it through to lockdown.run
     return used
+
+
+def _plain_secrets(path):
+    # -> True when config.json still holds the device key or a plain PIN: the window's store
+    # moves the key to its own file and hashes the PIN at this boot, attended or not.
+    try:
+        with open(path) as f:
+            cfg = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(cfg, dict):
+        return False
+    pin = cfg.get("service_pin")
+    plain = isinstance(pin, str) and pin != "" and not pin.startswith(_PIN_HASH)
+    return "key" in cfg or plain
+
+
+def _attention(transport, clock, attention_s):
+    # -> True when input arrives within attention_s (left unread: the console reads it).
+    start = clock.ticks_ms()
+    limit_ms = int(attention_s * 1000)
+    while True:
+        left = limit_ms - clock.ticks_diff(clock.ticks_ms(), start)
+        if transport.wait(max(0, min(_POLL_MS, left))):
+            return True
+        if left <= 0:
+            return False
 
 
 def _loop(console, clock, attention_s, idle_s):

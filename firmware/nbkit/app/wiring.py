@@ -5,6 +5,7 @@
 # meterbus() -> Transport or None; the virtual board also wake_reason(). Used by app.device for
 # every wake and by the service console's self-test (app.service_parts).
 import gc
+import sys
 
 from micropython import const
 
@@ -40,9 +41,10 @@ def build(board, cfg):
     from nbkit.app.meter import MeterApp
 
     if bus is None:
-        meter = _water(board, cfg, clock)
+        meter = MeterSlot(lambda: _water(board, cfg, clock))
     else:
-        meter = _bus_meter(board, cfg["profile"], bus, medium, clock)
+        meter = MeterSlot(lambda: _bus_meter(board, cfg["profile"], bus, medium, clock))
+    link.before = meter.park  # the meter's code leaves the heap before the modem stack loads
     return MeterApp(cfg, clock, queue, meter, link, log=log, epoch=epoch)
 
 
@@ -54,13 +56,75 @@ class LazyLink:
         self._board = board
         self._cfg = cfg
         self._link = None
+        self.before = None  # called once, before the modem stack loads
 
     def __getattr__(self, name):
         if self._link is None:
             if name == "used":
                 return False
+            if self.before is not None:
+                self.before()
             self._link = _link(self._board, self._cfg)
         return getattr(self._link, name)
+
+
+class MeterSlot:
+    # The profile's meter (make() builds it), parked while the modem stack is loaded: park()
+    # keeps its state() and wake_pins() and lets its modules leave the heap (a report wake holds
+    # the modem stack, not the meter's code). Asked anything else after that, the meter loads
+    # again and gets the kept state back.
+    def __init__(self, make):
+        self._make = make
+        self._mods = ()
+        self._has = ()
+        self._kept = None
+        self._meter = self._load()
+
+    def _load(self):
+        before = list(sys.modules)
+        meter = self._make()
+        self._mods = [name for name in sys.modules if name not in before]
+        self._has = tuple(
+            name for name in ("events", "state", "restore", "wake_pins") if hasattr(meter, name)
+        )
+        return meter
+
+    def park(self):
+        meter = self._meter
+        if meter is None:
+            return
+        state = meter.state() if "state" in self._has else None
+        pins = meter.wake_pins() if "wake_pins" in self._has else None
+        self._kept = (state, pins)
+        self._meter = meter = None
+        forget(self._mods)
+
+    def __getattr__(self, name):
+        if self._meter is None:
+            if name not in self._has:
+                raise AttributeError(name)
+            kept = self._kept
+            if name == "state":
+                return lambda: kept[0]
+            if name == "wake_pins":
+                return lambda: kept[1]
+            self._meter = self._load()
+            if kept[0] is not None and "restore" in self._has:
+                self._meter.restore(kept[0])
+            self._kept = None
+        return getattr(self._meter, name)
+
+
+def forget(names):
+    # Drop modules (and their packages' references to them) so gc can take their code.
+    for name in names:
+        if name in sys.modules:
+            del sys.modules[name]
+        parent, _, child = name.rpartition(".")
+        package = sys.modules.get(parent)
+        if package is not None and child in package.__dict__:
+            delattr(package, child)
+    gc.collect()
 
 
 def _link(board, cfg):
