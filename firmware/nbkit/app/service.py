@@ -108,9 +108,10 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
         transport = StdioTransport()
     clock = board.clock()
     banner = "nbkit: service console open for %s s (send a line, e.g. ping)" % attention_s
-    if not _plain_secrets(root + CONFIG_PATH):
+    if not _plain_pin(root + CONFIG_PATH):
         # The console's modules load only when a line starts to arrive: a power-on nobody
         # attends carries none of them (their interned names would stay for the whole wake).
+        _move_key(root, clock)
         print(banner)
         banner = None
         if not _attention(transport, clock, attention_s):
@@ -151,19 +152,28 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
     return used
 
 
-def _plain_secrets(path):
-    # -> True when config.json still holds the device key or a plain PIN: the window's store
-    # moves the key to its own file and hashes the PIN at this boot, attended or not.
+def _plain_pin(path):
+    # -> True when config.json holds a plain PIN: the window's store replaces it by its salted
+    # hash at this boot, attended or not (with the console's modules).
     try:
         with open(path) as f:
-            cfg = json.load(f)
-    except (OSError, ValueError):
+            pin = json.load(f).get("service_pin")
+    except (OSError, ValueError, AttributeError):
         return False
-    if not isinstance(cfg, dict):
-        return False
-    pin = cfg.get("service_pin")
-    plain = isinstance(pin, str) and pin != "" and not pin.startswith(_PIN_HASH)
-    return "key" in cfg or plain
+    return isinstance(pin, str) and pin != "" and not pin.startswith(_PIN_HASH)
+
+
+def _move_key(root, clock):
+    # The device key leaves config.json for its own file (nbkit.store.config.move_key), as the
+    # window's store would do it, without loading the console.
+    from nbkit.store import config
+
+    if config.move_key(root + CONFIG_PATH):
+        from nbkit.store.eventlog import EventLog
+
+        EventLog(root + EVENTS_PATH, clock=clock).append(
+            "service: device key moved to its own file"
+        )
 
 
 def _attention(transport, clock, attention_s):
