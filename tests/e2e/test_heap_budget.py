@@ -1,0 +1,82 @@
+"""The water meter's wakes fit their heap budget: the real firmware (.mpy on the virtual board,
+MicroPython with `-X heapsize=<budget>w`) runs its first boot (service window, key move, boot
+report), sample wakes and the next scheduled report against the emulated BC28 and the collector. A
+wake that needs more heap than the budget ends in a MemoryError, which the device logs
+(`nbkit: error, retrying after a sleep (heap free ..., used ...)`) before its crash sleep: the
+test fails on that line, and when the second report wake did not send and go to sleep.
+
+Budgets are bytes of a 32-bit MCU's heap (the vboard doubles them for the unix port's 64-bit
+objects, MicroPython's `w` suffix). Issue 15 asks 64 KiB for the water profile; the firmware
+does not fit it yet (see `nbkit bench --suite heap`), so that case is a strict xfail: it fails
+the suite the day the wake fits, and the budget below must then come down to it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from host_tools.device import boards
+from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, Rig, RigOptions
+
+pytestmark = pytest.mark.e2e
+
+SCALE = 1200  # device seconds per wall second (a busy host still keeps up with the wakes)
+REPORT_S = 3600  # the report after the boot report comes an hour later, 4 samples after it
+HOURS = 4  # device hours at most: the run ends when that report wake has gone to sleep
+#: the water profile's heap on the BC28 virtual board (boards/unix_sim.json heap_bytes)
+WATER_BUDGET = 112 * 1024
+TARGET = 64 * 1024  # issue 15
+
+
+def _crashes(rig: Rig) -> list[str]:
+    return [ln for ln in rig.console_lines if "error, retrying" in ln or "MemoryError" in ln]
+
+
+def _second_report_done(rig: Rig) -> bool:
+    # the second report wake sent its uplink and went to sleep (the whole wake ran)
+    lines = list(rig.console_lines)
+    sent = [i for i, ln in enumerate(lines) if ln.startswith("nbkit: uplink ")]
+    return len(sent) >= 2 and any(ln.startswith("nbkit: sleep ") for ln in lines[sent[1] :])
+
+
+def _run_water_day_part(tmp_path, heap_bytes: int) -> Rig:
+    # until the second report wake has sent and gone to sleep, a wake crashed, or HOURS passed
+    # (an ack the wall-scaled clock lets slip is retried: not a heap matter)
+    opts = RigOptions(
+        scale=SCALE, report_interval_s=REPORT_S, vboard_args=["--heap", f"{heap_bytes}w"]
+    )
+    rig = Rig(tmp_path, opts)
+    with rig:
+        rig.control(f"pulse pulse_a {int(HOURS * 180)} 20000")  # 1 L every 20 s
+        rig.wait_for(
+            lambda: (
+                _second_report_done(rig) or _crashes(rig) or rig.virtual_now() > EPOCH + 8 * 3600
+            ),
+            timeout=8 * 3600 / SCALE + 30,
+        )
+    return rig
+
+
+def _assert_fits(rig: Rig, heap_bytes: int) -> None:
+    crashes = _crashes(rig)
+    assert not crashes, f"the water wakes do not fit {heap_bytes // 1024} KiB: {crashes[:3]}"
+    assert _second_report_done(rig), rig.console_lines[-30:]  # the boot report and the next
+    assert len(rig.uplinks) >= 2
+    assert any(ln.startswith("nbkit: read ") for ln in rig.console_lines)  # sample wakes ran
+
+
+def test_the_water_board_declares_the_budget():
+    board = boards.load(BOARD_FOR_MODEM["bc28"])
+    assert board["heap_bytes"] <= WATER_BUDGET, "lower the board heap or raise the budget here"
+
+
+def test_water_wakes_run_within_the_budget(tmp_path):
+    _assert_fits(_run_water_day_part(tmp_path, WATER_BUDGET), WATER_BUDGET)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15 target: the water wakes do not fit 64 KiB yet (report wake ~95 KiB live)",
+)
+def test_water_wakes_run_within_the_64k_target(tmp_path):
+    _assert_fits(_run_water_day_part(tmp_path, TARGET), TARGET)
