@@ -19,6 +19,7 @@ SUITES: dict[str, str] = {
     "payload": "host_tools.bench.payload",
     "at-driver": "host_tools.bench.at",
     "emulator": "host_tools.bench.emulator",
+    "sim-day": "host_tools.bench.simday",
     "heap": "host_tools.bench.heap",
 }
 

@@ -79,12 +79,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "rotated at --log-max-bytes (FILE.1 .. FILE.3 kept)",
     )
     parser.add_argument(
+        "--clock",
+        metavar="sim:HOST:PORT:NAME",
+        help="join a rig's time master (nbkit demo does this): the received times are device "
+        "time; the UDP intake only (the other intakes keep wall time)",
+    )
+    parser.add_argument(
         "--log-max-bytes",
         type=size_arg,
         default=DEFAULT_MAX_BYTES,
         metavar="N",
         help=f"size cap of one log file before rotation (default {DEFAULT_MAX_BYTES}; k/M ok)",
     )
+
+
+def _join_master(collector: Any, spec: str) -> None:
+    """``--clock sim:HOST:PORT:NAME``: the collector's time is the rig's time master's."""
+    from host_tools.simclock.client import SimClient, parse_spec
+
+    addr, name = parse_spec(spec)
+    collector.sim = SimClient(addr, name, lambda: collector.sim_counts)
+    collector.store.clock = collector.sim.now
 
 
 def _intakes(args: argparse.Namespace) -> list[tuple[str, Any, tuple[str, int]]]:
@@ -147,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
     collector = Collector(store, keys, as_json=args.json)
     if log is not None:
         collector.log = log.line
+    if args.clock:
+        _join_master(collector, args.clock)
     shared = SharedCollector(collector)
     stop = threading.Event()
 

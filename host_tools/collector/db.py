@@ -90,6 +90,7 @@ class Store:
         self.retries = retries
         self.backoff_s = backoff_s
         self.sleep = sleep
+        self.clock: Callable[[], float] = time.time  # the received column (a rig: device time)
         self.failures = 0  # transactions that failed (each retried or refused)
         try:
             # the server thread owns the connection; tests create it elsewhere first
@@ -132,7 +133,7 @@ class Store:
     def _store_once(
         self, device: int, records: list[tuple[int, int, int, int]], epoch: int
     ) -> tuple[int, int]:
-        now = time.time()
+        now = self.clock()
         new = dup = 0
         with self.conn:
             for seq, t, code, value in records:

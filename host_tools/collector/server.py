@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import sys
 import threading
@@ -36,6 +37,10 @@ class Collector:
         self.counts: Counter[str] = Counter()
         self.output_lost = False  # stdout went away; uplinks are stored and acked all the same
         self.log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True)
+        #: the rig's time master participant (``--clock sim:...``): device time for the
+        #: received column and the uplink events, and the UDP intake's datagram counters
+        self.sim: Any = None
+        self.sim_counts: dict[str, int] = {}
 
     def handle(self, data: bytes, peer: str = "") -> tuple[bytes | None, str]:
         try:
@@ -100,6 +105,7 @@ class Collector:
                     "seq_first": first,
                     "seq_last": last,
                     "bytes": size,
+                    "received": round(self.store.clock(), 6),
                     "readings": rows,
                 }
             )
@@ -144,6 +150,9 @@ def serve(
         sock.settimeout(0.05)
         if ready:
             ready(sock.getsockname())
+        if collector.sim is not None:
+            _serve_sim(collector, sock, stop, handle or collector.handle)
+            return
         while not stop.is_set():
             try:
                 data, addr = sock.recvfrom(frame.MAX_FRAME + 1)  # one more: oversize shows
@@ -165,6 +174,52 @@ def serve(
                     collector.log(f"collector: ack to {addr} failed: {exc}")
     finally:
         sock.close()
+
+
+def _serve_sim(
+    collector: Collector,
+    sock: socket.socket,
+    stop: threading.Event,
+    handle: Callable[[bytes, str], tuple[bytes | None, str]],
+) -> None:
+    """The UDP intake under a time master: serve every datagram at the master's instant;
+    when none is left, report idle (no deadline: a collector only answers) and block."""
+    from host_tools.simclock.client import SimFailed
+
+    sim, counts = collector.sim, collector.sim_counts
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.setblocking(False)
+    mine = sock.getsockname()[1]
+    counts[f"udp.{mine}<"] = 0  # declared: datagrams sent here are awaited before time moves
+    while not stop.is_set():
+        ready, _, _ = select.select([sock, sim], [], [], 0)
+        if not ready:
+            sim.report(None)
+            ready, _, _ = select.select([sock, sim], [], [], 0.2)
+        if sim in ready:
+            try:
+                sim.on_readable()
+            except SimFailed as exc:
+                collector.log(f"collector: {exc}")
+                stop.set()
+                return
+        if sock not in ready:
+            continue
+        sim.go()  # a datagram after `now`: its sender got `go` first
+        try:
+            data, addr = sock.recvfrom(frame.MAX_FRAME + 1)
+        except (BlockingIOError, OSError):
+            continue
+        key = f"udp.{mine}<"
+        counts[key] = counts.get(key, 0) + 1
+        reply, _ = handle(data, f"{addr[0]}:{addr[1]}")
+        if reply is not None:
+            try:
+                sock.sendto(reply, addr)
+                key = f"udp.{addr[1]}>"
+                counts[key] = counts.get(key, 0) + 1
+            except OSError as exc:
+                collector.log(f"collector: ack to {addr} failed: {exc}")
 
 
 def summary_line(counts: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ so hours of device time pass in seconds of wall time and both sides agree on "no
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from host_tools.errors import CommandError
 
@@ -50,3 +51,37 @@ class VirtualClock:
     def wall_delay(self, virtual_seconds: float) -> float:
         """Wall-clock seconds that ``virtual_seconds`` of virtual time take."""
         return max(0.0, virtual_seconds) / self.scale
+
+
+class SimTime:
+    """The emulator's clock under a rig's time master (``--clock sim:HOST:PORT:CHAN``): virtual
+    time is the master's; the reactor blocks until input or the master's next ``now``.
+    ``counters()`` reports the UART's bytes (``CHAN.uart.dn>`` written to the board,
+    ``CHAN.uart.up<`` read from it) and the reactor's datagram counts."""
+
+    def __init__(self, chan: str) -> None:
+        self.chan = chan
+        self.client: Any = None
+        self._emu: Any = None
+
+    def watch(self, emu: Any) -> None:
+        self._emu = emu
+
+    def counters(self) -> dict[str, int]:
+        emu = self._emu
+        if emu is None:
+            return {}
+        return {
+            f"{self.chan}.uart.dn>": emu.output.written,
+            f"{self.chan}.uart.up<": emu.read_bytes,
+            **emu.reactor.tally,
+        }
+
+    def now(self) -> float:
+        return float(self.client.now())
+
+    def wall_delay(self, virtual_seconds: float) -> float:
+        return 0.0
+
+    def triple(self) -> str:
+        return f"sim (master {self.client.spec})"

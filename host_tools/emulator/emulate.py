@@ -17,7 +17,7 @@ from typing import IO
 
 from nbkit.lte import timers  # type: ignore[import-not-found,unused-ignore]
 
-from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.clock import SimTime, VirtualClock
 from host_tools.emulator.modem import ModemOptions
 from host_tools.emulator.network import NetworkConfig
 from host_tools.emulator.persona import PERSONAS
@@ -103,8 +103,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     clock.add_argument(
         "--clock",
-        metavar="WALL_START,EPOCH,SCALE",
-        help="share an existing virtual clock (see below)",
+        metavar="WALL_START,EPOCH,SCALE|sim:HOST:PORT:CHAN",
+        help="share an existing virtual clock, or join a rig's time master (see below)",
     )
     add("--scenario", type=Path, metavar="FILE", help="fault-injection scenario (JSON/TOML)")
     add("--spy", type=Path, metavar="FILE", help="log every byte both ways (JSON Lines)")
@@ -219,11 +219,24 @@ def _open(stack: ExitStack, path: Path | None, max_bytes: int) -> IO[str] | None
     return stack.enter_context(open_log(path, max_bytes, fresh=True))  # type: ignore[return-value]
 
 
+def _sim_clock(spec: str) -> SimTime:
+    """``sim:HOST:PORT:CHAN``: a participant of the rig's time master named ``CHAN.modem``."""
+    from host_tools.simclock.client import SimClient, parse_spec
+
+    addr, chan = parse_spec(spec)
+    time = SimTime(chan)
+    time.client = SimClient(addr, f"{chan}.modem", time.counters)
+    return time
+
+
 def run(args: argparse.Namespace) -> int:
     from host_tools.emulator.server import Emulator
 
     scenario = load(args.scenario) if args.scenario else Scenario()
-    if args.clock:
+    clock: VirtualClock | SimTime
+    if args.clock and args.clock.startswith("sim:"):
+        clock = _sim_clock(args.clock)
+    elif args.clock:
         clock = VirtualClock.parse(args.clock)
     else:
         clock = VirtualClock.starting_now(args.time_scale)
@@ -238,6 +251,8 @@ def run(args: argparse.Namespace) -> int:
         )
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: emu.stop())
+        if isinstance(clock, SimTime):
+            clock.watch(emu)
         print(emu.path, flush=True)
         emu.serve()
         if args.json:

@@ -174,7 +174,7 @@ class MqttClients:
         link.client.loop_misc()
         if link.client is not None:  # keep-alive pings run on wall time, like the broker's
             link.tick = self.reactor.call_later(
-                0.5 * self.reactor.clock.scale, lambda: self._tick(link)
+                0.5 * getattr(self.reactor.clock, "scale", 1.0), lambda: self._tick(link)
             )
 
     def _connack(self, link: MqttLink, rc: Any) -> None:

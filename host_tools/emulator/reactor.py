@@ -11,13 +11,15 @@ from __future__ import annotations
 import errno
 import heapq
 import itertools
+import math
 import os
 import selectors
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.clock import SimTime, VirtualClock
 from host_tools.emulator.records import Spy
 
 
@@ -39,8 +41,12 @@ class Timer:
 class Reactor:
     """Selectors loop + timer heap on a :class:`VirtualClock`; ``stop()`` is signal/thread safe."""
 
-    def __init__(self, clock: VirtualClock) -> None:
+    def __init__(self, clock: VirtualClock | SimTime) -> None:
         self.clock = clock
+        #: the time-master participant when the clock is a rig's sim clock (simclock.client)
+        self.sim: Any = getattr(clock, "client", None)
+        #: cumulative channel counters reported to the time master ("udp.P.Q>" ...)
+        self.tally: dict[str, int] = {}
         self.sel = selectors.DefaultSelector()
         self._timers: list[Timer] = []
         self._seq = itertools.count()
@@ -62,6 +68,21 @@ class Reactor:
             heapq.heapify(self._timers)
         heapq.heappush(self._timers, timer)
         return timer
+
+    def count(self, key: str, n: int = 1) -> None:
+        """Count ``n`` bytes/datagrams on a channel (only under a time master)."""
+        if self.sim is not None:
+            self.tally[key] = self.tally.get(key, 0) + n
+
+    def uart_slot(self, t: float) -> float:
+        """Under a time master a UART chunk lands 500 us into a millisecond, after now: never
+        at the instant of a firmware timeout (whole ms) or a pin edge (300 us), so no two
+        causes meet at one instant and their order cannot depend on the host."""
+        if self.sim is None:
+            return t
+        earliest = max(math.ceil(t * 1_000_000), int(self.now() * 1_000_000) + 1)
+        k = (earliest - 500 + 999) // 1000
+        return (k * 1000 + 500) / 1_000_000
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> Timer:
         return self.call_at(self.now() + max(0.0, delay), fn)
@@ -113,8 +134,50 @@ class Reactor:
             return None
         return self.clock.wall_delay(self._timers[0].t - self.clock.now())
 
+    def _next_due(self) -> float | None:
+        while self._timers and self._timers[0].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0].t if self._timers else None
+
+    def _dispatch(self, events: list[tuple[Any, int]]) -> None:
+        for key, mask in events:
+            self._current = self.clock.now()  # one instant per event
+            try:
+                key.data(mask)
+            finally:
+                self._current = None
+            if self._stopping:
+                break
+
+    def _on_master(self, mask: int) -> None:
+        from host_tools.simclock.client import SimFailed
+
+        try:
+            self.sim.on_readable()
+        except SimFailed as exc:
+            print(f"nbkit: {exc}", file=sys.stderr, flush=True)
+            self.stop()
+
+    def _run_sim(self) -> None:
+        """Serve under a time master: run what is due, serve what is readable, and only when
+        nothing is left report idle until the next timer and block."""
+        self.sel.register(self.sim, selectors.EVENT_READ, self._on_master)
+        while not self._stopping:
+            self.run_due()
+            events = self.sel.select(0)
+            if not events:
+                self.sim.report(self._next_due())
+                events = self.sel.select(1.0)
+            if self.sim.pending is not None and any(k.data != self._on_master for k, _ in events):
+                self.sim.go()  # a peer's input: it got `go` first; what is due runs first
+                continue
+            self._dispatch(events)
+
     def run(self) -> None:
         """Serve until :meth:`stop`."""
+        if self.sim is not None:
+            self._run_sim()
+            return
         while not self._stopping:
             self.run_due()
             if self._stopping:
@@ -164,7 +227,7 @@ class UartOutput:
     def write(self, data: bytes, delay: float = 0.0) -> None:
         if not data:
             return
-        due = max(self.reactor.now() + delay, self._last_due)
+        due = self.reactor.uart_slot(max(self.reactor.now() + delay, self._last_due))
         self._last_due = due
         self._queue.append((due, data))
         self._pump()

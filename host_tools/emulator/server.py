@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from host_tools.emulator.clock import VirtualClock
+from host_tools.emulator.clock import SimTime, VirtualClock
 from host_tools.emulator.commands import COMMANDS
 from host_tools.emulator.modem import Modem, ModemOptions
 from host_tools.emulator.persona import PERSONAS
@@ -33,13 +33,14 @@ class Emulator:
     def __init__(
         self,
         opts: ModemOptions,
-        clock: VirtualClock,
+        clock: VirtualClock | SimTime,
         scenario: Scenario | None = None,
         spy_stream: IO[str] | None = None,
         timeline_stream: IO[str] | None = None,
     ) -> None:
         self.clock = clock
         self.reactor = Reactor(clock)
+        self.read_bytes = 0  # bytes the DTE sent (a time master's counter)
         self.master, self.slave = pty.openpty()
         tty.setraw(self.slave)
         tty.setraw(self.master)
@@ -75,6 +76,7 @@ class Emulator:
             except OSError:  # EIO: no slave open (cannot happen while we hold ours)
                 return
             if data:
+                self.read_bytes += len(data)
                 self.spy.record("to_modem", data)
                 self.modem.feed(data)
 

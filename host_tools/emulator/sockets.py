@@ -109,6 +109,7 @@ class SocketTable:
         sock.setblocking(False)
         usock = UdpSocket(free[0], sock, sock.getsockname()[1], accept)
         self.sockets[usock.sid] = usock
+        self.reactor.count(f"udp.{usock.port}<", 0)  # declared: datagrams to it are awaited
         self.reactor.add_handler(sock, selectors.EVENT_READ, lambda m: self._readable(usock))
         return usock
 
@@ -132,6 +133,7 @@ class SocketTable:
         self.spy.record("udp_sent", data, peer=f"{ip}:{port}")
         try:
             usock.sock.sendto(data, (ip, port))
+            self.reactor.count(f"udp.{port}>")
         except OSError as exc:
             print(f"nbkit emulate: UDP send to {ip}:{port} failed: {exc}", file=sys.stderr)
 
@@ -144,5 +146,6 @@ class SocketTable:
             except OSError:  # e.g. ICMP port unreachable reported on the socket
                 continue
             self.spy.record("udp_received", data, peer=f"{ip}:{port}")
+            self.reactor.count(f"udp.{usock.port}<")
             if usock.accept and usock.sid in self.sockets:
                 self.on_datagram(usock, Datagram(ip, port, data))

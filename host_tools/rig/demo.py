@@ -45,9 +45,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--hours", type=float, help="device hours to run (24; smoke: 0.5, its events are brief)"
     )
     parser.add_argument(
+        "--clock",
+        choices=("sim", "scaled"),
+        default="sim",
+        help="sim (default): one time master for the whole rig, device time moves only when "
+        "every process waits, so results do not depend on the host; scaled: wall time x "
+        "--scale",
+    )
+    parser.add_argument(
         "--scale",
         type=float,
-        help="virtual seconds per wall second (2400: a day in 36 s; smoke: 30)",
+        help="with --clock scaled: virtual seconds per wall second (2400: a day in 36 s; "
+        "smoke: 30)",
     )
     parser.add_argument("--read-interval", type=int, default=900, help="seconds (900)")
     parser.add_argument("--report-interval", type=int, default=14400, help="seconds (14400)")
@@ -95,39 +104,85 @@ def _print_uplink(event: dict[str, Any]) -> None:
 
 
 def summarize(rig: Rig, hours: float) -> dict[str, Any]:
-    """Figures of a finished run, from the console log, the collector and the emulator."""
-    from host_tools.energy import battery, model
+    """Figures of a finished run, from the console log, the collector's rows (device times)
+    and the emulator's timeline; ``failures`` lists what the schedule required and did not
+    get (host_tools.rig.account)."""
+    from host_tools.rig import account
 
-    taken = {int(ln.split()[2]) for ln in rig.console_lines if ln.startswith("nbkit: read ")}
-    rows = {r["seq"]: r for e in rig.uplinks for r in e["readings"]}
-    dropped = max([r["value"] for r in rows.values() if r["name"] == "queue_dropped"] or [0])
-    gaps = [s for s in range(max(rows, default=-1) + 1) if s not in rows]
+    read_lines = [ln.split() for ln in rig.console_lines if ln.startswith("nbkit: read ")]
+    taken = {int(w[2]) for w in read_lines}
+    taken_t = [int(w[5][2:]) for w in read_lines if len(w) > 5 and w[5].startswith("t=")]
+    stored = account.rows(rig.path("collector.db"))
+    by_seq = {r["seq"]: r for r in stored}
+    dropped = max([r["value"] for r in stored if r["name"] == "queue_dropped"] or [0])
+    figures, failures = account.account(
+        stored, EPOCH, EPOCH + hours * 3600, rig.opt.read_interval_s, dropped, taken_t=taken_t
+    )
+    if rig.opt.clock != "sim":  # the collector's received column is wall time then
+        failures = [f for f in failures if not f.startswith("alarm ")]
+        figures["alarms"] = [
+            {**a, "delivered_s": None, "delay_s": None} for a in figures["alarms"]
+        ]
     out: dict[str, Any] = {
         "device_hours": hours,
+        "clock": rig.opt.clock,
+        "modem": rig.opt.modem,
+        "readings_expected": figures["readings_expected"],
         "readings_taken": len(taken),
-        "readings_delivered": len(taken & set(rows)),
-        "readings_pending_on_device": len(taken - set(rows)),
-        "readings_lost": dropped + len(gaps),
-        "events_delivered": len([r for r in rows.values() if r["code"] >= 0x40]),
+        "readings_delivered": len(taken & set(by_seq)),
+        "readings_pending_on_device": len(taken - set(by_seq)),
+        "readings_lost": figures["readings_lost"],
+        "slots_missed": figures["slots_missed"],
+        "duplicates_stored": figures["duplicates_stored"],
+        "events_delivered": len([r for r in stored if r["code"] >= 0x40]),
+        "alarms": figures["alarms"],
         "uplinks": len(rig.uplinks),
         "frame_bytes_up": sum(e["bytes"] for e in rig.uplinks),
     }
+    out.update(_energy(rig, hours))
+    out["failures"] = failures
+    return out
+
+
+def _energy(rig: Rig, hours: float) -> dict[str, Any]:
+    """Modem wakes, awake time and charge from the emulator's timeline; the charge per day
+    counted from the first PSM entry (after the power-on attach, a one-off) and the energy
+    model's figure for the same schedule (host_tools.energy.synth, same reports per day and
+    mean frame size)."""
+    from host_tools.energy import battery, model, synth
+
     if rig.opt.modem not in model.profile_names():
-        return {**out, "energy": f"no sourced current profile for {rig.opt.modem}"}
+        return {"energy": f"no sourced current profile for {rig.opt.modem}"}
     end = EPOCH + hours * 3600
-    timeline = model.read_timeline(rig.path("timeline.jsonl"))
-    energy = model.integrate(
-        [r for r in timeline if r.t <= end],
-        model.load_profile(rig.opt.modem),
-        end=end,
-        reports=len(rig.uplinks) or None,
+    profile = model.load_profile(rig.opt.modem)
+    timeline = [r for r in model.read_timeline(rig.path("timeline.jsonl")) if r.t <= end]
+    whole = model.integrate(timeline, profile, end=end, reports=len(rig.uplinks) or None)
+    pairs = zip(timeline, timeline[1:], strict=False)
+    wakes = sum(1 for a, b in pairs if a.state == "psm" != b.state)
+    out: dict[str, Any] = {
+        "modem_wakes": wakes,
+        "modem_awake_s": round(whole.awake_s, 1),
+        "charge_whole_run_mah": round(whole.total_mah, 4),
+    }
+    first_psm = next((i for i, r in enumerate(timeline) if r.state == "psm"), None)
+    if first_psm is None:
+        return {**out, "charge_mah_per_day": None, "model_charge_mah_per_day": None}
+    steady = timeline[first_psm:]
+    ups = [e for e in rig.uplinks if e["virtual_t"] >= steady[0].t and e["virtual_t"] <= end]
+    result = model.integrate(steady, profile, end=end, reports=len(ups) or None)
+    per_day = result.per_day_mah
+    payload = int(sum(e["bytes"] for e in ups) / len(ups)) if ups else 20
+    cfg = synth.Config(
+        reports_per_day=max(len(ups), 1) * 86400 / max(result.duration_s, 1.0), payload=payload
     )
+    modelled = synth.evaluate(cfg, profile).total_mah * cfg.reports_per_day
     cell = battery.get("ER26500")
     return {
         **out,
-        "modem_awake_s": round(energy.awake_s, 1),
-        "charge_mah_per_day": round(energy.per_day_mah, 4),
-        "years_on_er26500": round(cell.years(energy.per_day_mah), 1),
+        "charge_mah_per_day": round(per_day, 4),
+        "model_charge_mah_per_day": round(modelled, 4),
+        "charge_vs_model_pct": round((per_day / modelled - 1) * 100, 1),
+        "years_on_er26500": round(cell.years(per_day), 1),
     }
 
 
@@ -180,6 +235,29 @@ def check_args(args: argparse.Namespace) -> None:
             raise CommandError(f"--workdir {args.workdir}: not writable - give another folder")
 
 
+def _run_sim(rig: Rig, args: argparse.Namespace, magnet: list[Any], end: float) -> None:
+    """The demo's script on the rig's time master: each action at its exact device time."""
+    from host_tools.rig.profiles import grow_meter
+
+    actions: list[tuple[float, Any]] = []
+    for at, command, what in magnet:
+        actions.append((EPOCH + at * 3600, (command, what, at)))
+    if args.profile != "water":  # the meter's registers follow device time, every 5 min
+        actions += [(t, None) for t in range(int(EPOCH), int(end), 300)]
+    for t, action in sorted(actions, key=lambda a: a[0]):
+        if t >= end:
+            break
+        rig.run_until(t)
+        if action is None:
+            grow_meter(rig, args.flow_period)
+            continue
+        command, what, at = action
+        rig.control(command)
+        if not args.json:
+            print(f"[{at:5.1f} h] demo: {what}", flush=True)
+    rig.run_until(end)
+
+
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     args.modem = args.modem or MODEM_FOR[args.transport][0]
@@ -202,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="nbkit-demo-") as tmp:
         workdir = args.workdir or Path(tmp)
         opts = RigOptions(
+            clock=args.clock,
             scale=args.scale,
             read_interval_s=args.read_interval,
             report_interval_s=args.report_interval,
@@ -216,7 +295,8 @@ def run(args: argparse.Namespace) -> int:
                 f"nbkit demo: a {args.profile} meter (device {opts.device_id}, "
                 f"{args.modem.upper()} over {args.transport.upper()}) for "
                 f"{args.hours:g} device hours, reading every {args.read_interval // 60} min, "
-                f"reporting every {args.report_interval / 3600:g} h; time x{args.scale:g}",
+                f"reporting every {args.report_interval / 3600:g} h; "
+                + ("simulated time" if args.clock == "sim" else f"time x{args.scale:g}"),
                 flush=True,
             )
         if args.verbose:
@@ -228,6 +308,8 @@ def run(args: argparse.Namespace) -> int:
                 rig.control(f"pulse pulse_a {pulses} {args.flow_period * 1000}")
             end = EPOCH + args.hours * 3600 + 600  # and the report due at the end
             magnet = list(WATER_MAGNET) if args.profile == "water" else []
+            if args.clock == "sim":
+                _run_sim(rig, args, magnet, end)
             while rig.virtual_now() < end:
                 rig.check_alive()
                 time.sleep(0.2)
@@ -249,12 +331,30 @@ def run(args: argparse.Namespace) -> int:
         if any(codes.values()):
             raise CommandError(f"a process exited badly: {codes}; files in {workdir}")
         summary = summarize(rig, args.hours)
-    if args.json:
+    return report(summary, args.json)
+
+
+def report(summary: dict[str, Any], as_json: bool) -> int:
+    """Print the summary (one JSON object with --json), then fail loudly: one line per thing
+    the schedule required and did not get, exit 1."""
+    failures = list(summary["failures"])
+    if not summary["uplinks"]:
+        failures.append("no uplink reached the collector")
+    if as_json:
         print(json.dumps(summary, indent=2))
-        return 0
-    print("\nsummary")
-    for key, value in summary.items():
-        print(f"  {key.replace('_', ' '):<28} {value}")
-    if summary["readings_lost"] or not summary["uplinks"]:
-        raise CommandError("the demo did not deliver what it should (see the summary above)")
+    else:
+        print("\nsummary")
+        for key, value in summary.items():
+            if key in ("failures", "alarms"):
+                continue
+            print(f"  {key.replace('_', ' '):<28} {value}")
+        for a in summary["alarms"]:
+            print(
+                f"  alarm {a['name']}={a['value']:<3} raised {a['raised_s'] / 3600:6.2f} h, "
+                f"delivered {a['delay_s']:.1f} s later"
+            )
+    if failures:
+        for line in failures:
+            print(f"nbkit demo: FAILED: {line}", file=sys.stderr)
+        raise CommandError(f"the demo did not deliver what it should ({len(failures)} failures)")
     return 0

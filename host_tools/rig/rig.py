@@ -37,6 +37,9 @@ class RigOptions:
     """What to run: the device's config and the virtual world around it."""
 
     scale: float = 2400.0
+    #: "sim": one time master for the rig (host_tools.simclock; time moves only when every
+    #: process waits: nothing depends on host speed); "scaled": wall time x scale (older tests)
+    clock: str = "scaled"
     modem: str = "bc28"  # emulator persona; the virtual board's data names the same model
     transport: str = "udp"  # udp | tcp | mqtt | coap: how uplinks reach the collector
     device_id: int = 1042
@@ -145,6 +148,17 @@ class Rig:
         self.opt = options or RigOptions()
         self.wall_start = time.time()
         self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},{self.opt.scale:g}"
+        self.master: Any = None
+        self.sim: Any = None
+        if self.opt.clock == "sim":
+            from host_tools.simclock.client import SimClient
+            from host_tools.simclock.master import Master
+
+            self.master = Master(EPOCH).start()
+            self.sim = SimClient(self.master.addr, "rig")  # busy until run_until: time waits
+            self.clock_arg = f"sim:{self.master.addr[0]}:{self.master.addr[1]}:m0"
+        elif self.opt.clock != "scaled":
+            raise CommandError(f"clock {self.opt.clock!r}: sim or scaled")
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.uplinks: list[dict[str, Any]] = []
         self.console_lines: list[str] = []
@@ -230,6 +244,7 @@ class Rig:
                 "--keys",
                 str(self.path("keys.json")),
                 "--json",
+                *self._collector_clock(),
             ),
         )
         self._thread(self._collector_reader, proc)
@@ -240,6 +255,11 @@ class Rig:
                     "the collector did not start: " + self.path("collector.stderr").read_text()
                 )
             time.sleep(0.02)
+
+    def _collector_clock(self) -> list[str]:
+        if self.master is None:
+            return []
+        return ["--clock", f"sim:{self.master.addr[0]}:{self.master.addr[1]}:collector"]
 
     def _start_broker(self) -> None:
         """Where the device sends: the collector's UDP/TCP/CoAP intake, or an MQTT broker."""
@@ -375,7 +395,8 @@ class Rig:
             except ValueError:
                 continue
             if event.get("event") == "uplink":
-                event["virtual_t"] = self.virtual_now()
+                received = event.get("received") if self.sim is not None else None
+                event["virtual_t"] = received or self.virtual_now()  # device time under sim
                 with self._lock:
                     self.uplinks.append(event)
                     self._lock.notify_all()
@@ -404,7 +425,47 @@ class Rig:
     # -- while running ------------------------------------------------------------------
 
     def virtual_now(self) -> float:
+        if self.sim is not None:
+            return float(self.sim.now())
         return EPOCH + (time.time() - self.wall_start) * self.opt.scale
+
+    def run_until(
+        self, t: float, predicate: Callable[[], bool] | None = None, hang_s: float = 120.0
+    ) -> bool:
+        """Let device time run to ``t`` (virtual s) and hold it there: the rig is busy again
+        when this returns, so what the caller does next happens at one instant. With a
+        ``predicate``, return True as soon as it holds (checked between advances). A rig
+        whose time stops moving for ``hang_s`` wall seconds (a process hung, a board parked
+        at a prompt) raises CommandError naming who holds time back."""
+        import select
+
+        sim = self.sim
+        if sim is None:
+            while self.virtual_now() < t:
+                if predicate is not None and predicate():
+                    return True
+                self.check_alive()
+                time.sleep(min(0.2, max(0.0, self.wall_for(t - self.virtual_now()))))
+            return predicate() if predicate is not None else True
+        last, still = self.master.advances, time.monotonic()
+        while sim.now() < t:
+            if predicate is not None and predicate():
+                return True
+            sim.report(t)
+            ready, _, _ = select.select([sim], [], [], 0.5)
+            if ready:
+                sim.on_readable()
+            if self.master.advances != last:
+                last, still = self.master.advances, time.monotonic()
+                continue
+            self.check_alive()
+            if time.monotonic() - still > hang_s:
+                raise CommandError(
+                    f"device time stopped at {sim.now() - EPOCH:.3f} s for {hang_s:g} wall s "
+                    f"({self.master.describe()}); last console lines:\n"
+                    + "\n".join(self.console_lines[-15:])
+                )
+        return predicate() if predicate is not None else True
 
     def wall_for(self, virtual_s: float) -> float:
         """Wall seconds that virtual_s of device time take."""
@@ -412,13 +473,18 @@ class Rig:
 
     def control(self, command: str, timeout: float = 5.0) -> str:
         """One command on the virtual board's control channel (see `nbkit vboard --help`)."""
+        if self.sim is not None:
+            self.sim.sent("m0.cmd")  # time waits until the board's host has done it
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(timeout)
             s.sendto(command.encode(), self.control_addr)
             return s.recv(65536).decode()
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait (wall seconds) until predicate() holds; re-checked on every uplink/console line."""
+        """Wait (wall seconds; under the sim clock timeout x scale device seconds) until
+        predicate() holds; re-checked on every uplink/console line."""
+        if self.sim is not None:
+            return self.run_until(self.virtual_now() + timeout * self.opt.scale, predicate)
         deadline = time.monotonic() + timeout
         with self._lock:
             while not predicate():
@@ -429,6 +495,8 @@ class Rig:
         return True
 
     def check_alive(self) -> None:
+        if self.master is not None and self.master.failure:
+            raise CommandError(f"the rig's time master stopped the run: {self.master.failure}")
         for name, proc in self.procs.items():
             if proc.poll() is not None:
                 err = self.path(f"{name}.stderr").read_text()[-2000:]
@@ -458,6 +526,10 @@ class Rig:
             self._console_fd = -1
         for t in self._threads:
             t.join(2)
+        if self.master is not None:
+            self.sim.close()
+            self.master.stop()
+            self.master = None
         return codes
 
     def __enter__(self) -> Rig:

@@ -35,6 +35,7 @@ from host_tools.vboard.parts import (
     CookedOutput,
     Options,
     PinState,
+    SimHostClock,
     drain_wakeup,
     log,
     uart_line_discipline,
@@ -84,6 +85,76 @@ class VBoard:
         self.ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.ctl.bind(("127.0.0.1", opts.control_port))
         self.ctl.setblocking(False)
+        # under the rig's time master: the participant, its counters, and the board UARTs the
+        # host drains while no MicroPython process holds them (a UART of an unpowered MCU)
+        self.sim: Any = None
+        self.counts: dict[str, int] = {}
+        self.console_seen = 0.0  # wall time of the last console input (paced while recent)
+        self.drains: dict[int, str] = {}  # fd -> counter key
+        if isinstance(opts.clock, SimHostClock):
+            self._start_sim(opts.clock)
+
+    def _start_sim(self, clock: SimHostClock) -> None:
+        self.sim = clock.connect(lambda: self.counts)
+        for path, what in ((self.o.modem_port, "uart"), (self.o.meterbus_port, "bus")):
+            if path:
+                fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+                self.drains[fd] = f"{clock.chan}.{what}.dn<"
+                self.counts[self.drains[fd]] = 0  # declared: bytes to the board are awaited
+        self.counts[self._cmd_key()] = 0
+
+    def _count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def _ctl_key(self, way: str) -> str:
+        """The per-boot control channel counter key (``CHAN.ctl.bN.up<`` / ``.dn>``)."""
+        assert isinstance(self.o.clock, SimHostClock)
+        return f"{self.o.clock.chan}.ctl.b{self.boots}.{way}"
+
+    def _cmd_key(self) -> str:
+        """Control commands from the rig (``CHAN.cmd``): counted so that time waits until
+        the host has done what one asked (set a pin, cut the power) and said so."""
+        assert isinstance(self.o.clock, SimHostClock)
+        return f"{self.o.clock.chan}.cmd<"
+
+    def _child_name(self) -> str:
+        assert isinstance(self.o.clock, SimHostClock)
+        return f"{self.o.clock.chan}.b{self.boots}"
+
+    def _gone(self) -> None:
+        """The MicroPython process is gone: its participant and its boot's channels too."""
+        if self.sim is None:
+            return
+        prefix = self._ctl_key("")
+        self.sim.bye(self._child_name())
+        self.sim.drop(prefix)
+        for key in [k for k in self.counts if k.startswith(prefix)]:
+            del self.counts[key]
+        self._drain_uarts()
+
+    def _drain_uarts(self) -> None:
+        """Read what reached the board's UARTs while no MCU listens (lost, as on a board)."""
+        for fd, key in self.drains.items():
+            while True:
+                try:
+                    data = os.read(fd, 4096)
+                except (BlockingIOError, OSError):
+                    break
+                if not data:
+                    break
+                self._count(key, len(data))
+
+    def _clock_rt(self) -> Any:
+        clock = self.o.clock
+        if isinstance(clock, SimHostClock):
+            wake = self.o.board.get("power", {}).get("mcu_wake", {}).get("s", 0.0)
+            return {
+                "master": list(clock.master),
+                "name": self._child_name(),
+                "chan": clock.chan,
+                "wake_ms": int(round(float(wake) * 1000)),
+            }
+        return [clock.wall_start, clock.epoch, clock.scale]
 
     @property
     def control_port(self) -> int:
@@ -100,7 +171,7 @@ class VBoard:
             "modem_port": self.o.modem_port,
             "meterbus_port": self.o.meterbus_port,
             "control": ["127.0.0.1", self.control_port],
-            "clock": [self.o.clock.wall_start, self.o.clock.epoch, self.o.clock.scale],
+            "clock": self._clock_rt(),
             "app": str(self.o.app.resolve()),
             "main": str(self.o.main.resolve()) if self.o.main else None,
             "seed_config": str(self.o.seed_config.resolve()) if self.o.seed_config else None,
@@ -123,6 +194,9 @@ class VBoard:
         self.last_boot = {"cause": cause, "wake": wake}
         self.cut_armed, self.cut_next = self.cut_next, None
         self._write_runtime(mode, cause, wake)
+        if self.sim is not None:
+            self.sim.join(self._child_name())  # busy until its first report: time waits
+            self.counts[self._ctl_key("up<")] = 0
         argv = [
             micropython_binary(),
             "-X",
@@ -189,6 +263,7 @@ class VBoard:
         os.close(child.fd)
         self.child = None
         self.state = "off"
+        self._gone()
         self._after_exit(child, status)
 
     def _after_exit(self, child: _Child, status: int) -> None:
@@ -257,7 +332,7 @@ class VBoard:
     def _deepsleep(self, ms: int, wake_pins: dict[str, int]) -> None:
         self.kill_child("power")
         self.state = "sleeping"
-        self.wake_at = self.o.clock.wall_after(ms)
+        self.wake_at = self.o.clock.now() + ms / 1000
         self.wake_pins = wake_pins
         log(f"deep sleep {ms} ms (virtual), wake pins {wake_pins or '-'}")
         for name in wake_pins:  # level-triggered: a pin already at its level wakes at once
@@ -296,19 +371,30 @@ class VBoard:
         if self.child_addr is not None and self.child is not None:
             try:
                 self.ctl.sendto(line.encode(), self.child_addr)
+                if self.sim is not None:
+                    self._count(self._ctl_key("dn>"))
             except OSError:
                 pass  # the board's socket is full: it misses the edge, the counters stay exact
 
     def pulse(self, name: str, count: int, period_ms: float) -> None:
         """Queue `count` pulses (level 0 for half a period, then back to 1)."""
-        start = self.schedule[-1][0] if self.schedule else time.time()
-        half = period_ms / 2 / 1000 / self.o.clock.scale
+        start = self.schedule[-1][0] if self.schedule else self.o.clock.now()
+        half = period_ms / 2 / 1000
         for i in range(count):
-            self.schedule.append((start + (2 * i) * half, name, 0))
-            self.schedule.append((start + (2 * i + 1) * half, name, 1))
+            self.schedule.append((self._edge_time(start + (2 * i) * half), name, 0))
+            self.schedule.append((self._edge_time(start + (2 * i + 1) * half), name, 1))
+
+    def _edge_time(self, t: float) -> float:
+        """Under the time master a pin edge lands 300 us into its millisecond: never at the
+        instant of a firmware timeout (whole ms) or a modem byte (500 us), so no two causes
+        meet at one instant and their order cannot depend on the host."""
+        if self.sim is None:
+            return t
+        ms = int(t * 1000)
+        return (ms * 1000 + 300) / 1_000_000
 
     def _run_schedule(self) -> None:
-        now = time.time()
+        now = self.o.clock.now()
         done = 0
         for when, name, value in self.schedule:
             if when > now:
@@ -325,12 +411,22 @@ class VBoard:
                 data, addr = self.ctl.recvfrom(512)
             except BlockingIOError:
                 return
+            text = data.decode("ascii", "replace").strip()
+            from_child = self.sim is not None and (
+                addr == self.child_addr or text.startswith("hello")
+            )
+            if from_child:
+                self._count(self._ctl_key("up<"))
+            elif self.sim is not None:
+                self._count(self._cmd_key())  # a rig's command: time waits for its effects
             try:
-                reply = self.command(data.decode("ascii", "replace").strip(), addr)
+                reply = self.command(text, addr)
             except (ValueError, KeyError, IndexError) as exc:
                 reply = f"error {exc}"
             if reply is not None:
                 self.ctl.sendto(reply.encode(), addr)
+                if from_child and self.child is not None:
+                    self._count(self._ctl_key("dn>"))
 
     def command(self, text: str, addr: tuple[str, int]) -> str | None:
         """Run one control command; return the reply (None: no reply)."""
@@ -440,6 +536,7 @@ class VBoard:
         if not self.o.console_pty and EXIT_KEY in data and os.isatty(self.cin):
             self.stop = True
             return
+        self.console_seen = time.monotonic()
         if self.child is None:
             return  # the board is off or asleep: a UART drops what it cannot receive
         self.in_buf += data
@@ -453,13 +550,22 @@ class VBoard:
             return
         del buf[:n]
 
+    def _next_deadline(self) -> float | None:
+        """Virtual time of the host's next timer (a pin edge, the end of a deep sleep)."""
+        soon = [t for t in (self.schedule[0][0] if self.schedule else None, self.wake_at)]
+        due = [t for t in soon if t is not None]
+        return min(due) if due else None
+
     def _timeout(self) -> float:
-        soon = [0.05]
-        if self.schedule:
-            soon.append(self.schedule[0][0] - time.time())
-        if self.wake_at is not None:
-            soon.append(self.wake_at - time.time())
-        return max(0.0, min(soon))
+        clock = self.o.clock
+        due = self._next_deadline()
+        if isinstance(clock, SimHostClock) or due is None:
+            return 0.05
+        return max(0.0, min(0.05, (due - clock.now()) / clock.scale))
+
+    def _paced(self) -> bool:
+        """Someone is at the console (input in the last 3 s): time runs at wall speed."""
+        return time.monotonic() - self.console_seen < 3.0
 
     def step(self) -> None:
         """One turn of the loop: wait for I/O or a timer, then serve it."""
@@ -469,7 +575,22 @@ class VBoard:
             rd.append(self.child.fd)
             if self.in_buf:
                 wr.append(self.child.fd)
-        readable, writable, _ = select.select(rd, wr, [], self._timeout())
+        elif self.sim is not None:
+            rd += list(self.drains)
+        if self.sim is not None:
+            rd.append(self.sim.fileno())
+            readable, writable, _ = select.select(rd, wr, [], 0)
+            if not readable and not writable:
+                self.sim.report(self._next_deadline(), self._paced())
+                readable, writable, _ = select.select(rd, wr, [], 0.5)
+            if self.sim.fileno() in readable:
+                self._on_master()
+            if self.sim.pending is not None and any(fd != self.sim.fileno() for fd in readable):
+                self.sim.go()  # a peer's input: it got `go` first
+            if self.child is None and any(fd in readable for fd in self.drains):
+                self._drain_uarts()
+        else:
+            readable, writable, _ = select.select(rd, wr, [], self._timeout())
         if WAKEUP[0] in readable:
             drain_wakeup()
         if self.cin in readable:
@@ -483,9 +604,22 @@ class VBoard:
         if self.cout in writable:
             self._flush(self.cout, self.out_buf)
         self._run_schedule()
-        if self.state == "sleeping" and self.wake_at is not None and time.time() >= self.wake_at:
+        if (
+            self.state == "sleeping"
+            and self.wake_at is not None
+            and self.o.clock.now() >= self.wake_at
+        ):
             self._wake("timer")
         self._reap()
+
+    def _on_master(self) -> None:
+        from host_tools.simclock.client import SimFailed
+
+        try:
+            self.sim.on_readable()
+        except SimFailed as exc:
+            self.failure = str(exc)
+            self.stop = True
 
     def run(self) -> None:
         """Power on and serve until SIGINT/SIGTERM (or Ctrl-] on a terminal console)."""
@@ -496,5 +630,7 @@ class VBoard:
         self.kill_child("stop")
         if self.out_buf:
             self._flush(self.cout, self.out_buf)
+        if self.sim is not None:
+            self.sim.close()
         self.ctl.close()
         self.tmp.cleanup()

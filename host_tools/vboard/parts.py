@@ -57,8 +57,36 @@ class VirtualClock:
         return f"{self.wall_start:.6f},{self.epoch:.3f},{self.scale:g}"
 
 
-def parse_clock(text: str | None) -> VirtualClock:
-    """Parse ``WALL_START,EPOCH,SCALE``; None starts a clock now at scale 1."""
+class SimHostClock:
+    """The board host's clock under the rig's time master (``--clock sim:HOST:PORT:CHAN``):
+    virtual time is the master's; CHAN names this meter's channels (``CHAN.uart.up`` ...).
+    The connection is made by :meth:`connect` when the host starts serving."""
+
+    def __init__(self, master: tuple[str, int], chan: str) -> None:
+        self.master, self.chan = master, chan
+        self.client: Any = None
+
+    def connect(self, counters: Any) -> Any:
+        from host_tools.simclock.client import SimClient
+
+        self.client = SimClient(self.master, f"{self.chan}.vboard", counters)
+        return self.client
+
+    def now(self) -> float:
+        return float(self.client.now()) if self.client is not None else 0.0
+
+    def triple(self) -> str:
+        return f"sim:{self.master[0]}:{self.master[1]}:{self.chan}"
+
+
+def parse_clock(text: str | None) -> VirtualClock | SimHostClock:
+    """Parse ``WALL_START,EPOCH,SCALE`` or ``sim:HOST:PORT:CHAN``; None starts a clock now at
+    scale 1."""
+    if text is not None and text.startswith("sim:"):
+        from host_tools.simclock.client import parse_spec
+
+        addr, chan = parse_spec(text)
+        return SimHostClock(addr, chan)
     if text is None:
         now = time.time()
         return VirtualClock(now, float(int(now)), 1.0)
@@ -94,7 +122,7 @@ class Options:
     flash: Path
     flash_size: int
     modem_port: str | None
-    clock: VirtualClock
+    clock: VirtualClock | SimHostClock
     main: Path | None = None
     app: Path = FIRMWARE_DIR
     seed_config: Path | None = None

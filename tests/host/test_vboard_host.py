@@ -79,8 +79,8 @@ def test_bad_control_commands_are_answered_with_the_reason(vb, command, message)
 def test_pulses_with_a_period_are_spaced_in_virtual_time(vb):
     vb.pulse("pulse_a", 3, 2000.0)  # a pulse every 2 virtual s = 2 wall ms at scale 1000
     assert [v for _, _, v in vb.schedule] == [0, 1] * 3
-    times = [t for t, _, _ in vb.schedule]
-    gaps = [(later - t) * 1000 for t, later in zip(times, times[1:], strict=False)]
+    times = [t for t, _, _ in vb.schedule]  # the schedule is kept in virtual seconds
+    gaps = [later - t for t, later in zip(times, times[1:], strict=False)]
     assert all(abs(g - 1.0) < 1e-3 for g in gaps), gaps  # half a period low, half high
     deadline = time.monotonic() + 2
     while vb.schedule and time.monotonic() < deadline:

@@ -82,7 +82,7 @@ class MeterApp(Reporter):
         now = self.clock.time()
         for code, value in self.meter.read():
             seq = self.queue.append(frame.pack_record(now, code, value))
-            self.log("read", seq, codes.name(code), value)
+            self.log("read", seq, codes.name(code), value, "t=%d" % now)
         dropped = self.queue.counts()["dropped"]
         if dropped > self.reported_dropped:  # the queue was full: say so upstream
             self.queue.append(frame.pack_record(now, codes.QUEUE_DROPPED, dropped))

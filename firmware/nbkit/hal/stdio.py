@@ -10,6 +10,9 @@ import time
 from micropython import const
 
 _CHUNK = const(64)
+# The virtual board's SimClock when it runs under a time master (set by nbkit.hal.unix_board):
+# then wait() blocks in virtual time, paced (at wall speed) while someone is at the console.
+SIM = None
 
 
 class StdioTransport:
@@ -36,6 +39,9 @@ class StdioTransport:
 
     def wait(self, timeout_ms):
         timeout_ms = max(0, int(timeout_ms))
+        if SIM is not None:
+            deadline = SIM.ticks_ms() + timeout_ms
+            return bool(SIM.block(None if self._eof else self._poll, deadline))
         if self._eof:
             time.sleep_ms(timeout_ms)  # type: ignore[attr-defined]
             return False

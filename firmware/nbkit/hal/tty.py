@@ -32,6 +32,11 @@ def speed_code(baud):
 
 
 class TtyTransport:
+    # sim: a SimClock (nbkit.hal.simclock) when the board runs under a time master: wait()
+    # blocks in virtual time and read()/write() count their bytes under rx_key/tx_key.
+    sim = None
+    rx_key = tx_key = ""
+
     def __init__(self, target, baud=None):
         self.path = target
         self.hangups = 0
@@ -62,7 +67,10 @@ class TtyTransport:
         self._poll.register(obj, select.POLLIN)
 
     def write(self, data):
-        return self._f.write(data) or 0
+        n = self._f.write(data) or 0
+        if self.sim is not None:
+            self.sim.count(self.tx_key, n)
+        return n
 
     def read(self, n):
         try:
@@ -71,6 +79,8 @@ class TtyTransport:
             data = None  # EIO once the other end has gone
         if not data and self._hup:
             self._hung_up()  # poll said hang-up and nothing is left: silence from now on
+        if data and self.sim is not None:
+            self.sim.count(self.rx_key, len(data))
         return data or b""
 
     def _read_bytes(self, n):
@@ -93,6 +103,8 @@ class TtyTransport:
     def wait(self, timeout_ms):
         # True as soon as the tty is readable; False when timeout_ms passed.
         timeout_ms = max(0, int(timeout_ms))
+        if self.sim is not None:
+            return self._sim_wait(timeout_ms)
         start = time.ticks_ms()  # type: ignore[attr-defined]
         left = timeout_ms
         while True:
@@ -107,6 +119,17 @@ class TtyTransport:
             left = timeout_ms - time.ticks_diff(time.ticks_ms(), start)  # type: ignore[attr-defined]
             if left <= 0:
                 return False
+
+    def _sim_wait(self, timeout_ms):
+        # wait() in virtual time: the time master moves the clock while nothing is readable.
+        sim = self.sim
+        deadline = sim.ticks_ms() + timeout_ms  # type: ignore[attr-defined]
+        while True:
+            events = sim.block(self._poll, deadline)  # type: ignore[attr-defined]
+            if not events:
+                return False
+            if self._tty_event(events):
+                return True
 
     def _tty_event(self, events):
         # Serve the side channel; True when the tty has bytes to read.

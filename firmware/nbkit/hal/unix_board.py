@@ -104,9 +104,18 @@ def _ctl_send(text):
     sock = _state["ctl"]
     if sock is not None:
         sock.send(text.encode())
+        _tally(">", 1)
+
+
+def _tally(way, n):
+    # Count a control datagram for the time master (sim clock only): "<chan>.ctl.b<boot>.up>"
+    sim = _state.get("sim")
+    if sim is not None:
+        sim.count(_state["ctl_chan"] + ("up>" if way == ">" else "dn<"), n)
 
 
 def _dispatch(data):
+    _tally("<", 1)
     for line in data.decode().split("\n"):
         parts = line.split()
         if len(parts) == 5 and parts[0] == "pin" and parts[1] in _pins:
@@ -123,6 +132,13 @@ def poll(timeout_ms=0):
     p = select.poll()
     p.register(sock, select.POLLIN)
     wait = int(timeout_ms)
+    sim = _state.get("sim")
+    if sim is not None:
+        deadline = sim.ticks_ms() + wait
+        while sim.block(p, deadline):
+            _dispatch(sock.recv(_MAX_DGRAM))
+            deadline = sim.ticks_ms()  # then only what is already there
+        return
     while p.poll(wait):
         _dispatch(sock.recv(_MAX_DGRAM))
         wait = 0
@@ -176,7 +192,17 @@ def wake_reason():
 
 
 def _power(request):
-    # Ask the host to cut the power; it kills this process. Repeat until it does.
+    # Ask the host to cut the power; it kills this process. Repeat until it does (under the
+    # time master once: the request is counted, the host acts on it before time moves).
+    sim = _state.get("sim")
+    if sim is not None:
+        # the host kills this process as soon as it reads the request: report every counter
+        # first (the request's own included), then ask, then wait
+        _tally(">", 1)
+        sim.flush()
+        _state["ctl"].send(request.encode())
+        while True:
+            sim.block(None, None)
     while True:
         _ctl_send(request)
         time.sleep_ms(1000)  # type: ignore[attr-defined]
@@ -301,7 +327,12 @@ def _rehome():
     # Modules imported before the mount came from the host path, now gone: forget them so nbkit
     # loads from the flash ('' first, as a deploy expects) or /.frozen; keep this booted module.
     keep = {}  # type: dict
-    for name in ("nbkit.hal.vclock", "nbkit.hal.unix_board"):
+    for name in (
+        "nbkit.hal.vclock",
+        "nbkit.hal.unix_board",
+        "nbkit.hal.stdio",
+        "nbkit.hal.simclock",
+    ):
         if name in sys.modules:
             keep[name] = sys.modules[name]
     for name in list(sys.modules):
@@ -359,14 +390,15 @@ def boot():
     rt = _load_runtime()
     _open_flash(rt)
     _open_ctl(rt)
-    wall_start, epoch, scale = rt["clock"]
-    _state["clock"] = VClock(wall_start, epoch, scale, idle=poll, power=deepsleep)
+    _open_clock(rt)
     if rt.get("modem_port"):
         uart = _ModemUart(rt["modem_port"], board["modem"]["uart"]["baud"])
         uart.serve_also(_state["ctl"], poll)
+        _counted(uart, "uart.")
         _state["modem"] = uart
     if rt.get("meterbus_port"):
         _open_meterbus(rt["meterbus_port"])
+        _counted(_state["meterbus"], "bus.")
     if rt.get("heap_watch"):  # nbkit vboard --heap-watch: peak live heap of each wake
         from nbkit.hal import heapwatch
 
@@ -389,6 +421,36 @@ def boot():
     if rt.get("mode") == "raw":
         return
     _run_main(main_src)
+
+
+def _open_clock(rt):
+    # The scaled-wall clock (triple) or a participant of the rig's time master ("sim"); under
+    # the master the MCU's work per wake (board data power.mcu_wake.s) is spent first.
+    spec = rt["clock"]
+    if isinstance(spec, dict):
+        from nbkit.hal import stdio
+        from nbkit.hal.simclock import SimClock
+
+        sim = SimClock(spec["master"], spec["name"])
+        _state["sim"] = _state["clock"] = sim
+        stdio.SIM = sim  # type: ignore[assignment]
+        _state["ctl_chan"] = "%s.ctl.b%d." % (spec["chan"], rt["boot"])
+        _state["chan"] = spec["chan"]
+        sim.count(_state["ctl_chan"] + "dn<", 0)
+        sim.sleep_ms(int(spec.get("wake_ms", 0)))
+        return
+    wall_start, epoch, scale = spec
+    _state["clock"] = VClock(wall_start, epoch, scale, idle=poll, power=deepsleep)
+
+
+def _counted(uart, what):
+    # Under the time master a UART counts its bytes: "<chan>.uart.up>" sent, ".dn<" received.
+    sim = _state.get("sim")
+    if sim is not None:
+        uart.sim = sim
+        uart.tx_key = _state["chan"] + "." + what + "up>"
+        uart.rx_key = _state["chan"] + "." + what + "dn<"
+        sim.count(uart.rx_key, 0)
 
 
 def _run_main(main_src):

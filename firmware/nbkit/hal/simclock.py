@@ -1,0 +1,144 @@
+# The virtual board's clock under a time master (host_tools/simclock/protocol.py): every tick,
+# timestamp and sleep is the master's virtual time; nothing the firmware sees depends on how
+# fast the host runs. The board is one participant (NAME, e.g. "m0.b3": meter m0, boot 3).
+#   ticks_ms()      virtual ms since the epoch (plain ints, no wrap: ticks_diff is a - b)
+#   time()          virtual seconds (the RTC)
+#   block(poller, deadline_ms)  the one way the firmware waits: tells the master "idle until
+#                   deadline_ms or input", then sleeps in poll() until an input of poller is
+#                   ready (-> its events) or time reaches the deadline (-> [])
+# Counters: count(key, n) keeps cumulative totals ("m0.uart.up>" bytes sent...), sent with
+# every report so the master knows when nothing is in flight.
+import select
+import socket
+
+from micropython import const
+
+from nbkit.hal.clock import Clock
+
+_HELLO_WAIT_MS = const(15000)
+
+
+class SimFailed(Exception):
+    pass
+
+
+class SimClock(Clock):
+    def __init__(self, master, name):
+        self.name = name
+        self.gen = -1
+        self.t_us = 0
+        self._pending = None  # (gen, t_us) of a `now` not yet followed by `go`
+        self.counts = {}
+        self._last = None
+        self._paced = False
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(socket.getaddrinfo("127.0.0.1", 0)[0][-1])
+        s.connect(socket.getaddrinfo(master[0], master[1])[0][-1])
+        self.sock = s
+        s.send(("hello %s" % name).encode())
+        p = select.poll()
+        p.register(s, select.POLLIN)
+        while self.gen < 0:
+            if not p.poll(_HELLO_WAIT_MS):
+                raise OSError("no time master answered")
+            self._take()
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def ticks_ms(self):
+        return self.t_us // 1000
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def ticks_add(self, a, delta):
+        return a + delta
+
+    def time(self):
+        return self.t_us // 1000000
+
+    def virtual_s(self):
+        return self.t_us / 1000000
+
+    def sleep_ms(self, ms):
+        if ms > 0:
+            self.block(None, self.ticks_ms() + ms)
+
+    # -- the master ----------------------------------------------------------------------------
+
+    def count(self, key, n):
+        # n = 0 declares the receiving side of a channel (the master then awaits its bytes)
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def _take(self):
+        # Read one message: "now GEN T_US" announces a time (answer "ready", do not act yet),
+        # "go GEN" moves to it; "fail WHY" ends the run.
+        words = self.sock.recv(256).decode().split(" ", 2)
+        if words[0] == "now" and len(words) == 3:
+            gen = int(words[1])
+            if gen > self.gen:
+                self._pending = (gen, int(words[2]))
+                self.sock.send(("ready %s %d" % (self.name, gen)).encode())
+        elif words[0] == "go" and len(words) == 2:
+            if self._pending is not None and int(words[1]) == self._pending[0]:
+                self._go()
+        elif words[0] == "fail":
+            raise SimFailed(" ".join(words[1:]))
+
+    def _go(self):
+        self.gen, self.t_us = self._pending  # type: ignore[misc]
+        self._pending = None
+
+    def _report(self, deadline_ms):
+        dl = "-" if deadline_ms is None else str(max(deadline_ms * 1000, self.t_us + 1))
+        pairs = " ".join("%s=%d" % kv for kv in self.counts.items())
+        line = "idle %s %d %s %s %s" % (
+            self.name,
+            self.gen,
+            dl,
+            "p" if self._paced else "-",
+            pairs,
+        )
+        if line != self._last:
+            self._last = line
+            self.sock.send(line.encode())
+
+    def flush(self):
+        # Report the counters now, as an idle participant with no deadline (the board is about
+        # to ask the host to power it down: it will not get the chance later).
+        self._report(None)
+
+    def block(self, poller, deadline_ms, paced=False):
+        # Wait for poller's inputs or the deadline, in virtual time (see the header). What is
+        # already readable is returned at once; once time has moved, the deadline comes first
+        # (an input landing at the very instant of a timeout is read by the next wait).
+        if poller is None:
+            poller = select.poll()
+        else:
+            ready = poller.poll(0)
+            if ready:
+                if self._pending is not None:
+                    self._go()  # a peer's input after `now`: it got `go` first
+                return ready
+        self._paced = paced
+        poller.register(self.sock, select.POLLIN)
+        try:
+            while True:
+                if self._pending is None:
+                    if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
+                        return []
+                ready = [e for e in poller.poll(0) if e[0] is not self.sock]
+                if ready:
+                    if self._pending is not None:
+                        self._go()  # a peer's input after `now`: it got `go` first
+                        if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
+                            return []  # the deadline comes first at the new instant
+                    return ready
+                if self._pending is None:
+                    self._report(deadline_ms)
+                for e in poller.poll(-1):
+                    if e[0] is self.sock:
+                        self._take()
+        finally:
+            poller.unregister(self.sock)
+            self._paced = False

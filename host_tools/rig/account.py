@@ -1,0 +1,124 @@
+"""What the schedule required against what happened: the demo's loud-failure accounting.
+
+Every figure comes from files the run leaves (the collector's SQLite rows with their device
+times, the emulator's state timeline), so the same run gives the same figures, however busy
+the host was. :func:`account` returns the figures and a list of failures, one line each:
+
+* a sample slot (every ``read_interval`` device seconds after power-up, up to the end) with no
+  reading taken (stored, or on the device's console) within half an interval after it;
+* a reading lost (a sequence-number gap, or readings the device dropped from a full queue);
+* a reading stored twice (same device, code, device time and value under two sequence numbers);
+* an alarm (an event raised, value != 0, other than the boot record) delivered more than
+  ``ALARM_BUDGET_S`` device seconds after it was raised.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from nbkit.proto import codes
+
+#: an alarm must reach the collector within this many device seconds while the link is up
+ALARM_BUDGET_S = 10.0
+_EVENT_CODE = 0x40  # codes at or above are events (tamper, leak, boot...)
+
+
+def rows(db: Path) -> list[dict[str, Any]]:
+    """Every stored reading of the run (ordered by device, sequence number)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        cur = con.execute(
+            "SELECT device, epoch, seq, t, code, name, value, received FROM readings "
+            "ORDER BY device, epoch, seq"
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def _slots(start: float, end: float, interval: int) -> list[float]:
+    n = int((end - start) // interval)
+    return [start + k * interval for k in range(1, n + 1)]
+
+
+def _missed(readings: list[dict[str, Any]], slots: list[float], interval: int) -> list[float]:
+    times = sorted(r["t"] for r in readings)
+    missed, i = [], 0
+    for slot in slots:
+        while i < len(times) and times[i] < slot:
+            i += 1
+        if i == len(times) or times[i] >= slot + interval / 2:
+            missed.append(slot)
+    return missed
+
+
+def _duplicates(stored: list[dict[str, Any]]) -> int:
+    seen: set[tuple[Any, ...]] = set()
+    dup = 0
+    for r in stored:
+        key = (r["device"], r["code"], r["t"], r["value"])
+        dup += key in seen
+        seen.add(key)
+    return dup
+
+
+def _alarms(stored: list[dict[str, Any]], start: float) -> list[dict[str, Any]]:
+    out = []
+    for r in stored:
+        if r["code"] < _EVENT_CODE or r["code"] == codes.BOOT or not r["value"]:
+            continue
+        out.append(
+            {
+                "name": r["name"],
+                "value": r["value"],
+                "raised_s": round(r["t"] - start, 3),
+                "delivered_s": round(r["received"] - start, 3),
+                "delay_s": round(r["received"] - r["t"], 3),
+            }
+        )
+    return out
+
+
+def account(
+    stored: list[dict[str, Any]],
+    start: float,
+    end: float,
+    read_interval: int,
+    dropped: int,
+    *,
+    taken_t: list[int] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Figures and failures of one device's run from ``start`` to ``end`` (device seconds).
+    ``taken_t``: device times of the readings the device took (its console), so that a slot
+    read but not yet reported counts as taken."""
+    readings = [r for r in stored if r["code"] < _EVENT_CODE]
+    slots = _slots(start, end, read_interval)
+    missed = _missed(readings + [{"t": t} for t in taken_t or []], slots, read_interval)
+    seqs = sorted(r["seq"] for r in stored)
+    gaps = (seqs[-1] + 1 - len(set(seqs))) if seqs else 0
+    alarms = _alarms(stored, start)
+    figures = {
+        "readings_expected": len(slots),
+        "slots_missed": len(missed),
+        "readings_delivered": len([r for r in readings if start < r["t"] <= end]),
+        "readings_lost": gaps + dropped,
+        "duplicates_stored": _duplicates(stored),
+        "alarms": alarms,
+    }
+    failures = [f"missed sample slot at {(t - start) / 3600:.2f} h" for t in missed[:10]]
+    if len(missed) > 10:
+        failures.append(f"... and {len(missed) - 10} more missed sample slots")
+    if figures["readings_lost"]:
+        failures.append(f"{figures['readings_lost']} readings lost ({gaps} sequence gaps)")
+    if figures["duplicates_stored"]:
+        failures.append(f"{figures['duplicates_stored']} readings stored twice")
+    for a in alarms:
+        if a["delay_s"] > ALARM_BUDGET_S:
+            failures.append(
+                f"alarm {a['name']}={a['value']} raised at {a['raised_s'] / 3600:.2f} h "
+                f"delivered {a['delay_s']:.1f} s later (budget {ALARM_BUDGET_S:g} s)"
+            )
+    return figures, failures

@@ -1,0 +1,189 @@
+"""The participant side of the time master, for host processes (emulator, collector, vboard
+host, meter-bus emulator, the rig itself).
+
+A participant keeps one loop: serve what is readable, run what is due, and when nothing is
+left, :meth:`SimClient.report` (idle until a deadline, with its channel counters) and block in
+``select`` on its inputs plus :meth:`SimClient.fileno`; a ``now`` message moves :meth:`now`.
+Counters are read from ``counters()`` at every report, so a component keeps its own cumulative
+totals (bytes written to a pty, datagrams received) and nothing else has to be threaded through.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+from host_tools.errors import CommandError
+from host_tools.simclock.protocol import MAX_DATAGRAM, idle_line, to_us
+
+#: how long a participant waits for the master's first answer
+HELLO_WAIT_S = 15.0
+
+
+class SimFailed(CommandError):
+    """The time master ended the run (deadlock, stall)."""
+
+
+def parse_spec(text: str) -> tuple[tuple[str, int], str]:
+    """``sim:HOST:PORT:NAME`` -> ((host, port), name)."""
+    parts = text.split(":")
+    if len(parts) != 4 or parts[0] != "sim" or not parts[3]:
+        raise CommandError(f"--clock wants sim:HOST:PORT:NAME, got {text!r}")
+    try:
+        return (parts[1], int(parts[2])), parts[3]
+    except ValueError:
+        raise CommandError(f"--clock sim:HOST:PORT:NAME: PORT is a number, got {text!r}") from None
+
+
+class SimClient:
+    """One participant's connection to the time master."""
+
+    def __init__(
+        self,
+        master: tuple[str, int],
+        name: str,
+        counters: Callable[[], dict[str, int]] | None = None,
+    ) -> None:
+        self.name = name
+        self.counters = counters or dict
+        self.extra: dict[str, int] = {}  # counters kept here (sent/received helpers)
+        self.gen = -1
+        self.t_us = 0
+        self.pending: tuple[int, int] | None = None  # (gen, t_us) announced, not yet go
+        self.failure: str | None = None
+        self._last = ""
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.connect(master)
+        self._sock.send(f"hello {name}".encode())
+        self._sock.settimeout(HELLO_WAIT_S)
+        try:
+            while self.gen < 0:
+                self._take(self._sock.recv(65536))
+        except (TimeoutError, OSError) as exc:
+            raise CommandError(
+                f"no time master answered at {master[0]}:{master[1]}: {exc}"
+            ) from exc
+        self._sock.setblocking(False)
+
+    @property
+    def spec(self) -> str:
+        host, port = self._sock.getpeername()[:2]
+        return f"sim:{host}:{port}"
+
+    def now(self) -> float:
+        """Virtual seconds (the master's last ``now``)."""
+        return self.t_us / 1_000_000
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def sent(self, channel: str, n: int = 1) -> None:
+        key = channel + ">"
+        self.extra[key] = self.extra.get(key, 0) + n
+
+    def received(self, channel: str, n: int = 1) -> None:
+        key = channel + "<"
+        self.extra[key] = self.extra.get(key, 0) + n
+
+    def _take(self, data: bytes) -> bool:
+        words = data.decode("ascii", "replace").split(" ", 2)
+        if words[0] == "now" and len(words) == 3:
+            gen, t_us = int(words[1]), int(words[2])
+            if gen > self.gen:
+                self.pending = (gen, t_us)
+                self._send(f"ready {self.name} {gen}")
+        elif words[0] == "go" and len(words) == 2:
+            return self.pending is not None and int(words[1]) == self.pending[0] and self.go()
+        elif words[0] == "fail":
+            self.failure = " ".join(words[1:])
+        return False
+
+    def go(self) -> bool:
+        """Act at the announced time (a ``go``, or input from a peer that got its go first);
+        True when time moved."""
+        if self.pending is None:
+            return False
+        self.gen, self.t_us = self.pending
+        self.pending = None
+        return True
+
+    def on_readable(self) -> bool:
+        """Read the master's messages; True when time moved. Raises SimFailed on ``fail``."""
+        moved = False
+        while True:
+            try:
+                data = self._sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            moved = self._take(data) or moved
+        if self.failure is not None:
+            raise SimFailed(f"the time master ended the run: {self.failure}")
+        return moved
+
+    def report(self, deadline: float | None, paced: bool = False) -> None:
+        """Tell the master this participant is blocked until ``deadline`` (virtual s) or input."""
+        if self.pending is not None:
+            return  # between `now` and `go`: nothing to report until it acts at the new time
+        counters = {**self.counters(), **self.extra}
+        dl = None if deadline is None else max(to_us(deadline), self.t_us + 1)
+        line = idle_line(self.name, self.gen, dl, paced, counters)
+        if line != self._last and len(line) < MAX_DATAGRAM:
+            self._last = line
+            self._send(line)
+
+    def join(self, name: str) -> None:
+        self._forget_last()
+        self._send(f"join {name} {self.name}")
+
+    def bye(self, name: str | None = None) -> None:
+        self._forget_last()
+        self._send(f"bye {name or self.name} {self.name}")
+
+    def drop(self, prefix: str) -> None:
+        self._forget_last()
+        self._send(f"drop {prefix} {self.name}")
+
+    def _forget_last(self) -> None:
+        """The master now holds this participant busy: its next report must be sent."""
+        self._last = ""
+
+    def _send(self, text: str) -> None:
+        try:
+            self._sock.send(text.encode())
+        except OSError:
+            pass  # the master is gone: the rig is stopping
+
+    def close(self) -> None:
+        self.bye()
+        self._sock.close()
+
+
+class SimLoopTime:
+    """A ``now()`` for code that used a wall-derived clock: the client's virtual seconds."""
+
+    def __init__(self, client: SimClient) -> None:
+        self.client = client
+
+    def now(self) -> float:
+        return self.client.now()
+
+    def wall_delay(self, virtual_seconds: float) -> float:
+        """No wall time passes for virtual time here: the loop blocks until the master moves."""
+        return 0.0
+
+
+def wait_until(client: SimClient, t: float, poll_s: float = 1.0) -> None:
+    """Block (idle) until virtual time reaches ``t`` (for participants with no other input)."""
+    import select
+
+    while client.now() < t:
+        client.report(t)
+        ready, _, _ = select.select([client], [], [], poll_s)
+        if ready:
+            client.on_readable()
+        elif client.failure:
+            raise SimFailed(client.failure)
+    time.sleep(0)

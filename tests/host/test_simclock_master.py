@@ -1,0 +1,119 @@
+"""The rig's time master: time moves only when every participant waits and nothing is in
+flight, to the earliest deadline; deadlocks and stalls end the run loudly."""
+
+from __future__ import annotations
+
+import select
+import time
+
+import pytest
+
+from host_tools.simclock.client import SimClient, SimFailed
+from host_tools.simclock.master import Master
+
+EPOCH = 1_764_000_000.0
+
+
+@pytest.fixture
+def master():
+    m = Master(EPOCH, stall_s=0.3).start()
+    yield m
+    m.stop()
+
+
+def _settle(*clients: SimClient, until: float = 2.0) -> None:
+    """Read the master's messages for a while (wall), as participants' loops do."""
+    end = time.monotonic() + until
+    while time.monotonic() < end:
+        ready, _, _ = select.select(list(clients), [], [], 0.02)
+        for c in ready:
+            c.on_readable()
+
+
+def test_time_jumps_to_the_earliest_deadline_once_everyone_waits(master):
+    a, b = SimClient(master.addr, "a"), SimClient(master.addr, "b")
+    a.report(EPOCH + 5)
+    _settle(a, b, until=0.2)
+    assert a.now() == EPOCH  # b has not reported: it may still be working
+    b.report(EPOCH + 3)
+    _settle(a, b, until=0.3)
+    assert a.now() == b.now() == pytest.approx(EPOCH + 3, abs=1e-5)
+
+
+def test_nothing_moves_while_a_byte_is_in_flight(master):
+    sender, receiver = SimClient(master.addr, "s"), SimClient(master.addr, "r")
+    receiver.received("uart.dn", 0)  # declared: bytes sent on uart.dn are awaited
+    sender.sent("uart.dn", 6)
+    sender.report(EPOCH + 1)
+    receiver.report(EPOCH + 2)
+    _settle(sender, receiver, until=0.2)
+    assert sender.now() == EPOCH
+    receiver.received("uart.dn", 6)
+    receiver.report(EPOCH + 2)
+    _settle(sender, receiver, until=0.3)
+    assert sender.now() == pytest.approx(EPOCH + 1, abs=1e-5)
+
+
+def test_what_is_sent_where_nobody_listens_does_not_hold_time(master):
+    sender = SimClient(master.addr, "s")
+    sender.sent("udp.9", 1)  # no participant declared udp.9<: a datagram to a closed port
+    sender.report(EPOCH + 1)
+    _settle(sender, until=0.3)
+    assert sender.now() == pytest.approx(EPOCH + 1, abs=1e-5)
+
+
+def test_a_participant_being_started_holds_time(master):
+    host = SimClient(master.addr, "host")
+    host.join("child")
+    host.report(EPOCH + 1)
+    _settle(host, until=0.3)
+    assert host.now() == EPOCH
+    child = SimClient(master.addr, "child")
+    child.report(None)
+    _settle(host, child, until=0.3)
+    assert host.now() == pytest.approx(EPOCH + 1, abs=1e-5)
+
+
+def test_the_sender_of_a_bye_is_busy_until_it_reports_again(master):
+    host = SimClient(master.addr, "host")
+    host.report(EPOCH + 1)
+    _settle(host, until=0.3)
+    assert host.gen == 1
+    host.join("child")  # busy: what it is doing is not finished
+    child = SimClient(master.addr, "child")
+    child.report(EPOCH + 5)
+    host.bye("child")
+    _settle(host, child, until=0.3)
+    assert host.now() == pytest.approx(EPOCH + 1, abs=1e-5)  # held: host has not reported
+    host.report(EPOCH + 2)
+    _settle(host, until=0.3)
+    assert host.now() == pytest.approx(EPOCH + 2, abs=1e-5)
+
+
+def test_a_deadlock_ends_the_run_and_says_so(master):
+    a = SimClient(master.addr, "a")
+    a.report(None)
+    with pytest.raises(SimFailed, match="deadlock"):
+        _settle(a, until=1.0)
+    assert "deadlock" in (master.failure or "")
+
+
+def test_a_channel_that_never_balances_is_a_stall_naming_it(master):
+    a, b = SimClient(master.addr, "a"), SimClient(master.addr, "b")
+    b.received("m0.uart.dn", 0)
+    a.sent("m0.uart.dn", 6)
+    a.report(EPOCH + 1)
+    b.report(EPOCH + 1)
+    with pytest.raises(SimFailed, match=r"m0\.uart\.dn \(\+6\)"):
+        _settle(a, b, until=2.0)
+
+
+def test_stale_reports_from_an_older_generation_are_ignored(master):
+    a = SimClient(master.addr, "a")
+    a.report(EPOCH + 1)
+    _settle(a, until=0.3)
+    assert a.gen == 1
+    a.gen = 0  # as if it had not seen the advance
+    a.report(EPOCH + 2)
+    _settle(a, until=0.3)
+    assert a.now() == pytest.approx(EPOCH + 1, abs=1e-5)
