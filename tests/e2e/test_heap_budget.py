@@ -20,7 +20,6 @@ from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, Rig, RigOptions
 
 pytestmark = pytest.mark.e2e
 
-SCALE = 1200  # device seconds per wall second (a busy host still keeps up with the wakes)
 REPORT_S = 3600  # the report after the boot report comes an hour later, 4 samples after it
 HOURS = 4  # device hours at most: the run ends when that report wake has gone to sleep
 #: the water profile's heap on the BC28 virtual board (boards/unix_sim.json heap_bytes)
@@ -41,18 +40,14 @@ def _second_report_done(rig: Rig) -> bool:
 
 def _run_water_day_part(tmp_path, heap_bytes: int) -> Rig:
     # until the second report wake has sent and gone to sleep, a wake crashed, or HOURS passed
-    # (an ack the wall-scaled clock lets slip is retried: not a heap matter)
     opts = RigOptions(
-        scale=SCALE, report_interval_s=REPORT_S, vboard_args=["--heap", f"{heap_bytes}w"]
+        clock="sim", report_interval_s=REPORT_S, vboard_args=["--heap", f"{heap_bytes}w"]
     )
     rig = Rig(tmp_path, opts)
     with rig:
         rig.control(f"pulse pulse_a {int(HOURS * 180)} 20000")  # 1 L every 20 s
-        rig.wait_for(
-            lambda: (
-                _second_report_done(rig) or _crashes(rig) or rig.virtual_now() > EPOCH + 8 * 3600
-            ),
-            timeout=8 * 3600 / SCALE + 30,
+        rig.run_until(
+            EPOCH + HOURS * 3600, lambda: _second_report_done(rig) or bool(_crashes(rig))
         )
     return rig
 
