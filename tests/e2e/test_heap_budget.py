@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import pytest
 
-from host_tools.device import boards
-from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, Rig, RigOptions
+from host_tools.rig.rig import EPOCH, Rig, RigOptions
 
 pytestmark = pytest.mark.e2e
 
 REPORT_S = 3600  # the report after the boot report comes an hour later, 4 samples after it
 HOURS = 4  # device hours at most: the run ends when that report wake has gone to sleep
-#: the water profile's heap on the BC28 virtual board (boards/unix_sim.json heap_bytes)
+#: the heap the water meter's wakes need at most on the BC28 virtual board; the board declares
+#: more (boards/unix_sim.json): the service window's self-test holds the console, the app and
+#: the modem stack at once
 WATER_BUDGET = 112 * 1024
 TARGET = 64 * 1024  # issue 15
 
@@ -58,11 +59,6 @@ def _assert_fits(rig: Rig, heap_bytes: int) -> None:
     assert _second_report_done(rig), rig.console_lines[-30:]  # the boot report and the next
     assert len(rig.uplinks) >= 2
     assert any(ln.startswith("nbkit: read ") for ln in rig.console_lines)  # sample wakes ran
-
-
-def test_the_water_board_declares_the_budget():
-    board = boards.load(BOARD_FOR_MODEM["bc28"])
-    assert board["heap_bytes"] <= WATER_BUDGET, "lower the board heap or raise the budget here"
 
 
 def test_water_wakes_run_within_the_budget(tmp_path):

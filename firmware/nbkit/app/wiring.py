@@ -101,14 +101,12 @@ class MeterSlot:
 
     def __getattr__(self, name):
         if self._meter is None:
-            if name not in self._has:
-                raise AttributeError(name)
             kept = self._kept
-            if name == "state":
-                return lambda: kept[0]
-            if name == "wake_pins":
-                return lambda: kept[1]
-            self._meter = self._load()
+            if name in ("state", "wake_pins"):
+                if name not in self._has:
+                    raise AttributeError(name)
+                return (lambda: kept[0]) if name == "state" else (lambda: kept[1])
+            self._meter = self._load()  # anything else (a sample after the report): load again
             if kept[0] is not None and "restore" in self._has:
                 self._meter.restore(kept[0])
             self._kept = None
