@@ -205,8 +205,13 @@ def qird(m: Modem, cmd: Command) -> Reply:
 
 def qrst(m: Modem, cmd: Command) -> Reply:
     _int(_args(cmd, 1, 1)[0], 1, 1)
-    m.reactor.call_later(0.0, lambda: m.reboot(AT_CAUSE))  # after the OK
+    # the reset once the OK has left the UART (its response time and bit time included)
+    m.reactor.call_later(0.0, lambda: _reset_after_ok(m))
     return Reply()
+
+
+def _reset_after_ok(m: Modem) -> None:
+    m.reactor.call_at(m.output.busy_until, lambda: m.reboot(AT_CAUSE))
 
 
 #: the BC660K-GL firmware's command table: the Quectel one with what differs

@@ -22,6 +22,7 @@ from host_tools.emulator.modem import ModemOptions
 from host_tools.emulator.network import NetworkConfig
 from host_tools.emulator.persona import PERSONAS
 from host_tools.emulator.scenario import Scenario, load
+from host_tools.emulator.uart import check_baud
 from host_tools.energy.timing import DEFAULT as TIMING
 from host_tools.files.rotating import DEFAULT_MAX_BYTES, open_log, size_arg
 
@@ -32,7 +33,11 @@ stderr, to be given to the virtual board so both share one clock.
 
 outputs: --spy FILE gets every UART byte both ways (and each UDP datagram) as JSON Lines
 {"wall","t","dir","hex","text"}; --timeline FILE gets the modem state timeline as JSON Lines
-{"t","state","ce"} with states off/boot/search/connected/tx/idle/edrx/psm (docs/architecture.md).
+{"t","state","ce"} with states off/boot/search/connected/tx/awake/idle/edrx/psm
+(docs/architecture.md); "awake" = woken from PSM/CFUN=0 by UART bytes, with "cause".
+
+device time for work: every UART byte costs 10 bits at --baud, and each command is answered
+after its modelled response time (host_tools/emulator/response_times.py, sourced per persona).
 
 scenario file (JSON, or TOML when the name ends in .toml): {"faults": [ ... ]}, each fault a
 "kind" plus a trigger. Command faults use "match" (normalised command prefix such as
@@ -79,6 +84,15 @@ def _seconds(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"seconds must be >= 0, got {text!r}")
     return value
+
+
+def _baud(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a baud rate: {text!r} (e.g. 9600)")
+    try:
+        return check_baud(int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -182,6 +196,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the first command after each boot answers ERROR",
     )
     mod.add_argument("--echo", action="store_true", help="start with echo on (ATE1)")
+    mod.add_argument(
+        "--baud",
+        type=_baud,
+        metavar="N",
+        help="UART rate, 8N1: every byte both ways costs 10 bits of device time (default: the "
+        "persona's, 9600 for bc95/bc28/bc26, 115200 for ec200/bc660k; the rig passes the "
+        "board's modem.uart.baud)",
+    )
     add(
         "--json",
         action="store_true",
@@ -199,6 +221,7 @@ def options_from_args(args: argparse.Namespace) -> ModemOptions:
         boot_time=args.boot_time,
         first_command_error=args.first_command_error,
         echo=args.echo,
+        baud=args.baud,
         network=NetworkConfig(
             reg_delay=args.reg_delay,
             rrc_inactivity=args.rrc_inactivity,
@@ -260,6 +283,7 @@ def run(args: argparse.Namespace) -> int:
                 emu.modem.stats,
                 dropped_uart_bytes=emu.output.dropped,
                 dropped_downlink=emu.modem.net.dropped_downlink,
+                uart_wakes=emu.timeline.wakes,
             )
             print(json.dumps(stats), flush=True)
     return 0

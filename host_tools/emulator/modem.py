@@ -20,6 +20,7 @@ from host_tools.emulator.network import Network, NetworkConfig
 from host_tools.emulator.persona import PERSONAS
 from host_tools.emulator.reactor import Reactor, UartOutput
 from host_tools.emulator.records import Spy, Timeline
+from host_tools.emulator.response_times import timing_for
 from host_tools.emulator.scenario import Fault, Scenario
 from host_tools.emulator.sockets import Datagram, SocketTable, UdpSocket
 from host_tools.energy.timing import DEFAULT as TIMING
@@ -51,6 +52,8 @@ class ModemOptions:
     first_command_error: bool = False
     echo: bool = False
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    #: UART rate (8N1); None = the persona's default (host_tools.emulator.response_times)
+    baud: int | None = None
 
 
 @dataclass
@@ -88,6 +91,9 @@ class Modem:
     ) -> None:
         self.opts, self.reactor, self.output = opts, reactor, output
         self.persona = PERSONAS[opts.persona]
+        #: answer times per command family and the wake hold (response_times.py, sourced)
+        self.timing = timing_for(opts.persona)
+        self.uart_in: Any = None  # the UartInput feeding this modem (server.Emulator), if any
         self.scenario = scenario or Scenario()
         self.commands = commands  # AT name -> handler: the firmware's command table
         self.net = Network(reactor, opts.network, timeline, self._on_network)
@@ -127,7 +133,7 @@ class Modem:
 
     def start(self) -> None:
         """Power on: boot banner with the power-on cause; arm the scenario's clock faults."""
-        start = self.reactor.now()
+        start = self.started = self.reactor.now()
         for fault in self.scenario.clock_faults:
             self.reactor.call_at(
                 start + (fault.at or 0.0), functools.partial(self._clock_fault, fault)
@@ -196,13 +202,15 @@ class Modem:
     def _run(self, cmd: Command) -> bool:
         """Execute one command with its faults; False stops a concatenated line."""
         self.stats["commands"] += 1
-        faults = {f.kind: f for f in self.scenario.for_command(cmd.text)}
+        elapsed = self.reactor.now() - getattr(self, "started", self.reactor.now())
+        faults = {f.kind: f for f in self.scenario.for_command(cmd.text, elapsed)}
         self.stats["faults"] += len(faults)
         if "reboot" in faults:
             self.reboot(faults["reboot"].params.get("cause", CRASH_CAUSE))
             return False
+        delay = self.timing.response_delay(cmd.text)
         if "error" in faults:
-            self._write_error(faults["error"].params.get("cme"))
+            self._write_error(faults["error"].params.get("cme"), delay)
             return False
         self._collect, self._after = [], []
         try:
@@ -221,10 +229,32 @@ class Modem:
             urcs, after = self._collect, self._after
             self._collect = self._after = None
         data = self._frame(reply, error, urcs, faults.get("urc_before_ok"))
-        self._send_with_faults(data, faults)
+        self._send_with_faults(data, faults, delay)
+        self._stay_awake()
         for line in after:
             self.urc(line)
         return reply is not None and not self.booting
+
+    # -- UART activity and wakes ----------------------------------------------------------------
+
+    def uart_activity(self, first: float, last: float, data: bytes) -> None:
+        """Bytes from the DTE reach the UART (first byte at ``first``, last at ``last``): a
+        module asleep (PSM, or CFUN=0) wakes now and stays awake until the exchange is over
+        plus the persona's wake hold; the timeline records the wake with what caused it."""
+        if self.booting:
+            return
+        cause = data.split(b"\r", 1)[0][:40].decode("latin-1")
+        self.net.keep_awake(last + self.timing.wake_hold.seconds, cause or "uart")
+
+    def _stay_awake(self) -> None:
+        # awake until the answer has left the UART, then the wake hold
+        self.net.keep_awake(self.output.busy_until + self.timing.wake_hold.seconds)
+
+    def set_baud(self, baud: int) -> None:
+        """Both directions of the UART run at ``baud`` from now on (AT+IPR)."""
+        self.output.baud = baud
+        if self.uart_in is not None:
+            self.uart_in.baud = baud
 
     # -- output -------------------------------------------------------------------------------
 
@@ -234,8 +264,10 @@ class Modem:
             return f"\r\n+CME ERROR: {code}\r\n".encode()
         return b"\r\nERROR\r\n"
 
-    def _write_error(self, code: int | None) -> None:
-        self.output.write(self._error_bytes(code))
+    def _write_error(self, code: int | None, delay: float | None = None) -> None:
+        wait = self.timing.default.seconds if delay is None else delay
+        self.output.write(self._error_bytes(code), wait)
+        self._stay_awake()
 
     def _frame(
         self, reply: Reply | None, error: int | None, urcs: list[str], extra: Fault | None
@@ -253,12 +285,15 @@ class Modem:
             out += CRLF + reply.final.encode() + CRLF
         return bytes(out)
 
-    def _send_with_faults(self, data: bytes, faults: dict[str, Fault]) -> None:
+    def _send_with_faults(self, data: bytes, faults: dict[str, Fault], delay: float = 0.0) -> None:
+        """Write a command's answer ``delay`` s from now (its modelled response time), plus a
+        "delay" fault's seconds; the other faults drop, prefix or split it."""
         if "drop" in faults:
             return
         if "garbage" in faults:
             data = faults["garbage"].garbage_bytes() + data
-        delay = faults["delay"].params["seconds"] if "delay" in faults else 0.0
+        if "delay" in faults:
+            delay += faults["delay"].params["seconds"]
         split = faults.get("split")
         if split is None:
             self.output.write(data, delay)

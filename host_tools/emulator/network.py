@@ -16,6 +16,10 @@ State rules (one derived state for the timeline, see :meth:`Network.settle`):
 * Uplinks queue (``MAX_TX_QUEUE``) behind the one on air; a full queue answers CME 159, except
   for exception data (NSOSTF 0x100), which jumps the queue.
 * Coverage loss: ``+CEREG`` stat 2 (or 0), RRC dropped, sends fail, then re-registration.
+* UART wakes: bytes from the DTE wake a module in PSM (or asleep at CFUN=0): the timeline shows
+  ``awake`` (with the waking command as ``cause``) until the exchange is over plus the persona's
+  wake hold (:meth:`Network.keep_awake`); the UE stays in PSM for the network (no paging, no
+  downlink) unless the command itself sends.
 """
 
 from __future__ import annotations
@@ -140,12 +144,14 @@ class Network:
         self._paged: list[Callable[[], None]] = []
         self._idle_since = 0.0
         self._connected_since = 0.0
+        self.uart_awake = False
+        self._awake_until = float("-inf")
 
     @property
     def registered(self) -> bool:
         return self.stat in _REGISTERED and not self.lost
 
-    def settle(self) -> None:
+    def settle(self, cause: str | None = None) -> None:
         """Write the state the modem is in now to the timeline, then send the URCs raised
         since the last call (every change of state ends with a settle)."""
         if self.booting:
@@ -164,7 +170,9 @@ class Network:
             state = "psm"
         else:
             state = "edrx" if self.granted_edrx else "idle"
-        self.timeline.enter(self.reactor.now(), state, self.ce)
+        if self.uart_awake and state in ("psm", "off"):
+            state = "awake"
+        self.timeline.enter(self.reactor.now(), state, self.ce, cause)
         urcs, self._urcs = self._urcs, []
         for kind, value in urcs:
             self.urc(kind, value)
@@ -187,6 +195,24 @@ class Network:
         if stat != self.stat:
             self.stat = stat
             self._emit("cereg", stat)
+
+    def keep_awake(self, until: float, cause: str | None = None) -> None:
+        """UART activity: the chip is awake (answering the DTE) until ``until`` at least; a
+        module asleep in PSM or at CFUN=0 shows ``awake`` meanwhile (``cause`` names the wake)."""
+        now = self.reactor.now()
+        if until <= now or until <= self._awake_until:
+            return
+        self._awake_until = until
+        self._set("awake", until - now, self._awake_done)
+        if not self.uart_awake:
+            self.uart_awake = True
+            self.settle(cause)
+
+    def _awake_done(self) -> None:
+        self._timers.pop("awake", None)
+        self.uart_awake = False
+        self._awake_until = float("-inf")
+        self.settle()
 
     # -- power and attach ---------------------------------------------------------------------
 

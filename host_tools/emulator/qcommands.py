@@ -9,6 +9,7 @@ from host_tools.emulator import qmqtt, qsock
 from host_tools.emulator.atparse import Command
 from host_tools.emulator.modem import AT_CAUSE, CmdError, Handler, Modem, Reply
 from host_tools.emulator.quectel import BAD_PARAMS, NOT_ALLOWED, _args, _int, q
+from host_tools.emulator.uart import BAUD_RATES
 
 
 def at(m: Modem, cmd: Command) -> Reply:
@@ -34,6 +35,20 @@ def cmee(m: Modem, cmd: Command) -> Reply:
     if cmd.kind == "test":
         return Reply(["+CMEE: (0-2)"])
     m.cmee = 1 if _int(_args(cmd, 1, 1)[0], 0, 2) else 0
+    return Reply()
+
+
+def ipr(m: Modem, cmd: Command) -> Reply:
+    # AT+IPR=<rate>: OK at the old rate, then both directions at the new one (device time:
+    # every byte costs 10 bits at the rate, host_tools.emulator.uart)
+    if cmd.kind == "read":
+        return Reply([f"+IPR: {m.output.baud}"])
+    if cmd.kind == "test":
+        return Reply([f"+IPR: (),({','.join(map(str, BAUD_RATES))})"])
+    rate = _int(_args(cmd, 1, 1)[0], 0, max(BAUD_RATES))
+    if rate not in BAUD_RATES:
+        raise CmdError(BAD_PARAMS)
+    m.reactor.call_later(0.0, lambda: m.set_baud(rate))  # after the OK is queued
     return Reply()
 
 
@@ -173,6 +188,7 @@ def _commands() -> dict[str, Handler]:
         "+CGMR": cgmr,
         "+CMEE": cmee,
         "+CPIN": cpin,
+        "+IPR": ipr,
         "+CFUN": cfun,
         "+CEREG": _reg("CEREG"),
         "+CGREG": _reg("CGREG"),

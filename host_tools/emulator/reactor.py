@@ -21,6 +21,10 @@ from typing import Any
 
 from host_tools.emulator.clock import SimTime, VirtualClock
 from host_tools.emulator.records import Spy
+from host_tools.emulator.uart import bit_time
+
+#: the UART rate of a BC95/BC28 out of the box (at-modems.md 0: "Default UART 9600 8N1 on BC95")
+DEFAULT_BAUD = 9600
 
 
 class Timer:
@@ -202,8 +206,10 @@ class UartOutput:
 
     ``write(data, delay)`` queues ``data`` after everything queued before it, not earlier than
     ``delay`` virtual seconds from now: a delayed response holds back the URCs behind it, as on
-    a real module. Bytes the DTE does not read pile up to ``limit`` and then the oldest are
-    dropped (counted in ``dropped``).
+    a real module. Each chunk costs its bit time at ``baud`` (8N1, 10 bits a byte;
+    host_tools.emulator.uart): it starts when the line is free (the previous chunk's end) and
+    reaches the DTE when its last byte has crossed the wire. Bytes the DTE does not read pile
+    up to ``limit`` and then the oldest are dropped (counted in ``dropped``).
     """
 
     def __init__(
@@ -213,8 +219,11 @@ class UartOutput:
         spy: Spy,
         want_write: Callable[[bool], None],
         limit: int = 65536,
+        *,
+        baud: int = DEFAULT_BAUD,
     ) -> None:
         self.reactor, self.fd, self.spy, self.limit = reactor, fd, spy, limit
+        self.baud = baud
         self._want_write = want_write
         self._queue: deque[tuple[float, bytes]] = deque()
         self._pending = bytearray()
@@ -227,10 +236,16 @@ class UartOutput:
     def write(self, data: bytes, delay: float = 0.0) -> None:
         if not data:
             return
-        due = self.reactor.uart_slot(max(self.reactor.now() + delay, self._last_due))
+        start = max(self.reactor.now() + delay, self._last_due)
+        due = self.reactor.uart_slot(start + bit_time(len(data), self.baud))
         self._last_due = due
         self._queue.append((due, data))
         self._pump()
+
+    @property
+    def busy_until(self) -> float:
+        """Virtual time at which the last byte queued so far will have reached the DTE."""
+        return self._last_due
 
     def discard_queued(self) -> None:
         """Drop what is queued but not yet due (a reboot cuts a delayed response)."""

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import IO
 
 #: the states of the energy model's timeline (docs/architecture.md)
-STATES = ("off", "boot", "search", "connected", "tx", "idle", "edrx", "psm")
+STATES = ("off", "boot", "search", "connected", "tx", "awake", "idle", "edrx", "psm")
+#: states in which the module sleeps; leaving one for "awake" is a UART wake
+ASLEEP = ("off", "psm")
 
 
 def _escape(data: bytes) -> str:
@@ -49,6 +51,8 @@ class Timeline:
     """Modem state timeline: one ``{"t", "state", "ce"}`` record per state entry.
 
     A state lasts until the next record; a change of CE level alone also writes a record.
+    ``awake`` is the module woken from PSM (or CFUN=0 sleep) by the DTE's UART bytes; its
+    record carries ``"cause"`` (the start of the waking command line) and counts in ``wakes``.
     With ``model`` (the persona's modem model, e.g. ``BC28``) the stream opens with one header
     line ``{"model": ...}`` that names the modem the timeline was recorded from.
     """
@@ -61,17 +65,27 @@ class Timeline:
         self.state: str | None = None
         self.ce = 0
         self.entries: list[tuple[float, str, int]] = []  # kept in memory for tests and stats
+        self.wakes = 0  # UART wakes: entries into "awake" from a sleeping state
+        self.causes: list[tuple[float, str]] = []  # (t, cause) of the recent wakes
 
-    def enter(self, t: float, state: str, ce: int | None = None) -> None:
+    def enter(self, t: float, state: str, ce: int | None = None, cause: str | None = None) -> None:
         if state not in STATES:
             raise ValueError(f"unknown modem state {state!r}")
         ce = self.ce if ce is None else ce
         if state == self.state and ce == self.ce:
             return
+        if state == "awake" and self.state in ASLEEP:
+            self.wakes += 1
+            self.causes.append((t, cause or "uart"))
+            if len(self.causes) > 1000:
+                del self.causes[:500]
         self.state, self.ce = state, ce
         self.entries.append((t, state, ce))
         if len(self.entries) > 10000:
             del self.entries[:5000]
         if self.stream is not None:
-            self.stream.write(json.dumps({"t": round(t, 6), "state": state, "ce": ce}) + "\n")
+            rec: dict[str, object] = {"t": round(t, 6), "state": state, "ce": ce}
+            if cause is not None and state == "awake":
+                rec["cause"] = cause
+            self.stream.write(json.dumps(rec) + "\n")
             self.stream.flush()

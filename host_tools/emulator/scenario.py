@@ -7,7 +7,8 @@ prefix against their normalised text: upper case, no spaces, ``AT`` + body, one 
 concatenated line at a time (``"AT+NSOST="`` matches ``at+nsost= 0,...`` but not NSOSTF).
 
 Command faults (``match`` required; ``nth`` = first matching command hit, 1-based, default 1;
-``times`` = how many consecutive matches from there, default 1):
+``times`` = how many consecutive matches from there, default 1; ``until`` = only before this
+many virtual seconds after the start, e.g. a send refused for the first 6 hours):
 
 =================  ============================================================================
 ``error``          answer without executing: ``+CME ERROR: <cme>`` when CMEE=1 and ``cme`` is
@@ -93,7 +94,7 @@ _PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "urc": {"urc": (str, True)},
     "pdpdeact": {},
 }
-_TRIGGER_KEYS = {"kind", "match", "nth", "times", "at"}
+_TRIGGER_KEYS = {"kind", "match", "nth", "times", "at", "until"}
 
 
 @dataclass
@@ -105,13 +106,17 @@ class Fault:
     nth: int = 1
     times: int = 1
     at: float | None = None
+    until: float | None = None  # command faults: only before this (virtual s after start)
     params: dict[str, Any] = field(default_factory=dict)
     seen: int = 0  # matching commands counted so far
     fired: int = 0  # how often it took effect
 
-    def hits(self, command_text: str) -> bool:
-        """Count a command; True when this occurrence is one the fault applies to."""
+    def hits(self, command_text: str, elapsed: float = 0.0) -> bool:
+        """Count a command; True when this occurrence is one the fault applies to.
+        ``elapsed``: virtual seconds since the emulator started (for ``until``)."""
         if self.match is None or not command_text.startswith(self.match):
+            return False
+        if self.until is not None and elapsed >= self.until:
             return False
         self.seen += 1
         if self.nth <= self.seen < self.nth + self.times:
@@ -138,9 +143,9 @@ class Scenario:
     def clock_faults(self) -> list[Fault]:
         return [f for f in self.faults if f.at is not None]
 
-    def for_command(self, command_text: str) -> list[Fault]:
+    def for_command(self, command_text: str, elapsed: float = 0.0) -> list[Fault]:
         """The faults that apply to this command (each matching fault counts it)."""
-        return [f for f in self.command_faults if f.hits(command_text)]
+        return [f for f in self.command_faults if f.hits(command_text, elapsed)]
 
 
 def load(path: str | Path) -> Scenario:
@@ -193,7 +198,13 @@ def _fault(item: Any, where: str) -> Fault:
         fault.times = _typed(item, "times", int, where) if "times" in item else 1
         if fault.nth < 1 or fault.times < 1:
             raise CommandError(f"{where}: 'nth' and 'times' must be >= 1")
-    else:
+        if "until" in item:
+            fault.until = _typed(item, "until", float, where)
+            if fault.until <= 0:
+                raise CommandError(f"{where}: 'until' must be > 0 (seconds after the start)")
+    elif "until" in item:
+        raise CommandError(f"{where}: 'until' goes with 'match' (a command fault)")
+    if has_at:
         fault.at = _typed(item, "at", float, where)
     for key, (typ, required) in spec.items():
         if key in item:

@@ -17,7 +17,9 @@ from host_tools.emulator.modem import Modem, ModemOptions
 from host_tools.emulator.persona import PERSONAS
 from host_tools.emulator.reactor import Reactor, UartOutput
 from host_tools.emulator.records import Spy, Timeline
+from host_tools.emulator.response_times import timing_for
 from host_tools.emulator.scenario import Scenario
+from host_tools.emulator.uart import UartInput
 
 READ_CHUNK = 4096
 
@@ -48,7 +50,11 @@ class Emulator:
         self.path = os.ttyname(self.slave)
         self.spy = Spy(spy_stream, self.reactor.now)
         self.timeline = Timeline(timeline_stream, PERSONAS[opts.persona].name)
-        self.output = UartOutput(self.reactor, self.master, self.spy, self._want_write)
+        #: the UART rate both ways: --baud (board data) or the persona's default
+        self.baud = opts.baud or timing_for(opts.persona).baud
+        self.output = UartOutput(
+            self.reactor, self.master, self.spy, self._want_write, baud=self.baud
+        )
         self.modem = _build_modem(
             opts,
             self.reactor,
@@ -57,6 +63,10 @@ class Emulator:
             spy=self.spy,
             scenario=scenario,
         )
+        self.input = UartInput(
+            self.reactor, self.baud, self.modem.feed, on_activity=self.modem.uart_activity
+        )
+        self.modem.uart_in = self.input
         self.reactor.add_handler(self.master, selectors.EVENT_READ, self._on_pty)
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -78,7 +88,7 @@ class Emulator:
             if data:
                 self.read_bytes += len(data)
                 self.spy.record("to_modem", data)
-                self.modem.feed(data)
+                self.input.feed(data)  # reaches the modem after its bit time
 
     def serve(self) -> None:
         """Power the modem on and serve until :meth:`stop`; then release everything."""

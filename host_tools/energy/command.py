@@ -207,7 +207,8 @@ def _print_text(out: dict[str, Any], cell: Any) -> None:
     else:
         print(
             f"{out['model']}: timeline {out['source']}: {out['records']} records, "
-            f"{out['duration_s']:.0f} s, {out['reports']} reports"
+            f"{out['duration_s']:.0f} s, {out['reports']} reports, "
+            f"{out['wakes']} UART wakes from sleep"
         )
         print(f"  total:       {out['total_mah']:.4f} mAh")
         if out["per_report_mah"] is not None:

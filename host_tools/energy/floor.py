@@ -71,7 +71,7 @@ def _modelled(report: list[Record], ce: int, payload: int) -> tuple[list[Record]
         prev = report[i - 1].state if i else "psm"
         if rec.state == "connected":
             recorded_conn += seconds
-            if prev in ("psm", "idle", "edrx"):
+            if prev in ("psm", "idle", "edrx", "awake"):
                 connections += 1
         elif rec.state == "tx":
             uplinks += 1

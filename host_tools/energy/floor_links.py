@@ -128,7 +128,7 @@ def _states(timeline: list[dict[str, Any]]) -> tuple[int, int]:
     connections = uplinks = 0
     previous = "idle"
     for rec in timeline:
-        if rec["state"] == "connected" and previous in ("idle", "psm", "edrx"):
+        if rec["state"] == "connected" and previous in ("idle", "psm", "edrx", "awake"):
             connections += 1
         if rec["state"] == "tx" and previous != "tx":
             uplinks += 1

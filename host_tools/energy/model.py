@@ -17,7 +17,10 @@ from typing import Any
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
 #: modem states of the timeline, in the order the reports list them
-STATES = ("off", "boot", "search", "connected", "tx", "idle", "edrx", "psm")
+STATES = ("off", "boot", "search", "connected", "tx", "awake", "idle", "edrx", "psm")
+#: states a profile may leave out, with the state whose figure stands in (a profile written
+#: before the emulator recorded UART wakes: the module awake on its UART draws about idle)
+OPTIONAL_STATES = {"awake": "idle"}
 #: states in which the modem is not awake (awake time excludes these)
 ASLEEP = ("off", "psm")
 CE_LEVELS = (0, 1, 2)
@@ -104,11 +107,13 @@ def profile_from_dict(data: dict[str, Any], path: Path | None = None) -> Profile
         modem_raw, mcu_raw = data["modem"], data["mcu"]
     except (KeyError, TypeError) as exc:
         raise EnergyError(f"{where}: needs 'modem' and 'mcu' sections") from exc
-    missing = [s for s in STATES if s not in modem_raw]
+    missing = [s for s in STATES if s not in modem_raw and s not in OPTIONAL_STATES]
     if missing:
         raise EnergyError(f"{where}: modem states missing: {', '.join(missing)}")
-    modem = {s: _per_ce(modem_raw[s], f"{where}: modem.{s}") for s in STATES}
-    active = mcu_raw.get("active_states", ["boot", "search", "connected", "tx"])
+    modem = {s: _per_ce(modem_raw[s], f"{where}: modem.{s}") for s in STATES if s in modem_raw}
+    for state, stand_in in OPTIONAL_STATES.items():
+        modem.setdefault(state, modem[stand_in])
+    active = mcu_raw.get("active_states", ["boot", "search", "connected", "tx", "awake"])
     unknown = [s for s in active if s not in STATES]
     if unknown:
         raise EnergyError(f"{where}: mcu.active_states has unknown states {unknown}")
@@ -229,6 +234,8 @@ class Result:
     floor_mah: float
     awake_s: float
     by_state: dict[str, StateCharge] = field(default_factory=dict)
+    #: UART wakes from PSM/off the DTE caused (retries, failed sends, probes): count_wakes
+    wakes: int = 0
 
     @property
     def total_mah(self) -> float:
@@ -258,10 +265,21 @@ class Result:
             "per_report_mah": self.per_report_mah,
             "awake_s": self.awake_s,
             "awake_per_report_s": self.awake_per_report_s,
+            "wakes": self.wakes,
             "by_state": {
                 s: {"seconds": c.seconds, "mah": c.mah} for s, c in self.by_state.items()
             },
         }
+
+
+def count_wakes(records: Iterable[Record]) -> int:
+    """UART wakes in a timeline: entries into ``awake`` from a sleeping state (PSM, off)."""
+    count, previous = 0, None
+    for rec in records:
+        if rec.state == "awake" and previous in ASLEEP:
+            count += 1
+        previous = rec.state
+    return count
 
 
 def count_reports(records: Iterable[Record]) -> int:
@@ -293,6 +311,7 @@ def integrate(
         floor_mah=0.0,
         awake_s=0.0,
         by_state={s: StateCharge() for s in STATES},
+        wakes=count_wakes(records),
     )
     for i, rec in enumerate(records):
         until = records[i + 1].t if i + 1 < len(records) else stop

@@ -166,7 +166,9 @@ class VirtualTarget(Target):
     has_collector = True
 
     def __init__(self, workdir: Path) -> None:
-        self.rig = _QuietRig(workdir / "rig", RigOptions())
+        # the scaled wall clock: a HIL test talks to the board's console in wall time, as it
+        # does to a real board with --port (the time master would run through its windows)
+        self.rig = _QuietRig(workdir / "rig", RigOptions(clock="scaled"))
         self.rig.start()
         super().__init__(VIRTUAL_BOARD, self.rig.console_path, workdir)
         key = json.loads(self.rig.path("device.json").read_text())["key"]

@@ -8,7 +8,7 @@ the host was. :func:`account` returns the figures and a list of failures, one li
   reading taken (stored, or on the device's console) within half an interval after it;
 * a reading lost (a sequence-number gap, or readings the device dropped from a full queue);
 * a reading stored twice (same device, code, device time and value under two sequence numbers);
-* an alarm (an event raised, value != 0, other than the boot record) delivered more than
+* an alarm (a meter or sensor event, codes 0x40-0x5F, raised: value != 0) delivered more than
   ``ALARM_BUDGET_S`` device seconds after it was raised.
 """
 
@@ -18,11 +18,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from nbkit.proto import codes
-
 #: an alarm must reach the collector within this many device seconds while the link is up
 ALARM_BUDGET_S = 10.0
 _EVENT_CODE = 0x40  # codes at or above are events (tamper, leak, boot...)
+_DEVICE_CODE = 0x60  # codes at or above are the device's own records (boot, counters)
 
 
 def rows(db: Path) -> list[dict[str, Any]]:
@@ -68,8 +67,8 @@ def _duplicates(stored: list[dict[str, Any]]) -> int:
 def _alarms(stored: list[dict[str, Any]], start: float) -> list[dict[str, Any]]:
     out = []
     for r in stored:
-        if r["code"] < _EVENT_CODE or r["code"] == codes.BOOT or not r["value"]:
-            continue
+        if not _EVENT_CODE <= r["code"] < _DEVICE_CODE or not r["value"]:
+            continue  # alarms are the meter's and the sensor's events, raised (value != 0)
         out.append(
             {
                 "name": r["name"],

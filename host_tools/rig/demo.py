@@ -28,7 +28,7 @@ from typing import Any
 from nbkit import profiles
 
 from host_tools.errors import CommandError
-from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
+from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions, sim_capable
 
 #: the device profiles (firmware/nbkit/profiles.py, the one registry)
 PROFILES = profiles.names()
@@ -46,11 +46,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--clock",
-        choices=("sim", "scaled"),
-        default="sim",
-        help="sim (default): one time master for the whole rig, device time moves only when "
-        "every process waits, so results do not depend on the host; scaled: wall time x "
-        "--scale",
+        choices=("sim", "real", "scaled"),
+        help="sim (default for UDP without a meter bus): one time master for the whole rig, "
+        "device time moves only when every process waits, so results do not depend on the "
+        "host; real: wall time (a real modem on --modem-port); scaled (default otherwise, for "
+        "now): wall time x --scale",
     )
     parser.add_argument(
         "--scale",
@@ -78,6 +78,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=sorted(BOARD_FOR_MODEM),
         help="emulated module: bc28 (NB-IoT), ec200 (LTE Cat1) or bc660k (BC660K-GL NB-IoT, "
         "udp/tcp); default: bc28 for udp and coap, ec200 for tcp and mqtt",
+    )
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="FILE",
+        help="fault scenario for the built-in modem emulator (JSON/TOML, see `nbkit emulate "
+        "--help`), e.g. a persistent +CME ERROR on every send or a reboot at a command",
+    )
+    parser.add_argument(
+        "--modem-port",
+        metavar="PATH",
+        help="run the firmware's modem UART on this tty instead of the built-in emulator: a "
+        "real BC95/BC28 on a USB-UART, or another emulator (time is then real: --clock real)",
+    )
+    parser.add_argument(
+        "--baud", type=int, metavar="N", help="with --modem-port: the UART speed (board data's)"
     )
     parser.add_argument(
         "--workdir", type=Path, help="keep the run's files here (default: a temporary folder)"
@@ -153,6 +169,8 @@ def _energy(rig: Rig, hours: float) -> dict[str, Any]:
 
     if rig.opt.modem not in model.profile_names():
         return {"energy": f"no sourced current profile for {rig.opt.modem}"}
+    if not rig.path("timeline.jsonl").exists():
+        return {"energy": "no modem timeline (the modem is not the built-in emulator)"}
     end = EPOCH + hours * 3600
     profile = model.load_profile(rig.opt.modem)
     timeline = [r for r in model.read_timeline(rig.path("timeline.jsonl")) if r.t <= end]
@@ -165,8 +183,12 @@ def _energy(rig: Rig, hours: float) -> dict[str, Any]:
         "charge_whole_run_mah": round(whole.total_mah, 4),
     }
     first_psm = next((i for i, r in enumerate(timeline) if r.state == "psm"), None)
-    if first_psm is None:
-        return {**out, "charge_mah_per_day": None, "model_charge_mah_per_day": None}
+    if first_psm is None:  # never in PSM (a send that always fails): the whole run it is
+        return {
+            **out,
+            "charge_mah_per_day": round(whole.per_day_mah, 4),
+            "model_charge_mah_per_day": None,
+        }
     steady = timeline[first_psm:]
     ups = [e for e in rig.uplinks if e["virtual_t"] >= steady[0].t and e["virtual_t"] <= end]
     result = model.integrate(steady, profile, end=end, reports=len(ups) or None)
@@ -258,6 +280,20 @@ def _run_sim(rig: Rig, args: argparse.Namespace, magnet: list[Any], end: float) 
     rig.run_until(end)
 
 
+def _check_ports(args: argparse.Namespace) -> None:
+    """--scenario / --modem-port / --baud: checked before anything starts."""
+    if args.scenario is not None:
+        if args.modem_port:
+            raise CommandError("--scenario is for the built-in emulator, not --modem-port")
+        from host_tools.emulator.scenario import load
+
+        load(args.scenario)  # a bad file is a clear error now, not a dead emulator later
+    if args.baud is not None and not args.modem_port:
+        raise CommandError("--baud goes with --modem-port (the emulator's pty has no speed)")
+    if args.modem_port and not os.path.exists(args.modem_port):
+        raise CommandError(f"--modem-port {args.modem_port}: no such device")
+
+
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     args.modem = args.modem or MODEM_FOR[args.transport][0]
@@ -268,6 +304,19 @@ def run(args: argparse.Namespace) -> int:
             f"has no such AT commands)"
         )
     smoke = args.profile == "smoke"
+    probe = RigOptions(transport=args.transport, profile=args.profile)
+    capable = sim_capable(probe) and not smoke and not args.modem_port
+    _check_ports(args)
+    if args.clock is None:
+        args.clock = "real" if args.modem_port else "sim" if capable else "scaled"
+    if args.modem_port and args.clock == "sim":
+        raise CommandError("--modem-port: a real modem runs in real time; use --clock real")
+    elif args.clock == "sim" and not capable:
+        raise CommandError(
+            f"--clock sim: the {args.transport.upper()} transport / {args.profile} profile does "
+            "not run on the time master yet (its sockets or meter bus are not counted); use "
+            "--clock scaled"
+        )
     if args.hours is None:
         args.hours = 0.5 if smoke else 24.0
     if args.scale is None:
@@ -281,7 +330,10 @@ def run(args: argparse.Namespace) -> int:
         workdir = args.workdir or Path(tmp)
         opts = RigOptions(
             clock=args.clock,
-            scale=args.scale,
+            scale=1.0 if args.clock == "real" else args.scale,
+            modem_port=args.modem_port,
+            modem_baud=args.baud,
+            emulator_args=["--scenario", str(args.scenario.resolve())] if args.scenario else [],
             read_interval_s=args.read_interval,
             report_interval_s=args.report_interval,
             modem=args.modem,
@@ -306,7 +358,9 @@ def run(args: argparse.Namespace) -> int:
             if args.profile == "water":
                 pulses = int(args.hours * 3600 // args.flow_period) + 100
                 rig.control(f"pulse pulse_a {pulses} {args.flow_period * 1000}")
-            end = EPOCH + args.hours * 3600 + 600  # and the report due at the end
+            # and the report due at the end: 10 device minutes; on a real modem in real time,
+            # the 90 s a report's wake takes there (attach aside)
+            end = EPOCH + args.hours * 3600 + (90 if args.clock == "real" else 600)
             magnet = list(WATER_MAGNET) if args.profile == "water" else []
             if args.clock == "sim":
                 _run_sim(rig, args, magnet, end)

@@ -38,14 +38,19 @@ class RigOptions:
 
     scale: float = 2400.0
     #: "sim": one time master for the rig (host_tools.simclock; time moves only when every
-    #: process waits: nothing depends on host speed); "scaled": wall time x scale (older tests)
-    clock: str = "scaled"
+    #: process waits: nothing depends on host speed); "scaled": wall time x scale; "auto": sim
+    #: where every process of the rig takes part in it (UDP, no meter bus yet), else scaled
+    clock: str = "auto"
     modem: str = "bc28"  # emulator persona; the virtual board's data names the same model
     transport: str = "udp"  # udp | tcp | mqtt | coap: how uplinks reach the collector
     device_id: int = 1042
     read_interval_s: int = 900
     report_interval_s: int = 14400
     emulator_args: list[str] = field(default_factory=list)
+    #: the firmware's modem UART on this tty instead of the built-in emulator (a real BC95/BC28
+    #: on a USB-UART, or another emulator); time is then real (clock "real")
+    modem_port: str | None = None
+    modem_baud: int | None = None
     vboard_args: list[str] = field(default_factory=list)
     #: what the device is (config `profile`): water | gas-cjt188 | electricity-dlt645 | heat-mbus
     #: | smoke
@@ -75,6 +80,12 @@ def meterbus_args(profile: str) -> list[str] | None:
 PROFILE_PINS = {"smoke": {"smoke_adc": 8000, "battery_adc": 3600, "tamper": 0, "button": 1}}
 
 
+def sim_capable(opt: RigOptions) -> bool:
+    """Whether every process of this rig takes part in the time master: the UDP transport
+    (TCP, MQTT and CoAP sockets are not counted yet) and no meter bus (not yet a participant)."""
+    return opt.transport == "udp" and meterbus_args(opt.profile) is None
+
+
 def free_udp_port() -> int:
     """A UDP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -101,6 +112,16 @@ def _virtual_boards() -> dict[str, str]:
 
 #: the virtual board whose data names each emulated modem model
 BOARD_FOR_MODEM = _virtual_boards()
+
+
+def _board_baud(modem: str) -> list[str]:
+    """``--baud N`` of the modem UART in the virtual board's data (none when it names none)."""
+    board = BOARD_FOR_MODEM.get(modem)
+    try:
+        baud = json.loads((BOARDS_DIR / f"{board}.json").read_text())["modem"]["uart"]["baud"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return ["--baud", str(baud)] if isinstance(baud, int) else []
 
 
 def _free_tcp_port() -> int:
@@ -150,6 +171,13 @@ class Rig:
         self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},{self.opt.scale:g}"
         self.master: Any = None
         self.sim: Any = None
+        if self.opt.modem_port and self.opt.clock in ("auto", "real"):
+            self.opt.clock, self.opt.scale = "real", 1.0
+        if self.opt.clock == "auto":
+            self.opt.clock = "sim" if sim_capable(self.opt) else "scaled"
+        if self.opt.clock == "real":  # wall time, scale 1: a real modem cannot be simulated
+            self.opt.scale = 1.0
+            self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},1"
         if self.opt.clock == "sim":
             from host_tools.simclock.client import SimClient
             from host_tools.simclock.master import Master
@@ -157,8 +185,10 @@ class Rig:
             self.master = Master(EPOCH).start()
             self.sim = SimClient(self.master.addr, "rig")  # busy until run_until: time waits
             self.clock_arg = f"sim:{self.master.addr[0]}:{self.master.addr[1]}:m0"
-        elif self.opt.clock != "scaled":
-            raise CommandError(f"clock {self.opt.clock!r}: sim or scaled")
+        elif self.opt.clock not in ("scaled", "real"):
+            raise CommandError(f"clock {self.opt.clock!r}: sim, real or scaled")
+        if self.opt.modem_port and self.opt.clock == "sim":
+            raise CommandError("a modem on --modem-port runs in real time: use --clock real")
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.uplinks: list[dict[str, Any]] = []
         self.console_lines: list[str] = []
@@ -188,7 +218,9 @@ class Rig:
         self._start_broker()
         self._provision()
         self._start_collector()
-        modem_port = self._start_emulator()
+        modem_port = self.opt.modem_port or self._start_emulator()
+        if not os.path.exists(modem_port):
+            raise CommandError(f"--modem-port {modem_port}: no such device")
         self._start_meterbus()
         self._start_vboard(modem_port)
         return self
@@ -296,6 +328,7 @@ class Rig:
                 str(self.path("timeline.jsonl")),
                 "--spy",
                 str(self.path("spy.jsonl")),
+                *([] if "--baud" in self.opt.emulator_args else _board_baud(self.opt.modem)),
                 *self.opt.emulator_args,
             ),
         )
@@ -322,6 +355,7 @@ class Rig:
                 str(self.path("flash.img")),
                 "--modem-port",
                 modem_port,
+                *(["--modem-baud", str(self.opt.modem_baud)] if self.opt.modem_baud else []),
                 "--clock",
                 self.clock_arg,
                 "--seed-config",

@@ -113,6 +113,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--modem-port", help="tty of the modem UART (emulator pty or USB-UART)")
     parser.add_argument(
+        "--modem-baud",
+        type=int,
+        metavar="N",
+        help="the modem UART's speed instead of the board data's (a real module on a "
+        "USB-UART: 9600 for BC95/BC28 out of the box, 115200 for EC200)",
+    )
+    parser.add_argument(
         "--meterbus-port", help="tty of the meter-bus UART (`nbkit meterbus` pty or USB-UART)"
     )
     parser.add_argument(
@@ -176,11 +183,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: the speeds a Linux tty (and the firmware's nbkit.hal.tty) can be set to
+BAUDS = (4800, 9600, 19200, 38400, 57600, 115200)
+
+
+def _with_baud(board: dict[str, Any], baud: int) -> dict[str, Any]:
+    """The board data with the modem UART at ``baud`` (checked against what a tty can do)."""
+    if baud not in BAUDS:
+        raise CommandError(f"--modem-baud {baud}: one of {', '.join(map(str, BAUDS))}")
+    modem = board["modem"]
+    return {**board, "modem": {**modem, "uart": {**modem["uart"], "baud": baud}}}
+
+
 def options(args: argparse.Namespace) -> Options:
     """Check the command line and build the Options."""
     board = boards.load(args.board)
     if board["port"] != "unix":
         raise CommandError(f"board '{args.board}' is a {board['port']} board, not a virtual one")
+    if getattr(args, "modem_baud", None):
+        board = _with_baud(board, args.modem_baud)
     for label, path in (("--main", args.main), ("--seed-config", args.seed_config)):
         if path is not None and not path.is_file():
             raise CommandError(f"{label} {path}: no such file")

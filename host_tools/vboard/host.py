@@ -41,6 +41,9 @@ from host_tools.vboard.parts import (
     uart_line_discipline,
 )
 
+#: what the MicroPython process itself sends on the control channel (the rest is the rig's)
+_BOARD_VERBS = {"hello", "deepsleep", "powerfail", "reset", "wdt", "cut-ready"}
+
 
 @dataclass
 class _Child:
@@ -64,6 +67,7 @@ class VBoard:
         self.boots = 0
         self.last_boot: dict[str, str | None] = {"cause": None, "wake": None}
         self.wake_at: float | None = None
+        self.wdt_at: float | None = None  # virtual time the board's watchdog bites unless fed
         self.wake_pins: dict[str, int] = {}
         self.child_addr: tuple[str, int] | None = None
         self.schedule: list[tuple[float, str, int]] = []  # (wall time, pin, value)
@@ -195,6 +199,7 @@ class VBoard:
         self.cut_armed, self.cut_next = self.cut_next, None
         self._write_runtime(mode, cause, wake)
         if self.sim is not None:
+            self._drain_uarts()  # what reached the UARTs while off is lost (and counted)
             self.sim.join(self._child_name())  # busy until its first report: time waits
             self.counts[self._ctl_key("up<")] = 0
         argv = [
@@ -225,6 +230,7 @@ class VBoard:
                 os._exit(127)
         os.close(slave)
         os.set_blocking(fd, False)
+        self.wdt_at = None  # a reset stops the watchdog; the firmware starts it again
         self.child = _Child(pid, fd, filter_banner=mode == "raw")
         self.cooked.binary = False  # binary output (mpremote mount) ends with the boot
         self.child_addr = None
@@ -320,9 +326,36 @@ class VBoard:
 
     # ---- power ------------------------------------------------------------------------------
 
+    def _quiesce(self) -> None:
+        """Under the time master, before the host cuts the power on its own: ask the board to
+        report what it has read (``cut`` on the control channel; it answers ``cut-ready`` at
+        its next wait, the same device instant), so no byte it took goes uncounted. A board
+        that does not answer within 3 wall seconds (at a REPL prompt: it reads nothing)
+        is cut all the same."""
+        if self.sim is None or self.child is None or self.child_addr is None:
+            return
+        self.ctl.sendto(b"cut", self.child_addr)
+        self._count(self._ctl_key("dn>"))
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            ready, _, _ = select.select([self.ctl], [], [], max(0.0, end - time.monotonic()))
+            if not ready:
+                break
+            try:
+                data, addr = self.ctl.recvfrom(512)
+            except BlockingIOError:
+                continue
+            if addr != self.child_addr:
+                continue  # nobody else talks while the rig waits for this command's answer
+            self._count(self._ctl_key("up<"))
+            if data.split(b" ", 1)[0] in (b"cut-ready", b"deepsleep", b"powerfail", b"reset"):
+                return  # it reported its counters before sending this
+        log("the board did not answer the power cut within 3 s: cut anyway")
+
     def power(self, what: str) -> None:
         """off: cut the power; on: power up if off or asleep; cycle: both."""
         if what in ("off", "cycle"):
+            self._quiesce()
             self.kill_child("power")
             self.state, self.wake_at = "off", None
         if what in ("on", "cycle") and self.child is None:
@@ -413,7 +446,7 @@ class VBoard:
                 return
             text = data.decode("ascii", "replace").strip()
             from_child = self.sim is not None and (
-                addr == self.child_addr or text.startswith("hello")
+                addr == self.child_addr or text.split(" ", 1)[0] in _BOARD_VERBS
             )
             if from_child:
                 self._count(self._ctl_key("up<"))
@@ -443,6 +476,10 @@ class VBoard:
                 pin_name, _, level = item.partition("=")
                 wake[self._pin_name(pin_name)] = int(level)
             self._deepsleep(int(args[0]), wake)
+            return None
+        if cmd == "wdt":  # fed: bite after <ms> of virtual time (0: stopped)
+            ms = int(args[0])
+            self.wdt_at = self.o.clock.now() + ms / 1000 if ms > 0 else None
             return None
         if cmd == "powerfail":  # the board's flash reached the armed write: the power fails
             self.cuts.append(int(args[0]))
@@ -551,8 +588,10 @@ class VBoard:
         del buf[:n]
 
     def _next_deadline(self) -> float | None:
-        """Virtual time of the host's next timer (a pin edge, the end of a deep sleep)."""
-        soon = [t for t in (self.schedule[0][0] if self.schedule else None, self.wake_at)]
+        """Virtual time of the host's next timer (a pin edge, the end of a deep sleep, the
+        watchdog's bite)."""
+        first = self.schedule[0][0] if self.schedule else None
+        soon = [t for t in (first, self.wake_at, self.wdt_at)]
         due = [t for t in soon if t is not None]
         return min(due) if due else None
 
@@ -564,8 +603,10 @@ class VBoard:
         return max(0.0, min(0.05, (due - clock.now()) / clock.scale))
 
     def _paced(self) -> bool:
-        """Someone is at the console (input in the last 3 s): time runs at wall speed."""
-        return time.monotonic() - self.console_seen < 3.0
+        """Someone is at the console of an awake board (input in the last 3 wall seconds):
+        time runs at wall speed, so a person (or mpremote) meets the board's service window
+        as on a real one; a sleeping board's wake-up timer is not paced."""
+        return self.child is not None and time.monotonic() - self.console_seen < 3.0
 
     def step(self) -> None:
         """One turn of the loop: wait for I/O or a timer, then serve it."""
@@ -610,6 +651,14 @@ class VBoard:
             and self.o.clock.now() >= self.wake_at
         ):
             self._wake("timer")
+        if (
+            self.child is not None
+            and self.wdt_at is not None
+            and self.o.clock.now() >= self.wdt_at
+        ):
+            log("watchdog: not fed in time, resetting the board")
+            self.kill_child("power")
+            self.spawn("normal", "watchdog")
         self._reap()
 
     def _on_master(self) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 
 import pytest
 
@@ -29,16 +28,19 @@ def _cut_at(rig: Rig, k: int) -> bool:
     status = _status(rig)
     cuts, boots = len(status["cuts"]), status["boots"]
     rig.control(f"cut {k}{' torn' if k % 2 else ''}")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    outcome: list[bool] = []
+
+    def settled() -> bool:
         status = _status(rig)
         if len(status["cuts"]) > cuts:
-            return True
-        if status["boots"] > boots and status["state"] == "sleeping":
-            return False
-        time.sleep(0.01)
+            outcome.append(True)
+        elif status["boots"] > boots and status["state"] == "sleeping":
+            outcome.append(False)
+        return bool(outcome)
+
+    rig.wait_for(settled, 5)  # device time runs while it waits (the rig's clock, sim or scaled)
     rig.check_alive()
-    return False
+    return bool(outcome and outcome[0])
 
 
 def _status(rig: Rig) -> dict:

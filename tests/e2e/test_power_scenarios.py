@@ -81,8 +81,11 @@ def test_psm_denied_powers_the_modem_down_and_the_next_wake_reattaches() -> None
     assert "AT+CFUN=1" in after and "AT+CGATT=1" in after, after
     states = [(r["t"], r["state"]) for r in timeline]
     # after the first report the modem was off (not idle at DRX current) until the next attach
+    # (the firmware's commands before AT+CFUN=1 wake the module at CFUN=0: "awake", charged)
     following = [s for _, s in states[off_index:]]
-    assert following[0] == "off" and following[1] == "search", states
+    assert following[0] == "off" and "awake" in following[: following.index("search")], states
+    asleep_or_not = [s for s in following if s != "awake"]
+    assert set(asleep_or_not[: asleep_or_not.index("search")]) == {"off"}, states
     sent_at = max(i for i, (_, s) in enumerate(states[:off_index]) if s == "tx")
     tail = states[sent_at : off_index + 1]
     idle_s = sum(tail[i + 1][0] - t for i, (t, s) in enumerate(tail[:-1]) if s == "idle")
@@ -132,7 +135,10 @@ def test_energy_of_a_recorded_report_from_the_emulator_timeline(tmp_path: Path) 
     profile = model.load_profile("bc95")
     low = synth.report_charge(synth.Config(payload=12, expect_reply=False), profile)
     high = synth.report_charge(synth.Config(payload=12, expect_reply=True), profile)
-    recorded = result["per_report_mah"]
+    # the model's report starts at the RRC setup; the recorded one also has the UART wake before
+    # it ("awake": the firmware's local AT commands), whose length on this wall-scaled clock is
+    # mostly host latency x scale (issue 13): compared without it
+    recorded = result["per_report_mah"] - by_state["awake"]["mah"]
     print(
         f"\n  recorded report: {recorded:.4f} mAh; model (a): {low.total_mah:.4f} without an "
         f"ack wait, {high.total_mah:.4f} with the modelled {DEFAULT.reply_wait_s[0]} s wait"

@@ -87,7 +87,9 @@ def test_alarm_is_durable_before_the_radio_and_retried_until_acked():
     assert link2.ups[0] == 1, link2.ups  # the alarm record was on flash before up()
     assert len(link2.ups) >= 3, link2.ups  # two failed attempts, then sent
     sent = link2.sent
-    assert sent[0] == ([(codes.SMOKE_ALARM, 6100)], 0x400), sent
+    # the two failures ride with the alarm: REPORT_FAILED 2, REPORT_FAULT 2 (no coverage)
+    want = [(codes.SMOKE_ALARM, 6100), (codes.REPORT_FAILED, 2), (codes.REPORT_FAULT, 2)]
+    assert sent[0] == (want, 0x400), sent
     assert codes.SMOKE_CLEAR in _codes(link2)
     assert clock.time() - t0 < 60, clock.time() - t0  # short event backoff, not the 24 h one
     assert app2.queue.counts()["pending"] == 0
@@ -138,3 +140,45 @@ def test_a_saved_state_of_another_layout_starts_the_sensor_cold_instead_of_crash
     app, link, _, _ = _app(ManualClock(), SimADC(CLEAN), warm=True)
     assert app.wake() > 0
     assert link.sent and link.sent[0][0][0] == (codes.BOOT, 1), link.sent  # a cold start
+
+
+class _SmokeFor(SimADC):
+    # smoke in the chamber until the clock reaches `until`
+    def __init__(self, clock, until):
+        SimADC.__init__(self, SMOKE)
+        self.clock = clock
+        self.until = until
+
+    def read_u16(self):
+        return SMOKE if self.clock.time() < self.until else CLEAN
+
+
+def test_an_alarm_that_cannot_be_sent_retries_on_its_budget_then_backs_off_no_storm():
+    # The network is gone for the whole half hour of smoke: the alarm is retried at once and on
+    # its own short backoff (10, 20, 40, 80, 120 s), then joins the routine backoff; the
+    # detector keeps sensing meanwhile, and every record stays queued for the next report.
+    _fresh_fs()
+    clock = ManualClock()
+    app, _, _, _ = _app(clock, SimADC(CLEAN))
+    app.wake()
+    t0 = clock.time()
+    times = []
+    adc = _SmokeFor(clock, t0 + 1800)
+    app2, link2, _, _ = _app(
+        clock, adc, link_fail=10**6, warm=True, wake_reason="smoke_adc", queue=app.queue
+    )
+    ups = link2.up
+
+    def up():
+        times.append(clock.time() - t0)
+        return ups()
+
+    link2.up = up
+    ms = app2.wake()  # stays awake through the alarm, then deep-sleeps
+    gaps = [times[i + 1] - times[i] for i in range(len(times) - 1)]
+    assert gaps[:5] == [10, 20, 40, 80, 120], (times, gaps)
+    assert len(times) <= 12, times  # bounded: no retry storm while the alarm lasts
+    assert app2.sensor.state == smoke.NORMAL and ms >= 1000
+    assert app2.failures == len(times) and app2.last_fault == 2  # no coverage
+    pending = app2.queue.counts()["pending"]
+    assert pending >= 2, pending  # alarm and clear, durable, waiting for the link

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
-from host_tools.emulator.client import PtyClient
+from host_tools.emulator.client import FINAL, PtyClient
+from host_tools.emulator.clock import VirtualClock
 from host_tools.emulator.modem import ModemOptions
 from host_tools.emulator.network import NetworkConfig
 from host_tools.emulator.scenario import parse
@@ -45,3 +47,81 @@ def wait_registered(port: PtyClient, timeout: float = 2.0) -> None:
             return
         time.sleep(0.005)
     raise AssertionError("modem did not register")
+
+
+class ManualClock(VirtualClock):
+    """Virtual time that moves only when a test moves it (no wall clock at all)."""
+
+    def __init__(self, t: float = 1_000_000.0) -> None:
+        super().__init__(0.0, t, 1.0)
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
+
+
+class Stepped:
+    """An emulator driven by hand on a :class:`ManualClock`: ``send`` puts bytes on its UART
+    (they cost their bit time), ``advance`` runs every timer due up to the new time in order,
+    ``read`` takes what the modem has put on the wire so far. Fully deterministic."""
+
+    def __init__(self, emu: Emulator, clock: ManualClock) -> None:
+        self.emu, self.clock = emu, clock
+        os.set_blocking(emu.slave, False)
+
+    @property
+    def now(self) -> float:
+        return self.clock.t
+
+    def advance(self, seconds: float) -> None:
+        self.advance_to(self.clock.t + seconds)
+
+    def advance_to(self, t: float) -> None:
+        self.clock.t = t
+        self.emu.reactor.run_due()
+
+    def send(self, data: bytes | str) -> None:
+        self.emu.input.feed(data.encode() if isinstance(data, str) else data)
+
+    def read(self) -> bytes:
+        out = bytearray()
+        while True:
+            try:
+                chunk = os.read(self.emu.slave, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+
+    def command(self, line: str, within: float = 30.0, step: float = 0.001) -> tuple[bytes, float]:
+        """Send ``line`` + CR, step time until a final result arrives; (answer, its time)."""
+        self.send(line + "\r")
+        got, deadline = b"", self.clock.t + within
+        while self.clock.t < deadline:
+            self.advance(step)
+            got += self.read()
+            if FINAL.search(got):
+                return got, self.clock.t
+        raise AssertionError(f"no final result for {line!r} within {within} s; got {got!r}")
+
+
+@contextmanager
+def stepped(
+    opts: ModemOptions | None = None,
+    faults: list[dict[str, Any]] | None = None,
+    timeline_stream: IO[str] | None = None,
+) -> Iterator[Stepped]:
+    """An emulator on a manual clock, powered on, after its banner (nothing runs in a thread)."""
+    clock = ManualClock()
+    scenario = parse({"faults": faults}) if faults else None
+    emu = Emulator(opts or options(), clock, scenario, timeline_stream=timeline_stream)
+    try:
+        emu.modem.start()
+        rig = Stepped(emu, clock)
+        rig.advance(emu.modem.opts.boot_time + 0.5)
+        assert rig.read(), "no boot banner"
+        yield rig
+    finally:
+        emu.close()

@@ -101,6 +101,15 @@ CASES: list[tuple[str, int, str]] = [
     ("demo --report-interval 100 --read-interval 900", 1, r"--report-interval"),
     ("demo --transport tcp --modem bc28", 1, r"--transport tcp runs over"),
     ("demo --hours lots", 2, r"invalid float"),
+    (
+        "demo --modem-port /dev/nbkit-no-such-tty",
+        1,
+        r"--modem-port /dev/nbkit-no-such-tty: no such",
+    ),
+    ("demo --baud 9600", 1, r"--baud goes with --modem-port"),
+    ("demo --scenario {d}/none.json", 1, r"cannot read scenario"),
+    ("demo --modem-port /dev/null --clock sim", 1, r"real time; use --clock real"),
+    ("demo --transport tcp --clock sim", 1, r"not run on the time master yet"),
     # vboard
     ("vboard --flash {d}/ro.img", 1, r"read-only"),
     ("vboard --flash {d}/afile/flash.img", 1, r"cannot make its folder .*afile"),

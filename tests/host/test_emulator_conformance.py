@@ -27,6 +27,15 @@ def port():
         yield port
 
 
+@pytest.fixture
+def fast_port():
+    # device time runs 10x wall: AT+CFUN=0 answers after its modelled 2 s detach and a
+    # 1358-byte NSOST takes 2.9 s on a 9600-baud wire (response_times.py, uart.py); at 10x
+    # both fit the client's 2 s wall timeout
+    with modem(time_scale=10) as (_emu, port):
+        yield port
+
+
 def test_power_on_banner_names_the_power_on_reset():
     with serving(options(boot_time=0.02), time_scale=1.0) as emu, PtyClient(emu.path) as p:
         got = p.read_until(b"OK\r\n")
@@ -162,13 +171,16 @@ def test_empty_lines_get_no_answer(port):
 
 
 def test_an_overlong_line_is_answered_error_and_counted():
-    with modem() as (emu, port):
+    # 5,010 bytes take 5.2 device seconds at 9600 baud: run the clock 50x so the wire time
+    # fits the client's 2 s wall timeout
+    with modem(time_scale=50) as (emu, port):
         assert port.command(b"AT+NSOST=" + b"A" * 5000) == b"\r\nERROR\r\n"
         assert port.command("AT") == OK
         assert emu.modem.stats["overlong_lines"] == 1
 
 
-def test_cfun_cycle_reports_cereg_before_ok_on_cfun1(port):
+def test_cfun_cycle_reports_cereg_before_ok_on_cfun1(fast_port):
+    port = fast_port
     wait_registered(port)
     assert port.command("AT+CEREG=2") == OK
     assert port.command("AT+CFUN=0") == b"\r\n+CEREG:0,0000,00000000,9\r\n" + OK
@@ -189,7 +201,8 @@ def test_cfun_cycle_reports_cereg_before_ok_on_cfun1(port):
         (5, "+CEREG:1,5F1E,0153803F,9,,,00000001,00100001"),
     ],
 )
-def test_cereg_urc_layout_per_n(port, n, urc):
+def test_cereg_urc_layout_per_n(fast_port, n, urc):
+    port = fast_port
     assert port.command("AT+CFUN=0") == OK
     assert port.command('AT+CPSMS=1,,,"00100001","00000001"') == OK
     assert port.command(f"AT+CEREG={n}") == OK
@@ -261,7 +274,8 @@ def test_bc95_persona_has_512_byte_limit_and_no_nsonmi_modes():
         assert b"RADIO,BC95HB-02-STD_900" in port.command("AT+CGMR")
 
 
-def test_bc28_accepts_1358_bytes_not_more(port):
+def test_bc28_accepts_1358_bytes_not_more(fast_port):
+    port = fast_port
     wait_registered(port)
     port.command("AT+NSOCR=DGRAM,17,0,1")
     assert port.command(f"AT+NSOST=0,127.0.0.1,9,1358,{'AB' * 1358}") == info("0,1358")

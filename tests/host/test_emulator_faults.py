@@ -119,8 +119,10 @@ def test_clock_garbage_urc_and_reboot_arrive_on_time():
 
 
 def test_deny_psm_fault_withdraws_granted_timers():
-    faults = [{"kind": "deny_psm", "at": 0.6}]
-    with modem(faults=faults) as (_emu, port):
+    # device time 10x wall; the fault comes after AT+CFUN=0 (2 s modelled detach) and
+    # AT+CFUN=1 (1 s) have been answered (response_times.py)
+    faults = [{"kind": "deny_psm", "at": 6.0}]
+    with modem(time_scale=10, faults=faults) as (_emu, port):
         port.command("AT+CFUN=0")
         port.command('AT+CPSMS=1,,,"00100001","00000101";+CEREG=4')
         port.read_until(OK)

@@ -3,6 +3,13 @@
 # scheduler's next wake. `board` is the hal board module: nbkit.hal.unix_board on the virtual
 # board, nbkit.hal.machine_board on a real one; beyond what app.wiring uses both give
 # deepsleep(ms[, wake_pins]) and reset_cause().
+# A fault of the modem, the link or the collector never reaches this module: the app handles
+# it (app.uplink classifies, app.scheduler backs off, the sample slots go on). What does reach
+# the last resort here (a bug, a MemoryError) is logged (console and the event log), counted as
+# a crash in the app's state (reported upstream as REPORT_FAULT 6 with the next uplink, the
+# report backed off) and the board is reset (machine.reset(); unix_board.reset() on the virtual
+# board). A board that could not even build its app sleeps a minute instead: resetting at once
+# would only fail again at once.
 import gc
 
 from micropython import const
@@ -11,7 +18,8 @@ from nbkit.app.wiring import build, log
 from nbkit.store import config
 
 CONFIG_PATH = "config.json"
-_CRASH_SLEEP_MS = const(60000)  # an unexpected error: log it, sleep a minute, start afresh
+EVENTS_PATH = "events.log"
+_CRASH_SLEEP_MS = const(60000)  # no app to save: log it, sleep a minute, start afresh
 _PSM_FALLBACK = "auto"  # power.FALLBACK_AUTO: PSM denied: CFUN=0 or stay, whichever costs less
 
 
@@ -26,6 +34,7 @@ def run(board):
         log("not provisioned:", exc)
         return
     pins = None
+    app = None
     try:
         app = build(board, cfg)
         cause = board.reset_cause()
@@ -39,14 +48,8 @@ def run(board):
             after = power.after_report(False, _PSM_FALLBACK, cfg["report_interval_s"])
             if after == power.ACTION_CFUN0:  # the network denied PSM: radio off until the next
                 app.link.modem.power_down()  # report instead of idling at DRX current
-    except Exception as exc:  # never stay stuck in the REPL: a board in the field is alone
-        import sys
-
-        log(
-            "error, retrying after a sleep (heap free %d, used %d):"
-            % (gc.mem_free(), gc.mem_alloc())
-        )
-        sys.print_exception(exc)
+    except Exception as exc:  # the last resort: a board in the field is alone
+        _last_resort(board, app, exc)
         ms = _CRASH_SLEEP_MS
     log("sleep", ms // 1000, "s")
     if pins:
@@ -60,3 +63,29 @@ def _window(board):
     from nbkit.app import service
 
     service.serve_window(board)
+
+
+def _last_resort(board, app, exc):
+    # Log the reason, save what the app knows, reset the board (returns only without an app).
+    import sys
+
+    why = "%s: %s" % (type(exc).__name__, exc)
+    app_ok = app is not None and hasattr(app, "crashed")
+    gc.collect()
+    log("unexpected error (heap free %d, used %d):" % (gc.mem_free(), gc.mem_alloc()), why)
+    sys.print_exception(exc)
+    for step, arg in ((_event_log, (board, why)), (app.crashed if app_ok else None, (why,))):
+        try:
+            if step is not None:
+                step(*arg)  # the event log line; the app: counted, backed off, saved
+        except Exception as again:  # noqa: BLE001 - the reset must happen all the same
+            log("last resort:", repr(again))
+    if app_ok:
+        log("resetting the board")
+        board.reset()
+
+
+def _event_log(board, why):
+    from nbkit.store.eventlog import EventLog
+
+    EventLog(EVENTS_PATH, clock=board.clock()).append(("crash: " + why)[:100])

@@ -21,6 +21,9 @@ class LinkError(Exception):
 
 class Link:
     # What every link keeps: its modem, whether up() ran in this wake, and traffic counters.
+    # Reboot detection: a boot banner (REBOOT_CAUSE_*, RDY) during the send or the reply wait
+    # leaves the modem state unknown; the link comes up again (the driver re-inits) and the frame
+    # goes once more (resends counts these possible duplicates; the collector drops them by seq).
     def __init__(self, modem, attach_timeout_ms=120000):
         self.modem = modem
         self.attach_timeout_ms = attach_timeout_ms
@@ -28,10 +31,61 @@ class Link:
         self.uplinks = 0
         self.bytes_up = 0
         self.bytes_down = 0
+        self.resends = 0  # frames sent again after a modem reboot
+        self._last = None  # (data, flags) of the frame whose reply is awaited, until resent
 
     def granted(self):
         # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
         return self.modem.granted()
+
+    def up(self):
+        raise NotImplementedError
+
+    def _send_raw(self, data, flags):
+        raise NotImplementedError  # one frame to the modem, as the link carries it
+
+    def _boots(self):
+        return getattr(self.modem, "boots", 0)
+
+    def _sent(self, data):
+        self.uplinks += 1
+        self.bytes_up += len(data)
+
+    def _send_checked(self, data, flags, expect_reply):
+        # _send_raw once; a reboot under it: up again and send once more (then LinkError).
+        self._last = (data, flags)
+        boots = self._boots()
+        try:
+            self._send_raw(data, flags)
+        except Exception as exc:
+            if self._boots() == boots:
+                raise
+            self.modem.last_error = str(exc)
+            if not self._resend():
+                raise LinkError("modem rebooted during send: %s" % self.modem.last_error) from None
+            return
+        self._last = (data, flags) if expect_reply else None
+        self._sent(data)
+
+    def _resend(self):
+        # once per frame: after a second reboot the frame stays queued for the next report
+        last, self._last = self._last, None
+        if last is None:
+            return False
+        self._lost()
+        try:
+            if not self.up():
+                return False
+            self._send_raw(*last)
+        except Exception as exc:  # ModemError: the report ends, the frame stays queued
+            self.modem.last_error = str(exc)
+            return False
+        self.resends += 1
+        self._sent(last[0])
+        return True
+
+    def _lost(self):
+        pass  # what the reboot took with it (the socket)
 
 
 class UdpLink(Link):
@@ -41,8 +95,6 @@ class UdpLink(Link):
         self.host = host
         self.port = port
         self.sock = None
-        self.resends = 0  # frames sent again after a modem reboot in the reply wait
-        self._last = None  # (data, flags) of the frame whose reply is awaited
 
     def up(self):
         self.used = True
@@ -70,43 +122,26 @@ class UdpLink(Link):
     def send(self, data, last=True, expect_reply=True):
         if self.sock is None:
             raise LinkError("send() before up()")
-        flags = rai.nsostf_flag(last, expect_reply)
-        self._last = (data, flags) if expect_reply else None
+        self._send_checked(data, rai.nsostf_flag(last, expect_reply), expect_reply)
+
+    def _send_raw(self, data, flags):
         self.modem.sendto(self.sock, self.host, self.port, data, flags)
-        self.uplinks += 1
-        self.bytes_up += len(data)
+
+    def _lost(self):
+        self.sock = None  # gone with the reboot: nothing to close
 
     def receive(self, timeout_ms):
         # A modem reboot (REBOOT_CAUSE_* banner) during the wait ends it: the modem state is
         # unknown, so the link comes up again (re-init, re-attach) and the frame goes once more.
         if self.sock is None:
             return []
-        boots = getattr(self.modem, "boots", 0)
+        boots = self._boots()
         out = self._receive(timeout_ms)
-        if out or getattr(self.modem, "boots", 0) == boots or self._last is None:
+        if out or self._boots() == boots or self._last is None:
             return out
         if not self._resend():
             return []
         return self._receive(timeout_ms)
-
-    def _resend(self):
-        # once per frame: after a second reboot the frame stays queued for the next report
-        last, self._last = self._last, None
-        self.sock = None  # gone with the reboot: nothing to close
-        if last is None:
-            return False
-        data, flags = last
-        try:
-            if not self.up():
-                return False
-            self.modem.sendto(self.sock, self.host, self.port, data, flags)
-        except Exception as exc:  # ModemError: the report ends, the frame stays queued
-            self.modem.last_error = str(exc)
-            return False
-        self.resends += 1
-        self.uplinks += 1
-        self.bytes_up += len(data)
-        return True
 
     def _receive(self, timeout_ms):
         out = []

@@ -90,14 +90,25 @@ class TcpLink(Link):
         if self.modem.closed(self.sock):
             raise LinkError("%s connection closed" % self.KIND)
         try:
-            self.modem.send(self.sock, self._pack(data))
+            self._send_checked(data, 0, expect_reply)  # a reset (RDY) under QISEND: once more
+        except LinkError:
+            raise
         except Exception as exc:  # SEND FAIL, ERROR: the frame stays queued in the app
             raise LinkError(str(exc)) from None
-        self.uplinks += 1
-        self.bytes_up += len(data)
+
+    def _send_raw(self, data, flags):
+        self.modem.send(self.sock, self._pack(data))
 
     def receive(self, timeout_ms):
-        # Whole frames that arrived within timeout_ms (returns at the first complete frame).
+        # Whole frames that arrived within timeout_ms (returns at the first complete frame). A
+        # reset (RDY) during the wait closes the connection: up again, the frame once more.
+        boots = self._boots()
+        out = self._receive(timeout_ms)
+        if out or self._boots() == boots or self._last is None or not self._resend():
+            return out
+        return self._receive(timeout_ms)
+
+    def _receive(self, timeout_ms):
         if self.sock is None:
             return []
         clock = self.modem.clock

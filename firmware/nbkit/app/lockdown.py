@@ -9,7 +9,14 @@
 # back and main returns to the REPL until the next reset (docs/security.md).
 #
 # board: the hal board module; its kbd_intr(c) is micropython.kbd_intr on a board and the
-# console pty's line discipline on the virtual board; reset() is machine.reset().
+# console pty's line discipline on the virtual board; reset() is machine.reset(); watchdog()
+# is machine.WDT (the virtual board's WDT: the vboard host resets a board it does not hear from).
+#
+# Watchdog: a production run starts it before anything else (nbkit.hal.watchdog), so nothing,
+# not a stray control byte in the service window, a wait that never ends or a hung wake, can
+# park the board: every wait feeds it, a wake past its budget is reset. A development build runs
+# without one (a developer's REPL session must not be reset under them).
+from nbkit.hal import watchdog
 
 
 def profile():
@@ -41,13 +48,15 @@ def run(board, main):
         return
     board.kbd_intr(-1)
     try:
+        start_watchdog(board)
         from nbkit.app.service import OpenRepl
 
         try:
             _locked(board, main)
         except OpenRepl:
             board.kbd_intr(3)
-            print("nbkit: REPL opened by an unlocked service session; reset to lock again")
+            note = "" if watchdog.stop() else " (the watchdog resets the board after its timeout)"
+            print("nbkit: REPL opened by an unlocked service session; reset to lock again" + note)
     except BaseException as exc:  # noqa: BLE001 - nothing may leave a production main alive
         print("nbkit: unexpected %s, resetting" % type(exc).__name__)
         board.reset()
@@ -60,3 +69,10 @@ def _locked(board, main):
 
     while True:
         service.serve_window(board, attention_s=600, idle_s=600)
+
+
+def start_watchdog(board):
+    # machine.WDT with the board data's watchdog_ms (else the board module's default)
+    make = getattr(board, "watchdog", None)
+    if make is not None and not watchdog.started():
+        watchdog.start(make(board.board.get("watchdog_ms")), board.clock())

@@ -7,6 +7,10 @@
 #      keep the rest for the next report;
 #   3. return how long to sleep; the caller deep-sleeps the board (RAM is lost).
 # The scheduler's deadlines are saved to flash at every wake, so they survive the deep sleep.
+# Sampling is sacred: the sample is taken and its slot saved BEFORE the radio is touched, a
+# report never raises (app.uplink classifies every modem/link/collector failure; the scheduler
+# backs off with jitter, persisted here), and a slot that came due while a slow report ran is
+# sampled before the wake ends. Sample and report deadlines are independent in the scheduler.
 from micropython import const
 
 from nbkit.app import scheduler as sch
@@ -50,17 +54,26 @@ class MeterApp(Reporter):
             if sch.SAMPLE in reasons:
                 self.sample()
             if [why for why in reasons if why not in _NOT_A_REPORT]:  # report, retry, events
+                self._save()  # the sample's slot is on flash before the radio is touched
                 self.sched.reported(self.report())
+                self.events()  # what the meter raised while the report ran
+                if self._sample_due():  # a slow report ran into the next slot: take it now
+                    self.sample()
             wake_at, reasons = self.sched.next_wake()
         self._save()  # every wake: the first one starts the schedule that later wakes follow
         return self.sched.ms_until(wake_at)
+
+    def _sample_due(self):
+        s = self.sched
+        return s.sample_s and s.last_sample + s.sample_s <= self.clock.time()
 
     def booted(self, cause):
         # Power-on (not a wake from deep sleep): report at once, so the modem is configured and
         # in PSM from the start instead of idling until the first scheduled report.
         seq = self.queue.append(frame.pack_record(self.clock.time(), codes.BOOT, cause))
         self.log("event", seq, "boot", cause)
-        self.sched.event("boot")
+        if not self.sched.failures:  # while reports back off (a crash reset among them), the
+            self.sched.event("boot")  # boot record waits for the next retry: no reset storm
 
     @property
     def wake_pins(self):
@@ -100,11 +113,13 @@ class MeterApp(Reporter):
         except (KeyError, TypeError, ValueError) as exc:
             self.log("state", "schedule starts afresh:", exc)
         self.reported_dropped = state.get("dropped", 0)
+        self.restore_counters(state.get("rep"))
         if "meter" in state and hasattr(self.meter, "restore"):
             self.meter.restore(tuple(state["meter"]))
 
     def _save(self):
         state = {"sched": list(self.sched.state()), "dropped": self.reported_dropped}
+        state["rep"] = self.counters()
         if hasattr(self.meter, "state"):
             state["meter"] = list(self.meter.state())
         statefile.save(self.state_path, _STATE_VERSION, state)

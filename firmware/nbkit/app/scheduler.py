@@ -8,7 +8,9 @@
 #
 # Inputs: sampling interval, report interval, heartbeat (an uplink at least every heartbeat_s),
 # retry backoff with bounded jitter (PRNG injectable), immediate events (an alarm bypasses every
-# schedule and every backoff of regular reports) and the PSM timers the network GRANTED: a report
+# schedule and every backoff of regular reports, retrying on its own short backoff for at most
+# _EVENT_TRIES attempts; then its records wait for the regular retries) and the PSM timers the
+# network GRANTED: a report
 # due shortly after the next periodic TAU is moved just before it, so the uplink restarts T3412 and
 # the modem does not wake twice.
 try:
@@ -27,6 +29,7 @@ TAU_ALIGN = "tau-align"  # added to REPORT/HEARTBEAT when moved before the perio
 
 _MAX_EVENTS = const(4)  # distinct pending immediate events (one report serves them all)
 _TAU_GUARD_S = const(30)  # a TAU-aligned report goes this long before the TAU is due
+_EVENT_TRIES = const(6)  # failed attempts on the event backoff before events join the regular one
 
 
 # What state() saves and restore() puts back, in this order (saved states keep their meaning).
@@ -40,7 +43,11 @@ _PERSISTED = (
     "psm",
     "active_s",
     "tau_s",
+    "events",
+    "event_failures",
+    "event_retry_at",
 )
+_PERSISTED_V1 = const(9)  # fields of a state saved before the events were kept
 
 
 class Xorshift32:
@@ -151,6 +158,11 @@ class Scheduler:
         self.retry_at = now + self.backoff_s(self.failures)
         if self.events:
             self.event_failures += 1
+            if self.event_failures >= _EVENT_TRIES:  # its budget spent: the records stay queued
+                self.events = []  # and go with the regular (longer) retries from now on
+                self.event_failures = 0
+                self.event_retry_at = None
+                return
             delay = self.event_retry_s << min(self.event_failures - 1, 16)
             self.event_retry_at = now + min(delay, self.event_retry_max_s)
 
@@ -224,9 +236,11 @@ class Scheduler:
         return tuple(getattr(self, name) for name in _PERSISTED)
 
     def restore(self, state):
-        if len(state) != len(_PERSISTED):
+        # a state saved before the events were kept (9 fields) restores with no pending event
+        if len(state) not in (_PERSISTED_V1, len(_PERSISTED)):
             raise ValueError(
                 "scheduler state has %d fields, expected %d" % (len(state), len(_PERSISTED))
             )
-        for i, name in enumerate(_PERSISTED):
+        for i, name in enumerate(_PERSISTED[: len(state)]):
             setattr(self, name, state[i])
+        self.events = [str(why) for why in self.events][:_MAX_EVENTS]

@@ -20,6 +20,8 @@ import sys
 
 from micropython import const
 
+from nbkit.hal import watchdog
+
 CONFIG_PATH = "config.json"
 EVENTS_PATH = "events.log"
 ATTEMPTS_PATH = "service.attempts"
@@ -189,9 +191,12 @@ def _attention(transport, clock, attention_s):
 
 
 def _loop(console, clock, attention_s, idle_s):
+    # Each poll feeds the watchdog (a production run's, nbkit.hal.watchdog) and restarts the
+    # wake budget: a technician's session may be long, an idle window closes by itself.
     last = clock.ticks_ms()
     used = False
     while not console.done:
+        watchdog.extend()
         limit_ms = int((idle_s if used else attention_s) * 1000)
         left = limit_ms - clock.ticks_diff(clock.ticks_ms(), last)
         if console.poll(max(0, min(_POLL_MS, left))):  # bytes already waiting always count

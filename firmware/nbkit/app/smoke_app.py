@@ -15,6 +15,7 @@ from micropython import const
 
 from nbkit.app import scheduler as sch
 from nbkit.app.uplink import Reporter
+from nbkit.hal import watchdog
 from nbkit.proto import codes, frame
 from nbkit.sense import smoke
 from nbkit.store import statefile
@@ -122,6 +123,7 @@ class SmokeApp(Reporter):
             self._report_if_due()
             if self._quiet():
                 break
+            watchdog.extend()  # each step is bounded work; a long alarm is not an overrun
             self.clock.sleep_ms(self._awake_step_ms())
         self._save()
         return self._sleep_ms()
@@ -132,7 +134,16 @@ class SmokeApp(Reporter):
         self.reset_cause = cause
 
     def _cold_start(self):
+        # The sensor starts afresh; the report backoff and counters of the last run stay (a
+        # reset by the last resort must not turn a failing report into a retry storm).
         self.power_on_t = self.clock.time()
+        st = statefile.load(self.state_path, _STATE_VERSION)
+        if st is not None:
+            try:
+                self.sched.restore(tuple(st["sched"]))
+                self.restore_counters(st.get("rep"))
+            except (KeyError, TypeError, ValueError):
+                pass  # another layout: the schedule starts from now
         return self.sensor.start()
 
     def _on_press(self, _pin):
@@ -145,7 +156,8 @@ class SmokeApp(Reporter):
             for code, value in self._records(ev):
                 seq = self.queue.append(frame.pack_record(now, code, value))
                 self.log("event", seq, codes.name(code), value, "URGENT" if ev.urgent else "")
-            self.sched.event("alarm" if ev.urgent else "event")
+            if ev.urgent or not self.sched.failures:  # backing off: routine news waits
+                self.sched.event("alarm" if ev.urgent else "event")
 
     def _records(self, ev):
         name, v = ev.name, ev.value
@@ -240,6 +252,7 @@ class SmokeApp(Reporter):
             self.sched.restore(tuple(st["sched"]))
             self.radio = tuple(st["radio"]) if st.get("radio") else None
             self.power_on_t = st["boot_t"]
+            self.restore_counters(st.get("rep"))
             s = self.sensor
             s.low_battery, s.tamper, s.fault, s.last_mv = st["flags"]
             now_rtc, now = self.clock.time(), s.clock.ticks_ms()
@@ -256,6 +269,7 @@ class SmokeApp(Reporter):
             "sched": list(self.sched.state()),
             "radio": list(self.radio) if self.radio else None,
             "boot_t": self.power_on_t,
+            "rep": self.counters(),
             "flags": [s.low_battery, s.tamper, s.fault, s.last_mv],
             "battery_at": now_rtc + s.clock.ticks_diff(s.next_battery, now) // 1000,
             "heartbeat_at": now_rtc + s.clock.ticks_diff(s.next_heartbeat, now) // 1000,

@@ -8,13 +8,29 @@
 # is authentic AND bound to this very frame (nbkit.proto.frame.check_reply): an ACK clears the
 # records it names, an EPOCH answer moves the device to the epoch the collector asks for. A
 # replayed old ack, an ack for another device or a forged one clears nothing.
+#
+# A report never raises for what the modem, the link or the collector does: each failure is
+# classified (FAULT_*, kept in last_fault, counted in failures), the link is taken down, and
+# report() returns False; the app's scheduler then backs off (app.scheduler). The counters go
+# upstream as records (codes.REPORT_FAILED + REPORT_FAULT, codes.UPLINK_RESENT) queued with the
+# next report whose link comes up. Only MemoryError (and BaseException) leaves: the
+# last-resort handler in app.device saves the state and resets the board.
 from micropython import const
 
-from nbkit.proto import frame
+from nbkit.proto import codes, frame
 from nbkit.store import config
 from nbkit.store.epoch import Epoch
 
 _ACK_WAIT_MS = const(10000)  # a reply needs an RRC round trip; CE2 takes seconds
+
+# Why a report failed (the value of a codes.REPORT_FAULT record; FAULT_NAMES for the log).
+FAULT_CME = const(1)  # the modem refused a command (+CME ERROR, ERROR): transient
+FAULT_COVERAGE = const(2)  # the link did not come up: not registered, no context, no answer
+FAULT_REBOOT = const(3)  # the modem rebooted (REBOOT_CAUSE_*, RDY) and the resend failed too
+FAULT_NO_ACK = const(4)  # frames went out, no reply came back
+FAULT_REFUSED = const(5)  # replies came, none acked (forged, unbound, a new epoch asked)
+FAULT_CRASH = const(6)  # an unexpected error reset the board (app.device's last resort)
+FAULT_NAMES = ("", "cme", "no-coverage", "modem-reboot", "no-ack", "refused", "crash")
 
 
 class Reporter:
@@ -33,21 +49,111 @@ class Reporter:
         self.sched = sched
         self.log = log or _quiet
         self.epoch = epoch or Epoch(None)
+        self.last_fault = 0  # FAULT_* of the last failed report (0: none yet)
+        self.failures = 0  # failed reports, cumulative (persisted by the app)
+        self.failures_sent = 0  # the value of the last REPORT_FAILED record queued
+        self.resent = 0  # frames sent again after a modem reboot: possible duplicates
+        self.resent_sent = 0
 
     def report(self):
-        # -> True when every pending record was acknowledged.
+        # -> True when every pending record was acknowledged. Never raises for a modem, link or
+        # collector fault: the failure is classified, logged and counted.
         if not self.queue.counts()["pending"]:
             return True
+        modem = getattr(self.link, "modem", None) or _NoModem  # a bare test link has none
+        self._boots = None  # the modem's boot count once the link is up (its own boot banner
+        self._replies = 0  # and an AT+NRB of the bring-up are no reboot of ours)
+        try:
+            fault = self._report()
+        except MemoryError:
+            raise
+        except Exception as exc:  # ModemError, LinkError, OSError of the UART: a failed report
+            modem.last_error = "%s: %s" % (type(exc).__name__, exc)
+            fault = FAULT_CME
+        finally:
+            self._count_resends()
+        if fault and self._boots not in (None, getattr(modem, "boots", 0)):
+            fault = FAULT_REBOOT  # the modem rebooted under the send or in the ack wait
+        if fault:
+            self.failed(fault, modem.last_error)
+        return not fault
+
+    def failed(self, fault, why=None):
+        # Count one failed report of class fault (FAULT_*) and say why.
+        self.last_fault = fault
+        self.failures += 1
+        self.log("report", "failed:", FAULT_NAMES[fault], why or "", "(%d so far)" % self.failures)
+
+    def crashed(self, why):
+        # app.device's last resort, before it resets the board: count the crash as a failed
+        # report (reported upstream as REPORT_FAULT 6), back the report off (a crash that
+        # repeats must not become a reset storm) and save the app's state (its _save()).
+        self.failed(FAULT_CRASH, why)
+        self.sched.reported(False)
+        self._save()
+
+    def _report(self):
+        # -> 0 when everything was acked, else the FAULT_* of what went wrong
         if not self.link.up():
             self.log("report", "no link", self.link.modem.last_error)
-            return False
+            self._radio_off()  # no coverage: a module left searching drains the battery
+            return FAULT_COVERAGE
+        self._boots = getattr(self.link.modem, "boots", None)
+        # schedule by what the network granted, known once the link is up: a send that fails
+        # afterwards must not read as "PSM denied" (radio off, a re-attach at every retry)
+        self.sched.granted(*self.link.granted())
         try:
+            self._queue_counters()
             ok = self._send_pending()
             self.while_up()
-            self.sched.granted(*self.link.granted())  # schedule by what the network granted
-            return ok
+            self.sched.granted(*self.link.granted())  # a later +CEREG may have changed it
         finally:
-            self.link.down()
+            try:
+                self.link.down()
+            except Exception as exc:  # the report's outcome stands; the next up() starts clean
+                self.log("report", "link down:", exc)
+        if ok:
+            return 0
+        return FAULT_REFUSED if self._replies else FAULT_NO_ACK
+
+    def _radio_off(self):
+        # The radio off (AT+CFUN=0) until the next attempt, which attaches again (backed off).
+        off = getattr(self.link.modem, "power_down", None)
+        if off is not None:
+            try:
+                off()
+            except Exception as exc:  # the report already failed; the next one starts clean
+                self.log("report", "radio off:", exc)
+
+    def _queue_counters(self):
+        # The failure and resend counters (cumulative) ride ahead of this report's records.
+        clock = getattr(self, "clock", None)
+        now = clock.time() if clock is not None else 0
+        if self.failures != self.failures_sent:
+            self.queue.append(frame.pack_record(now, codes.REPORT_FAILED, self.failures))
+            self.queue.append(frame.pack_record(now, codes.REPORT_FAULT, self.last_fault))
+            self.failures_sent = self.failures
+        if self.resent != self.resent_sent:
+            self.queue.append(frame.pack_record(now, codes.UPLINK_RESENT, self.resent))
+            self.resent_sent = self.resent
+
+    def _count_resends(self):
+        n = getattr(self.link, "resends", 0)
+        if n:
+            self.resent += n
+            self.link.resends = 0
+
+    def counters(self):
+        # what the app keeps across deep sleep
+        return [self.failures, self.failures_sent, self.resent, self.resent_sent, self.last_fault]
+
+    def restore_counters(self, saved):
+        if isinstance(saved, list) and len(saved) == 5:
+            self.failures, self.failures_sent, self.resent, self.resent_sent = saved[:4]
+            self.last_fault = saved[4]
+
+    def _save(self):
+        pass  # the app's state file (app.meter, app.smoke_app)
 
     def while_up(self):
         # a hook for what an app reads from the modem while it is awake after a report
@@ -72,6 +178,7 @@ class Reporter:
         self.log("uplink", records[0][0], n, len(data))
         acked = False
         for reply in self.link.receive(_ACK_WAIT_MS):
+            self._replies += 1
             acked = self._reply(reply, data) or acked
         return acked
 
@@ -92,3 +199,7 @@ class Reporter:
 
 def _quiet(*args):
     pass
+
+
+class _NoModem:
+    last_error = None

@@ -22,11 +22,16 @@
 # state; the driver acts after. The URC queue is bounded: when a burst overfills it between two
 # dispatches, new URCs are dropped and counted.
 #
+# Watchdog: every wait feeds nbkit.hal.watchdog and lasts at most _FEED_SLICE_MS at a time (a
+# long command timeout is waited in slices), so a legitimate wait never starves it.
+#
 # Binary data: a '>' prompt (no CRLF) is detected at the start of a line while a command waits
 # for it; command(..., data=b"...") then writes the raw bytes. Counted raw reads: a URC entry or a
 # command may give raw_len(line) -> n; the next n bytes are taken verbatim (CR, LF, "OK" and all)
 # and handed over with the line, then line parsing resumes (a URC glued after them is fine).
 from micropython import const
+
+from nbkit.hal import watchdog
 
 RESULT_OK = "OK"
 RESULT_ERROR = "ERROR"
@@ -41,6 +46,7 @@ _CHUNK = const(128)  # bytes asked from the transport per read
 _PUMP_CHUNKS = const(16)  # reads per pump before the deadline is looked at again
 _RAW_TIMEOUT_MS = const(2000)  # a counted raw read that stalls this long is abandoned
 _MAX_REPLY_LINES = const(32)  # reply lines kept per command (NCONFIG?, NUESTATS=ALL fit)
+_FEED_SLICE_MS = const(1000)  # longest single transport wait between two watchdog feeds
 
 
 class Reply:
@@ -215,8 +221,9 @@ class Engine:
         # Returns how many URC handlers ran.
         if self._busy or self._cmd is not None:
             raise RuntimeError("AT poll while a command runs or from a URC handler")
+        watchdog.feed()
         if not self._pump() and timeout_ms > 0:
-            self.transport.wait(timeout_ms)
+            self.transport.wait(min(timeout_ms, _FEED_SLICE_MS))  # callers loop to their deadline
             self._pump()  # also notices a stalled raw read once its time is up
         return self.dispatch()
 
@@ -273,7 +280,8 @@ class Engine:
                 cmd.result = RESULT_TIMEOUT
                 self.timeouts += 1
                 return
-            self.transport.wait(left)
+            watchdog.feed()
+            self.transport.wait(min(left, _FEED_SLICE_MS))
 
     def _write(self, data):
         sent = self.transport.write(data) or 0

@@ -1,6 +1,7 @@
 # A real board (ESP32, RP2040): the same small interface as nbkit.hal.unix_board, built from the
 # board data file deployed beside main.py (board.json, written by `nbkit build`).
-#   board (data), clock(), modem() -> Transport, pin(name), deepsleep(ms), reset_cause()
+#   board (data), clock(), modem() -> Transport, pin(name), deepsleep(ms), reset_cause(),
+#   watchdog(timeout_ms) -> machine.WDT
 import json
 
 import machine
@@ -14,6 +15,7 @@ with open("board.json") as _f:
 
 _state = {"clock": None, "modem": None}  # type: dict
 _ANALOG_POLL_MS = const(10000)
+_WATCHDOG_MS = const(60000)  # every wait feeds it (the longest single wait is 1 s)
 _pins = {}  # type: dict
 
 
@@ -129,3 +131,8 @@ def kbd_intr(char):
 
 def reset():
     machine.reset()
+
+
+def watchdog(timeout_ms=None):
+    # machine.WDT: started once, never stopped (board data watchdog_ms, default 60 s)
+    return machine.WDT(timeout=int(timeout_ms or _WATCHDOG_MS))

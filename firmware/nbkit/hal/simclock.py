@@ -30,7 +30,8 @@ class SimClock(Clock):
         self._pending = None  # (gen, t_us) of a `now` not yet followed by `go`
         self.counts = {}
         self._last = None
-        self._paced = False
+        self.side = None  # (pollable, handler): served during a wait with no poller of its own
+        self.uarts = []  # transports with absorb(): their input is taken in during any wait
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(socket.getaddrinfo("127.0.0.1", 0)[0][-1])
         s.connect(socket.getaddrinfo(master[0], master[1])[0][-1])
@@ -96,7 +97,7 @@ class SimClock(Clock):
             self.name,
             self.gen,
             dl,
-            "p" if self._paced else "-",
+            "-",
             pairs,
         )
         if line != self._last:
@@ -108,19 +109,27 @@ class SimClock(Clock):
         # to ask the host to power it down: it will not get the chance later).
         self._report(None)
 
-    def block(self, poller, deadline_ms, paced=False):
+    def block(self, poller, deadline_ms, owner=None):
         # Wait for poller's inputs or the deadline, in virtual time (see the header). What is
         # already readable is returned at once; once time has moved, the deadline comes first
         # (an input landing at the very instant of a timeout is read by the next wait).
+        side = None
         if poller is None:
             poller = select.poll()
+            side = self.side
+            if side is not None:
+                poller.register(side[0], select.POLLIN)
         else:
             ready = poller.poll(0)
             if ready:
                 if self._pending is not None:
                     self._go()  # a peer's input after `now`: it got `go` first
                 return ready
-        self._paced = paced
+        others = {}  # file -> transport: UARTs this wait is not for (absorbed meanwhile)
+        for uart in self.uarts:
+            if uart is not owner:
+                others[id(uart.fileobj())] = uart
+                poller.register(uart.fileobj(), select.POLLIN)
         poller.register(self.sock, select.POLLIN)
         try:
             while True:
@@ -128,6 +137,13 @@ class SimClock(Clock):
                     if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
                         return []
                 ready = [e for e in poller.poll(0) if e[0] is not self.sock]
+                if self._absorb(ready, others):
+                    continue
+                if side is not None and ready:
+                    if self._pending is not None:
+                        self._go()
+                    side[1]()  # pin events while sleeping, as IRQs are served
+                    continue
                 if ready:
                     if self._pending is not None:
                         self._go()  # a peer's input after `now`: it got `go` first
@@ -141,4 +157,19 @@ class SimClock(Clock):
                         self._take()
         finally:
             poller.unregister(self.sock)
-            self._paced = False
+            if side is not None:
+                poller.unregister(side[0])
+            for uart in others.values():
+                poller.unregister(uart.fileobj())
+
+    def _absorb(self, ready, others):
+        # Take in what reached a UART this wait is not for; True when something was.
+        took = False
+        for e in ready:
+            uart = others.get(id(e[0]))
+            if uart is not None:
+                if self._pending is not None:
+                    self._go()
+                uart.absorb()
+                took = True
+        return took

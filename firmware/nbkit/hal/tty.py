@@ -20,6 +20,7 @@ import time
 
 _VTIME = 5  # index in the termios cc list (Linux)
 _VMIN = 6
+_RX_CAP = 4096  # receive buffer under the time master (bytes)
 # Linux termios speed codes (termios.B<n> where MicroPython names it)
 _BAUDS = {4800: 12, 9600: 13, 19200: 14, 38400: 15, 57600: 4097, 115200: 4098}
 
@@ -36,6 +37,7 @@ class TtyTransport:
     # blocks in virtual time and read()/write() count their bytes under rx_key/tx_key.
     sim = None
     rx_key = tx_key = ""
+    _rx = b""  # under the time master: what arrived while the firmware waited elsewhere
 
     def __init__(self, target, baud=None):
         self.path = target
@@ -72,7 +74,21 @@ class TtyTransport:
             self.sim.count(self.tx_key, n)
         return n
 
+    def absorb(self):
+        # Under the time master, while the firmware waits for something else: take what the
+        # tty holds into the receive buffer, as a UART's FIFO and driver ring do (bounded:
+        # beyond _RX_CAP the oldest bytes are lost, a UART overrun).
+        data = self._read_tty(_RX_CAP)
+        if data:
+            self._rx = (self._rx + data)[-_RX_CAP:]
+
     def read(self, n):
+        if self._rx:
+            out, self._rx = self._rx[:n], self._rx[n:]
+            return out
+        return self._read_tty(n)
+
+    def _read_tty(self, n):
         try:
             data = self._f.read(n) if self._one is None else self._read_bytes(n)
         except OSError:
@@ -122,10 +138,12 @@ class TtyTransport:
 
     def _sim_wait(self, timeout_ms):
         # wait() in virtual time: the time master moves the clock while nothing is readable.
+        if self._rx:
+            return True
         sim = self.sim
         deadline = sim.ticks_ms() + timeout_ms  # type: ignore[attr-defined]
         while True:
-            events = sim.block(self._poll, deadline)  # type: ignore[attr-defined]
+            events = sim.block(self._poll, deadline, self)  # type: ignore[attr-defined]
             if not events:
                 return False
             if self._tty_event(events):
@@ -149,6 +167,9 @@ class TtyTransport:
             self._gone = True
             self.hangups += 1
             self._poll.unregister(self._f)  # poll would report the hang-up at once, forever
+
+    def fileobj(self):
+        return self._f
 
     def close(self):
         if not self._gone:

@@ -17,6 +17,9 @@
 #                               level (0/1; > 1: an ADC pin at or above that value, a comparator);
 #                               a pin already at its level wakes the board at once
 #   reset hard | reset soft     hard reset (power cycle) or soft reset (soft reboot banner)
+#   wdt <ms>                    the watchdog is fed: the host resets the board (reset cause
+#                               WDT_RESET) unless the next feed comes within ms of virtual
+#                               time; wdt 0 stops it (WDT.deinit, a REPL a service session opened)
 #   powerfail <n>               flash write n was armed to fail (--cut-at-write, `cut` command)
 import json
 import os
@@ -41,11 +44,14 @@ _HELLO_WAIT_MS = const(2000)
 
 PWRON_RESET = const(1)
 HARD_RESET = const(2)
+WDT_RESET = const(3)
 DEEPSLEEP_RESET = const(4)
 SOFT_RESET = const(5)
+_WATCHDOG_MS = const(14400000)  # virtual ms: 4 h, a few wall seconds at the demo's 2400x
 _CAUSES = {
     "power_on": PWRON_RESET,
     "hard": HARD_RESET,
+    "watchdog": WDT_RESET,
     "deepsleep": DEEPSLEEP_RESET,
     "soft": SOFT_RESET,
 }
@@ -117,6 +123,8 @@ def _tally(way, n):
 def _dispatch(data):
     _tally("<", 1)
     for line in data.decode().split("\n"):
+        if line == "cut":
+            _power("cut-ready")  # the host cuts the power: report the counters first
         parts = line.split()
         if len(parts) == 5 and parts[0] == "pin" and parts[1] in _pins:
             _pins[parts[1]]._update(int(parts[2]), int(parts[3]), int(parts[4]))
@@ -222,6 +230,31 @@ def kbd_intr(char):
     attrs = termios.tcgetattr(0)
     attrs[3] = attrs[3] | _ISIG if char == 3 else attrs[3] & ~_ISIG
     termios.tcsetattr(0, termios.TCSANOW, attrs)
+
+
+class WDT:
+    # machine.WDT(timeout=ms) of the virtual board. feed() tells the host (a `wdt` datagram, at
+    # most one per quarter timeout of virtual time); the host resets the board when the
+    # timeout passes in virtual time without one.
+    def __init__(self, id=0, timeout=5000):
+        self.timeout = max(1, int(timeout))
+        self._fed = None
+        self.feed()
+
+    def feed(self):
+        clock = _state["clock"]
+        now = clock.time() * 1000 if clock is not None else 0
+        if self._fed is not None and 0 <= now - self._fed < self.timeout // 4:
+            return
+        self._fed = now
+        _ctl_send("wdt %d" % self.timeout)
+
+    def deinit(self):
+        _ctl_send("wdt 0")
+
+
+def watchdog(timeout_ms=None):
+    return WDT(timeout=timeout_ms or _WATCHDOG_MS)
 
 
 def reset():
@@ -403,6 +436,7 @@ def boot():
         from nbkit.hal import heapwatch
 
         heapwatch.install(sys.modules[__name__])
+    _wake_work(rt)
     main_src = None
     if rt.get("main"):
         with open(rt["main"]) as f:
@@ -432,15 +466,23 @@ def _open_clock(rt):
         from nbkit.hal.simclock import SimClock
 
         sim = SimClock(spec["master"], spec["name"])
+        sim.side = (_state["ctl"], poll)
         _state["sim"] = _state["clock"] = sim
         stdio.SIM = sim  # type: ignore[assignment]
         _state["ctl_chan"] = "%s.ctl.b%d." % (spec["chan"], rt["boot"])
         _state["chan"] = spec["chan"]
         sim.count(_state["ctl_chan"] + "dn<", 0)
-        sim.sleep_ms(int(spec.get("wake_ms", 0)))
         return
     wall_start, epoch, scale = spec
     _state["clock"] = VClock(wall_start, epoch, scale, idle=poll, power=deepsleep)
+
+
+def _wake_work(rt):
+    # Under the time master the MCU's work per wake (board data power.mcu_wake.s) is spent at
+    # boot, with the UARTs open (what the modem sends meanwhile waits in their buffers).
+    sim = _state.get("sim")
+    if sim is not None:
+        sim.sleep_ms(int(rt["clock"].get("wake_ms", 0)))
 
 
 def _counted(uart, what):
@@ -451,6 +493,7 @@ def _counted(uart, what):
         uart.tx_key = _state["chan"] + "." + what + "up>"
         uart.rx_key = _state["chan"] + "." + what + "dn<"
         sim.count(uart.rx_key, 0)
+        sim.uarts.append(uart)
 
 
 def _run_main(main_src):

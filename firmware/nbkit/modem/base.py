@@ -161,11 +161,13 @@ class AtModem:
 
     def _wait(self, done, timeout_ms):
         # Route URCs until done() or timeout_ms passed -> done(). Never longer than timeout_ms.
+        # A reboot banner meanwhile ends the wait (False): what it waited for went with the reset.
         clock = self.clock
         deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        boots = self.boots
         while not done():
             left = clock.ticks_diff(deadline, clock.ticks_ms())
-            if left <= 0:
+            if left <= 0 or self.boots != boots:
                 return False
             self.engine.poll(left)
         return True

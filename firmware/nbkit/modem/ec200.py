@@ -275,16 +275,25 @@ class Ec200(base.AtModem):
             sock = self._free_id()
         start = self.engine.commands
         err = None
+        boots = self.boots
         try:
             for attempt in range(_OPEN_TRIES):
+                if self.boots != boots:  # RDY: the module reset under QIOPEN, nothing is open
+                    raise ModemError("QIOPEN %s %s:%d: modem reset (RDY)" % (kind, host, port))
                 if attempt:
                     self.engine.command(qi.qiclose(sock), None, 10000)
                 err = self._open_once(sock, kind, host, port, mode)
-                if err == 0:
+                if err == 0 and self.boots == boots:
                     self._socks[sock] = mode
                     self._reopened(sock)
                     return sock
-            name = qi.error_name(err) if err else "no +QIOPEN"
+            name = (
+                "modem reset (RDY)"
+                if self.boots != boots
+                else qi.error_name(err)
+                if err
+                else "no +QIOPEN"
+            )
             raise ModemError("QIOPEN %s %s:%d: %s" % (kind, host, port, name), None, err)
         finally:
             self._opened.pop(sock, None)
@@ -311,6 +320,7 @@ class Ec200(base.AtModem):
             raise ModemError("socket %d is not open" % sock, None, 567)
         start = self.engine.commands
         sent = 0
+        boots = self.boots
         view = memoryview(data)
         try:
             while sent < len(data):
@@ -323,6 +333,8 @@ class Ec200(base.AtModem):
                     extra_ok=("SEND OK",),
                     extra_err=("SEND FAIL",),
                 )
+                if self.boots != boots:  # RDY under QISEND: whatever it answered is not ours
+                    raise ModemError("QISEND %d: modem reset (RDY)" % sock, reply)
                 if not reply.ok:
                     raise ModemError("QISEND %d: %s" % (sock, self._why(reply)), reply, reply.cme)
                 sent += len(part)

@@ -48,6 +48,10 @@ QUEUE_DROPPED = const(0x60)  # durable queue was full: cumulative count of dropp
 BOOT = const(0x61)  # device started: reset cause
 TIME_SET = const(0x62)  # RTC stepped: seconds of correction
 METER_ERROR = const(0x63)  # meter bus read failed: 1 no reply, 2 abnormal reply, 3 bad frame
+REPORT_FAILED = const(0x64)  # failed report attempts, cumulative (sent once a link comes up)
+REPORT_FAULT = const(0x65)  # why the last report failed: 1 CME, 2 no coverage, 3 modem reboot,
+# 4 no ack, 5 collector refusal, 6 crash (the board was reset by the app's last resort)
+UPLINK_RESENT = const(0x66)  # frames sent again after a modem reboot, cumulative (duplicates)
 
 # code -> (name, unit): for people and the collector's database; unknown codes stay numeric.
 NAMES = {
@@ -85,6 +89,9 @@ NAMES = {
     BOOT: ("boot", ""),
     TIME_SET: ("time_set", "s"),
     METER_ERROR: ("meter_error", ""),
+    REPORT_FAILED: ("report_failed", ""),
+    REPORT_FAULT: ("report_fault", ""),
+    UPLINK_RESENT: ("uplink_resent", ""),
 }
 
 

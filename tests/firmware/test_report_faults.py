@@ -1,0 +1,250 @@
+# A meter that never stops counting (issue 15, items 1 and 2). Every report failure is handled
+# in the app: classified (transient CME, no coverage, modem reboot, no ack, collector refusal),
+# backed off exponentially with jitter up to a cap, persisted across deep sleep, counted and
+# reported in the next successful uplink. Sampling is sacred: for every fault class a whole
+# virtual day of deep-sleep wakes (a new app from flash each wake) takes every sample slot, and
+# the modem is woken a bounded number of times. An alarm retries sooner than the routine report,
+# within its own budget. The last resort (app.device) saves, counts and resets the board.
+import gc
+from binascii import hexlify
+
+from app_fakes import DEVICE, KEY, Link, fresh_fs
+from nbkit.app import scheduler as sch
+from nbkit.app import uplink as up
+from nbkit.app.meter import MeterApp
+from nbkit.hal.clock import ManualClock
+from nbkit.modem.base import ModemError
+from nbkit.proto import codes, frame
+from nbkit.store.queue import Queue
+
+HEAPSIZE = "512K"  # a RAM flash image per device, and app.device with all it wires
+MOUNT = "/rf"
+DAY = 86400
+CFG = {
+    "device_id": DEVICE,
+    "key": hexlify(KEY).decode(),
+    "read_interval_s": 900,
+    "report_interval_s": 3600,
+}
+
+
+class Modem:
+    def __init__(self):
+        self.last_error = None
+        self.boots = 0
+
+
+class FaultLink(Link):
+    # The four link calls with one fault on every report until heal(): "cme" (+CME ERROR: 4
+    # on every send), "coverage" (never registers), "reboot" (the modem reboots under the send,
+    # the link's own resend lost too), "noack" (the collector never answers), "refused" (it
+    # answers with something that is not our ack: another key).
+    def __init__(self, queue, fault=None):
+        super().__init__(queue)
+        self.modem = Modem()
+        self.fault = fault
+        self.attempts = 0
+
+    def heal(self):
+        self.fault = None
+
+    def up(self):
+        self.attempts += 1
+        self.ups.append(self.queue.counts()["pending"])
+        if self.fault == "coverage":
+            self.modem.last_error = "not registered (stat 2)"
+            return False
+        return True
+
+    def send(self, data, last=True, expect_reply=True):
+        if self.fault == "cme":
+            raise ModemError("sendto refused", None, 4)
+        if self.fault == "reboot":
+            self.modem.boots += 1
+            raise ModemError("modem rebooted during sendto (REBOOT_CAUSE_APPLICATION_WATCHDOG)")
+        super().send(data, last, expect_reply)
+        if self.fault == "noack":
+            self.replies = []
+        elif self.fault == "refused":
+            self.replies = [frame.encode_ack(DEVICE, b"x" * 16, 0, 1)]
+
+
+class Meter:
+    # counts its reads: what outlives the wakes is the hardware, like a pulse counter
+    def __init__(self):
+        self.reads = 0
+
+    def read(self):
+        self.reads += 1
+        return [(codes.WATER_L, self.reads)]
+
+
+class Device:
+    # What outlives a deep sleep: the flash (queue, state file), the RTC, the meter, the modem.
+    def __init__(self, fault=None):
+        gc.collect()  # the last device's flash image goes before a new one is made
+        fresh_fs(MOUNT)
+        self.clock = ManualClock()
+        self.meter = Meter()
+        self.link = FaultLink(None, fault)
+        self.lines = []
+
+    def app(self):
+        # one wake's app, built afresh (RAM is lost in deep sleep)
+        queue = Queue(MOUNT + "/q")
+        self.link.queue = queue
+        return MeterApp(
+            CFG,
+            self.clock,
+            queue,
+            self.meter,
+            self.link,
+            state_path=MOUNT + "/meter.state",
+            log=lambda *a: self.lines.append(a),
+        )
+
+    def run(self, seconds):
+        # deep-sleep wakes for `seconds` of virtual time (its end included) -> the last app
+        end = self.clock.time() + seconds
+        app = None
+        while self.clock.time() <= end:
+            app = self.app()
+            ms = app.wake()
+            self.clock.advance(max(ms, 1000))
+        return app
+
+
+FAULTS = (
+    ("cme", up.FAULT_CME),
+    ("coverage", up.FAULT_COVERAGE),
+    ("reboot", up.FAULT_REBOOT),
+    ("noack", up.FAULT_NO_ACK),
+    ("refused", up.FAULT_REFUSED),
+)
+
+
+def test_every_fault_class_is_handled_in_report_classified_and_backed_off():
+    for fault, klass in FAULTS:
+        dev = Device(fault)
+        app = dev.app()
+        app.sample()
+        now = dev.clock.time()
+        assert app.report() is False, fault  # no exception reaches the caller
+        assert app.last_fault == klass and app.failures == 1, (fault, app.last_fault)
+        assert dev.lines[-1][:3] == ("report", "failed:", up.FAULT_NAMES[klass]), dev.lines
+        app.sched.reported(False)
+        delay = app.sched.retry_at - now
+        assert 225 <= delay <= 300, (fault, delay)  # base min(300, report) less <= 25 % jitter
+        assert app.sched.next_wake()[1] in (["retry"], ["sample"], ["sample", "retry"])
+
+
+def test_every_sample_slot_of_a_day_is_taken_while_every_report_fails():
+    for fault, klass in FAULTS:
+        dev = app = None
+        dev = Device(fault)
+        app = dev.run(DAY)
+        assert dev.meter.reads == DAY // 900, (fault, dev.meter.reads)  # 96: every slot
+        # exponential backoff capped at the report interval: about one attempt an hour, never
+        # the 60 s crash loop of old (1440 modem wakes a day)
+        assert 20 <= dev.link.attempts <= 30, (fault, dev.link.attempts)
+        assert app.last_fault == klass and app.failures == dev.link.attempts, fault
+        assert app.queue.counts()["pending"] >= DAY // 900  # nothing lost
+
+
+def test_sample_slots_stay_on_the_clock_while_reports_fail():
+    dev = Device("cme")
+    dev.run(4 * 3600)
+    app = dev.app()
+    times = []
+    for _, data in app.queue.pending(200):
+        t, code, _ = frame.unpack_record(data)
+        if code == codes.WATER_L:
+            times.append(t)
+    assert len(times) == 16, times
+    assert [t % 900 for t in times] == [0] * 16, times  # on the :00 :15 :30 :45 slots
+
+
+def test_the_backoff_survives_deep_sleep_and_power_cuts():
+    dev = Device("noack")
+    app = dev.app()
+    for _ in range(3):  # three failures in a row: the fourth retry waits 4 x base
+        app.sample()
+        app.sched.reported(app.report())
+    app._save()
+    failures, retry_at = app.sched.failures, app.sched.retry_at
+    assert failures == 3 and 900 <= retry_at - dev.clock.time() <= 1200, retry_at
+    again = dev.app()  # a deep sleep (or a power cut after the save): RAM lost
+    assert (again.sched.failures, again.sched.retry_at) == (failures, retry_at)
+    assert again.failures == 3 and again.last_fault == up.FAULT_NO_ACK
+    attempts = dev.link.attempts
+    while dev.clock.time() < retry_at - 5:  # the sample slots before it wake the MCU only
+        dev.clock.advance(max(dev.app().wake(), 1000))
+    assert dev.link.attempts == attempts, "retried before its time after the deep sleep"
+    dev.clock.advance((retry_at - dev.clock.time()) * 1000)
+    dev.app().wake()
+    assert dev.link.attempts == attempts + 1
+
+
+def test_the_next_successful_uplink_carries_the_failure_counter():
+    dev = Device("cme")
+    dev.run(3 * 3600)
+    failed = dev.link.attempts
+    assert failed >= 3, failed
+    dev.link.heal()
+    app = dev.run(3600)
+    sent = [rec for records, _ in dev.link.sent for rec in records]
+    assert (codes.REPORT_FAILED, failed) in sent, sent
+    assert (codes.REPORT_FAULT, up.FAULT_CME) in sent, sent
+    assert app.queue.counts()["pending"] <= 1, app.queue.counts()  # the reading since
+    assert app.sched.failures == 0, app.sched.failures  # back to hourly reports
+
+
+def test_an_alarm_retries_sooner_than_the_routine_report_within_its_budget():
+    dev = Device("coverage")
+    app = dev.run(3 * 3600)  # routine reports backed off to about an hour
+    routine = app.sched.backoff_s(app.sched.failures)
+    assert routine >= 2700, routine
+    app.sched.event("burst")
+    app._save()
+    t0 = dev.clock.time()
+    attempts = dev.link.attempts
+    times = []
+    while dev.link.attempts - attempts < 8 and dev.clock.time() - t0 < 3 * 3600:
+        before = dev.link.attempts
+        ms = dev.app().wake()
+        if dev.link.attempts > before:
+            times.append(dev.clock.time() - t0)
+        dev.clock.advance(max(ms, 1000))
+    gaps = [times[i + 1] - times[i] for i in range(len(times) - 1)]
+    assert times[0] == 0, times  # at once, bypassing the hour-long backoff
+    assert gaps[:5] == [10, 20, 40, 80, 120], gaps  # its own short backoff (persisted)
+    assert gaps[5] >= 2700, gaps  # budget spent: back to the routine backoff, no storm
+
+
+def test_the_last_resort_logs_saves_counts_and_resets_the_board():
+    from nbkit.app import device
+
+    dev = Device()
+    app = dev.app()
+
+    class Board:
+        resets = 0
+
+        def clock(self):
+            return dev.clock
+
+        def reset(self):
+            Board.resets += 1
+
+    device.EVENTS_PATH = MOUNT + "/events.log"
+    device._last_resort(Board(), app, RuntimeError("a bug"))
+    assert Board.resets == 1
+    again = dev.app()
+    assert again.failures == 1 and again.last_fault == up.FAULT_CRASH
+    assert again.sched.failures == 1 and again.sched.retry_at > dev.clock.time()
+    from nbkit.store.eventlog import EventLog
+
+    assert "crash: RuntimeError: a bug" in EventLog(MOUNT + "/events.log").tail(1)[0]
+    again.booted(2)  # the reset's boot: recorded, but no immediate report while backing off
+    assert again.sched.events == []
+    assert sch.RETRY in again.sched.next_wake()[1]
