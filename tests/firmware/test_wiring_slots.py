@@ -93,5 +93,7 @@ def test_the_link_builds_nothing_until_used_and_parks_the_meter_first():
         assert link.modem == "the driver"
         assert calls == ["park", "build"]
         assert link.used is True and calls == ["park", "build"], "built once"
+        link.resends = 0
+        assert link._link.resends == 0, "attributes set on the slot are the link's"
     finally:
         wiring._link = saved

@@ -59,13 +59,23 @@ class LazyLink:
         self.before = None  # called once, before the modem stack loads
 
     def __getattr__(self, name):
+        if self._link is None and name == "used":
+            return False
+        return getattr(self._built(), name)
+
+    def __setattr__(self, name, value):
+        # the slot's own fields stay here; anything else (link.resends = 0) is the link's
+        if name[0] == "_" or name == "before":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._built(), name, value)
+
+    def _built(self):
         if self._link is None:
-            if name == "used":
-                return False
             if self.before is not None:
                 self.before()
             self._link = _link(self._board, self._cfg)
-        return getattr(self._link, name)
+        return self._link
 
 
 class MeterSlot:
