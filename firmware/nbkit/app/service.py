@@ -115,7 +115,7 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
         # attends carries none of them (their interned names would stay for the whole wake).
         _move_key(root, clock)
         print(banner)
-        banner = None
+        banner = ""
         if not _attention(transport, clock, attention_s):
             print("nbkit: service console closed")
             return False

@@ -85,9 +85,9 @@ class MeterSlot:
     # again and gets the kept state back.
     def __init__(self, make):
         self._make = make
-        self._mods = ()
-        self._has = ()
-        self._kept = None
+        self._mods = []  # type: list
+        self._has = ()  # type: tuple
+        self._kept = (None, None)  # (state, wake pins) while parked
         self._meter = self._load()
 
     def _load(self):
@@ -119,7 +119,7 @@ class MeterSlot:
             self._meter = self._load()  # anything else (a sample after the report): load again
             if kept[0] is not None and "restore" in self._has:
                 self._meter.restore(kept[0])
-            self._kept = None
+            self._kept = (None, None)
         return getattr(self._meter, name)
 
 
