@@ -1,8 +1,9 @@
 """Bench suite: peak live heap and minimum free heap of the wakes of each device profile.
 
 Each case runs the virtual rig (collector, modem emulator, virtual board with the firmware as
-compiled .mpy, as `nbkit demo` does, on the rig's time master where it can) for a few device hours with
-`nbkit vboard --heap-watch` (firmware/nbkit/hal/heapwatch.py): every UART and flash access
+compiled .mpy, as `nbkit demo` does, on the rig's time master where it can) for a few device
+hours with `nbkit vboard --heap-watch` (firmware/nbkit/hal/heapwatch.py): every UART and flash
+access
 collects the garbage and samples the live heap, and each wake ends with
 `nbkit: heap peak P free-min F of T`. The suite prints, per profile, the largest peak of any
 wake (the first boot, a sample, a report), the smallest free heap, and the board's heap (its
