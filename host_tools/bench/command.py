@@ -21,6 +21,7 @@ SUITES: dict[str, str] = {
     "emulator": "host_tools.bench.emulator",
     "sim-day": "host_tools.bench.simday",
     "fleet": "host_tools.bench.fleet",
+    "heap": "host_tools.bench.heap",
 }
 
 

@@ -157,6 +157,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "64-bit objects take twice the bytes of the same objects on a 32-bit board)",
     )
     parser.add_argument(
+        "--heap-watch",
+        action="store_true",
+        help="collect the garbage at every UART and flash access and print the peak live heap "
+        "at the end of each wake (`nbkit: heap peak N free-min N of N`; slower wakes)",
+    )
+    parser.add_argument(
         "--console",
         action="store_true",
         help="console on a new pty whose path is the first stdout line (default: this terminal;"
@@ -230,6 +236,7 @@ def options(args: argparse.Namespace) -> Options:
         seed_config=args.seed_config,
         seed_path=args.seed_path,
         heap=args.heap or f"{board['heap_bytes']}w",
+        heap_watch=args.heap_watch,
         console_pty=args.console,
         control_port=args.control_port,
         cut_at_write=args.cut_at_write,

@@ -185,6 +185,7 @@ class VBoard:
             "wake_reason": wake,
             "boot": self.boots,
             "cut_at_write": self.cut_armed,
+            "heap_watch": self.o.heap_watch,
         }
         device_board = boards.device_data(self.o.board)  # host-only sections stay here
         self.runtime.write_text(json.dumps({**device_board, "vboard": rt}))

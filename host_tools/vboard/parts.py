@@ -128,6 +128,7 @@ class Options:
     seed_config: Path | None = None
     seed_path: str = "config.json"
     heap: str = "128K"
+    heap_watch: bool = False  # print the peak live heap of each wake (nbkit.hal.heapwatch)
     console_pty: bool = False
     control_port: int = 0
     cut_at_write: int = 0

@@ -16,5 +16,8 @@ def test_every_profile_loads_within_the_board_heap_with_room_to_run(tmp_path):
             tmp_path / bench_size.BOARD, profile, heap_bytes
         )
         assert 0 < common < total, (profile, common, total)
-        # the modules leave a third of the heap for the wake itself (AT buffers, queue, frames)
-        assert total < heap * 2 // 3, f"{profile}: modules take {total} of {heap} bytes"
+        # the modules leave a quarter of the heap for the wake itself (AT buffers, queue,
+        # frames); a report wake parks the profile's meter modules before the modem stack loads
+        # (app.wiring.MeterSlot), so this sum is more than a wake holds. The wakes themselves
+        # are checked in the board's heap by tests/e2e/test_heap_budget.py.
+        assert total < heap * 3 // 4, f"{profile}: modules take {total} of {heap} bytes"

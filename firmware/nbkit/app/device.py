@@ -14,20 +14,18 @@ import gc
 
 from micropython import const
 
-from nbkit.app import power
-from nbkit.app.service import serve_window
 from nbkit.app.wiring import build, log
 from nbkit.store import config
 
 CONFIG_PATH = "config.json"
 EVENTS_PATH = "events.log"
 _CRASH_SLEEP_MS = const(60000)  # no app to save: log it, sleep a minute, start afresh
-_PSM_FALLBACK = power.FALLBACK_AUTO  # PSM denied: CFUN=0 or stay, whichever costs less
+_PSM_FALLBACK = "auto"  # power.FALLBACK_AUTO: PSM denied: CFUN=0 or stay, whichever costs less
 
 
 def run(board):
     # One wake of the device; never returns on a board (deep sleep resets the MCU).
-    serve_window(board)  # power-on/reset: the provisioning console first (app/service.py)
+    _window(board)  # power-on/reset: the provisioning console first (app/service.py)
     try:
         cfg = config.load(CONFIG_PATH)
     except config.ConfigError as exc:
@@ -45,6 +43,8 @@ def run(board):
         ms = app.wake()
         pins = getattr(app, "wake_pins", None)
         if app.link.used and not app.sched.psm:
+            from nbkit.app import power  # loaded only when the network denied PSM
+
             after = power.after_report(False, _PSM_FALLBACK, cfg["report_interval_s"])
             if after == power.ACTION_CFUN0:  # the network denied PSM: radio off until the next
                 app.link.modem.power_down()  # report instead of idling at DRX current
@@ -56,6 +56,13 @@ def run(board):
         board.deepsleep(ms, pins)  # a wake pin reaching its level ends the sleep at once
     else:
         board.deepsleep(ms)
+
+
+def _window(board):
+    # The service window's module unloads itself after the window (or at once on a timer wake).
+    from nbkit.app import service
+
+    service.serve_window(board)
 
 
 def _last_resort(board, app, exc):

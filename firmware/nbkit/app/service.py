@@ -15,6 +15,7 @@
 # identify, and self-test checks that use the real paths: AT, SIM (AT+CIMI), attach, a test
 # uplink of a fresh meter reading that the collector must acknowledge, the meter input.
 import gc
+import json
 import sys
 
 from micropython import const
@@ -26,6 +27,7 @@ EVENTS_PATH = "events.log"
 ATTEMPTS_PATH = "service.attempts"
 _DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET (ESP32, unix_board)
 _POLL_MS = const(200)
+_PIN_HASH = "pbkdf2-sha256$"  # nbkit.console.auth: a stored PIN already hashed
 # loaded for a window only (see _unload); a timer wake imports none of them
 _WINDOW_MODULES = (
     "nbkit.app.service_parts",
@@ -63,6 +65,7 @@ def serve_window(board, attention_s=None, idle_s=60, transport=None, root=""):
     # keeps what a tool sent during the boot (and power cycles there are frequent: tests).
     # The board data may set both: "service_window": {"attention_s": 2, "idle_s": 30}.
     if not opens_window(board):
+        _unload(())
         return False
     if attention_s is None:
         attention_s = 0.2 if board.board.get("port") == "unix" else 5
@@ -88,8 +91,9 @@ def _serve(board, attention_s, idle_s, transport, root):
 
 
 def _unload(keep):
-    # Forget the window's modules (those it imported) so the wake that follows has their heap.
-    for name in _WINDOW_MODULES:
+    # Forget the window's modules (those it imported) and this one, so the wake that follows has
+    # their heap (app.device imports this module for the window only).
+    for name in _WINDOW_MODULES + ("nbkit.app.service",):
         if name not in keep and name in sys.modules:
             del sys.modules[name]
             parent, _, child = name.rpartition(".")
@@ -100,15 +104,25 @@ def _unload(keep):
 
 
 def _serve_loaded(board, attention_s, idle_s, transport, root):
-    from nbkit.app.service_parts import LoggedStore, Parts, ServiceConsole
-    from nbkit.console.store_adapter import Attempts
-    from nbkit.store.eventlog import EventLog
-
     if transport is None:
         from nbkit.hal.stdio import StdioTransport
 
         transport = StdioTransport()
     clock = board.clock()
+    banner = "nbkit: service console open for %s s (send a line, e.g. ping)" % attention_s
+    if not _plain_pin(root + CONFIG_PATH):
+        # The console's modules load only when a line starts to arrive: a power-on nobody
+        # attends carries none of them (their interned names would stay for the whole wake).
+        _move_key(root, clock)
+        print(banner)
+        banner = ""
+        if not _attention(transport, clock, attention_s):
+            print("nbkit: service console closed")
+            return False
+    from nbkit.app.service_parts import LoggedStore, Parts, ServiceConsole
+    from nbkit.console.store_adapter import Attempts
+    from nbkit.store.eventlog import EventLog
+
     events = EventLog(root + EVENTS_PATH, clock=clock)
     store = LoggedStore(root + CONFIG_PATH, events)
     if store.move_key():
@@ -126,7 +140,8 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
         log=events.tail,
         attempts=Attempts(root + ATTEMPTS_PATH),
     )
-    print("nbkit: service console open for %s s (send a line, e.g. ping)" % attention_s)
+    if banner:
+        print(banner)
     # Development: Ctrl-C keeps its REPL meaning (KeyboardInterrupt), a developer's mpremote /
     # nbkit deploy breaks in during the window. Production: lockdown.run turned it off.
     used = _loop(console, clock, attention_s, idle_s)
@@ -137,6 +152,42 @@ def _serve_loaded(board, attention_s, idle_s, transport, root):
         events.append("service: REPL opened")
         raise OpenRepl()  # not an Exception: serve_window lets it through to lockdown.run
     return used
+
+
+def _plain_pin(path):
+    # -> True when config.json holds a plain PIN: the window's store replaces it by its salted
+    # hash at this boot, attended or not (with the console's modules).
+    try:
+        with open(path) as f:
+            pin = json.load(f).get("service_pin")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(pin, str) and pin != "" and not pin.startswith(_PIN_HASH)
+
+
+def _move_key(root, clock):
+    # The device key leaves config.json for its own file (nbkit.store.config.move_key), as the
+    # window's store would do it, without loading the console.
+    from nbkit.store import config
+
+    if config.move_key(root + CONFIG_PATH):
+        from nbkit.store.eventlog import EventLog
+
+        EventLog(root + EVENTS_PATH, clock=clock).append(
+            "service: device key moved to its own file"
+        )
+
+
+def _attention(transport, clock, attention_s):
+    # -> True when input arrives within attention_s (left unread: the console reads it).
+    start = clock.ticks_ms()
+    limit_ms = int(attention_s * 1000)
+    while True:
+        left = limit_ms - clock.ticks_diff(clock.ticks_ms(), start)
+        if transport.wait(max(0, min(_POLL_MS, left))):
+            return True
+        if left <= 0:
+            return False
 
 
 def _loop(console, clock, attention_s, idle_s):

@@ -5,12 +5,11 @@
 # meterbus() -> Transport or None; the virtual board also wake_reason(). Used by app.device for
 # every wake and by the service console's self-test (app.service_parts).
 import gc
+import sys
 
 from micropython import const
 
 from nbkit import profiles
-from nbkit.app.links import make_link, make_modem
-from nbkit.at.engine import Engine
 from nbkit.store.queue import Queue
 
 QUEUE_DIR = "queue"
@@ -34,22 +33,118 @@ def build(board, cfg):
     #   smoke               app.smoke_app.SmokeApp on smoke_adc, button, tamper, battery_adc
     _, app, bus, medium, _ = profiles.get(cfg.get("profile", profiles.DEFAULT))
     clock = board.clock()
-    model = board.board["modem"]["model"]
-    engine = Engine(board.modem(), clock, line_max=_LINE_MAX)
-    modem = make_modem(model, engine, clock, cfg, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
-    link = make_link(cfg, modem)  # by cfg["transport"]: udp, tcp, mqtt or coap
+    link = LazyLink(board, cfg)  # the modem stack loads at the first use: a report
     queue = Queue(QUEUE_DIR)
     epoch = _epoch(queue)
-    gc.collect()  # the modem stack's start-up garbage goes before the profile's modules load
     if app == "smoke":
         return _smoke(board, cfg, clock, queue, link, epoch=epoch)
     from nbkit.app.meter import MeterApp
 
     if bus is None:
-        meter = _water(board, cfg, clock)
+        meter = MeterSlot(lambda: _water(board, cfg, clock))
     else:
-        meter = _bus_meter(board, cfg["profile"], bus, medium, clock)
+        meter = MeterSlot(lambda: _bus_meter(board, cfg["profile"], bus, medium, clock))
+    link.before = meter.park  # the meter's code leaves the heap before the modem stack loads
     return MeterApp(cfg, clock, queue, meter, link, log=log, epoch=epoch)
+
+
+class LazyLink:
+    # The link cfg["transport"] asks for over the board's modem (AT engine, driver, link), built
+    # at the first use of any of its attributes: a wake that only samples never loads the modem
+    # stack (about half the heap of a report). Before that, `used` is False.
+    def __init__(self, board, cfg):
+        self._board = board
+        self._cfg = cfg
+        self._link = None
+        self.before = None  # called once, before the modem stack loads
+
+    def __getattr__(self, name):
+        if self._link is None and name == "used":
+            return False
+        return getattr(self._built(), name)
+
+    def __setattr__(self, name, value):
+        # the slot's own fields stay here; anything else (link.resends = 0) is the link's
+        if name[0] == "_" or name == "before":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._built(), name, value)
+
+    def _built(self):
+        if self._link is None:
+            if self.before is not None:
+                self.before()
+            self._link = _link(self._board, self._cfg)
+        return self._link
+
+
+class MeterSlot:
+    # The profile's meter (make() builds it), parked while the modem stack is loaded: park()
+    # keeps its state() and wake_pins() and lets its modules leave the heap (a report wake holds
+    # the modem stack, not the meter's code). Asked anything else after that, the meter loads
+    # again and gets the kept state back.
+    def __init__(self, make):
+        self._make = make
+        self._mods = []  # type: list
+        self._has = ()  # type: tuple
+        self._kept = (None, None)  # (state, wake pins) while parked
+        self._meter = self._load()
+
+    def _load(self):
+        before = list(sys.modules)
+        meter = self._make()
+        self._mods = [name for name in sys.modules if name not in before]
+        self._has = tuple(
+            name for name in ("events", "state", "restore", "wake_pins") if hasattr(meter, name)
+        )
+        return meter
+
+    def park(self):
+        meter = self._meter
+        if meter is None:
+            return
+        state = meter.state() if "state" in self._has else None
+        pins = meter.wake_pins() if "wake_pins" in self._has else None
+        self._kept = (state, pins)
+        self._meter = meter = None
+        forget(self._mods)
+
+    def __getattr__(self, name):
+        if self._meter is None:
+            kept = self._kept
+            if name in ("state", "wake_pins"):
+                if name not in self._has:
+                    raise AttributeError(name)
+                return (lambda: kept[0]) if name == "state" else (lambda: kept[1])
+            self._meter = self._load()  # anything else (a sample after the report): load again
+            if kept[0] is not None and "restore" in self._has:
+                self._meter.restore(kept[0])
+            self._kept = (None, None)
+        return getattr(self._meter, name)
+
+
+def forget(names):
+    # Drop modules (and their packages' references to them) so gc can take their code.
+    for name in names:
+        if name in sys.modules:
+            del sys.modules[name]
+        parent, _, child = name.rpartition(".")
+        package = sys.modules.get(parent)
+        if package is not None and child in package.__dict__:
+            delattr(package, child)
+    gc.collect()
+
+
+def _link(board, cfg):
+    from nbkit.app.links import make_link, make_modem
+    from nbkit.at.engine import Engine
+
+    gc.collect()  # the wake's garbage goes before the modem stack loads
+    clock = board.clock()
+    engine = Engine(board.modem(), clock, line_max=_LINE_MAX)
+    model = board.board["modem"]["model"]
+    modem = make_modem(model, engine, clock, cfg, psm=(_PSM_TAU_S, _PSM_ACTIVE_S))
+    return make_link(cfg, modem)  # by cfg["transport"]: udp, tcp, mqtt or coap
 
 
 def _epoch(queue):

@@ -435,6 +435,10 @@ def boot():
     if rt.get("meterbus_port"):
         _open_meterbus(rt["meterbus_port"])
         _counted(_state["meterbus"], "bus.")
+    if rt.get("heap_watch"):  # nbkit vboard --heap-watch: peak live heap of each wake
+        from nbkit.hal import heapwatch
+
+        heapwatch.install(sys.modules[__name__])
     _wake_work(rt)
     main_src = None
     if rt.get("main"):
