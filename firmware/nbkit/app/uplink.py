@@ -106,7 +106,6 @@ class Reporter:
             self._queue_counters()
             ok = self._send_pending()
             self.while_up()
-            self.sched.granted(*self.link.granted())  # a later +CEREG may have changed it
         finally:
             try:
                 self.link.down()
