@@ -11,7 +11,6 @@ totals (bytes written to a pty, datagrams received) and nothing else has to be t
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 
 from host_tools.errors import CommandError
@@ -164,31 +163,3 @@ class SimClient:
     def close(self) -> None:
         self.bye()
         self._sock.close()
-
-
-class SimLoopTime:
-    """A ``now()`` for code that used a wall-derived clock: the client's virtual seconds."""
-
-    def __init__(self, client: SimClient) -> None:
-        self.client = client
-
-    def now(self) -> float:
-        return self.client.now()
-
-    def wall_delay(self, virtual_seconds: float) -> float:
-        """No wall time passes for virtual time here: the loop blocks until the master moves."""
-        return 0.0
-
-
-def wait_until(client: SimClient, t: float, poll_s: float = 1.0) -> None:
-    """Block (idle) until virtual time reaches ``t`` (for participants with no other input)."""
-    import select
-
-    while client.now() < t:
-        client.report(t)
-        ready, _, _ = select.select([client], [], [], poll_s)
-        if ready:
-            client.on_readable()
-        elif client.failure:
-            raise SimFailed(client.failure)
-    time.sleep(0)
