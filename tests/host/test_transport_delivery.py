@@ -65,7 +65,10 @@ class Queue:
 
 
 def mqtt_connect(port: PtyClient, broker_port: int) -> None:
-    for _ in range(100):  # the broker may still be coming back: open again until it answers 0
+    # the broker (a real process) may still be coming back: open again until it answers 0, for
+    # up to 30 wall seconds (a loaded CI host restarts it slowly), never forever
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         reply = port.command(f'AT+QMTOPEN=0,"127.0.0.1",{broker_port}')
         if reply != OK:  # the late final result of a publish the broker crash cut short:
             port.drain()  # read what else is late until the line is quiet, then open again
