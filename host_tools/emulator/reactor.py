@@ -186,14 +186,7 @@ class Reactor:
             self.run_due()
             if self._stopping:
                 break
-            for key, mask in self.sel.select(self._timeout()):
-                self._current = self.clock.now()  # one instant per event
-                try:
-                    key.data(mask)
-                finally:
-                    self._current = None
-                if self._stopping:
-                    break
+            self._dispatch(self.sel.select(self._timeout()))
 
     def close(self) -> None:
         self.sel.close()
