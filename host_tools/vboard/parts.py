@@ -188,7 +188,9 @@ def uart_line_discipline(fd: int) -> None:
     attrs[0] &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
     attrs[1] &= ~termios.OPOST
     attrs[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)
-    attrs[3] |= termios.ISIG
+    # a Ctrl-C raises KeyboardInterrupt and loses nothing: a board's UART IRQ takes the byte out
+    # and keeps the rest; a tty's default would flush both queues (NOFLSH keeps them)
+    attrs[3] |= termios.ISIG | termios.NOFLSH
     attrs[6][termios.VMIN] = 1
     attrs[6][termios.VTIME] = 0
     attrs[6][termios.VINTR] = 3

@@ -67,18 +67,21 @@ class Queue:
 def mqtt_connect(port: PtyClient, broker_port: int) -> None:
     # the broker (a real process) may still be coming back: open again until it answers 0, for
     # up to 30 wall seconds (a loaded CI host restarts it slowly), never forever
-    deadline = time.monotonic() + 30
+    deadline, seen = time.monotonic() + 30, []
     while time.monotonic() < deadline:
         reply = port.command(f'AT+QMTOPEN=0,"127.0.0.1",{broker_port}')
+        seen.append(reply)
         if reply != OK:  # the late final result of a publish the broker crash cut short:
-            port.drain()  # read what else is late until the line is quiet, then open again
+            seen.append(port.drain())  # read what else is late until the line is quiet
             continue
         port.read_until(b"+QMTOPEN: 0,")
-        if port.read_until(b"\r\n") == b"0\r\n":
+        result = port.read_until(b"\r\n")
+        seen.append(result)
+        if result == b"0\r\n":
             break
         time.sleep(0.05)
     else:
-        raise AssertionError("AT+QMTOPEN never succeeded after the broker came back")
+        raise AssertionError(f"AT+QMTOPEN never succeeded after the broker came back: {seen[-8:]}")
     assert port.command(f'AT+QMTCONN=0,"meter-{DEVICE}"') == OK
     port.read_until(b"+QMTCONN: 0,0,0\r\n", timeout=5)
     assert port.command(f'AT+QMTSUB=0,1,"nbkit/{DEVICE}/ack",1') == OK

@@ -41,6 +41,7 @@ def pyb(booted: VBoardProcess) -> Iterator[Pyboard]:
     yield link
     link.exec_("import os\nfor f in os.listdir('/'):\n    os.remove(f)")
     link.exit_raw_repl()
+    link.read_until(1, b">>> ", timeout=10)  # at the friendly prompt before the next test types
     link.close()
 
 
