@@ -9,6 +9,8 @@ BOARD ?=
 TRANSPORT ?= udp
 MODEM ?=
 PYTEST_ARGS ?=
+# tests run on this many worker processes (pytest-xdist; 0: in this process, one at a time)
+PYTEST_WORKERS ?= 2
 PROFILE ?= water
 
 .PHONY: setup demo test lint typecheck build bench clean help
@@ -44,7 +46,7 @@ demo: setup  ## the virtual meter end to end (PROFILE=water|gas-cjt188|electrici
 	$(BIN)/python -m host_tools demo --profile $(PROFILE) --transport $(TRANSPORT) $(if $(MODEM),--modem $(MODEM))
 
 test: setup  ## run every test (firmware tests under real MicroPython)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: setup  ## ruff over firmware, host_tools and tests
 	$(BIN)/ruff check firmware host_tools tests

@@ -9,6 +9,7 @@ followed by ``\\r`` only.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -112,7 +113,13 @@ class Modem:
             "reboots": 0,
             "faults": 0,
             "internal_errors": 0,
+            "lost_to_server": 0,
         }
+        # network faults past the radio (scenario `server_down`, `duplicate_downlinks`,
+        # `delay_downlinks`): the server silent, each downlink twice, downlinks held back
+        self.server_down = False
+        self.downlink_copies = 1
+        self.downlink_delay = 0.0
         self.booting = False
         self.cdp: Any = None  # the CoAP platform session (host_tools.emulator.cdp), on first use
         self._collect: list[str] | None = None
@@ -329,7 +336,25 @@ class Modem:
     # -- downlink -----------------------------------------------------------------------------
 
     def _on_datagram(self, usock: UdpSocket, dgram: Datagram) -> None:
+        for n in range(self.downlink_copies):
+            copy = dgram if n == 0 else dataclasses.replace(dgram)  # each read on its own
+            if self.downlink_delay > 0:  # held back by the network
+                self.reactor.call_later(
+                    self.downlink_delay, functools.partial(self._to_ue, usock, copy)
+                )
+            else:
+                self._to_ue(usock, copy)
+
+    def _to_ue(self, usock: UdpSocket, dgram: Datagram) -> None:
         self.net.downlink(lambda: self._deliver(usock, dgram))
+
+    def to_server(self, send: Callable[[], None]) -> None:
+        """A datagram left the radio: ``send`` puts it on the wire, unless the server is down
+        (scenario ``server_down``), when it is lost on the way, as UDP to a dead host is."""
+        if self.server_down:
+            self.stats["lost_to_server"] += 1
+            return
+        send()
 
     def _deliver(self, usock: UdpSocket, dgram: Datagram) -> None:
         if self.socks.get(usock.sid) is not usock or self.booting:
@@ -365,8 +390,21 @@ class Modem:
             self.urc(p["urc"])
         elif kind == "reboot":
             self.reboot(p.get("cause", CRASH_CAUSE))
+        elif kind in ("server_down", "duplicate_downlinks", "delay_downlinks"):
+            self._window_fault(kind, p)
         else:  # pragma: no cover - scenario.parse rejects other kinds
             print(f"nbkit emulate: unknown clock fault {kind}", file=sys.stderr)
+
+    def _window_fault(self, kind: str, p: dict[str, Any]) -> None:
+        """A network fault for ``duration`` s (forever without one)."""
+        attr, on, off = {
+            "server_down": ("server_down", True, False),
+            "duplicate_downlinks": ("downlink_copies", 2, 1),
+            "delay_downlinks": ("downlink_delay", p.get("seconds", 0.0), 0.0),
+        }[kind]
+        setattr(self, attr, on)
+        if "duration" in p:
+            self.reactor.call_later(p["duration"], functools.partial(setattr, self, attr, off))
 
 
 # -- URC texts the modem raises itself (and the handlers answer on read) ------------------

@@ -36,6 +36,11 @@ Clock faults (``at`` required):
 ``reboot``         the modem resets with ``cause``
 ``pdpdeact``       (ec200/bc26) the network drops PDP context 1: ``+QIURC: "pdpdeact",1``,
                    its sockets die, MQTT clients report ``+QMTSTAT: <id>,7``
+``server_down``    the server (collector) is down for ``duration`` s (default: for good): the
+                   NSO socket datagrams the modem transmits are lost past the radio
+``duplicate_downlinks``  every downlink datagram reaches the UE twice, for ``duration`` s
+``delay_downlinks``      downlink datagrams reach the UE ``seconds`` late (a late ack passes a
+                   later one), for ``duration`` s
 =================  ============================================================================
 
 Example (TOML)::
@@ -77,6 +82,9 @@ CLOCK_KINDS = {
     "urc",
     "reboot",
     "pdpdeact",
+    "server_down",
+    "duplicate_downlinks",
+    "delay_downlinks",
 }
 #: kind -> {parameter: (type, required)}
 _PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
@@ -93,6 +101,9 @@ _PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "ce_level": {"level": (int, True)},
     "urc": {"urc": (str, True)},
     "pdpdeact": {},
+    "server_down": {"duration": (float, False)},
+    "duplicate_downlinks": {"duration": (float, False)},
+    "delay_downlinks": {"seconds": (float, True), "duration": (float, False)},
 }
 _TRIGGER_KEYS = {"kind", "match", "nth", "times", "at", "until"}
 

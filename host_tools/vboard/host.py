@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.device import boards
-from host_tools.vboard.mpy import micropython_binary
+from host_tools.vboard.mpy import micropython_argv, micropython_binary
 from host_tools.vboard.parts import (
     BLOCK_SIZE,
     BOOT_CODE,
@@ -203,7 +203,7 @@ class VBoard:
             self.sim.join(self._child_name())  # busy until its first report: time waits
             self.counts[self._ctl_key("up<")] = 0
         argv = [
-            micropython_binary(),
+            *micropython_argv(),
             "-X",
             f"heapsize={self.o.heap}",
             "-i",

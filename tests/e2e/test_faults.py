@@ -25,14 +25,21 @@ HOURS = 9.0  # a boot report, the 4 h and 8 h reports and the magnet at 6.2 h
 ATTACH_S = 30.0  # the emulator's attach time at CE level 0 (host_tools/energy/timing.py)
 #: cases whose fault leaves the radio off or unregistered when the magnet comes: one attach more
 NEEDS_ATTACH = {"psm_denied", "reboot_at_the_4_h_report_close"}
-#: coverage back at 8.6 h: the run goes on to 13 h so the backed-off retries meet it
-LONGER = {"coverage_lost_for_5_h": 13.0}
-BACKOFF_MAX_S = 3600  # the scheduler's cap (app/scheduler.py backoff_max_s), plus its jitter
+#: runs that go on past the outage (coverage back at 8.6 h, the collector at 13 h) so that the
+#: backed-off retries meet the link again
+LONGER = {"coverage_lost_for_5_h": 13.0, "collector_down_for_12_h": 17.0}
+#: (fault start, fault end) of the LONGER cases, in device seconds
+OUTAGE = {"coverage_lost_for_5_h": (13000, 31000), "collector_down_for_12_h": (3600, 46800)}
+#: the meter's retry backoff cap: its report interval, 4 h (app/meter.py backoff_max_s); the
+#: jitter only shortens it
+BACKOFF_MAX_S = 4 * 3600
 #: Not within issue 15's 2x (measured, see the closing note; issue 15 stays open for them):
 #: PSM denied: the cheaper fallback (radio off, an attach per report) measured 2.26x;
 #: coverage lost 5 h: every backed-off retry searches up to the attach timeout (then the radio
 #: goes off) measured ~48x. The bounds keep them from getting worse unnoticed.
-CHARGE_FACTOR = {"psm_denied": 2.5, "coverage_lost_for_5_h": 60.0}
+#: collector down 12 h: every unanswered attempt stays connected through the ack wait and the
+#: RRC inactivity timer, six of them in the alarm's short budget, measured 4.16x.
+CHARGE_FACTOR = {"psm_denied": 2.5, "coverage_lost_for_5_h": 60.0, "collector_down_for_12_h": 5.0}
 MAX_SEND_ATTEMPTS = 60  # a day of backed-off retries stays far below this
 
 #: name -> (emulator scenario faults, extra emulator options)
@@ -57,6 +64,15 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[str]]] = {
         [],
     ),
     "echo_on": ([], ["--echo"]),
+    # the collector is down from 1 h to 13 h: the 4 h and 8 h reports and the alarm get no ack
+    "collector_down_for_12_h": ([{"kind": "server_down", "at": 3600, "duration": 43200}], []),
+    "every_ack_twice": ([{"kind": "duplicate_downlinks", "at": 0}], []),
+    # the 4 h report's ack comes 12 s late, past the 10 s ack wait: lost to the device (its
+    # socket closed), the records go again at the retry and are stored once
+    "an_ack_past_the_ack_wait": (
+        [{"kind": "delay_downlinks", "at": 14000, "seconds": 12, "duration": 600}],
+        [],
+    ),
 }
 
 
@@ -99,8 +115,8 @@ def test_the_meter_keeps_counting_through(case: str, tmp_path: Path, clean_charg
     assert summary["duplicates_stored"] == 0, (case, summary)
     assert summary["uplinks"] >= 2, (case, summary)  # the link came back and delivered
     budget = 10 + (ATTACH_S if case in NEEDS_ATTACH else 0)
-    if case in LONGER:  # no coverage when raised: it goes at a retry once coverage is back
-        budget = 13000 + 18000 - 6.2 * 3600 + 2 * 1.25 * BACKOFF_MAX_S
+    if case in OUTAGE:  # raised in the outage: it goes at a retry once the link is back
+        budget = OUTAGE[case][1] - 6.2 * 3600 + BACKOFF_MAX_S + 600  # + a report wake
     late = [a for a in summary["alarms"] if a["delay_s"] > budget]
     assert not late, (case, late)
     assert [a for a in summary["alarms"] if a["name"] == "tamper"], (case, summary["alarms"])

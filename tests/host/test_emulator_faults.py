@@ -9,6 +9,7 @@ import pytest
 from emulator_support import BANNER_END, modem, options, wait_registered
 
 from host_tools.emulator.client import PtyClient
+from host_tools.emulator.echo import udp_echo
 from host_tools.emulator.modem import BOOT_GARBAGE
 from host_tools.emulator.scenario import load, parse
 from host_tools.emulator.server import serving
@@ -204,3 +205,42 @@ def test_a_handler_bug_answers_error_and_the_modem_keeps_serving():
         assert port.command("AT+CSQ") == b"\r\nERROR\r\n"
         assert port.command("AT") == OK
         assert emu.modem.stats["internal_errors"] == 1
+
+
+def _echo_send(port, echo_port):
+    _socket(port)
+    cmd = f"AT+NSOST=0,127.0.0.1,{echo_port},2,BEEF"
+    assert port.command(cmd) == b"\r\n0,2\r\n" + OK
+
+
+def test_server_down_loses_what_the_modem_sends_then_the_server_answers_again():
+    faults = [{"kind": "server_down", "at": 0, "duration": 1.0}]
+    with udp_echo() as echo, modem(faults=faults) as (emu, port):
+        _echo_send(port, echo)  # sent over the air (the modem says so), lost past the radio
+        assert b"+NSONMI" not in port.drain(0.3)
+        assert emu.modem.stats["lost_to_server"] == 1
+        deadline = time.monotonic() + 5
+        while emu.modem.server_down and time.monotonic() < deadline:  # the fault's 1 s ends
+            time.sleep(0.02)
+        assert port.command(f"AT+NSOST=0,127.0.0.1,{echo},2,BEEF") == b"\r\n0,2\r\n" + OK
+        assert port.read_until(b"+NSONMI:0,2\r\n", timeout=2).endswith(b"+NSONMI:0,2\r\n")
+
+
+def test_duplicate_downlinks_deliver_each_datagram_twice():
+    with (
+        udp_echo() as echo,
+        modem(faults=[{"kind": "duplicate_downlinks", "at": 0}]) as (_e, port),
+    ):
+        _echo_send(port, echo)
+        port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
+        port.read_until(b"+NSONMI:0,2\r\n", timeout=2)  # the same reply again
+        assert port.command("AT+NSORF=0,512").count(b"BEEF") == 1
+        assert port.command("AT+NSORF=0,512").count(b"BEEF") == 1
+
+
+def test_delay_downlinks_hold_each_reply_back():
+    faults = [{"kind": "delay_downlinks", "at": 0, "seconds": 0.5}]
+    with udp_echo() as echo, modem(faults=faults) as (_emu, port):
+        _echo_send(port, echo)
+        assert b"+NSONMI" not in port.drain(0.3)  # the echo came back at once; held by the network
+        port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
