@@ -3,8 +3,8 @@ misbehave as real ones do, on the rig's time master (deterministic device time).
 
 Every case asserts what the schedule required: every sample slot taken, no reading lost, no
 reading stored twice, the alarm delivered within 10 device seconds of being raised when the link
-is up (plus one attach when the fault left the radio off or unregistered; after a coverage loss,
-at the first retry once coverage is back), the day's charge within 2x of the clean day's, and a
+is up (plus one attach when the fault left the radio off or unregistered; raised during a coverage
+loss or a collector outage, at the first retry after it, within one capped backoff), the day's charge within 2x of the clean day's, and a
 bounded number of send attempts.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from host_tools.emulator.modem import CRASH_CAUSE
 from host_tools.rig import demo
 from host_tools.rig.rig import EPOCH, Rig, RigOptions
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.e2e
 HOURS = 9.0  # a boot report, the 4 h and 8 h reports and the magnet at 6.2 h
 ATTACH_S = 30.0  # the emulator's attach time at CE level 0 (host_tools/energy/timing.py)
 #: cases whose fault leaves the radio off or unregistered when the magnet comes: one attach more
-NEEDS_ATTACH = {"psm_denied", "reboot_at_the_4_h_report_close"}
+NEEDS_ATTACH = {"psm_denied", "reboot_in_4_h_report_command_8_nsocl"}
 #: runs that go on past the outage (coverage back at 8.6 h, the collector at 13 h) so that the
 #: backed-off retries meet the link again
 LONGER = {"coverage_lost_for_5_h": 13.0, "collector_down_for_12_h": 17.0}
@@ -42,6 +43,30 @@ BACKOFF_MAX_S = 4 * 3600
 CHARGE_FACTOR = {"psm_denied": 2.5, "coverage_lost_for_5_h": 60.0, "collector_down_for_12_h": 5.0}
 MAX_SEND_ATTEMPTS = 60  # a day of backed-off retries stays far below this
 
+#: The 4 h report wake of the clean run: (device s the modem had the command, its name). A
+#: reboot case for each: the modem resets 1 ms after it has the command, before it has answered.
+#: test_the_4_h_report_wake_is_the_one_the_reboot_cases_target checks that these still describe
+#: the clean run (device time is simulated: the same to the microsecond on every run).
+REPORT_WAKE = [
+    (14400.762, "AT"),
+    (14400.7765, "AT+CEREG?"),
+    (14400.8655, "AT+NSOCR"),
+    (14400.9205, "AT+CEREG?"),
+    (14401.0095, "AT+NSOSTF"),
+    (14402.0235, "AT+NSORF"),
+    (14402.1395, "AT+NSORF"),
+    (14402.1815, "AT+NSOCL"),
+]
+REBOOT_CASES = {
+    f"reboot_in_4_h_report_command_{k + 1}_{cmd[3:].rstrip('?').lower() or 'at'}": (
+        [{"kind": "reboot", "at": round(at + 0.001, 4)}],
+        [],
+    )
+    for k, (at, cmd) in enumerate(REPORT_WAKE)
+}
+#: between the send's answer and the first read of the reply
+ACK_WAIT_AT = 14401.5
+
 #: name -> (emulator scenario faults, extra emulator options)
 CASES: dict[str, tuple[list[dict[str, Any]], list[str]]] = {
     "clean": ([], []),
@@ -49,13 +74,7 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[str]]] = {
         [{"kind": "error", "match": "AT+NSOSTF=", "times": 100000, "cme": 4, "until": 21600}],
         [],
     ),
-    "reboot_at_the_4_h_report_socket_open": (
-        [{"kind": "reboot", "match": "AT+NSOCR", "nth": 2}],
-        [],
-    ),
-    "reboot_at_the_4_h_report_send": ([{"kind": "reboot", "match": "AT+NSOSTF=", "nth": 2}], []),
-    "reboot_at_the_4_h_report_close": ([{"kind": "reboot", "match": "AT+NSOCL", "nth": 2}], []),
-    "reboot_in_the_ack_wait": ([{"kind": "reboot", "at": 14400.6}], []),
+    "reboot_in_the_ack_wait": ([{"kind": "reboot", "at": ACK_WAIT_AT}], []),
     "coverage_lost_for_5_h": ([{"kind": "coverage_loss", "at": 13000, "duration": 18000}], []),
     "psm_denied": ([{"kind": "deny_psm", "at": 0}], []),
     "garbage_and_a_urc_storm": (
@@ -64,6 +83,7 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[str]]] = {
         [],
     ),
     "echo_on": ([], ["--echo"]),
+    **REBOOT_CASES,
     # the collector is down from 1 h to 13 h: the 4 h and 8 h reports and the alarm get no ack
     "collector_down_for_12_h": ([{"kind": "server_down", "at": 3600, "duration": 43200}], []),
     "every_ack_twice": ([{"kind": "duplicate_downlinks", "at": 0}], []),
@@ -92,16 +112,53 @@ def _run(
     return demo.summarize(rig, hours), rig
 
 
+def _modem_commands(rig: Rig) -> list[tuple[float, str]]:
+    """(device s, command) of every AT command the firmware sent, in order."""
+    out = []
+    for line in rig.path("spy.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        if entry.get("dir") == "to_modem":
+            for part in entry["text"].replace("\\r", "\r").split("\r"):
+                if part.strip().upper().startswith("AT"):
+                    out.append((entry["t"] - EPOCH, part.strip()))
+    return out
+
+
+def _crashes(rig: Rig) -> list[float]:
+    """Device times of the modem's crash banners (the scenario's reboots)."""
+    spy = [json.loads(line) for line in rig.path("spy.jsonl").read_text().splitlines()]
+    return [
+        e["t"] - EPOCH
+        for e in spy
+        if e.get("dir") == "from_modem"
+        and CRASH_CAUSE in bytes.fromhex(e["hex"]).decode("latin-1")
+    ]
+
+
 def _send_attempts(rig: Rig) -> int:
     spy = rig.path("spy.jsonl").read_text().splitlines()
     return sum('"to_modem"' in ln and "AT+NSOSTF=" in ln for ln in spy)
 
 
 @pytest.fixture(scope="module")
-def clean_charge(tmp_path_factory: pytest.TempPathFactory) -> float:
-    summary, _ = _run(tmp_path_factory.mktemp("clean"), [], [])
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Rig]:
+    summary, rig = _run(tmp_path_factory.mktemp("clean"), [], [])
     assert summary["failures"] == [], summary["failures"]
-    return float(summary["charge_whole_run_mah"])
+    return summary, rig
+
+
+@pytest.fixture(scope="module")
+def clean_charge(clean_run: tuple[dict, Rig]) -> float:
+    return float(clean_run[0]["charge_whole_run_mah"])
+
+
+def test_the_4_h_report_wake_is_the_one_the_reboot_cases_target(
+    clean_run: tuple[dict, Rig],
+) -> None:
+    wake = [(round(t, 4), cmd.split("=")[0]) for t, cmd in _modem_commands(clean_run[1])]
+    wake = [c for c in wake if 4 * 3600 <= c[0] < 4 * 3600 + 60]
+    assert wake == REPORT_WAKE, f"the report wake changed: update REPORT_WAKE to {wake}"
+    assert REPORT_WAKE[4][0] < ACK_WAIT_AT < REPORT_WAKE[5][0]
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c != "clean"])
@@ -124,3 +181,6 @@ def test_the_meter_keeps_counting_through(case: str, tmp_path: Path, clean_charg
     per_hour = summary["charge_whole_run_mah"] / hours
     assert per_hour <= CHARGE_FACTOR.get(case, 2.0) * clean_charge / HOURS, (case, summary)
     assert _send_attempts(rig) <= MAX_SEND_ATTEMPTS, case
+    if case in REBOOT_CASES:  # the crash banner of that command's reboot (after the ~3 s boot)
+        at = REPORT_WAKE[list(REBOOT_CASES).index(case)][0]
+        assert [t for t in _crashes(rig) if at < t < at + 5], _crashes(rig)
