@@ -3,9 +3,9 @@ misbehave as real ones do, on the rig's time master (deterministic device time).
 
 Every case asserts what the schedule required: every sample slot taken, no reading lost, no
 reading stored twice, the alarm delivered within 10 device seconds of being raised when the link
-is up (plus one attach when the fault left the radio off or unregistered; raised during a coverage
-loss or a collector outage, at the first retry after it, within one capped backoff), the day's charge within 2x of the clean day's, and a
-bounded number of send attempts.
+is up (plus one attach when the fault left the radio off or unregistered; raised during a
+coverage loss or a collector outage, at the first retry after it, within one capped backoff),
+the day's charge within 2x of the clean day's, and a bounded number of send attempts.
 """
 
 from __future__ import annotations
