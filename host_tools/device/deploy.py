@@ -196,19 +196,33 @@ class Device:
             self.t = SerialTransport(port, baudrate=baud, timeout=1)
             # mpremote checks its overall timeout only between silent reads: a board that keeps
             # printing (waking and sleeping, its Ctrl-C lost while asleep) would hold it
-            # forever, so a timer aborts the read in progress once the time is up
-            stop = threading.Timer(timeout_s, self.t.serial.cancel_read)
-            stop.start()
+            # forever, so once the time is up the read in progress is aborted, and a second
+            # later the port is closed under it (its next read fails): never a hang
+            done = threading.Event()
+            guard = threading.Thread(target=self._deadline, args=(done, timeout_s), daemon=True)
+            guard.start()
             try:
                 self.t.enter_raw_repl(soft_reset=False, timeout_overall=timeout_s)
+            except (TypeError, ValueError) as exc:  # pyserial on a port closed under its read
+                if self.t.serial.is_open:
+                    raise
+                raise TransportError(f"no REPL prompt within {timeout_s:g} s") from exc
             finally:
-                stop.cancel()
+                done.set()
+                guard.join()
         except (TransportError, OSError) as exc:
             raise CommandError(
                 f"cannot reach a MicroPython REPL on {port}: {exc}; check the port, that no "
                 f"other program holds it, and that the board is powered and awake (a board in "
                 f"deep sleep does not answer: reset it, then deploy at once)"
             ) from exc
+
+    def _deadline(self, done: threading.Event, timeout_s: float) -> None:
+        if done.wait(timeout_s):
+            return
+        self.t.serial.cancel_read()
+        if not done.wait(1.0):
+            self.t.serial.close()
 
     def eval(self, expr: str) -> Any:
         return self.t.eval(expr)
