@@ -164,15 +164,7 @@ def run(args: argparse.Namespace) -> int:
         return 0 if not figures.failures(results) else 1
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     summary = figures.merge(results, wall, kids.ru_utime + kids.ru_stime, kids.ru_maxrss / 1024)
-    bad = figures.failures(results)
-    summary["failures"] = bad
-    if args.json:
-        print(json.dumps(summary))
-    elif summary["meters"]:
-        _print(summary)
-    if bad:
-        raise CommandError("the fleet did not deliver what it should:\n" + "\n".join(bad))
-    return 0
+    return _finish(args, summary, results)
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -188,7 +180,11 @@ def _merge(args: argparse.Namespace) -> int:
     wall = max(float(r.get("wall_s", 0)) for r in results)
     cpu = sum(float(r.get("cpu_s", 0)) for r in results)
     rss = max(float(r.get("max_process_rss_mb", 0)) for r in results)
-    summary = figures.merge(results, wall, cpu, rss)
+    return _finish(args, figures.merge(results, wall, cpu, rss), results)
+
+
+def _finish(args: argparse.Namespace, summary: dict[str, Any], results: list[dict]) -> int:
+    """Print the fleet summary (JSON or a table); exit 1 naming what the cells failed."""
     bad = summary["failures"] = figures.failures(results)
     if args.json:
         print(json.dumps(summary))

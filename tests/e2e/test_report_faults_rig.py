@@ -7,30 +7,18 @@ reaches the collector exactly once, with the failure counter and the resend coun
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from host_tools.rig.rig import Rig, RigOptions
+from tests.support.collected import named, stored
 
 pytestmark = pytest.mark.e2e
 
 # 800x: a wake that a loaded host delays by a second of wall time is 13 virtual minutes late,
 # still inside its 15-minute slot (the wall-scaled clock; the readings go by slot, not by time)
 SCALE = 800
-
-
-def _rows(rig: Rig) -> list[tuple[int, int, str, int]]:
-    with sqlite3.connect(rig.path("collector.db")) as db:
-        rows = db.execute(
-            "SELECT seq, t, name, value FROM readings WHERE device = 1042 ORDER BY seq"
-        )
-        return [(int(s), int(t), str(n), int(v)) for s, t, n, v in rows]
-
-
-def _named(rig: Rig, name: str) -> list[tuple[int, int]]:
-    return [(t, v) for _, t, n, v in _rows(rig) if n == name]
 
 
 def _run(tmp_path: Path, fault: dict, until) -> Rig:
@@ -49,10 +37,10 @@ def _run(tmp_path: Path, fault: dict, until) -> Rig:
 
 
 def _every_slot_once(rig: Rig) -> None:
-    rows = _rows(rig)
+    rows = stored(rig)
     seqs = [s for s, _, _, _ in rows]
     assert seqs == list(range(len(seqs))), f"gaps or duplicates in delivered seqs: {seqs}"
-    times = [t for t, _ in _named(rig, "water")]
+    times = [t for t, _ in named(rig, "water")]
     assert len(times) >= 8, times
     # one reading in every 15-minute slot (the wall-scaled clock makes each wake a little late)
     slots = [t // 900 for t in times]
@@ -62,11 +50,11 @@ def _every_slot_once(rig: Rig) -> None:
 
 def test_a_send_refused_for_hours_is_backed_off_and_no_sample_is_missed(tmp_path: Path) -> None:
     fault = {"kind": "error", "match": "AT+NSOSTF=", "times": 4, "cme": 4}
-    rig = _run(tmp_path, fault, lambda r: len(_named(r, "water")) >= 8)
+    rig = _run(tmp_path, fault, lambda r: len(named(r, "water")) >= 8)
     _every_slot_once(rig)
     # cumulative, queued at each attempt whose link came up: the last one says 4
-    assert [v for _, v in _named(rig, "report_failed")] == [1, 2, 3, 4], _rows(rig)
-    assert {v for _, v in _named(rig, "report_fault")} == {1}  # CME
+    assert [v for _, v in named(rig, "report_failed")] == [1, 2, 3, 4], stored(rig)
+    assert {v for _, v in named(rig, "report_fault")} == {1}  # CME
     failed = [line for line in rig.console_lines if "failed: cme" in line]
     assert len(failed) == 4, failed
 
@@ -74,7 +62,9 @@ def test_a_send_refused_for_hours_is_backed_off_and_no_sample_is_missed(tmp_path
 def test_a_modem_reboot_under_nsost_resends_once_and_loses_nothing(tmp_path: Path) -> None:
     fault = {"kind": "reboot", "match": "AT+NSOSTF=", "nth": 2}
     rig = _run(
-        tmp_path, fault, lambda r: len(_named(r, "water")) >= 8 and _named(r, "uplink_resent")
+        tmp_path,
+        fault,
+        lambda r: len(named(r, "water")) >= 8 and named(r, "uplink_resent"),
     )
     _every_slot_once(rig)
-    assert _named(rig, "uplink_resent")[0][1] == 1, _named(rig, "uplink_resent")
+    assert named(rig, "uplink_resent")[0][1] == 1, named(rig, "uplink_resent")

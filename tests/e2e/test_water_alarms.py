@@ -9,29 +9,17 @@ collector; every figure below is what the collector stored.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from host_tools.rig.rig import Rig, RigOptions
+from tests.support.collected import named, stored
 
 pytestmark = pytest.mark.e2e
 
 SCALE = 4000  # a device day in 21.6 s
 FLOW_PULSES = 1560  # one pulse a minute: 60 L/h for 26 h, never a quiet half hour
 REVERSE_PULSES = 5
-
-
-def _rows(rig: Rig) -> list[tuple[int, int, str, int]]:
-    with sqlite3.connect(rig.path("collector.db")) as db:
-        rows = db.execute(
-            "SELECT seq, t, name, value FROM readings WHERE device = 1042 ORDER BY seq"
-        )
-        return [(int(s), int(t), str(n), int(v)) for s, t, n, v in rows]
-
-
-def _named(rig: Rig, name: str) -> list[tuple[int, int]]:
-    return [(t, v) for _, t, n, v in _rows(rig) if n == name]
 
 
 def _status(rig: Rig) -> dict:
@@ -48,8 +36,8 @@ def test_water_alarms_and_a_power_loss_between_reports(tmp_path):
         assert rig.wait_for(lambda: _status(rig)["state"] == "sleeping", timeout=40)
         rig.control("set tamper 0")
         assert rig.wait_for(lambda: _status(rig)["last_boot"]["wake"] == "tamper", timeout=20)
-        assert rig.wait_for(lambda: _named(rig, "tamper"), timeout=30), rig.console_lines[-20:]
-        assert _named(rig, "tamper")[0][1] == 1  # 1: the field sensor
+        assert rig.wait_for(lambda: named(rig, "tamper"), timeout=30), rig.console_lines[-20:]
+        assert named(rig, "tamper")[0][1] == 1  # 1: the field sensor
         assert rig.wait_for(
             lambda: _reported_in_the_same_wake(rig.console_lines, "tamper 1 URGENT"), timeout=20
         ), rig.console_lines[-20:]
@@ -59,25 +47,25 @@ def test_water_alarms_and_a_power_loss_between_reports(tmp_path):
         rig.control(f"pulse pulse_b {REVERSE_PULSES} 1000")
 
         # a power loss between reports, after the counts were sampled
-        assert rig.wait_for(lambda: len(_named(rig, "water")) >= 8, timeout=30)
+        assert rig.wait_for(lambda: len(named(rig, "water")) >= 8, timeout=30)
         assert rig.wait_for(lambda: _status(rig)["state"] == "sleeping", timeout=40)
         rig.control("power cycle")
 
         # a day of flow without a quiet half hour: a leak; then it stops and the leak clears
         assert rig.wait_for(lambda: _leak(rig) != (0, 0), timeout=90), rig.console_lines[-30:]
-        assert rig.wait_for(lambda: _leak(rig)[1] >= 1, timeout=60), _named(rig, "leak")
+        assert rig.wait_for(lambda: _leak(rig)[1] >= 1, timeout=60), named(rig, "leak")
         assert rig.wait_for(lambda: _last(rig, "water") == FLOW_PULSES, timeout=30)
         rig.control("power off")
 
-    rows = _rows(rig)
+    rows = stored(rig)
     seqs = [s for s, _, _, _ in rows]
     assert seqs == list(range(len(seqs))), f"gaps or duplicates in delivered seqs: {seqs}"
-    water = [v for _, v in _named(rig, "water")]
+    water = [v for _, v in named(rig, "water")]
     assert water == sorted(water) and water[-1] == FLOW_PULSES, water  # each pulse once
-    assert [v for _, v in _named(rig, "leak")][:2] == [1, 0], _named(rig, "leak")
-    assert [v for _, v in _named(rig, "tamper")][:2] == [1, 0], _named(rig, "tamper")
+    assert [v for _, v in named(rig, "leak")][:2] == [1, 0], named(rig, "leak")
+    assert [v for _, v in named(rig, "tamper")][:2] == [1, 0], named(rig, "tamper")
     assert _last(rig, "water_reverse") == REVERSE_PULSES
-    assert _named(rig, "reverse_flow")[0][1] == REVERSE_PULSES  # the register when seen
+    assert named(rig, "reverse_flow")[0][1] == REVERSE_PULSES  # the register when seen
     assert sum(1 for _, _, n, _ in rows if n == "boot") == 2  # power-up and the power cycle
     log = rig.path("collector.stderr").read_text()
     for bad in ("rejected forged", "rejected seq_reused", "rejected malformed"):
@@ -102,10 +90,10 @@ def _reported_in_the_same_wake(lines: list[str], event: str) -> bool:
 
 def _leak(rig: Rig) -> tuple[int, int]:
     """(leak raised count, leak cleared count) delivered so far."""
-    values = [v for _, v in _named(rig, "leak")]
+    values = [v for _, v in named(rig, "leak")]
     return values.count(1), values.count(0)
 
 
 def _last(rig: Rig, name: str) -> int | None:
-    values = _named(rig, name)
+    values = named(rig, name)
     return values[-1][1] if values else None

@@ -1,11 +1,26 @@
 # The application's surroundings for firmware tests: a link that acks every frame it carries
 # (UdpLink's calls), a modem with stats, and a RAM littlefs standing in for the board's flash.
+import sys
+
 from nbkit.hal import flash
 from nbkit.lte import rai
 from nbkit.proto import frame
 
 KEY = b"k" * 16
 DEVICE = 7
+
+
+class _Module:
+    pass
+
+
+def build_profile(name):
+    # Stand in for the generated nbkit.build_profile module: PROFILE = name (None: no PROFILE,
+    # as in a build that never wrote one).
+    mod = _Module()
+    if name is not None:
+        mod.PROFILE = name
+    sys.modules["nbkit.build_profile"] = mod
 
 
 class Modem:

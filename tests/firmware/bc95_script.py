@@ -54,6 +54,15 @@ def open_socket(fake, sock=1):
     fake.expect(b"AT+NSOCR=DGRAM,17,0,1\r", b"\r\n%d\r\n" % sock + OK)
 
 
+def link_up(fake, sock=1):
+    # UdpLink.up() on a module that is on but not registered: probe, configure, attach, socket.
+    fake.expect(b"AT\r", OK)
+    fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG:0,0\r\n" + OK)
+    configure(fake)
+    attach(fake, register_after_ms=100)
+    open_socket(fake, sock)
+
+
 def send(fake, sock, ip, port, data, *, flags=0):
     from binascii import hexlify
 

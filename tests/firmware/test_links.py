@@ -209,17 +209,9 @@ def _bc95_udp_up():
     # A UdpLink whose BC28 attaches in up() (resume finds it unregistered), socket 1 open.
     engine, fake, clock = modem(line_max=1100)
     link = UdpLink(Bc95(engine, clock, model="bc28"), "10.0.0.9", 5683)
-    _bc95_link_up(fake)
+    b.link_up(fake)
     assert link.up(), link.modem.last_error
     return link, fake, clock
-
-
-def _bc95_link_up(fake, sock=1):
-    fake.expect(b"AT\r", b.OK)
-    fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG:0,0\r\n" + b.OK)
-    b.configure(fake)
-    b.attach(fake, register_after_ms=100)
-    b.open_socket(fake, sock)
 
 
 def _ack_later(fake, sock, ms):
@@ -233,7 +225,7 @@ def test_udp_link_resends_once_after_a_modem_reboot_during_the_ack_wait():
     b.send(fake, 1, IP, 5683, b"\x01\x02", flags=0x400)
     link.send(b"\x01\x02")
     fake.send(CRASH, after_ms=2000)
-    _bc95_link_up(fake, sock=0)
+    b.link_up(fake, sock=0)
     b.send(fake, 0, IP, 5683, b"\x01\x02", flags=0x400)
     t0 = clock.ticks_ms()
     _ack_later(fake, 0, 8000 + 500)  # 500 ms after the resend (the fake's clock from here)
@@ -248,7 +240,7 @@ def test_udp_link_resends_only_once_when_the_modem_reboots_again():
     b.send(fake, 1, IP, 5683, b"\x01\x02", flags=0x400)
     link.send(b"\x01\x02")
     fake.send(CRASH, after_ms=2000)
-    _bc95_link_up(fake, sock=0)
+    b.link_up(fake, sock=0)
     b.send(fake, 0, IP, 5683, b"\x01\x02", flags=0x400)
     fake.send(CRASH, after_ms=4000)
     assert link.receive(10000) == []

@@ -2,8 +2,8 @@
 # to the REPL (an unprovisioned device keeps its service console open instead), and resets the
 # board on any error that leaves the application, KeyboardInterrupt and SystemExit included. A
 # firmware without nbkit.build_profile counts as production (fail closed).
-import sys
 
+from app_fakes import build_profile
 from nbkit.app import lockdown
 
 
@@ -18,18 +18,8 @@ class Board:
         self.calls.append(("reset",))
 
 
-class _Module:
-    pass
-
-
-def _profile(name):
-    mod = _Module()
-    mod.PROFILE = name
-    sys.modules["nbkit.build_profile"] = mod
-
-
 def test_production_locks_first_and_resets_on_any_error():
-    _profile("production")
+    build_profile("production")
     for exc in (ValueError("x"), KeyboardInterrupt(), SystemExit(0), MemoryError()):
         board = Board()
 
@@ -42,7 +32,7 @@ def test_production_locks_first_and_resets_on_any_error():
 
 
 def test_production_unprovisioned_serves_the_console_instead_of_returning():
-    _profile("production")
+    build_profile("production")
     from nbkit.app import service
 
     windows = []
@@ -63,7 +53,7 @@ def test_production_unprovisioned_serves_the_console_instead_of_returning():
 
 
 def test_repl_confirm_gives_ctrl_c_back():
-    _profile("production")
+    build_profile("production")
     board = Board()
 
     def main(b):
@@ -76,20 +66,20 @@ def test_repl_confirm_gives_ctrl_c_back():
 
 
 def test_development_keeps_the_repl_and_a_missing_profile_is_production():
-    _profile("development")
+    build_profile("development")
     board = Board()
     lockdown.run(board, lambda b: None)
     assert board.calls == [], "development: no lock, main returns to the REPL"
-    sys.modules["nbkit.build_profile"] = _Module()  # no PROFILE: the import fails
+    build_profile(None)  # no PROFILE: the import fails
     assert lockdown.profile() == "production"
 
 
 def test_lock_early_turns_ctrl_c_off_only_on_production():
-    _profile("production")
+    build_profile("production")
     board = Board()
     lockdown.lock_early(board)
     assert board.calls == [("kbd_intr", -1)]
-    _profile("development")
+    build_profile("development")
     board = Board()
     lockdown.lock_early(board)
     assert board.calls == []

@@ -22,18 +22,10 @@ ACK = b"\x02ack"
 DATA = b"\x01\x02"
 
 
-def _bc95_link_up(fake, sock=1):
-    fake.expect(b"AT\r", b.OK)
-    fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG:0,0\r\n" + b.OK)
-    b.configure(fake)
-    b.attach(fake, register_after_ms=100)
-    b.open_socket(fake, sock)
-
-
 def _bc95_udp_up():
     engine, fake, clock = modem(line_max=1100)
     link = UdpLink(Bc95(engine, clock, model="bc28"), "10.0.0.9", 5683)
-    _bc95_link_up(fake)
+    b.link_up(fake)
     assert link.up(), link.modem.last_error
     return link, fake, clock
 
@@ -51,7 +43,7 @@ def test_bc28_reboot_under_nsost_reinits_and_sends_the_frame_once_more():
     # brought up again and the frame goes once more; the ack of the resend is taken.
     link, fake, _ = _bc95_udp_up()
     fake.expect(_nsostf(1), CRASH)
-    _bc95_link_up(fake, sock=0)
+    b.link_up(fake, sock=0)
     b.send(fake, 0, IP, 5683, DATA, flags=0x400)
     link.send(DATA)
     assert link.modem.boots == 1 and link.modem.lifecycle.online
@@ -64,7 +56,7 @@ def test_bc28_reboot_under_nsost_reinits_and_sends_the_frame_once_more():
 def test_bc28_reboot_under_nsost_then_in_the_ack_wait_is_not_resent_twice():
     link, fake, _ = _bc95_udp_up()
     fake.expect(_nsostf(1), CRASH)
-    _bc95_link_up(fake, sock=0)
+    b.link_up(fake, sock=0)
     b.send(fake, 0, IP, 5683, DATA, flags=0x400)
     link.send(DATA)
     fake.send(CRASH, after_ms=1000)
@@ -76,7 +68,7 @@ def test_bc28_reboot_under_nsost_then_in_the_ack_wait_is_not_resent_twice():
 def test_bc28_reboot_under_nsost_and_again_under_the_resend_raises_link_error():
     link, fake, _ = _bc95_udp_up()
     fake.expect(_nsostf(1), CRASH)
-    _bc95_link_up(fake, sock=0)
+    b.link_up(fake, sock=0)
     fake.expect(_nsostf(0), CRASH)
     try:
         link.send(DATA)

@@ -3,8 +3,8 @@
 # enough that a legitimate long wait never starves it; a wake that overruns its budget stops
 # feeding and is reset; a development build runs without one; a REPL opened on purpose by an
 # unlocked service session stops a watchdog that can stop.
-import sys
 
+from app_fakes import build_profile
 from fakes import modem
 from nbkit.app import lockdown
 from nbkit.hal import watchdog
@@ -43,16 +43,6 @@ class Board:
     def watchdog(self, timeout_ms):
         self.wdt = Wdt(timeout_ms)
         return self.wdt
-
-
-class _Module:
-    pass
-
-
-def _profile(name):
-    mod = _Module()
-    mod.PROFILE = name
-    sys.modules["nbkit.build_profile"] = mod
 
 
 def _forget():
@@ -101,7 +91,7 @@ def test_nothing_started_feeds_nothing_and_costs_nothing():
 
 def test_production_starts_the_board_watchdog_before_main():
     _forget()
-    _profile("production")
+    build_profile("production")
     board = Board()
     seen = []
 
@@ -117,7 +107,7 @@ def test_production_starts_the_board_watchdog_before_main():
 
 def test_development_runs_without_a_watchdog():
     _forget()
-    _profile("development")
+    build_profile("development")
     board = Board()
     lockdown.run(board, lambda b: None)
     assert board.wdt is None and not watchdog.started()
@@ -125,7 +115,7 @@ def test_development_runs_without_a_watchdog():
 
 def test_a_repl_opened_on_purpose_stops_a_watchdog_that_can_stop():
     _forget()
-    _profile("production")
+    build_profile("production")
     board = Board()
 
     def main(b):
