@@ -42,7 +42,7 @@ from host_tools.vboard.parts import (
 )
 
 #: what the MicroPython process itself sends on the control channel (the rest is the rig's)
-_BOARD_VERBS = {"hello", "deepsleep", "powerfail", "reset", "wdt", "cut-ready"}
+_BOARD_VERBS = {"hello", "deepsleep", "powerfail", "reset", "wdt", "cut-ready", "ctrl-c"}
 
 
 @dataclass
@@ -486,6 +486,9 @@ class VBoard:
             self.kill_child("power")
             log(f"power cut at flash write {args[0]}: booting again")
             self.spawn("normal", "power_on")
+            return None
+        if cmd == "ctrl-c":  # it came while the flash was busy: typed again, ahead of the rest
+            self.in_buf[:0] = b"\x03"
             return None
         if cmd == "reset":
             self.kill_child("power")

@@ -101,3 +101,9 @@ def test_send_control_reports_a_missing_vboard(vb):
     vb.ctl.close()
     with pytest.raises(CommandError, match=f"no vboard answers on udp 127.0.0.1:{port}"):
         send_control(port, "status", timeout=0.2)
+
+
+def test_a_ctrl_c_the_flash_held_back_is_typed_again_before_queued_input(vb):
+    vb.in_buf += b"print(1)\r"
+    assert vb.command("ctrl-c", ADDR) is None  # the board's block device caught it mid-I/O
+    assert bytes(vb.in_buf) == b"\x03print(1)\r"

@@ -47,6 +47,7 @@ class BlockDevice:
         self.fail_at = None  # index of the write that the power cut tears
         self.torn = True  # the failing write stores its first half (False: nothing of it)
         self.on_fail = None  # called at the cut (the virtual board: ask the host to cut power)
+        self.on_interrupt = None  # a Ctrl-C caught during I/O (the virtual board: type it again)
         self.dead = False
         self._erased = b"\xff" * block_size  # preallocated: erase may run with the heap locked
 
@@ -59,18 +60,41 @@ class BlockDevice:
         self.writes += 1
         if index == self.fail_at:
             if self.torn:
-                self._store(addr, data[: len(data) // 2])
+                self._whole(True, addr, data[: len(data) // 2])
             self.dead = True
             if self.on_fail is not None:
                 self.on_fail()  # may never return (the process is killed)
             return _EIO
-        self._store(addr, data)
+        self._whole(True, addr, data)
         return 0
+
+    def _whole(self, store, addr, buf):
+        # A flash driver is C that a Ctrl-C cannot enter; this one is Python, and a
+        # KeyboardInterrupt raised inside it would unwind littlefs half way through an operation
+        # (its state in RAM broken: the next writes fail, statvfs says CORRUPT). So the I/O is
+        # done again whole (it is idempotent: same bytes, same place) and the Ctrl-C handed on.
+        # Nothing here allocates: a file's finalizer writes with the heap locked.
+        while True:
+            try:
+                if store:
+                    self._store(addr, buf)
+                else:
+                    self._load(addr, buf)
+                return
+            except KeyboardInterrupt:
+                self._hand_on()
+
+    def _hand_on(self):
+        if self.on_interrupt is not None:
+            try:
+                self.on_interrupt()
+            except MemoryError:  # the heap is locked (a finalizer's write): this Ctrl-C is lost
+                pass
 
     def readblocks(self, block, buf, offset=0):
         if self.dead:
             return _EIO
-        self._load(block * self.block_size + offset, buf)
+        self._whole(False, block * self.block_size + offset, buf)
         return 0
 
     def writeblocks(self, block, buf, offset=None):

@@ -21,6 +21,8 @@
 #                               WDT_RESET) unless the next feed comes within ms of virtual
 #                               time; wdt 0 stops it (WDT.deinit, a REPL a service session opened)
 #   powerfail <n>               flash write n was armed to fail (--cut-at-write, `cut` command)
+#   ctrl-c                      a Ctrl-C came while the flash was busy: type it again (a board's
+#                               flash driver cannot be interrupted; nbkit.hal.flash)
 import json
 import os
 import select
@@ -293,6 +295,7 @@ def _open_flash(rt):
         bdev.fail_at = rt["cut_at_write"][0] - 1
         bdev.torn = rt["cut_at_write"][1]
         bdev.on_fail = _power_cut
+    bdev.on_interrupt = lambda: _ctl_send("ctrl-c")
     _state["flash"] = bdev
 
 
