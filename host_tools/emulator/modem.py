@@ -348,13 +348,13 @@ class Modem:
     def _to_ue(self, usock: UdpSocket, dgram: Datagram) -> None:
         self.net.downlink(lambda: self._deliver(usock, dgram))
 
-    def to_server(self, send: Callable[[], None]) -> None:
-        """A datagram left the radio: ``send`` puts it on the wire, unless the server is down
-        (scenario ``server_down``), when it is lost on the way, as UDP to a dead host is."""
+    def to_server(self, usock: UdpSocket, ip: str, port: int, data: bytes) -> None:
+        """A datagram left the radio: on the wire, unless the server is down (scenario
+        ``server_down``), when it is lost on the way, as UDP to a dead host is."""
         if self.server_down:
             self.stats["lost_to_server"] += 1
-            return
-        send()
+        else:
+            self.socks.send(usock, ip, port, data)
 
     def _deliver(self, usock: UdpSocket, dgram: Datagram) -> None:
         if self.socks.get(usock.sid) is not usock or self.booting:

@@ -74,7 +74,7 @@ def _send(m: Modem, args: list[str], flag: int, payload_at: int) -> Reply:
 
     def sent() -> None:
         if m.socks.get(usock.sid) is usock:
-            m.to_server(lambda: m.socks.send(usock, ip, port, data))
+            m.to_server(usock, ip, port, data)
         if seq:
             pending = m.pending_seq.get(usock.sid, [])
             if seq in pending:

@@ -39,8 +39,8 @@ Clock faults (``at`` required):
 ``server_down``    the server (collector) is down for ``duration`` s (default: for good): the
                    NSO socket datagrams the modem transmits are lost past the radio
 ``duplicate_downlinks``  every downlink datagram reaches the UE twice, for ``duration`` s
-``delay_downlinks``      downlink datagrams reach the UE ``seconds`` late (a late ack passes a
-                   later one), for ``duration`` s
+``delay_downlinks``      downlink datagrams reach the UE ``seconds`` late (an ack later than
+                   the device waits for it), for ``duration`` s
 =================  ============================================================================
 
 Example (TOML)::
