@@ -15,7 +15,9 @@ State rules (one derived state for the timeline, see :meth:`Network.settle`):
   next paging window, and never in PSM (the datagram is dropped, as a real network does).
 * Uplinks queue (``MAX_TX_QUEUE``) behind the one on air; a full queue answers CME 159, except
   for exception data (NSOSTF 0x100), which jumps the queue.
-* Coverage loss: ``+CEREG`` stat 2 (or 0), RRC dropped, sends fail, then re-registration.
+* Coverage loss: ``+CEREG`` stat 2 (or 0), RRC dropped, sends fail, then re-registration. A UE
+  asleep in PSM meets the hole only when it wakes (an uplink, which is lost, the periodic TAU,
+  an attach or a reboot) and searches from then on.
 * UART wakes: bytes from the DTE wake a module in PSM (or asleep at CFUN=0): the timeline shows
   ``awake`` (with the waking command as ``cause``) until the exchange is over plus the persona's
   wake hold (:meth:`Network.keep_awake`); the UE stays in PSM for the network (no paging, no
@@ -115,7 +117,10 @@ class Network:
         self.req_edrx = "0101"
         self.busy_sends = 0
         self.lost = False
+        # a hole that came while the UE slept in PSM (radio off): it is met at the next wake
+        self.unmet_loss: int | None = None
         self.dropped_downlink = 0
+        self.dropped_uplink = 0
         self.tx_ms = 0
         self.rx_ms = 0
         self._reset_radio()
@@ -129,6 +134,8 @@ class Network:
         for timer in self._timers.values():
             timer.cancel()
         self._timers = {"coverage": coverage} if coverage is not None else {}
+        if self.unmet_loss is not None:  # a rebooted UE searches: it meets a hole it slept through
+            self.unmet_loss, self.lost = None, True
         self._urcs.clear()
         self.cfun = 0
         self.attach_wanted = False
@@ -241,6 +248,7 @@ class Network:
         """Start a search and registration unless already registered or searching."""
         self.cfun = 1
         self.attach_wanted = True
+        self._meet_loss()
         if self.stat in _REGISTERED or "register" in self._timers:
             return
         self._set_stat(2)
@@ -347,7 +355,7 @@ class Network:
 
     def _periodic_tau(self) -> None:
         self._timers.pop("t3412", None)
-        if not self.registered:
+        if self._meet_loss() or not self.registered:
             return
         self.grant()
         self._uplink_now(Uplink(20, 0x200, lambda: None))
@@ -357,6 +365,11 @@ class Network:
 
     def uplink(self, item: Uplink) -> int | None:
         """Queue a datagram for transmission; returns a CME error code when it cannot."""
+        if self.psm and self._meet_loss():
+            # the UE leaves PSM to send, finds no cell and starts searching: the datagram was
+            # accepted (OK) and is lost on the air, as it is with a real module
+            self.dropped_uplink += 1
+            return None
         if not self.cfun or not self.registered:
             return 30
         if self.busy_sends > 0:
@@ -455,7 +468,16 @@ class Network:
     # -- injected conditions ------------------------------------------------------------------
 
     def coverage_loss(self, duration: float, stat: int = 2) -> None:
-        """No cell for ``duration`` s: registration lost, then searched for and regained."""
+        """No cell for ``duration`` s: registration lost, then searched for and regained. A UE
+        in PSM has its radio off: it meets the hole only when it wakes (data to send, a periodic
+        TAU, a reboot or an attach), and until then stays in PSM and reports itself registered."""
+        self._set("coverage", duration, self._coverage_back)
+        if self.psm and not self.rrc and not self.lost:
+            self.unmet_loss = stat
+            return
+        self._lose(stat)
+
+    def _lose(self, stat: int) -> None:
         self.lost = True
         self._cancel("register", "inactivity", "release", "t3324", "t3412", "tx", "page", "setup")
         self.tx_queue.clear()
@@ -466,11 +488,21 @@ class Network:
             self._rrc_off()
         if self.cfun:
             self._set_stat(stat)
-        self._set("coverage", duration, self._coverage_back)
         self.settle()
+
+    def _meet_loss(self) -> bool:
+        """The waking UE finds the hole it slept through (True), or there is none."""
+        if self.unmet_loss is None:
+            return False
+        stat, self.unmet_loss = self.unmet_loss, None
+        self._lose(stat)
+        return True
 
     def _coverage_back(self) -> None:
         self._timers.pop("coverage", None)
+        if self.unmet_loss is not None:  # slept through: the UE never knew
+            self.unmet_loss = None
+            return
         self.lost = False
         if self.cfun and self.attach_wanted:
             self.stat = 0 if self.stat in _REGISTERED else self.stat

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from emulator_support import modem, wait_registered
+from emulator_support import modem, stepped, wait_registered
 
 from host_tools.emulator.network import tx_seconds
 
@@ -103,15 +103,54 @@ def test_downlink_while_in_psm_is_dropped():
 
 
 def test_coverage_loss_reports_searching_fails_sends_then_registers_again():
+    # PSM off: the UE is awake (idle) when the hole comes (in PSM it would sleep through it)
     faults = [{"kind": "coverage_loss", "at": 50.0, "duration": 30.0}]
     with modem(time_scale=100.0, faults=faults) as (emu, port):
-        _setup(port, cereg=2)
+        _setup(port, cpsms="0", cereg=2)
         assert port.command("AT+CMEE=1") == OK
         port.read_until(b"+CEREG:2,0000,00000000,9\r\n", timeout=3)
         assert port.command("AT+NSOST=0,127.0.0.1,9,1,FF").endswith(b"\r\n+CME ERROR: 30\r\n")
         port.read_until(b"+CEREG:1,5F1E,0153803F,9\r\n", timeout=3)
         assert port.command("AT+NSOST=0,127.0.0.1,9,1,FF").endswith(b"\r\n0,1\r\n" + OK)
         assert "search" in [s for t, s in _states(emu) if t > emu.clock.epoch + 49]
+
+
+def _asleep_in_psm(rig) -> None:
+    # registered, PSM requested (T3324 10 s), a socket: in PSM well before 100 s
+    for line in ('AT+CPSMS=1,,,"00100001","00000101"', "AT+CEREG=4", "AT+NSOCR=DGRAM,17,0,1"):
+        rig.command(line)
+    rig.advance_to(rig.now + 90)
+    assert rig.emu.modem.net.psm, "not in PSM yet"
+
+
+def test_a_ue_asleep_in_psm_meets_a_coverage_hole_only_when_it_wakes_to_send():
+    # In PSM the radio is off: the hole costs nothing until the UE wakes. Then the datagram it
+    # was given is lost on the air (the send was accepted), it reports searching and searches.
+    with stepped(faults=[{"kind": "coverage_loss", "at": 100.0, "duration": 400.0}]) as rig:
+        start = rig.now
+        _asleep_in_psm(rig)
+        rig.advance_to(start + 150)
+        net = rig.emu.modem.net
+        assert net.unmet_loss == 2 and net.psm
+        assert rig.command("AT+CEREG?")[0].startswith(b"\r\n+CEREG:4,1,")  # registered
+        assert "search" not in [s for t, s in _states(rig.emu) if t >= start + 100]
+        sent, _ = rig.command("AT+NSOST=0,127.0.0.1,9,1,FF")  # accepted: the module queued it
+        assert sent.startswith(b"\r\n0,1\r\n") and b"+CEREG:2" in sent, sent
+        assert net.dropped_uplink == 1 and _states(rig.emu)[-1][1] == "search"
+        rig.advance_to(start + 600)
+        assert b"+CEREG:1" in rig.read()  # the hole closed: registered again
+
+
+def test_a_hole_that_closes_while_the_ue_sleeps_is_never_seen():
+    with stepped(faults=[{"kind": "coverage_loss", "at": 100.0, "duration": 50.0}]) as rig:
+        start = rig.now
+        _asleep_in_psm(rig)
+        rig.advance_to(start + 200)
+        net = rig.emu.modem.net
+        assert net.unmet_loss is None and not net.lost
+        sent, _ = rig.command("AT+NSOST=0,127.0.0.1,9,1,FF")
+        assert sent.endswith(b"\r\n0,1\r\n" + OK) and net.dropped_uplink == 0, sent
+        assert "search" not in [s for t, s in _states(rig.emu) if t >= start + 100]
 
 
 def test_back_to_back_uplinks_beyond_the_queue_get_cme_159():
