@@ -40,7 +40,7 @@ BACKOFF_MAX_S = 4 * 3600
 #: goes off) measured ~48x. The bounds keep them from getting worse unnoticed.
 #: collector down 12 h: every unanswered attempt stays connected through the ack wait and the
 #: RRC inactivity timer, six of them in the alarm's short budget, measured 4.16x.
-CHARGE_FACTOR = {"psm_denied": 2.5, "coverage_lost_for_5_h": 60.0, "collector_down_for_12_h": 5.0}
+CHARGE_FACTOR = {"psm_denied": 2.5, "coverage_lost_for_5_h": 13.0, "collector_down_for_12_h": 5.0}
 MAX_SEND_ATTEMPTS = 60  # a day of backed-off retries stays far below this
 
 #: The 4 h report wake of the clean run: (device s the modem had the command, its name). A

@@ -235,6 +235,27 @@ def test_udp_link_resends_once_after_a_modem_reboot_during_the_ack_wait():
     assert clock.ticks_ms() - t0 < 10000, clock.ticks_ms() - t0  # not the whole first wait
 
 
+def test_udp_link_releases_right_after_the_send_when_the_collector_was_silent():
+    # release_early (the reporter sets it after an unanswered report): NSOSTF flag 0x200, so
+    # the RRC goes at once instead of waiting ~20 s for an ack that is unlikely; an ack that
+    # does come reaches the idle module by paging and is read as usual.
+    link, fake, _ = _bc95_udp_up()
+    link.release_early = True
+    b.send(fake, 1, IP, 5683, b"\x01\x02", flags=0x200)
+    link.send(b"\x01\x02")
+    _ack_later(fake, 1, 3000)
+    assert link.receive(10000) == [ACK], link.modem.last_error
+    fake.verify()
+
+
+def test_udp_link_release_early_leaves_frames_before_the_last_unflagged():
+    link, fake, _ = _bc95_udp_up()
+    link.release_early = True
+    b.send(fake, 1, IP, 5683, b"\x01", flags=0)
+    link.send(b"\x01", last=False)
+    fake.verify()
+
+
 def test_udp_link_resends_only_once_when_the_modem_reboots_again():
     link, fake, _ = _bc95_udp_up()
     b.send(fake, 1, IP, 5683, b"\x01\x02", flags=0x400)

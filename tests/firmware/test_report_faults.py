@@ -13,6 +13,7 @@ from nbkit.app import scheduler as sch
 from nbkit.app import uplink as up
 from nbkit.app.meter import MeterApp
 from nbkit.hal.clock import ManualClock
+from nbkit.lte import cereg
 from nbkit.modem.base import ModemError
 from nbkit.proto import codes, frame
 from nbkit.store.queue import Queue
@@ -32,18 +33,25 @@ class Modem:
     def __init__(self):
         self.last_error = None
         self.boots = 0
+        self.reg = None  # the last +CEREG seen (nbkit.lte.cereg.Reg)
+        self.powered_down = 0
+
+    def power_down(self):
+        self.powered_down += 1
 
 
 class FaultLink(Link):
     # The four link calls with one fault on every report until heal(): "cme" (+CME ERROR: 4
     # on every send), "coverage" (never registers), "reboot" (the modem reboots under the send,
     # the link's own resend lost too), "noack" (the collector never answers), "refused" (it
-    # answers with something that is not our ack: another key).
+    # answers with something that is not our ack: another key), "cell-lost" (the send goes,
+    # then +CEREG: 2 comes in the ack wait: the cell went away under the report).
     def __init__(self, queue, fault=None):
         super().__init__(queue)
         self.modem = Modem()
         self.fault = fault
         self.attempts = 0
+        self.early = []  # release_early at each send
 
     def heal(self):
         self.fault = None
@@ -63,7 +71,10 @@ class FaultLink(Link):
             self.modem.boots += 1
             raise ModemError("modem rebooted during sendto (REBOOT_CAUSE_APPLICATION_WATCHDOG)")
         super().send(data, last, expect_reply)
-        if self.fault == "noack":
+        self.early.append(getattr(self, "release_early", None))
+        if self.fault == "cell-lost":
+            self.modem.reg = cereg.parse("+CEREG:2")
+        if self.fault in ("noack", "cell-lost"):
             self.replies = []
         elif self.fault == "refused":
             self.replies = [frame.encode_ack(DEVICE, b"x" * 16, 0, 1)]
@@ -199,11 +210,12 @@ def test_the_next_successful_uplink_carries_the_failure_counter():
     assert app.sched.failures == 0, app.sched.failures  # back to hourly reports
 
 
-def test_an_alarm_retries_sooner_than_the_routine_report_within_its_budget():
-    dev = Device("coverage")
+def _alarm_attempts(fault):
+    # an alarm raised after 3 h of failed routine reports -> (routine backoff then, the gaps
+    # between the alarm's attempts)
+    dev = Device(fault)
     app = dev.run(3 * 3600)  # routine reports backed off to about an hour
     routine = app.sched.backoff_s(app.sched.failures)
-    assert routine >= 2700, routine
     app.sched.event("burst")
     app._save()
     t0 = dev.clock.time()
@@ -215,10 +227,68 @@ def test_an_alarm_retries_sooner_than_the_routine_report_within_its_budget():
         if dev.link.attempts > before:
             times.append(dev.clock.time() - t0)
         dev.clock.advance(max(ms, 1000))
-    gaps = [times[i + 1] - times[i] for i in range(len(times) - 1)]
     assert times[0] == 0, times  # at once, bypassing the hour-long backoff
+    return routine, [times[i + 1] - times[i] for i in range(len(times) - 1)]
+
+
+def test_an_alarm_retries_sooner_than_the_routine_report_within_its_budget():
+    routine, gaps = _alarm_attempts("noack")
+    assert routine >= 2700, routine
     assert gaps[:5] == [10, 20, 40, 80, 120], gaps  # its own short backoff (persisted)
     assert gaps[5] >= 2700, gaps  # budget spent: back to the routine backoff, no storm
+
+
+def test_an_alarm_raised_in_a_coverage_hole_searches_half_as_often():
+    # each attempt without a cell searched a whole attach timeout: it spends two tries of the
+    # alarm's budget, so three searches (not six) before the routine backoff takes over
+    routine, gaps = _alarm_attempts("coverage")
+    assert routine >= 2700, routine
+    assert gaps[:2] == [20, 80], gaps
+    assert gaps[2] >= 2700, gaps
+
+
+def test_a_cell_lost_under_the_report_turns_the_radio_off_and_counts_as_no_coverage():
+    dev = Device("cell-lost")
+    app = dev.app()
+    app.sample()
+    assert app.report() is False
+    assert app.last_fault == up.FAULT_COVERAGE and app.no_cell(), app.last_fault
+    assert dev.link.modem.powered_down == 1  # not left searching until the retry
+
+
+def test_a_reboot_search_is_not_a_lost_cell():
+    # a modem that rebooted under the report searches again by itself: FAULT_REBOOT, radio on
+    dev = Device("cell-lost")
+    app = dev.app()
+    app.sample()
+    dev.link.on_send = lambda link: setattr(link.modem, "boots", link.modem.boots + 1)
+    assert app.report() is False
+    assert app.last_fault == up.FAULT_REBOOT and dev.link.modem.powered_down == 0
+
+
+def test_after_an_unanswered_report_the_next_sends_release_the_radio_at_once():
+    dev = Device("noack")
+    app = dev.app()
+    app.sample()
+    app.sched.reported(app.report())
+    dev.link.heal()
+    app.sample()
+    app.sched.reported(app.report())
+    assert dev.link.early == [False, True], dev.link.early
+    app.sample()
+    app.sched.reported(app.report())  # answered again: back to release-after-reply
+    assert dev.link.early[-1] is False, dev.link.early
+
+
+def test_other_failures_keep_waiting_for_the_reply_connected():
+    dev = Device("cme")
+    app = dev.app()
+    app.sample()
+    app.sched.reported(app.report())
+    dev.link.heal()
+    app.sample()
+    app.sched.reported(app.report())
+    assert dev.link.early == [False], dev.link.early
 
 
 def test_the_last_resort_logs_saves_counts_and_resets_the_board():

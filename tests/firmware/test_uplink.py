@@ -21,6 +21,7 @@ class Sched:
     # what the loop tells the scheduler: the network's grant
     def __init__(self):
         self.grants = []
+        self.failures = 0  # consecutive failed reports
 
     def granted(self, *grant):
         self.grants.append(grant)

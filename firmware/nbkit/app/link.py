@@ -33,6 +33,10 @@ class Link:
         self.bytes_down = 0
         self.resends = 0  # frames sent again after a modem reboot
         self._last = None  # (data, flags) of the frame whose reply is awaited, until resent
+        # set by the reporter when the collector left the last report unanswered: a link that
+        # can (UDP with RAI) releases the RRC right after the send instead of holding it for a
+        # reply that is unlikely to come; a reply still reaches the idle modem by paging
+        self.release_early = False
 
     def granted(self):
         # (psm_granted, active_s, tau_s) as the network granted them (read while still up).
@@ -122,7 +126,9 @@ class UdpLink(Link):
     def send(self, data, last=True, expect_reply=True):
         if self.sock is None:
             raise LinkError("send() before up()")
-        self._send_checked(data, rai.nsostf_flag(last, expect_reply), expect_reply)
+        early = last and expect_reply and self.release_early
+        flag = rai.FLAG_RELEASE if early else rai.nsostf_flag(last, expect_reply)
+        self._send_checked(data, flag, expect_reply)
 
     def _send_raw(self, data, flags):
         self.modem.sendto(self.sock, self.host, self.port, data, flags)

@@ -56,7 +56,8 @@ class MeterApp(Reporter):
                 self.sample()
             if [why for why in reasons if why not in _NOT_A_REPORT]:  # report, retry, events
                 self._save()  # the sample's slot is on flash before the radio is touched
-                self.sched.reported(self.report())
+                ok = self.report()
+                self.sched.reported(ok, no_cell=not ok and self.no_cell())
                 self.events()  # what the meter raised while the report ran
                 if self._sample_due():  # a slow report ran into the next slot: take it now
                     self.sample()

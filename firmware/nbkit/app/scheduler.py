@@ -4,7 +4,7 @@
 #
 #   wake_at, reasons = sched.next_wake()
 #   ... sleep until wake_at (hal.sleep), then for each reason do the work and tell the scheduler:
-#   sched.sampled() / sched.reported(ok) / sched.radio_used()
+#   sched.sampled() / sched.reported(ok, no_cell) / sched.radio_used()
 #
 # Inputs: sampling interval, report interval, heartbeat (an uplink at least every heartbeat_s),
 # retry backoff with bounded jitter (PRNG injectable), immediate events (an alarm bypasses every
@@ -70,6 +70,7 @@ class Scheduler:
     # backoff_base_s/backoff_max_s: retry delay doubles from base up to max; jitter_pct: the delay
     #   is shortened by a random 0..jitter_pct % (never longer than the bound)
     # event_retry_s/event_retry_max_s: the (short) backoff of a failed immediate event
+    # no_cell_tries: how many of its tries an event's attempt that found no cell spends
     # align_s: how far a report may move earlier to merge with the TAU (default report_s // 10)
     # coalesce_s: work due within this many seconds after the earliest is done in the same wake
     # phase_s: regular reports go phase_s after each report slot's start (0 <= phase_s < report_s)
@@ -86,6 +87,7 @@ class Scheduler:
         rng=None,
         event_retry_s=10,
         event_retry_max_s=120,
+        no_cell_tries=2,
         align_s=None,
         coalesce_s=2,
         phase_s=0,
@@ -106,6 +108,7 @@ class Scheduler:
         self.rng = rng or Xorshift32(clock.time())
         self.event_retry_s = event_retry_s
         self.event_retry_max_s = event_retry_max_s
+        self.no_cell_tries = no_cell_tries
         self.align_s = report_s // 10 if align_s is None else align_s
         self.coalesce_s = coalesce_s
         self.phase_s = phase_s % report_s if report_s else 0
@@ -145,7 +148,11 @@ class Scheduler:
         self.last_sample = now - now % self.sample_s if self.sample_s else now
 
     # An uplink attempt finished: ok clears retries and pending events; a failure backs off.
-    def reported(self, ok):
+    # no_cell: it failed for want of a cell, after a whole attach timeout of searching (the
+    # dearest failure there is): it spends no_cell_tries of an event's _EVENT_TRIES (a meter:
+    # 2, so an alarm raised in a coverage hole searches half as often before it joins the
+    # regular backoff; a smoke detector: 1, every try).
+    def reported(self, ok, no_cell=False):
         now = self.clock.time()
         if ok:
             # the report slot this one served: a slow report does not delay the next one
@@ -161,7 +168,7 @@ class Scheduler:
         self.failures += 1
         self.retry_at = now + self.backoff_s(self.failures)
         if self.events:
-            self.event_failures += 1
+            self.event_failures += self.no_cell_tries if no_cell else 1
             if self.event_failures >= _EVENT_TRIES:  # its budget spent: the records stay queued
                 self.events = []  # and go with the regular (longer) retries from now on
                 self.event_failures = 0

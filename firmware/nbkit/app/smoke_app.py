@@ -86,8 +86,14 @@ class SmokeApp(Reporter):
         epoch=None,
     ):
         hb = cfg["heartbeat_s"]
+        # a smoke alarm is life safety: every one of its tries, even without a cell
         sched = sch.Scheduler(
-            clock, 0, heartbeat_s=hb, backoff_base_s=min(60, hb), backoff_max_s=hb
+            clock,
+            0,
+            heartbeat_s=hb,
+            backoff_base_s=min(60, hb),
+            backoff_max_s=hb,
+            no_cell_tries=1,
         )
         super().__init__(cfg, queue, link, sched, log, epoch=epoch)
         self.clock = clock
@@ -226,7 +232,8 @@ class SmokeApp(Reporter):
         if wake_at > self.clock.time():
             return
         if self.queue.counts()["pending"] or sch.HEARTBEAT not in reasons:
-            self.sched.reported(self.report())
+            ok = self.report()
+            self.sched.reported(ok, no_cell=not ok and self.no_cell())
         else:
             self.sched.reported(True)
 

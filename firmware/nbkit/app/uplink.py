@@ -78,6 +78,10 @@ class Reporter:
             self.failed(fault, modem.last_error)
         return not fault
 
+    def no_cell(self):
+        # the last report failed for want of a cell (the scheduler spends fewer alarm retries)
+        return self.last_fault == FAULT_COVERAGE
+
     def failed(self, fault, why=None):
         # Count one failed report of class fault (FAULT_*) and say why.
         self.last_fault = fault
@@ -102,6 +106,7 @@ class Reporter:
         # schedule by what the network granted, known once the link is up: a send that fails
         # afterwards must not read as "PSM denied" (radio off, a re-attach at every retry)
         self.sched.granted(*self.link.granted())
+        self.link.release_early = self.sched.failures > 0 and self.last_fault == FAULT_NO_ACK
         try:
             self._queue_counters()
             ok = self._send_pending()
@@ -113,7 +118,19 @@ class Reporter:
                 self.log("report", "link down:", exc)
         if ok:
             return 0
+        if self._cell_lost():  # the cell went away under the report (+CEREG: 2 in the wait)
+            self._radio_off()  # a module left searching until the retry drains the battery
+            return FAULT_COVERAGE
         return FAULT_REFUSED if self._replies else FAULT_NO_ACK
+
+    def _cell_lost(self):
+        # the last +CEREG the modem sent says it is no longer registered (not a reboot's search:
+        # that is FAULT_REBOOT, and the module registers again by itself)
+        modem = self.link.modem
+        reg = getattr(modem, "reg", None)
+        if reg is None or reg.stat is None or reg.registered:
+            return False
+        return getattr(modem, "boots", None) == self._boots
 
     def _radio_off(self):
         # The radio off (AT+CFUN=0) until the next attempt, which attaches again (backed off).
