@@ -73,6 +73,7 @@ class VBoard:
         self.schedule: list[tuple[float, str, int]] = []  # (wall time, pin, value)
         self.out_buf = bytearray()
         self.in_buf = bytearray()
+        self.ctrl_c_at = float("-inf")  # wall time a Ctrl-C last reached the board as SIGINT
         self.dropped = 0
         self.tail = b""
         self.cooked = CookedOutput()  # console output as a bare-metal port sends it (CRLF)
@@ -362,6 +363,40 @@ class VBoard:
             self.wake_at = None
             self.spawn("normal", "power_on")
 
+    def _note_ctrl_c(self, fd: int) -> None:
+        # a Ctrl-C about to reach the board that its line discipline turns into SIGINT
+        if b"\x03" not in self.in_buf[:4096]:
+            return
+        try:
+            isig = termios.tcgetattr(fd)[3] & termios.ISIG
+        except termios.error:
+            return
+        if isig:
+            self.ctrl_c_at = time.monotonic()
+
+    def _broken_in(self) -> bool:
+        """A Ctrl-C reached the board just before it asked for deep sleep. On a board the UART
+        IRQ comes first and the KeyboardInterrupt wins; here it may land in the deep-sleep call
+        itself, after the request was sent. Wait (wall time, at most 0.3 s) for its traceback:
+        then the board stays awake at its REPL instead of sleeping with the interrupt lost."""
+        child = self.child
+        if child is None or time.monotonic() - self.ctrl_c_at > 0.5:
+            return False
+        seen, end = bytearray(self.tail), time.monotonic() + 0.3
+        while b"KeyboardInterrupt" not in seen:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([child.fd], [], [], left)[0]:
+                return False
+            try:
+                data = os.read(child.fd, 65536)
+            except (BlockingIOError, OSError):
+                return False
+            if not data:
+                return False
+            seen += data
+            self._from_child(data)
+        return True
+
     def _deepsleep(self, ms: int, wake_pins: dict[str, int]) -> None:
         self.kill_child("power")
         self.state = "sleeping"
@@ -475,6 +510,9 @@ class VBoard:
             for item in args[1:]:
                 pin_name, _, level = item.partition("=")
                 wake[self._pin_name(pin_name)] = int(level)
+            if self._broken_in():
+                log("a Ctrl-C met the deep sleep: the board stays awake at its REPL")
+                return None
             self._deepsleep(int(args[0]), wake)
             return None
         if cmd == "wdt":  # fed: bite after <ms> of virtual time (0: stopped)
@@ -644,6 +682,7 @@ class VBoard:
         if self.child is not None and self.child.fd in readable:
             self._drain_child()
         if self.child is not None and self.child.fd in writable:
+            self._note_ctrl_c(self.child.fd)
             self._flush(self.child.fd, self.in_buf)
         if self.cout in writable:
             self._flush(self.cout, self.out_buf)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from host_tools.device import boards
 from host_tools.errors import CommandError
+from host_tools.vboard import host
 from host_tools.vboard.command import Options, VBoard, ensure_flash, parse_clock, send_control
 
 
@@ -107,3 +110,47 @@ def test_a_ctrl_c_the_flash_held_back_is_typed_again_before_queued_input(vb):
     vb.in_buf += b"print(1)\r"
     assert vb.command("ctrl-c", ADDR) is None  # the board's block device caught it mid-I/O
     assert bytes(vb.in_buf) == b"\x03print(1)\r"
+
+
+@pytest.fixture
+def stand_in(vb):
+    """A process standing in for the board's MicroPython (so a kill hits nothing else), its
+    console a pipe the test writes the board's output into."""
+    proc = subprocess.Popen(["sleep", "30"])
+    rd, wr = os.pipe()
+    os.set_blocking(rd, False)  # as the host keeps a board's pty
+    vb.child = host._Child(proc.pid, rd)
+    yield vb, wr
+    proc.kill()
+    proc.wait()
+    os.close(wr)
+    if vb.child is not None:
+        os.close(rd)
+
+
+def test_a_ctrl_c_that_met_the_deep_sleep_call_leaves_the_board_at_its_repl(stand_in):
+    # the board sent `deepsleep`, then the Ctrl-C typed a moment before raised
+    # KeyboardInterrupt in the call: it wins, as a board's UART IRQ would
+    vb, console = stand_in
+    vb.ctrl_c_at = time.monotonic()
+    os.write(console, b"Traceback (most recent call last):\r\nKeyboardInterrupt\r\n")
+    assert vb.command("deepsleep 600000", ADDR) is None
+    assert vb.child is not None and vb.state != "sleeping"
+    assert b"KeyboardInterrupt" in vb.out_buf
+
+
+def test_a_deep_sleep_long_after_a_ctrl_c_is_a_deep_sleep(stand_in):
+    vb, console = stand_in
+    vb.ctrl_c_at = time.monotonic() - 5
+    assert vb.command("deepsleep 600000", ADDR) is None
+    assert vb.child is None and vb.state == "sleeping"
+
+
+def test_a_ctrl_c_the_board_took_as_a_byte_does_not_keep_it_awake(stand_in):
+    # no traceback follows (a production console reads Ctrl-C as a byte): it sleeps, at once
+    vb, console = stand_in
+    vb.ctrl_c_at = time.monotonic()
+    started = time.monotonic()
+    assert vb.command("deepsleep 600000", ADDR) is None
+    assert vb.child is None and vb.state == "sleeping"
+    assert time.monotonic() - started < 1.0
