@@ -266,29 +266,26 @@ def test_a_reboot_search_is_not_a_lost_cell():
     assert app.last_fault == up.FAULT_REBOOT and dev.link.modem.powered_down == 0
 
 
-def test_after_an_unanswered_report_the_next_sends_release_the_radio_at_once():
-    dev = Device("noack")
+def _reports(fault, n):
+    # n reports, the first with the fault, the rest healed -> release_early at each send
+    dev = Device(fault)
     app = dev.app()
-    app.sample()
-    app.sched.reported(app.report())
-    dev.link.heal()
-    app.sample()
-    app.sched.reported(app.report())
-    assert dev.link.early == [False, True], dev.link.early
-    app.sample()
-    app.sched.reported(app.report())  # answered again: back to release-after-reply
-    assert dev.link.early[-1] is False, dev.link.early
+    for k in range(n):
+        if k == 1:
+            dev.link.heal()
+        app.sample()
+        app.sched.reported(app.report())
+    return dev.link.early
+
+
+def test_after_an_unanswered_report_the_next_sends_release_the_radio_at_once():
+    early = _reports("noack", 3)
+    assert early[:2] == [False, True], early
+    assert early[2] is False, early  # answered again: back to release-after-reply
 
 
 def test_other_failures_keep_waiting_for_the_reply_connected():
-    dev = Device("cme")
-    app = dev.app()
-    app.sample()
-    app.sched.reported(app.report())
-    dev.link.heal()
-    app.sample()
-    app.sched.reported(app.report())
-    assert dev.link.early == [False], dev.link.early
+    assert _reports("cme", 2) == [False], "a refused send goes nowhere: nothing to release"
 
 
 def test_the_last_resort_logs_saves_counts_and_resets_the_board():
