@@ -51,7 +51,8 @@ Clock faults use "at" (virtual seconds after start):
   coverage_loss duration [stat=2|0]   deny_psm [duration]   uplink_busy sends (CME 159)
   ce_level level   garbage hex   urc urc   reboot [cause]   pdpdeact (ec200/bc26)
   server_down [duration] (NSO datagrams lost past the radio)   duplicate_downlinks [duration]
-  delay_downlinks seconds [duration]
+  delay_downlinks seconds [duration]   reorder_downlinks [seconds] [duration] (an older
+  ack arrives ahead of each downlink, which follows seconds later)
 example: {"faults": [{"kind": "error", "match": "AT+NSOST=", "nth": 2, "cme": 159},
                      {"kind": "coverage_loss", "at": 120, "duration": 60}]}
 """

@@ -116,10 +116,15 @@ class Modem:
             "lost_to_server": 0,
         }
         # network faults past the radio (scenario `server_down`, `duplicate_downlinks`,
-        # `delay_downlinks`): the server silent, each downlink twice, downlinks held back
+        # `delay_downlinks`, `reorder_downlinks`): the server silent, each downlink twice,
+        # downlinks held back, each downlink overtaken by a late copy of the one before it
         self.server_down = False
         self.downlink_copies = 1
         self.downlink_delay = 0.0
+        self.downlink_reorder = False
+        self.reorder_gap = 0.0
+        #: (server ip, port) -> the last downlink datagram from it (what a reorder replays)
+        self._last_downlink: dict[tuple[str, int], bytes] = {}
         self.booting = False
         self.cdp: Any = None  # the CoAP platform session (host_tools.emulator.cdp), on first use
         self._collect: list[str] | None = None
@@ -336,12 +341,20 @@ class Modem:
     # -- downlink -----------------------------------------------------------------------------
 
     def _on_datagram(self, usock: UdpSocket, dgram: Datagram) -> None:
+        source = (dgram.ip, dgram.port)
+        older = self._last_downlink.get(source)
+        self._last_downlink[source] = dgram.data
+        delay = self.downlink_delay
+        if self.downlink_reorder and older is not None:
+            # the datagram the server sent before this one, held on the path until now: it
+            # reaches the UE ahead of the newer one (an older ack arriving out of order), which
+            # follows `reorder_gap` s later
+            self._to_ue(usock, dataclasses.replace(dgram, data=older))
+            delay += self.reorder_gap
         for n in range(self.downlink_copies):
             copy = dgram if n == 0 else dataclasses.replace(dgram)  # each read on its own
-            if self.downlink_delay > 0:  # held back by the network
-                self.reactor.call_later(
-                    self.downlink_delay, functools.partial(self._to_ue, usock, copy)
-                )
+            if delay > 0:  # held back by the network
+                self.reactor.call_later(delay, functools.partial(self._to_ue, usock, copy))
             else:
                 self._to_ue(usock, copy)
 
@@ -390,21 +403,30 @@ class Modem:
             self.urc(p["urc"])
         elif kind == "reboot":
             self.reboot(p.get("cause", CRASH_CAUSE))
-        elif kind in ("server_down", "duplicate_downlinks", "delay_downlinks"):
+        elif kind in _WINDOW_FAULTS:
             self._window_fault(kind, p)
         else:  # pragma: no cover - scenario.parse rejects other kinds
             print(f"nbkit emulate: unknown clock fault {kind}", file=sys.stderr)
 
     def _window_fault(self, kind: str, p: dict[str, Any]) -> None:
         """A network fault for ``duration`` s (forever without one)."""
-        attr, on, off = {
-            "server_down": ("server_down", True, False),
-            "duplicate_downlinks": ("downlink_copies", 2, 1),
-            "delay_downlinks": ("downlink_delay", p.get("seconds", 0.0), 0.0),
-        }[kind]
+        attr, on, off = _WINDOW_FAULTS[kind]
+        if kind == "delay_downlinks":
+            on = p.get("seconds", 0.0)
+        if kind == "reorder_downlinks":
+            self.reorder_gap = p.get("seconds", 0.0)
         setattr(self, attr, on)
         if "duration" in p:
             self.reactor.call_later(p["duration"], functools.partial(setattr, self, attr, off))
+
+
+#: window fault kind -> (Modem attribute, value while on, value after)
+_WINDOW_FAULTS: dict[str, tuple[str, Any, Any]] = {
+    "server_down": ("server_down", True, False),
+    "duplicate_downlinks": ("downlink_copies", 2, 1),
+    "delay_downlinks": ("downlink_delay", 0.0, 0.0),
+    "reorder_downlinks": ("downlink_reorder", True, False),
+}
 
 
 # -- URC texts the modem raises itself (and the handlers answer on read) ------------------

@@ -41,6 +41,9 @@ Clock faults (``at`` required):
 ``duplicate_downlinks``  every downlink datagram reaches the UE twice, for ``duration`` s
 ``delay_downlinks``      downlink datagrams reach the UE ``seconds`` late (an ack later than
                    the device waits for it), for ``duration`` s
+``reorder_downlinks``    each downlink datagram is overtaken: a late copy of the one the same
+                   server sent before it reaches the UE first (an older ack out of order),
+                   the newer one ``seconds`` (default 0) later, for ``duration`` s
 =================  ============================================================================
 
 Example (TOML)::
@@ -85,6 +88,7 @@ CLOCK_KINDS = {
     "server_down",
     "duplicate_downlinks",
     "delay_downlinks",
+    "reorder_downlinks",
 }
 #: kind -> {parameter: (type, required)}
 _PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
@@ -104,6 +108,7 @@ _PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "server_down": {"duration": (float, False)},
     "duplicate_downlinks": {"duration": (float, False)},
     "delay_downlinks": {"seconds": (float, True), "duration": (float, False)},
+    "reorder_downlinks": {"seconds": (float, False), "duration": (float, False)},
 }
 _TRIGGER_KEYS = {"kind", "match", "nth", "times", "at", "until"}
 

@@ -34,6 +34,44 @@ class ForgingLink(Link):
         self.replies = [frame.encode_ack(DEVICE, b"x" * 16, 0, 1)]
 
 
+class Clock:
+    # the modem's ms clock (ticks_*), moved by the link's waits
+    def __init__(self):
+        self.ms = 0
+
+    def ticks_ms(self):
+        return self.ms
+
+    def ticks_add(self, t, d):
+        return t + d
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+
+class TricklingLink(Link):
+    # Each receive() waits 3 s and hands over one reply: first `refused` replies of another
+    # frame (an older ack overtaken on the path, a forgery), then the frame's own ack (or,
+    # with own=False, refused ones for ever). waits: the timeout of each receive().
+    def __init__(self, queue, fail=0, refused=2, own=True):
+        super().__init__(queue, fail)
+        self.modem.clock = Clock()
+        self.refused, self.own, self.waits = refused, own, []
+
+    def send(self, data, last=True, expect_reply=True):
+        super().send(data, last, expect_reply)
+        other = frame.encode_data(DEVICE, KEY, [(1, 0, codes.WATER_L, 0)])[0]
+        stale = [frame.ack_for(other, KEY)] * self.refused
+        self.replies = stale + (self.replies if self.own else [])
+
+    def receive(self, timeout_ms):
+        self.waits.append(timeout_ms)
+        self.modem.clock.ms += 3000
+        if not self.own and not self.replies:
+            self.replies = [frame.ack_for(frame.encode_data(DEVICE, KEY, [(1, 0, 1, 0)])[0], KEY)]
+        return [self.replies.pop(0)] if self.replies else []
+
+
 def _reporter(records, link_class=Link, fail=0):
     fresh_fs(MOUNT)
     queue = Queue(MOUNT + "/q")
@@ -68,6 +106,22 @@ def test_a_forged_ack_drops_nothing_and_is_logged():
     assert rep.queue.counts()["pending"] == 3
     assert [a for a in lines if a[0] == "ack refused"], lines
     assert rep.sched.grants == [(True, 10, 86400)]  # the grant is read while the link is up
+
+
+def test_an_older_ack_first_does_not_end_the_wait_for_the_frames_own():
+    rep, lines = _reporter(3, TricklingLink)
+    assert rep.report() is True
+    assert rep.queue.counts()["pending"] == 0
+    assert [a[0] for a in lines].count("ack refused") == 2, lines
+    assert rep.link.waits == [10000, 7000, 4000]  # one wait of 10 s in all, not one per reply
+
+
+def test_refused_replies_for_ever_end_the_wait_after_its_10_s():
+    rep, lines = _reporter(3, lambda q, fail: TricklingLink(q, fail, own=False))
+    assert rep.report() is False
+    assert rep.queue.counts()["pending"] == 3
+    assert rep.link.waits == [10000, 7000, 4000, 1000]
+    assert rep.last_fault == 5  # FAULT_REFUSED: replies came, none acked
 
 
 def test_no_link_keeps_every_record_and_says_why():

@@ -244,3 +244,32 @@ def test_delay_downlinks_hold_each_reply_back():
         _echo_send(port, echo)
         assert b"+NSONMI" not in port.drain(0.3)  # the echo came back at once; held by the network
         port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
+
+
+def test_reorder_downlinks_bring_the_older_reply_just_ahead_of_each_newer_one():
+    with (
+        udp_echo() as echo,
+        modem(faults=[{"kind": "reorder_downlinks", "at": 0}]) as (_e, port),
+    ):
+        _echo_send(port, echo)  # the first reply: nothing older to overtake it
+        port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
+        assert port.command("AT+NSORF=0,512").count(b"BEEF") == 1
+        assert port.command(f"AT+NSOST=0,127.0.0.1,{echo},2,CAFE") == b"\r\n0,2\r\n" + OK
+        port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
+        port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
+        assert port.command("AT+NSORF=0,512").count(b"BEEF") == 1  # the older reply first
+        assert port.command("AT+NSORF=0,512").count(b"CAFE") == 1
+
+
+def test_reorder_downlinks_can_hold_the_newer_reply_behind_the_older_one():
+    faults = [{"kind": "reorder_downlinks", "at": 0, "seconds": 0.5}]
+    with udp_echo() as echo, modem(faults=faults) as (_e, port):
+        _echo_send(port, echo)
+        port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
+        assert port.command("AT+NSORF=0,512").count(b"BEEF") == 1
+        assert port.command(f"AT+NSOST=0,127.0.0.1,{echo},2,CAFE") == b"\r\n0,2\r\n" + OK
+        port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
+        assert port.command("AT+NSORF=0,512").count(b"BEEF") == 1
+        assert b"+NSONMI" not in port.drain(0.2)  # the newer one is still on its way
+        port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
+        assert port.command("AT+NSORF=0,512").count(b"CAFE") == 1

@@ -192,25 +192,44 @@ class Reporter:
         )
         self.link.send(data, last=n == len(pending), expect_reply=True)  # 0x400 on the last
         self.log("uplink", records[0][0], n, len(data))
-        acked = False
-        for reply in self.link.receive(_ACK_WAIT_MS):
-            self._replies += 1
-            acked = self._reply(reply, data) or acked
-        return acked
+        return self._await_answer(data) == frame.ACK
+
+    def _await_answer(self, data):
+        # -> the kind of the authentic answer bound to data (frame.ACK, frame.EPOCH) or None.
+        # A refused reply (an older ack overtaken on the path, a forged or replayed one) does
+        # not end the wait: the frame's own answer may still come within the rest of it.
+        clock = getattr(self.link.modem, "clock", None)
+        wait = _ACK_WAIT_MS
+        start = clock.ticks_ms() if clock is not None else 0
+        answer = None
+        while answer is None and wait > 0:
+            replies = self.link.receive(wait)
+            if not replies:
+                break  # the wait ran out (or a reboot ended it and the resend got nothing)
+            for reply in replies:
+                self._replies += 1
+                kind = self._reply(reply, data)
+                if kind == frame.ACK or answer is None:
+                    answer = kind or answer  # an ack counts over an epoch answer
+            if clock is None:
+                break  # a bare test link: one wait
+            wait = _ACK_WAIT_MS - clock.ticks_diff(clock.ticks_ms(), start)
+        return answer
 
     def _reply(self, reply, data):
+        # -> frame.ACK (records cleared), frame.EPOCH (epoch moved), None (refused)
         try:
             kind, a, b = frame.check_reply(reply, self.key, data)
         except frame.FrameError as exc:  # forged, another device's, another uplink's: ignored
             self.log("ack refused", exc.reason)
-            return False
+            return None
         if kind == frame.EPOCH:
             if self.epoch.move_to(a):
                 self.log("epoch", a, "(the collector holds our sequence numbers: new epoch)")
-            return False
+            return kind
         self.queue.ack_range(a, b)
         self.log("ack", a, b)
-        return True
+        return kind
 
 
 def _quiet(*args):
