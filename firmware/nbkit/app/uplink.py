@@ -1,6 +1,6 @@
 # The report loop, written once for every app (app.meter, app.smoke_app): bring the link up
 # (resume from PSM; attach only when registration was lost), send the pending records of the
-# durable queue in as few uplinks as fit (frame.MAX_RECORDS each, the release-after-reply flag
+# durable queue in as few uplinks as fit (FRAME_RECORDS each, the release-after-reply flag
 # on the last), drop from the queue exactly what each authenticated ack covers, read what the
 # network granted for the scheduler while the link is still up, then take the link down.
 # What is not acked stays queued for the next report.
@@ -22,6 +22,10 @@ from nbkit.store import config
 from nbkit.store.epoch import Epoch
 
 _ACK_WAIT_MS = const(10000)  # a reply needs an RRC round trip; CE2 takes seconds
+# Records per frame: 64 encode to about 330 bytes (a BC95 datagram holds 512). It bounds the
+# report's heap: the pending records and their decoded form are held at once (about 8 KB at 64;
+# a backlog of days at frame.MAX_RECORDS failed with MemoryError on a fragmented heap).
+FRAME_RECORDS = const(64)
 
 # Why a report failed (the value of a codes.REPORT_FAULT record; FAULT_NAMES for the log).
 FAULT_CME = const(1)  # the modem refused a command (+CME ERROR, ERROR): transient
@@ -39,7 +43,7 @@ class Reporter:
     # epoch: nbkit.store.epoch.Epoch (None: epoch 0 in RAM, for tests; app.wiring gives the one
     # on flash).
     max_uplinks = 8  # frames per report; what is left waits for the next report
-    frame_records = frame.MAX_RECORDS  # records per frame (the self-test sends small ones)
+    frame_records = FRAME_RECORDS  # records per frame (the self-test sends small ones)
 
     def __init__(self, cfg, queue, link, sched, log=None, *, epoch=None):
         self.cfg = cfg
@@ -186,7 +190,7 @@ class Reporter:
 
     def _uplink(self, pending):
         # -> True when an ack bound to this frame cleared records of it
-        records = frame.records_from_pending(pending)
+        records = frame.records_from_pending(pending[: self.frame_records])
         data, n = frame.encode_data(
             self.cfg["device_id"], self.key, records, epoch=self.epoch.value
         )

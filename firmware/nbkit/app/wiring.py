@@ -13,6 +13,12 @@ from nbkit import profiles
 from nbkit.store.queue import Queue
 
 QUEUE_DIR = "queue"
+# The queue holds 24 segments of 32 records (768, 13.5 KB with their headers; a segment file
+# takes a flash block, a segment is read whole into RAM): 8 days of 15-minute readings and
+# their events, so a coverage hole or a collector outage of several days loses nothing (beyond
+# that the oldest go, counted upstream as QUEUE_DROPPED).
+_SEG_RECORDS = const(32)
+_SEGMENTS = const(24)
 EPOCH_PATH = "epoch"
 _LINE_MAX = const(2800)  # AT lines: +NSONMI modes 2/3 carry the datagram in hex
 _PSM_TAU_S = const(86400)  # requested T3412: a periodic TAU once a day at most
@@ -34,7 +40,7 @@ def build(board, cfg):
     _, app, bus, medium, _ = profiles.get(cfg.get("profile", profiles.DEFAULT))
     clock = board.clock()
     link = LazyLink(board, cfg)  # the modem stack loads at the first use: a report
-    queue = Queue(QUEUE_DIR)
+    queue = Queue(QUEUE_DIR, _SEG_RECORDS, _SEGMENTS)
     epoch = _epoch(queue)
     if app == "smoke":
         return _smoke(board, cfg, clock, queue, link, epoch=epoch)

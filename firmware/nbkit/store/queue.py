@@ -27,6 +27,7 @@
 # its unacknowledged records are added to `dropped` (durable, cumulative) which the application
 # reports upstream as a codes.QUEUE_DROPPED event carrying the total.
 import errno
+import gc
 import os
 import struct
 from binascii import crc32
@@ -183,11 +184,18 @@ class Queue:
                 except ValueError:
                     pass  # not a segment
         firsts.sort()
-        self.open_seg = False
-        for first in firsts:
-            records, torn = self._records(first)
-            self.segs.append([first, len(records)])
-            self.open_seg = not torn
+        # The counts first, the long-lived segs entries after every read: allocated between the
+        # reads' garbage, they would pin the freed heap into pieces too small for the modem
+        # stack's code (a MemoryError after a few days of backlog).
+        counts = [0] * len(firsts)
+        torn = False
+        for i in range(len(firsts)):
+            records, torn = self._records(firsts[i])
+            counts[i] = len(records)
+            records = None
+        self.open_seg = bool(firsts) and not torn
+        gc.collect()
+        self.segs = [[firsts[i], counts[i]] for i in range(len(firsts))]
         if self.segs:
             first, count = self.segs[-1]
             self.next_seq = max(self.next_seq, first + count)
