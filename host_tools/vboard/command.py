@@ -87,6 +87,8 @@ control channel: UDP on 127.0.0.1, one command per datagram, one reply each
   power off|on|cycle        cut / restore / cycle the power                       -> ok
   cut N [torn]              power-cycle; in that boot the power fails at flash write N
                             (programs and erases counted from boot; torn: after half of it)
+  arm N [torn]              the same cut in the board's next boot or deep-sleep wake, with
+                            no power cycle now (a cut inside a given wake)        -> ok
   status                    -> JSON: state, pid, boots, last_boot {cause, wake}, mode,
                             virtual_s, pins, cuts
   anything else             -> error <reason>

@@ -565,13 +565,14 @@ class VBoard:
             if self.state == "sleeping":
                 self._wake("host")
             return "ok"
-        if cmd == "cut":
+        if cmd in ("cut", "arm"):
             index = int(args[0])
             torn = args[1:] == ["torn"]
             if index < 1 or args[1:] not in ([], ["torn"]):
-                raise ValueError("usage: cut N [torn] with N >= 1")
+                raise ValueError(f"usage: {cmd} N [torn] with N >= 1")
             self.cut_next = (index, torn)
-            self.power("cycle")
+            if cmd == "cut":
+                self.power("cycle")
             return "ok"
         if cmd == "power" and args and args[0] in ("off", "on", "cycle"):
             self.power(args[0])
@@ -580,7 +581,7 @@ class VBoard:
             return json.dumps(self.status())
         raise ValueError(
             f"unknown command {cmd!r}; commands: pulse, set, get, wake, power off|on|cycle, "
-            "cut, status"
+            "cut, arm, status"
         )
 
     def status(self) -> dict[str, Any]:

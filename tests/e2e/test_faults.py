@@ -216,3 +216,31 @@ def test_the_meter_keeps_counting_through(
     if case in REBOOT_CASES:  # the crash banner of that command's reboot (after the ~3 s boot)
         at = REPORT_WAKE[list(REBOOT_CASES).index(case)][0]
         assert [t for t in _crashes(rig) if at < t < at + 5], _crashes(rig)
+
+
+def test_a_power_cut_at_every_flash_write_of_a_report_wake(tmp_path: Path) -> None:
+    """Every wake samples and reports (both every 15 min); the k-th wake has its power cut at
+    its k-th flash write (odd k torn: half the write lands), until a wake writes less than k.
+    The board boots again at once (its boot report follows). Every slot is taken once, every
+    reading is delivered once."""
+    rig = Rig(tmp_path, RigOptions(clock="sim", read_interval_s=900, report_interval_s=900))
+    cuts: list[int] = []
+    with rig:
+        rig.control("pulse pulse_a 5000 20000")
+        slot, k, misses = 900, 1, 0
+        while misses < 2 and k <= 60:  # a wake that writes less than k: once more, then done
+            rig.run_until(EPOCH + slot - 30)
+            rig.control(f"arm {k}{' torn' if k % 2 else ''}")
+            rig.run_until(EPOCH + slot + 600)
+            now = json.loads(rig.control("status"))["cuts"]
+            misses = 0 if len(now) > len(cuts) else misses + 1
+            k += 1 if len(now) > len(cuts) else 0
+            cuts, slot = now, slot + 900
+        hours = slot / 3600 + 0.5
+        rig.run_until(EPOCH + hours * 3600 + 600)
+    assert cuts == list(range(1, len(cuts) + 1)) and len(cuts) >= 20, cuts
+    summary = demo.summarize(rig, hours)
+    assert summary["failures"] == [], (cuts, summary["failures"])
+    assert summary["readings_taken"] == summary["readings_expected"], summary
+    assert summary["readings_delivered"] == summary["readings_expected"], summary
+    assert summary["readings_lost"] == summary["duplicates_stored"] == 0, summary

@@ -47,12 +47,24 @@ class Observer:
         self.acked = set()  # seqs acknowledged by an ack call that returned
         self.maybe_acked = set()  # seqs of the ack call that was interrupted
         self.dropped = 0  # q.dropped after the last call that returned
+        self.batches = []  # the seqs of each append_all() started: all of them stay or none
 
     def append(self, q, i):
         self.attempted[q.next_seq] = record(i)
         seq = q.append(record(i))
         assert self.attempted[seq] == record(i), seq
         self.returned.add(seq)
+        self.dropped = q.dropped
+
+    def append_all(self, q, items):
+        datas = [record(i) for i in items]
+        first = q.next_seq
+        batch = set(range(first, first + len(datas)))
+        for k, data in enumerate(datas):
+            self.attempted[first + k] = data
+        self.batches.append(batch)
+        assert q.append_all(datas) == first
+        self.returned |= batch
         self.dropped = q.dropped
 
     def ack_range(self, q, first, last):
@@ -89,6 +101,9 @@ def life(q, obs):
     for _ in range(2):  # and sequence numbers still continue from the state file
         obs.append(q, n)
         n += 1
+    for size in (3, 2):  # a sample's records in one commit (the first one opens a segment)
+        obs.append_all(q, range(n, n + size))
+        n += size
 
 
 def run(fail_at):
@@ -122,6 +137,8 @@ def check(image, obs, k):
     for seq, data in pending:
         assert obs.attempted.get(seq) == data, ("corrupt or unknown record", k, seq, data)
         assert seq not in obs.acked, ("acknowledged record came back", k, seq)
+    for batch in obs.batches:  # one commit: every record of it is there, or none
+        assert len(batch & set(seqs)) in (0, len(batch)), ("half a batch", k, batch, seqs)
     lowest = seqs[0] if seqs else q.next_seq
     missing = obs.returned - obs.acked - obs.maybe_acked - set(seqs)
     for seq in missing:  # only the full policy may lose records: the oldest, and counted

@@ -153,3 +153,21 @@ def test_opening_a_long_backlog_leaves_the_free_heap_in_one_piece():
     assert q.counts()["segments"] == 20
     after = _largest_block()
     assert after >= before * 9 // 10, (before, after)
+
+
+def test_append_all_gives_consecutive_seqs_in_one_segment_and_newest_reads_the_last():
+    _boot(fresh=True)
+    q = Queue(QDIR, 4, 4)
+    assert q.newest() is None
+    assert q.append(b"a") == 0 and q.append(b"b") == 1
+    assert q.append_all([b"c", b"d", b"e"]) == 2  # 3 do not fit the open segment's 2 left
+    assert q.counts()["segments"] == 2 and _seqs(q) == [0, 1, 2, 3, 4]
+    assert q.newest() == (4, b"e")
+    q.ack(4)
+    assert q.newest() is None  # acked and gone
+    for bad in ([], [b"x"] * 5, [b"ok", b""]):
+        try:
+            q.append_all(bad)
+            raise AssertionError("accepted %r" % bad)
+        except ValueError:
+            pass

@@ -22,6 +22,6 @@ def test_power_cut_at_every_write_index_with_large_records():
 def test_the_harness_sees_a_cut_and_a_clean_life():
     _, obs, writes = qharness.run(None)
     full = len(obs.returned)
-    assert full == 30 and len(obs.acked) > 20, (full, len(obs.acked))
+    assert full == 35 and len(obs.acked) > 20, (full, len(obs.acked))
     _, obs, _ = qharness.run(writes // 2)
     assert 0 < len(obs.returned) < full, "a cut halfway stops the life halfway"

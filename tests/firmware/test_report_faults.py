@@ -196,6 +196,21 @@ def test_the_backoff_survives_deep_sleep_and_power_cuts():
     assert dev.link.attempts == attempts + 1
 
 
+def test_a_power_cut_after_a_sample_reached_the_queue_does_not_take_its_slot_twice():
+    dev = Device()
+    dev.run(0)  # the first wake starts the schedule and saves it
+    wake_at, reasons = dev.app().sched.next_wake()
+    assert sch.SAMPLE in reasons
+    dev.clock.advance((wake_at - dev.clock.time()) * 1000)
+    dev.app().sample()  # the reading is on the queue; the power fails before the slot is saved
+    reads = dev.meter.reads
+    again = dev.app()  # the boot after the cut
+    assert [a for a in dev.lines if a[:2] == ("state", "slot of reading")], dev.lines
+    again.wake()
+    assert dev.meter.reads == reads, "the slot was sampled twice"
+    assert again.sched.next_wake()[0] >= wake_at + CFG["read_interval_s"]
+
+
 def test_the_next_successful_uplink_carries_the_failure_counter():
     dev = Device("cme")
     dev.run(3 * 3600)

@@ -94,10 +94,15 @@ class MeterApp(Reporter):
                 self.sched.event(codes.name(code))
 
     def sample(self):
+        # The sample's records go in one commit: a power cut leaves all of them or none, and
+        # _load() takes a sample found on the queue as its slot taken (see _sampled_before_cut).
         now = self.clock.time()
-        for code, value in self.meter.read():
-            seq = self.queue.append(frame.pack_record(now, code, value))
-            self.log("read", seq, codes.name(code), value, "t=%d" % now)
+        readings = self.meter.read()
+        if readings:
+            seq = self.queue.append_all([frame.pack_record(now, c, v) for c, v in readings])
+            for code, value in readings:
+                self.log("read", seq, codes.name(code), value, "t=%d" % now)
+                seq += 1
         dropped = self.queue.counts()["dropped"]
         if dropped > self.reported_dropped:  # the queue was full: say so upstream
             self.queue.append(frame.pack_record(now, codes.QUEUE_DROPPED, dropped))
@@ -118,6 +123,20 @@ class MeterApp(Reporter):
         self.restore_counters(state.get("rep"))
         if "meter" in state and hasattr(self.meter, "restore"):
             self.meter.restore(tuple(state["meter"]))
+        self._sampled_before_cut()
+
+    def _sampled_before_cut(self):
+        # The power failed after a sample reached the queue and before its slot reached the
+        # state file: the newest record is a reading of a slot later than the saved one. Its
+        # slot counts as taken (sampling it again would store the reading twice).
+        newest = self.queue.newest()
+        s = self.sched
+        if newest is None or not s.sample_s:
+            return
+        t, code, _ = frame.unpack_record(newest[1])
+        if not codes.is_event(code) and t - t % s.sample_s > s.last_sample:
+            s.last_sample = t - t % s.sample_s
+            self.log("state", "slot of reading", newest[0], "taken before a power cut")
 
     def _save(self):
         state = {"sched": list(self.sched.state()), "dropped": self.reported_dropped}

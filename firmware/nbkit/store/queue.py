@@ -11,9 +11,10 @@
 # every other record found in a segment is pending.
 #
 # Why a power cut at any write is safe:
-# - append() writes one record and closes the file; littlefs commits at close, so the record is
-#   there whole or not at all. The CRC and the seq check also catch a torn tail on any other
-#   filesystem: scanning stops at the first bad record and that segment takes no more appends.
+# - append() writes one record and closes the file (append_all() several, in one write to one
+#   segment); littlefs commits at close, so the records are there whole or not at all. The CRC
+#   and the seq check also catch a torn tail on any other filesystem: scanning stops at the
+#   first bad record and that segment takes no more appends.
 #   append() returns the seq only after the commit, so a torn record's seq was never seen by
 #   anyone and may be given again.
 # - ack()/drops write the whole state to state.tmp and rename it over state (atomic in littlefs):
@@ -82,15 +83,30 @@ class Queue:
 
     def append(self, data):
         # Store one record durably -> its sequence number.
-        if not 0 < len(data) <= MAX_RECORD:
-            raise ValueError("record must be 1..%d bytes, got %d" % (MAX_RECORD, len(data)))
+        return self.append_all((data,))
+
+    def append_all(self, datas):
+        # Store records durably in one commit: after a power cut all of them are there or none
+        # (one file write, in one segment) -> the sequence number of the first.
+        if not 0 < len(datas) <= self.seg_records:
+            raise ValueError("1..%d records at once, got %d" % (self.seg_records, len(datas)))
+        for data in datas:
+            if not 0 < len(data) <= MAX_RECORD:
+                raise ValueError("record must be 1..%d bytes, got %d" % (MAX_RECORD, len(data)))
         try:
-            return self._append(data)
+            return self._append(datas)
         except OSError as exc:
             if exc.errno != _ENOSPC or len(self.segs) < 2:
                 raise
         self._drop_oldest()  # filesystem full before the queue is: make room, try once more
-        return self._append(data)
+        return self._append(datas)
+
+    def newest(self):
+        # -> (seq, data) of the last record appended if it is still stored, else None
+        if not self.segs or self.segs[-1][0] + self.segs[-1][1] != self.next_seq:
+            return None
+        records = self._records(self.segs[-1][0])[0]
+        return records[-1] if records else None
 
     def pending(self, limit=16):
         # Oldest unacknowledged records first -> [(seq, data)], at most limit of them.
@@ -201,24 +217,26 @@ class Queue:
             self.next_seq = max(self.next_seq, first + count)
             self.open_seg = self.open_seg and first + count == self.next_seq
 
-    def _append(self, data):
-        if not self.open_seg or self.segs[-1][1] >= self.seg_records:
+    def _append(self, datas):
+        if not self.open_seg or self.segs[-1][1] + len(datas) > self.seg_records:
             while len(self.segs) >= self.max_segments:
                 self._drop_oldest()
             self.segs.append([self.next_seq, 0])
             self.open_seg = True
-        seq = self.next_seq
-        head = struct.pack("<IB", seq, len(data))
-        record = head + struct.pack("<I", _crc(head, data)) + data
+        first = self.next_seq
+        out = b""
+        for i in range(len(datas)):
+            head = struct.pack("<IB", first + i, len(datas[i]))
+            out += head + struct.pack("<I", _crc(head, datas[i])) + datas[i]
         try:
             with open(self._name(self.segs[-1][0]), "ab") as f:
-                f.write(record)
+                f.write(out)
         except OSError:
             self.open_seg = False  # its tail is unknown now: the next record starts a segment
             raise
-        self.segs[-1][1] += 1
-        self.next_seq = seq + 1
-        return seq
+        self.segs[-1][1] += len(datas)
+        self.next_seq = first + len(datas)
+        return first
 
     def _drop_oldest(self):
         first, count = self.segs[0]
