@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 SCALE = 800
 
 
-def _run(tmp_path: Path, fault: dict, until) -> Rig:
+def _run(tmp_path: Path, fault: dict, until, **device: str) -> Rig:
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps({"faults": [fault]}))
     opts = RigOptions(
@@ -29,6 +29,7 @@ def _run(tmp_path: Path, fault: dict, until) -> Rig:
         read_interval_s=900,
         report_interval_s=3600,
         emulator_args=["--scenario", str(scenario)],
+        **device,  # type: ignore[arg-type]
     )
     rig = Rig(tmp_path, opts)
     with rig:
@@ -68,3 +69,21 @@ def test_a_modem_reboot_under_nsost_resends_once_and_loses_nothing(tmp_path: Pat
     )
     _every_slot_once(rig)
     assert named(rig, "uplink_resent")[0][1] == 1, named(rig, "uplink_resent")
+
+
+def test_an_ec200_reset_under_an_mqtt_publish_resends_once_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    # RDY instead of the publish prompt: the MQTT session went with the reset; the link brings
+    # the module and the session up again and publishes the frame once more
+    fault = {"kind": "reboot", "match": "AT+QMTPUB=", "nth": 2}
+    rig = _run(
+        tmp_path,
+        fault,
+        lambda r: len(named(r, "water")) >= 8 and named(r, "uplink_resent"),
+        modem="ec200",
+        transport="mqtt",
+    )
+    _every_slot_once(rig)
+    assert named(rig, "uplink_resent")[0][1] == 1, named(rig, "uplink_resent")
+    assert not named(rig, "report_failed"), named(rig, "report_failed")

@@ -1,6 +1,13 @@
 # The AT engine, specified by exchanges with a scripted modem (virtual time, real MicroPython).
 from fakes import Later, modem
-from nbkit.at.engine import RESULT_CME, RESULT_CMS, RESULT_ERROR, RESULT_OK, RESULT_TIMEOUT
+from nbkit.at.engine import (
+    RESULT_ABORT,
+    RESULT_CME,
+    RESULT_CMS,
+    RESULT_ERROR,
+    RESULT_OK,
+    RESULT_TIMEOUT,
+)
 
 
 def _collect(engine, prefix):
@@ -204,6 +211,24 @@ def test_prompt_never_comes_error_instead_and_no_payload_written():
 def _recv_len(line):
     # '+QIURC: "recv",<id>,<len>' -> len
     return int(line.rsplit(",", 1)[1])
+
+
+def test_an_abort_line_ends_the_command_at_once_and_still_reaches_its_urc_handler():
+    # A module that resets while a prompt is awaited answers "RDY", never the prompt: the
+    # command ends then (not after its timeout), no payload is written, the driver sees RDY.
+    engine, fake, clock = modem()
+    engine.abort_on = ("RDY",)
+    banners = _collect(engine, "RDY")
+    fake.expect(b"AT+QISEND=0,3\r", b"\r\nRDY\r\n\r\n+CFUN: 1\r\n")
+    t0 = clock.ticks_ms()
+    reply = engine.command("AT+QISEND=0,3", None, 10000, data=b"abc")
+    assert reply.result == RESULT_ABORT and not reply.ok, reply
+    assert clock.ticks_ms() - t0 < 1000, clock.ticks_ms() - t0
+    engine.poll(10)
+    assert banners == ["RDY"], banners
+    fake.verify()  # and nothing more was written: no payload
+    fake.expect(b"AT\r", b"\r\nOK\r\n")
+    assert engine.command("AT").ok  # the next command is answered as usual
 
 
 def test_urc_raw_read_by_count_with_crlf_and_ok_inside_and_a_glued_urc():

@@ -2,8 +2,12 @@
 # nbkit.modem.bc95_cdp.Cdp): the four calls of nbkit.app.link (MIT licence). The platform
 # forwards each uplink payload (one frame) to the collector and the collector's reply frame
 # back as downlink; the module and platform do the CoAP, the app sees frames only.
+from micropython import const
+
 from nbkit.app import bearer
 from nbkit.app.link import Link, LinkError
+
+_SLICE_MS = const(1000)  # the ack wait looks for a reboot banner at least this often
 
 
 class CdpLink(Link):
@@ -22,21 +26,39 @@ class CdpLink(Link):
         return self.ready
 
     def send(self, data, last=True, expect_reply=True):
-        # No release flag on AT+NMGS: the platform's reply (the ack) follows the uplink.
+        # No release flag on AT+NMGS: the platform's reply (the ack) follows the uplink. A
+        # module reboot under it: up again (attach, platform registration) and once more.
         if not self.ready:
             raise LinkError("send() before up()")
+        self._send_checked(data, 0, expect_reply)
+
+    def _send_raw(self, data, flags):
         if not self.cdp.send(data):
             raise LinkError("CDP uplink not sent: %s" % self.cdp.last_error)
-        self.uplinks += 1
-        self.bytes_up += len(data)
+
+    def _lost(self):
+        self.ready = False  # the platform registration went with the reboot
 
     def receive(self, timeout_ms):
+        # A reboot banner in the wait ends it: up again and the frame once more (Link._resend).
         if not self.ready:
             return []
-        out = self.cdp.recv(timeout_ms)
-        for payload in out:
-            self.bytes_down += len(payload)
-        return out
+        boots = self._boots()
+        out = self._receive(timeout_ms, boots)
+        if out or self._boots() == boots or self._last is None or not self._resend():
+            return out
+        return self._receive(timeout_ms, self._boots())
+
+    def _receive(self, timeout_ms, boots):
+        clock = self.modem.clock
+        deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
+        while True:
+            left = clock.ticks_diff(deadline, clock.ticks_ms())
+            out = self.cdp.recv(max(0, min(left, _SLICE_MS)))
+            for payload in out:
+                self.bytes_down += len(payload)
+            if out or left <= _SLICE_MS or self._boots() != boots:
+                return out
 
     def down(self):
         # Nothing to release: no socket; the module returns to PSM by itself.

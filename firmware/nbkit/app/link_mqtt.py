@@ -4,11 +4,17 @@
 #   downlink: subscribed, QoS 1,  nbkit/<device_id>/ack   (the collector's ack frames)
 # Messages carry the frame bytes as they are (the modem's hex data format is a UART matter,
 # nbkit.lte.qmt). A publish without PUBACK (broker gone, +QMTSTAT) is retried once after a
-# reconnect, then send() raises LinkError: the records stay in the app's durable queue, which
-# drops them only on the collector's authenticated ack, so nothing is lost and a duplicate
-# publish is only deduplicated by the collector.
+# reconnect; a modem reset (RDY) under the publish or in the ack wait brings the modem and the
+# session up again and publishes the frame once more (link.resends). Past that send() raises
+# LinkError: the records stay in the app's durable queue, which drops them only on the
+# collector's authenticated ack, so nothing is lost and a duplicate publish is only
+# deduplicated by the collector.
+from micropython import const
+
 from nbkit.app import bearer
 from nbkit.app.link import Link, LinkError
+
+_SLICE_MS = const(1000)  # the ack wait looks for a modem reset (RDY) at least this often
 
 
 def topics(device_id):
@@ -35,29 +41,46 @@ class MqttLink(Link):
         return False
 
     def send(self, data, last=True, expect_reply=True):
+        # A modem reset (RDY) under the publish: up again (re-init, reconnect) and once more.
+        self._send_checked(data, 0, expect_reply)
+
+    def _send_raw(self, data, flags):
         client = self.client
-        if not client.publish(self.up_topic, data, 1):
-            self.republished += 1
-            if not (client.ensure() and client.publish(self.up_topic, data, 1)):
-                raise LinkError("MQTT publish not confirmed: %s" % client.last_error)
-        self.uplinks += 1
-        self.bytes_up += len(data)
+        boots = self._boots()
+        if client.publish(self.up_topic, data, 1):
+            return
+        if self._boots() != boots:  # the session went with the reset: Link._resend's matter
+            raise LinkError("MQTT publish: modem reset (RDY)")
+        self.republished += 1  # the broker side: reconnect and publish once more
+        if not (client.ensure() and client.publish(self.up_topic, data, 1)):
+            raise LinkError("MQTT publish not confirmed: %s" % client.last_error)
+
+    def _lost(self):
+        self.client.connected = False  # the module's MQTT session is gone with its reset
 
     def receive(self, timeout_ms):
-        # Ack-topic payloads within timeout_ms; a dropped connection is re-established once
-        # (acks published meanwhile may be lost: the app sends the records again later).
+        # Ack-topic payloads within timeout_ms. A dropped connection is re-established once
+        # (acks published meanwhile may be lost: the app sends the records again later); a
+        # modem reset (RDY) ends the wait: up again and the frame once more (Link._resend).
+        boots = self._boots()
+        out = self._receive(timeout_ms, boots)
+        if out or self._boots() == boots or self._last is None or not self._resend():
+            return out
+        return self._receive(timeout_ms, self._boots())
+
+    def _receive(self, timeout_ms, boots):
         clock = self.modem.clock
         deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
         out = []
         reconnected = False
         while True:
             left = clock.ticks_diff(deadline, clock.ticks_ms())
-            for topic, payload in self.client.messages(max(0, left)):
+            for topic, payload in self.client.messages(max(0, min(left, _SLICE_MS))):
                 if topic == self.ack_topic:
                     out.append(payload)
                     self.bytes_down += len(payload)
             left = clock.ticks_diff(deadline, clock.ticks_ms())
-            if out or left <= 0:
+            if out or left <= 0 or self._boots() != boots:
                 return out
             if not self.client.connected:
                 if reconnected or not self.client.ensure():

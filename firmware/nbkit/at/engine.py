@@ -9,6 +9,9 @@
 # than line_max is dropped whole and counted. The buffer is preallocated: nothing grows.
 #
 # Lines -> meaning, in this order (Zephyr modem_chat order; never "starts with '+'"):
+#   0. an abort line (abort_on, e.g. the Quectel boot banner "RDY") while a command runs ->
+#      the command ends at once with RESULT_ABORT (no answer will come), and the line goes
+#      on to the URC table (the driver counts the reboot)
 #   1. echo of the running command (ATE1 echoes "cmd\r")        -> skipped
 #   2. the running command's expected prefix(es)                 -> reply line
 #   3. final result codes OK / ERROR / +CME ERROR[: ]n / +CMS ERROR[: ]n (+ per-command extras)
@@ -38,6 +41,7 @@ RESULT_ERROR = "ERROR"
 RESULT_CME = "CME"  # +CME ERROR: n (27.007 mobile equipment error; needs AT+CMEE=1)
 RESULT_CMS = "CMS"  # +CMS ERROR: n (27.005 message service error)
 RESULT_TIMEOUT = "TIMEOUT"
+RESULT_ABORT = "ABORT"  # an abort line (abort_on) came: the module rebooted under the command
 
 _CR = const(13)
 _LF = const(10)
@@ -137,6 +141,7 @@ class Engine:
         self._raw_deadline = 0
         self._cmd = None
         self._busy = False
+        self.abort_on = ()  # whole lines that end a running command (RESULT_ABORT)
         self.reset_counters()
 
     # -- API ------------------------------------------------------------------------------
@@ -376,6 +381,9 @@ class Engine:
 
     def _route(self, line):
         cmd = self._cmd
+        if cmd is not None and cmd.result is None and line in self.abort_on:
+            cmd.result = RESULT_ABORT  # then the URC table: the driver sees the banner too
+            cmd = None
         if cmd is not None:
             if line == cmd.text and not cmd.lines and not cmd.seen:
                 return  # the echo (ATE1): only ever before any reply line or result

@@ -91,6 +91,8 @@ class Ec200(base.AtModem):
         self._pending = []  # buffer-mode sockets with unread data
         self._dns = None  # type: list | None  # [err, count, [ips]] while resolving
         self._register_urcs()
+        # RDY ends whatever command waits (a QISEND/QMTPUB prompt, a reply): the module reset
+        engine.abort_on = ("RDY",)
 
     # -- bring-up -------------------------------------------------------------------------
 
