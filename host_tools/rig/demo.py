@@ -119,6 +119,13 @@ def _print_uplink(event: dict[str, Any]) -> None:
     )
 
 
+def _read_t(words: list[str]) -> int:
+    """Device time of a console line ``nbkit: read SEQ NAME VALUE t=T`` (0 when it has none)."""
+    if len(words) > 5 and words[5].startswith("t="):
+        return int(words[5][2:])
+    return 0
+
+
 def summarize(
     rig: Rig, hours: float, stored: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -129,8 +136,12 @@ def summarize(
     from host_tools.rig import account
 
     read_lines = [ln.split() for ln in rig.console_lines if ln.startswith("nbkit: read ")]
+    # the readings of the run's slots (start, end]: a run that goes on past its end (to the
+    # next report, as a fleet cell does) takes more, which are not the schedule's
+    last = EPOCH + hours * 3600 + rig.opt.read_interval_s / 2
+    read_lines = [w for w in read_lines if _read_t(w) <= last]
     taken = {int(w[2]) for w in read_lines}
-    taken_t = [int(w[5][2:]) for w in read_lines if len(w) > 5 and w[5].startswith("t=")]
+    taken_t = [_read_t(w) for w in read_lines if _read_t(w) > 0]
     if stored is None:
         stored = account.rows(rig.path("collector.db"))
     by_seq = {r["seq"]: r for r in stored}

@@ -124,6 +124,21 @@ def _finish(fleet: subprocess.Popen[str], tmp_path: Path) -> str:
     return err
 
 
+def test_a_run_that_goes_on_to_the_next_report_counts_only_its_own_slots(tmp_path):
+    # 1 device hour with 4-hour reports: the cell runs on to the report that delivers them,
+    # and the readings taken meanwhile are not the schedule's
+    run = subprocess.run(
+        _fleet(tmp_path, "--meters", "1", "--hours", "1", "--json"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    s = json.loads(run.stdout)
+    assert s["readings_expected"] == s["readings_taken"] == s["readings_delivered"] == 4, s
+
+
 def test_a_crashed_emulator_stops_the_cell_and_is_named(tmp_path):
     fleet = _start(tmp_path)
     pid = _wait_for(tmp_path, "m1/timeline.jsonl")  # meter m1's emulator
