@@ -38,6 +38,15 @@ def _fleet(workdir: Path, *args: str) -> list[str]:
     ]
 
 
+def _fleet_summary(workdir: Path, *args: str) -> dict:
+    """`nbkit fleet ... --json` in workdir: it exits 0 and its summary is returned."""
+    run = subprocess.run(
+        _fleet(workdir, *args, "--json"), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    return dict(json.loads(run.stdout))
+
+
 def _pids(workdir: Path, what: str) -> list[int]:
     ps = ["ps", "-ww", "-eo", "pid,args"]
     out = subprocess.run(ps, capture_output=True, text=True, check=True)
@@ -50,15 +59,7 @@ def _pids(workdir: Path, what: str) -> list[int]:
 
 def test_a_small_fleet_takes_every_slot_and_loses_nothing(tmp_path):
     args = ("--meters", "3", "--hours", "3", "--cells", "2", "--report-interval", "3600")
-    run = subprocess.run(
-        _fleet(tmp_path, *args, "--spread", "300", "--json"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    s = json.loads(run.stdout)
+    s = _fleet_summary(tmp_path, *args, "--spread", "300")
     assert (s["meters"], s["cells"]) == (3, 2)
     assert s["readings_expected"] == 3 * 3 * 4
     assert s["readings_taken"] == s["readings_delivered"] == s["readings_expected"]
@@ -127,15 +128,7 @@ def _finish(fleet: subprocess.Popen[str], tmp_path: Path) -> str:
 def test_a_run_that_goes_on_to_the_next_report_counts_only_its_own_slots(tmp_path):
     # 1 device hour with 4-hour reports: the cell runs on to the report that delivers them,
     # and the readings taken meanwhile are not the schedule's
-    run = subprocess.run(
-        _fleet(tmp_path, "--meters", "1", "--hours", "1", "--json"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    s = json.loads(run.stdout)
+    s = _fleet_summary(tmp_path, "--meters", "1", "--hours", "1")
     assert s["readings_expected"] == s["readings_taken"] == s["readings_delivered"] == 4, s
 
 

@@ -91,6 +91,20 @@ class Link:
     def _lost(self):
         pass  # what the reboot took with it (the socket)
 
+    def receive(self, timeout_ms):
+        # Replies within timeout_ms (each link's _receive). A modem reboot (REBOOT_CAUSE_*, RDY)
+        # during the wait ends it: the modem state is unknown, so the link comes up again
+        # (re-init, re-attach, a new socket or session) and the frame goes once more.
+        boots = self._boots()
+        out = self._receive(timeout_ms, boots)
+        if out or self._boots() == boots or self._last is None or not self._resend():
+            return out
+        return self._receive(timeout_ms, self._boots())
+
+    def _receive(self, timeout_ms, boots):
+        raise NotImplementedError  # replies within timeout_ms; a link may end early when
+        # boots (the modem's reboot count when the wait began) changes
+
 
 class UdpLink(Link):
     def __init__(self, modem, host, port, attach_timeout_ms=120000):
@@ -136,20 +150,9 @@ class UdpLink(Link):
     def _lost(self):
         self.sock = None  # gone with the reboot: nothing to close
 
-    def receive(self, timeout_ms):
-        # A modem reboot (REBOOT_CAUSE_* banner) during the wait ends it: the modem state is
-        # unknown, so the link comes up again (re-init, re-attach) and the frame goes once more.
+    def _receive(self, timeout_ms, boots):
         if self.sock is None:
             return []
-        boots = self._boots()
-        out = self._receive(timeout_ms)
-        if out or self._boots() == boots or self._last is None:
-            return out
-        if not self._resend():
-            return []
-        return self._receive(timeout_ms)
-
-    def _receive(self, timeout_ms):
         out = []
         for dgram in self.modem.recv(self.sock, timeout_ms):
             if dgram.data:

@@ -39,17 +39,10 @@ class CdpLink(Link):
     def _lost(self):
         self.ready = False  # the platform registration went with the reboot
 
-    def receive(self, timeout_ms):
-        # A reboot banner in the wait ends it: up again and the frame once more (Link._resend).
+    def _receive(self, timeout_ms, boots):
+        # A reboot banner in the wait ends it (Link.receive: up again and the frame once more).
         if not self.ready:
             return []
-        boots = self._boots()
-        out = self._receive(timeout_ms, boots)
-        if out or self._boots() == boots or self._last is None or not self._resend():
-            return out
-        return self._receive(timeout_ms, self._boots())
-
-    def _receive(self, timeout_ms, boots):
         clock = self.modem.clock
         deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
         while True:

@@ -58,17 +58,10 @@ class MqttLink(Link):
     def _lost(self):
         self.client.connected = False  # the module's MQTT session is gone with its reset
 
-    def receive(self, timeout_ms):
+    def _receive(self, timeout_ms, boots):
         # Ack-topic payloads within timeout_ms. A dropped connection is re-established once
         # (acks published meanwhile may be lost: the app sends the records again later); a
-        # modem reset (RDY) ends the wait: up again and the frame once more (Link._resend).
-        boots = self._boots()
-        out = self._receive(timeout_ms, boots)
-        if out or self._boots() == boots or self._last is None or not self._resend():
-            return out
-        return self._receive(timeout_ms, self._boots())
-
-    def _receive(self, timeout_ms, boots):
+        # modem reset (RDY) ends the wait (Link.receive: up again and the frame once more).
         clock = self.modem.clock
         deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
         out = []

@@ -99,16 +99,9 @@ class TcpLink(Link):
     def _send_raw(self, data, flags):
         self.modem.send(self.sock, self._pack(data))
 
-    def receive(self, timeout_ms):
+    def _receive(self, timeout_ms, boots):
         # Whole frames that arrived within timeout_ms (returns at the first complete frame). A
-        # reset (RDY) during the wait closes the connection: up again, the frame once more.
-        boots = self._boots()
-        out = self._receive(timeout_ms)
-        if out or self._boots() == boots or self._last is None or not self._resend():
-            return out
-        return self._receive(timeout_ms)
-
-    def _receive(self, timeout_ms):
+        # reset (RDY) during the wait closes the connection (Link.receive resends).
         if self.sock is None:
             return []
         clock = self.modem.clock
