@@ -299,6 +299,18 @@ def test_after_an_unanswered_report_the_next_sends_release_the_radio_at_once():
     assert early[2] is False, early  # answered again: back to release-after-reply
 
 
+def test_once_a_frame_is_answered_the_rest_of_the_report_waits_for_its_acks_again():
+    dev = Device("noack")
+    app = dev.app()
+    app.sample()
+    app.sched.reported(app.report())  # unanswered: the next sends release at once
+    dev.link.heal()
+    for i in range(up.FRAME_RECORDS + 10):  # a backlog of two frames
+        app.queue.append(frame.pack_record(1000 + i, codes.WATER_L, i))
+    assert app.report() is True
+    assert dev.link.early == [False, True, False], dev.link.early
+
+
 def test_other_failures_keep_waiting_for_the_reply_connected():
     assert _reports("cme", 2) == [False], "a refused send goes nowhere: nothing to release"
 

@@ -140,7 +140,7 @@ class UdpLink(Link):
     def send(self, data, last=True, expect_reply=True):
         if self.sock is None:
             raise LinkError("send() before up()")
-        early = last and expect_reply and self.release_early
+        early = expect_reply and self.release_early  # every frame: the first may go unanswered
         flag = rai.FLAG_RELEASE if early else rai.nsostf_flag(last, expect_reply)
         self._send_checked(data, flag, expect_reply)
 

@@ -186,6 +186,9 @@ class Reporter:
                 return True
             if not self._uplink(pending):
                 return False
+            # the collector answers: the last frame holds the RRC for its ack again (0x400)
+            # rather than releasing at once and paying a paging and its inactivity tail
+            self.link.release_early = False
         return not self.queue.counts()["pending"]
 
     def _uplink(self, pending):
