@@ -4,6 +4,8 @@
 from fakes import Later
 
 OK = b"\r\nOK\r\n"
+#: the boot banner a BC95/BC28 prints when it resets by itself (watchdog), with its OK
+CRASH = b"\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
 BANNER = (
     b"\r\nREBOOTING\r\n\x00H\xc3?"

@@ -341,7 +341,7 @@ def test_unexpected_reboot_moves_the_lifecycle_to_rebooted():
     assert events[-1] == (lc.REGISTERED, lc.REBOOTED, lc.EV_BANNER), events
 
 
-CRASH = b"\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n"
+CRASH = s.CRASH
 
 
 def test_reboot_mid_sendto_is_an_error_not_the_banners_ok():

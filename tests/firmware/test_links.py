@@ -201,7 +201,7 @@ def test_cdp_link_four_calls_over_nmgs_and_nnmi():
     fake.verify()
 
 
-CRASH = b"\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n"
+CRASH = b.CRASH
 IP = b"10.0.0.9"
 
 

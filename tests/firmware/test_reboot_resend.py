@@ -16,7 +16,7 @@ from nbkit.modem.bc95 import Bc95
 from nbkit.modem.ec200 import Ec200
 
 HEAPSIZE = "256K"
-CRASH = b"\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n"
+CRASH = b.CRASH
 IP = b"10.0.0.9"
 ACK = b"\x02ack"
 DATA = b"\x01\x02"

@@ -18,7 +18,7 @@ from nbkit.modem.ec200 import Ec200
 from nbkit.modem.mqtt import MqttClient
 
 HEAPSIZE = "256K"
-CRASH = b"\r\nREBOOT_CAUSE_APPLICATION_WATCHDOG\r\nNeul\r\nOK\r\n"
+CRASH = b.CRASH
 ACK = b"\x02ack"
 DATA = b"\x01\x02"
 
