@@ -78,13 +78,17 @@ def test_a_power_cut_at_every_flash_write_leaves_the_old_or_the_new_file(probe, 
 
 
 def test_rtc_and_sleep_follow_the_shared_virtual_clock(probe):
-    board_time = int(probe.ask("time"))
-    assert abs(board_time - probe.virtual_now()) < 5  # scale 1000: 5 ms of wall time
+    before = probe.virtual_now()
+    board_time = int(probe.ask("time"))  # the board's RTC, read between the host's two reads
+    after = probe.virtual_now()
+    assert before - 1 <= board_time <= after, (before, board_time, after)
     t0 = time.monotonic()
     slept = float(probe.ask("sleep 120000"))  # two virtual minutes
     wall = time.monotonic() - t0
-    assert 120.0 <= slept < 125.0, slept
-    assert wall < 1.0, wall
+    # at scale 1000 the 120 virtual seconds are 0.12 s of wall time; a busy host may wake the
+    # board late, but never by the 120000 virtual s a sleep of 120000 *wall* ms would take
+    assert 120.0 <= slept < 620.0, slept
+    assert wall < 2.0, wall
 
 
 def test_the_modem_uart_is_the_tty_given_on_the_command_line(flash):
