@@ -68,6 +68,11 @@ def test_psm_denied_powers_the_modem_down_and_the_next_wake_reattaches() -> None
         wakerun.ack_server() as port,
         running_emulator("bc28", time_scale=SCALE, deny_psm=True) as emu,
     ):
+        # the module attaches by itself after power-on (AUTOCONNECT, its factory setting): the
+        # first wake starts once that is done, not at whatever point of it the host's speed
+        # decides (a wake that met it mid-search sent without turning AUTOCONNECT off, and the
+        # second wake's reboot for it showed up where this test wants the modem off)
+        _wait_state(emu, "idle")
         first = _wake(emu, port)
         off_index = _wait_state(emu, "off")
         time.sleep(30 / SCALE)  # 30 virtual s of MCU sleep
