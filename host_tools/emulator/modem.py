@@ -341,11 +341,13 @@ class Modem:
     # -- downlink -----------------------------------------------------------------------------
 
     def _on_datagram(self, usock: UdpSocket, dgram: Datagram) -> None:
-        source = (dgram.ip, dgram.port)
-        older = self._last_downlink.get(source)
-        self._last_downlink[source] = dgram.data
         delay = self.downlink_delay
-        if self.downlink_reorder and older is not None:
+        older = None
+        if self.downlink_reorder:  # one datagram kept per server, only while the fault is on
+            source = (dgram.ip, dgram.port)
+            older = self._last_downlink.get(source)
+            self._last_downlink[source] = dgram.data
+        if older is not None:
             # the datagram the server sent before this one, held on the path until now: it
             # reaches the UE ahead of the newer one (an older ack arriving out of order), which
             # follows `reorder_gap` s later
