@@ -342,6 +342,16 @@ def deploy(
     return todo
 
 
+def _close_quietly(device: Device) -> None:
+    """Leave the raw REPL and close the port; a board that went away cannot be left politely."""
+    from mpremote.transport import TransportError
+
+    try:
+        device.close()
+    except (TransportError, OSError):
+        pass
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", required=True, help="board name (a file in boards/)")
     parser.add_argument(
@@ -365,6 +375,8 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         build.build_board(args.board, Path(tmp))
         device = Device(args.port, args.baud)
+        from mpremote.transport import TransportError
+
         try:
             done = deploy(
                 device,
@@ -374,8 +386,14 @@ def run(args: argparse.Namespace) -> int:
                 progress=not args.json,
                 allow_remove=frozenset(args.allow_remove),
             )
+        except TransportError as exc:
+            raise CommandError(
+                f"the board stopped answering during the deploy ({exc}): it may have reset or "
+                "gone to sleep. A deploy switches from a journal, so the board boots the old "
+                "app or the new one, never a mix: reset it and run the same `nbkit deploy` again"
+            ) from exc
         finally:
-            device.close()
+            _close_quietly(device)
     for path, why in done.kept:
         print(f"nbkit: kept {path} on the device: {why}", file=sys.stderr)
     if args.json:

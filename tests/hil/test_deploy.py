@@ -36,10 +36,13 @@ def _nbkit_deploy(hil_target) -> dict:
                 ["deploy", "--board", hil_target.board, "--port", hil_target.port, "--json"]
             )
         # the virtual board sleeps most of the time at scale 2400: a host too busy to send
-        # Ctrl-C while it is awake gets one more reset (deploy then fails fast and clearly)
+        # Ctrl-C while it is awake, or to finish a raw paste before the board went back to
+        # sleep, gets one more reset (deploy fails fast and clearly; the journal keeps the
+        # board's app whole)
         if code == 0 or attempt == 2 or not hil_target.virtual:
             break
-        if "cannot reach a MicroPython REPL" not in err.getvalue():
+        said = err.getvalue()
+        if "cannot reach a MicroPython REPL" not in said and "stopped answering" not in said:
             break
         hil_target.reset()
     assert code == 0, out.getvalue() + err.getvalue()

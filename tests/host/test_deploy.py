@@ -171,3 +171,34 @@ def test_a_deploy_that_would_not_fit_is_refused_before_anything_is_written():
     deploy._check_room(_BoardWithFreeBlocks(7 + deploy.SPARE_BLOCKS), sizes)  # fits exactly
     with pytest.raises(CommandError, match=r"flash too full to deploy: .* Nothing was changed"):
         deploy._check_room(_BoardWithFreeBlocks(7 + deploy.SPARE_BLOCKS - 1), sizes)
+
+
+def test_a_board_that_stops_answering_mid_deploy_is_a_clear_error(monkeypatch, tmp_path):
+    # mpremote's TransportError (a raw paste cut short: the board reset or fell asleep) is a
+    # usage error saying what to do, not "unexpected error, report a bug"; the port is closed
+    import argparse
+
+    from mpremote.transport import TransportError
+
+    closed = []
+
+    class _Gone:
+        def __init__(self, port: str, baud: int) -> None:
+            pass
+
+        def close(self) -> None:
+            closed.append(True)
+            raise TransportError("could not exit raw repl")
+
+    def _stops(*args, **kwargs):
+        raise TransportError("could not complete raw paste: b''")
+
+    monkeypatch.setattr(build, "build_board", lambda *a, **k: None)
+    monkeypatch.setattr(deploy, "Device", _Gone)
+    monkeypatch.setattr(deploy, "deploy", _stops)
+    args = argparse.Namespace(
+        board="unix_sim", port="/dev/null", baud=115200, full=False, json=True, allow_remove=[]
+    )
+    with pytest.raises(CommandError, match="stopped answering during the deploy .* again"):
+        deploy.run(args)
+    assert closed == [True]

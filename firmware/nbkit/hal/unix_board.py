@@ -210,9 +210,15 @@ def _power(request):
         # first (the request's own included), then ask, then wait
         _tally(">", 1)
         sim.flush()
-        _state["ctl"].send(request.encode())
-        while True:
-            sim.block(None, None)
+        # from now on the UARTs are the host's to drain and count: a byte this process took
+        # and counted after the flush would die with it, uncounted (in flight for ever)
+        uarts, sim.uarts = sim.uarts, []
+        try:
+            _state["ctl"].send(request.encode())
+            while True:
+                sim.block(None, None)
+        finally:  # a Ctrl-C that kept the board awake (at its REPL): its UARTs are its own again
+            sim.uarts = uarts
     while True:
         _ctl_send(request)
         time.sleep_ms(1000)  # type: ignore[attr-defined]
