@@ -155,7 +155,7 @@ _RADIO_BY_CE = (
 
 def csq(m: Modem, cmd: Command) -> Reply:
     _only(cmd, "exec")
-    if not m.net.registered:
+    if not m.net.camped:  # no cell yet (searching, or none there): 99 = unknown
         return Reply(["+CSQ:99,99"])
     return Reply([f"+CSQ:{_RSSI_BY_CE[m.net.ce]},99"])
 

@@ -151,12 +151,22 @@ class Network:
         self._paged: list[Callable[[], None]] = []
         self._idle_since = 0.0
         self._connected_since = 0.0
+        self._camp_at: float | None = None  # when the searching UE camps on the cell
         self.uart_awake = False
         self._awake_until = float("-inf")
 
     @property
     def registered(self) -> bool:
         return self.stat in _REGISTERED and not self.lost
+
+    @property
+    def camped(self) -> bool:
+        """The UE has a cell (AT+CSQ reports its RSSI): registered, or searching in coverage
+        for ``camp_s`` of the attach time already (cell found, attach signalling going on)."""
+        if self.registered:
+            return True
+        at = self._camp_at
+        return at is not None and not self.lost and self.reactor.now() >= at
 
     def settle(self, cause: str | None = None) -> None:
         """Write the state the modem is in now to the timeline, then send the URCs raised
@@ -253,7 +263,9 @@ class Network:
             return
         self._set_stat(2)
         if not self.lost:
-            self._set("register", self._reg_delay(), self._registered)
+            delay = self._reg_delay()
+            self._camp_at = self.reactor.now() + min(TIMING.camp_s[self.ce], delay)
+            self._set("register", delay, self._registered)
         self.settle()
 
     def _reg_delay(self) -> float:
@@ -266,6 +278,7 @@ class Network:
 
     def detach(self) -> None:
         self.attach_wanted = False
+        self._camp_at = None
         self._cancel("register", "inactivity", "release", "t3324", "t3412", "tx", "page", "setup")
         self.tx_queue.clear()
         self.tx_active = False
@@ -479,6 +492,7 @@ class Network:
 
     def _lose(self, stat: int) -> None:
         self.lost = True
+        self._camp_at = None
         self._cancel("register", "inactivity", "release", "t3324", "t3412", "tx", "page", "setup")
         self.tx_queue.clear()
         self._paged.clear()

@@ -31,6 +31,7 @@ class Timing:
     t3412_s: float = 70 * 3600.0
     boot_s: float = 3.0
     attach_s: tuple[float, float, float] = (30.0, 45.0, 66.0)
+    camp_s: tuple[float, float, float] = (5.0, 10.0, 20.0)
     rrc_setup_s: tuple[float, float, float] = (0.5, 1.5, 4.0)
     tx_base_s: tuple[float, float, float] = (0.2, 0.8, 4.0)
     tx_per_byte_s: tuple[float, float, float] = (0.0005, 0.004, 0.032)
@@ -59,6 +60,10 @@ SOURCES: dict[str, str] = {
     "10 s + 30 s, at-modems.md 7)",
     "attach_s": "assumption: cell search + attach 'tens of seconds' (power-and-meters.md 2.2); "
     "CE2 = the 66 s BG770A attach measurement (SeeedJP wiki, power-and-meters.md 2.1) [S]",
+    "camp_s": "assumption: the part of attach_s until the UE camps on the cell (NPSS/NSSS sync, "
+    "MIB-NB every 640 ms, SIB1-NB every 2.56 s, more repetitions in deeper coverage); from "
+    "then on AT+CSQ reports the cell's RSSI (at-modems.md: 99 = unknown) while the attach "
+    "signalling goes on",
     "rrc_setup_s": "assumption: random access + RRC connection setup after a PSM/idle wake",
     "tx_base_s": "assumption: fixed air time of one uplink; grows with CE repetitions",
     "tx_per_byte_s": "assumption: ~16 / 2 / 0.25 kbit/s effective with CE0/1/2 repetitions",

@@ -31,21 +31,21 @@ NEEDS_ATTACH = {"psm_denied", "reboot_in_4_h_report_command_8_nsocl"}
 #: at 24 h fall in the hole)
 COVERAGE_LOST = (13000, 13000 + 3 * 86400)
 #: runs that go on past the outage (coverage back at 75.6 h, the collector at 13 h) so that the
-#: backed-off retries meet the link again
-LONGER = {"coverage_lost_for_3_days": 84.0, "collector_down_for_12_h": 17.0}
+#: backed-off retries meet the link again (a retry in a hole comes within 12 h)
+LONGER = {"coverage_lost_for_3_days": 90.0, "collector_down_for_12_h": 17.0}
 #: (fault start, fault end) of the LONGER cases, in device seconds
 OUTAGE = {"coverage_lost_for_3_days": COVERAGE_LOST, "collector_down_for_12_h": (3600, 46800)}
-#: the meter's retry backoff cap: its report interval, 4 h (app/meter.py backoff_max_s); the
-#: jitter only shortens it
-BACKOFF_MAX_S = 4 * 3600
-#: Not within issue 15's 2x (measured, see the closing note; issue 15 stays open for them):
-#: PSM denied: the cheaper fallback (radio off, an attach per report) measured 2.31x;
-#: coverage lost 3 days: each backed-off retry (every 3-4 h, the report interval capping the
-#: backoff) and three tries for each of the two alarms search a whole attach timeout (120 s at
-#: 31 mA, about 1 mAh, two thirds of a clean day) before the radio goes off: measured 5.9x.
-#: The bounds keep them from getting worse unnoticed. (The collector down for 12 h is within
-#: 2x since unanswered reports are followed by sends that release the RRC at once: 1.27x.)
-CHARGE_FACTOR = {"psm_denied": 2.5, "coverage_lost_for_3_days": 6.5}
+#: the meter's retry backoff cap: its report interval, 4 h (app/meter.py backoff_max_s); after a
+#: search that found no cell, three report intervals (no_cell_max_s); the jitter only shortens it
+BACKOFF_MAX_S = {"coverage_lost_for_3_days": 3 * 4 * 3600, "collector_down_for_12_h": 4 * 3600}
+#: PSM denied is not within issue 15's 2x (measured, see the closing note; issue 15 stays open
+#: for it): the cheaper fallback (radio off, an attach per report) measured 2.31x. The bound
+#: keeps it from getting worse unnoticed. Coverage lost for 3 days is within 2x since a search
+#: in a known hole ends once the module has camped on no cell for 45 s (AT+CSQ 99) and the
+#: retries in a hole back off to three report intervals (the clean-run attach takes 30 s); the
+#: collector down for 12 h is within 2x since unanswered reports are followed by sends that
+#: release the RRC at once.
+CHARGE_FACTOR = {"psm_denied": 2.5}
 MAX_SEND_ATTEMPTS = 60  # a day of backed-off retries stays far below this
 #: cases whose fault must cost no report: as many sends as the clean run (one per report)
 NO_RETRY = {"garbage_and_a_urc_storm", "echo_on", "every_ack_twice", "reordered_acks"}
@@ -199,7 +199,7 @@ def test_the_meter_keeps_counting_through(
     assert summary["uplinks"] >= 2, (case, summary)  # the link came back and delivered
     budget = 10 + (ATTACH_S if case in NEEDS_ATTACH else 0)
     if case in OUTAGE:  # raised in the outage: it goes at a retry once the link is back
-        budget = OUTAGE[case][1] - 6.2 * 3600 + BACKOFF_MAX_S + 600  # + a report wake
+        budget = OUTAGE[case][1] - 6.2 * 3600 + BACKOFF_MAX_S[case] + 600  # + a report wake
     late = [a for a in summary["alarms"] if a["delay_s"] > budget]
     assert not late, (case, late)
     if case == "coverage_lost_for_3_days":  # at the first connection the device makes

@@ -101,6 +101,37 @@ def test_attach_times_out_when_never_registered():
     assert drv.lifecycle.failures == 1
 
 
+def _searching(fake, polls):
+    fake.expect(b"AT+CFUN=1\r", s.OK)
+    fake.expect(b"AT+CGATT=1\r", s.OK)
+    for _ in range(polls):
+        fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG:2,2\r\n" + s.OK)
+
+
+def test_in_a_known_hole_a_search_that_camps_on_no_cell_ends_at_45_s():
+    drv, fake, clock, _ = _driver()
+    drv.hole_known = True  # the app's word: the last attempt found no cell
+    s.configure(fake)
+    _searching(fake, 22)  # every 2 s up to 44 s
+    fake.expect(b"AT+CSQ\r", b"\r\n+CSQ:99,99\r\n" + s.OK)  # no cell camped on
+    assert not drv.attach(120000)
+    fake.verify()
+    assert 45000 <= clock.ticks_ms() < 50000, clock.ticks_ms()  # not the whole 120 s
+    assert "no cell found in 45 s" in drv.last_error, drv.last_error
+
+
+def test_in_a_known_hole_a_search_that_found_a_cell_waits_for_the_attach():
+    drv, fake, clock, _ = _driver()
+    drv.hole_known = True
+    s.configure(fake)
+    _searching(fake, 22)
+    fake.expect(b"AT+CSQ\r", b"\r\n+CSQ:5,99\r\n" + s.OK)  # camped: attach signalling on
+    fake.expect(b"AT+CEREG?\r", b"\r\n+CEREG:2,1\r\n" + s.OK)
+    assert drv.attach(120000), drv.last_error
+    fake.verify()
+    assert drv.lifecycle.state == lc.REGISTERED
+
+
 def test_band_and_apn_are_set_with_the_radio_off_only_when_needed():
     drv, fake, _, _ = _driver(apn="iot.example", band=20)
     fake.expect(b"ATE0\r", s.OK)

@@ -76,6 +76,33 @@ def test_backoff_doubles_within_jitter_bounds_and_never_exceeds_the_max():
             assert bound * 75 // 100 <= d <= bound, (n, d, bound)
 
 
+def test_failures_for_want_of_a_cell_back_off_to_their_own_longer_cap():
+    clock, s = _sched(
+        report_s=3600, backoff_base_s=300, backoff_max_s=3600, no_cell_max_s=10800, jitter_pct=0
+    )
+    delays = []
+    for no_cell in (True,) * 7 + (False,):
+        clock.advance(s.ms_until(s.next_wake()[0]))
+        s.reported(False, no_cell=no_cell)
+        delays.append(s.retry_at - clock.time())
+    # doubling from the base; a search that found no cell caps at 3 h, any other failure at 1 h
+    assert delays == [300, 600, 1200, 2400, 4800, 9600, 10800, 3600], delays
+    try:
+        S.Scheduler(clock, 3600, backoff_max_s=3600, no_cell_max_s=600)
+    except ValueError as exc:
+        assert "no_cell_max_s" in str(exc), exc
+    else:
+        raise AssertionError("a no-cell cap below the backoff cap was accepted")
+
+
+def test_an_event_that_spends_its_whole_budget_on_a_search_tries_once():
+    clock, s = _sched(report_s=3600, backoff_base_s=300, no_cell_tries=S.EVENT_TRIES)
+    s.event("alarm")
+    s.reported(False, no_cell=True)
+    at, why = s.next_wake()
+    assert why == ["retry"] and at - clock.time() >= 225, (at - clock.time(), why)
+
+
 def test_backoff_jitter_is_deterministic_for_a_seed_and_differs_between_seeds():
     def seq(seed):
         clock, s = _sched(report_s=3600, rng=S.Xorshift32(seed))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from emulator_support import modem, stepped, wait_registered
+from emulator_support import modem, options, stepped, wait_registered
 
 from host_tools.emulator.network import tx_seconds
 
@@ -198,3 +198,20 @@ def test_a_reboot_does_not_end_a_coverage_hole():
         port.read_until(b"Neul\r\nOK\r\n")
         assert port.command("AT+CEREG?") == b"\r\n+CEREG:0,2\r\n" + OK  # still searching
         wait_registered(port, timeout=3)  # the hole closes after 60 virtual s
+
+
+def test_csq_reports_the_cell_once_camped_before_the_attach_ends_and_99_in_a_hole():
+    # the search's first camp_s (5 s at CE0) finds and camps on the cell; the attach takes
+    # 30 s in all: AT+CSQ has the RSSI from the camp on, AT+CEREG? says searching until the end
+    hole = [{"kind": "coverage_loss", "at": 0.0, "duration": 200.0}]
+    with stepped(options(reg_delay=None), faults=hole) as rig:  # the timing model's attach
+        start = rig.now
+        rig.advance_to(start + 100)
+        assert rig.command("AT+CSQ")[0] == b"\r\n+CSQ:99,99\r\n" + OK  # no cell: a hole
+        rig.advance_to(start + 203)
+        assert rig.command("AT+CSQ")[0] == b"\r\n+CSQ:99,99\r\n" + OK  # back, not camped yet
+        rig.advance_to(start + 206)
+        assert rig.command("AT+CSQ")[0] == b"\r\n+CSQ:22,99\r\n" + OK  # camped
+        assert rig.command("AT+CEREG?")[0] == b"\r\n+CEREG:0,2\r\n" + OK  # still attaching
+        rig.advance_to(start + 231)
+        assert rig.command("AT+CEREG?")[0] == b"\r\n+CEREG:0,1\r\n" + OK

@@ -19,6 +19,7 @@ from nbkit.proto import codes, frame
 from nbkit.store import statefile
 
 _STATE_VERSION = const(1)
+_DAY_S = const(86400)
 _NOT_A_REPORT = (sch.SAMPLE, sch.TAU_ALIGN)
 
 
@@ -36,6 +37,11 @@ class MeterApp(Reporter):
             sample_s=cfg["read_interval_s"],
             backoff_base_s=min(300, cfg["report_interval_s"]),
             backoff_max_s=cfg["report_interval_s"],
+            # in a coverage hole only a search finds the cell back: every third report slot
+            # (at most a day); an alarm raised there searches once, then its records wait
+            # with the rest (they are queued: nothing is lost)
+            no_cell_max_s=max(cfg["report_interval_s"], min(_DAY_S, 3 * cfg["report_interval_s"])),
+            no_cell_tries=sch.EVENT_TRIES,
             phase_s=cfg.get("report_phase_s", 0),
         )
         super().__init__(cfg, queue, link, sched, log, epoch=epoch)

@@ -30,6 +30,7 @@ TAU_ALIGN = "tau-align"  # added to REPORT/HEARTBEAT when moved before the perio
 _MAX_EVENTS = const(4)  # distinct pending immediate events (one report serves them all)
 _TAU_GUARD_S = const(30)  # a TAU-aligned report goes this long before the TAU is due
 _EVENT_TRIES = const(6)  # failed attempts on the event backoff before events join the regular one
+EVENT_TRIES = _EVENT_TRIES  # (no_cell_tries=EVENT_TRIES: an event searches once in a hole)
 
 
 # What state() saves and restore() puts back, in this order (saved states keep their meaning).
@@ -71,6 +72,8 @@ class Scheduler:
     #   is shortened by a random 0..jitter_pct % (never longer than the bound)
     # event_retry_s/event_retry_max_s: the (short) backoff of a failed immediate event
     # no_cell_tries: how many of its tries an event's attempt that found no cell spends
+    # no_cell_max_s: the backoff cap after a failure for want of a cell (default backoff_max_s):
+    #   only a search can tell that the cell is back, and each costs a search's charge
     # align_s: how far a report may move earlier to merge with the TAU (default report_s // 10)
     # coalesce_s: work due within this many seconds after the earliest is done in the same wake
     # phase_s: regular reports go phase_s after each report slot's start (0 <= phase_s < report_s)
@@ -88,6 +91,7 @@ class Scheduler:
         event_retry_s=10,
         event_retry_max_s=120,
         no_cell_tries=2,
+        no_cell_max_s=None,
         align_s=None,
         coalesce_s=2,
         phase_s=0,
@@ -96,6 +100,8 @@ class Scheduler:
             raise ValueError("intervals cannot be negative")
         if not 0 < backoff_base_s <= backoff_max_s or not 0 <= jitter_pct < 100:
             raise ValueError("need 0 < backoff_base_s <= backoff_max_s and 0 <= jitter_pct < 100")
+        if no_cell_max_s is not None and no_cell_max_s < backoff_max_s:
+            raise ValueError("need no_cell_max_s >= backoff_max_s")
         if report_s == 0 and heartbeat_s == 0:
             raise ValueError("set report_s or heartbeat_s: the device would never report")
         self.clock = clock
@@ -109,6 +115,7 @@ class Scheduler:
         self.event_retry_s = event_retry_s
         self.event_retry_max_s = event_retry_max_s
         self.no_cell_tries = no_cell_tries
+        self.no_cell_max_s = backoff_max_s if no_cell_max_s is None else no_cell_max_s
         self.align_s = report_s // 10 if align_s is None else align_s
         self.coalesce_s = coalesce_s
         self.phase_s = phase_s % report_s if report_s else 0
@@ -150,7 +157,7 @@ class Scheduler:
     # An uplink attempt finished: ok clears retries and pending events; a failure backs off.
     # no_cell: it failed for want of a cell, after a whole attach timeout of searching (the
     # dearest failure there is): it spends no_cell_tries of an event's _EVENT_TRIES (a meter:
-    # 2, so an alarm raised in a coverage hole searches half as often before it joins the
+    # all of them, so an alarm raised in a coverage hole searches once and then joins the
     # regular backoff; a smoke detector: 1, every try).
     def reported(self, ok, no_cell=False):
         now = self.clock.time()
@@ -166,7 +173,8 @@ class Scheduler:
             self.event_retry_at = None
             return
         self.failures += 1
-        self.retry_at = now + self.backoff_s(self.failures)
+        cap = self.no_cell_max_s if no_cell else self.backoff_max_s
+        self.retry_at = now + self.backoff_s(self.failures, cap)
         if self.events:
             self.event_failures += self.no_cell_tries if no_cell else 1
             if self.event_failures >= _EVENT_TRIES:  # its budget spent: the records stay queued
@@ -183,10 +191,12 @@ class Scheduler:
 
     # --- decisions ------------------------------------------------------------------------
 
-    # Retry delay after n consecutive failures: min(max, base * 2^(n-1)) shortened by a random
-    # 0..jitter_pct %; always within [bound * (100 - jitter_pct) / 100, bound].
-    def backoff_s(self, n):
-        bound = min(self.backoff_max_s, self.backoff_base_s << min(max(n, 1) - 1, 24))
+    # Retry delay after n consecutive failures: min(cap, base * 2^(n-1)) shortened by a random
+    # 0..jitter_pct %; always within [bound * (100 - jitter_pct) / 100, bound]. cap: backoff_max_s
+    # unless given (no_cell_max_s after a search that found no cell).
+    def backoff_s(self, n, cap=None):
+        cap = self.backoff_max_s if cap is None else cap
+        bound = min(cap, self.backoff_base_s << min(max(n, 1) - 1, 24))
         spread = bound * self.jitter_pct // 100
         return bound - self.rng.below(spread + 1)
 

@@ -102,6 +102,9 @@ class Reporter:
 
     def _report(self):
         # -> 0 when everything was acked, else the FAULT_* of what went wrong
+        modem = getattr(self.link, "modem", None)
+        if modem is not None:  # still in the hole the last attempt found: a shorter search
+            modem.hole_known = self.sched.failures > 0 and self.no_cell()
         if not self.link.up():
             self.log("report", "no link", self.link.modem.last_error)
             self._radio_off()  # no coverage: a module left searching drains the battery

@@ -82,6 +82,10 @@ class AtModem:
         self.last_commands = 0
         self.unsupported = []  # optional commands the module refused
         self.inbox_dropped = 0  # pushed payloads lost (inbox full, cut short)
+        # The app's word that the last attempt found no cell (it keeps that across deep
+        # sleep): a driver may then give a search up early when the module has camped on no
+        # cell at all (nbkit.modem.bc95), rather than search a whole attach timeout again.
+        self.hole_known = False
         self._inbox = []  # [(sock, payload)] pushed by the module, until recv()
         self._closed = []  # sockets the module reported closed
 

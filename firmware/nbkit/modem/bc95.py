@@ -42,7 +42,7 @@ from micropython import const
 
 from nbkit.at import chat
 from nbkit.at.engine import RESULT_TIMEOUT
-from nbkit.lte import cereg, cscon, ident, nuestats, sockets
+from nbkit.lte import cereg, cscon, csq, ident, nuestats, sockets
 from nbkit.modem import base, models
 from nbkit.modem import bc95_power as _pw
 from nbkit.modem import lifecycle as lc
@@ -52,6 +52,10 @@ MODELS = models.driven_by("Bc95")
 
 _BOOT_WAIT_MS = const(30000)  # banner to OK after power-on or AT+NRB (TinyGSM: 10 s + 30 s)
 _CEREG_POLL_MS = const(2000)  # AT+CEREG? this often while waiting for registration
+# In a known coverage hole (hole_known), a search whose module has camped on no cell after
+# this long (AT+CSQ still 99) ends: the cell is not back. A cell found is camped on within
+# seconds (tens in the deepest coverage), well before the attach signalling ends.
+_NO_CELL_MS = const(45000)
 _BACKOFF_TRIES = const(4)  # NSOST tries on CME 159 / 536 / 537
 _BACKOFF_FIRST_MS = const(250)  # doubled at each try: 250, 500, 1000 ms
 _RECV_MAX = const(8)  # NSORF reads per recv() call
@@ -139,6 +143,7 @@ class Bc95(base.AtModem):
         self.rrc = None  # last +CSCON mode
         self.boot_cause = None  # last REBOOT_CAUSE_* line
         self.backoffs = 0  # congestion retries (CME 159/536/537)
+        self._no_cell = False  # the last registration wait ended for want of a cell
         self._pending = {}  # sock -> +NSONMI announcements not yet read
         self._read_max = min(512, (engine.line_max - 48) // 2)
         self._register_urcs()
@@ -161,6 +166,8 @@ class Bc95(base.AtModem):
         if not self._wait_registered(timeout_ms):
             if self.lifecycle.state == lc.REBOOTED:  # the banner's OK may have ended CGATT=1
                 return "modem rebooted during attach (%s)" % self.boot_cause
+            if self._no_cell:
+                return "no cell found in %d s (coverage still lost)" % (_NO_CELL_MS // 1000)
             return "not registered (stat %s)" % (self.reg and self.reg.stat,)
         return None
 
@@ -217,14 +224,22 @@ class Bc95(base.AtModem):
         # +CEREG URCs move the lifecycle (looked at after every batch of lines, so a URC ends
         # the wait at once); AT+CEREG? every _CEREG_POLL_MS and once more at the deadline covers
         # a lost URC. False on timeout or when the module rebooted meanwhile (the banner's OK
-        # may have ended AT+CGATT=1).
+        # may have ended AT+CGATT=1), or (hole_known) when it has camped on no cell at
+        # _NO_CELL_MS (sets _no_cell).
         clock = self.clock
         deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
         next_poll = clock.ticks_add(clock.ticks_ms(), _CEREG_POLL_MS)
+        camp_check = clock.ticks_add(clock.ticks_ms(), _NO_CELL_MS) if self.hole_known else None
+        self._no_cell = False
         while not self.lifecycle.online:
             if self.lifecycle.state == lc.REBOOTED:
                 return False
             now = clock.ticks_ms()
+            if camp_check is not None and clock.ticks_diff(camp_check, now) <= 0:
+                camp_check = None
+                if self._no_cell_found():
+                    self._no_cell = True
+                    return False
             left = clock.ticks_diff(deadline, now)
             until_poll = clock.ticks_diff(next_poll, now)
             if until_poll > 0 and left > 0:
@@ -237,6 +252,13 @@ class Bc95(base.AtModem):
                 return self.lifecycle.online
             next_poll = clock.ticks_add(clock.ticks_ms(), _CEREG_POLL_MS)
         return True
+
+    def _no_cell_found(self):
+        # AT+CSQ says 99 (no cell camped on) after _NO_CELL_MS of searching: give the search
+        # up. A refused or unreadable CSQ gives nothing up (the wait goes on to its timeout).
+        reply = self.engine.command(csq.CMD, csq.PREFIX, 1000)
+        parsed = csq.parse(reply.lines[0]) if reply.ok and reply.lines else None
+        return parsed is not None and parsed[0] == csq.RSSI_UNKNOWN
 
     # -- power (bodies in nbkit.modem.bc95_power) ----------------------------------------------
 
