@@ -105,8 +105,10 @@ class CoapPlatform:
         site = resource.Site()
         site.add_resource(["rd"], _Register(self))
         site.add_resource(["t", "d"], _Data(self))
+        # CoAP over UDP only (what the module speaks): aiocoap's default TCP, TLS and WebSocket
+        # servers would also bind this port number, free for UDP but maybe not for TCP
         self.context = await aiocoap.Context.create_server_context(
-            site, bind=(self.host, self.port)
+            site, bind=(self.host, self.port), transports=["udp6"]
         )
 
     async def push(self, ep: str, payload: bytes) -> bool:

@@ -50,6 +50,9 @@ MAX_TX_QUEUE = 4
 MAX_PAGED = 64
 #: T3412 used for periodic TAU when no extended value was granted (54 min, the 3GPP default)
 DEFAULT_T3412_S = 3240
+#: the paging time window the network grants with eDRX ("0011": 10.24 s for NB-S1, as +CEDRXP
+#: and +CEDRXRDP report it)
+PTW_S = 10.24
 _REGISTERED = (1, 5)
 
 
@@ -187,9 +190,12 @@ class Network:
             state = "psm"
         else:
             state = "edrx" if self.granted_edrx else "idle"
-        if self.uart_awake and state in ("psm", "off"):
+        if self.uart_awake and state in ("psm", "off", "edrx"):  # asleep: the UART wakes it
             state = "awake"
-        self.timeline.enter(self.reactor.now(), state, self.ce, cause)
+        edrx = None
+        if state == "edrx" and self.granted_edrx:
+            edrx = (edrx_seconds(self.granted_edrx) or 20.48, PTW_S)
+        self.timeline.enter(self.reactor.now(), state, self.ce, cause, edrx)
         urcs, self._urcs = self._urcs, []
         for kind, value in urcs:
             self.urc(kind, value)
@@ -215,7 +221,8 @@ class Network:
 
     def keep_awake(self, until: float, cause: str | None = None) -> None:
         """UART activity: the chip is awake (answering the DTE) until ``until`` at least; a
-        module asleep in PSM or at CFUN=0 shows ``awake`` meanwhile (``cause`` names the wake)."""
+        module asleep (PSM, CFUN=0, between eDRX paging windows) shows ``awake`` meanwhile
+        (``cause`` names the wake)."""
         now = self.reactor.now()
         if until <= now or until <= self._awake_until:
             return

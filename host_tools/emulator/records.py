@@ -10,7 +10,7 @@ from typing import IO
 #: the states of the energy model's timeline (docs/architecture.md)
 STATES = ("off", "boot", "search", "connected", "tx", "awake", "idle", "edrx", "psm")
 #: states in which the module sleeps; leaving one for "awake" is a UART wake
-ASLEEP = ("off", "psm")
+ASLEEP = ("off", "psm", "edrx")  # edrx: asleep between paging windows
 
 
 def _escape(data: bytes) -> str:
@@ -64,22 +64,33 @@ class Timeline:
             stream.flush()
         self.state: str | None = None
         self.ce = 0
+        self.edrx: tuple[float, float] | None = None
         self.entries: list[tuple[float, str, int]] = []  # kept in memory for tests and stats
         self.wakes = 0  # UART wakes: entries into "awake" from a sleeping state
         self.causes: list[tuple[float, str]] = []  # (t, cause) of the recent wakes
 
-    def enter(self, t: float, state: str, ce: int | None = None, cause: str | None = None) -> None:
+    def enter(
+        self,
+        t: float,
+        state: str,
+        ce: int | None = None,
+        cause: str | None = None,
+        edrx: tuple[float, float] | None = None,
+    ) -> None:
+        """``edrx``: (cycle s, paging time window s) of the ``edrx`` state (its current is the
+        idle DRX current for the window's share of each cycle: host_tools.energy.model)."""
         if state not in STATES:
             raise ValueError(f"unknown modem state {state!r}")
         ce = self.ce if ce is None else ce
-        if state == self.state and ce == self.ce:
+        edrx = edrx if state == "edrx" else None
+        if state == self.state and ce == self.ce and edrx == self.edrx:
             return
         if state == "awake" and self.state in ASLEEP:
             self.wakes += 1
             self.causes.append((t, cause or "uart"))
             if len(self.causes) > 1000:
                 del self.causes[:500]
-        self.state, self.ce = state, ce
+        self.state, self.ce, self.edrx = state, ce, edrx
         self.entries.append((t, state, ce))
         if len(self.entries) > 10000:
             del self.entries[:5000]
@@ -87,5 +98,7 @@ class Timeline:
             rec: dict[str, object] = {"t": round(t, 6), "state": state, "ce": ce}
             if cause is not None and state == "awake":
                 rec["cause"] = cause
+            if edrx is not None:
+                rec["edrx"] = [round(edrx[0], 3), round(edrx[1], 3)]
             self.stream.write(json.dumps(rec) + "\n")
             self.stream.flush()

@@ -191,7 +191,8 @@ def _energy(rig: Rig, hours: float) -> dict[str, Any]:
     timeline = [r for r in model.read_timeline(rig.path("timeline.jsonl")) if r.t <= end]
     whole = model.integrate(timeline, profile, end=end, reports=len(rig.uplinks) or None)
     pairs = zip(timeline, timeline[1:], strict=False)
-    wakes = sum(1 for a, b in pairs if a.state == "psm" != b.state)
+    # the modem leaving a sleep (PSM, radio off, eDRX between paging windows) for any reason
+    wakes = sum(1 for a, b in pairs if a.state in model.ASLEEP and b.state not in model.ASLEEP)
     out: dict[str, Any] = {
         "modem_wakes": wakes,
         "modem_awake_s": round(whole.awake_s, 1),

@@ -88,6 +88,20 @@ def test_granted_is_false_when_the_network_denies_psm():
     fake.verify()
 
 
+def test_ask_edrx_sends_the_request_while_registered_and_reads_the_grant():
+    # the "PSM denied" fallback of a meter: eDRX asked for after the attach (sent in a TAU)
+    drv, fake, _ = _driver(psm=(3600, 10))
+    _attach_with_power(fake, b'AT+CPSMS=1,,,"00000110","00000101"\r', grant=b"\r\n+CEREG:1\r\n")
+    assert drv.attach(60000), drv.last_error
+    fake.expect(b'AT+CEDRXS=2,5,"1101"\r', s.OK)  # 2621.44 s, rounded up from 2600
+    assert drv.ask_edrx(2600)
+    fake.expect(b"AT+CEDRXRDP\r", b'\r\n+CEDRXRDP:5,"1101","1101","0011"\r\n' + s.OK)
+    assert drv.edrx_granted() == (2621440, 10240), drv.edrx_nw
+    fake.expect(b'AT+CEDRXS=2,5,"1101"\r', b"\r\n+CME ERROR: 4\r\n")
+    assert not drv.ask_edrx(2600) and "refused" in drv.last_error, drv.last_error
+    fake.verify()
+
+
 def test_granted_falls_back_to_the_last_urc_when_the_read_fails():
     drv, fake, _ = _driver(psm=(3600, 10))
     drv.engine.transport.send(GRANT_URC)

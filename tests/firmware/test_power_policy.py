@@ -25,6 +25,40 @@ def test_auto_fallback_powers_down_for_rare_reports_and_stays_for_frequent_ones(
     assert P.after_report(False, "auto", 900) == P.ACTION_STAY  # 0.1 mAh idle vs 0.3 attach
 
 
+def test_auto_with_a_long_edrx_granted_stays_registered_for_a_4_h_meter_not_a_daily_one():
+    edrx = (2621440, 10240)  # 2621.44 s cycle, 10.24 s paging window
+    # idle 0.4 mA for 10.24 s of each 2621 s + the 3 uA floor, and a TAU (0.04 mAh) every 54 min
+    assert 0.19 < P.stay_mah(4 * 3600, edrx=edrx) < 0.2, P.stay_mah(4 * 3600, edrx=edrx)
+    assert P.after_report(False, "auto", 4 * 3600, edrx) == P.ACTION_STAY  # vs 0.3 an attach
+    assert P.after_report(False, "auto", 4 * 3600) == P.ACTION_CFUN0  # idle DRX: 1.8 mAh
+    assert P.after_report(False, "auto", 86400, edrx) == P.ACTION_CFUN0  # 27 TAUs a day
+    assert P.after_report(False, "cfun0", 4 * 3600, edrx) == P.ACTION_CFUN0  # as configured
+
+
+class _EdrxModem:
+    # what when_psm_denied uses of a driver: edrx_granted() and ask_edrx(cycle_s)
+    def __init__(self, grants):
+        self.grants, self.asked = grants, []
+
+    def edrx_granted(self):
+        return self.grants and (2621440, 10240)
+
+    def ask_edrx(self, cycle_s):
+        self.asked.append(cycle_s)
+        return True
+
+
+def test_psm_denied_asks_for_edrx_once_then_chooses_by_the_grant():
+    modem = _EdrxModem(grants=True)
+    assert P.when_psm_denied(modem, "auto", 4 * 3600) == P.ACTION_STAY
+    assert modem.asked == [], modem.asked  # already granted: nothing asked again
+    refused = _EdrxModem(grants=False)  # the network grants no eDRX either
+    assert P.when_psm_denied(refused, "auto", 4 * 3600) == P.ACTION_CFUN0
+    assert refused.asked == [P.EDRX_ASK_S], refused.asked
+    assert P.when_psm_denied(object(), "auto", 900) == P.ACTION_STAY  # no eDRX API: idle DRX
+    assert P.when_psm_denied(_EdrxModem(True), "cfun0", 4 * 3600) == P.ACTION_CFUN0
+
+
 def test_unknown_fallback_is_a_clear_error():
     try:
         P.after_report(False, "sleep")

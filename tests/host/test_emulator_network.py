@@ -3,6 +3,8 @@ coverage loss, paging, CE level. Large time scales keep every test well under a 
 
 from __future__ import annotations
 
+import io
+import json
 import socket
 
 import pytest
@@ -215,3 +217,20 @@ def test_csq_reports_the_cell_once_camped_before_the_attach_ends_and_99_in_a_hol
         assert rig.command("AT+CEREG?")[0] == b"\r\n+CEREG:0,2\r\n" + OK  # still attaching
         rig.advance_to(start + 231)
         assert rig.command("AT+CEREG?")[0] == b"\r\n+CEREG:0,1\r\n" + OK
+
+
+def test_an_edrx_record_names_its_cycle_and_uart_bytes_wake_the_module_from_it() -> None:
+    stream = io.StringIO()
+    with stepped(timeline_stream=stream) as rig:
+        start = rig.now
+        rig.advance_to(start + 5)  # registered (quick attach), PSM not asked for
+        assert rig.command('AT+CEDRXS=2,5,"1101"')[0].endswith(OK)  # sent in a TAU
+        rig.advance_to(start + 60)  # the TAU released: idle in eDRX
+        rig.command("AT")  # the DTE's bytes wake the module between paging windows
+        rig.advance_to(start + 120)
+    records = [json.loads(line) for line in stream.getvalue().splitlines()[1:]]
+    edrx = [r for r in records if r["state"] == "edrx"]
+    assert edrx and all(r["edrx"] == [2621.44, 10.24] for r in edrx), edrx
+    states = [r["state"] for r in records]
+    at = states.index("awake", states.index("edrx"))
+    assert states[at - 1 : at + 2] == ["edrx", "awake", "edrx"], states

@@ -93,6 +93,8 @@ def test_reports_are_counted_as_entries_into_tx_unless_given(simple: model.Profi
         ('{"t": 1, "state": "sleeping", "ce": 0}', "unknown state"),
         ('{"t": "1", "state": "psm", "ce": 0}', "'t' must be"),
         ('{"t": 1, "state": "psm", "ce": 3}', "'ce' must be"),
+        ('{"t": 1, "state": "edrx", "ce": 0, "edrx": [10.24, 81.92]}', "'edrx' must be"),
+        ('{"t": 1, "state": "edrx", "ce": 0, "edrx": "81.92"}', "'edrx' must be"),
         ("[1, 2]", "JSON object"),
     ],
 )
@@ -102,6 +104,25 @@ def test_bad_timeline_lines_name_the_line(tmp_path: Path, line: str, message: st
     with pytest.raises(model.EnergyError, match=message) as info:
         model.read_timeline(path)
     assert "bad.jsonl:3" in str(info.value)
+
+
+def test_an_edrx_record_is_charged_for_its_paging_windows_share_of_each_cycle(
+    tmp_path: Path,
+) -> None:
+    profile = model.load_profile("bc28")
+    idle, psm = profile.modem_ma("idle", 0), profile.modem_ma("psm", 0)
+    rows = [
+        {"t": 0, "state": "edrx", "ce": 0, "edrx": [81.92, 10.24]},
+        {"t": 3600, "state": "edrx", "ce": 0, "edrx": [2621.44, 10.24]},
+        {"t": 7200, "state": "edrx", "ce": 0},  # no cycle said: the profile's own figure
+    ]
+    records = model.read_timeline(_write_jsonl(tmp_path / "e.jsonl", rows))
+    charge = model.integrate(records, profile, end=10800).by_state["edrx"].mah
+    mcu_floor = 3 * (profile.mcu_ma("edrx") + profile.floor.ma)
+    short = idle * 10.24 / 81.92 + psm  # the profile's 0.053 mA is this very cycle
+    assert short == pytest.approx(profile.modem_ma("edrx", 0), rel=0.01)
+    expected = short + (idle * 10.24 / 2621.44 + psm) + profile.modem_ma("edrx", 0)
+    assert charge == pytest.approx(expected + mcu_floor, rel=1e-9)
 
 
 def test_time_going_backwards_is_refused(simple: model.Profile) -> None:

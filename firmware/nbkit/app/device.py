@@ -45,7 +45,7 @@ def run(board):
         if app.link.used and not app.sched.psm:
             from nbkit.app import power  # loaded only when the network denied PSM
 
-            after = power.after_report(False, _PSM_FALLBACK, cfg["report_interval_s"])
+            after = power.when_psm_denied(app.link.modem, _PSM_FALLBACK, cfg["report_interval_s"])
             if after == power.ACTION_CFUN0:  # the network denied PSM: radio off until the next
                 app.link.modem.power_down()  # report instead of idling at DRX current
     except Exception as exc:  # the last resort: a board in the field is alone

@@ -27,6 +27,15 @@ ACTION_STAY = "stay"  # stay registered in idle DRX/eDRX
 # charge of one power-up + attach. Override from configuration with measured figures.
 IDLE_DRX_MA = 0.4
 ATTACH_MAH = 0.3
+PSM_FLOOR_MA = 0.003  # the module between eDRX paging windows (BC95-G '3 uA @PSM')
+# A registered UE sends a periodic TAU every T3412; without PSM the network gives the plain
+# T3412 (3GPP TS 24.008 default 54 min). One TAU: RRC setup, the TAU, release after it (RAI).
+T3412_S = 3240
+TAU_MAH = 0.04
+# PSM denied: the eDRX cycle to ask for (NB-S1 "1101"), so that staying registered between
+# reports costs paging windows this far apart rather than idle DRX all along. All a meter's
+# traffic starts on the device: a downlink may wait for the window, an uplink never waits.
+EDRX_ASK_S = 2621.44
 
 
 # The power requests to send BEFORE attach (some networks ignore timer changes sent later), with
@@ -53,19 +62,42 @@ def check_fallback(value):
     return value
 
 
+# Charge (mAh) of staying registered for report_s: idle DRX, or with edrx = (cycle ms, PTW ms or
+# None) granted the DRX current for the window's share of each cycle, plus the periodic TAUs.
+def stay_mah(report_s, idle_ma=IDLE_DRX_MA, edrx=None):
+    ma = idle_ma
+    if edrx:
+        cycle_ms, ptw_ms = edrx
+        ma = idle_ma * min(1, (ptw_ms or 10240) / cycle_ms) + PSM_FLOOR_MA
+    return ma * report_s / 3600 + TAU_MAH * report_s / T3412_S
+
+
 # "auto": powering down costs one attach per report, staying costs idle current all interval.
-def cheaper_fallback(report_s, idle_ma=IDLE_DRX_MA, attach_mah=ATTACH_MAH):
-    return ACTION_CFUN0 if idle_ma * report_s / 3600 > attach_mah else ACTION_STAY
+def cheaper_fallback(report_s, idle_ma=IDLE_DRX_MA, attach_mah=ATTACH_MAH, edrx=None):
+    return ACTION_CFUN0 if stay_mah(report_s, idle_ma, edrx) > attach_mah else ACTION_STAY
 
 
-# What to do with the modem once the report is done, from the grant (psm.grant()).
-def after_report(psm_granted, fallback, report_s=0):
+# What to do with the modem once the report is done, from the grant (psm.grant()); edrx: the
+# eDRX the network granted, (cycle ms, PTW ms or None), or None.
+def after_report(psm_granted, fallback, report_s=0, edrx=None):
     check_fallback(fallback)
     if psm_granted:
         return ACTION_PSM
     if fallback == FALLBACK_AUTO:
-        return cheaper_fallback(report_s)
+        return cheaper_fallback(report_s, edrx=edrx)
     return fallback
+
+
+# The network denied PSM (fallback "auto"): ask for eDRX if the network has not granted it yet
+# (the module sends the request in a TAU), then choose by what is granted. modem: a driver
+# with edrx_granted() and ask_edrx(cycle_s) (nbkit.modem.bc95); others choose without eDRX.
+def when_psm_denied(modem, fallback, report_s):
+    if fallback != FALLBACK_AUTO or not hasattr(modem, "ask_edrx"):
+        return after_report(False, fallback, report_s)
+    granted = modem.edrx_granted()
+    if not granted and modem.ask_edrx(EDRX_ASK_S):
+        granted = modem.edrx_granted()
+    return after_report(False, fallback, report_s, granted)
 
 
 # From the PSM fields of +CEREG n=4 straight to the action.

@@ -274,6 +274,9 @@ class Bc95(base.AtModem):
     def power_down(self):
         return self._counted(_pw.power_down, self)
 
+    def ask_edrx(self, cycle_s):
+        return self._counted(_pw.ask_edrx, self, cycle_s)
+
     # -- information (identity, signal: nbkit.modem.base) ------------------------------------
 
     def ue_stats(self):

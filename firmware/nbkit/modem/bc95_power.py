@@ -10,6 +10,8 @@
 #   edrx_granted(m) -> (cycle_ms, ptw_ms) | None   AT+CEDRXRDP (the network's value, not ours)
 #   resume(m) -> bool    after an MCU deep sleep with the modem in PSM/idle (see resume below)
 #   power_down(m) -> bool   AT+CFUN=0: the "PSM denied" fallback; the next report attaches
+#   ask_edrx(m, cycle_s) -> bool   AT+CEDRXS=2,5,"<eDRX>" while registered (sent in a TAU): the
+#     other "PSM denied" fallback, registered in eDRX (nbkit.app.power.when_psm_denied)
 from micropython import const
 
 from nbkit.at import chat
@@ -125,6 +127,15 @@ def resume(m, awake=None):
     if action == psm.WAIT and m._wait_registered(_SEARCH_WAIT_MS):
         return True
     m.last_error = "%s after wake (stat %s)" % (action, reg.stat)
+    return False
+
+
+def ask_edrx(m, cycle_s):
+    # The eDRX request while registered; the module sends it to the network in a TAU.
+    cmd, _got = edrx.request(cycle_s)
+    if m.engine.command(cmd, None, 1000).ok:
+        return True
+    m.last_error = "%s refused" % cmd
     return False
 
 
