@@ -90,8 +90,9 @@ class Parts:
             return None
         from nbkit.app import wiring
 
-        self.app = wiring.build(self.board, cfg)
-        self.app.log = self._log  # app lines go to the event log, not into console replies
+        # app lines go to the event log, not into console replies (from the construction on:
+        # opening the state logs, e.g. a slot taken before a power cut)
+        self.app = wiring.build(self.board, cfg, app_log=self._log)
         self._modem = self.app.link.modem
         return self.app
 

@@ -29,7 +29,7 @@ def log(*args):
     print("nbkit:", *args)
 
 
-def build(board, cfg):
+def build(board, cfg, app_log=None):
     # -> the application cfg["profile"] names (nbkit.profiles), wired to this board:
     #   water               app.water.WaterMeter: hardware pulse counter on pulse_a (reverse
     #                       pulses on the board's pulse_reverse counter), magnet sensor on tamper
@@ -37,13 +37,16 @@ def build(board, cfg):
     #   electricity-dlt645  a DL/T 645-2007 meter (combined/forward/reverse energy), meter bus
     #   heat-mbus           an EN 13757 M-Bus heat meter (energy, volume, temperatures), meter bus
     #   smoke               app.smoke_app.SmokeApp on smoke_adc, button, tamper, battery_adc
+    # app_log: where the app's lines go from its construction on (default: the console; the
+    # service console's selftest gives its event log, so no line lands in a console reply)
     _, app, bus, medium, _ = profiles.get(cfg.get("profile", profiles.DEFAULT))
+    app_log = app_log or log
     clock = board.clock()
     link = LazyLink(board, cfg)  # the modem stack loads at the first use: a report
     queue = Queue(QUEUE_DIR, _SEG_RECORDS, _SEGMENTS)
     epoch = _epoch(queue)
     if app == "smoke":
-        return _smoke(board, cfg, clock, queue, link, epoch=epoch)
+        return _smoke(board, cfg, clock, queue, link, epoch=epoch, app_log=app_log)
     from nbkit.app.meter import MeterApp
 
     if bus is None:
@@ -51,7 +54,7 @@ def build(board, cfg):
     else:
         meter = MeterSlot(lambda: _bus_meter(board, cfg["profile"], bus, medium, clock))
     link.before = meter.park  # the meter's code leaves the heap before the modem stack loads
-    return MeterApp(cfg, clock, queue, meter, link, log=log, epoch=epoch)
+    return MeterApp(cfg, clock, queue, meter, link, log=app_log, epoch=epoch)
 
 
 class LazyLink:
@@ -205,7 +208,7 @@ def _battery(board):
     return battery_mv
 
 
-def _smoke(board, cfg, clock, queue, link, *, epoch):
+def _smoke(board, cfg, clock, queue, link, *, epoch, app_log):
     from nbkit.app.smoke_app import SensorClock, SmokeApp
     from nbkit.sense.smoke import SmokeSensor
 
@@ -227,6 +230,6 @@ def _smoke(board, cfg, clock, queue, link, *, epoch):
         sensor,
         button=board.pin("button"),
         wake_reason=wake,
-        log=log,
+        log=app_log,
         epoch=epoch,
     )
