@@ -17,17 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from nbkit import profiles
 
 from host_tools.errors import CommandError
+from host_tools.rig import stop
 from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions, sim_capable
 
 #: the device profiles (firmware/nbkit/profiles.py, the one registry)
@@ -100,10 +99,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="also print the device console")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-
-
-def _on_signal(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def _print_uplink(event: dict[str, Any]) -> None:
@@ -340,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
         from host_tools.rig.profiles import run_smoke
 
         return run_smoke(args)
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop.install()
     with tempfile.TemporaryDirectory(prefix="nbkit-demo-") as tmp:
         workdir = args.workdir or Path(tmp)
         opts = RigOptions(
@@ -391,6 +386,8 @@ def run(args: argparse.Namespace) -> int:
                     from host_tools.rig.profiles import grow_meter
 
                     grow_meter(rig, args.flow_period)
+            if stop.requested():  # the interrupt landed where Python drops it
+                raise KeyboardInterrupt
         except KeyboardInterrupt:
             print("nbkit demo: interrupted, stopping every process", file=sys.stderr)
             rig.stop()

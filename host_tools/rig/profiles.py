@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from typing import Any
 from nbkit import profiles
 
 from host_tools.errors import CommandError
+from host_tools.rig import stop
 from host_tools.rig.rig import EPOCH, Rig, RigOptions
 
 _GAS_BASE = 123456  # 1234.56 m3, the emulator's register unit (0.01 m3)
@@ -74,10 +74,6 @@ SMOKE_EVENTS = (
 )
 
 
-def _on_signal(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _print_events(event: dict[str, Any], injected: dict[str, float]) -> None:
     """Each event as the collector accepted it (its `received` device time), and how long
     after the injection that caused it (the latest, less than a minute before) that was."""
@@ -93,7 +89,7 @@ def _print_events(event: dict[str, Any], injected: dict[str, float]) -> None:
 
 def run_smoke(args: argparse.Namespace) -> int:
     """The smoke profile demo: inject the script, print events, check they all arrived."""
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop.install()
     heartbeat_s = max(60, int(args.hours * 3600 * 0.8))
     with tempfile.TemporaryDirectory(prefix="nbkit-demo-") as tmp:
         workdir = args.workdir or Path(tmp)
@@ -120,6 +116,8 @@ def run_smoke(args: argparse.Namespace) -> int:
         try:
             rig.start()
             play_smoke(rig, args, injected)
+            if stop.requested():  # the interrupt landed where Python drops it
+                raise KeyboardInterrupt
         except KeyboardInterrupt:
             print("nbkit demo: interrupted, stopping every process", file=sys.stderr)
             rig.stop()
