@@ -1,9 +1,10 @@
 """Bench suite: peak live heap and minimum free heap of the wakes of each device profile.
 
 Each case runs the virtual rig (collector, modem emulator, virtual board with the firmware as
-compiled .mpy, as `nbkit demo` does, on the rig's time master where it can) for a few device
-hours with `nbkit vboard --heap-watch` (firmware/nbkit/hal/heapwatch.py): every UART and flash
-access
+compiled .mpy in its ROM, run in place as a board runs its frozen or ROMFS modules, see
+host_tools/vboard/rom.py; as `nbkit demo` does, on the rig's time master where it can) for a
+few device hours with `nbkit vboard --heap-watch` (firmware/nbkit/hal/heapwatch.py): every UART
+and flash access
 collects the garbage and samples the live heap, and each wake ends with
 `nbkit: heap peak P free-min F of T`. The suite prints, per profile, the largest peak of any
 wake (the first boot, a sample, a report), the smallest free heap, and the board's heap (its
@@ -109,7 +110,9 @@ def measure(profile: str, modem: str, transport: str, hours: float | None = None
 
 def run(report: Any) -> None:
     """Print peak and minimum free heap per profile (`nbkit bench --suite heap`)."""
-    report.heading("heap", "Heap per wake (virtual board, firmware as .mpy, --heap-watch)")
+    report.heading(
+        "heap", "Heap per wake (virtual board, .mpy run in place from its ROM, --heap-watch)"
+    )
     for profile, modem, transport in CASES:
         f = measure(profile, modem, transport)
         name = f"{profile} ({modem}/{transport})"

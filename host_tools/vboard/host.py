@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.device import boards
+from host_tools.vboard import rom
 from host_tools.vboard.mpy import micropython_argv, micropython_binary
 from host_tools.vboard.parts import (
     BLOCK_SIZE,
@@ -87,6 +88,9 @@ class VBoard:
         self.cin_open = True
         self.tmp = tempfile.TemporaryDirectory(prefix="nbkit-vboard-")
         self.runtime = Path(self.tmp.name) / "board.json"
+        # the --app tree as the board's ROM, mapped by each MicroPython process it starts
+        self.rom = Path(self.tmp.name) / "rom.img"
+        rom.build_image(opts.app, self.rom)
         self.ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.ctl.bind(("127.0.0.1", opts.control_port))
         self.ctl.setblocking(False)
@@ -213,8 +217,9 @@ class VBoard:
         ]
         env = dict(
             os.environ,
-            MICROPYPATH=f".frozen:{self.o.app.resolve()}",
+            MICROPYPATH=f".frozen:/.frozen:{self.o.app.resolve()}",
             NBKIT_VBOARD=str(self.runtime),
+            NBKIT_ROM_IMAGE=str(self.rom),
         )
         fd, slave = pty.openpty()
         uart_line_discipline(slave)  # set before anything is written to it: no echo, ever

@@ -33,7 +33,21 @@ IN_LIMIT = 64 * 1024  # console bytes held for a busy board
 MAX_PULSES = 100_000  # per `pulse` command
 EXIT_KEY = b"\x1d"  # Ctrl-] ends `nbkit vboard` when the console is this terminal
 BLOCK_SIZE = 4096
-BOOT_CODE = "from nbkit.hal import unix_board\nunix_board.boot()"
+# what the board runs first: its ROM (the --app tree as a ROMFS image the launcher mapped,
+# host_tools.vboard.rom) mounted at /.frozen, as a board's port mounts its ROMFS partition before
+# anything is imported, then the board's boot (nbkit.hal.unix_board)
+BOOT_CODE = (
+    "import os,vfs\n"
+    "r=os.getenv('NBKIT_ROM')\n"
+    "if r:\n"
+    " import uctypes\n"
+    " r=r.split(':')\n"
+    " vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(r[0]),int(r[1]))),'/.frozen')\n"
+    " del uctypes\n"
+    "del r,os,vfs\n"  # the REPL's globals are those of a board's: no boot names
+    "from nbkit.hal import unix_board\n"
+    "unix_board.boot()"
+)
 
 
 @dataclass

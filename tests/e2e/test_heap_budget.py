@@ -1,8 +1,8 @@
-"""The water meter's wakes fit their heap budget: the real firmware (.mpy on the virtual board,
-MicroPython with `-X heapsize=<budget>w`) runs its first boot (service window, key move, boot
-report), sample wakes and the next scheduled report against the emulated BC28 and the collector. A
-wake that needs more heap than the budget ends in a MemoryError, which the device logs
-(`nbkit: unexpected error (heap free ..., used ...)`) before its last resort: the
+"""The water meter's wakes fit their heap budget: the real firmware (.mpy in the virtual board's
+ROM, run in place; MicroPython with `-X heapsize=<budget>w`) runs its first boot (service window,
+key move, boot report), sample wakes and the next scheduled report against the emulated BC28 and
+the collector. A wake that needs more heap than the budget ends in a MemoryError, which the
+device logs (`nbkit: unexpected error (heap free ..., used ...)`) before its last resort: the
 test fails on that line, and when the second report wake did not send and go to sleep.
 
 Budgets are bytes of a 32-bit MCU's heap (the vboard doubles them for the unix port's 64-bit
@@ -21,10 +21,11 @@ pytestmark = pytest.mark.e2e
 
 REPORT_S = 3600  # the report after the boot report comes an hour later, 4 samples after it
 HOURS = 4  # device hours at most: the run ends when that report wake has gone to sleep
-#: the heap the water meter's wakes need at most on the BC28 virtual board; the board declares
-#: more (boards/unix_sim.json): the service window's self-test holds the console, the app and
-#: the modem stack at once
-WATER_BUDGET = 128 * 1024
+#: the heap the water meter's wakes need at most on the BC28 virtual board (84 KiB fits, 80 does
+#: not: the report wake holds about 75 KiB live, and the rest goes to fragmentation); the board
+#: declares more (boards/unix_sim.json): the service window's self-test holds the console, the
+#: app and the modem stack at once
+WATER_BUDGET = 88 * 1024
 TARGET = 64 * 1024  # issue 15
 
 
@@ -74,7 +75,7 @@ def test_water_wakes_run_within_the_budget(tmp_path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 15 target: the water wakes do not fit 64 KiB yet (report wake ~95 KiB live)",
+    reason="issue 15 target: the water wakes do not fit 64 KiB yet (report wake ~75 KiB live)",
 )
 def test_water_wakes_run_within_the_64k_target(tmp_path):
     _assert_fits(_run_water_day_part(tmp_path, TARGET), TARGET)

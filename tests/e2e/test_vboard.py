@@ -288,3 +288,24 @@ def test_a_corrupt_flash_is_reported_not_silently_reformatted(tmp_path, flash):
     with VBoardProcess(flash, "--main", str(PROBE)) as vb:
         vb.expect(b"CORRUPT flash \\(littlefs does not mount\\), formatting: data lost")
         vb.expect(b"PROBE READY")
+
+
+def test_the_board_runs_its_built_in_code_in_place_from_a_rom_outside_its_heap(tmp_path, flash):
+    # The --app tree is the board's ROM (a ROMFS image mapped outside the MicroPython heap, as a
+    # board maps its flash): a compiled module's bytecode stays there. The same .mpy imported
+    # from the flash is loaded into the heap, bytecode and all: it takes more than the file
+    # (although its names are interned already), and over half the file more than from the ROM.
+    from host_tools.device.build import build_board
+
+    build_board("unix_sim", tmp_path / "app")
+    app = tmp_path / "app" / "unix_sim"
+    size = (app / "nbkit" / "proto" / "frame.mpy").stat().st_size
+    with VBoardProcess(flash, "--main", str(PROBE), "--app", str(app)) as vb:
+        vb.expect(b"PROBE READY")
+        assert vb.ask("where nbkit.hal.unix_board") == "/.frozen/nbkit/hal/unix_board.mpy"
+        assert vb.ask("where nbkit.proto.codes") == "/.frozen/nbkit/proto/codes.mpy"
+        from_rom = int(vb.ask("cost nbkit.proto.frame"))
+        assert vb.ask("copy /.frozen/nbkit/proto/frame.mpy /frame_copy.mpy") == str(size)
+        from_flash = int(vb.ask("cost frame_copy"))
+        assert ".frozen" not in vb.ask("ls /")  # built in: importable, never listed
+    assert from_flash > size and from_flash - from_rom > size // 2, (from_rom, size, from_flash)

@@ -1,5 +1,6 @@
 # Test firmware for the virtual board (`nbkit vboard --main tests/e2e/vboard_probe.py`): one
 # command per console line, one answer line ("= ..." or "! error") so tests drive the hardware.
+import gc
 import os
 import sys
 
@@ -82,6 +83,21 @@ def answer(w):
         return " ".join(str(e) for e in events)
     if w[0] == "deepsleep":
         hw.deepsleep(int(w[1]), {w[2]: 0} if len(w) > 2 else None)
+    if w[0] == "where":  # where MODULE: the file it was imported from
+        __import__(w[1])
+        return sys.modules[w[1]].__file__
+    if w[0] == "copy":  # copy SRC DST: a file, byte for byte
+        with open(w[1], "rb") as f:
+            data = f.read()
+        with open(w[2], "wb") as f:
+            f.write(data)
+        return "%d" % len(data)
+    if w[0] == "cost":  # cost MODULE: the heap its import took, with the garbage collected
+        gc.collect()
+        before = gc.mem_alloc()
+        __import__(w[1])
+        gc.collect()
+        return "%d" % (gc.mem_alloc() - before)
     if w[0] == "exit":
         sys.exit()
     raise ValueError("unknown command")

@@ -162,3 +162,26 @@ def test_a_ctrl_c_the_board_took_as_a_byte_does_not_keep_it_awake(stand_in):
     assert vb.command("deepsleep 600000", ADDR) is None
     assert vb.child is None and vb.state == "sleeping"
     assert time.monotonic() - started < 1.0
+
+
+def test_the_rom_image_holds_the_app_tree_and_leaves_out_caches(tmp_path):
+    from host_tools.vboard import rom
+
+    app = tmp_path / "app"
+    (app / "nbkit" / "__pycache__").mkdir(parents=True)
+    (app / "nbkit" / "mod.mpy").write_bytes(b"M\x06code")
+    (app / "nbkit" / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"stale")
+    (app / "board.json").write_text("{}")
+    size = rom.build_image(app, tmp_path / "rom.img")
+    image = (tmp_path / "rom.img").read_bytes()
+    assert len(image) == size and image.startswith(b"\xd2\xcd\x31")  # ROMFS, as VfsRom reads
+    assert b"mod.mpy" in image and b"M\x06code" in image and b"board.json" in image
+    assert b"__pycache__" not in image and b"stale" not in image
+
+
+def test_an_empty_app_tree_is_refused_before_a_board_boots(tmp_path):
+    from host_tools.vboard import rom
+
+    (tmp_path / "app").mkdir()
+    with pytest.raises(CommandError, match="no files to put in the board's ROM"):
+        rom.build_image(tmp_path / "app", tmp_path / "rom.img")

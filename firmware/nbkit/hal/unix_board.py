@@ -355,11 +355,17 @@ def _mount(rt):
             print("vboard: CORRUPT flash (littlefs does not mount), formatting: data lost")
         vfs.VfsLfs2.mkfs(bdev)
         fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
-    app = vfs.VfsPosix(rt["app"]) if rt.get("app") else None  # type: ignore[attr-defined]
+    # the app directory is the board's ROM: mapped and mounted at /.frozen by the boot code
+    # (host_tools.vboard.rom), else mounted from the host's file system here
+    rom = os.getenv("NBKIT_ROM")
+    app = None
+    if rt.get("app") and not rom:
+        app = vfs.VfsPosix(rt["app"])  # type: ignore[attr-defined]
     vfs.umount("/")
     vfs.mount(fs, "/")
     if app is not None:
         vfs.mount(app, _FROZEN, readonly=True)
+    if rt.get("app"):
         sys.modules["os"] = sys.modules["uos"] = _HiddenFrozen()  # type: ignore[assignment]
     os.chdir("/")
     sys.path[:] = ["", ".frozen", _FROZEN, "/lib"]
