@@ -8,9 +8,8 @@ from host_tools.hil.plugin import close_window
 
 
 @pytest.mark.needs_collector
-def test_an_uplink_reaches_the_collector_after_the_window(hil_target, provision):
-    hil_target.reset()
-    assert provision("identify")[0] == 0
+def test_an_uplink_reaches_the_collector_after_the_window(service):
+    hil_target = service  # reset, its service window held open by a first command
     before = len(hil_target.uplinks())
     close_window(hil_target.port)
     assert hil_target.wait_for(lambda: len(hil_target.uplinks()) > before, 60), (
