@@ -140,7 +140,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--app",
         type=Path,
         default=FIRMWARE_DIR,
-        help="the code frozen into the board, mounted at /.frozen (default firmware/)",
+        help="the code built into the board: a ROM image of this tree, mapped outside the heap "
+        "and mounted at /.frozen (.mpy modules run in place; default firmware/)",
     )
     parser.add_argument(
         "--build-profile",
