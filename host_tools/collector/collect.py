@@ -130,6 +130,9 @@ def start_intakes(
     """Start every intake supervised (restarted on failure); CommandError if one cannot start."""
     started = []
     for name, target, addr in intakes:
+        if name == "tcp" and shared.collector.sim is not None and _has_udp(intakes):
+            _sim_tcp(shared, addr)  # served by the UDP intake's participant loop
+            continue
         intake = Supervised(name, target, shared=shared, addr=addr, stop=stop, log=log)
         try:
             bound = intake.start()
@@ -147,6 +150,32 @@ def start_intakes(
             flush=True,
         )
     return started
+
+
+def _has_udp(intakes: list[tuple[str, Any, tuple[str, int]]]) -> bool:
+    return any(name == "udp" for name, _, _ in intakes)
+
+
+def _sim_tcp(shared: Any, addr: tuple[str, int]) -> None:
+    """Under a time master the TCP intake joins the UDP intake's loop (one participant), its
+    idle timeout on device time and its bytes counted (host_tools/collector/tcp.py)."""
+    from host_tools.collector.tcp import TcpIntake
+
+    collector = shared.collector
+    try:
+        tcp = TcpIntake(shared, *addr, now=collector.sim.now, counts=collector.sim_counts)
+    except OSError as exc:
+        raise CommandError(
+            f"cannot start the tcp intake on {addr[0]}:{addr[1]}: {exc} - check the address "
+            "(a port in use?)"
+        ) from exc
+    shared.sim_extras.append(tcp)
+    bound = tcp.address()
+    print(
+        f"collector: tcp intake on {bound[0]}:{bound[1]} ({len(collector.keys)} device keys)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,9 @@ CoAP uplinks of the same device dedup against each other, and only carries the a
 * **TCP** (``serve_tcp``): each frame is a 2-byte big-endian length then the frame, both ways
   (the firmware's Cat1 TCP link uses the same framing). A length of 0 or above
   ``MAX_TCP_FRAME`` closes the connection (a broken stream cannot be resynchronised). Up to
-  ``MAX_TCP_CLIENTS`` connections at once; an idle one is closed after ``TCP_IDLE_S``.
+  ``MAX_TCP_CLIENTS`` connections at once; an idle one is closed after ``TCP_IDLE_S``
+  (:mod:`.tcp`). Under the rig's time master it is served by the UDP intake's loop, its bytes
+  counted for the master (``SharedCollector.sim_extras``).
 * **MQTT** (``serve_mqtt``): subscribes ``nbkit/+/up`` with QoS 1; the ack goes to
   ``nbkit/<device id>/ack`` with QoS 1 (device id in decimal). A frame published on another
   device's topic is refused (``topic_mismatch``). Reconnects and resubscribes by itself when
@@ -18,23 +20,18 @@ CoAP uplinks of the same device dedup against each other, and only carries the a
 
 from __future__ import annotations
 
-import contextlib
 import selectors
 import socket
-import struct
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from nbkit.proto import frame
 
 from host_tools.collector.server import Collector
+from host_tools.collector.tcp import TcpIntake
 
 UP_TOPIC = "nbkit/+/up"
-MAX_TCP_FRAME = 4096
-MAX_TCP_CLIENTS = 32
-TCP_IDLE_S = 300.0
 TOPIC_MISMATCH = "topic_mismatch"
 
 Ready = Callable[[tuple[str, int]], None]
@@ -46,6 +43,9 @@ class SharedCollector:
     def __init__(self, collector: Collector) -> None:
         self.collector = collector
         self.lock = threading.Lock()
+        #: under a time master: intakes the UDP intake's participant loop serves beside its
+        #: own socket (one participant for the whole collector)
+        self.sim_extras: list[TcpIntake] = []
 
     def handle(self, data: bytes, peer: str) -> tuple[bytes | None, str]:
         with self.lock:
@@ -70,17 +70,11 @@ def serve_udp(
     """The UDP intake (:func:`host_tools.collector.server.serve`) in the intake shape."""
     from host_tools.collector.server import serve
 
-    serve(shared.collector, host, port, stop, ready, handle=shared.handle)
+    extras = shared.sim_extras
+    serve(shared.collector, host, port, stop, ready, handle=shared.handle, extras=extras)
 
 
 # -- TCP --------------------------------------------------------------------------------------
-
-
-class _Conn:
-    def __init__(self, sock: socket.socket, peer: str) -> None:
-        self.sock, self.peer = sock, peer
-        self.buf = bytearray()
-        self.seen = time.monotonic()
 
 
 def serve_tcp(
@@ -90,93 +84,27 @@ def serve_tcp(
     stop: threading.Event,
     ready: Ready | None = None,
 ) -> None:
-    """Accept TCP clients until ``stop``; every complete frame is handled, acks sent back."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    """Accept TCP clients until ``stop``; every complete frame is handled, acks sent back
+    (:class:`host_tools.collector.tcp.TcpIntake` on its own thread, wall-clock idle timeout)."""
+    tcp = TcpIntake(shared, host, port)
     sel = selectors.DefaultSelector()
-    conns: dict[socket.socket, _Conn] = {}
+    watched: set[socket.socket] = set()
     try:
-        listener.bind((host, port))
-        listener.listen(8)
-        listener.setblocking(False)
-        sel.register(listener, selectors.EVENT_READ)
         if ready:
-            ready(listener.getsockname())
+            ready(tcp.address())
         while not stop.is_set():
+            now = set(tcp.sockets())
+            for sock in watched - now:
+                sel.unregister(sock)
+            for sock in now - watched:
+                sel.register(sock, selectors.EVENT_READ)
+            watched = now
             for key, _ in sel.select(0.05):
-                if key.fileobj is listener:
-                    _accept(listener, sel, conns, shared)
-                else:
-                    conn = conns[key.fileobj]  # type: ignore[index]
-                    if not _serve_conn(conn, shared):
-                        _close(conn, sel, conns)
-            now = time.monotonic()
-            for conn in [c for c in conns.values() if now - c.seen > TCP_IDLE_S]:
-                _close(conn, sel, conns)
+                tcp.on_ready(key.fileobj)  # type: ignore[arg-type]
+            tcp.expire()
     finally:
-        for conn in list(conns.values()):
-            _close(conn, sel, conns)
         sel.close()
-        listener.close()
-
-
-def _accept(
-    listener: socket.socket,
-    sel: selectors.BaseSelector,
-    conns: dict[socket.socket, _Conn],
-    shared: SharedCollector,
-) -> None:
-    try:
-        sock, addr = listener.accept()
-    except OSError:
-        return
-    if len(conns) >= MAX_TCP_CLIENTS:
-        shared.collector.log(f"collector: tcp client {addr} refused, {len(conns)} connected")
-        sock.close()
-        return
-    sock.setblocking(False)
-    conns[sock] = _Conn(sock, f"tcp:{addr[0]}:{addr[1]}")
-    sel.register(sock, selectors.EVENT_READ)
-
-
-def _close(conn: _Conn, sel: selectors.BaseSelector, conns: dict[socket.socket, _Conn]) -> None:
-    conns.pop(conn.sock, None)
-    with contextlib.suppress(KeyError, ValueError):
-        sel.unregister(conn.sock)
-    conn.sock.close()
-
-
-def _serve_conn(conn: _Conn, shared: SharedCollector) -> bool:
-    """Read what is there and handle complete frames; False closes the connection."""
-    try:
-        data = conn.sock.recv(8192)
-    except (BlockingIOError, InterruptedError):
-        return True
-    except OSError:
-        return False
-    if not data:
-        return False
-    conn.seen = time.monotonic()
-    conn.buf += data
-    while len(conn.buf) >= 2:
-        (size,) = struct.unpack_from(">H", conn.buf)
-        if not 0 < size <= MAX_TCP_FRAME:
-            shared.refuse(frame.MALFORMED, f"{conn.peer} sent a frame length of {size}")
-            return False
-        if len(conn.buf) < 2 + size:
-            break
-        payload = bytes(conn.buf[2 : 2 + size])
-        del conn.buf[: 2 + size]
-        reply, _ = shared.handle(payload, conn.peer)
-        if reply is not None:
-            try:
-                conn.sock.setblocking(True)
-                conn.sock.settimeout(2.0)
-                conn.sock.sendall(struct.pack(">H", len(reply)) + reply)
-                conn.sock.setblocking(False)
-            except OSError:
-                return False
-    return True
+        tcp.close()
 
 
 # -- MQTT -------------------------------------------------------------------------------------

@@ -138,12 +138,14 @@ def serve(
     *,
     lock: threading.Lock | None = None,
     handle: Callable[[bytes, str], tuple[bytes | None, str]] | None = None,
+    extras: list[Any] | None = None,
 ) -> None:
     """Receive until ``stop`` is set; every datagram gets handled.
 
     ``lock``: held around each ``handle`` when other intakes share the collector; ``handle``:
     what handles a datagram instead of ``collector.handle`` (a SharedCollector's, which locks).
-    An exception from it ends the loop: the supervisor (collector.supervise) restarts it."""
+    An exception from it ends the loop: the supervisor (collector.supervise) restarts it.
+    ``extras``: under a time master, more intakes (``TcpIntake``) this loop serves too."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.bind((host, port))
@@ -151,7 +153,7 @@ def serve(
         if ready:
             ready(sock.getsockname())
         if collector.sim is not None:
-            _serve_sim(collector, sock, stop, handle or collector.handle)
+            _serve_sim(collector, sock, stop, handle or collector.handle, extras or [])
             return
         while not stop.is_set():
             try:
@@ -181,9 +183,11 @@ def _serve_sim(
     sock: socket.socket,
     stop: threading.Event,
     handle: Callable[[bytes, str], tuple[bytes | None, str]],
+    extras: list[Any],
 ) -> None:
-    """The UDP intake under a time master: serve every datagram at the master's instant;
-    when none is left, report idle (no deadline: a collector only answers) and block."""
+    """The UDP intake under a time master: serve every datagram (and every ready socket of the
+    ``extras``) at the master's instant; when none is left, report idle (the deadline: the
+    first idle TCP connection's close, if any; a collector otherwise only answers) and block."""
     from host_tools.simclock.client import SimFailed
 
     sim, counts = collector.sim, collector.sim_counts
@@ -192,10 +196,12 @@ def _serve_sim(
     mine = sock.getsockname()[1]
     counts[f"udp.{mine}<"] = 0  # declared: datagrams sent here are awaited before time moves
     while not stop.is_set():
-        ready, _, _ = select.select([sock, sim], [], [], 0)
+        watched = [sock, sim, *(s for x in extras for s in x.sockets())]
+        ready, _, _ = select.select(watched, [], [], 0)
         if not ready:
-            sim.report(None)
-            ready, _, _ = select.select([sock, sim], [], [], 0.2)
+            expiries = [t for t in (x.next_expiry() for x in extras) if t is not None]
+            sim.report(min(expiries) if expiries else None)
+            ready, _, _ = select.select(watched, [], [], 0.2)
         if sim in ready:
             try:
                 sim.on_readable()
@@ -203,23 +209,39 @@ def _serve_sim(
                 collector.log(f"collector: {exc}")
                 stop.set()
                 return
-        if sock not in ready:
-            continue
-        sim.go()  # a datagram after `now`: its sender got `go` first
+        if sim.pending is None:  # acting at the master's instant: idle connections close
+            for extra in extras:
+                extra.expire()
+        for extra in extras:
+            for s in extra.sockets():
+                if s in ready:
+                    sim.go()  # input after `now`: its sender got `go` first
+                    extra.on_ready(s)
+        if sock in ready:
+            sim.go()
+            _serve_datagram(collector, sock, counts, handle)
+
+
+def _serve_datagram(
+    collector: Collector,
+    sock: socket.socket,
+    counts: dict[str, int],
+    handle: Callable[[bytes, str], tuple[bytes | None, str]],
+) -> None:
+    try:
+        data, addr = sock.recvfrom(frame.MAX_FRAME + 1)
+    except (BlockingIOError, OSError):
+        return
+    key = f"udp.{sock.getsockname()[1]}<"
+    counts[key] = counts.get(key, 0) + 1
+    reply, _ = handle(data, f"{addr[0]}:{addr[1]}")
+    if reply is not None:
         try:
-            data, addr = sock.recvfrom(frame.MAX_FRAME + 1)
-        except (BlockingIOError, OSError):
-            continue
-        key = f"udp.{mine}<"
-        counts[key] = counts.get(key, 0) + 1
-        reply, _ = handle(data, f"{addr[0]}:{addr[1]}")
-        if reply is not None:
-            try:
-                sock.sendto(reply, addr)
-                key = f"udp.{addr[1]}>"
-                counts[key] = counts.get(key, 0) + 1
-            except OSError as exc:
-                collector.log(f"collector: ack to {addr} failed: {exc}")
+            sock.sendto(reply, addr)
+            key = f"udp.{addr[1]}>"
+            counts[key] = counts.get(key, 0) + 1
+        except OSError as exc:
+            collector.log(f"collector: ack to {addr} failed: {exc}")
 
 
 def summary_line(counts: dict[str, Any]) -> str:

@@ -107,7 +107,16 @@ class QSocketTable:
         sock = socket.socket(socket.AF_INET, kind)
         sock.setblocking(False)
         qs.sock, qs.peer = sock, (ip, port)
-        code = sock.connect_ex((ip, port))
+        if self.reactor.sim is not None and kind == socket.SOCK_STREAM:
+            # under a time master the connect completes (or fails) before this command's
+            # instant ends: on 127.0.0.1 the kernel finishes the handshake at once, and no
+            # wall-time wait may decide when the URC comes
+            sock.setblocking(True)
+            sock.settimeout(2.0)
+            code = sock.connect_ex((ip, port))
+            sock.setblocking(False)
+        else:
+            code = sock.connect_ex((ip, port))
         if code == 0:
             self._opened(qs)
         elif code in (errno.EINPROGRESS, errno.EWOULDBLOCK):
@@ -134,6 +143,9 @@ class QSocketTable:
         qs.state = "open"
         if qs.service == "UDP":  # declared for a time master: datagrams to it are awaited
             self.reactor.count(f"udp.{qs.sock.getsockname()[1]}<", 0)
+        else:  # the connection, then bytes both ways (host_tools/collector/tcp.py)
+            self.reactor.count(f"tcpc.{qs.peer[1]}>")
+            self.reactor.count(f"tcpd.{qs.sock.getsockname()[1]}<", 0)
         self._watch(qs)
         self.m.urc(f"+QIOPEN: {qs.cid},0")
 
@@ -171,11 +183,14 @@ class QSocketTable:
                     return
                 continue
             if not data and qs.service == "TCP":
+                self.reactor.count(f"tcpd.{qs.sock.getsockname()[1]}<")  # the peer's close
                 self._peer_closed(qs)
                 return
             self.m.spy.record(f"{qs.service.lower()}_received", data, peer=f"{ip}:{port}")
             if qs.service == "UDP":
                 self.reactor.count(f"udp.{qs.sock.getsockname()[1]}<")
+            else:
+                self.reactor.count(f"tcpd.{qs.sock.getsockname()[1]}<", len(data))
             self._arrived(qs, data, ip, port)
             if qs.paused:
                 return
@@ -203,8 +218,11 @@ class QSocketTable:
         self._drop(qs)
         self.m.urc(f'+QIURC: "closed",{qs.cid}')
 
-    def _drop(self, qs: QSocket) -> None:
+    def _drop(self, qs: QSocket, fin: bool = False) -> None:
+        # fin: this end closes an open TCP connection (the peer reads an EOF, counted)
         if qs.sock is not None:
+            if fin and qs.service == "TCP" and qs.state == "open":
+                self.reactor.count(f"tcpu.{qs.sock.getsockname()[1]}>")
             self.reactor.remove_handler(qs.sock)
             qs.sock.close()
             qs.sock = None
@@ -236,6 +254,7 @@ class QSocketTable:
             while qs.tx:
                 n = qs.sock.send(qs.tx)
                 del qs.tx[:n]
+                self.reactor.count(f"tcpu.{qs.sock.getsockname()[1]}>", n)
         except (BlockingIOError, InterruptedError):
             pass
         except OSError:
@@ -271,7 +290,7 @@ class QSocketTable:
     def close(self, cid: int) -> None:
         qs = self.socks.pop(cid, None)
         if qs is not None:
-            self._drop(qs)
+            self._drop(qs, fin=True)
 
     def close_all(self) -> None:
         for cid in list(self.socks):
@@ -280,7 +299,7 @@ class QSocketTable:
     def context_lost(self) -> None:
         """PDP context gone: every socket is dead but keeps its id until AT+QICLOSE."""
         for qs in self.socks.values():
-            self._drop(qs)
+            self._drop(qs, fin=True)  # the host socket closes: the server reads an EOF
 
 
 # -- handlers ---------------------------------------------------------------------------------

@@ -141,13 +141,22 @@ def summarize(
         stored = account.rows(rig.path("collector.db"))
     by_seq = {r["seq"]: r for r in stored}
     dropped = max([r["value"] for r in stored if r["name"] == "queue_dropped"] or [0])
+    timeline = rig.path("timeline.jsonl")
+    states = account.timeline_states(timeline) if timeline.exists() else None
     figures, failures = account.account(
-        stored, EPOCH, EPOCH + hours * 3600, rig.opt.read_interval_s, dropped, taken_t=taken_t
+        stored,
+        EPOCH,
+        EPOCH + hours * 3600,
+        rig.opt.read_interval_s,
+        dropped,
+        taken_t=taken_t,
+        states=states,
     )
     if rig.opt.clock != "sim":  # the collector's received column is wall time then
         failures = [f for f in failures if not f.startswith("alarm ")]
         figures["alarms"] = [
-            {**a, "delivered_s": None, "delay_s": None} for a in figures["alarms"]
+            {**a, "delivered_s": None, "delay_s": None, "link_wait_s": None}
+            for a in figures["alarms"]
         ]
     out: dict[str, Any] = {
         "device_hours": hours,
@@ -415,9 +424,15 @@ def report(summary: dict[str, Any], as_json: bool) -> int:
                 continue
             print(f"  {key.replace('_', ' '):<28} {value}")
         for a in summary["alarms"]:
-            print(
-                f"  alarm {a['name']}={a['value']:<3} raised {a['raised_s'] / 3600:6.2f} h, "
+            when = (
                 f"delivered {a['delay_s']:.1f} s later"
+                if a["delay_s"] is not None  # None: the collector stamped it in wall time
+                else "delivered (its device delay is not known off the time master)"
+            )
+            if a["link_wait_s"]:
+                when += f" (the link was down: up {a['link_wait_s']:.1f} s after the raise)"
+            print(
+                f"  alarm {a['name']}={a['value']:<3} raised {a['raised_s'] / 3600:6.2f} h, {when}"
             )
     if failures:
         for line in failures:

@@ -87,9 +87,10 @@ PROFILE_PINS = {"smoke": {"smoke_adc": 8000, "battery_adc": 3600, "tamper": 0, "
 
 
 def sim_capable(opt: RigOptions) -> bool:
-    """Whether every process of this rig takes part in the time master: the UDP transport
-    (TCP, MQTT and CoAP sockets are not counted yet); the meter-bus emulator is one."""
-    return opt.transport == "udp"
+    """Whether every process of this rig takes part in the time master: the UDP and TCP
+    transports (MQTT through the broker and the CoAP platform are not counted yet); the
+    meter-bus emulator is one."""
+    return opt.transport in ("udp", "tcp")
 
 
 def free_udp_port() -> int:

@@ -17,7 +17,7 @@ HOURS = "7"
 BURN = "while True: pass"
 
 
-def _demo(workdir: Path) -> dict:
+def _demo(workdir: Path, *extra: str) -> dict:
     out = subprocess.run(
         [
             sys.executable,
@@ -29,6 +29,7 @@ def _demo(workdir: Path) -> dict:
             HOURS,
             "--workdir",
             str(workdir),
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -46,11 +47,11 @@ def _rows(workdir: Path) -> list[tuple]:
     ]
 
 
-def test_the_demo_is_identical_idle_and_under_load(tmp_path):
-    idle = _demo(tmp_path / "idle")
+def _idle_and_loaded(tmp_path: Path, *extra: str) -> dict:
+    idle = _demo(tmp_path / "idle", *extra)
     burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(2)]
     try:
-        loaded = _demo(tmp_path / "loaded")
+        loaded = _demo(tmp_path / "loaded", *extra)
     finally:
         for p in burners:
             p.kill()
@@ -59,6 +60,11 @@ def test_the_demo_is_identical_idle_and_under_load(tmp_path):
     assert _rows(tmp_path / "idle") == _rows(tmp_path / "loaded")
     timeline = [(tmp_path / d / "timeline.jsonl").read_bytes() for d in ("idle", "loaded")]
     assert timeline[0] == timeline[1]
+    return idle
+
+
+def test_the_demo_is_identical_idle_and_under_load(tmp_path):
+    idle = _idle_and_loaded(tmp_path)
     # and what the schedule required happened
     assert idle["failures"] == []
     assert idle["readings_expected"] == idle["readings_taken"] == 28
@@ -84,6 +90,18 @@ def _row(seq: int, t: float, code: int = 1, value: int = 5, received: float | No
     }
 
 
+def test_the_cat1_tcp_demo_is_identical_idle_and_under_load(tmp_path):
+    # TCP through the emulated EC200 to the collector's TCP intake, every byte counted
+    idle = _idle_and_loaded(tmp_path, "--modem", "ec200", "--transport", "tcp")
+    assert idle["clock"] == "sim" and idle["failures"] == []
+    assert idle["readings_expected"] == idle["readings_taken"] == 28
+    assert idle["readings_lost"] == 0 and idle["slots_missed"] == 0
+    assert idle["duplicates_stored"] == 0
+    # the EC200 is powered down between reports: the tamper alarm waits for its registration
+    (tamper,) = [a for a in idle["alarms"] if a["name"] == "tamper"]
+    assert tamper["link_wait_s"] > 20 and tamper["delay_s"] - tamper["link_wait_s"] < 10
+
+
 def test_the_accounting_names_a_missed_slot_a_loss_a_duplicate_and_a_late_alarm():
     rows = [_row(0, EPOCH + 900), _row(1, EPOCH + 900), _row(3, EPOCH + 2700)]
     rows.append(_row(4, EPOCH + 2000, code=0x42, value=1, received=EPOCH + 2100))
@@ -100,3 +118,28 @@ def test_a_clean_run_has_no_failures():
     rows = [_row(i, EPOCH + 900 * (i + 1)) for i in range(4)]
     figures, failures = account.account(rows, EPOCH, EPOCH + 3600, 900, dropped=0)
     assert failures == [] and figures["readings_expected"] == 4
+
+
+def test_an_alarm_raised_while_the_link_is_down_is_timed_from_the_link_coming_up():
+    # the modem's timeline: registered, then powered off (a Cat1 module between reports), then
+    # woken and registered again 30 s after an alarm; then in PSM (still registered)
+    states = [
+        (EPOCH + 10, "connected"),
+        (EPOCH + 20, "off"),
+        (EPOCH + 2000.5, "awake"),
+        (EPOCH + 2001, "search"),
+        (EPOCH + 2030, "connected"),
+        (EPOCH + 2040, "psm"),
+    ]
+    assert account.link_up_at(states, EPOCH + 15) == EPOCH + 15  # up: at once
+    assert account.link_up_at(states, EPOCH + 2000) == EPOCH + 2030  # off: its next connection
+    assert account.link_up_at(states, EPOCH + 3000) == EPOCH + 3000  # in PSM: registered
+    assert account.link_up_at(states[:3], EPOCH + 2000) == float("inf")  # never came up
+    on_time = _row(4, EPOCH + 2000, code=0x42, value=1, received=EPOCH + 2031)
+    late = _row(5, EPOCH + 3000, code=0x40, value=1, received=EPOCH + 3011)
+    rows = [_row(i, EPOCH + 900 * (i + 1)) for i in range(4)] + [on_time, late]
+    figures, failures = account.account(rows, EPOCH, EPOCH + 3600, 900, dropped=0, states=states)
+    assert [a["link_wait_s"] for a in figures["alarms"]] == [30.0, 0]
+    assert failures == ["alarm x=1 raised at 0.83 h delivered 11.0 s later (budget 10 s)"]
+    _, without = account.account(rows, EPOCH, EPOCH + 3600, 900, dropped=0)
+    assert len(without) == 2  # without the timeline both count from the raise
