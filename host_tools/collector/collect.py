@@ -130,8 +130,8 @@ def start_intakes(
     """Start every intake supervised (restarted on failure); CommandError if one cannot start."""
     started = []
     for name, target, addr in intakes:
-        if name == "tcp" and shared.collector.sim is not None and _has_udp(intakes):
-            _sim_tcp(shared, addr)  # served by the UDP intake's participant loop
+        if name in ("tcp", "mqtt") and shared.collector.sim is not None and _has_udp(intakes):
+            _sim_intake(name, shared, addr)  # served by the UDP intake's participant loop
             continue
         intake = Supervised(name, target, shared=shared, addr=addr, stop=stop, log=log)
         try:
@@ -156,23 +156,31 @@ def _has_udp(intakes: list[tuple[str, Any, tuple[str, int]]]) -> bool:
     return any(name == "udp" for name, _, _ in intakes)
 
 
-def _sim_tcp(shared: Any, addr: tuple[str, int]) -> None:
-    """Under a time master the TCP intake joins the UDP intake's loop (one participant), its
-    idle timeout on device time and its bytes counted (host_tools/collector/tcp.py)."""
-    from host_tools.collector.tcp import TcpIntake
-
+def _sim_intake(name: str, shared: Any, addr: tuple[str, int]) -> None:
+    """Under a time master the TCP and MQTT intakes join the UDP intake's loop (one
+    participant), their traffic counted (host_tools/collector/tcp.py, mqtt_sim.py)."""
     collector = shared.collector
+    intake: Any
     try:
-        tcp = TcpIntake(shared, *addr, now=collector.sim.now, counts=collector.sim_counts)
+        if name == "tcp":
+            from host_tools.collector.tcp import TcpIntake
+
+            intake = TcpIntake(shared, *addr, now=collector.sim.now, counts=collector.sim_counts)
+            bound = intake.address()
+        else:
+            from host_tools.collector.mqtt_sim import MqttSimIntake
+
+            devices = sorted(collector.keys)
+            intake = MqttSimIntake(shared, *addr, counts=collector.sim_counts, devices=devices)
+            bound = addr
     except OSError as exc:
         raise CommandError(
-            f"cannot start the tcp intake on {addr[0]}:{addr[1]}: {exc} - check the address "
-            "(a port in use?)"
+            f"cannot start the {name} intake on {addr[0]}:{addr[1]}: {exc} - check the address "
+            "(a port in use?) and, for --mqtt, that the broker runs"
         ) from exc
-    shared.sim_extras.append(tcp)
-    bound = tcp.address()
+    shared.sim_extras.append(intake)
     print(
-        f"collector: tcp intake on {bound[0]}:{bound[1]} ({len(collector.keys)} device keys)",
+        f"collector: {name} intake on {bound[0]}:{bound[1]} ({len(collector.keys)} device keys)",
         file=sys.stderr,
         flush=True,
     )

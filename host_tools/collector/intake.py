@@ -45,7 +45,7 @@ class SharedCollector:
         self.lock = threading.Lock()
         #: under a time master: intakes the UDP intake's participant loop serves beside its
         #: own socket (one participant for the whole collector)
-        self.sim_extras: list[TcpIntake] = []
+        self.sim_extras: list[Any] = []
 
     def handle(self, data: bytes, peer: str) -> tuple[bytes | None, str]:
         with self.lock:
@@ -114,6 +114,26 @@ def ack_topic(device: int) -> str:
     return f"nbkit/{device}/ack"
 
 
+def mqtt_uplink(shared: SharedCollector, client: Any, msg: Any) -> str | None:
+    """Handle one message on the uplink topic: the ack is published on the device's ack topic,
+    which is returned (None when nothing was published)."""
+    parts = msg.topic.split("/")
+    payload = bytes(msg.payload)
+    try:
+        device = frame.parse(payload)[1]
+    except frame.FrameError:
+        device = None  # handle() counts why
+    if device is not None and parts[1] != str(device):
+        shared.refuse(TOPIC_MISMATCH, f"device {device}'s frame on {msg.topic}")
+        return None
+    reply, _ = shared.handle(payload, f"mqtt:{msg.topic}")
+    if reply is None or device is None:
+        return None
+    topic = ack_topic(device)
+    client.publish(topic, reply, qos=1)
+    return topic
+
+
 def serve_mqtt(
     shared: SharedCollector,
     host: str,
@@ -147,18 +167,7 @@ def serve_mqtt(
             failed.append(exc)
 
     def _on_message(c: paho.Client, msg: paho.MQTTMessage) -> None:
-        parts = msg.topic.split("/")
-        payload = bytes(msg.payload)
-        try:
-            device = frame.parse(payload)[1]
-        except frame.FrameError:
-            device = None  # handle() counts why
-        if device is not None and parts[1] != str(device):
-            shared.refuse(TOPIC_MISMATCH, f"device {device}'s frame on {msg.topic}")
-            return
-        reply, _ = shared.handle(payload, f"mqtt:{msg.topic}")
-        if reply is not None and device is not None:
-            c.publish(ack_topic(device), reply, qos=1)
+        mqtt_uplink(shared, c, msg)
 
     def on_socket_open(c: paho.Client, u: object, sock: Any) -> None:
         # paho writes a packet in pieces: without NODELAY, Nagle + delayed ACK add ~40 ms

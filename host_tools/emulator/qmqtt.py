@@ -29,6 +29,7 @@ half wall second for keep-alive), so the broker sees a real MQTT 3.1.1 client.
 from __future__ import annotations
 
 import ipaddress
+import os
 import selectors
 import socket
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class MqttLink:
     pubs: dict[int, int] = field(default_factory=dict)  # paho mid -> AT msgid
     subs: dict[int, tuple[str, int]] = field(default_factory=dict)  # paho mid -> (kind, msgid)
     tick: Timer | None = None
+    waiting: int = 0  # requests the broker has not answered (counted for a time master)
 
 
 class MqttClients:
@@ -85,6 +87,21 @@ class MqttClients:
 
     def count(self, key: str) -> None:
         self.m.stats[key] = self.m.stats.get(key, 0) + 1
+
+    # Under a time master (host_tools/collector/mqtt_sim.py has the collector's side): every
+    # request the broker answers (CONNECT, SUBSCRIBE, UNSUBSCRIBE, a QoS 1 PUBLISH) is in flight
+    # on this client's own channel until its answer is read, so time never moves past an
+    # answer on its way; a publication counts on its topic's channel (``mqtt:<topic>``), sent
+    # by the publisher, received by the subscriber.
+
+    def _ask(self, link: MqttLink) -> None:
+        link.waiting += 1
+        self.reactor.count(f"mqttq.{os.getpid()}.{link.idx}>")
+
+    def _answered(self, link: MqttLink, n: int = 1) -> None:
+        n = min(n, link.waiting)
+        link.waiting -= n
+        self.reactor.count(f"mqttq.{os.getpid()}.{link.idx}<", n)
 
     # -- open / connect -----------------------------------------------------------------------
 
@@ -146,6 +163,7 @@ class MqttClients:
             link.client, link.state = None, "opened"
             self.m.urc(f"+QMTCONN: {link.idx},2")
             return
+        self._ask(link)  # the CONNACK
         self._tick(link)
 
     def _opened(self, link: MqttLink, client: paho.Client, sock: Any) -> None:
@@ -178,6 +196,7 @@ class MqttClients:
             )
 
     def _connack(self, link: MqttLink, rc: Any) -> None:
+        self._answered(link)
         code = int(getattr(rc, "value", rc))
         if code == 0:
             link.state = "connected"
@@ -200,6 +219,7 @@ class MqttClients:
         link.subs.clear()
 
     def _reset(self, link: MqttLink) -> None:
+        self._answered(link, link.waiting)  # the link is gone: no answer will come
         client, link.client = link.client, None
         if link.tick is not None:
             link.tick.cancel()
@@ -229,6 +249,9 @@ class MqttClients:
             self.m.urc(f"+QMTSUB: {link.idx},{msgid},2")
             return
         link.subs[mid] = ("SUB", msgid)
+        self._ask(link)
+        for topic, _ in topics:  # declared: publications to it are awaited
+            self.reactor.count(f"mqtt:{topic}<", 0)
 
     def unsubscribe(self, link: MqttLink, msgid: int, topics: list[str]) -> None:
         assert link.client is not None
@@ -237,9 +260,12 @@ class MqttClients:
             self.m.urc(f"+QMTUNS: {link.idx},{msgid},2")
             return
         link.subs[mid] = ("UNS", msgid)
+        self._ask(link)
 
     def _suback(self, link: MqttLink, mid: int, rcs: list[Any]) -> None:
         kind, msgid = link.subs.pop(mid, ("", 0))
+        if kind:
+            self._answered(link)
         if kind == "SUB":
             granted = ",".join(str(int(getattr(rc, "value", rc))) for rc in rcs)
             self.m.urc(f"+QMTSUB: {link.idx},{msgid},0,{granted}")
@@ -257,20 +283,24 @@ class MqttClients:
         if info.rc != paho.MQTT_ERR_SUCCESS:
             return False
         self.count("mqtt_published")
+        self.reactor.count(f"mqtt:{topic}>")
         self.m.spy.record("mqtt_published", payload, peer=topic)
         if qos == 0:
             self.m.urc(f"+QMTPUB: {link.idx},{msgid},0")
         else:
             link.pubs[info.mid] = msgid
+            self._ask(link)  # the PUBACK
         return True
 
     def _puback(self, link: MqttLink, mid: int) -> None:
         msgid = link.pubs.pop(mid, None)
         if msgid is not None:
+            self._answered(link)
             self.m.urc(f"+QMTPUB: {link.idx},{msgid},0")
 
     def _message(self, link: MqttLink, msg: paho.MQTTMessage) -> None:
         self.count("mqtt_received")
+        self.reactor.count(f"mqtt:{msg.topic}<")
         self.m.spy.record("mqtt_received", bytes(msg.payload), peer=msg.topic)
         payload = bytes(msg.payload)
         text = (

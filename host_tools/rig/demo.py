@@ -46,9 +46,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clock",
         choices=("sim", "real", "scaled"),
-        help="sim (default over UDP): one time master for the whole rig, "
+        help="sim (default over UDP, TCP and MQTT): one time master for the whole rig, "
         "device time moves only when every process waits, so results do not depend on the "
-        "host; real: wall time (a real modem on --modem-port); scaled (default otherwise, for "
+        "host; real: wall time (a real modem on --modem-port); scaled (default for CoAP, for "
         "now): wall time x --scale",
     )
     parser.add_argument(

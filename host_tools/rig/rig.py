@@ -39,7 +39,7 @@ class RigOptions:
     scale: float = 2400.0
     #: "sim": one time master for the rig (host_tools.simclock; time moves only when every
     #: process waits: nothing depends on host speed); "scaled": wall time x scale; "auto": sim
-    #: where every process of the rig takes part in it (UDP), else scaled
+    #: where every process of the rig takes part in it (UDP, TCP, MQTT), else scaled
     clock: str = "auto"
     modem: str = "bc28"  # emulator persona; the virtual board's data names the same model
     transport: str = "udp"  # udp | tcp | mqtt | coap: how uplinks reach the collector
@@ -87,10 +87,9 @@ PROFILE_PINS = {"smoke": {"smoke_adc": 8000, "battery_adc": 3600, "tamper": 0, "
 
 
 def sim_capable(opt: RigOptions) -> bool:
-    """Whether every process of this rig takes part in the time master: the UDP and TCP
-    transports (MQTT through the broker and the CoAP platform are not counted yet); the
-    meter-bus emulator is one."""
-    return opt.transport in ("udp", "tcp")
+    """Whether every process of this rig takes part in the time master: the UDP, TCP and MQTT
+    transports (the CoAP platform is not counted yet); the meter-bus emulator is one."""
+    return opt.transport in ("udp", "tcp", "mqtt")
 
 
 def free_udp_port() -> int:

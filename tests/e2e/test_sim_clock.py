@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from host_tools.rig import account
 from host_tools.rig.rig import EPOCH
 
@@ -90,9 +92,11 @@ def _row(seq: int, t: float, code: int = 1, value: int = 5, received: float | No
     }
 
 
-def test_the_cat1_tcp_demo_is_identical_idle_and_under_load(tmp_path):
-    # TCP through the emulated EC200 to the collector's TCP intake, every byte counted
-    idle = _idle_and_loaded(tmp_path, "--modem", "ec200", "--transport", "tcp")
+@pytest.mark.parametrize("transport", ["tcp", "mqtt"])
+def test_the_cat1_demo_is_identical_idle_and_under_load(tmp_path, transport):
+    # TCP through the emulated EC200 to the collector's TCP intake, every byte counted; MQTT
+    # through the real broker, every request, answer and publication counted at both ends
+    idle = _idle_and_loaded(tmp_path, "--modem", "ec200", "--transport", transport)
     assert idle["clock"] == "sim" and idle["failures"] == []
     assert idle["readings_expected"] == idle["readings_taken"] == 28
     assert idle["readings_lost"] == 0 and idle["slots_missed"] == 0

@@ -100,7 +100,6 @@ CASES: list[tuple[str, int, str]] = [
     ("demo --scale 0", 1, r"--scale"),
     ("demo --report-interval 100 --read-interval 900", 1, r"--report-interval"),
     ("demo --transport tcp --modem bc28", 1, r"--transport tcp runs over"),
-    ("demo --transport mqtt --clock sim", 1, r"MQTT transport does not run .*--clock scaled"),
     ("meterbus --protocol dlt645 --reply-delay-ms -5", 1, r"--reply-delay-ms -5"),
     ("meterbus --protocol dlt645 --clock sim:127.0.0.1:x:m0", 1, r"PORT is a number"),
     ("demo --hours lots", 2, r"invalid float"),
@@ -112,7 +111,7 @@ CASES: list[tuple[str, int, str]] = [
     ("demo --baud 9600", 1, r"--baud goes with --modem-port"),
     ("demo --scenario {d}/none.json", 1, r"cannot read scenario"),
     ("demo --modem-port /dev/null --clock sim", 1, r"real time; use --clock real"),
-    ("demo --transport mqtt --clock sim", 1, r"not run on the time master yet"),
+    ("demo --transport coap --clock sim", 1, r"not run on the time master yet"),
     # vboard
     ("vboard --flash {d}/ro.img", 1, r"read-only"),
     ("vboard --flash {d}/afile/flash.img", 1, r"cannot make its folder .*afile"),
