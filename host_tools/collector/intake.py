@@ -49,6 +49,8 @@ class SharedCollector:
 
     def handle(self, data: bytes, peer: str) -> tuple[bytes | None, str]:
         with self.lock:
+            if self.collector.sim is not None:  # input after `now`: its sender got `go` first
+                self.collector.sim.go()
             return self.collector.handle(data, peer)
 
     def refuse(self, reason: str, message: str) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 from collections import deque
 from typing import Any
 
@@ -69,7 +70,19 @@ class CdpClient:
             return
         self.status = "REGISTERING"
         epoch = self.epoch
+        self._ask()
         self.bridge.run_async(self._register(), lambda ok, e: self._registered(epoch, ok, e))
+
+    # Under a time master every request to the platform is in flight on this module's own
+    # channel until its answer (or its failure) is back in the reactor: time never moves past
+    # a platform's answer on its way (the platform's side needs no counting then).
+
+    def _ask(self) -> None:
+        self.m.reactor.count(f"coapq.{os.getpid()}<", 0)  # declared: the answer is awaited
+        self.m.reactor.count(f"coapq.{os.getpid()}>")
+
+    def _answered(self) -> None:
+        self.m.reactor.count(f"coapq.{os.getpid()}<")
 
     async def _ctx(self) -> Any:
         if self.context is None:
@@ -92,6 +105,7 @@ class CdpClient:
         return ok
 
     def _registered(self, epoch: int, ok: Any, error: BaseException | None) -> None:
+        self._answered()
         if epoch != self.epoch or self.status != "REGISTERING":
             return  # rebooted meanwhile
         self.status = "MO_DATA_ENABLED" if ok and error is None else "TIMEOUT_AND_RETRYING"
@@ -107,11 +121,13 @@ class CdpClient:
 
     def _air_done(self, payload: bytes) -> None:
         epoch = self.epoch
+        self._ask()
         self.bridge.run_async(
             self._post("t/d", payload), lambda r, e: self._delivered(epoch, r, e)
         )
 
     def _delivered(self, epoch: int, result: Any, error: BaseException | None) -> None:
+        self._answered()
         if epoch != self.epoch:
             return
         self.pending = max(0, self.pending - 1)

@@ -96,6 +96,7 @@ class MqttClients:
 
     def _ask(self, link: MqttLink) -> None:
         link.waiting += 1
+        self.reactor.count(f"mqttq.{os.getpid()}.{link.idx}<", 0)  # declared: answer awaited
         self.reactor.count(f"mqttq.{os.getpid()}.{link.idx}>")
 
     def _answered(self, link: MqttLink, n: int = 1) -> None:

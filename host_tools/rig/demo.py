@@ -27,7 +27,7 @@ from nbkit import profiles
 
 from host_tools.errors import CommandError
 from host_tools.rig import stop
-from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions, sim_capable
+from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
 
 #: the device profiles (firmware/nbkit/profiles.py, the one registry)
 PROFILES = profiles.names()
@@ -46,10 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clock",
         choices=("sim", "real", "scaled"),
-        help="sim (default over UDP, TCP and MQTT): one time master for the whole rig, "
+        help="sim (default): one time master for the whole rig, "
         "device time moves only when every process waits, so results do not depend on the "
-        "host; real: wall time (a real modem on --modem-port); scaled (default for CoAP, for "
-        "now): wall time x --scale",
+        "host; real: wall time (the default with --modem-port, a real modem); scaled: wall "
+        "time x --scale",
     )
     parser.add_argument(
         "--scale",
@@ -324,18 +324,11 @@ def run(args: argparse.Namespace) -> int:
             f"has no such AT commands)"
         )
     smoke = args.profile == "smoke"
-    probe = RigOptions(transport=args.transport, profile=args.profile)
-    capable = sim_capable(probe) and not args.modem_port
     _check_ports(args)
     if args.clock is None:
-        args.clock = "real" if args.modem_port else "sim" if capable else "scaled"
+        args.clock = "real" if args.modem_port else "sim"
     if args.modem_port and args.clock == "sim":
         raise CommandError("--modem-port: a real modem runs in real time; use --clock real")
-    elif args.clock == "sim" and not capable:
-        raise CommandError(
-            f"--clock sim: the {args.transport.upper()} transport does not run on the time "
-            "master yet (its sockets are not counted); use --clock scaled"
-        )
     if args.hours is None:
         args.hours = 0.5 if smoke else 24.0
     if args.scale is None:

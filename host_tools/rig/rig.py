@@ -38,8 +38,9 @@ class RigOptions:
 
     scale: float = 2400.0
     #: "sim": one time master for the rig (host_tools.simclock; time moves only when every
-    #: process waits: nothing depends on host speed); "scaled": wall time x scale; "auto": sim
-    #: where every process of the rig takes part in it (UDP, TCP, MQTT), else scaled
+    #: process waits: nothing depends on host speed; every transport, every profile);
+    #: "scaled": wall time x scale; "real": scale 1 (a real modem); "auto": real with a
+    #: modem port, else sim
     clock: str = "auto"
     modem: str = "bc28"  # emulator persona; the virtual board's data names the same model
     transport: str = "udp"  # udp | tcp | mqtt | coap: how uplinks reach the collector
@@ -84,12 +85,6 @@ def meterbus_args(profile: str) -> list[str] | None:
 #: pin levels at power-up per profile: a clean smoke chamber, a full battery (mV on the
 #: virtual board), the detector on its base (tamper switch pressed = 0), button released
 PROFILE_PINS = {"smoke": {"smoke_adc": 8000, "battery_adc": 3600, "tamper": 0, "button": 1}}
-
-
-def sim_capable(opt: RigOptions) -> bool:
-    """Whether every process of this rig takes part in the time master: the UDP, TCP and MQTT
-    transports (the CoAP platform is not counted yet); the meter-bus emulator is one."""
-    return opt.transport in ("udp", "tcp", "mqtt")
 
 
 def free_udp_port() -> int:
@@ -185,7 +180,7 @@ class Rig:
         if self.opt.modem_port and self.opt.clock in ("auto", "real"):
             self.opt.clock, self.opt.scale = "real", 1.0
         if self.opt.clock == "auto":
-            self.opt.clock = "sim" if sim_capable(self.opt) else "scaled"
+            self.opt.clock = "sim"
         if self.opt.clock == "real":  # wall time, scale 1: a real modem cannot be simulated
             self.opt.scale = 1.0
             self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},1"

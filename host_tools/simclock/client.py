@@ -11,6 +11,7 @@ totals (bytes written to a pty, datagrams received) and nothing else has to be t
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable
 
 from host_tools.errors import CommandError
@@ -50,6 +51,7 @@ class SimClient:
         self.gen = -1
         self.t_us = 0
         self.pending: tuple[int, int] | None = None  # (gen, t_us) announced, not yet go
+        self._go_lock = threading.Lock()
         self.failure: str | None = None
         self._last = ""
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -90,7 +92,8 @@ class SimClient:
         if words[0] == "now" and len(words) == 3:
             gen, t_us = int(words[1]), int(words[2])
             if gen > self.gen:
-                self.pending = (gen, t_us)
+                with self._go_lock:
+                    self.pending = (gen, t_us)
                 self._send(f"ready {self.name} {gen}")
         elif words[0] == "go" and len(words) == 2:
             return self.pending is not None and int(words[1]) == self.pending[0] and self.go()
@@ -100,12 +103,14 @@ class SimClient:
 
     def go(self) -> bool:
         """Act at the announced time (a ``go``, or input from a peer that got its go first);
-        True when time moved."""
-        if self.pending is None:
-            return False
-        self.gen, self.t_us = self.pending
-        self.pending = None
-        return True
+        True when time moved. Safe from another thread (an intake's own, e.g. the CoAP
+        platform's, that takes input while this participant's loop reads the master)."""
+        with self._go_lock:
+            pending, self.pending = self.pending, None
+            if pending is None:
+                return False
+            self.gen, self.t_us = pending
+            return True
 
     def on_readable(self) -> bool:
         """Read the master's messages; True when time moved. Raises SimFailed on ``fail``."""

@@ -111,7 +111,6 @@ CASES: list[tuple[str, int, str]] = [
     ("demo --baud 9600", 1, r"--baud goes with --modem-port"),
     ("demo --scenario {d}/none.json", 1, r"cannot read scenario"),
     ("demo --modem-port /dev/null --clock sim", 1, r"real time; use --clock real"),
-    ("demo --transport coap --clock sim", 1, r"not run on the time master yet"),
     # vboard
     ("vboard --flash {d}/ro.img", 1, r"read-only"),
     ("vboard --flash {d}/afile/flash.img", 1, r"cannot make its folder .*afile"),
