@@ -17,7 +17,7 @@ from tests.support.collected import named, stored
 
 pytestmark = pytest.mark.e2e
 
-SCALE = 4000  # a device day in 21.6 s
+SCALE = 4000  # device seconds per second of wait_for's timeouts (the rig is on its master)
 FLOW_PULSES = 1560  # one pulse a minute: 60 L/h for 26 h, never a quiet half hour
 REVERSE_PULSES = 5
 
