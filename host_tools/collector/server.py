@@ -145,7 +145,8 @@ def serve(
     ``lock``: held around each ``handle`` when other intakes share the collector; ``handle``:
     what handles a datagram instead of ``collector.handle`` (a SharedCollector's, which locks).
     An exception from it ends the loop: the supervisor (collector.supervise) restarts it.
-    ``extras``: under a time master, more intakes (``TcpIntake``) this loop serves too."""
+    ``extras``: under a time master, more intakes this loop serves too (``TcpIntake``,
+    ``MqttSimIntake``)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.bind((host, port))
