@@ -60,6 +60,11 @@ class UartInput:
         self.reactor, self.baud, self.deliver = reactor, baud, deliver
         self.on_activity = on_activity
         self._free = float("-inf")  # when the last byte received so far has arrived
+        # the burst the line is in: its first byte's time and the bytes since. Every time is
+        # anchor + bit_time(count), so how the pty cut one burst into reads (host timing) never
+        # changes a delivery time, not even in the last bit of a float at 1.7e9 s
+        self._anchor = float("-inf")
+        self._count = 0
         self.received = 0
 
     @property
@@ -72,8 +77,11 @@ class UartInput:
         if not data:
             return
         self.received += len(data)
-        t = max(self.reactor.now(), self._free)
-        end = t + bit_time(len(data), self.baud)
+        now = self.reactor.now()
+        if now >= self._free:  # the line was idle: a new burst starts now
+            self._anchor, self._count = now, 0
+        t = self._anchor + bit_time(self._count, self.baud)
+        end = self._anchor + bit_time(self._count + len(data), self.baud)
         self._free = end
         if self.on_activity is not None:
             self.on_activity(t, end, data)
@@ -84,6 +92,7 @@ class UartInput:
             if data[stop : stop + 1] == b"\n":
                 stop += 1  # the LF of a CRLF line end goes with its line (not payload after it)
             piece = data[start:stop]
-            t += bit_time(len(piece), self.baud)
+            self._count += len(piece)
+            t = self._anchor + bit_time(self._count, self.baud)
             self.reactor.call_at(t, lambda piece=piece: self.deliver(piece))  # type: ignore[misc]
             start = stop

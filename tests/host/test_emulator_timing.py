@@ -78,6 +78,37 @@ def test_uart_input_hands_each_line_over_when_its_last_byte_has_arrived():
     reactor.close()
 
 
+def _delivered(t0: float, reads: list[bytes]) -> list[tuple[float, bytes]]:
+    clock = ManualClock(t0)
+    reactor = Reactor(clock)
+    got: list[tuple[float, bytes]] = []
+    uart = UartInput(reactor, 9600, lambda data: got.append((reactor.now(), data)))
+    for chunk in reads:  # written at one instant, read in these pieces
+        uart.feed(chunk)
+    clock.t = t0 + 10
+    reactor.run_due()
+    reactor.close()
+    return got
+
+
+def test_how_the_pty_cuts_a_burst_into_reads_changes_no_delivery_time_by_a_bit():
+    # at device epochs (1.7e9 s) a float's last bit is 0.24 us: times summed piece by piece
+    # would differ with the cut and flip a microsecond in the timeline (host-dependent)
+    t0 = 1_764_014_431.1
+    burst = b"AT+QISEND=0,95\r" + b"AB" * 47 + b"C\r\nAT\r"
+    whole = _delivered(t0, [burst])
+    assert [d for _, d in whole] == [b"AT+QISEND=0,95\r", b"AB" * 47 + b"C\r\n", b"AT\r"]
+    for cut in range(len(burst)):
+        split = _delivered(t0, [burst[:cut], burst[cut:]])
+        assert b"".join(d for _, d in split) == burst
+        # each piece when its last byte is in: the burst's start plus that byte's bit time,
+        # computed the same way whatever the cut (float ==, not approx)
+        n = 0
+        for t, data in split:
+            n += len(data)
+            assert t == t0 + bit_time(n, 9600), (cut, n)
+
+
 def test_a_command_is_answered_after_its_bit_time_response_time_and_answer_bit_time():
     with stepped() as rig:
         start = rig.now
