@@ -34,6 +34,9 @@ class SimCollector:
 
     def __init__(self, tmp: Path) -> None:
         self.master = Master(EPOCH, stall_s=5.0).start()
+        # the client first: busy until it reports, so the master never sees the collector
+        # alone, waiting for input with no deadline (a deadlock, which ends the run)
+        self.client = SimClient(self.master.addr, "client")
         self.collector = Collector(Store(tmp / "c.db"), {DEVICE: KEY}, out=io.StringIO())
         self.collector.sim = SimClient(self.master.addr, "collector", self._counts)
         self.collector.store.clock = self.collector.sim.now
@@ -51,15 +54,17 @@ class SimCollector:
         )
         self.thread.start()
         assert bound.wait(5)
-        self.client = SimClient(self.master.addr, "client")
 
     def _counts(self) -> dict[str, int]:
         return self.collector.sim_counts
 
-    def settle(self, wall_s: float = 0.5) -> None:
-        """Serve the client participant's messages for a while (wall)."""
-        end = time.monotonic() + wall_s
+    def settle(self, wall_s: float = 0.5, until: float | None = None) -> None:
+        """Serve the client participant's messages for ``wall_s`` (wall), or until device
+        time reaches ``until`` (at most 20 wall s: a busy host is slow, never wrong)."""
+        end = time.monotonic() + (wall_s if until is None else 20.0)
         while time.monotonic() < end:
+            if until is not None and self.client.now() >= until - 1e-3:
+                return
             ready, _, _ = select.select([self.client], [], [], 0.02)
             if ready:
                 self.client.on_readable()
@@ -108,7 +113,7 @@ def test_time_waits_for_the_tcp_bytes_and_the_ack_comes_back_counted(
     assert rig.collector.sim_counts[f"tcpd.{port}>"] == 2 + len(ack)
     rig.client.extra[f"tcpd.{port}<"] = 2 + len(ack)
     rig.client.report(EPOCH + 5)
-    rig.settle(0.5)
+    rig.settle(until=EPOCH + 5)
     assert rig.client.now() == pytest.approx(EPOCH + 5, abs=1e-5)
     sock.close()
 
@@ -118,7 +123,10 @@ def test_an_idle_connection_is_closed_at_its_device_time_deadline(rig: SimCollec
     port = sock.getsockname()[1]
     rig.client.extra.update({f"tcpc.{rig.tcp.port}>": 1, f"tcpd.{port}<": 0})
     rig.client.report(EPOCH + 10 * TCP_IDLE_S)  # the client waits long: only input wakes it
-    rig.settle(1.0)
+    rig.settle(until=EPOCH + TCP_IDLE_S)
+    deadline = time.monotonic() + 10
+    while rig.collector.sim_counts.get(f"tcpd.{port}>", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the collector's loop acts at the new time in its own thread
     # time jumped to the collector's deadline, it closed the connection and counted its FIN
     assert rig.client.now() == pytest.approx(EPOCH + TCP_IDLE_S, abs=1e-3)
     assert rig.collector.sim_counts[f"tcpd.{port}>"] == 1
