@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nbkit import profiles
+from nbkit.proto import codes
 
 from host_tools.errors import CommandError
 from host_tools.rig import stop
@@ -171,11 +172,33 @@ def summarize(
         "duplicates_stored": figures["duplicates_stored"],
         "events_delivered": len([r for r in stored if r["code"] >= 0x40]),
         "alarms": figures["alarms"],
+        "alarms_pending_on_device": _pending_alarms(rig.console_lines, set(by_seq)),
         "uplinks": len(rig.uplinks),
         "frame_bytes_up": sum(e["bytes"] for e in rig.uplinks),
     }
     out.update(_energy(rig, hours))
     out["failures"] = failures
+    return out
+
+
+#: record names of the meter's and the sensor's events (codes 0x40-0x5F: host_tools.rig.account)
+_ALARM_NAMES = frozenset(codes.name(c) for c in range(0x40, 0x60))
+
+
+def _pending_alarms(lines: list[str], delivered: set[int]) -> list[dict[str, Any]]:
+    """Alarms the device raised (``nbkit: event SEQ NAME VALUE [URGENT]`` on its console) that
+    no uplink delivered by the run's end: queued for its next report, not lost."""
+    out = []
+    for line in lines:
+        w = line.split()
+        if len(w) < 5 or w[:2] != ["nbkit:", "event"] or w[3] not in _ALARM_NAMES:
+            continue
+        try:
+            seq, value = int(w[2]), int(w[4])
+        except ValueError:
+            continue
+        if value and seq not in delivered:
+            out.append({"seq": seq, "name": w[3], "value": value, "urgent": w[-1] == "URGENT"})
     return out
 
 
@@ -413,7 +436,7 @@ def report(summary: dict[str, Any], as_json: bool) -> int:
     else:
         print("\nsummary")
         for key, value in summary.items():
-            if key in ("failures", "alarms"):
+            if key in ("failures", "alarms", "alarms_pending_on_device"):
                 continue
             print(f"  {key.replace('_', ' '):<28} {value}")
         for a in summary["alarms"]:
@@ -426,6 +449,12 @@ def report(summary: dict[str, Any], as_json: bool) -> int:
                 when += f" (the link was down: up {a['link_wait_s']:.1f} s after the raise)"
             print(
                 f"  alarm {a['name']}={a['value']:<3} raised {a['raised_s'] / 3600:6.2f} h, {when}"
+            )
+        for a in summary.get("alarms_pending_on_device", []):
+            urgent = "urgent, " if a["urgent"] else ""
+            print(
+                f"  alarm {a['name']}={a['value']:<3} (seq {a['seq']}) {urgent}queued on the "
+                "device at the run's end: it goes with the next report"
             )
     if failures:
         for line in failures:

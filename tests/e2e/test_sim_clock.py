@@ -153,3 +153,20 @@ def test_an_alarm_raised_while_the_link_is_down_is_timed_from_the_link_coming_up
     assert failures == ["alarm x=1 raised at 0.83 h delivered 11.0 s later (budget 10 s)"]
     _, without = account.account(rows, EPOCH, EPOCH + 3600, 900, dropped=0)
     assert len(without) == 2  # without the timeline both count from the raise
+
+
+def test_an_alarm_still_queued_at_the_end_is_listed_as_pending_not_lost():
+    from host_tools.rig.demo import _pending_alarms
+
+    lines = [
+        "nbkit: event 0 boot 1 ",  # the device's own record, not an alarm
+        "nbkit: event 25 tamper 1 URGENT",
+        "nbkit: event 28 tamper 0 ",  # cleared: not an alarm raised
+        "nbkit: event 99 leak 1 ",
+        "nbkit: event 100 smoke_alarm 6100 URGENT",
+        "nbkit: event x leak 1",  # garbage on the console: skipped
+    ]
+    assert _pending_alarms(lines, delivered={0, 25, 28}) == [
+        {"seq": 99, "name": "leak", "value": 1, "urgent": False},
+        {"seq": 100, "name": "smoke_alarm", "value": 6100, "urgent": True},
+    ]
