@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 from collections import deque
 from typing import Any
 
@@ -74,15 +73,14 @@ class CdpClient:
         self.bridge.run_async(self._register(), lambda ok, e: self._registered(epoch, ok, e))
 
     # Under a time master every request to the platform is in flight on this module's own
-    # channel until its answer (or its failure) is back in the reactor: time never moves past
-    # a platform's answer on its way (the platform's side needs no counting then).
+    # channel (Reactor.asked) until its answer (or its failure) is back in the reactor: time
+    # never moves past a platform's answer on its way (the platform's side needs no counting).
 
     def _ask(self) -> None:
-        self.m.reactor.count(f"coapq.{os.getpid()}<", 0)  # declared: the answer is awaited
-        self.m.reactor.count(f"coapq.{os.getpid()}>")
+        self.m.reactor.asked("coapq")
 
     def _answered(self) -> None:
-        self.m.reactor.count(f"coapq.{os.getpid()}<")
+        self.m.reactor.answered("coapq")
 
     async def _ctx(self) -> Any:
         if self.context is None:

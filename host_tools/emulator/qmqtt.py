@@ -29,7 +29,6 @@ half wall second for keep-alive), so the broker sees a real MQTT 3.1.1 client.
 from __future__ import annotations
 
 import ipaddress
-import os
 import selectors
 import socket
 from dataclasses import dataclass, field
@@ -89,20 +88,19 @@ class MqttClients:
         self.m.stats[key] = self.m.stats.get(key, 0) + 1
 
     # Under a time master (host_tools/collector/mqtt_sim.py has the collector's side): every
-    # request the broker answers (CONNECT, SUBSCRIBE, UNSUBSCRIBE, a QoS 1 PUBLISH) is in flight
-    # on this client's own channel until its answer is read, so time never moves past an
-    # answer on its way; a publication counts on its topic's channel (``mqtt:<topic>``), sent
-    # by the publisher, received by the subscriber.
+    # request the broker answers (CONNECT, SUBSCRIBE, UNSUBSCRIBE, a QoS 1 PUBLISH) is in
+    # flight on this client's own channel (Reactor.asked) until its answer is read, so time
+    # never moves past an answer on its way; a publication counts on its topic's channel
+    # (``mqtt:<topic>``), sent by the publisher, received by the subscriber.
 
     def _ask(self, link: MqttLink) -> None:
         link.waiting += 1
-        self.reactor.count(f"mqttq.{os.getpid()}.{link.idx}<", 0)  # declared: answer awaited
-        self.reactor.count(f"mqttq.{os.getpid()}.{link.idx}>")
+        self.reactor.asked(f"mqttq{link.idx}")
 
     def _answered(self, link: MqttLink, n: int = 1) -> None:
         n = min(n, link.waiting)
         link.waiting -= n
-        self.reactor.count(f"mqttq.{os.getpid()}.{link.idx}<", n)
+        self.reactor.answered(f"mqttq{link.idx}", n)
 
     # -- open / connect -----------------------------------------------------------------------
 

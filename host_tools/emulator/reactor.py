@@ -78,6 +78,17 @@ class Reactor:
         if self.sim is not None:
             self.tally[key] = self.tally.get(key, 0) + n
 
+    def asked(self, channel: str) -> None:
+        """A request went to a server outside the rig (a broker, a platform): it is in flight
+        on this process's own ``channel`` until :meth:`answered`, so time waits for the answer
+        (the receiving side is declared first: the first answer is awaited too)."""
+        self.count(f"{channel}.{os.getpid()}<", 0)
+        self.count(f"{channel}.{os.getpid()}>")
+
+    def answered(self, channel: str, n: int = 1) -> None:
+        """``n`` answers (or failures that end the wait) to :meth:`asked` requests came back."""
+        self.count(f"{channel}.{os.getpid()}<", n)
+
     def uart_slot(self, t: float) -> float:
         """Under a time master a UART chunk lands 500 us into a millisecond, after now: never
         at the instant of a firmware timeout (whole ms) or a pin edge (300 us), so no two

@@ -24,6 +24,8 @@ from typing import Any
 ALARM_BUDGET_S = 10.0
 _EVENT_CODE = 0x40  # codes at or above are events (tamper, leak, boot...)
 _DEVICE_CODE = 0x60  # codes at or above are the device's own records (boot, counters)
+#: the meter's and the sensor's event codes: a record of one with a value != 0 is an alarm
+ALARM_CODES = range(_EVENT_CODE, _DEVICE_CODE)
 #: modem states of the emulator's timeline in which the device has no link (not registered)
 LINK_DOWN = ("off", "boot", "search")
 
@@ -69,15 +71,11 @@ def _duplicates(stored: list[dict[str, Any]]) -> int:
 
 
 def timeline_states(path: Path) -> list[tuple[float, str]]:
-    """(device time, state) of every state record of an emulator timeline (JSON lines)."""
-    import json
+    """(device time, state) of every record of an emulator timeline (the energy model's
+    reader, host_tools.energy.model.read_timeline)."""
+    from host_tools.energy import model
 
-    out = []
-    for line in path.read_text().splitlines():
-        entry = json.loads(line)
-        if "state" in entry and "t" in entry:
-            out.append((float(entry["t"]), str(entry["state"])))
-    return out
+    return [(r.t, r.state) for r in model.read_timeline(path)]
 
 
 def link_up_at(states: list[tuple[float, str]], t: float) -> float:
@@ -104,7 +102,7 @@ def _alarms(
 ) -> list[dict[str, Any]]:
     out = []
     for r in stored:
-        if not _EVENT_CODE <= r["code"] < _DEVICE_CODE or not r["value"]:
+        if r["code"] not in ALARM_CODES or not r["value"]:
             continue  # alarms are the meter's and the sensor's events, raised (value != 0)
         up = link_up_at(states, r["t"]) if states is not None else r["t"]
         out.append(

@@ -27,7 +27,7 @@ from nbkit import profiles
 from nbkit.proto import codes
 
 from host_tools.errors import CommandError
-from host_tools.rig import stop
+from host_tools.rig import account, stop
 from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, TRANSPORTS, Rig, RigOptions
 
 #: the device profiles (firmware/nbkit/profiles.py, the one registry)
@@ -129,8 +129,6 @@ def summarize(
     and the emulator's timeline; ``failures`` lists what the schedule required and did not
     get (host_tools.rig.account). ``stored``: this device's rows (a fleet cell's collector
     holds many devices); default: every row of the rig's collector."""
-    from host_tools.rig import account
-
     read_lines = [ln.split() for ln in rig.console_lines if ln.startswith("nbkit: read ")]
     # the readings of the run's slots (start, end]: a run that goes on past its end (to the
     # next report, as a fleet cell does) takes more, which are not the schedule's
@@ -181,8 +179,8 @@ def summarize(
     return out
 
 
-#: record names of the meter's and the sensor's events (codes 0x40-0x5F: host_tools.rig.account)
-_ALARM_NAMES = frozenset(codes.name(c) for c in range(0x40, 0x60))
+#: record names of the meter's and the sensor's events (host_tools.rig.account.ALARM_CODES)
+_ALARM_NAMES = frozenset(codes.name(c) for c in account.ALARM_CODES)
 
 
 def _pending_alarms(lines: list[str], delivered: set[int]) -> list[dict[str, Any]]:
