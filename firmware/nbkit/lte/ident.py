@@ -71,8 +71,15 @@ QUECTEL = (
 )
 
 
+# BC660K: the Huawei-style IMEI and firmware answers, the Quectel IMSI and ICCID commands
+BC660K = (HUAWEI[0], QUECTEL[1], QUECTEL[2], HUAWEI[3])
+
+
 def read(engine, dialogs):
     # -> {"imei", "imsi", "iccid", "firmware"}: None where the module does not say.
+    # dialogs: one of the tables above, or its name here ("HUAWEI", "QUECTEL", "BC660K").
+    if isinstance(dialogs, str):
+        dialogs = globals()[dialogs]
     out = {}
     for field, command, expect, parse in dialogs:
         reply = engine.command(command, expect, 1000)

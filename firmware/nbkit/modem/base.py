@@ -9,12 +9,14 @@
 #   m.closed(sock) -> bool               the module reported sock closed (peer, PDP loss, reset)
 #   m.identity() / m.signal() / m.poll(ms) / m.idle(ms)
 #   m.lifecycle / m.reg / m.boots / m.last_error / m.unsupported / m.last_commands
+# The information calls' parsers (nbkit.lte.ident, csq) are imported when first called: a
+# routine report wake never loads them (every module a wake loads costs heap: its functions
+# and its interned names, docs/architecture.md "Heap").
 # Errors: socket and information calls raise ModemError(message, reply, code); attach returns
 # False and sets last_error (a reason a person can act on). Nothing here raises on bad input
 # from the module: an unparsable line is ignored (URC) or reported as a ModemError (reply).
 from micropython import const
 
-from nbkit.lte import csq, ident
 from nbkit.modem import lifecycle as lc
 
 _PROBE_TRIES = const(10)  # "AT" until OK after boot (the first may answer ERROR or nothing)
@@ -63,7 +65,7 @@ def why(reply):
 
 
 class AtModem:
-    IDENT = ident.QUECTEL  # identity command set (ident.HUAWEI on the Neul firmware)
+    IDENT = "QUECTEL"  # identity command set, by name in nbkit.lte.ident ("HUAWEI" on Neul)
 
     MODELS = ()  # the registry models (nbkit.modem.models) the driver class drives
 
@@ -212,10 +214,14 @@ class AtModem:
 
     def identity(self):
         # {"imei", "imsi", "iccid", "firmware"}: values None when the module does not say.
+        from nbkit.lte import ident
+
         return self._counted(ident.read, self.engine, self.IDENT)
 
     def signal(self):
         # (rssi 0..31 or 99, dBm or None) from AT+CSQ.
+        from nbkit.lte import csq
+
         reply = self._checked(csq.CMD, csq.PREFIX, 300)
         parsed = csq.parse(reply.lines[0]) if reply.lines else None
         if parsed is None:

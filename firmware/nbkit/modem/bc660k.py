@@ -33,7 +33,7 @@
 # identity, signal, poll, idle) plus reboot() and .wakeups (+QATWAKEUP seen).
 from micropython import const
 
-from nbkit.lte import cereg, ident, psm, qi
+from nbkit.lte import cereg, psm, qi
 from nbkit.modem import bc95_power as _pw
 from nbkit.modem import lifecycle as lc
 from nbkit.modem import models
@@ -59,7 +59,7 @@ class Bc660k(Ec200):
     IGNORED = ("+CPIN:", "+CFUN:", "+CPSMS:", "+CEDRXP:")
     # AT+CGSN=1 -> "+CGSN: <imei>", AT+CIMI, AT+QCCID, AT+CGMR -> "Revision: BC660KGL..." (the
     # commands a real module answered in the transcript cited above)
-    IDENT = (ident.HUAWEI[0], ident.QUECTEL[1], ident.QUECTEL[2], ident.HUAWEI[3])
+    IDENT = "BC660K"  # nbkit.lte.ident.BC660K
 
     def __init__(self, engine, clock, apn="", *, model="bc660k", psm=None, cereg_n=2, **kw):
         # psm: None or (tau_s, active_s), requested with AT+CPSMS before attach.

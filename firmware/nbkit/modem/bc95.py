@@ -42,7 +42,7 @@ from micropython import const
 
 from nbkit.at import chat
 from nbkit.at.engine import RESULT_TIMEOUT
-from nbkit.lte import cereg, cscon, csq, ident, nuestats, sockets
+from nbkit.lte import cereg, cscon, sockets
 from nbkit.modem import base, models
 from nbkit.modem import bc95_power as _pw
 from nbkit.modem import lifecycle as lc
@@ -65,7 +65,7 @@ _SEND_MAX = const(512)  # NSOST payload limit of early BC95 firmware (BC95-G/BC2
 CME_UPLINK_BUSY = const(159)
 CME_UART_BUFFER = const(536)
 CME_BACKOFF_TIMER = const(537)
-_CONGESTION = (CME_UPLINK_BUSY, CME_UART_BUFFER, CME_BACKOFF_TIMER)
+_CONGESTION = const((CME_UPLINK_BUSY, CME_UART_BUFFER, CME_BACKOFF_TIMER))
 
 BOOT_NOISE = ("REBOOTING", "Boot:", "Security ", "Protocol ", "Apps ")
 
@@ -101,7 +101,7 @@ def urc_script(cereg_n, nsonmi):
 
 class Bc95(base.AtModem):
     MODELS = MODELS
-    IDENT = ident.HUAWEI
+    IDENT = "HUAWEI"
 
     def __init__(
         self,
@@ -256,6 +256,8 @@ class Bc95(base.AtModem):
     def _no_cell_found(self):
         # AT+CSQ says 99 (no cell camped on) after _NO_CELL_MS of searching: give the search
         # up. A refused or unreadable CSQ gives nothing up (the wait goes on to its timeout).
+        from nbkit.lte import csq
+
         reply = self.engine.command(csq.CMD, csq.PREFIX, 1000)
         parsed = csq.parse(reply.lines[0]) if reply.ok and reply.lines else None
         return parsed is not None and parsed[0] == csq.RSSI_UNKNOWN
@@ -280,10 +282,14 @@ class Bc95(base.AtModem):
     # -- information (identity, signal: nbkit.modem.base) ------------------------------------
 
     def ue_stats(self):
+        from nbkit.lte import nuestats
+
         return nuestats.parse(self._checked(nuestats.CMD, "", 1000).lines)
 
     def address(self):
         # The PDP address from AT+CGPADDR ("10.45.3.7"), or None before attach.
+        from nbkit.lte import ident
+
         for line in self._checked(ident.CGPADDR, "+CGPADDR:", 1000).lines:
             parsed = ident.pdp_address(line)
             if parsed and parsed[1]:

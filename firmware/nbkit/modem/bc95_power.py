@@ -10,12 +10,13 @@
 #   edrx_granted(m) -> (cycle_ms, ptw_ms) | None   AT+CEDRXRDP (the network's value, not ours)
 #   resume(m) -> bool    after an MCU deep sleep with the modem in PSM/idle (see resume below)
 #   power_down(m) -> bool   AT+CFUN=0: the "PSM denied" fallback; the next report attaches
+# nbkit.lte.edrx is imported by the eDRX calls only: a meter that asks no eDRX never loads it.
 #   ask_edrx(m, cycle_s) -> bool   AT+CEDRXS=2,5,"<eDRX>" while registered (sent in a TAU): the
 #     other "PSM denied" fallback, registered in eDRX (nbkit.app.power.when_psm_denied)
 from micropython import const
 
 from nbkit.at import chat
-from nbkit.lte import cereg, edrx, psm
+from nbkit.lte import cereg, psm
 from nbkit.modem import lifecycle as lc
 
 _WAKE_TRIES = const(6)  # "AT" probes after a wake: a module leaving PSM may lose the first bytes
@@ -36,6 +37,8 @@ def plan(psm_req, edrx_req):
         cmds.append(cmd)
         psm_got = (tau_got, active_got)
     if edrx_req is not None:
+        from nbkit.lte import edrx
+
         if isinstance(edrx_req, tuple):
             cmd, edrx_got, _ptw = edrx.request_with_ptw(edrx_req[0] / 1000, edrx_req[1] / 1000)
         else:
@@ -72,6 +75,8 @@ def granted(m):
 
 
 def edrx_granted(m):
+    from nbkit.lte import edrx
+
     reply = m.engine.command(edrx.CEDRXRDP, "+CEDRXRDP:", 1000)
     if reply.ok and reply.lines:
         try:
@@ -83,6 +88,8 @@ def edrx_granted(m):
 
 def on_cedrxp(m, line):
     # +CEDRXP URC (CEDRXS mode 2): the network's eDRX value changed.
+    from nbkit.lte import edrx
+
     try:
         m.edrx_nw = edrx.granted(edrx.parse_cedrxp(line))
     except ValueError:
@@ -132,6 +139,8 @@ def resume(m, awake=None):
 
 def ask_edrx(m, cycle_s):
     # The eDRX request while registered; the module sends it to the network in a TAU.
+    from nbkit.lte import edrx
+
     cmd, _got = edrx.request(cycle_s)
     if m.engine.command(cmd, None, 1000).ok:
         return True
