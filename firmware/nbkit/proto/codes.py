@@ -53,57 +53,67 @@ REPORT_FAULT = const(0x65)  # why the last report failed: 1 CME, 2 no coverage, 
 # 4 no ack, 5 collector refusal, 6 crash (the board was reset by the app's last resort)
 UPLINK_RESENT = const(0x66)  # frames sent again after a modem reboot, cumulative (duplicates)
 
-# code -> (name, unit): for people and the collector's database; unknown codes stay numeric.
-NAMES = {
-    WATER_L: ("water", "L"),
-    GAS_L: ("gas", "L"),
-    ENERGY_WH: ("energy", "Wh"),
-    FLOW_LPH: ("flow", "L/h"),
-    TEMP_CC: ("temperature", "0.01C"),
-    ENERGY_FWD_WH: ("energy_forward", "Wh"),
-    ENERGY_REV_WH: ("energy_reverse", "Wh"),
-    WATER_REV_L: ("water_reverse", "L"),
-    TEMP_RETURN_CC: ("temperature_return", "0.01C"),
-    BATTERY_MV: ("battery", "mV"),
-    RSRP_DBM: ("rsrp", "dBm"),
-    SNR_DB: ("snr", "dB"),
-    CE_LEVEL: ("ce_level", ""),
-    VALVE: ("valve", ""),
-    LEAK: ("leak", ""),
-    BURST: ("burst", "L/h"),
-    TAMPER: ("tamper", ""),
-    REVERSE_FLOW: ("reverse_flow", "L"),
-    NO_FLOW: ("no_flow", "h"),
-    SMOKE_ALARM: ("smoke_alarm", "0.01%/m"),
-    SMOKE_CLEAR: ("smoke_clear", ""),
-    SMOKE_HUSH: ("smoke_hush", "s"),
-    SMOKE_SELFTEST: ("smoke_selftest", ""),
-    SMOKE_FAULT: ("smoke_fault", ""),
-    LOW_BATTERY: ("low_battery", "mV"),
-    REMOVED: ("removed", ""),
-    HEARTBEAT: ("heartbeat", "s"),
-    SMOKE_HUSH_END: ("smoke_hush_end", ""),
-    BATTERY_OK: ("battery_ok", "mV"),
-    SMOKE_FAULT_CLEAR: ("smoke_fault_clear", ""),
-    QUEUE_DROPPED: ("queue_dropped", ""),
-    BOOT: ("boot", ""),
-    TIME_SET: ("time_set", "s"),
-    METER_ERROR: ("meter_error", ""),
-    REPORT_FAILED: ("report_failed", ""),
-    REPORT_FAULT: ("report_fault", ""),
-    UPLINK_RESENT: ("uplink_resent", ""),
-}
+# code -> name and unit, for people and the collector's database; unknown codes stay numeric.
+# One line per code: "<code, 2 hex digits> <name> [<unit>]". A text, not a dict: on a board it
+# stays in the firmware's flash, where a dict of tuples would take heap at every wake.
+TABLE = """
+01 water L
+02 gas L
+03 energy Wh
+04 flow L/h
+05 temperature 0.01C
+06 energy_forward Wh
+07 energy_reverse Wh
+08 water_reverse L
+09 temperature_return 0.01C
+10 battery mV
+11 rsrp dBm
+12 snr dB
+13 ce_level
+14 valve
+40 leak
+41 burst L/h
+42 tamper
+43 reverse_flow L
+44 no_flow h
+50 smoke_alarm 0.01%/m
+51 smoke_clear
+52 smoke_hush s
+53 smoke_selftest
+54 smoke_fault
+55 low_battery mV
+56 removed
+57 heartbeat s
+58 smoke_hush_end
+59 battery_ok mV
+5a smoke_fault_clear
+60 queue_dropped
+61 boot
+62 time_set s
+63 meter_error
+64 report_failed
+65 report_fault
+66 uplink_resent
+"""
+
+
+def _entry(code):
+    # -> [name] or [name, unit] of a known code, else None
+    at = TABLE.find("\n%02x " % code) if 0 <= code <= 0xFF else -1
+    if at < 0:
+        return None
+    return TABLE[at + 4 : TABLE.index("\n", at + 4)].split(" ")
 
 
 def name(code):
     # Short name of a code ("water"), or "code_0x7e" for one this build does not know.
-    entry = NAMES.get(code)
+    entry = _entry(code)
     return entry[0] if entry else "code_0x%02x" % code
 
 
 def unit(code):
-    entry = NAMES.get(code)
-    return entry[1] if entry else ""
+    entry = _entry(code)
+    return entry[1] if entry and len(entry) > 1 else ""
 
 
 def is_event(code):
