@@ -34,19 +34,21 @@ EVENT_TRIES = _EVENT_TRIES  # (no_cell_tries=EVENT_TRIES: an event searches once
 
 
 # What state() saves and restore() puts back, in this order (saved states keep their meaning).
-_PERSISTED = (
-    "last_sample",
-    "last_report",
-    "last_uplink",
-    "radio_idle_at",
-    "failures",
-    "retry_at",
-    "psm",
-    "active_s",
-    "tau_s",
-    "events",
-    "event_failures",
-    "event_retry_at",
+_PERSISTED = const(
+    (
+        "last_sample",
+        "last_report",
+        "last_uplink",
+        "radio_idle_at",
+        "failures",
+        "retry_at",
+        "psm",
+        "active_s",
+        "tau_s",
+        "events",
+        "event_failures",
+        "event_retry_at",
+    )
 )
 _PERSISTED_V1 = const(9)  # fields of a state saved before the events were kept
 

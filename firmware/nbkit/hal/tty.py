@@ -18,17 +18,25 @@ import select
 import termios
 import time
 
-_VTIME = 5  # index in the termios cc list (Linux)
-_VMIN = 6
+try:
+    from micropython import const
+except ImportError:  # CPython on the host
+
+    def const(x):  # type: ignore[misc]
+        return x
+
+
+_VTIME = const(5)  # index in the termios cc list (Linux)
+_VMIN = const(6)
 # cfmakeraw's flags (Linux): IGNBRK BRKINT PARMRK ISTRIP INLCR IGNCR ICRNL IXON; OPOST;
 # ECHO ECHONL ICANON ISIG IEXTEN; CSIZE PARENB, then CS8
-_RAW_IFLAG = 0x1 | 0x2 | 0x8 | 0x20 | 0x40 | 0x80 | 0x100 | 0x400
-_OPOST = 0x1
-_RAW_LFLAG = 0x8 | 0x40 | 0x2 | 0x1 | 0x8000
-_CSIZE = 0x30
-_PARENB = 0x100
-_CS8 = 0x30
-_RX_CAP = 4096  # receive buffer under the time master (bytes)
+_RAW_IFLAG = const(0x1 | 0x2 | 0x8 | 0x20 | 0x40 | 0x80 | 0x100 | 0x400)
+_OPOST = const(0x1)
+_RAW_LFLAG = const(0x8 | 0x40 | 0x2 | 0x1 | 0x8000)
+_CSIZE = const(0x30)
+_PARENB = const(0x100)
+_CS8 = const(0x30)
+_RX_CAP = const(4096)  # receive buffer under the time master (bytes)
 # Linux termios speed codes (termios.B<n> where MicroPython names it)
 _BAUDS = {4800: 12, 9600: 13, 19200: 14, 38400: 15, 57600: 4097, 115200: 4098}
 

@@ -38,10 +38,10 @@ from nbkit.hal.flash import FileBlockDevice
 from nbkit.hal.tty import TtyTransport
 from nbkit.hal.vclock import VClock
 
-_ENV = "NBKIT_VBOARD"
+_ENV = const("NBKIT_VBOARD")
 _ISIG = const(1)  # termios c_lflag bit (Linux)
 _MAX_DGRAM = const(512)
-_FROZEN = "/.frozen"
+_FROZEN = const("/.frozen")
 _HELLO_WAIT_MS = const(2000)
 
 PWRON_RESET = const(1)

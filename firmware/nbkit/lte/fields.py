@@ -2,7 +2,15 @@
 #   lenient (URC and reply parsers that return None on a bad line): body(), split(), num(), text()
 #   strict (parsers that raise ValueError): split_fields(), int_field(); text() for optional ones
 
-_MAX_FIELDS = 16  # split_fields bound: a response of these commands never has more
+try:
+    from micropython import const
+except ImportError:  # CPython on the host
+
+    def const(x):  # type: ignore[misc]
+        return x
+
+
+_MAX_FIELDS = const(16)  # split_fields bound: a response of these commands never has more
 
 
 def body(line, prefix):

@@ -5,6 +5,14 @@ from binascii import hexlify, unhexlify
 
 from nbkit.lte.fields import body, num, split, text
 
+try:
+    from micropython import const
+except ImportError:  # CPython on the host
+
+    def const(x):  # type: ignore[misc]
+        return x
+
+
 # AT+NSOSTF flags (release assistance indication)
 FLAG_NONE = 0
 FLAG_EXCEPTION = 0x100  # exception data, high priority
@@ -83,6 +91,12 @@ class Datagram:
         )
 
 
+# Field positions (socket, ip, port, length, hexdata) of each datagram line layout.
+_MODE1 = const((0, None, None, 1, None))
+_MODE3 = const((0, None, None, 1, 2))
+_FULL = const((0, 1, 2, 3, 4))
+
+
 # +NSONMI URC, by AT+NSONMI=<mode>:
 #   mode 1: +NSONMI:<socket>,<length>                                 (default; old BC95 B656)
 #   mode 2: +NSONMI:<socket>,<remote_ip>,<remote_port>,<length>,<hexdata>
@@ -121,12 +135,6 @@ def parse_nsorf(line):
 def parse_nsocli(line):
     rest = body(line, NSOCLI)
     return None if rest is None else num(split(rest), 0)
-
-
-# Field positions (socket, ip, port, length, hexdata) of each datagram line layout.
-_MODE1 = (0, None, None, 1, None)
-_MODE3 = (0, None, None, 1, 2)
-_FULL = (0, 1, 2, 3, 4)
 
 
 def _datagram(f, layout):

@@ -26,33 +26,35 @@ _UNIT_DEACTIVATED = const(7)
 _MAX_VALUE = const(31)
 
 # GPRS Timer 3 unit (bits 8..6) -> seconds; 110 = 320 h; 111 = deactivated
-_T3412_UNITS = (600, 3600, 36000, 2, 30, 60, 1152000)
+_T3412_UNITS = const((600, 3600, 36000, 2, 30, 60, 1152000))
 # GPRS Timer 2 unit -> seconds; 011..110 are "interpreted as 1 min"
-_T3324_UNITS = (2, 60, 360, 60, 60, 60, 60)
+_T3324_UNITS = const((2, 60, 360, 60, 60, 60, 60))
 _T3324_ENCODABLE = const(3)  # only units 000, 001, 010 are produced by the encoder
 
 # eDRX value (4 bits) -> cycle in ms, the WB-S1 meaning for 0000..1101, NB-S1 for 1110/1111
-_EDRX_MS = (
-    5120,
-    10240,
-    20480,
-    40960,
-    61440,
-    81920,
-    102400,
-    122880,
-    143360,
-    163840,
-    327680,
-    655360,
-    1310720,
-    2621440,
-    5242880,
-    10485760,
+_EDRX_MS = const(
+    (
+        5120,
+        10240,
+        20480,
+        40960,
+        61440,
+        81920,
+        102400,
+        122880,
+        143360,
+        163840,
+        327680,
+        655360,
+        1310720,
+        2621440,
+        5242880,
+        10485760,
+    )
 )
 # the code a receiver really uses for each code (-1: not allowed, IE treated as absent)
-_NB_READ_AS = (-1, -1, 2, 3, 2, 5, 2, 2, 2, 9, 10, 11, 12, 13, 14, 15)
-_WB_READ_AS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 13, 13)
+_NB_READ_AS = const((-1, -1, 2, 3, 2, 5, 2, 2, 2, 9, 10, 11, 12, 13, 14, 15))
+_WB_READ_AS = const((0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 13, 13))
 _PTW_STEP_NB_MS = const(2560)
 _PTW_STEP_WB_MS = const(1280)
 

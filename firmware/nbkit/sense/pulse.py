@@ -52,7 +52,7 @@ def crc16(data):
 
 # record: write seq, forward, reverse, reported forward, reported reverse, the source's 3 mark
 # fields (HwCounter baseline; zeros for IRQ sources), then CRC-16 of those 32 bytes
-_REC = "<IIIIIIII"
+_REC = const("<IIIIIIII")
 _BODY = const(32)
 _REC_SIZE = const(34)
 

@@ -20,7 +20,7 @@ except ImportError:  # CPython on the host
 _MAX_BYTES = const(2048)  # a config file larger than this is refused unread
 
 # name -> (type, default or None when required, check(value) -> problem or None)
-_U32 = 0xFFFFFFFF
+_U32 = const(0xFFFFFFFF)
 
 
 def _range(lo, hi):

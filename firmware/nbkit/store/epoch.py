@@ -8,8 +8,16 @@
 # A missing or torn file reads as epoch 0; if that collides, the collector's answer moves on.
 from nbkit.store import statefile
 
-_VERSION = 1
-_MAX = 0xFFFFFFFF
+try:
+    from micropython import const
+except ImportError:  # CPython on the host
+
+    def const(x):  # type: ignore[misc]
+        return x
+
+
+_VERSION = const(1)
+_MAX = const(0xFFFFFFFF)
 
 
 class Epoch:

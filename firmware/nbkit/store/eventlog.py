@@ -10,7 +10,7 @@ from micropython import const
 
 _LINE_MAX = const(96)  # longer lines are cut (one log line is one console data line)
 _SEGMENT_BYTES = const(4096)  # read no more of a segment than this (bounded memory)
-_TORN = "\x7f"  # ends a line cut by a power loss (never in a logged line: see _one_line)
+_TORN = const("\x7f")  # ends a line cut by a power loss (never in a logged line: see _one_line)
 
 
 class EventLog:

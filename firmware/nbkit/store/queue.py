@@ -44,11 +44,11 @@ except ImportError:  # CPython on the host
 MAX_RECORD = const(64)  # bytes of data in one record
 MAX_SEG_RECORDS = const(256)  # seg_records limit; a segment is read whole (bounded RAM)
 MAX_RANGES = const(8)  # out-of-order acked ranges kept; beyond that an ack is refused (resent)
-_HDR = "<IBI"
+_HDR = const("<IBI")
 _HDR_SIZE = const(9)
-_STATE_HEAD = "<4sIIIB"
+_STATE_HEAD = const("<4sIIIB")
 _STATE_HEAD_SIZE = const(17)
-_MAGIC = b"NBQ1"
+_MAGIC = const(b"NBQ1")
 _U32 = const(0xFFFFFFFF)
 _ENOSPC = const(28)  # littlefs LFS_ERR_NOSPC; MicroPython's errno module has no ENOSPC
 
