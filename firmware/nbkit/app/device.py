@@ -14,24 +14,25 @@ import gc
 
 from micropython import const
 
-from nbkit.app.wiring import build, log
-from nbkit.store import config
+from nbkit.app import lockdown
+from nbkit.app.wiring import build, forget, log
 
 CONFIG_PATH = "config.json"
 EVENTS_PATH = "events.log"
 _CRASH_SLEEP_MS = const(60000)  # no app to save: log it, sleep a minute, start afresh
-_PSM_FALLBACK = "auto"  # power.FALLBACK_AUTO: PSM denied: CFUN=0 or stay, whichever costs less
+_PSM_FALLBACK = const(
+    "auto"
+)  # power.FALLBACK_AUTO: PSM denied: CFUN=0 or stay, whichever costs less
 
 
 def run(board):
     # One wake of the device; never returns on a board (deep sleep resets the MCU).
     _window(board)  # power-on/reset: the provisioning console first (app/service.py)
-    try:
-        cfg = config.load(CONFIG_PATH)
-    except config.ConfigError as exc:
+    cfg = _config()
+    if isinstance(cfg, str):
         # Factory state: stay awake at the REPL/console for the technician (mpremote, nbkit
         # provision) instead of sleeping where nobody can reach the device.
-        log("not provisioned:", exc)
+        log("not provisioned:", cfg)
         return
     pins = None
     app = None
@@ -58,8 +59,24 @@ def run(board):
         board.deepsleep(ms)
 
 
+def _config():
+    # -> the stored configuration, validated, or why there is none (text). The validation's
+    # tables and checks (nbkit.store.config) leave the heap again before the wake goes on.
+    from nbkit.store import config
+
+    try:
+        return config.load(CONFIG_PATH)
+    except config.ConfigError as exc:
+        return str(exc)
+    finally:
+        forget(("nbkit.store.config",))
+
+
 def _window(board):
-    # The service window's module unloads itself after the window (or at once on a timer wake).
+    # The service window's module unloads itself after the window; a timer wake opens none and
+    # does not load it (its names would stay interned in the wake's heap).
+    if not lockdown.opens_window(board):
+        return
     from nbkit.app import service
 
     service.serve_window(board)

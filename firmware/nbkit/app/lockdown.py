@@ -16,7 +16,30 @@
 # not a stray control byte in the service window, a wait that never ends or a hung wake, can
 # park the board: every wait feeds it, a wake past its budget is reset. A development build runs
 # without one (a developer's REPL session must not be reset under them).
+from micropython import const
+
 from nbkit.hal import watchdog
+
+_DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET (ESP32, unix_board)
+
+
+class OpenRepl(BaseException):
+    # Raised by the service window (nbkit.app.service) for `repl confirm` in an unlocked
+    # session. A BaseException: the application's `except Exception` handlers let it through
+    # to run() below. Defined here, so a wake that opens no window never loads the service.
+    pass
+
+
+def opens_window(board):
+    # Whether this boot opens the service window (nbkit.app.service): power-on, hard or soft
+    # reset, or a deep-sleep wake by a pin (the service button): yes. A deep-sleep wake by the
+    # RTC timer: no (waiting on the UART at every wake costs energy; app.device then does not
+    # even import the service module).
+    if board.reset_cause() != _DEEPSLEEP_RESET:
+        return True
+    reason = getattr(board, "wake_reason", None)
+    reason = reason() if reason is not None else None
+    return reason not in (None, "timer")
 
 
 def profile():
@@ -39,8 +62,6 @@ def run(board, main):
     # Calls main(board) under the profile's rules; returns only to open the REPL.
     if profile() != "production":
         print("nbkit: DEVELOPMENT build: the Python REPL is open on the console (Ctrl-C)")
-        from nbkit.app.service import OpenRepl
-
         try:
             main(board)
         except OpenRepl:
@@ -49,8 +70,6 @@ def run(board, main):
     board.kbd_intr(-1)
     try:
         start_watchdog(board)
-        from nbkit.app.service import OpenRepl
-
         try:
             _locked(board, main)
         except OpenRepl:

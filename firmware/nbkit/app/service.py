@@ -20,41 +20,27 @@ import sys
 
 from micropython import const
 
+from nbkit.app.lockdown import OpenRepl, opens_window  # noqa: F401  (OpenRepl: raised here)
 from nbkit.hal import watchdog
 
 CONFIG_PATH = "config.json"
 EVENTS_PATH = "events.log"
 ATTEMPTS_PATH = "service.attempts"
-_DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET (ESP32, unix_board)
 _POLL_MS = const(200)
-_PIN_HASH = "pbkdf2-sha256$"  # nbkit.console.auth: a stored PIN already hashed
+_PIN_HASH = const("pbkdf2-sha256$")  # nbkit.console.auth: a stored PIN already hashed
 # loaded for a window only (see _unload); a timer wake imports none of them
-_WINDOW_MODULES = (
-    "nbkit.app.service_parts",
-    "nbkit.console.console",
-    "nbkit.console.lines",
-    "nbkit.console.auth",
-    "nbkit.console.store_adapter",
-    "nbkit.store.eventlog",
-    "nbkit.hal.stdio",
-    "nbkit.console",
+_WINDOW_MODULES = const(
+    (
+        "nbkit.app.service_parts",
+        "nbkit.console.console",
+        "nbkit.console.lines",
+        "nbkit.console.auth",
+        "nbkit.console.store_adapter",
+        "nbkit.store.eventlog",
+        "nbkit.hal.stdio",
+        "nbkit.console",
+    )
 )
-
-
-class OpenRepl(BaseException):
-    # Raised for `repl confirm` in an unlocked session. A BaseException: the application's
-    # `except Exception` handlers let it through to nbkit.app.lockdown.run.
-    pass
-
-
-def opens_window(board):
-    # Power-on, hard or soft reset, or a deep-sleep wake by a pin (the service button): yes.
-    # A deep-sleep wake by the RTC timer: no.
-    if board.reset_cause() != _DEEPSLEEP_RESET:
-        return True
-    reason = getattr(board, "wake_reason", None)
-    reason = reason() if reason is not None else None
-    return reason not in (None, "timer")
 
 
 def serve_window(board, attention_s=None, idle_s=60, transport=None, root=""):

@@ -15,10 +15,11 @@
 # upstream as records (codes.REPORT_FAILED + REPORT_FAULT, codes.UPLINK_RESENT) queued with the
 # next report whose link comes up. Only MemoryError (and BaseException) leaves: the
 # last-resort handler in app.device saves the state and resets the board.
+from binascii import unhexlify
+
 from micropython import const
 
 from nbkit.proto import codes, frame
-from nbkit.store import config
 from nbkit.store.epoch import Epoch
 
 _ACK_WAIT_MS = const(10000)  # a reply needs an RRC round trip; CE2 takes seconds
@@ -47,7 +48,7 @@ class Reporter:
 
     def __init__(self, cfg, queue, link, sched, log=None, *, epoch=None):
         self.cfg = cfg
-        self.key = config.key_bytes(cfg)
+        self.key = unhexlify(cfg["key"])  # validated: 32 or 64 hex digits
         self.queue = queue
         self.link = link
         self.sched = sched
