@@ -97,3 +97,34 @@ def test_the_link_builds_nothing_until_used_and_parks_the_meter_first():
         assert link._link.resends == 0, "attributes set on the slot are the link's"
     finally:
         wiring._link = saved
+
+
+_LINK_MOD = "nbkit.lte.rai"  # a module the test link's builder imports (not loaded before)
+
+
+def _built_link(board, cfg):
+    __import__(_LINK_MOD)
+    return BuiltLink()
+
+
+def test_one_stack_at_a_time_the_meter_coming_back_parks_the_link():
+    # After the report the meter is asked again (alarms raised meanwhile, a sample due): the
+    # modem stack leaves the heap first. The wake still knows the link was used; anything
+    # else asked of it builds it again.
+    sys.modules.pop(_MOD, None)
+    sys.modules.pop(_LINK_MOD, None)
+    link = wiring.LazyLink(Board, {})
+    slot = wiring.MeterSlot(_make)
+    link.before, slot.before = slot.park, link.park
+    saved = wiring._link
+    wiring._link = _built_link
+    try:
+        assert link.modem == "the driver" and _LINK_MOD in sys.modules
+        assert _MOD not in sys.modules, "the meter parked before the modem stack loaded"
+        assert slot.read() == [(1, 7)] and _MOD in sys.modules
+        assert _LINK_MOD not in sys.modules, "the link parked before the meter loaded again"
+        assert link._link is None and link.used is True, "a parked link was used"
+        assert link.modem == "the driver" and _LINK_MOD in sys.modules, "built again"
+        assert _MOD not in sys.modules
+    finally:
+        wiring._link = saved

@@ -209,3 +209,21 @@ def _current(r):
 
 
 # device profile -> its meter-bus adapter (profiles without one are not meter-bus devices)
+
+
+def wire(board, profile, bus, medium, clock, *, log):
+    # The meter-bus meter `profile` names (nbkit.profiles: bus protocol, medium), on the
+    # board's meter bus (app.wiring). ValueError when the board has none.
+    transport = board.meterbus() if hasattr(board, "meterbus") else None
+    if transport is None:
+        raise ValueError("profile %s needs a meter bus (board data 'meterbus')" % profile)
+    if bus == "cjt188":
+        from nbkit.sense import cjt188
+
+        kind = cjt188.TYPE_GAS if medium == "gas" else cjt188.TYPE_COLD_WATER
+        return Cjt188Meter(transport, clock, meter_type=kind, log=log)
+    if bus == "dlt645":
+        return Dlt645Meter(transport, clock, log=log)
+    if bus == "mbus":
+        return MbusMeter(transport, clock, log=log)
+    raise ValueError("profile %s: no meter for bus protocol %s" % (profile, bus))

@@ -282,3 +282,41 @@ class SmokeApp(Reporter):
             "heartbeat_at": now_rtc + s.clock.ticks_diff(s.next_heartbeat, now) // 1000,
         }
         statefile.save(self.state_path, _STATE_VERSION, st)
+
+
+def wire(board, cfg, clock, queue, link, *, epoch, app_log):
+    # The smoke alarm on the board (app.wiring): the chamber on smoke_adc, the battery on
+    # battery_adc, the base switch on tamper, the test/hush button on button.
+    sensor = smoke.SmokeSensor(
+        board.pin("smoke_adc"),
+        SensorClock(clock),
+        _battery(board),
+        board.pin("tamper"),
+        heartbeat_ms=cfg["heartbeat_s"] * 1000,
+        battery_low_mv=cfg["low_battery_mv"],
+    )
+    wake = board.wake_reason() if hasattr(board, "wake_reason") else None
+    # a deep-sleep wake until run() says booted(cause)
+    return SmokeApp(
+        cfg,
+        clock,
+        queue,
+        link,
+        sensor,
+        button=board.pin("button"),
+        wake_reason=wake,
+        log=app_log,
+        epoch=epoch,
+    )
+
+
+def _battery(board):
+    # battery mV from the battery_adc pin: read_u16() * full scale / 65535 (board data
+    # battery_full_scale_mv: the divider and reference; on the virtual board the value is mV)
+    pin = board.pin("battery_adc")
+    full = board.board.get("battery_full_scale_mv", 65535)
+
+    def battery_mv():
+        return pin.read_u16() * full // 65535
+
+    return battery_mv

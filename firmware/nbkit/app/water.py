@@ -109,3 +109,11 @@ class WaterMeter:
         if self.field_pin is None or self.pm.magnet:
             return None  # while the alarm is up the pin stays active: wake on the schedule
         return {self.field_name: _FIELD_ACTIVE}
+
+
+def wire(board, cfg, clock):
+    # The water meter on the board (app.wiring): the hardware pulse counter on pulse_a (reverse
+    # pulses on the board's pulse_reverse counter, if it has one), the magnet sensor on tamper.
+    rev = board.board.get("pulse_reverse")
+    counter = pulse.HwCounter(board.pin("pulse_a"), board.pin(rev) if rev else None)
+    return WaterMeter(counter, clock, cfg, field_pin=board.pin("tamper"))

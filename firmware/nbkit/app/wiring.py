@@ -45,31 +45,42 @@ def build(board, cfg, app_log=None):
     link = LazyLink(board, cfg)  # the modem stack loads at the first use: a report
     queue = Queue(QUEUE_DIR, _SEG_RECORDS, _SEGMENTS)
     epoch = _epoch(queue)
+    # each app module wires its own parts (wire()): a wake loads only its profile's names
     if app == "smoke":
-        return _smoke(board, cfg, clock, queue, link, epoch=epoch, app_log=app_log)
+        from nbkit.app import smoke_app
+
+        return smoke_app.wire(board, cfg, clock, queue, link, epoch=epoch, app_log=app_log)
     from nbkit.app.meter import MeterApp
 
     if bus is None:
-        meter = MeterSlot(lambda: _water(board, cfg, clock))
+        meter = MeterSlot(lambda: _wire_water(board, cfg, clock))
     else:
-        meter = MeterSlot(lambda: _bus_meter(board, cfg["profile"], bus, medium, clock))
-    link.before = meter.park  # the meter's code leaves the heap before the modem stack loads
+        meter = MeterSlot(lambda: _wire_bus(board, cfg["profile"], bus, medium, clock))
+    # one of the two stacks at a time: the meter's code leaves the heap before the modem stack
+    # loads (a report), and the modem stack before the meter's code loads again (the alarms
+    # raised during the report, a sample due after it)
+    link.before = meter.park
+    meter.before = link.park
     return MeterApp(cfg, clock, queue, meter, link, log=app_log, epoch=epoch)
 
 
 class LazyLink:
     # The link cfg["transport"] asks for over the board's modem (AT engine, driver, link), built
     # at the first use of any of its attributes: a wake that only samples never loads the modem
-    # stack (about half the heap of a report). Before that, `used` is False.
+    # stack (about half the heap of a report). Before that, `used` is False. park() lets the
+    # modem stack leave the heap after the report; `used` is kept, and anything else asked
+    # builds it again (a new driver, which finds the modem as after a deep sleep).
     def __init__(self, board, cfg):
         self._board = board
         self._cfg = cfg
         self._link = None
-        self.before = None  # called once, before the modem stack loads
+        self._mods = []  # type: list
+        self._used = False  # a parked link was used in this wake
+        self.before = None  # called before the modem stack loads
 
     def __getattr__(self, name):
         if self._link is None and name == "used":
-            return False
+            return self._used
         return getattr(self._built(), name)
 
     def __setattr__(self, name, value):
@@ -83,8 +94,15 @@ class LazyLink:
         if self._link is None:
             if self.before is not None:
                 self.before()
-            self._link = _link(self._board, self._cfg)
+            self._link, self._mods = loading(lambda: _link(self._board, self._cfg))
         return self._link
+
+    def park(self):
+        if self._link is None:
+            return
+        self._used = self._used or self._link.used
+        self._link = None
+        forget(self._mods)
 
 
 class MeterSlot:
@@ -97,12 +115,11 @@ class MeterSlot:
         self._mods = []  # type: list
         self._has = ()  # type: tuple
         self._kept = (None, None)  # (state, wake pins) while parked
+        self.before = None  # called before the meter loads again
         self._meter = self._load()
 
     def _load(self):
-        before = list(sys.modules)
-        meter = self._make()
-        self._mods = [name for name in sys.modules if name not in before]
+        meter, self._mods = loading(self._make)
         self._has = tuple(
             name for name in ("events", "state", "restore", "wake_pins") if hasattr(meter, name)
         )
@@ -125,11 +142,20 @@ class MeterSlot:
                 if name not in self._has:
                     raise AttributeError(name)
                 return (lambda: kept[0]) if name == "state" else (lambda: kept[1])
+            if self.before is not None:
+                self.before()
             self._meter = self._load()  # anything else (a sample after the report): load again
             if kept[0] is not None and "restore" in self._has:
                 self._meter.restore(kept[0])
             self._kept = (None, None)
         return getattr(self._meter, name)
+
+
+def loading(make):
+    # -> (what make() returned, the modules it loaded)
+    before = list(sys.modules)
+    made = make()
+    return made, [name for name in sys.modules if name not in before]
 
 
 def forget(names):
@@ -169,67 +195,13 @@ def _epoch(queue):
     return epoch
 
 
-def _water(board, cfg, clock):
-    from nbkit.app.water import WaterMeter
-    from nbkit.sense.pulse import HwCounter
+def _wire_water(board, cfg, clock):
+    from nbkit.app import water
 
-    rev = board.board.get("pulse_reverse")
-    counter = HwCounter(board.pin("pulse_a"), board.pin(rev) if rev else None)
-    return WaterMeter(counter, clock, cfg, field_pin=board.pin("tamper"))
+    return water.wire(board, cfg, clock)
 
 
-def _bus_meter(board, profile, bus, medium, clock):
+def _wire_bus(board, profile, bus, medium, clock):
     from nbkit.app import busmeter
 
-    transport = board.meterbus() if hasattr(board, "meterbus") else None
-    if transport is None:
-        raise ValueError("profile %s needs a meter bus (board data 'meterbus')" % profile)
-    if bus == "cjt188":
-        from nbkit.sense import cjt188
-
-        kind = cjt188.TYPE_GAS if medium == "gas" else cjt188.TYPE_COLD_WATER
-        return busmeter.Cjt188Meter(transport, clock, meter_type=kind, log=log)
-    if bus == "dlt645":
-        return busmeter.Dlt645Meter(transport, clock, log=log)
-    if bus == "mbus":
-        return busmeter.MbusMeter(transport, clock, log=log)
-    raise ValueError("profile %s: no meter for bus protocol %s" % (profile, bus))
-
-
-def _battery(board):
-    # battery mV from the battery_adc pin: read_u16() * full scale / 65535 (board data
-    # battery_full_scale_mv: the divider and reference; on the virtual board the value is mV)
-    pin = board.pin("battery_adc")
-    full = board.board.get("battery_full_scale_mv", 65535)
-
-    def battery_mv():
-        return pin.read_u16() * full // 65535
-
-    return battery_mv
-
-
-def _smoke(board, cfg, clock, queue, link, *, epoch, app_log):
-    from nbkit.app.smoke_app import SensorClock, SmokeApp
-    from nbkit.sense.smoke import SmokeSensor
-
-    sensor = SmokeSensor(
-        board.pin("smoke_adc"),
-        SensorClock(clock),
-        _battery(board),
-        board.pin("tamper"),
-        heartbeat_ms=cfg["heartbeat_s"] * 1000,
-        battery_low_mv=cfg["low_battery_mv"],
-    )
-    wake = board.wake_reason() if hasattr(board, "wake_reason") else None
-    # a deep-sleep wake until run() says booted(cause)
-    return SmokeApp(
-        cfg,
-        clock,
-        queue,
-        link,
-        sensor,
-        button=board.pin("button"),
-        wake_reason=wake,
-        log=app_log,
-        epoch=epoch,
-    )
+    return busmeter.wire(board, profile, bus, medium, clock, log=log)
