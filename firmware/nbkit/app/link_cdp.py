@@ -56,3 +56,11 @@ class CdpLink(Link):
     def down(self):
         # Nothing to release: no socket; the module returns to PSM by itself.
         self.ready = False
+
+
+def make(cfg, modem, host, port):
+    # The link for transport coap (app.links.make_link): the operator platform at host:port
+    # through the module's CDP client (AT+NCDP, NMGS).
+    from nbkit.modem.bc95_cdp import Cdp
+
+    return CdpLink(modem, Cdp(modem, host, port))

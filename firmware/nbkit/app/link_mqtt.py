@@ -84,3 +84,21 @@ class MqttLink(Link):
         self.client.disconnect()
         if self.sleep_after:
             bearer.sleep(self.modem)
+
+
+def make(cfg, modem, host, port):
+    # The link for transport mqtt (app.links.make_link): the module's MQTT client (AT+QMT*) to
+    # the broker at host:port, client id nbkit-<device_id>.
+    from nbkit.modem.mqtt import MqttClient
+
+    client = MqttClient(
+        modem.engine,
+        modem.clock,
+        host,
+        port,
+        "nbkit-%d" % cfg["device_id"],
+        user=cfg.get("mqtt_user", ""),
+        password=cfg.get("mqtt_password", ""),
+        keepalive_s=cfg.get("mqtt_keepalive_s", 120),
+    )
+    return MqttLink(modem, client, cfg["device_id"])

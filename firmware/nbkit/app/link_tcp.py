@@ -154,3 +154,10 @@ class QiUdpLink(TcpLink):
     def _feed(self, chunk):
         self.rx._out.append(bytes(chunk))
         return True
+
+
+def make(cfg, modem, host, port):
+    # The link for transport tcp, or udp on a QI module (app.links.make_link).
+    if cfg.get("transport", "udp") == "udp":
+        return QiUdpLink(modem, host, port)
+    return TcpLink(modem, host, port)

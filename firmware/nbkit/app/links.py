@@ -7,10 +7,26 @@
 # Which model is in which family and carries which transport: nbkit.modem.models (the registry).
 # server_host / server_port are the collector (udp, tcp), the broker (mqtt) or the platform
 # (coap: an IP address, port 5683 usually). The app only calls up / send / receive / down.
+# Each link's module builds its own (make(cfg, modem, host, port)): a wake interns the names of
+# the link it uses only.
+import sys
+
+from micropython import const
+
 from nbkit.app.link import UdpLink
 from nbkit.modem import models
 
 TRANSPORTS = ("udp", "tcp", "mqtt", "coap")
+# transport -> the module whose make(cfg, modem, host, port) builds its link (udp there: a QI
+# module's QIOPEN "UDP"; the Huawei family's AT+NSOST link is UdpLink, built here)
+_LINK_MODULES = const(
+    (
+        ("udp", "nbkit.app.link_tcp"),
+        ("tcp", "nbkit.app.link_tcp"),
+        ("mqtt", "nbkit.app.link_mqtt"),
+        ("coap", "nbkit.app.link_cdp"),
+    )
+)
 
 
 def make_modem(model, engine, clock, cfg, *, dtr=None, psm=None):
@@ -31,34 +47,10 @@ def make_link(cfg, modem):
             "transport %s needs a modem that carries it, not %r (%s only)"
             % (transport, model, "/".join(models.transports(model)))
         )
-    if transport == "udp":
-        if models.family(model) == models.QI:
-            from nbkit.app.link_tcp import QiUdpLink
-
-            return QiUdpLink(modem, host, port)
+    if transport == "udp" and models.family(model) != models.QI:
         return UdpLink(modem, host, port)
-    if transport == "tcp":
-        from nbkit.app.link_tcp import TcpLink
-
-        return TcpLink(modem, host, port)
-    if transport == "mqtt":
-        from nbkit.app.link_mqtt import MqttLink
-        from nbkit.modem.mqtt import MqttClient
-
-        client = MqttClient(
-            modem.engine,
-            modem.clock,
-            host,
-            port,
-            "nbkit-%d" % cfg["device_id"],
-            user=cfg.get("mqtt_user", ""),
-            password=cfg.get("mqtt_password", ""),
-            keepalive_s=cfg.get("mqtt_keepalive_s", 120),
-        )
-        return MqttLink(modem, client, cfg["device_id"])
-    if transport == "coap":
-        from nbkit.app.link_cdp import CdpLink
-        from nbkit.modem.bc95_cdp import Cdp
-
-        return CdpLink(modem, Cdp(modem, host, port))
-    raise ValueError("transport must be one of %s" % ", ".join(TRANSPORTS))
+    if transport not in TRANSPORTS:
+        raise ValueError("transport must be one of %s" % ", ".join(TRANSPORTS))
+    name = dict(_LINK_MODULES)[transport]
+    __import__(name)
+    return sys.modules[name].make(cfg, modem, host, port)
