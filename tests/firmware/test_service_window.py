@@ -137,6 +137,12 @@ def test_a_pin_wake_from_deep_sleep_opens_it():
     assert used and console.tx.startswith(b"pong: b"), console.tx
 
 
+def test_an_alarm_pin_wake_opens_no_window_the_alarm_goes_first():
+    for pin in ("tamper", "smoke_adc"):
+        used, console = _window(FakeBoard(cause=4, wake=pin), [(0, b"ping\r\n")])
+        assert not used and console.tx == b"", (pin, console.tx)
+
+
 def test_identify_without_a_modem_is_an_error_answer_and_a_broken_console_never_raises():
     board = FakeBoard(cause=1)
     used, console = _window(board, [(100, b"identify\r\nexit\r\n")])

@@ -21,6 +21,7 @@ from micropython import const
 from nbkit.hal import watchdog
 
 _DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET (ESP32, unix_board)
+_SERVICE_BUTTON = const("button")  # the board data's pin whose press opens the window
 
 
 class OpenRepl(BaseException):
@@ -32,14 +33,14 @@ class OpenRepl(BaseException):
 
 def opens_window(board):
     # Whether this boot opens the service window (nbkit.app.service): power-on, hard or soft
-    # reset, or a deep-sleep wake by a pin (the service button): yes. A deep-sleep wake by the
-    # RTC timer: no (waiting on the UART at every wake costs energy; app.device then does not
-    # even import the service module).
+    # reset, or a deep-sleep wake by the board's button (the meter's service button): yes. A
+    # deep-sleep wake by the RTC timer or by an alarm's pin (a magnet at the meter's tamper
+    # sensor, the smoke chamber): no, the alarm goes first (and waiting on the UART at every
+    # wake costs energy; app.device then does not even import the service module).
     if board.reset_cause() != _DEEPSLEEP_RESET:
         return True
     reason = getattr(board, "wake_reason", None)
-    reason = reason() if reason is not None else None
-    return reason not in (None, "timer")
+    return reason is not None and reason() == _SERVICE_BUTTON
 
 
 def profile():
