@@ -154,9 +154,15 @@ def _nb_has(p):
 
 def shadowing_sources(device: Device, local: dict[str, str]) -> list[str]:
     """Sources on the device that would shadow a deployed .mpy (MicroPython imports x.py before
-    x.mpy): what `mpremote mip install` of firmware/package.json put there. Removed by the
-    deploy's applier with the files the build no longer has."""
-    twins = sorted(p[: -len(".mpy")] + ".py" for p in local if p.endswith(".mpy"))
+    x.mpy), and the `__init__.py` of a package the build has no code for (it builds none: the
+    directory is a namespace package); what `mpremote mip install` of firmware/package.json
+    put there. Removed by the deploy's applier with the files the build no longer has."""
+    mpys = [p for p in local if p.endswith(".mpy")]
+    packages = {p.rsplit("/", 1)[0] for p in mpys if "/" in p}
+    twins = sorted(
+        [p[: -len(".mpy")] + ".py" for p in mpys]
+        + [d + "/__init__.py" for d in packages if d + "/__init__.mpy" not in local]
+    )
     if not twins:
         return []
     device.exec(_HAS)
