@@ -55,14 +55,14 @@ NO_RETRY = {"garbage_and_a_urc_storm", "echo_on", "every_ack_twice", "reordered_
 #: test_the_4_h_report_wake_is_the_one_the_reboot_cases_target checks that these still describe
 #: the clean run (device time is simulated: the same to the microsecond on every run).
 REPORT_WAKE = [
-    (14400.762, "AT"),
-    (14400.7765, "AT+CEREG?"),
-    (14400.8655, "AT+NSOCR"),
-    (14400.9205, "AT+CEREG?"),
-    (14401.0095, "AT+NSOSTF"),
-    (14402.0235, "AT+NSORF"),
-    (14402.1395, "AT+NSORF"),
-    (14402.1815, "AT+NSOCL"),
+    (14400.891, "AT"),
+    (14400.9055, "AT+CEREG?"),
+    (14400.9945, "AT+NSOCR"),
+    (14401.0495, "AT+CEREG?"),
+    (14401.1385, "AT+NSOSTF"),
+    (14402.1525, "AT+NSORF"),
+    (14402.2685, "AT+NSORF"),
+    (14402.3105, "AT+NSOCL"),
 ]
 REBOOT_CASES = {
     f"reboot_in_4_h_report_command_{k + 1}_{cmd[3:].rstrip('?').lower() or 'at'}": (

@@ -94,3 +94,23 @@ def test_report_phase_is_within_the_report_interval():
     assert config.validate(OLD)["report_phase_s"] == 0
     assert config.validate(dict(OLD, report_phase_s=600))["report_phase_s"] == 600
     assert "report_phase_s: must be shorter" in _problem(dict(OLD, report_phase_s=14400))
+
+
+def test_complete_writes_the_missing_defaults_into_the_file_and_keeps_the_rest():
+    # a console-provisioned config may lack the optional settings: after the checked load of a
+    # power-on, the file holds them all (a timer wake reads it without the validation)
+    import json
+
+    flash.mount(flash.RamBlockDevice(_fresh(), 512), "/flash", create=False)
+    try:
+        with open(PATH, "w") as f:
+            f.write(json.dumps(dict(OLD, read_interval_s=600)))
+        cfg = config.load(PATH)
+        assert config.complete(PATH, cfg) is True
+        with open(PATH) as f:
+            saved = json.load(f)
+        assert saved == cfg, "every setting, with its default where it had none"
+        assert saved["read_interval_s"] == 600 and saved["apn"] == ""
+        assert config.complete(PATH, config.load(PATH)) is False, "complete: not written again"
+    finally:
+        flash.umount("/flash")

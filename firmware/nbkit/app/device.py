@@ -11,6 +11,7 @@
 # board). A board that could not even build its app sleeps a minute instead: resetting at once
 # would only fail again at once.
 import gc
+import json
 
 from micropython import const
 
@@ -20,27 +21,36 @@ from nbkit.app.wiring import build, forget, log
 CONFIG_PATH = "config.json"
 EVENTS_PATH = "events.log"
 _CRASH_SLEEP_MS = const(60000)  # no app to save: log it, sleep a minute, start afresh
-_PSM_FALLBACK = const(
-    "auto"
-)  # power.FALLBACK_AUTO: PSM denied: CFUN=0 or stay, whichever costs less
+# power.FALLBACK_AUTO: PSM denied: CFUN=0 or stay, whichever costs less
+_PSM_FALLBACK = const("auto")
+_KEY_PATH = const("device.key")  # nbkit.store.config.key_path(CONFIG_PATH)
+# A power-on or reset ends after the window and the config check in a short deep sleep: the
+# meter cycle then starts in a fresh heap (the names the window's and the check's code interned
+# stay for the whole wake: MicroPython never frees an interned name). The reset cause waits for
+# it in this file (app.booted: the boot record, a report at once).
+_BOOTED_PATH = const("booted")
+_FRESH_MS = const(1000)
 
 
 def run(board):
     # One wake of the device; never returns on a board (deep sleep resets the MCU).
-    _window(board)  # power-on/reset: the provisioning console first (app/service.py)
-    cfg = _config()
+    windowed = lockdown.opens_window(board)
+    if windowed:  # power-on/reset: the provisioning console first (app/service.py)
+        _window(board)
+    cfg = _config(checked=windowed)
     if isinstance(cfg, str):
         # Factory state: stay awake at the REPL/console for the technician (mpremote, nbkit
         # provision) instead of sleeping where nobody can reach the device.
         log("not provisioned:", cfg)
         return
+    cause = board.reset_cause()
+    if cause != board.DEEPSLEEP_RESET and _afresh(board, cause):
+        return  # (a board does not return from its deep sleep)
     pins = None
     app = None
     try:
         app = build(board, cfg)
-        cause = board.reset_cause()
-        if cause != board.DEEPSLEEP_RESET:
-            app.booted(cause)
+        _booted(app, cause, board.DEEPSLEEP_RESET)
         ms = app.wake()
         pins = getattr(app, "wake_pins", None)
         if app.link.used and not app.sched.psm:
@@ -59,24 +69,75 @@ def run(board):
         board.deepsleep(ms)
 
 
-def _config():
-    # -> the stored configuration, validated, or why there is none (text). The validation's
-    # tables and checks (nbkit.store.config) leave the heap again before the wake goes on.
+def _config(checked):
+    # -> the stored configuration, or why there is none (text).
+    # checked (a power-on, a reset, a wake by the service button: the window may have changed
+    # it): validated by nbkit.store.config, and the file completed with the defaults of the
+    # settings it lacks; that module (its checks, their names interned for the rest of the wake)
+    # leaves the heap again. A timer wake reads the file as the last checked wake left it
+    # (nothing else writes it between two) and validates only when it cannot be read.
+    if not checked:
+        cfg = _as_checked()
+        if cfg is not None:
+            return cfg
     from nbkit.store import config
 
     try:
-        return config.load(CONFIG_PATH)
+        cfg = config.load(CONFIG_PATH)
+        config.complete(CONFIG_PATH, cfg)
+        return cfg
     except config.ConfigError as exc:
         return str(exc)
     finally:
         forget(("nbkit.store.config",))
 
 
+def _as_checked():
+    # -> config.json with the device key (its own file), as a checked wake left them; or None
+    try:
+        with open(CONFIG_PATH) as f:
+            cfg = json.load(f)
+        with open(_KEY_PATH) as f:
+            cfg["key"] = f.read(80).strip()
+    except (OSError, ValueError, TypeError):
+        return None
+    return cfg
+
+
+def _afresh(board, cause):
+    # A power-on or reset: the cause goes to _BOOTED_PATH, then a deep sleep of _FRESH_MS.
+    # False (the meter cycle runs in this wake) when the file cannot be written.
+    try:
+        with open(_BOOTED_PATH, "w") as f:
+            f.write("%d" % cause)
+    except OSError as exc:
+        log("boot record in this wake:", exc)
+        return False
+    log("sleep", _FRESH_MS // 1000, "s: the meter cycle starts afresh")
+    board.deepsleep(_FRESH_MS)
+    return True
+
+
+def _booted(app, cause, deepsleep_reset):
+    # The boot a power-on left (or this wake's own, when it could not leave one): the app's
+    # boot record (queued, durable) first, then the file goes.
+    if cause == deepsleep_reset:
+        try:
+            with open(_BOOTED_PATH) as f:
+                cause = int(f.read(8))
+        except (OSError, ValueError):
+            return
+    app.booted(cause)
+    try:
+        import os
+
+        os.remove(_BOOTED_PATH)
+    except OSError:
+        pass
+
+
 def _window(board):
-    # The service window's module unloads itself after the window; a timer wake opens none and
-    # does not load it (its names would stay interned in the wake's heap).
-    if not lockdown.opens_window(board):
-        return
+    # The service window's module unloads itself after the window (app.service).
     from nbkit.app import service
 
     service.serve_window(board)

@@ -188,6 +188,26 @@ def load(path):
     return validate(cfg)
 
 
+def complete(path, cfg):
+    # After load(): the settings config.json lacks (a console-provisioned config may lack the
+    # optional ones) are written into it with their value in cfg (the defaults), atomically, so
+    # that a timer wake can read the file as it is (app.device) instead of validating it again.
+    # The key stays in its own file. -> True when config.json changed.
+    try:
+        saved = _read(path)
+    except ConfigError:
+        return False
+    if not isinstance(saved, dict):
+        return False
+    missing = [name for name in FIELDS if name != "key" and name not in saved]
+    if not missing:
+        return False
+    for name in missing:
+        saved[name] = cfg[name]
+    _write(path, saved)
+    return True
+
+
 def move_key(path):
     # A key in config.json goes to its own file (written first, unless a key file is there
     # already: it is the newer), then leaves config.json; a cut between the two leaves it in
@@ -201,18 +221,19 @@ def move_key(path):
     key = cfg.pop("key")
     if read_key(path) is None:
         write_key(path, key)
-    with open(path + ".tmp", "w") as f:
-        f.write(json.dumps(cfg))
-    os.rename(path + ".tmp", path)
+    _write(path, cfg)
     return True
 
 
 def save(path, cfg):
     # Validate, then replace the file atomically. Nothing is written when cfg is invalid.
     cfg = validate(cfg)
-    text = json.dumps(cfg)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
+    _write(path, cfg)
     return cfg
+
+
+def _write(path, cfg):
+    # config.json replaced atomically: a power cut leaves the old file or the new one
+    with open(path + ".tmp", "w") as f:
+        f.write(json.dumps(cfg))
+    os.rename(path + ".tmp", path)
