@@ -96,6 +96,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--baud", type=int, metavar="N", help="with --modem-port: the UART speed (board data's)"
     )
     parser.add_argument(
+        "--heap",
+        type=int,
+        metavar="KIB",
+        help="the board's MicroPython heap, KiB of a 32-bit MCU (default: the board data's "
+        "heap_bytes; 64: the water meter's budget, tests/e2e/test_heap_budget.py); a wake that "
+        "needs more ends in a MemoryError, counted and reset by the firmware's last resort",
+    )
+    parser.add_argument(
         "--workdir", type=Path, help="keep the run's files here (default: a temporary folder)"
     )
     parser.add_argument("--verbose", action="store_true", help="also print the device console")
@@ -275,6 +283,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise CommandError(f"--hours {args.hours:g}: give more than 0 and at most a year (8784)")
     if args.scale is not None and not 0 < args.scale <= 1e6:
         raise CommandError(f"--scale {args.scale:g}: give more than 0 (2400: a day in 36 s)")
+    if args.heap is not None and not 16 <= args.heap <= 4096:
+        raise CommandError(f"--heap {args.heap}: give KiB, 16 to 4096 (64: the water budget)")
     if args.flow_period <= 0:
         raise CommandError(f"--flow-period {args.flow_period}: give seconds, more than 0")
     for option, name in (
@@ -372,6 +382,7 @@ def run(args: argparse.Namespace) -> int:
             modem=args.modem,
             transport=args.transport,
             profile=args.profile,
+            vboard_args=["--heap", f"{args.heap * 1024}w"] if args.heap else [],
         )
         rig = Rig(workdir, opts)
         if not args.json:
