@@ -15,7 +15,7 @@ import json
 
 from micropython import const
 
-from nbkit.app import lockdown
+from nbkit.app.window import opens_window
 from nbkit.app.wiring import build, forget, log
 
 CONFIG_PATH = "config.json"
@@ -34,7 +34,7 @@ _FRESH_MS = const(1000)
 
 def run(board):
     # One wake of the device; never returns on a board (deep sleep resets the MCU).
-    windowed = lockdown.opens_window(board)
+    windowed = opens_window(board)
     if windowed:  # power-on/reset: the provisioning console first (app/service.py)
         _window(board)
     cfg = _config(checked=windowed)

@@ -16,31 +16,8 @@
 # not a stray control byte in the service window, a wait that never ends or a hung wake, can
 # park the board: every wait feeds it, a wake past its budget is reset. A development build runs
 # without one (a developer's REPL session must not be reset under them).
-from micropython import const
-
+from nbkit.app.window import OpenRepl
 from nbkit.hal import watchdog
-
-_DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET (ESP32, unix_board)
-_SERVICE_BUTTON = const("button")  # the board data's pin whose press opens the window
-
-
-class OpenRepl(BaseException):
-    # Raised by the service window (nbkit.app.service) for `repl confirm` in an unlocked
-    # session. A BaseException: the application's `except Exception` handlers let it through
-    # to run() below. Defined here, so a wake that opens no window never loads the service.
-    pass
-
-
-def opens_window(board):
-    # Whether this boot opens the service window (nbkit.app.service): power-on, hard or soft
-    # reset, or a deep-sleep wake by the board's button (the meter's service button): yes. A
-    # deep-sleep wake by the RTC timer or by an alarm's pin (a magnet at the meter's tamper
-    # sensor, the smoke chamber): no, the alarm goes first (and waiting on the UART at every
-    # wake costs energy; app.device then does not even import the service module).
-    if board.reset_cause() != _DEEPSLEEP_RESET:
-        return True
-    reason = getattr(board, "wake_reason", None)
-    return reason is not None and reason() == _SERVICE_BUTTON
 
 
 def profile():

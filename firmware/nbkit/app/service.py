@@ -20,7 +20,7 @@ import sys
 
 from micropython import const
 
-from nbkit.app.lockdown import OpenRepl, opens_window  # noqa: F401  (OpenRepl: raised here)
+from nbkit.app.window import OpenRepl, opens_window
 from nbkit.hal import watchdog
 
 CONFIG_PATH = "config.json"
