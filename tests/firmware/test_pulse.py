@@ -235,6 +235,19 @@ def test_no_flow_then_flow_resumed():
     assert [e.name for e in m.poll()] == [pulse.EV_FLOW_RESUMED]
 
 
+def test_an_alarm_raised_is_urgent_and_its_clearing_is_not():
+    # the app reports a raised alarm at once (as meters in the field do), not hours later
+    m, clock = _meter(noflow_ms=7 * DAY, leak_window_ms=30 * DAY)
+    clock.advance(7 * DAY)
+    raised = m.poll()
+    _pulses(m, 1)
+    cleared = m.poll()
+    assert [(e.name, e.urgent) for e in raised + cleared] == [
+        (pulse.EV_NO_FLOW, True),
+        (pulse.EV_FLOW_RESUMED, False),
+    ], raised + cleared
+
+
 def _store(tag):
     a, b = "/tmp/nbkit_pulse_%s_a" % tag, "/tmp/nbkit_pulse_%s_b" % tag
     for p in (a, b):

@@ -119,7 +119,7 @@ def test_leak_when_flow_never_stops_for_a_day_across_wakes_then_clear():
         b.flow(20, 15, m)
         m = b.boot()
         seen += m.events()
-    assert seen == [(codes.LEAK, 1, False)], seen
+    assert seen == [(codes.LEAK, 1, True)], seen
     b.flow(0, 15, m)
     m = b.boot()
     assert m.events() == []
@@ -180,7 +180,7 @@ def test_reverse_flow_event_and_reverse_register():
     b.rev.falling += 3
     b.flow(10, 15, m)
     m = b.boot()
-    assert m.events() == [(codes.REVERSE_FLOW, 3, False)]
+    assert m.events() == [(codes.REVERSE_FLOW, 3, True)]
     assert m.read() == [(codes.WATER_L, 20), (codes.WATER_REV_L, 3)]
     b.flow(10, 60, m)
     m = b.boot()

@@ -294,6 +294,8 @@ class PulseMeter:
         return events
 
     def _ev(self, events, name, value, urgent=False):
+        # urgent: an alarm raised (leak, burst, no flow, reverse flow, magnet), which the app
+        # reports at once, as meters in the field do; its clearing goes with the next report
         events.append(Event(name, value, urgent, self.clock.ticks_ms()))
 
     def _flow(self, now, n, span, events):
@@ -314,11 +316,11 @@ class PulseMeter:
         since = diff(now, self.last_quiet)
         if not self.leak and since >= self.leak_window_ms:
             self.leak = True
-            self._ev(events, EV_LEAK, since // _MINUTE)
+            self._ev(events, EV_LEAK, since // _MINUTE, True)
         dry = diff(now, self.last_pulse)
         if not self.noflow and dry >= self.noflow_ms:
             self.noflow = True
-            self._ev(events, EV_NO_FLOW, dry // _HOUR)
+            self._ev(events, EV_NO_FLOW, dry // _HOUR, True)
 
     def _burst(self, now, n, events):
         self.win_count += n
@@ -343,7 +345,7 @@ class PulseMeter:
             self.rev_pending += r
             if not self.reversing and self.rev_pending >= self.reverse_pulses:
                 self.reversing = True
-                self._ev(events, EV_REVERSE, self.reverse)
+                self._ev(events, EV_REVERSE, self.reverse, True)
         elif self.reversing and self.clock.ticks_diff(now, self.last_rev) >= self.reverse_clear_ms:
             self.reversing = False
             self.rev_pending = 0
