@@ -97,6 +97,6 @@ class MqttSimIntake:
     def _message(self, msg: Any) -> None:
         acked = mqtt_uplink(self.shared, self.client, msg)
         if acked is not None:
+            self._count(f"mqtt:{acked}>")  # counted before it goes (in flight, never unsent)
             self._flush()
-            self._count(f"mqtt:{acked}>")
         self._count(f"mqtt:{msg.topic}<")

@@ -237,11 +237,12 @@ def _serve_datagram(
     counts[key] = counts.get(key, 0) + 1
     reply, _ = handle(data, f"{addr[0]}:{addr[1]}")
     if reply is not None:
+        key = f"udp.{addr[1]}>"  # counted before it goes (in flight, never seen unsent)
+        counts[key] = counts.get(key, 0) + 1
         try:
             sock.sendto(reply, addr)
-            key = f"udp.{addr[1]}>"
-            counts[key] = counts.get(key, 0) + 1
         except OSError as exc:
+            counts[key] -= 1
             collector.log(f"collector: ack to {addr} failed: {exc}")
 
 

@@ -160,12 +160,15 @@ class TcpIntake:
         return True
 
     def _send(self, conn: _Conn, data: bytes) -> bool:
+        # counted before it goes: a client that has read the bytes finds them counted (the
+        # time master sees them in flight, never received before they were sent)
+        self._count(f"tcpd.{conn.port}>", len(data))
         try:
             conn.sock.setblocking(True)
             conn.sock.settimeout(2.0)
             conn.sock.sendall(data)
             conn.sock.setblocking(False)
         except OSError:
+            self._count(f"tcpd.{conn.port}>", -len(data))  # the client is gone: none arrives
             return False
-        self._count(f"tcpd.{conn.port}>", len(data))
         return True

@@ -183,7 +183,37 @@ def summarize(
         "frame_bytes_up": sum(e["bytes"] for e in rig.uplinks),
     }
     out.update(_energy(rig, hours))
-    out["failures"] = failures
+    end = EPOCH + hours * 3600
+    out["failures"] = failures + _undelivered(
+        read_lines, set(by_seq), out["alarms_pending_on_device"], end - rig.opt.report_interval_s
+    )
+    return out
+
+
+#: device s a report may take past its slot (the wake, a search, the ack wait, a retry)
+_REPORT_GRACE_S = 600
+
+
+def _undelivered(
+    read_lines: list[list[str]], delivered: set[int], alarms: list[dict[str, Any]], due: float
+) -> list[str]:
+    """What the device still held at the run's end that it should have delivered: readings
+    taken a report interval (and a grace) before the end, which a report since should have
+    carried, and any urgent alarm (sent at once, they are never left for a later report)."""
+    late = [_read_t(w) for w in read_lines if int(w[2]) not in delivered]
+    late = [t for t in late if 0 < t <= due - _REPORT_GRACE_S]
+    out = []
+    if late:
+        out.append(
+            f"{len(late)} readings taken by {(max(late) - EPOCH) / 3600:.2f} h still on the "
+            "device at the run's end: no report delivered them"
+        )
+    for a in alarms:
+        if a["urgent"]:
+            out.append(
+                f"alarm {a['name']}={a['value']} (seq {a['seq']}) never delivered: still "
+                "queued on the device at the run's end"
+            )
     return out
 
 
