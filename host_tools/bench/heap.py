@@ -42,6 +42,10 @@ HOURS = {"smoke": 0.5}
 DEFAULT_HOURS = 4.5
 SCALE = 1200.0  # virtual seconds per wall second where the rig cannot run on the time master
 _LINE = re.compile(r"nbkit: heap peak (\d+) free-min (\d+) of (\d+)")
+_QSTRS = re.compile(r"qstr pool: n_pool=\d+, n_qstr=(\d+)")
+#: names MicroPython's first six qstr pools hold (20, 40, ... 640 entries); the next name takes
+#: a seventh pool of 1,280 entries at once (14 KB x64): docs/architecture.md, "Heap"
+SIX_POOLS = 1260
 TARGET_KIB = 64  # issue 15: the water profile's heap target (32-bit KiB)
 
 
@@ -50,6 +54,7 @@ class HeapFigures:
     """What the wakes of one run printed."""
 
     peak: int  # largest live heap of any wake, bytes (x64)
+    names: int  # most names any wake interned (MicroPython's qstrs)
     free_min: int  # smallest free heap at that moment, bytes (x64)
     total: int  # the MicroPython heap, bytes (x64)
     wakes: int
@@ -63,6 +68,11 @@ def parse(lines: list[str]) -> tuple[list[tuple[int, int, int]], int]:
     wakes = [tuple(int(g) for g in m.groups()) for m in map(_LINE.search, lines) if m]
     errors = sum("MemoryError" in line for line in lines)
     return wakes, errors  # type: ignore[return-value]
+
+
+def names_interned(lines: list[str]) -> int:
+    """The most names (qstrs) a wake had interned, from the pool lines the heap watch prints."""
+    return max([int(m.group(1)) for m in map(_QSTRS.search, lines) if m] or [0])
 
 
 def measure(profile: str, modem: str, transport: str, hours: float | None = None) -> HeapFigures:
@@ -99,6 +109,7 @@ def measure(profile: str, modem: str, transport: str, hours: float | None = None
     board = BOARD_FOR_MODEM[modem]
     return HeapFigures(
         peak=max(w[0] for w in wakes),
+        names=names_interned(lines),
         free_min=min(w[1] for w in wakes),
         total=wakes[0][2],
         wakes=len(wakes),
@@ -124,6 +135,12 @@ def run(report: Any) -> None:
             f.peak,
             "bytes",
             f"x64; {share}, {target} {TARGET_KIB} KiB; {f.wakes} wakes on {f.board}",
+        )
+        report.figure(
+            f"{name}: names interned",
+            f.names,
+            "qstrs",
+            f"most in one wake; the first six pools hold {SIX_POOLS}",
         )
         errors = f"; {f.memory_errors} MemoryError" if f.memory_errors else ""
         report.figure(

@@ -19,7 +19,12 @@ def sample():
 
 
 def line():
+    # micropython.qstr_info() prints the names interned so far (never freed: the wake's most),
+    # `qstr pool: n_pool=.., n_qstr=N, ...`, on the line before
+    import micropython
+
     sample()
+    micropython.qstr_info()
     total = gc.mem_alloc() + gc.mem_free()
     return "nbkit: heap peak %d free-min %d of %d" % (_peak[0], total - _peak[0], total)
 
