@@ -14,13 +14,13 @@
 # wrong-attempt count on flash, the event log (nbkit.store.eventlog), the modem driver for
 # identify, and self-test checks that use the real paths: AT, SIM (AT+CIMI), attach, a test
 # uplink of a fresh meter reading that the collector must acknowledge, the meter input.
-import gc
 import json
 import sys
 
 from micropython import const
 
 from nbkit.app.window import OpenRepl, opens_window
+from nbkit.app.wiring import forget
 from nbkit.hal import watchdog
 
 CONFIG_PATH = "config.json"
@@ -79,14 +79,7 @@ def _serve(board, attention_s, idle_s, transport, root):
 def _unload(keep):
     # Forget the window's modules (those it imported) and this one, so the wake that follows has
     # their heap (app.device imports this module for the window only).
-    for name in _WINDOW_MODULES + ("nbkit.app.service",):
-        if name not in keep and name in sys.modules:
-            del sys.modules[name]
-            parent, _, child = name.rpartition(".")
-            package = sys.modules.get(parent)
-            if package is not None and child in package.__dict__:
-                delattr(package, child)  # the package's attribute would keep it alive
-    gc.collect()
+    forget([n for n in _WINDOW_MODULES + ("nbkit.app.service",) if n not in keep])
 
 
 def _serve_loaded(board, attention_s, idle_s, transport, root):
