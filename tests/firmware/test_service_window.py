@@ -157,3 +157,13 @@ def test_identify_without_a_modem_is_an_error_answer_and_a_broken_console_never_
         service.serve_window(board, transport=Broken(board.clock(), []), root=MOUNT + "/") is False
     )
     umount()
+
+
+def test_the_button_opens_the_window_unless_the_profile_uses_it():
+    from nbkit.app.window import opens_window
+
+    assert opens_window(FakeBoard(cause=4, wake="button"), "water")  # the meter's service button
+    assert opens_window(FakeBoard(cause=4, wake="button"))  # profile unknown yet: it opens
+    # the smoke alarm's test/hush button is the user's: the hush does not wait for a window
+    assert not opens_window(FakeBoard(cause=4, wake="button"), "smoke")
+    assert opens_window(FakeBoard(cause=1, wake=None), "smoke")  # a power-on always opens it

@@ -34,10 +34,13 @@ _FRESH_MS = const(1000)
 
 def run(board):
     # One wake of the device; never returns on a board (deep sleep resets the MCU).
-    windowed = opens_window(board)
+    # a timer or pin wake: the config as the last checked boot left it (its profile says
+    # whether the board's button is the service button or the app's own)
+    saved = _as_checked() if board.reset_cause() == board.DEEPSLEEP_RESET else None
+    windowed = opens_window(board, saved.get("profile") if saved else None)
     if windowed:  # power-on/reset: the provisioning console first (app/service.py)
         _window(board)
-    cfg = _config(checked=windowed)
+    cfg = saved if saved is not None and not windowed else _checked_config()
     if isinstance(cfg, str):
         # Factory state: stay awake at the REPL/console for the technician (mpremote, nbkit
         # provision) instead of sleeping where nobody can reach the device.
@@ -69,17 +72,13 @@ def run(board):
         board.deepsleep(ms)
 
 
-def _config(checked):
-    # -> the stored configuration, or why there is none (text).
-    # checked (a power-on, a reset, a wake by the service button: the window may have changed
-    # it): validated by nbkit.store.config, and the file completed with the defaults of the
-    # settings it lacks; that module (its checks, their names interned for the rest of the wake)
-    # leaves the heap again. A timer wake reads the file as the last checked wake left it
-    # (nothing else writes it between two) and validates only when it cannot be read.
-    if not checked:
-        cfg = _as_checked()
-        if cfg is not None:
-            return cfg
+def _checked_config():
+    # -> the stored configuration, or why there is none (text): validated by
+    # nbkit.store.config, and the file completed with the defaults of the settings it lacks.
+    # A power-on, a reset and a wake by the service button come here (the window may have
+    # changed the file), and a wake that could not read it as it was (_as_checked); that
+    # module (its checks, their names interned for the rest of the wake) leaves the heap again.
+    # Other wakes read the file as the last checked wake left it (nothing else writes it).
     from nbkit.store import config
 
     try:

@@ -14,13 +14,26 @@ class OpenRepl(BaseException):
     pass
 
 
-def opens_window(board):
+def opens_window(board, profile=None):
     # Whether this boot opens the service window (nbkit.app.service): power-on, hard or soft
     # reset, or a deep-sleep wake by the board's button (the meter's service button): yes. A
     # deep-sleep wake by the RTC timer or by an alarm's pin (a magnet at the meter's tamper
     # sensor, the smoke chamber): no, the alarm goes first (and waiting on the UART at every
-    # wake costs energy; app.device then does not even import the service module).
+    # wake costs energy; app.device then does not even import the service module). Nor the
+    # button of a device whose profile (nbkit.profiles, its pins) uses it: the smoke alarm's
+    # test/hush button is the user's, and a hush does not wait for a console window.
     if board.reset_cause() != _DEEPSLEEP_RESET:
         return True
     reason = getattr(board, "wake_reason", None)
-    return reason is not None and reason() == _SERVICE_BUTTON
+    if reason is None or reason() != _SERVICE_BUTTON:
+        return False
+    return profile is None or _SERVICE_BUTTON not in _pins(profile)
+
+
+def _pins(profile):
+    from nbkit import profiles
+
+    try:
+        return profiles.get(profile)[4]
+    except ValueError:  # an unknown profile: the config check names it
+        return ()
