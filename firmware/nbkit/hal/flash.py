@@ -35,6 +35,7 @@ _EIO = const(-5)  # -errno.EIO
 READ_SIZE = const(32)
 PROG_SIZE = const(32)
 LOOKAHEAD = const(32)
+_ERASE_CHUNK = const(256)  # bytes of 0xff an erase stores at a time
 
 
 class BlockDevice:
@@ -49,24 +50,45 @@ class BlockDevice:
         self.on_fail = None  # called at the cut (the virtual board: ask the host to cut power)
         self.on_interrupt = None  # a Ctrl-C caught during I/O (the virtual board: type it again)
         self.dead = False
-        self._erased = b"\xff" * block_size  # preallocated: erase may run with the heap locked
+        # an erase stores 0xff a chunk at a time from this (preallocated: erase may run with
+        # the heap locked); a block-sized pattern would keep a block of the device's heap
+        chunk = _ERASE_CHUNK
+        while chunk > 1 and (block_size // 2) % chunk:
+            chunk //= 2
+        self._ff = b"\xff" * chunk
 
     def _changing(self, addr, data):
-        # Every flash-changing operation comes here: count it, cut the power when asked.
+        # Every flash-changing operation comes here (data: the bytes to program, or None for
+        # the erase of the block at addr): count it, cut the power when asked.
         # -> 0, or -EIO once the power is gone (littlefs turns that into OSError(EIO)).
         if self.dead:
             return _EIO
         index = self.writes
         self.writes += 1
         if index == self.fail_at:
-            if self.torn:
-                self._whole(True, addr, data[: len(data) // 2])
+            if self.torn:  # the first half reaches the medium
+                if data is None:
+                    self._erase(addr, self.block_size // 2)
+                else:
+                    self._whole(True, addr, data[: len(data) // 2])
             self.dead = True
             if self.on_fail is not None:
                 self.on_fail()  # may never return (the process is killed)
             return _EIO
-        self._whole(True, addr, data)
+        if data is None:
+            self._erase(addr, self.block_size)
+        else:
+            self._whole(True, addr, data)
         return 0
+
+    def _erase(self, addr, size):
+        # (a while loop: `for` over a range of a variable step would allocate its iterator)
+        ff = self._ff
+        step = len(ff)
+        off = 0
+        while off < size:
+            self._whole(True, addr + off, ff)
+            off += step
 
     def _whole(self, store, addr, buf):
         # A flash driver is C that a Ctrl-C cannot enter; this one is Python, and a
@@ -111,7 +133,7 @@ class BlockDevice:
         if op == _IOCTL_SIZE:
             return self.block_size
         if op == _IOCTL_ERASE:
-            return self._changing(arg * self.block_size, self._erased)
+            return self._changing(arg * self.block_size, None)
         if op == _IOCTL_SYNC:
             if self.dead:
                 return _EIO
