@@ -1,13 +1,10 @@
 # The virtual board: hardware of the MicroPython unix port as `nbkit vboard` wires it.
 # The host process writes a runtime board file (board data + "vboard" section) and names it in
-# the environment variable NBKIT_VBOARD; boot() then
-#   1. opens the flash image (a littlefs2 file-backed block device) and the modem tty,
-#   2. registers with the host's control channel (UDP on 127.0.0.1) for pin events,
-#   3. mounts littlefs at "/" (formatting a blank image, as a real board does on first boot),
-#      mounts the app directory read-only at "/.frozen" (the code "frozen" into this board),
-#      kept out of every listing of "/" as a board's frozen modules are (_HiddenFrozen),
-#   4. writes the factory config on first boot (--seed-config), runs /boot.py if present,
-#   5. runs the main script unless the REPL was in raw mode (a soft reset from mpremote).
+# the environment variable NBKIT_VBOARD; boot() runs the boot sequence (nbkit.hal.unix_boot:
+# the runtime file, the flash image, the control channel, the clock, the ttys, the mounts; the
+# app directory is the board's frozen code at "/.frozen", kept out of every listing of "/" as a
+# board's frozen modules are: _HiddenFrozen), lets it leave the heap, then runs the main script
+# unless the REPL was in raw mode (a soft reset from mpremote).
 # Control channel datagrams (ASCII, one per datagram), host -> board:
 #   pin <name> <value> <falling> <rising>     a pin's level and its cumulative edge counters
 # board -> host:
@@ -23,25 +20,20 @@
 #   powerfail <n>               flash write n was armed to fail (--cut-at-write, `cut` command)
 #   ctrl-c                      a Ctrl-C came while the flash was busy: type it again (a board's
 #                               flash driver cannot be interrupted; nbkit.hal.flash)
-import json
+import gc
 import os
 import select
-import socket
 import sys
 import termios  # type: ignore[import-not-found]
 import time
 
-import vfs  # type: ignore[import-not-found]
 from micropython import const
 
-from nbkit.hal.flash import FileBlockDevice
 from nbkit.hal.tty import TtyTransport
-from nbkit.hal.vclock import VClock
 
-_ENV = const("NBKIT_VBOARD")
 _ISIG = const(1)  # termios c_lflag bit (Linux)
 _MAX_DGRAM = const(512)
-_FROZEN = const("/.frozen")
+FROZEN = "/.frozen"  # the board's code (its ROM), importable, never listed
 _HELLO_WAIT_MS = const(2000)
 
 PWRON_RESET = const(1)
@@ -273,55 +265,14 @@ def soft_reset():
     _power("reset soft")
 
 
-def _load_runtime():
-    path = os.getenv(_ENV)
-    if not path:
-        raise OSError("%s is not set: start the virtual board with `nbkit vboard`" % _ENV)
-    with open(path) as f:
-        data = json.load(f)
-    board.clear()
-    board.update(data)
-    return data["vboard"]
-
-
 def _power_cut():
+    # the flash's on_fail hook (a power cut armed at a write, nbkit.hal.unix_boot)
     _power("powerfail %d" % _state["flash"].writes)
 
 
-def _open_flash(rt):
-    # The image file as littlefs's extended block device (nbkit.hal.flash). A power cut armed
-    # at the N-th modification (1-based, --cut-at-write) asks the host to cut: before the
-    # write, or torn after half of it; the host kills this process, so the hook never returns.
-    bdev = FileBlockDevice(rt["flash"], rt["block_size"])
-    if bdev.block_count != rt["block_count"]:
-        raise ValueError(
-            "flash image has %d blocks, board says %d" % (bdev.block_count, rt["block_count"])
-        )
-    if rt.get("cut_at_write"):
-        bdev.fail_at = rt["cut_at_write"][0] - 1
-        bdev.torn = rt["cut_at_write"][1]
-        bdev.on_fail = _power_cut
-    bdev.on_interrupt = lambda: _ctl_send("ctrl-c")
-    _state["flash"] = bdev
-
-
-def _open_ctl(rt):
-    host, port = rt["control"]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(socket.getaddrinfo("127.0.0.1", 0)[0][-1])
-    sock.connect(socket.getaddrinfo(host, port)[0][-1])
-    _state["ctl"] = sock
-
-
-def _blank(bdev):
-    # True when both superblock blocks are erased (a new chip), not damaged.
-    buf = bytearray(256)
-    for block in (0, 1):
-        for off in range(0, bdev.block_size, 256):
-            bdev.readblocks(block, buf, off)
-            if buf != b"\xff" * 256:
-                return False
-    return True
+def _flash_interrupted():
+    # the flash's on_interrupt hook: a Ctrl-C came while it was busy
+    _ctl_send("ctrl-c")
 
 
 class _HiddenFrozen:
@@ -338,74 +289,22 @@ class _HiddenFrozen:
     def ilistdir(self, path=""):
         if not self._root(path):
             return os.ilistdir(path)
-        return (e for e in os.ilistdir(path) if e[0] != _FROZEN[1:])
+        return (e for e in os.ilistdir(path) if e[0] != FROZEN[1:])
 
     def listdir(self, path=""):
         return [e[0] for e in self.ilistdir(path)]
 
 
-def _mount(rt):
-    bdev = _state["flash"]
-    try:
-        fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
-    except OSError:
-        if _blank(bdev):
-            print("vboard: blank flash, formatting littlefs2")
-        else:
-            print("vboard: CORRUPT flash (littlefs does not mount), formatting: data lost")
-        vfs.VfsLfs2.mkfs(bdev)
-        fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
-    # the app directory is the board's ROM: mapped and mounted at /.frozen by the boot code
-    # (host_tools.vboard.rom), else mounted from the host's file system here
-    rom = os.getenv("NBKIT_ROM")
-    app = None
-    if rt.get("app") and not rom:
-        app = vfs.VfsPosix(rt["app"])  # type: ignore[attr-defined]
-    vfs.umount("/")
-    vfs.mount(fs, "/")
-    if app is not None:
-        vfs.mount(app, _FROZEN, readonly=True)
-    if rt.get("app"):
-        sys.modules["os"] = sys.modules["uos"] = _HiddenFrozen()  # type: ignore[assignment]
-    os.chdir("/")
-    sys.path[:] = ["", ".frozen", _FROZEN, "/lib"]
+def boot():
+    # The boot sequence (nbkit.hal.unix_boot) runs, then leaves the heap, then main.py runs
+    # (not after a soft reset from the raw REPL: mpremote takes over there).
+    from nbkit.hal import unix_boot
 
-
-def _rehome():
-    # Modules imported before the mount came from the host path, now gone: forget them so nbkit
-    # loads from the flash ('' first, as a deploy expects) or /.frozen; keep this booted module.
-    keep = {}  # type: dict
-    for name in (
-        "nbkit.hal.vclock",
-        "nbkit.hal.unix_board",
-        "nbkit.hal.stdio",
-        "nbkit.hal.simclock",
-    ):
-        if name in sys.modules:
-            keep[name] = sys.modules[name]
-    for name in list(sys.modules):
-        if name == "nbkit" or name.startswith("nbkit."):
-            del sys.modules[name]
-    sys.modules.update(keep)
-    try:
-        from nbkit import hal
-    except ImportError:
-        return
-    for name, mod in keep.items():
-        setattr(hal, name.rsplit(".", 1)[1], mod)
-
-
-def _seed(path, data):
-    # Factory provisioning: write the config once, atomically, when the flash has none.
-    try:
-        os.stat(path)
-        return
-    except OSError:
-        pass
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
-    os.rename(path + ".tmp", path)
-    print("vboard: factory config written to", path)
+    run_main, main_src = unix_boot.boot(sys.modules[__name__])
+    unix_boot = None  # its module left sys.modules in the boot (unix_boot._rehome)
+    gc.collect()
+    if run_main:
+        _run_main(main_src)
 
 
 def _run_file(name, source):
@@ -421,102 +320,9 @@ def _exists(path):
         return False
 
 
-def _lock_if_production():
-    # What a production image's frozen _boot.py would do: Ctrl-C off before anything else runs
-    # (nbkit.app.lockdown does it again first thing in main.py; a firmware without
-    # nbkit.build_profile counts as production).
-    try:
-        from nbkit.build_profile import PROFILE
-    except ImportError:
-        PROFILE = "production"
-    if PROFILE == "production":
-        kbd_intr(-1)
-
-
-def boot():
-    _lock_if_production()
-    rt = _load_runtime()
-    _open_flash(rt)
-    _open_ctl(rt)
-    _open_clock(rt)
-    if rt.get("modem_port"):
-        baud = board["modem"]["uart"]["baud"]
-        # under the time master, bytes landing at the instant of the boot are counted as sent:
-        # opening the UART keeps them (the host drained what came while the board was off)
-        uart = _ModemUart(rt["modem_port"], baud, _state.get("sim") is not None)
-        uart.serve_also(_state["ctl"], poll)
-        _counted(uart, "uart.")
-        _state["modem"] = uart
-    if rt.get("meterbus_port"):
-        _open_meterbus(rt["meterbus_port"])
-        _counted(_state["meterbus"], "bus.")
-    if rt.get("heap_watch"):  # nbkit vboard --heap-watch: peak live heap of each wake
-        from nbkit.hal import heapwatch
-
-        heapwatch.install(sys.modules[__name__])
-    _wake_work(rt)
-    main_src = None
-    if rt.get("main"):
-        with open(rt["main"]) as f:
-            main_src = (rt["main"], f.read())
-    seed = None
-    if rt.get("seed_config"):
-        with open(rt["seed_config"], "rb") as f:
-            seed = f.read()
-    _mount(rt)
-    _rehome()
-    if seed is not None:
-        _seed(rt["seed_path"], seed)
-    if _exists("boot.py"):
-        with open("boot.py") as f:
-            _run_file("boot.py", f.read())
-    if rt.get("mode") == "raw":
-        return
-    _run_main(main_src)
-
-
-def _open_clock(rt):
-    # The scaled-wall clock (triple) or a participant of the rig's time master ("sim"); under
-    # the master the MCU's work per wake (board data power.mcu_wake.s) is spent first.
-    spec = rt["clock"]
-    if isinstance(spec, dict):
-        from nbkit.hal import stdio
-        from nbkit.hal.simclock import SimClock
-
-        sim = SimClock(spec["master"], spec["name"])
-        sim.side = (_state["ctl"], poll)
-        _state["sim"] = _state["clock"] = sim
-        stdio.SIM = sim  # type: ignore[assignment]
-        _state["ctl_chan"] = "%s.ctl.b%d." % (spec["chan"], rt["boot"])
-        _state["chan"] = spec["chan"]
-        sim.count(_state["ctl_chan"] + "dn<", 0)
-        return
-    wall_start, epoch, scale = spec
-    _state["clock"] = VClock(wall_start, epoch, scale, idle=poll, power=deepsleep)
-
-
-def _wake_work(rt):
-    # Under the time master the MCU's work per wake (board data power.mcu_wake.s) is spent at
-    # boot, with the UARTs open (what the modem sends meanwhile waits in their buffers).
-    sim = _state.get("sim")
-    if sim is not None:
-        sim.sleep_ms(int(rt["clock"].get("wake_ms", 0)))
-
-
-def _counted(uart, what):
-    # Under the time master a UART counts its bytes: "<chan>.uart.up>" sent, ".dn<" received.
-    sim = _state.get("sim")
-    if sim is not None:
-        uart.sim = sim
-        uart.tx_key = _state["chan"] + "." + what + "up>"
-        uart.rx_key = _state["chan"] + "." + what + "dn<"
-        sim.count(uart.rx_key, 0)
-        sim.uarts.append(uart)
-
-
 def _run_main(main_src):
     if main_src is None:
-        for name in ("main.py", _FROZEN + "/main.py"):
+        for name in ("main.py", FROZEN + "/main.py"):
             if _exists(name):
                 with open(name) as f:
                     main_src = (name, f.read())
