@@ -50,8 +50,12 @@ def build(board, cfg, app_log=None):
         from nbkit.app import smoke_app
 
         return smoke_app.wire(board, cfg, clock, queue, link, epoch=epoch, app_log=app_log)
+    # the app's own code first: the meter's code then loads above it, and leaves one free
+    # stretch at the top of the heap when it is parked for the modem stack (not holes between
+    # the app's long-lived objects, too small for the modem stack's larger tables)
     from nbkit.app.meter import MeterApp
 
+    gc.collect()
     if bus is None:
         meter = MeterSlot(lambda: _wire_water(board, cfg, clock))
     else:
