@@ -162,6 +162,17 @@ def _read_first_lines(proc: subprocess.Popen[str], n: int, timeout: float, what:
     return lines
 
 
+#: what a rig's run leaves in its workdir that its next start must not find
+RUN_FILES = (
+    "flash.img",
+    "collector.db",
+    "collector.db-wal",
+    "collector.db-shm",
+    "spy.jsonl",
+    "timeline.jsonl",
+)
+
+
 class Rig:
     """A running collector, emulator and virtual board in ``workdir``; ``stop()`` ends them."""
 
@@ -222,6 +233,7 @@ class Rig:
 
     def start(self) -> Rig:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._forget_last_run()
         self.collector_port = free_udp_port()
         self._start_broker()
         self._provision()
@@ -232,6 +244,14 @@ class Rig:
         self._start_meterbus()
         self._start_vboard(modem_port)
         return self
+
+    def _forget_last_run(self) -> None:
+        """A rig provisions a new key and a new collector port each time, so a board flash or a
+        collector database an earlier run left in the same workdir (`--workdir`) would be
+        another device's: its stored config sends to a port nobody listens on and every report
+        ends unanswered. Those files go; the others are written anew."""
+        for name in RUN_FILES:
+            self.path(name).unlink(missing_ok=True)
 
     def _provision(self) -> None:
         """The documented key flow (docs/keys.md): `keys new_key`, then the intervals."""

@@ -79,6 +79,16 @@ def test_the_demo_is_identical_idle_and_under_load(tmp_path):
     assert idle["modem_wakes"] >= 2
 
 
+def test_a_demo_run_again_in_its_workdir_starts_afresh(tmp_path):
+    # each run provisions a new key and collector port: the board's flash and the collector's
+    # database of the last run go (else the board would report to the old port, unanswered)
+    first = _demo(tmp_path / "run")
+    rows = _rows(tmp_path / "run")
+    again = _demo(tmp_path / "run")
+    assert again == first
+    assert _rows(tmp_path / "run") == rows
+
+
 def _row(seq: int, t: float, code: int = 1, value: int = 5, received: float | None = None):
     return {
         "device": 1,
