@@ -301,7 +301,7 @@ def boot():
     from nbkit.hal import unix_boot
 
     run_main, main_src = unix_boot.boot(sys.modules[__name__])
-    unix_boot = None  # its module left sys.modules in the boot (unix_boot._rehome)
+    del unix_boot  # its module left sys.modules in the boot (unix_boot._rehome)
     gc.collect()
     if run_main:
         _run_main(main_src)
