@@ -183,9 +183,8 @@ class Reactor:
             if not events:
                 self.sim.report(self._next_due())
                 events = self.sel.select(1.0)
-            if self.sim.pending is not None and any(k.data != self._on_master for k, _ in events):
-                self.sim.go()  # a peer's input: it got `go` first; what is due runs first
-                continue
+            if any(k.data != self._on_master for k, _ in events) and self.sim.go():
+                continue  # a peer's input at a new time (simclock.client.go): what is due first
             self._dispatch(events)
 
     def run(self) -> None:

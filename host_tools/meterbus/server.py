@@ -150,9 +150,8 @@ class MeterBusServer:
                 except SimFailed as exc:
                     self._note(str(exc))
                     return
-            if self.sim.pending is not None and any(r is not self.sim for r in ready):
-                self.sim.go()  # a peer's input: it got `go` first; what is due runs first
-                continue
+            if any(r is not self.sim for r in ready) and self.sim.go():
+                continue  # a peer's input at a new time (simclock.client.go): what is due first
             if self.master in ready:
                 self._on_bus_sim()
             if self.control is not None and self.control in ready:

@@ -515,7 +515,7 @@ class Rig:
         while sim.now() < t:
             if predicate is not None and predicate():
                 return True
-            sim.report(t)
+            sim.report(t, eager=predicate is not None)  # told every step while it watches
             ready, _, _ = select.select([sim], [], [], 0.5)
             if ready:
                 sim.on_readable()

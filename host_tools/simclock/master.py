@@ -36,6 +36,8 @@ class _Part:
     idle: bool = False
     deadline: int | None = None
     paced: bool = False
+    eager: bool = False  # told every advance, not only its own (the rig while it watches)
+    seen: int = -1  # the last generation it was told (`now` or `time`)
     counters: dict[str, int] = field(default_factory=dict)
 
 
@@ -59,6 +61,8 @@ class Master:
         self._imbalanced_since: float | None = None
         self._paced_origin: tuple[float, int] | None = None  # (wall, t_us) when pacing began
         self._unready: set[str] = set()  # participants that have not answered `now` yet
+        self._phase: set[str] = set()  # participants told this generation: they get its `go`
+        self.told = 0  # `now` and `time` messages sent (what the lazy advance saves)
         self.lock = threading.Lock()
         self._trace = open(_TRACE, "w") if _TRACE else None  # noqa: SIM115 - closed by stop()
 
@@ -122,8 +126,10 @@ class Master:
         if kind == "hello":
             part = self.parts.setdefault(name, _Part())
             part.addr = addr
-            self._send(f"now {self.gen} {self.t_us}", addr)
+            self._tell(name, part, "now")
             self._unready.add(name)  # its `ready` (or the go already due) follows
+        elif kind == "when":
+            self._when(name)
         elif kind == "ready" and len(words) > 2:
             if words[2] == str(self.gen):
                 self._ready(name)
@@ -146,9 +152,39 @@ class Master:
         self._unready.discard(name)
         if not self._unready:
             line = f"go {self.gen}"
-            for part in self.parts.values():
-                if part.addr is not None:
+            for told in self._phase:
+                part = self.parts.get(told)
+                if part is not None and part.addr is not None:
                     self._send(line, part.addr)
+            self._phase = set()
+
+    def _tell(self, name: str, part: _Part, kind: str) -> None:
+        """``now`` of this generation to one participant; it joins the generation's phase (it
+        answers ``ready``, its ``go`` comes with everyone's)."""
+        part.seen = self.gen
+        self._phase.add(name)
+        self.told += 1
+        if part.addr is not None:
+            self._send(f"{kind} {self.gen} {self.t_us}", part.addr)
+
+    def _when(self, name: str) -> None:
+        """A participant whose report stood while time moved (it was not due) has input: it is
+        busy from now until its next report, and learns the time before it acts on the input:
+        ``time GEN T`` (act at it), or ``time GEN T r`` while a generation's phase is open (a
+        `now` that not everyone has answered: answer ``ready``, act at its ``go``)."""
+        part = self.parts.get(name)
+        if part is None or part.addr is None:
+            return
+        part.idle = False
+        self.told += 1
+        if part.seen == self.gen or not self._unready:
+            part.seen = self.gen
+            self._send(f"time {self.gen} {self.t_us}", part.addr)
+            return
+        part.seen = self.gen
+        self._phase.add(name)
+        self._unready.add(name)
+        self._send(f"time {self.gen} {self.t_us} r", part.addr)
 
     def _idle(self, name: str, words: list[str]) -> None:
         part = self.parts.get(name)
@@ -163,7 +199,7 @@ class Master:
         if gen != self.gen:
             return  # stale: sent before it saw the current time
         part.gen, part.idle, part.deadline = gen, True, deadline
-        part.paced, part.counters = words[4] == "p", counters
+        part.paced, part.eager, part.counters = words[4] == "p", words[4] == "e", counters
 
     def _drop(self, prefix: str) -> None:
         for counters in [self.retired, *(p.counters for p in self.parts.values())]:
@@ -234,12 +270,18 @@ class Master:
         self.t_us = t_us
         self.gen += 1
         self.advances += 1
-        line = f"now {self.gen} {self.t_us}"
-        self._unready = {n for n, p in self.parts.items() if p.addr is not None}
-        for part in self.parts.values():
-            part.idle = False
-            if part.addr is not None:
-                self._send(line, part.addr)
+        # Only those whose deadline is now (and the eager) are told: every other participant
+        # is blocked until a later deadline or input, so its report stands at the new time. If
+        # input comes to it, it asks (`when`) before it acts.
+        self._unready, self._phase = set(), set()
+        for name, part in self.parts.items():
+            due = part.deadline is not None and part.deadline <= t_us
+            if part.addr is not None and (due or part.eager):
+                part.idle = False
+                self._tell(name, part, "now")
+                self._unready.add(name)
+            else:
+                part.gen = self.gen  # carried: its report holds for this generation too
 
     def _check_stall(self, flight: dict[str, int]) -> None:
         wall = time.monotonic()

@@ -8,9 +8,10 @@ participant -> master
                                 microseconds, ``-`` for none). MODE ``-``: pure virtual time;
                                 ``p``: paced, it also waits for input from outside the rig (a
                                 person or mpremote at the console), so time runs at wall speed
-                                while it waits. ``K=V``: cumulative counters, ``CHANNEL>`` bytes
-                                or datagrams sent on CHANNEL, ``CHANNEL<`` received. GEN is the
-                                generation of the last ``now`` it saw; older reports are stale.
+                                while it waits; ``e``: eager, told every advance. ``K=V``:
+                                cumulative counters, ``CHANNEL>`` bytes or datagrams sent on
+                                CHANNEL, ``CHANNEL<`` received. GEN is the generation of the
+                                last ``now`` (or ``time``) it saw; older reports are stale.
                                 A channel is held to balance only once its receiving side is
                                 declared (a ``CHANNEL<`` key, 0 at first): what is sent where
                                 nobody listens is lost, as a datagram to a closed port is.
@@ -28,12 +29,20 @@ participant -> master
                                 be sending these)
 participant -> master
     ready NAME GEN              NAME has seen ``now GEN``: it will not act at the old time again
+    when NAME                   input reached NAME while its ``idle`` report stood (it was not
+                                told the advances since): what time is it? It is busy from then
+                                until its next ``idle``
 master -> participant
-    now GEN T_US                virtual time will be T_US: answer ``ready``, do not act yet
-    go GEN                      every participant is ready: act at T_US, then report for GEN.
-                                Input that arrives after ``now GEN`` also means go: whoever sent
-                                it got ``go GEN`` first (two phases, so no participant can see
-                                a peer's reaction at the new time before it knows the new time)
+    now GEN T_US                virtual time will be T_US: answer ``ready``, do not act yet.
+                                Sent only to the participants whose deadline T_US is, and to the
+                                eager ones (MODE ``e`` in ``idle``: the rig while it watches);
+                                every other report stands at the new time
+    go GEN                      every participant told is ready: act at T_US, then report for
+                                GEN. Input that arrives after ``now GEN`` also means go: whoever
+                                sent it got ``go GEN`` first (two phases, so no participant can
+                                see a peer's reaction at the new time before it knows the time)
+    time GEN T_US [r]           the answer to ``when``: act at T_US (with ``r``: a ``now`` phase
+                                is open, answer ``ready`` and act at its ``go``)
     fail TEXT                   the run is over because of TEXT (a deadlock, a stalled channel)
 """
 
@@ -51,12 +60,19 @@ def to_us(t: float) -> int:
 
 
 def idle_line(
-    name: str, gen: int, deadline_us: int | None, paced: bool, counters: dict[str, int]
+    name: str,
+    gen: int,
+    deadline_us: int | None,
+    paced: bool,
+    counters: dict[str, int],
+    *,
+    eager: bool = False,
 ) -> str:
     """The ``idle`` report of a blocked participant."""
     dl = "-" if deadline_us is None else str(deadline_us)
     pairs = " ".join(f"{k}={v}" for k, v in sorted(counters.items()))
-    return f"idle {name} {gen} {dl} {'p' if paced else '-'} {pairs}".rstrip()
+    mode = "p" if paced else "e" if eager else "-"
+    return f"idle {name} {gen} {dl} {mode} {pairs}".rstrip()
 
 
 def parse_counters(words: list[str]) -> dict[str, int]:

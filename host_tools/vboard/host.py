@@ -673,8 +673,8 @@ class VBoard:
                 readable, writable, _ = select.select(rd, wr, [], 0.5)
             if self.sim.fileno() in readable:
                 self._on_master()
-            if self.sim.pending is not None and any(fd != self.sim.fileno() for fd in readable):
-                self.sim.go()  # a peer's input: it got `go` first
+            if any(fd != self.sim.fileno() for fd in readable):
+                self.sim.go()  # a peer's input: at the current time (simclock.client.go)
             if self.child is None and any(fd in readable for fd in self.drains):
                 self._drain_uarts()
         else:

@@ -122,7 +122,8 @@ def test_an_idle_connection_is_closed_at_its_device_time_deadline(rig: SimCollec
     sock = socket.create_connection(rig.tcp.address(), timeout=2)
     port = sock.getsockname()[1]
     rig.client.extra.update({f"tcpc.{rig.tcp.port}>": 1, f"tcpd.{port}<": 0})
-    rig.client.report(EPOCH + 10 * TCP_IDLE_S)  # the client waits long: only input wakes it
+    # the client waits long (only input wakes it) and watches the time go by (eager)
+    rig.client.report(EPOCH + 10 * TCP_IDLE_S, eager=True)
     rig.settle(until=EPOCH + TCP_IDLE_S)
     # time jumped to the collector's deadline; it closed the connection (the FIN, which it
     # counted before closing), in its own thread: the client's read waits for it

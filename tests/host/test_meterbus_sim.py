@@ -65,8 +65,7 @@ def _idle_until(board: SimClient, fd: int, deadline_s: float) -> bytes:
         if board in ready:
             board.on_readable()
         if fd in ready:
-            if board.pending is not None:
-                board.go()  # input after `now` means go (its sender had go first)
+            board.go()  # input: at its sender's time (after `now`, or asked: client.go)
             data = os.read(fd, 512)
             board.received("m0.bus.dn", len(data))
             return data

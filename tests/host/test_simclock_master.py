@@ -37,7 +37,30 @@ def test_time_jumps_to_the_earliest_deadline_once_everyone_waits(master):
     assert a.now() == EPOCH  # b has not reported: it may still be working
     b.report(EPOCH + 3)
     _settle(a, b, until=0.3)
-    assert a.now() == b.now() == pytest.approx(EPOCH + 3, abs=1e-5)
+    assert b.now() == pytest.approx(EPOCH + 3, abs=1e-5)
+    # a waits until 5: it is not told (its report stands); input makes it ask the time
+    assert a.now() == EPOCH
+    assert a.go() is True and a.now() == pytest.approx(EPOCH + 3, abs=1e-5)
+
+
+def test_an_advance_tells_only_the_participants_whose_deadline_it_is(master):
+    parts = [SimClient(master.addr, f"p{i}") for i in range(5)]
+    watcher = SimClient(master.addr, "watcher")
+    told = master.told  # (each hello was answered before its client was made)
+    for i, p in enumerate(parts):
+        p.report(EPOCH + 1 + i)
+    watcher.report(EPOCH + 10, eager=True)  # the rig while it waits for something: every step
+    _settle(*parts, watcher, until=0.3)
+    assert parts[0].now() == pytest.approx(EPOCH + 1, abs=1e-5)
+    assert [p.now() for p in parts[1:]] == [EPOCH] * 4
+    assert watcher.now() == pytest.approx(EPOCH + 1, abs=1e-5)
+    assert master.told - told == 2  # p0 and the watcher
+    parts[0].report(EPOCH + 7)  # p0 done: the next deadline is p1's
+    watcher.report(EPOCH + 10, eager=True)  # (told, it went: it reports again)
+    _settle(*parts, watcher, until=0.3)
+    assert parts[1].now() == pytest.approx(EPOCH + 2, abs=1e-5)
+    assert parts[0].now() == pytest.approx(EPOCH + 1, abs=1e-5)  # not told: it waits for 7
+    assert watcher.now() == pytest.approx(EPOCH + 2, abs=1e-5)
 
 
 def test_nothing_moves_while_a_byte_is_in_flight(master):

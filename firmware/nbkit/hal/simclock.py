@@ -73,22 +73,46 @@ class SimClock(Clock):
 
     def _take(self):
         # Read one message: "now GEN T_US" announces a time (answer "ready", do not act yet),
-        # "go GEN" moves to it; "fail WHY" ends the run.
-        words = self.sock.recv(256).decode().split(" ", 2)
-        if words[0] == "now" and len(words) == 3:
+        # "go GEN" moves to it; "time GEN T_US [r]" answers "when" (-> True): act at it, or
+        # with r answer "ready" and wait for its go; "fail WHY" ends the run.
+        words = self.sock.recv(256).decode().split(" ")
+        if words[0] in ("now", "time") and len(words) > 2:
             gen = int(words[1])
+            phase = words[0] == "now" or len(words) == 4  # a `go` follows: answer "ready"
             if gen > self.gen:
                 self._pending = (gen, int(words[2]))
+                if not phase:
+                    self._go()
+            if phase and gen >= self.gen:  # (== : it asked first, input overtook the `now`)
                 self.sock.send(("ready %s %d" % (self.name, gen)).encode())
-        elif words[0] == "go" and len(words) == 2:
+            return words[0] == "time"
+        if words[0] == "go" and len(words) == 2:
             if self._pending is not None and int(words[1]) == self._pending[0]:
                 self._go()
         elif words[0] == "fail":
             raise SimFailed(" ".join(words[1:]))
+        return False
 
     def _go(self):
         self.gen, self.t_us = self._pending  # type: ignore[misc]
         self._pending = None
+        self._last = None  # its report no longer stands: the next one is sent
+
+    def _input(self):
+        # Input came: at the time of a `now` (its sender got `go` first); or, while this
+        # board's report stands, at a time the master may have moved to without telling it
+        # (it tells only those whose deadline comes): it asks ("when") before acting.
+        if self._pending is not None:
+            self._go()
+        elif self._last is not None:
+            self._last = None
+            self.sock.send(("when %s" % self.name).encode())
+            p = select.poll()
+            p.register(self.sock, select.POLLIN)
+            told = False
+            while not told or self._pending is not None:
+                p.poll(-1)
+                told = self._take() or told
 
     def _report(self, deadline_ms):
         dl = "-" if deadline_ms is None else str(max(deadline_ms * 1000, self.t_us + 1))
@@ -122,8 +146,7 @@ class SimClock(Clock):
         else:
             ready = poller.poll(0)
             if ready:
-                if self._pending is not None:
-                    self._go()  # a peer's input after `now`: it got `go` first
+                self._input()
                 return ready
         others = {}  # file -> transport: UARTs this wait is not for (absorbed meanwhile)
         for uart in self.uarts:
@@ -140,15 +163,13 @@ class SimClock(Clock):
                 if self._absorb(ready, others):
                     continue
                 if side is not None and ready:
-                    if self._pending is not None:
-                        self._go()
+                    self._input()
                     side[1]()  # pin events while sleeping, as IRQs are served
                     continue
                 if ready:
-                    if self._pending is not None:
-                        self._go()  # a peer's input after `now`: it got `go` first
-                        if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
-                            return []  # the deadline comes first at the new instant
+                    self._input()
+                    if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
+                        return []  # the deadline comes first at the new instant
                     return ready
                 if self._pending is None:
                     self._report(deadline_ms)
@@ -168,8 +189,7 @@ class SimClock(Clock):
         for e in ready:
             uart = others.get(id(e[0]))
             if uart is not None:
-                if self._pending is not None:
-                    self._go()
+                self._input()
                 uart.absorb()
                 took = True
         return took
