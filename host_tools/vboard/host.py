@@ -41,6 +41,7 @@ from host_tools.vboard.parts import (
     log,
     uart_line_discipline,
 )
+from host_tools.vboard.zygote import Zygote
 
 #: what the MicroPython process itself sends on the control channel (the rest is the rig's)
 _BOARD_VERBS = {"hello", "deepsleep", "powerfail", "reset", "wdt", "cut-ready", "ctrl-c"}
@@ -91,6 +92,9 @@ class VBoard:
         # the --app tree as the board's ROM, mapped by each MicroPython process it starts
         self.rom = Path(self.tmp.name) / "rom.img"
         rom.build_image(opts.app, self.rom)
+        # each boot is forked from a server that has CPython, the unix port and the ROM loaded
+        # (host_tools/vboard/zygote_server.py); None: a `micropython` binary, exec'd per boot
+        self.zygote = Zygote.start(self._child_env())
         self.ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.ctl.bind(("127.0.0.1", opts.control_port))
         self.ctl.setblocking(False)
@@ -207,33 +211,14 @@ class VBoard:
             self._drain_uarts()  # what reached the UARTs while off is lost (and counted)
             self.sim.join(self._child_name())  # busy until its first report: time waits
             self.counts[self._ctl_key("up<")] = 0
-        argv = [
-            *micropython_argv(),
-            "-X",
-            f"heapsize={self.o.heap}",
-            "-i",
-            "-c",
-            BOOT_CODE,
-        ]
-        env = dict(
-            os.environ,
-            MICROPYPATH=f".frozen:/.frozen:{self.o.app.resolve()}",
-            NBKIT_VBOARD=str(self.runtime),
-            NBKIT_ROM_IMAGE=str(self.rom),
-        )
+        args = ["-X", f"heapsize={self.o.heap}", "-i", "-c", BOOT_CODE]
+        env = self._child_env()
         fd, slave = pty.openpty()
         uart_line_discipline(slave)  # set before anything is written to it: no echo, ever
-        pid = os.fork()
-        if pid == 0:  # the child: its own session with the pty as controlling terminal
-            try:
-                os.close(fd)
-                os.setsid()
-                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-                for std in (0, 1, 2):
-                    os.dup2(slave, std)
-                os.execve(argv[0], argv, env)
-            finally:
-                os._exit(127)
+        if self.zygote is not None:
+            pid = self.zygote.spawn(args, env, slave)
+        else:
+            pid = self._fork_exec([*micropython_argv(), *args], env, fd, slave)
         os.close(slave)
         os.set_blocking(fd, False)
         self.wdt_at = None  # a reset stops the watchdog; the firmware starts it again
@@ -246,6 +231,29 @@ class VBoard:
         if mode == "raw":
             self.in_buf += b"\x01"  # queued: the REPL reads it as soon as it starts
         log(f"boot {self.boots} ({cause}{', ' + wake if wake else ''}) pid {pid} mode {mode}")
+
+    def _child_env(self) -> dict[str, str]:
+        return dict(
+            os.environ,
+            MICROPYPATH=f".frozen:/.frozen:{self.o.app.resolve()}",
+            NBKIT_VBOARD=str(self.runtime),
+            NBKIT_ROM_IMAGE=str(self.rom),
+        )
+
+    @staticmethod
+    def _fork_exec(argv: list[str], env: dict[str, str], fd: int, slave: int) -> int:
+        pid = os.fork()
+        if pid == 0:  # the child: its own session with the pty as controlling terminal
+            try:
+                os.close(fd)
+                os.setsid()
+                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+                for std in (0, 1, 2):
+                    os.dup2(slave, std)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        return pid
 
     def kill_child(self, why: str) -> None:
         """SIGKILL the MicroPython process (a power cut) and reap it."""
@@ -263,12 +271,18 @@ class VBoard:
         child = self.child
         if child is None:
             return
-        try:
-            pid, status = os.waitpid(child.pid, 0 if block else os.WNOHANG)
-        except ChildProcessError:
-            pid, status = child.pid, 0
-        if pid == 0:
-            return
+        if self.zygote is not None:
+            ended = self.zygote.status(child.pid, block)
+            if ended is None:
+                return
+            status = ended
+        else:
+            try:
+                pid, status = os.waitpid(child.pid, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                pid, status = child.pid, 0
+            if pid == 0:
+                return
         self._drain_child()
         if child.pending:
             self._emit(bytes(child.pending))
@@ -663,6 +677,8 @@ class VBoard:
             rd.append(self.child.fd)
             if self.in_buf:
                 wr.append(self.child.fd)
+            if self.zygote is not None:
+                rd.append(self.zygote.fileno())  # the board process's end: not input
         elif self.sim is not None:
             rd += list(self.drains)
         if self.sim is not None:
@@ -673,7 +689,8 @@ class VBoard:
                 readable, writable, _ = select.select(rd, wr, [], 0.5)
             if self.sim.fileno() in readable:
                 self._on_master()
-            if any(fd != self.sim.fileno() for fd in readable):
+            not_input = (self.sim.fileno(), self.zygote.fileno() if self.zygote else -1)
+            if any(fd not in not_input for fd in readable):
                 self.sim.go()  # a peer's input: at the current time (simclock.client.go)
             if self.child is None and any(fd in readable for fd in self.drains):
                 self._drain_uarts()
@@ -730,4 +747,6 @@ class VBoard:
         if self.sim is not None:
             self.sim.close()
         self.ctl.close()
+        if self.zygote is not None:
+            self.zygote.close()
         self.tmp.cleanup()

@@ -127,6 +127,9 @@ def stand_in(vb):
     proc = subprocess.Popen(["sleep", "30"])
     rd, wr = os.pipe()
     os.set_blocking(rd, False)  # as the host keeps a board's pty
+    if vb.zygote is not None:  # the stand-in is the host's own child, reaped with waitpid
+        vb.zygote.close()
+        vb.zygote = None
     vb.child = host._Child(proc.pid, rd)
     yield vb, wr
     proc.kill()

@@ -1,0 +1,129 @@
+"""The fork server of one virtual board: run as ``python -S zygote_server.py MPY_DIR FD``.
+
+Every wake of a board is a new MicroPython process, as a deep sleep resets a real MCU. Started
+from scratch that costs a CPython start, the unix port's extension loaded and the ROM mapped:
+about 9 ms of CPU before the first line of firmware runs, a third of a sample wake. This
+process pays that once: it imports ``micropython_run`` (from MPY_DIR), maps the board's ROM
+(``NBKIT_ROM_IMAGE``) and then forks one child per boot, in which the unix port starts afresh
+(``run_main``: a new heap, nothing of MicroPython ran in this process before the fork).
+
+Protocol on the inherited Unix socket FD (SOCK_SEQPACKET), one message each:
+    host -> server   JSON {"argv": [...], "env": {...}, "cwd": "..."} with the board's pty
+                     (its console) as the one file descriptor passed along
+    server -> host   ``ready`` once, then ``pid PID`` per request, ``exit PID STATUS`` per
+                     child that ended (STATUS as os.waitpid gives it)
+Only the standard library: ``-S`` leaves site-packages out, as the launcher does.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import mmap
+import os
+import select
+import signal
+import socket
+import sys
+import termios
+from collections.abc import Callable
+from typing import Any
+
+_MAX_REQUEST = 1 << 20
+
+
+def _map_rom() -> dict[str, str]:
+    """The ROM image mapped outside any heap, as the launcher does (host_tools.vboard.mpy):
+    NBKIT_ROM ("address:size") for the children, which inherit the mapping."""
+    path = os.environ.get("NBKIT_ROM_IMAGE")
+    if not path:
+        return {}
+    with open(path, "rb") as f:
+        rom = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        inode = str(os.fstat(f.fileno()).st_ino)
+    with open("/proc/self/maps") as f:
+        starts = [
+            ln.split("-", 1)[0]
+            for ln in f
+            if ln.split()[4:5] == [inode] and ln.split()[2].strip("0") == ""
+        ]
+    _keep.append(rom)
+    return {"NBKIT_ROM": f"{int(starts[0], 16)}:{len(rom)}"}
+
+
+_keep: list[Any] = []  # the ROM mapping lives as long as this process
+
+
+def _child(req: dict[str, Any], tty: int, run_main: Callable[[list[str]], Any], *fds: int) -> None:
+    """In the forked child: the pty as its controlling terminal and stdio, the board's
+    environment and folder, then the unix port. Never returns."""
+    code = 127
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in fds:
+            os.close(fd)
+        os.setsid()
+        fcntl.ioctl(tty, termios.TIOCSCTTY, 0)
+        for std in (0, 1, 2):
+            os.dup2(tty, std)
+        if tty > 2:
+            os.close(tty)
+        os.chdir(req["cwd"])
+        os.environ.clear()
+        os.environ.update(req["env"])
+        code = run_main(["micropython", *req["argv"]]) or 0
+    finally:
+        os._exit(code if isinstance(code, int) else 1)
+
+
+def _reap(sock: socket.socket) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        sock.send(f"exit {pid} {status}".encode())
+
+
+def main() -> None:
+    mpy_dir, fd = sys.argv[1], int(sys.argv[2])
+    sock = socket.socket(fileno=fd)
+    sys.path.insert(0, mpy_dir)
+    from micropython_run import run_main  # type: ignore[import-not-found]
+
+    rom_env = _map_rom()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    sock.send(b"ready")
+    while True:
+        ready, _, _ = select.select([sock.fileno(), wake_r], [], [])
+        if wake_r in ready:
+            while True:
+                try:
+                    if not os.read(wake_r, 512):
+                        break
+                except BlockingIOError:
+                    break
+        if sock.fileno() in ready:
+            msg, fds, _, _ = socket.recv_fds(sock, _MAX_REQUEST, 1)
+            if not msg:
+                return  # the board's host is gone
+            req = json.loads(msg)
+            req["env"].update(rom_env)
+            pid = os.fork()
+            if pid == 0:
+                _child(req, fds[0], run_main, sock.fileno(), wake_r, wake_w)
+            for passed in fds:
+                os.close(passed)
+            sock.send(f"pid {pid}".encode())
+        _reap(sock)
+
+
+if __name__ == "__main__":
+    main()
