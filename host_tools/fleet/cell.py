@@ -245,16 +245,17 @@ class Cell:
         procs = [("collector", p) for p in self.hub.procs.values()]
         procs += [(n, p) for m in self.hub.meters for n, p in m.procs.items()]
         for name, proc in procs:
-            try:
-                with open(f"/proc/{proc.pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
+            cpu = _cpu_ticks(proc.pid)
+            if cpu is None:
                 continue
-            own = (int(fields[11]) + int(fields[12])) / tick
-            kids = (int(fields[13]) + int(fields[14])) / tick
+            own, kids = cpu[0] / tick, cpu[1] / tick
             if name == "vboard":
                 out["vboard_host"] += own
                 out["micropython"] += kids
+                for server in _children(proc.pid):  # the fork server: it and the boots it reaped
+                    sub = _cpu_ticks(server)
+                    if sub is not None:
+                        out["micropython"] += (sub[0] + sub[1]) / tick
             elif name in out:
                 out[name] += own
         return {k: round(v, 1) for k, v in out.items()}
@@ -262,6 +263,7 @@ class Cell:
     def _stop(self) -> list[tuple[str, str, int | None]]:
         """Every process of every meter signalled at once, then waited for; the hub last."""
         self.cpu_by_role = self._cpu_by_role()
+        self._rss_once()
         for meter in self.hub.meters:
             for proc in meter.procs.values():
                 if proc.poll() is None:
@@ -331,16 +333,20 @@ class Cell:
         }
 
     def _sample_rss(self) -> None:
-        """Peak resident memory of the cell (its processes and the boards' MicroPython)."""
+        """Peak resident memory of the cell (its processes and the boards' MicroPython), every
+        wall second; :meth:`_stop` takes one more (a short cell may end within the second)."""
         while not self._sampling.wait(1.0):
-            total = _rss_kb(os.getpid())
-            for proc in self.hub.procs.values():
-                total += _tree_rss_kb(proc.pid)
-            for meter in self.hub.meters:
-                mine = sum(_tree_rss_kb(p.pid) for p in list(meter.procs.values()))
-                self.meter_rss_peak_kb = max(self.meter_rss_peak_kb, mine)
-                total += mine
-            self.rss_peak_kb = max(self.rss_peak_kb, total)
+            self._rss_once()
+
+    def _rss_once(self) -> None:
+        total = _rss_kb(os.getpid())
+        for proc in self.hub.procs.values():
+            total += _tree_rss_kb(proc.pid)
+        for meter in self.hub.meters:
+            mine = sum(_tree_rss_kb(p.pid) for p in list(meter.procs.values()))
+            self.meter_rss_peak_kb = max(self.meter_rss_peak_kb, mine)
+            total += mine
+        self.rss_peak_kb = max(self.rss_peak_kb, total)
 
 
 def _start_meter(meter: Meter) -> None:
@@ -361,15 +367,28 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """RSS of a process and its children (a vboard host and its MicroPython process)."""
-    total = _rss_kb(pid)
+def _children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
-            kids = [int(k) for k in f.read().split()]
+            return [int(k) for k in f.read().split()]
     except (OSError, ValueError):
-        kids = []
-    return total + sum(_rss_kb(k) for k in kids)
+        return []
+
+
+def _cpu_ticks(pid: int) -> tuple[int, int] | None:
+    """(CPU ticks of the process, of its waited-for children), from /proc/PID/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """RSS of a process and its descendants (a vboard host, its fork server and the
+    MicroPython process of the boot that runs)."""
+    return _rss_kb(pid) + sum(_tree_rss_kb(k) for k in _children(pid))
 
 
 def _usage() -> tuple[float, float]:

@@ -17,14 +17,14 @@ from host_tools.errors import CommandError
 from host_tools.fleet.cell import CellSpec
 from host_tools.rig.rig import EPOCH
 
-#: resident memory of one meter (emulator + vboard host + its MicroPython process), MB: the
-#: peak `nbkit fleet --json` reports as meter_rss_peak_mb (measured 10 meters, water, BC28),
-#: rounded up
-MB_PER_METER = 70
+#: resident memory of one meter (emulator + vboard host + its fork server + the MicroPython
+#: process of the boot that runs), MB: the peak `nbkit fleet --json` reports as
+#: peak_rss_per_meter_mb (measured 71 at 10 meters, water, BC28), rounded up
+MB_PER_METER = 80
 #: one cell's own processes (the cell driver with its time master, and the collector), MB
 MB_PER_CELL = 90
-#: host CPU seconds one meter-day costs (measured: 11.0 at 10 meters, 10.0 at 50; docs/scale.md)
-CPU_S_PER_METER_DAY = 10.5
+#: host CPU seconds one meter-day costs (measured 2.9 at 10 meters; docs/scale.md), rounded up
+CPU_S_PER_METER_DAY = 3.0
 #: device ids of the fleet: FIRST_DEVICE, FIRST_DEVICE + 1, ...
 FIRST_DEVICE = 100_000
 #: limits that catch a typo before a run starts (a million meters is no fleet for one host)
