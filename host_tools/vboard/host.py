@@ -521,6 +521,7 @@ class VBoard:
         if not words:
             raise ValueError("empty command")
         cmd, args = words[0], words[1:]
+        self._run_schedule()  # the edges due by now, before anything reads or moves a pin
         if cmd == "hello":  # the board registers; it gets every pin's state in one datagram
             self.child_addr = addr
             return "\n".join(pin.line(name) for name, pin in self.pins.items())
@@ -651,10 +652,24 @@ class VBoard:
     def _next_deadline(self) -> float | None:
         """Virtual time of the host's next timer (a pin edge, the end of a deep sleep, the
         watchdog's bite)."""
-        first = self.schedule[0][0] if self.schedule else None
+        first = self._next_edge()
         soon = [t for t in (first, self.wake_at, self.wdt_at)]
         due = [t for t in soon if t is not None]
         return min(due) if due else None
+
+    def _next_edge(self) -> float | None:
+        """The next scheduled pin edge that needs an instant of its own: any while the board
+        runs (its pin IRQ); while it sleeps or is off, only an edge of a wake pin. The others
+        are applied at the host's next action, before anything can see them (the boot's
+        `hello`, a command): the counters are cumulative, as a hardware pulse counter's, and
+        a water meter's day is 8,640 pulse edges the master need not step through."""
+        if not self.schedule:
+            return None
+        if self.child is not None:
+            return self.schedule[0][0]
+        if not self.wake_pins:
+            return None
+        return next((t for t, name, _ in self.schedule if name in self.wake_pins), None)
 
     def _timeout(self) -> float:
         clock = self.o.clock
