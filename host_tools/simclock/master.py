@@ -3,9 +3,12 @@
 Invariant (docs/architecture.md, "One clock per rig"): the master moves time from T to T' only
 when (1) every participant has reported ``idle`` for the current generation, (2) for every
 channel the bytes/datagrams sent equal those received (nothing in flight), and (3) T' is the
-earliest deadline any participant gave. Then it broadcasts ``now GEN+1 T'``. A participant only
-acts on input or on a ``now`` message, so between two advances every participant sees one
-instant and no host speed can change what happens at which virtual time.
+earliest deadline any participant gave. Then it sends ``now GEN+1 T'`` to the participants whose
+deadline T' is (and the eager ones); every other report stands at T' (its generation carried),
+and a participant that gets input while its report stands asks the time (``when``) before it
+acts. A participant only acts on input or on a ``now`` message, so between two advances every
+participant that acts sees one instant and no host speed can change what happens at which
+virtual time.
 
 Failures are loud: every participant idle, nothing in flight and no deadline anywhere is a
 deadlock (nothing can ever happen again); a channel out of balance for ``stall_s`` wall seconds
@@ -126,7 +129,7 @@ class Master:
         if kind == "hello":
             part = self.parts.setdefault(name, _Part())
             part.addr = addr
-            self._tell(name, part, "now")
+            self._tell(name, part)
             self._unready.add(name)  # its `ready` (or the go already due) follows
         elif kind == "when":
             self._when(name)
@@ -158,14 +161,14 @@ class Master:
                     self._send(line, part.addr)
             self._phase = set()
 
-    def _tell(self, name: str, part: _Part, kind: str) -> None:
+    def _tell(self, name: str, part: _Part) -> None:
         """``now`` of this generation to one participant; it joins the generation's phase (it
         answers ``ready``, its ``go`` comes with everyone's)."""
         part.seen = self.gen
         self._phase.add(name)
         self.told += 1
         if part.addr is not None:
-            self._send(f"{kind} {self.gen} {self.t_us}", part.addr)
+            self._send(f"now {self.gen} {self.t_us}", part.addr)
 
     def _when(self, name: str) -> None:
         """A participant whose report stood while time moved (it was not due) has input: it is
@@ -278,7 +281,7 @@ class Master:
             due = part.deadline is not None and part.deadline <= t_us
             if part.addr is not None and (due or part.eager):
                 part.idle = False
-                self._tell(name, part, "now")
+                self._tell(name, part)
                 self._unready.add(name)
             else:
                 part.gen = self.gen  # carried: its report holds for this generation too
