@@ -100,7 +100,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="KIB",
         help="the board's MicroPython heap, KiB of a 32-bit MCU (default: the board data's "
-        "heap_bytes; 64: the water meter's target, which its day fits down to 59); a wake that "
+        "heap_bytes; 64: the water meter's target, which its day fits down to 60); a wake that "
         "needs more ends in a MemoryError, counted and reset by the firmware's last resort",
     )
     parser.add_argument(

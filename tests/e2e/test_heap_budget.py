@@ -8,11 +8,13 @@ upstream (REPORT_FAILED, REPORT_FAULT 6: a crash): the test fails on such a reco
 collector and on anything the demo's own accounting fails (a missed slot, a reading lost or
 never delivered, an alarm late).
 
-The margin: the same day runs in 59 KiB here and fails in 58 (the heap's fragmentation moves
-with the host, the paths the board is given and where the conservative collector finds stale
-pointers, so the edge moves by about a KiB; 5 KiB below the target covers that). Before the
-virtual flash's erase pattern (a block, 4 KB) left the heap and the board's boot code left it
-before main.py (nbkit.hal.unix_boot), the day failed at 62 and about 1 run in 40 at 64.
+The margin: the same day runs in 61 KiB here, in 60 with most folder names, and fails in 59
+(the heap's fragmentation moves with the host, the paths the board is given and where the
+conservative collector finds stale pointers, so the edge moves by about a KiB; 3-4 KiB below
+the target cover that). Before the virtual flash's erase pattern (a block, 4 KB) left the heap
+and the board's boot code left it before main.py (nbkit.hal.unix_boot), the day failed at 62
+and about 1 run in 40 at 64; littlefs's 512-byte cache (a 128-byte read size, for speed) took
+back about a KiB of what that gained.
 
 Budgets are KiB of a 32-bit MCU's heap (the vboard doubles them for the unix port's 64-bit
 objects, MicroPython's `w` suffix). What it takes (docs/architecture.md, "Heap"): a report wake

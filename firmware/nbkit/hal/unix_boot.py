@@ -18,6 +18,7 @@ import vfs  # type: ignore[import-not-found]
 from micropython import const
 
 _ENV = const("NBKIT_VBOARD")
+_READ_SIZE = const(128)  # littlefs's read unit on the board's flash (bytes)
 
 
 def boot(b):
@@ -167,16 +168,20 @@ def _blank(bdev):
 
 
 def _mount(b, rt):
+    # littlefs reads the flash 128 bytes at a time (a 512-byte cache): the format is the same
+    # whatever the read size, and each read is a call into the Python block device here (C on
+    # a board), so 32-byte reads made the file system most of a wake's CPU; a larger cache
+    # would take more of the heap with every open file
     bdev = b._state["flash"]
     try:
-        fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
+        fs = vfs.VfsLfs2(bdev, readsize=_READ_SIZE)  # type: ignore[abstract]
     except OSError:
         if _blank(bdev):
             print("vboard: blank flash, formatting littlefs2")
         else:
             print("vboard: CORRUPT flash (littlefs does not mount), formatting: data lost")
         vfs.VfsLfs2.mkfs(bdev)
-        fs = vfs.VfsLfs2(bdev)  # type: ignore[abstract]
+        fs = vfs.VfsLfs2(bdev, readsize=_READ_SIZE)  # type: ignore[abstract]
     # the app directory is the board's ROM: mapped and mounted at /.frozen by the boot code
     # (host_tools.vboard.rom), else mounted from the host's file system here
     rom = os.getenv("NBKIT_ROM")
