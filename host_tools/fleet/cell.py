@@ -29,6 +29,7 @@ from typing import Any
 
 from host_tools.errors import CommandError, describe_unexpected
 from host_tools.rig.rig import BOARD_FOR_MODEM, EPOCH, Rig, RigOptions, free_udp_port
+from host_tools.vboard import rom
 
 #: meters started at once (each start waits for two processes' first lines)
 START_THREADS = 4
@@ -196,6 +197,8 @@ class Cell:
         if board is None:
             raise CommandError(f"no virtual board for modem {spec.modem!r}")
         build_board(board, hub.path("app"))
+        tree = hub.path("app") / board  # one ROM image for every board of the cell
+        rom.build_image(tree, rom.image_path(tree))
         hub.meters = [Meter(hub, spec, m) for m in spec.meters]
         keys: dict[int, bytes] = {}
         for meter in hub.meters:

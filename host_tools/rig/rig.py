@@ -28,6 +28,7 @@ from nbkit import profiles
 from host_tools import BOARDS_DIR
 from host_tools.errors import CommandError
 from host_tools.files.private import write_private
+from host_tools.vboard import rom
 
 EPOCH = 1_764_000_000.0  # virtual time at the start of a rig run (2025-11-24 16:00 UTC)
 
@@ -374,8 +375,12 @@ class Rig:
                 f"one of {', '.join(BOARD_FOR_MODEM)}"
             )
         app = Path(self.opt.app_dir) if self.opt.app_dir else self.path("app")
+        image = rom.image_path(app / board)
         if not self.opt.app_dir:
             build_board(board, app, profile=self.opt.build_profile)
+            rom.build_image(app / board, image)
+        elif not image.is_file():  # a shared tree (a fleet cell's): its owner builds the image
+            raise CommandError(f"{image}: the ROM image of the shared app tree was not built")
         proc = self._spawn(
             "vboard",
             _nbkit(
@@ -394,6 +399,8 @@ class Rig:
                 board,
                 "--app",
                 str(app / board),
+                "--rom",
+                str(image),
                 *self._profile_vboard_args(),
                 *self.opt.vboard_args,
             ),

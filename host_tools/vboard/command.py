@@ -144,6 +144,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "and mounted at /.frozen (.mpy modules run in place; default firmware/)",
     )
     parser.add_argument(
+        "--rom",
+        type=Path,
+        metavar="FILE",
+        help="the ROM image of --app, built beforehand (the rigs build one for all the boards "
+        "of a fleet cell); default: built from --app at start",
+    )
+    parser.add_argument(
         "--build-profile",
         choices=("development", "production"),
         help="build the firmware with `nbkit build --profile` into FLASH.app/ and run that "
@@ -227,6 +234,8 @@ def options(args: argparse.Namespace) -> Options:
     if args.meterbus_port and not os.path.exists(args.meterbus_port):
         raise CommandError(f"--meterbus-port {args.meterbus_port}: no such device")
     ensure_flash(args.flash, args.flash_size)
+    if args.rom is not None and not args.rom.is_file():
+        raise CommandError(f"--rom {args.rom}: no such file (build it, or leave --rom out)")
     levels = _pin_levels(args.pin, board)
     return Options(
         board=board,
@@ -236,6 +245,7 @@ def options(args: argparse.Namespace) -> Options:
         clock=parse_clock(args.clock),
         main=args.main,
         app=args.app,
+        rom=args.rom,
         seed_config=args.seed_config,
         seed_path=args.seed_path,
         heap=args.heap or f"{board['heap_bytes']}w",

@@ -90,8 +90,9 @@ class VBoard:
         self.tmp = tempfile.TemporaryDirectory(prefix="nbkit-vboard-")
         self.runtime = Path(self.tmp.name) / "board.json"
         # the --app tree as the board's ROM, mapped by each MicroPython process it starts
-        self.rom = Path(self.tmp.name) / "rom.img"
-        rom.build_image(opts.app, self.rom)
+        self.rom = opts.rom or Path(self.tmp.name) / "rom.img"
+        if opts.rom is None:
+            rom.build_image(opts.app, self.rom)
         # each boot is forked from a server that has CPython, the unix port and the ROM loaded
         # (host_tools/vboard/zygote_server.py); None: a `micropython` binary, exec'd per boot
         self.zygote = Zygote.start(self._child_env())

@@ -139,6 +139,7 @@ class Options:
     clock: VirtualClock | SimHostClock
     main: Path | None = None
     app: Path = FIRMWARE_DIR
+    rom: Path | None = None  # the ROM image of app, built beforehand (None: built at start)
     seed_config: Path | None = None
     seed_path: str = "config.json"
     heap: str = "128K"

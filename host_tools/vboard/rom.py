@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from mpremote.romfs import VfsRomWriter
+from typing import Any
 
 from host_tools.errors import CommandError
 
@@ -25,7 +24,7 @@ from host_tools.errors import CommandError
 _SKIP = ("__pycache__", ".check")
 
 
-def _add_dir(rom: VfsRomWriter, src: Path) -> int:
+def _add_dir(rom: Any, src: Path) -> int:
     files = 0
     for entry in sorted(src.iterdir()):
         if entry.name in _SKIP or entry.name.startswith("."):
@@ -40,8 +39,15 @@ def _add_dir(rom: VfsRomWriter, src: Path) -> int:
     return files
 
 
+def image_path(app: Path) -> Path:
+    """Where the rigs keep the ROM image of the app tree ``app``: beside it, ``<app>.rom``."""
+    return app.with_name(app.name + ".rom")
+
+
 def build_image(app: Path, dest: Path) -> int:
     """Write the ROMFS image of the tree ``app`` to ``dest`` (atomically); return its size."""
+    from mpremote.romfs import VfsRomWriter  # (a board host given its image never loads it)
+
     rom = VfsRomWriter()
     try:
         files = _add_dir(rom, app)
