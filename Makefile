@@ -48,8 +48,8 @@ demo: setup  ## the virtual meter end to end (PROFILE=water|gas-cjt188|electrici
 test: setup  ## run every test (firmware tests under real MicroPython)
 ifeq ($(strip $(PYTEST_ARGS)),)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal --ignore=tests/hil
-	@# the HIL suite talks to the virtual board in wall time (scaled clock, as to a real board):
-	@# it runs on its own after the rest, not beside a busy worker
+	@# the HIL suite talks to the virtual board in wall time, as to a real board (its rig's
+	@# time master is paced, host_tools/hil): it runs on its own after the rest
 	$(BIN)/python -m pytest tests/hil
 else
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)

@@ -46,17 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--clock",
-        choices=("sim", "real", "scaled"),
+        choices=("sim", "real"),
         help="sim (default): one time master for the whole rig, "
         "device time moves only when every process waits, so results do not depend on the "
-        "host; real: wall time (the default with --modem-port, a real modem); scaled: wall "
-        "time x --scale",
-    )
-    parser.add_argument(
-        "--scale",
-        type=float,
-        help="with --clock scaled: virtual seconds per wall second (2400: a day in 36 s; "
-        "smoke: 30)",
+        "host; real: wall time (the default with --modem-port, a real modem)",
     )
     parser.add_argument("--read-interval", type=int, default=900, help="seconds (900)")
     parser.add_argument("--report-interval", type=int, default=14400, help="seconds (14400)")
@@ -311,8 +304,6 @@ def check_args(args: argparse.Namespace) -> None:
 
     if args.hours is not None and not 0 < args.hours <= 24 * 366:
         raise CommandError(f"--hours {args.hours:g}: give more than 0 and at most a year (8784)")
-    if args.scale is not None and not 0 < args.scale <= 1e6:
-        raise CommandError(f"--scale {args.scale:g}: give more than 0 (2400: a day in 36 s)")
     if args.heap is not None and not 16 <= args.heap <= 4096:
         raise CommandError(f"--heap {args.heap}: give KiB, 16 to 4096 (64: the water budget)")
     if args.flow_period <= 0:
@@ -392,8 +383,6 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--modem-port: a real modem runs in real time; use --clock real")
     if args.hours is None:
         args.hours = 0.5 if smoke else 24.0
-    if args.scale is None:
-        args.scale = 30.0 if smoke else 2400.0
     if smoke:
         from host_tools.rig.profiles import run_smoke
 
@@ -403,7 +392,6 @@ def run(args: argparse.Namespace) -> int:
         workdir = args.workdir or Path(tmp)
         opts = RigOptions(
             clock=args.clock,
-            scale=1.0 if args.clock == "real" else args.scale,
             modem_port=args.modem_port,
             modem_baud=args.baud,
             emulator_args=["--scenario", str(args.scenario.resolve())] if args.scenario else [],
@@ -422,7 +410,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.modem.upper()} over {args.transport.upper()}) for "
                 f"{args.hours:g} device hours, reading every {args.read_interval // 60} min, "
                 f"reporting every {args.report_interval / 3600:g} h; "
-                + ("simulated time" if args.clock == "sim" else f"time x{args.scale:g}"),
+                + ("simulated time" if args.clock == "sim" else "real time"),
                 flush=True,
             )
         if args.verbose:

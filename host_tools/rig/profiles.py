@@ -95,7 +95,6 @@ def run_smoke(args: argparse.Namespace) -> int:
         workdir = args.workdir or Path(tmp)
         opts = RigOptions(
             clock=args.clock,
-            scale=args.scale,
             modem=args.modem,
             profile="smoke",
             heartbeat_s=heartbeat_s,
@@ -108,7 +107,7 @@ def run_smoke(args: argparse.Namespace) -> int:
                 f"nbkit demo: a smoke alarm (device {rig.opt.device_id}, "
                 f"{args.modem.upper()}) for {args.hours * 60:g} device minutes, heartbeat "
                 f"every {heartbeat_s // 60} min; "
-                + ("simulated time" if args.clock == "sim" else f"time x{args.scale:g}"),
+                + ("simulated time" if args.clock == "sim" else "real time"),
                 flush=True,
             )
         if args.verbose:

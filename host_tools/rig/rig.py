@@ -37,12 +37,15 @@ EPOCH = 1_764_000_000.0  # virtual time at the start of a rig run (2025-11-24 16
 class RigOptions:
     """What to run: the device's config and the virtual world around it."""
 
-    scale: float = 2400.0
     #: "sim": one time master for the rig (host_tools.simclock; time moves only when every
     #: process waits: nothing depends on host speed; every transport, every profile);
-    #: "scaled": wall time x scale; "real": scale 1 (a real modem); "auto": real with a
-    #: modem port, else sim
+    #: "real": wall time (a real modem on a USB-UART); "auto": real with a modem port, else sim
     clock: str = "auto"
+    #: with clock "sim", more than 0: the rig is driven from outside in wall time (the HIL
+    #: suite's tools at the board's console, `host_tools.hil`), so device time runs on by
+    #: itself, at most `pace` device seconds per wall second (at wall speed while someone types
+    #: at the console); host latency is still no device time (every process waits for the rest)
+    pace: float = 0.0
     modem: str = "bc28"  # emulator persona; the virtual board's data names the same model
     transport: str = "udp"  # udp | tcp | mqtt | coap: how uplinks reach the collector
     device_id: int = 1042
@@ -185,17 +188,12 @@ class Rig:
         self.workdir = workdir
         self.opt = options or RigOptions()
         self.wall_start = time.time()
-        self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},{self.opt.scale:g}"
+        self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},1"
         self.master: Any = None
         self.sim: Any = None
         self._own_master = False
-        if self.opt.modem_port and self.opt.clock in ("auto", "real"):
-            self.opt.clock, self.opt.scale = "real", 1.0
-        if self.opt.clock == "auto":
-            self.opt.clock = "sim"
-        if self.opt.clock == "real":  # wall time, scale 1: a real modem cannot be simulated
-            self.opt.scale = 1.0
-            self.clock_arg = f"{self.wall_start:.6f},{EPOCH:.0f},1"
+        if self.opt.clock == "auto":  # a real modem cannot be simulated: wall time
+            self.opt.clock = "real" if self.opt.modem_port else "sim"
         if self.opt.clock == "sim":
             from host_tools.simclock.client import SimClient
             from host_tools.simclock.master import Master
@@ -205,8 +203,8 @@ class Rig:
             if self._own_master:  # busy until run_until: time waits
                 self.sim = SimClient(self.master.addr, "rig")
             self.clock_arg = f"sim:{self.master.addr[0]}:{self.master.addr[1]}:{self.opt.chan}"
-        elif self.opt.clock not in ("scaled", "real"):
-            raise CommandError(f"clock {self.opt.clock!r}: sim, real or scaled")
+        elif self.opt.clock != "real":
+            raise CommandError(f"clock {self.opt.clock!r}: sim or real")
         if self.opt.modem_port and self.opt.clock == "sim":
             raise CommandError("a modem on --modem-port runs in real time: use --clock real")
         self.procs: dict[str, subprocess.Popen[str]] = {}
@@ -244,7 +242,15 @@ class Rig:
             raise CommandError(f"--modem-port {modem_port}: no such device")
         self._start_meterbus()
         self._start_vboard(modem_port)
+        self._wait_paced()
         return self
+
+    def _wait_paced(self) -> None:
+        """RigOptions.pace: the rig waits for input from outside it, with no deadline, so
+        the master moves time at that pace while every process waits (protocol MODE ``pN``).
+        Its report stands until a control command changes its counters."""
+        if self.opt.pace and self.sim is not None:
+            self.sim.report(None, paced=self.opt.pace)
 
     def _forget_last_run(self) -> None:
         """A rig provisions a new key and a new collector port each time, so a board flash or a
@@ -496,9 +502,11 @@ class Rig:
     # -- while running ------------------------------------------------------------------
 
     def virtual_now(self) -> float:
+        """Device time: the master's (as this rig last heard it), or EPOCH + wall seconds."""
         if self.sim is not None:
-            return float(self.sim.now())
-        return EPOCH + (time.time() - self.wall_start) * self.opt.scale
+            # a paced rig is not told the advances: the master's own time (it is in-process)
+            return self.master.t_us / 1_000_000 if self.opt.pace else float(self.sim.now())
+        return EPOCH + (time.time() - self.wall_start)
 
     def run_until(
         self, t: float, predicate: Callable[[], bool] | None = None, hang_s: float = 120.0
@@ -516,7 +524,7 @@ class Rig:
                 if predicate is not None and predicate():
                     return True
                 self.check_alive()
-                time.sleep(min(0.2, max(0.0, self.wall_for(t - self.virtual_now()))))
+                time.sleep(min(0.2, max(0.0, t - self.virtual_now())))
             return predicate() if predicate is not None else True
         last, still = self.master.advances, time.monotonic()
         while sim.now() < t:
@@ -538,25 +546,32 @@ class Rig:
                 )
         return predicate() if predicate is not None else True
 
-    def wall_for(self, virtual_s: float) -> float:
-        """Wall seconds that virtual_s of device time take."""
-        return virtual_s / self.opt.scale
-
     def control(self, command: str, timeout: float = 5.0) -> str:
         """One command on the virtual board's control channel (see `nbkit vboard --help`)."""
         if self.sim is not None:
             self.sim.sent("m0.cmd")  # time waits until the board's host has done it
+            self._wait_paced()  # paced: counted at the master before the board has it
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(timeout)
             s.sendto(command.encode(), self.control_addr)
             return s.recv(65536).decode()
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait (wall seconds; under the sim clock timeout x scale device seconds) until
-        predicate() holds; re-checked on every uplink/console line."""
-        if self.sim is not None:
-            return self.run_until(self.virtual_now() + timeout * self.opt.scale, predicate)
-        deadline = time.monotonic() + timeout
+    def wait_for(self, predicate: Callable[[], bool], device_s: float) -> bool:
+        """Let up to ``device_s`` device seconds pass until predicate() holds (the master's
+        time; on the real clock, and on a paced rig, whose time is the wall's, wall seconds);
+        re-checked between advances, or on every uplink/console line."""
+        if self.sim is not None and not self.opt.pace:
+            return self.run_until(self.virtual_now() + device_s, predicate)
+        if self.sim is not None:  # paced: time runs on by itself
+            end = self.virtual_now() + device_s
+            with self._lock:
+                while not predicate():
+                    if self.virtual_now() >= end:
+                        return False
+                    self.check_alive()
+                    self._lock.wait(0.05)
+            return True
+        deadline = time.monotonic() + device_s
         with self._lock:
             while not predicate():
                 left = deadline - time.monotonic()

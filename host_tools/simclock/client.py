@@ -171,7 +171,7 @@ class SimClient:
     def report(
         self,
         deadline: float | None,
-        paced: bool = False,
+        paced: float = False,
         deadline_us: int | None = None,
         eager: bool = False,
     ) -> None:
@@ -197,7 +197,7 @@ class SimClient:
                 self._send(line)
 
     def _line(
-        self, deadline: float | None, paced: bool, deadline_us: int | None, eager: bool
+        self, deadline: float | None, paced: float, deadline_us: int | None, eager: bool
     ) -> str:
         counters = {**self.counters(), **self.extra}
         if deadline_us is None and deadline is not None:

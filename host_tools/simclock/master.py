@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from host_tools.simclock.protocol import parse_counters
+from host_tools.simclock.protocol import pace_of, parse_counters
 
 #: NBKIT_SIM_TRACE=FILE: every message and advance of the master, a line each (who holds time)
 _TRACE = os.environ.get("NBKIT_SIM_TRACE")
@@ -38,7 +38,7 @@ class _Part:
     gen: int = -1
     idle: bool = False
     deadline: int | None = None
-    paced: bool = False
+    pace: float = 0.0  # paced: at most this many device s per wall s (0: not paced)
     eager: bool = False  # told every advance, not only its own (the rig while it watches)
     seen: int = -1  # the last generation it was told (`now` or `time`)
     counters: dict[str, int] = field(default_factory=dict)
@@ -62,7 +62,8 @@ class Master:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._imbalanced_since: float | None = None
-        self._paced_origin: tuple[float, int] | None = None  # (wall, t_us) when pacing began
+        #: (wall, t_us, rate) when pacing began at that rate
+        self._paced_origin: tuple[float, int, float] | None = None
         self._unready: set[str] = set()  # participants that have not answered `now` yet
         self._phase: set[str] = set()  # participants told this generation: they get its `go`
         self.told = 0  # `now` and `time` messages sent (what the lazy advance saves)
@@ -103,7 +104,7 @@ class Master:
                     self._try_advance()
 
     def _poll_s(self) -> float:
-        paced = any(p.paced and p.idle for p in self.parts.values())
+        paced = any(p.pace and p.idle for p in self.parts.values())
         return 0.005 if paced else 0.25
 
     def _drain(self) -> None:
@@ -202,7 +203,7 @@ class Master:
         if gen != self.gen:
             return  # stale: sent before it saw the current time
         part.gen, part.idle, part.deadline = gen, True, deadline
-        part.paced, part.eager, part.counters = words[4] == "p", words[4] == "e", counters
+        part.pace, part.eager, part.counters = pace_of(words[4]), words[4] == "e", counters
 
     def _drop(self, prefix: str) -> None:
         for counters in [self.retired, *(p.counters for p in self.parts.values())]:
@@ -241,8 +242,9 @@ class Master:
         self._imbalanced_since = None
         deadlines = [p.deadline for p in parts if p.deadline is not None]
         target = min(deadlines) if deadlines else None
-        if any(p.paced for p in parts):
-            target = self._paced_target(target)
+        rates = [p.pace for p in parts if p.pace]
+        if rates:
+            target = self._paced_target(target, min(rates))
             if target is None:
                 return
         else:
@@ -254,12 +256,14 @@ class Master:
             return  # a deadline already reached: its owner is busy (the rig between actions)
         self._advance(target)
 
-    def _paced_target(self, target: int | None) -> int | None:
+    def _paced_target(self, target: int | None, rate: float) -> int | None:
+        """Where paced time stands: ``rate`` device seconds per wall second (the slowest
+        paced participant's) since pacing began at that rate, at most the next deadline."""
         wall = time.monotonic()
-        if self._paced_origin is None:
-            self._paced_origin = (wall, self.t_us)
-        origin_wall, origin_t = self._paced_origin
-        paced_now = origin_t + int((wall - origin_wall) * 1_000_000)
+        if self._paced_origin is None or self._paced_origin[2] != rate:
+            self._paced_origin = (wall, self.t_us, rate)
+        origin_wall, origin_t, _ = self._paced_origin
+        paced_now = origin_t + int((wall - origin_wall) * 1_000_000 * rate)
         if target is not None and target <= paced_now:
             self._paced_origin = None
             return target

@@ -8,7 +8,10 @@ participant -> master
                                 microseconds, ``-`` for none). MODE ``-``: pure virtual time;
                                 ``p``: paced, it also waits for input from outside the rig (a
                                 person or mpremote at the console), so time runs at wall speed
-                                while it waits; ``e``: eager, told every advance. ``K=V``:
+                                while it waits; ``pN``: paced at most N device seconds per wall
+                                second (a rig driven from outside in wall time: the HIL suite's
+                                virtual target); the slowest paced participant sets the rate;
+                                ``e``: eager, told every advance. ``K=V``:
                                 cumulative counters, ``CHANNEL>`` bytes or datagrams sent on
                                 CHANNEL, ``CHANNEL<`` received. GEN is the generation of the
                                 last ``now`` (or ``time``) it saw; older reports are stale.
@@ -63,16 +66,28 @@ def idle_line(
     name: str,
     gen: int,
     deadline_us: int | None,
-    paced: bool,
+    paced: float,
     counters: dict[str, int],
     *,
     eager: bool = False,
 ) -> str:
-    """The ``idle`` report of a blocked participant."""
+    """The ``idle`` report of a blocked participant; ``paced``: 0/False not paced, 1/True at
+    wall speed, N at most N device seconds per wall second."""
     dl = "-" if deadline_us is None else str(deadline_us)
     pairs = " ".join(f"{k}={v}" for k, v in sorted(counters.items()))
-    mode = "p" if paced else "e" if eager else "-"
+    mode = "e" if eager and not paced else "-" if not paced else "p" if paced == 1 else f"p{paced:g}"
     return f"idle {name} {gen} {dl} {mode} {pairs}".rstrip()
+
+
+def pace_of(mode: str) -> float:
+    """An ``idle`` MODE word -> device seconds per wall second it is paced at (0: not paced)."""
+    if not mode.startswith("p"):
+        return 0.0
+    try:
+        rate = float(mode[1:]) if len(mode) > 1 else 1.0
+    except ValueError:
+        return 1.0  # a mode this master cannot read: the safe side, wall speed
+    return rate if 0 < rate < 1e9 else 1.0  # (NaN fails both)
 
 
 def parse_counters(words: list[str]) -> dict[str, int]:

@@ -29,8 +29,6 @@ def test_ctrl_c_stops_every_process_the_demo_started(tmp_path):
         str(tmp_path),
         "--hours",
         "48",
-        "--scale",
-        "3000",
     ]
     demo = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

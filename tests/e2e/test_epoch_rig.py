@@ -88,23 +88,23 @@ def _rows(db: Path) -> list[tuple[int, int, str]]:
 
 
 def test_a_replayed_ack_after_a_lost_queue_deletes_nothing(tmp_path: Path) -> None:
-    opts = RigOptions(scale=3000, read_interval_s=60, report_interval_s=60)
+    opts = RigOptions(read_interval_s=60, report_interval_s=60)
     opts.build_profile = "production"
     rig = MitmRig(tmp_path, opts)
     with rig:
-        assert rig.wait_for(lambda: len(rig.uplinks) >= 2, timeout=30), rig.console_lines[-20:]
+        assert rig.wait_for(lambda: len(rig.uplinks) >= 2, device_s=90_000), rig.console_lines[-20:]
         old_ack = rig.mitm.acks[0]  # answers epoch 0, seq 0.. (the boot event and more)
         assert rig.control("power off") == "ok"
         _lose_the_queue(rig.path("flash.img"))
         rig.mitm.replay = old_ack
         assert rig.control("power on") == "ok"
-        assert rig.wait_for(lambda: rig.mitm.replayed >= 2, timeout=30)
+        assert rig.wait_for(lambda: rig.mitm.replayed >= 2, device_s=90_000)
         assert rig.wait_for(
-            lambda: any("ack refused unbound" in ln for ln in rig.console_lines), timeout=10
+            lambda: any("ack refused unbound" in ln for ln in rig.console_lines), device_s=30_000
         ), rig.console_lines[-20:]
         rig.mitm.replay = None  # the attacker leaves: the device must still get everything in
         assert rig.wait_for(
-            lambda: any(u.get("epoch", 0) >= 1 for u in rig.uplinks), timeout=40
+            lambda: any(u.get("epoch", 0) >= 1 for u in rig.uplinks), device_s=120_000
         ), (rig.console_lines[-30:], rig.path("collector.stderr").read_text()[-2000:])
         rig.control("power off")
     rows = _rows(rig.path("collector.db"))

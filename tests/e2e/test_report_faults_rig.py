@@ -16,15 +16,11 @@ from tests.support.collected import named, stored
 
 pytestmark = pytest.mark.e2e
 
-# the rig runs on its time master: wait_for's timeout of 90 is 90 x SCALE device seconds
-SCALE = 800
-
 
 def _run(tmp_path: Path, fault: dict, until, **device: str) -> Rig:
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps({"faults": [fault]}))
     opts = RigOptions(
-        scale=SCALE,
         read_interval_s=900,
         report_interval_s=3600,
         emulator_args=["--scenario", str(scenario)],
@@ -32,7 +28,7 @@ def _run(tmp_path: Path, fault: dict, until, **device: str) -> Rig:
     )
     rig = Rig(tmp_path, opts)
     with rig:
-        assert rig.wait_for(lambda: until(rig), timeout=90), rig.console_lines[-30:]
+        assert rig.wait_for(lambda: until(rig), device_s=72_000), rig.console_lines[-30:]
     return rig
 
 

@@ -97,7 +97,7 @@ CASES: list[tuple[str, int, str]] = [
     ("demo --read-interval 0", 1, r"--read-interval: must be 10\.\.86400"),
     ("demo --workdir {d}/afile/run --hours 0.01", 1, r"--workdir .*cannot make"),
     ("demo --workdir /proc/nbkit-run --hours 0.01", 1, r"--workdir"),
-    ("demo --scale 0", 1, r"--scale"),
+    ("demo --clock scaled", 2, r"invalid choice: 'scaled' \(choose from 'sim', 'real'\)"),
     ("demo --report-interval 100 --read-interval 900", 1, r"--report-interval"),
     ("demo --transport tcp --modem bc28", 1, r"--transport tcp runs over"),
     ("meterbus --protocol dlt645 --reply-delay-ms -5", 1, r"--reply-delay-ms -5"),

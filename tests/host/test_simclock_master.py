@@ -140,3 +140,24 @@ def test_stale_reports_from_an_older_generation_are_ignored(master):
     a.report(EPOCH + 2)
     _settle(a, until=0.3)
     assert a.now() == pytest.approx(EPOCH + 1, abs=1e-5)
+
+
+def test_a_paced_participant_lets_time_run_no_faster_than_its_rate(master):
+    """A rig driven from outside in wall time (the HIL suite's virtual target) waits paced at
+    N device seconds per wall second: time runs on with no deadline at all, never ahead of
+    N x the wall time since pacing began, and stops at the next deadline, where its owner is
+    told (the slowest paced participant sets the rate)."""
+    rig, board = SimClient(master.addr, "rig"), SimClient(master.addr, "board")
+    board.report(EPOCH + 30)
+    start = time.monotonic()
+    rig.report(None, paced=100.0)
+    _settle(rig, board, until=0.1)
+    moved = master.t_us / 1e6 - EPOCH
+    assert 0 < moved <= 100 * (time.monotonic() - start) + 0.001, moved
+    assert rig.now() == EPOCH  # no deadline: never told, its report stands
+    _settle(rig, board, until=0.35)  # 100 x 0.45 s passes 30 s: the board's deadline is met
+    assert board.now() == pytest.approx(EPOCH + 30, abs=1e-5)
+    board.report(EPOCH + 3600, paced=True)  # someone at the board's console: wall speed
+    before, start = master.t_us, time.monotonic()
+    _settle(rig, board, until=0.2)
+    assert 0 < master.t_us - before <= (time.monotonic() - start) * 1e6 + 1000

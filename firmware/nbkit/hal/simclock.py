@@ -114,24 +114,46 @@ class SimClock(Clock):
                 p.poll(-1)
                 told = self._take() or told
 
-    def _report(self, deadline_ms):
+    def _report(self, deadline_ms, mode="-"):
+        # -> False when it asked the time instead: its last report stood and differs from this
+        # one, so time may have moved without it (it was parked at its prompt, paced).
         dl = "-" if deadline_ms is None else str(max(deadline_ms * 1000, self.t_us + 1))
         pairs = " ".join("%s=%d" % kv for kv in self.counts.items())
-        line = "idle %s %d %s %s %s" % (
-            self.name,
-            self.gen,
-            dl,
-            "-",
-            pairs,
-        )
-        if line != self._last:
-            self._last = line
-            self.sock.send(line.encode())
+        line = "idle %s %d %s %s %s" % (self.name, self.gen, dl, mode, pairs)
+        if line == self._last:
+            return True
+        if self._last is not None:
+            self._input()
+            return False
+        self._last = line
+        self.sock.send(line.encode())
+        return True
 
     def flush(self):
         # Report the counters now, as an idle participant with no deadline (the board is about
         # to ask the host to power it down: it will not get the chance later).
-        self._report(None)
+        while not self._report(None):
+            pass
+
+    def park(self):
+        # The board's program is over (main.py ended, a Ctrl-C broke in, or a raw REPL boot):
+        # its REPL reads the console and nothing else, so the board waits for a person. A `now`
+        # it was sent is answered and its `go` awaited, then it reports idle with no deadline,
+        # paced: time runs at wall speed while it sits at its prompt, as a board's would.
+        p = select.poll()
+        p.register(self.sock, select.POLLIN)
+        try:
+            while True:
+                if p.poll(0):
+                    self._take()
+                elif self._pending is None:
+                    break
+                else:
+                    p.poll(-1)
+            while not self._report(None, "p"):
+                pass
+        except (SimFailed, OSError):
+            pass  # the run is over: the REPL stays usable
 
     def block(self, poller, deadline_ms, owner=None):
         # Wait for poller's inputs or the deadline, in virtual time (see the header). What is
@@ -171,8 +193,8 @@ class SimClock(Clock):
                     if deadline_ms is not None and self.ticks_ms() >= deadline_ms:
                         return []  # the deadline comes first at the new instant
                     return ready
-                if self._pending is None:
-                    self._report(deadline_ms)
+                if self._pending is None and not self._report(deadline_ms):
+                    continue
                 for e in poller.poll(-1):
                     if e[0] is self.sock:
                         self._take()

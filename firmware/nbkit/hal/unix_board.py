@@ -300,11 +300,47 @@ def boot():
     # (not after a soft reset from the raw REPL: mpremote takes over there).
     from nbkit.hal import unix_boot
 
-    run_main, main_src = unix_boot.boot(sys.modules[__name__])
-    del unix_boot  # its module left sys.modules in the boot (unix_boot._rehome)
-    gc.collect()
-    if run_main:
-        _run_main(main_src)
+    try:
+        run_main, main_src = unix_boot.boot(sys.modules[__name__])
+        del unix_boot  # its module left sys.modules in the boot (unix_boot._rehome)
+        gc.collect()
+        if run_main:
+            _run_main(main_src)
+    finally:
+        _at_prompt()
+
+
+def _at_prompt():
+    # The REPL takes over (main.py ended, a Ctrl-C broke in, or a raw REPL boot). Under a time
+    # master the board now waits for a person at its console (SimClock.park), also when the
+    # Ctrl-C came before it had its clock (time waits for an announced board until it reports).
+    # Ctrl-C is held off meanwhile: a second one must not cut off an answer the master awaits.
+    while True:
+        try:
+            try:
+                was = termios.tcgetattr(0)[3] & _ISIG
+            except OSError:
+                was = None  # no terminal on stdin
+            if was is not None:
+                kbd_intr(-1)
+            try:
+                _park()
+            finally:
+                if was:
+                    kbd_intr(3)
+            return
+        except KeyboardInterrupt:
+            pass
+
+
+def _park():
+    sim = _state.get("sim")
+    if sim is None:
+        from nbkit.hal import unix_boot
+
+        sim = unix_boot.late_clock(sys.modules[__name__])
+    if sim is not None:
+        sim.park()
 
 
 def _run_file(name, source):

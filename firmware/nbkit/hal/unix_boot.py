@@ -44,7 +44,6 @@ def boot(b):
         from nbkit.hal import heapwatch
 
         heapwatch.install(b)
-    _wake_work(b, rt)
     main_src = None
     if rt.get("main"):
         with open(rt["main"]) as f:
@@ -57,6 +56,10 @@ def boot(b):
     _rehome()
     if seed is not None:
         _seed(rt["seed_path"], seed)
+    # the MCU's work per wake, once the flash is mounted: a Ctrl-C that breaks in during it
+    # (mpremote right after a reset) finds the board's files, as on a board, whose start-up
+    # before boot.py takes no time a tool could type into
+    _wake_work(b, rt)
     if b._exists("boot.py"):
         with open("boot.py") as f:
             b._run_file("boot.py", f.read())
@@ -134,6 +137,21 @@ def _open_clock(b, rt):
 
     wall_start, epoch, scale = spec
     state["clock"] = VClock(wall_start, epoch, scale, idle=b.poll, power=b.deepsleep)
+
+
+def late_clock(b):
+    # -> the SimClock of a boot a Ctrl-C broke into before its clock was open (None: no time
+    # master, or no runtime to find it in): the host announced the board, so it must report.
+    try:
+        rt = _load_runtime(b)
+        if not isinstance(rt.get("clock"), dict):
+            return None
+        if b._state.get("ctl") is None:
+            _open_ctl(b, rt)
+        _open_clock(b, rt)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return b._state.get("sim")
 
 
 def _wake_work(b, rt):
