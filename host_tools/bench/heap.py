@@ -40,7 +40,6 @@ CASES: tuple[tuple[str, str, str], ...] = (
 #: 4 h later; a smoke alarm sleeps until its heartbeat after the boot report
 HOURS = {"smoke": 0.5}
 DEFAULT_HOURS = 4.5
-SCALE = 1200.0  # virtual seconds per wall second where the rig cannot run on the time master
 _LINE = re.compile(r"nbkit: heap peak (\d+) free-min (\d+) of (\d+)")
 _QSTRS = re.compile(r"qstr pool: n_pool=\d+, n_qstr=(\d+)")
 #: names MicroPython's first six qstr pools hold (20, 40, ... 640 entries); the next name takes
@@ -79,10 +78,8 @@ def measure(profile: str, modem: str, transport: str, hours: float | None = None
     """Run one rig with the heap watch and collect the figures of its wakes."""
     hours = hours if hours is not None else HOURS.get(profile, DEFAULT_HOURS)
     opts = RigOptions(
-        # the time master where the whole rig takes part (the collections then cost no device
-        # time); the meter-bus profiles run on the wall clock x SCALE
-        clock="auto",
-        scale=SCALE,
+        # the time master: the collections cost no device time
+        clock="sim",
         modem=modem,
         transport=transport,
         profile=profile,

@@ -108,8 +108,7 @@ def run_floor(report: Any) -> None:
                 "ratio",
                 note=f"the application on the virtual rig, worst of {app.reports} reports after "
                 f"a PSM wake: air {' '.join(app.air)}; firmware / minimum from modelled states "
-                f"(the recorded connected time was {app.host_s:.1f} s longer: host latency at "
-                f"x{floor_app.SCALE:g}, not counted)",
+                f"(the recorded connected time was {app.host_s:.1f} s longer, not counted)",
             )
     for ce in (0, 1, 2):
         label = f"host latency: udp report wake CE{ce}"

@@ -75,7 +75,9 @@ def idle_line(
     wall speed, N at most N device seconds per wall second."""
     dl = "-" if deadline_us is None else str(deadline_us)
     pairs = " ".join(f"{k}={v}" for k, v in sorted(counters.items()))
-    mode = "e" if eager and not paced else "-" if not paced else "p" if paced == 1 else f"p{paced:g}"
+    mode = (
+        "e" if eager and not paced else "-" if not paced else "p" if paced == 1 else f"p{paced:g}"
+    )
     return f"idle {name} {gen} {dl} {mode} {pairs}".rstrip()
 
 

@@ -92,7 +92,9 @@ def test_a_replayed_ack_after_a_lost_queue_deletes_nothing(tmp_path: Path) -> No
     opts.build_profile = "production"
     rig = MitmRig(tmp_path, opts)
     with rig:
-        assert rig.wait_for(lambda: len(rig.uplinks) >= 2, device_s=90_000), rig.console_lines[-20:]
+        assert rig.wait_for(lambda: len(rig.uplinks) >= 2, device_s=90_000), rig.console_lines[
+            -20:
+        ]
         old_ack = rig.mitm.acks[0]  # answers epoch 0, seq 0.. (the boot event and more)
         assert rig.control("power off") == "ok"
         _lose_the_queue(rig.path("flash.img"))

@@ -71,7 +71,9 @@ def test_power_cut_at_every_flash_write_loses_and_duplicates_nothing(tmp_path):
     rig = Rig(tmp_path, RigOptions(read_interval_s=60, report_interval_s=60))
     with rig:
         rig.control("pulse pulse_a 100000 5000")
-        assert rig.wait_for(lambda: len(rig.uplinks) >= 1, device_s=60_000), rig.console_lines[-20:]
+        assert rig.wait_for(lambda: len(rig.uplinks) >= 1, device_s=60_000), rig.console_lines[
+            -20:
+        ]
         swept = {}
         for boot in (1, 2):
             before = len(_status(rig)["cuts"])

@@ -28,17 +28,22 @@ def _status(rig: Rig) -> dict:
 def test_water_alarms_and_a_power_loss_between_reports(tmp_path):
     rig = Rig(tmp_path, RigOptions(read_interval_s=900, report_interval_s=14400))
     with rig:
-        assert rig.wait_for(lambda: len(rig.uplinks) >= 1, device_s=120_000), rig.console_lines[-20:]
+        assert rig.wait_for(lambda: len(rig.uplinks) >= 1, device_s=120_000), rig.console_lines[
+            -20:
+        ]
         rig.control(f"pulse pulse_a {FLOW_PULSES} 60000")
 
         # a magnet at the meter: the field sensor ends the deep sleep and the alarm goes at once
         assert rig.wait_for(lambda: _status(rig)["state"] == "sleeping", device_s=160_000)
         rig.control("set tamper 0")
         assert rig.wait_for(lambda: _status(rig)["last_boot"]["wake"] == "tamper", device_s=80_000)
-        assert rig.wait_for(lambda: named(rig, "tamper"), device_s=120_000), rig.console_lines[-20:]
+        assert rig.wait_for(lambda: named(rig, "tamper"), device_s=120_000), rig.console_lines[
+            -20:
+        ]
         assert named(rig, "tamper")[0][1] == 1  # 1: the field sensor
         assert rig.wait_for(
-            lambda: _reported_in_the_same_wake(rig.console_lines, "tamper 1 URGENT"), device_s=80_000
+            lambda: _reported_in_the_same_wake(rig.console_lines, "tamper 1 URGENT"),
+            device_s=80_000,
         ), rig.console_lines[-20:]
         rig.control("set tamper 1")
 
@@ -51,7 +56,9 @@ def test_water_alarms_and_a_power_loss_between_reports(tmp_path):
         rig.control("power cycle")
 
         # a day of flow without a quiet half hour: a leak; then it stops and the leak clears
-        assert rig.wait_for(lambda: _leak(rig) != (0, 0), device_s=360_000), rig.console_lines[-30:]
+        assert rig.wait_for(lambda: _leak(rig) != (0, 0), device_s=360_000), rig.console_lines[
+            -30:
+        ]
         assert rig.wait_for(lambda: _leak(rig)[1] >= 1, device_s=240_000), named(rig, "leak")
         assert rig.wait_for(lambda: _last(rig, "water") == FLOW_PULSES, device_s=120_000)
         rig.control("power off")
