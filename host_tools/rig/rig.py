@@ -557,27 +557,18 @@ class Rig:
             return s.recv(65536).decode()
 
     def wait_for(self, predicate: Callable[[], bool], device_s: float) -> bool:
-        """Let up to ``device_s`` device seconds pass until predicate() holds (the master's
-        time; on the real clock, and on a paced rig, whose time is the wall's, wall seconds);
-        re-checked between advances, or on every uplink/console line."""
+        """Let up to ``device_s`` device seconds pass until predicate() holds: the rig drives
+        the master (run_until); a paced rig's time runs on by itself, and the real clock's is
+        the wall's, so those are watched, re-checked on every uplink/console line."""
         if self.sim is not None and not self.opt.pace:
             return self.run_until(self.virtual_now() + device_s, predicate)
-        if self.sim is not None:  # paced: time runs on by itself
-            end = self.virtual_now() + device_s
-            with self._lock:
-                while not predicate():
-                    if self.virtual_now() >= end:
-                        return False
-                    self.check_alive()
-                    self._lock.wait(0.05)
-            return True
-        deadline = time.monotonic() + device_s
+        end = self.virtual_now() + device_s
         with self._lock:
             while not predicate():
-                left = deadline - time.monotonic()
-                if left <= 0:
+                if self.virtual_now() >= end:
                     return False
-                self._lock.wait(min(left, 0.2))
+                self.check_alive()
+                self._lock.wait(0.05)
         return True
 
     def check_alive(self) -> None:

@@ -171,7 +171,7 @@ class SimClient:
     def report(
         self,
         deadline: float | None,
-        paced: float = False,
+        paced: float = 0.0,
         deadline_us: int | None = None,
         eager: bool = False,
     ) -> None:

@@ -315,6 +315,10 @@ def _at_prompt():
     # master the board now waits for a person at its console (SimClock.park), also when the
     # Ctrl-C came before it had its clock (time waits for an announced board until it reports).
     # Ctrl-C is held off meanwhile: a second one must not cut off an answer the master awaits.
+    # On the wall clock there is nothing to do, and the traceback must not wait for it (the
+    # host gives a Ctrl-C that met a deep sleep 0.3 s to show one).
+    if _state.get("clock") is not None and _state.get("sim") is None:
+        return
     while True:
         try:
             try:
