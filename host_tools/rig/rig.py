@@ -527,6 +527,7 @@ class Rig:
                 time.sleep(min(0.2, max(0.0, t - self.virtual_now())))
             return predicate() if predicate is not None else True
         last, still = self.master.advances, time.monotonic()
+        checked = still
         while sim.now() < t:
             if predicate is not None and predicate():
                 return True
@@ -534,6 +535,9 @@ class Rig:
             ready, _, _ = select.select([sim], [], [], 0.5)
             if ready:
                 sim.on_readable()
+            if time.monotonic() - checked >= 0.5:  # also while others keep time moving: a
+                checked = time.monotonic()  # meter whose emulator died is named at once
+                self.check_alive()
             if self.master.advances != last:
                 last, still = self.master.advances, time.monotonic()
                 continue
