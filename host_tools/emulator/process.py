@@ -8,6 +8,9 @@
 Keyword options are the CLI's long options (``rrc_inactivity=5`` -> ``--rrc-inactivity 5``,
 ``deny_psm=True`` -> ``--deny-psm``); ``scenario`` may be a dict (written as JSON) or a path.
 The handle owns a work directory with ``spy.jsonl``, ``timeline.jsonl`` and ``stderr.txt``.
+
+``sim="sim:HOST:PORT:CHAN"`` makes the emulator a participant (``CHAN.modem``) of a time master
+(host_tools.simclock) instead of a wall-time clock: what drives it must then be a participant too.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ class EmulatorProcess:
 
     proc: subprocess.Popen[str]
     path: str
-    clock: VirtualClock
+    clock: VirtualClock | None  # None: under a time master (``sim``)
     workdir: Path
+    sim: str | None = None
 
     @property
     def spy_path(self) -> Path:
@@ -48,6 +52,9 @@ class EmulatorProcess:
     @property
     def clock_arg(self) -> str:
         """The ``--clock`` value to give a virtual board sharing this emulator's time."""
+        if self.clock is None:
+            assert self.sim is not None
+            return self.sim
         return self.clock.triple()
 
     def timeline(self) -> list[dict[str, Any]]:
@@ -80,10 +87,11 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def emulate_argv(modem: str, clock: VirtualClock, workdir: Path, **opts: Any) -> list[str]:
-    """The command line for ``nbkit emulate`` with the given options."""
+def emulate_argv(modem: str, clock: VirtualClock | str, workdir: Path, **opts: Any) -> list[str]:
+    """The command line for ``nbkit emulate`` with the given options (``clock``: a wall-time
+    clock, or a ``sim:HOST:PORT:CHAN`` spec)."""
     argv = [sys.executable, "-m", "host_tools", "emulate", "--modem", modem]
-    argv += ["--clock", clock.triple()]
+    argv += ["--clock", clock if isinstance(clock, str) else clock.triple()]
     argv += ["--spy", str(workdir / "spy.jsonl"), "--timeline", str(workdir / "timeline.jsonl")]
     scenario = opts.pop("scenario", None)
     if isinstance(scenario, dict):
@@ -107,19 +115,23 @@ def running_emulator(
     *,
     time_scale: float = 1.0,
     clock: VirtualClock | None = None,
+    sim: str | None = None,
     startup_timeout: float = 10.0,
     **opts: Any,
 ) -> Iterator[EmulatorProcess]:
-    """Start ``nbkit emulate``, wait for its pty path, stop it (SIGTERM) on exit."""
-    clock = clock or VirtualClock.starting_now(time_scale)
+    """Start ``nbkit emulate``, wait for its pty path, stop it (SIGTERM) on exit. ``sim``: a
+    ``sim:HOST:PORT:CHAN`` spec, the emulator joins that time master (``time_scale`` unused)."""
+    if sim is None:
+        clock = clock or VirtualClock.starting_now(time_scale)
     with tempfile.TemporaryDirectory(prefix="nbkit-emu-") as tmp:
         workdir = Path(tmp)
-        argv = emulate_argv(modem, clock, workdir, **opts)
+        argv = emulate_argv(modem, sim or clock, workdir, **opts)  # type: ignore[arg-type]
         with open(workdir / "stderr.txt", "w", encoding="utf-8") as err:
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
         handle = None
         try:
-            handle = EmulatorProcess(proc, _first_line(proc, startup_timeout), clock, workdir)
+            path = _first_line(proc, startup_timeout)
+            handle = EmulatorProcess(proc, path, None if sim else clock, workdir, sim)
             yield handle
         finally:
             if handle is not None:

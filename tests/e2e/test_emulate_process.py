@@ -7,21 +7,44 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from host_tools.emulator.client import PtyClient
+from host_tools.emulator.client import PtyClient, SimPtyClient
+from host_tools.emulator.echo import udp_echo
 from host_tools.emulator.process import running_emulator
+from host_tools.simclock.master import Master
 
 pytestmark = pytest.mark.e2e
 OK = b"\r\nOK\r\n"
+EPOCH = 1_764_000_000
 
 
-def _wait_attached(port: PtyClient) -> None:
-    deadline = time.monotonic() + 5
+@pytest.fixture
+def sim_dte() -> Iterator[SimPtyClient]:
+    """A DTE on its own time master: the emulator started with ``sim=sim_dte.spec`` keeps
+    device time with it (the DTE joins first, so time waits for it)."""
+    master = Master(EPOCH, stall_s=10).start()
+    dte = SimPtyClient(master.addr)
+    try:
+        yield dte
+    finally:
+        dte.leave()
+        master.stop()
+
+
+def _wait_attached(port: PtyClient, within_s: float = 30) -> None:
+    """Ask AT+CGATT? every device second (wall seconds on a wall clock) until attached."""
+    deadline = port.now() + within_s if isinstance(port, SimPtyClient) else None
+    wall = time.monotonic() + 5
     while b"+CGATT:1" not in port.command("AT+CGATT?"):
-        assert time.monotonic() < deadline, "no attach"
-        time.sleep(0.01)
+        if isinstance(port, SimPtyClient):
+            assert port.now() < deadline, "no attach"
+            port.idle(1)
+        else:
+            assert time.monotonic() < wall, "no attach"
+            time.sleep(0.01)
 
 
 def test_first_stdout_line_is_the_pty_and_sigterm_exits_0_promptly():
@@ -72,15 +95,14 @@ def test_two_emulators_run_at_once_on_their_own_ptys():
         assert a.stop() == 0 and b.stop() == 0
 
 
-def test_spy_and_timeline_files_record_the_session():
-    with running_emulator(time_scale=1000, rrc_inactivity=5) as emu:
-        with PtyClient(emu.path) as port:
+def test_spy_and_timeline_files_record_the_session(sim_dte):
+    with running_emulator(sim=sim_dte.spec, rrc_inactivity=5) as emu:
+        with sim_dte.open(emu.path) as port:
             port.read_until(b"Neul\r\nOK\r\n", timeout=5)
             _wait_attached(port)
-            assert port.command("AT+CSCON?") in (
-                b"\r\n+CSCON:0,1\r\n" + OK, b"\r\n+CSCON:0,0\r\n" + OK,
-            )  # fmt: skip
-            time.sleep(0.05)  # 50 virtual seconds: the 5 s inactivity timer has fired
+            assert port.command("AT+CSCON?") == b"\r\n+CSCON:0,1\r\n" + OK
+            port.idle(50)  # 50 device seconds: the 5 s inactivity timer has fired
+            assert port.command("AT+CSCON?") == b"\r\n+CSCON:0,0\r\n" + OK
         assert emu.stop() == 0
         timeline = emu.timeline()
         spy = emu.spy()
@@ -117,33 +139,33 @@ def test_bad_scenario_exits_1_with_the_reason(tmp_path):
     assert "nbkit: " in proc.stderr and "kind must be one of" in proc.stderr
 
 
-def test_udp_round_trip_through_the_subprocess():
-    import socket
-
-    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    echo.bind(("127.0.0.1", 0))
-    echo.settimeout(5)
-    with running_emulator(time_scale=100) as emu, PtyClient(emu.path) as port:
+def test_udp_round_trip_through_the_subprocess(sim_dte):
+    master = sim_dte.sim.spec.split(":")[1:]  # the echo keeps the same device time
+    with (
+        udp_echo(master=(master[0], int(master[1])), prefix=b"re:") as eport,
+        running_emulator(sim=sim_dte.spec) as emu,
+        sim_dte.open(emu.path) as port,
+    ):
         port.read_until(b"Neul\r\nOK\r\n", timeout=5)
         _wait_attached(port)
         assert port.command("AT+NSONMI=2") == OK
         assert port.command("AT+NSOCR=DGRAM,17,0,1") == b"\r\n0\r\n" + OK
-        eport = echo.getsockname()[1]
+        sent_at = port.now()
         assert port.command(f"AT+NSOSTF=0,127.0.0.1,{eport},0x400,3,010203") == (
             b"\r\n0,3\r\n" + OK
         )
-        data, peer = echo.recvfrom(100)
-        echo.sendto(data[::-1], peer)
-        urc = f"+NSONMI:0,127.0.0.1,{eport},3,030201\r\n".encode()
+        urc = f"+NSONMI:0,127.0.0.1,{eport},6,72653A010203\r\n".encode()
         assert port.read_until(urc, timeout=5).endswith(urc)
-    echo.close()
+        assert 0 < port.now() - sent_at < 5  # the echo answered at once, in device time
 
 
 def test_pyserial_opens_the_pty_like_a_uart():
     import serial
 
+    reply = b"\r\n+CGSN:867726031076062\r\n\r\nOK\r\n"
     with running_emulator(time_scale=100) as emu:
-        time.sleep(0.1)  # let the power-on banner pass (pyserial flushes input on open)
-        with serial.Serial(emu.path, 9600, timeout=2) as uart:
+        with serial.Serial(emu.path, 9600, timeout=2) as uart:  # a wall-time DTE
+            uart.read_until(b"Neul\r\nOK\r\n")  # booted (or open flushed the banner: 2 s)
+            uart.reset_input_buffer()
             uart.write(b"AT+CGSN=1\r\n")
-            assert uart.read_until(b"OK\r\n") == b"\r\n+CGSN:867726031076062\r\n\r\nOK\r\n"
+            assert uart.read_until(b"OK\r\n") == reply
