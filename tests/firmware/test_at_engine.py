@@ -231,6 +231,49 @@ def test_an_abort_line_ends_the_command_at_once_and_still_reaches_its_urc_handle
     assert engine.command("AT").ok  # the next command is answered as usual
 
 
+BANNER = b"\r\nREBOOT_CAUSE_SECURITY_PMU_POWER_ON_RESET\r\nNeul\r\nOK\r\n"
+
+
+def _huawei(engine):
+    # The BC95 profile's banner wiring: its lines are URCs, its OK follows "Neul".
+    engine.banner_end = ("Neul",)
+    engine.on_urc("REBOOT_CAUSE_", lambda line, data: None)
+    engine.on_urc("Neul", lambda line, data: None)
+
+
+def test_a_banners_own_ok_is_not_the_answer_of_an_at_written_while_the_module_booted():
+    # The AT crossed the end of the boot: the module answers it after its banner. Taking the
+    # banner's OK for it would pair every later command with the answer of the one before.
+    engine, fake, _ = modem()
+    _huawei(engine)
+    fake.expect(b"AT\r", Later(100, BANNER), Later(110, b"\r\nOK\r\n"))
+    reply = engine.command("AT", None, 500)
+    assert reply.result == RESULT_ABORT, reply  # the module rebooted under it
+    engine.idle(100)  # its real OK comes with no command running: dropped
+    fake.expect(b"AT+NCONFIG?\r", b"\r\n+NCONFIG:AUTOCONNECT,TRUE\r\n\r\nOK\r\n")
+    reply = engine.command("AT+NCONFIG?", "+NCONFIG:")
+    assert reply.ok and reply.lines == ["+NCONFIG:AUTOCONNECT,TRUE"], reply
+    assert engine.dropped == 1, engine.counters()
+
+
+def test_a_banner_ok_with_no_command_running_is_dropped_and_the_next_command_is_answered():
+    engine, fake, _ = modem()
+    _huawei(engine)
+    fake.send(BANNER)
+    engine.poll(10)
+    fake.expect(b"AT+CMEE=1\r", b"\r\nOK\r\n")
+    assert engine.command("AT+CMEE=1").ok
+    assert engine.dropped == 1, engine.counters()
+
+
+def test_at_nrb_takes_the_banners_ok_as_its_own_answer():
+    engine, fake, _ = modem()
+    _huawei(engine)
+    fake.expect(b"AT+NRB\r", b"\r\nREBOOTING\r\n", Later(3000, BANNER))
+    reply = engine.command("AT+NRB", "REBOOTING", 30000, banner=True)
+    assert reply.ok and reply.lines == ["REBOOTING"], reply
+
+
 def test_urc_raw_read_by_count_with_crlf_and_ok_inside_and_a_glued_urc():
     engine, fake, _ = modem(split=3)
     got = []

@@ -10,9 +10,10 @@
 # Outcome of a step attempt:
 #   final OK and expected matched             -> next step
 #   a reply line or final result in `abort`   -> ABORT at once (no retry)
+#   the engine's ABORT (the module rebooted)  -> ABORT at once (what it ran went with the reset)
 #   ERROR / CME / no match / timeout          -> try again, at most `attempts` times in all
 # When the attempts run out: TIMEOUT if the last attempt timed out or never matched, else ABORT.
-from nbkit.at.engine import RESULT_CME, RESULT_CMS, RESULT_OK, RESULT_TIMEOUT
+from nbkit.at.engine import RESULT_ABORT, RESULT_CME, RESULT_CMS, RESULT_OK, RESULT_TIMEOUT
 
 SUCCESS = "SUCCESS"
 ABORT = "ABORT"
@@ -94,7 +95,7 @@ def _step(engine, script, step):
         if attempt:
             engine.idle(script.retry_ms)
         reply = engine.command(command, prefix, timeout_ms)
-        if _aborted(reply, script.abort):
+        if reply.result == RESULT_ABORT or _aborted(reply, script.abort):
             return ABORT, reply
         if reply.result == RESULT_OK and _found(reply, expected):
             return SUCCESS, reply

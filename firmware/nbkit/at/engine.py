@@ -11,7 +11,11 @@
 # Lines -> meaning, in this order (Zephyr modem_chat order; never "starts with '+'"):
 #   0. an abort line (abort_on, e.g. the Quectel boot banner "RDY") while a command runs ->
 #      the command ends at once with RESULT_ABORT (no answer will come), and the line goes
-#      on to the URC table (the driver counts the reboot)
+#      on to the URC table (the driver counts the reboot). A banner that ends in its own
+#      OK (Huawei "...Neul", OK: banner_end = ("Neul",)): that OK is no command's answer; it
+#      ends a running command with RESULT_ABORT (or, with banner=True, AT+NRB's wait with OK)
+#      and is dropped when none runs. An AT written while the module boots is still answered
+#      after the banner: taking the banner's OK for it would pair every later reply one off.
 #   1. echo of the running command (ATE1 echoes "cmd\r")        -> skipped
 #   2. the running command's expected prefix(es)                 -> reply line
 #   3. final result codes OK / ERROR / +CME ERROR[: ]n / +CMS ERROR[: ]n (+ per-command extras)
@@ -90,6 +94,7 @@ class _Cmd:
         self.extra_err = ()  # extra failure finals, e.g. ("SEND FAIL",)
         self.raw_len = None
         self.data = None  # raw bytes to write after the '>' prompt, or None
+        self.banner = False  # a boot banner's own OK answers it (AT+NRB)
         self.lines = []
         self.raw = None
         self.seen = 0
@@ -142,6 +147,8 @@ class Engine:
         self._cmd = None
         self._busy = False
         self.abort_on = ()  # whole lines that end a running command (RESULT_ABORT)
+        self.banner_end = ()  # whole lines after which a boot banner's own OK follows
+        self._banner_ok = False  # the last line was one of banner_end
         self.reset_counters()
 
     # -- API ------------------------------------------------------------------------------
@@ -189,13 +196,15 @@ class Engine:
         extra_err=(),
         raw_len=None,
         data=None,
+        banner=False,
     ):
         # Send "text\r" and wait for its final result; returns a Reply (never raises on modem
         # errors or timeouts). expect: None (no information lines), a prefix such as "+CSQ:",
         # a tuple of prefixes, or "" for bare lines (anything not final and not a URC).
         # finals: result codes to wait for (AT+A;+B;+C answers several OK on Huawei firmware).
         # data: raw bytes written after the '>' prompt. raw_len(line) -> n: after a reply line,
-        # read n raw bytes into Reply.data.
+        # read n raw bytes into Reply.data. banner: the answer ends with the module's boot
+        # banner (AT+NRB), whose OK is this command's.
         if self._busy or self._cmd is not None:
             raise RuntimeError("AT command while another runs or from a URC handler")
         if expect is None:
@@ -210,6 +219,7 @@ class Engine:
         cmd.extra_err = extra_err
         cmd.raw_len = raw_len
         cmd.data = data
+        cmd.banner = banner
         self._cmd = cmd
         deadline = self.clock.ticks_add(self.clock.ticks_ms(), timeout_ms)
         try:
@@ -381,6 +391,11 @@ class Engine:
 
     def _route(self, line):
         cmd = self._cmd
+        if self._banner_ok:
+            self._banner_ok = False
+            if line == RESULT_OK and not self._banner_done(cmd):
+                return
+        self._banner_ok = line in self.banner_end
         if cmd is not None and cmd.result is None and line in self.abort_on:
             cmd.result = RESULT_ABORT  # then the URC table: the driver sees the banner too
             cmd = None
@@ -404,6 +419,16 @@ class Engine:
             self._reply_line(cmd, line)
             return
         self.dropped += 1
+
+    def _banner_done(self, cmd):
+        # A boot banner's own OK came: True when it answers the running command (AT+NRB).
+        if cmd is not None and cmd.result is None:
+            if cmd.banner:
+                return True
+            cmd.result = RESULT_ABORT  # the module rebooted under it: no answer will come
+        else:
+            self.dropped += 1
+        return False
 
     def _reply_line(self, cmd, line):
         if len(cmd.lines) < _MAX_REPLY_LINES:

@@ -146,6 +146,7 @@ class Bc95(base.AtModem):
         self._no_cell = False  # the last registration wait ended for want of a cell
         self._pending = {}  # sock -> +NSONMI announcements not yet read
         self._read_max = min(512, (engine.line_max - 48) // 2)
+        engine.banner_end = ("Neul",)  # the banner's own OK follows: nobody's answer
         self._register_urcs()
 
     # -- bring-up -------------------------------------------------------------------------
@@ -153,7 +154,7 @@ class Bc95(base.AtModem):
     def reboot(self):
         # AT+NRB: "REBOOTING", banner (REBOOT_CAUSE_APPLICATION_AT, Neul), OK; then AT probes.
         self.lifecycle.event(lc.EV_POWER_ON)
-        self.engine.command("AT+NRB", "REBOOTING", _BOOT_WAIT_MS)
+        self.engine.command("AT+NRB", "REBOOTING", _BOOT_WAIT_MS, banner=True)
         return self._probe()
 
     def _register(self, timeout_ms):
@@ -161,10 +162,12 @@ class Bc95(base.AtModem):
         if self.lifecycle.online:
             return None
         outcome = chat.run(self.engine, BC95_ATTACH)
+        if self.lifecycle.state == lc.REBOOTED:  # the banner ended CFUN=1 or CGATT=1
+            return "modem rebooted during attach (%s)" % self.boot_cause
         if not outcome.ok:
             return "%s: %r" % (BC95_ATTACH.name, outcome)
         if not self._wait_registered(timeout_ms):
-            if self.lifecycle.state == lc.REBOOTED:  # the banner's OK may have ended CGATT=1
+            if self.lifecycle.state == lc.REBOOTED:
                 return "modem rebooted during attach (%s)" % self.boot_cause
             if self._no_cell:
                 return "no cell found in %d s (coverage still lost)" % (_NO_CELL_MS // 1000)
@@ -223,9 +226,8 @@ class Bc95(base.AtModem):
     def _wait_registered(self, timeout_ms):
         # +CEREG URCs move the lifecycle (looked at after every batch of lines, so a URC ends
         # the wait at once); AT+CEREG? every _CEREG_POLL_MS and once more at the deadline covers
-        # a lost URC. False on timeout or when the module rebooted meanwhile (the banner's OK
-        # may have ended AT+CGATT=1), or (hole_known) when it has camped on no cell at
-        # _NO_CELL_MS (sets _no_cell).
+        # a lost URC. False on timeout or when the module rebooted meanwhile, or (hole_known)
+        # when it has camped on no cell at _NO_CELL_MS (sets _no_cell).
         clock = self.clock
         deadline = clock.ticks_add(clock.ticks_ms(), timeout_ms)
         next_poll = clock.ticks_add(clock.ticks_ms(), _CEREG_POLL_MS)
@@ -320,7 +322,7 @@ class Bc95(base.AtModem):
         try:
             for attempt in range(_BACKOFF_TRIES):
                 reply = self.engine.command(cmd, "", 5000)
-                if self.boots != boots:  # the banner ends in an OK that is not ours
+                if self.boots != boots:  # the banner aborted it: the module rebooted
                     raise ModemError("modem rebooted during sendto (%s)" % self.boot_cause, reply)
                 if reply.ok:
                     sent = sockets.parse_sent(reply.lines[0]) if reply.lines else None
