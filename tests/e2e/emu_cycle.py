@@ -11,7 +11,9 @@
 # tries (app-level attempts), attach_ms, recv_ms, retry_ms, psm ([tau_s, active_s]: AT+CPSMS
 # before attach), watch_ms (route URCs that long after the cycle), cereg_n, rounds and gap_ms
 # (exchanges, the pause between them), until ([state, n]: stop n rounds after the lifecycle
-# entered state after registering, instead of running all rounds).
+# entered state after registering, instead of running all rounds), sim ([host, port, name,
+# chan]: keep device time with a time master as participant `name`, counting the UART's bytes
+# on `chan` as a board does; without it the clock is the wall clock).
 import gc
 import json
 import sys
@@ -34,11 +36,27 @@ def _delta(engine, mark):
     return [now[0] - mark[0], now[1] - mark[1], now[2] - mark[2]]
 
 
+def _sim_clock(tty, sim):
+    # The board's wiring under a time master (nbkit.hal.unix_boot): the tty counts its bytes.
+    from nbkit.hal.simclock import SimClock
+
+    host, port, name, chan = sim
+    clock = SimClock((host, port), name)
+    tty.sim = clock
+    tty.tx_key = chan + ".uart.up>"
+    tty.rx_key = chan + ".uart.dn<"
+    clock.count(tty.rx_key, 0)
+    clock.uarts.append(tty)  # what comes while it sleeps is taken in, as a UART's FIFO
+    return clock
+
+
 class Cycle:
     def __init__(self, path, opts, base):
         self.opts = opts
-        self.tty = HeapProbe(TtyTransport(path), base)
-        self.clock = Clock()
+        sim = opts.get("sim")
+        tty = TtyTransport(path, keep=sim is not None)  # under the master no byte is dropped
+        self.clock = Clock() if sim is None else _sim_clock(tty, sim)
+        self.tty = HeapProbe(tty, base)
         line_max = NSONMI_DATA_LINE if opts.get("nsonmi", 1) != 1 else 1100
         self.engine = Engine(self.tty, self.clock, line_max=line_max)
         self.modem = Bc95(
@@ -60,7 +78,7 @@ class Cycle:
 
     def attach(self):
         mark = _mark(self.engine)
-        ok = self.modem.attach(self.opts.get("attach_ms", 3000))
+        ok = self.modem.attach(self.opts.get("attach_ms", 60000))
         self.phases["attach"] = _delta(self.engine, mark)
         self.attaches.append(ok)
         if not ok:
@@ -100,7 +118,7 @@ class Cycle:
     def run(self):
         payload = bytes.fromhex(self.opts.get("payload", "6e626b6974"))
         if "psm" in self.opts:
-            self.modem.attach(self.opts.get("attach_ms", 3000))  # boot + configure first
+            self.modem.attach(self.opts.get("attach_ms", 60000))  # boot + configure first
             self.request_psm()
         until = self.opts.get("until")  # [state, n]: stop n rounds after it followed registered
         after = until[1] if until else None
@@ -143,6 +161,7 @@ def main(path, opts):
     start = time.ticks_ms()  # type: ignore[attr-defined]
     base = gc.mem_alloc()  # the peak includes the transport, engine and driver objects
     cycle = Cycle(path, opts, base)
+    device_start = cycle.clock.ticks_ms()
     cycle.run()
     modem = cycle.modem
     out = {
@@ -161,6 +180,7 @@ def main(path, opts):
         "counters": cycle.engine.counters(),
         "phases": cycle.phases,
         "ms": time.ticks_diff(time.ticks_ms(), start),  # type: ignore[attr-defined]
+        "device_ms": cycle.clock.ticks_diff(cycle.clock.ticks_ms(), device_start),
     }
     cycle.tty.close()
     print(json.dumps(out))

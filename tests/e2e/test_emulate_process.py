@@ -14,24 +14,18 @@ import pytest
 from host_tools.emulator.client import PtyClient, SimPtyClient
 from host_tools.emulator.echo import udp_echo
 from host_tools.emulator.process import running_emulator
-from host_tools.simclock.master import Master
+from tests.support.simdte import sim_dte
 
 pytestmark = pytest.mark.e2e
 OK = b"\r\nOK\r\n"
-EPOCH = 1_764_000_000
 
 
-@pytest.fixture
-def sim_dte() -> Iterator[SimPtyClient]:
+@pytest.fixture(name="sim_dte")
+def _sim_dte() -> Iterator[SimPtyClient]:
     """A DTE on its own time master: the emulator started with ``sim=sim_dte.spec`` keeps
     device time with it (the DTE joins first, so time waits for it)."""
-    master = Master(EPOCH, stall_s=10).start()
-    dte = SimPtyClient(master.addr)
-    try:
+    with sim_dte() as dte:
         yield dte
-    finally:
-        dte.leave()
-        master.stop()
 
 
 def _wait_attached(port: PtyClient, within_s: float = 30) -> None:

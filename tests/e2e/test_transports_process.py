@@ -15,8 +15,8 @@ import pytest
 from nbkit.proto import codes, frame
 
 from host_tools.collector import keyfile
-from host_tools.emulator.client import PtyClient
 from host_tools.emulator.process import running_emulator
+from tests.support.simdte import EPOCH, sim_dte
 
 pytestmark = pytest.mark.e2e
 KEY = bytes(range(32))
@@ -71,24 +71,32 @@ def test_broker_collector_and_ec200_emulator_processes_deliver_and_ack(tmp_path:
                 ack = sock.recv(size, socket.MSG_WAITALL)
                 assert frame.decode_ack(ack, KEY, 1042) == (0, 0)
             # MQTT, through the emulated Cat1 module and the broker
-            with running_emulator("ec200", time_scale=1000, reg_delay=0.01, boot_time=0.01) as emu:
-                with PtyClient(emu.path) as port:
-                    port.read_until(b"SMS DONE\r\n", timeout=5)
-                    for cmd in ('AT+QICSGP=1,1,"cmnet"', "AT+QIACT=1"):
-                        assert port.command(cmd) == OK
-                    assert port.command('AT+QMTCFG="dataformat",0,0,1') == OK
-                    assert port.command(f'AT+QMTOPEN=0,"127.0.0.1",{bport}') == OK
-                    port.read_until(b"+QMTOPEN: 0,0\r\n", timeout=5)
-                    assert port.command('AT+QMTCONN=0,"meter-1042"') == OK
-                    port.read_until(b"+QMTCONN: 0,0,0\r\n", timeout=5)
-                    assert port.command('AT+QMTSUB=0,1,"nbkit/1042/ack",1') == OK
-                    port.read_until(b"+QMTSUB: 0,1,0,1\r\n", timeout=5)
-                    port.write(f'AT+QMTPUBEX=0,2,1,0,"nbkit/1042/up",{len(data)}\r'.encode())
-                    port.read_until(b"> ")
-                    port.write(data)
-                    got = port.read_until(re.compile(rb'"nbkit/1042/ack","([0-9A-F]+)"\r\n'), 5)
-                    hexack = re.findall(rb'"([0-9A-F]+)"\r\n', got)[-1]
-                    assert frame.decode_ack(bytes.fromhex(hexack.decode()), KEY, 1042) == (0, 0)
+            # (the module and this DTE keep device time on a time master; the broker and the
+            # collector are servers outside it: the module's time waits for their answers)
+            with (
+                sim_dte() as dte,
+                running_emulator("ec200", sim=dte.spec) as emu,
+                dte.open(emu.path) as port,
+            ):
+                port.read_until(b"SMS DONE\r\n", timeout=30)
+                while b"+CEREG: 0,1" not in port.command("AT+CEREG?"):  # registered
+                    assert port.now() < EPOCH + 120, "no registration in 2 device minutes"
+                    port.idle(1)
+                for cmd in ('AT+QICSGP=1,1,"cmnet"', "AT+QIACT=1"):
+                    assert port.command(cmd) == OK
+                assert port.command('AT+QMTCFG="dataformat",0,0,1') == OK
+                assert port.command(f'AT+QMTOPEN=0,"127.0.0.1",{bport}') == OK
+                port.read_until(b"+QMTOPEN: 0,0\r\n", timeout=30)
+                assert port.command('AT+QMTCONN=0,"meter-1042"') == OK
+                port.read_until(b"+QMTCONN: 0,0,0\r\n", timeout=30)
+                assert port.command('AT+QMTSUB=0,1,"nbkit/1042/ack",1') == OK
+                port.read_until(b"+QMTSUB: 0,1,0,1\r\n", timeout=30)
+                port.write(f'AT+QMTPUBEX=0,2,1,0,"nbkit/1042/up",{len(data)}\r'.encode())
+                port.read_until(b"> ")
+                port.write(data)
+                got = port.read_until(re.compile(rb'"nbkit/1042/ack","([0-9A-F]+)"\r\n'), 5)
+                hexack = re.findall(rb'"([0-9A-F]+)"\r\n', got)[-1]
+                assert frame.decode_ack(bytes.fromhex(hexack.decode()), KEY, 1042) == (0, 0)
             out, err = _stop(collect)
         finally:
             collect.kill()
