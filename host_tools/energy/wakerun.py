@@ -58,7 +58,7 @@ class WakeRig:
     ack_port: int
     pty: int  # the meter's UART while no wake holds it: what reaches it is drained and counted
     wakes: int = 0
-    outputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)  # each wake's whole output, in order
 
     @property
     def reads(self) -> tuple[str, ...]:
