@@ -7,9 +7,11 @@ second connection, no idle waiting.
 
 The firmware's charge is computed from the timeline's *modelled* states: how many RRC
 connections and uplinks it caused and how long it stayed in idle, each at the modelled duration.
-Host latency (every host process uses a wall-scaled virtual clock) lengthens the recorded
-connected time; that surplus is reported separately as ``host_s`` and the recorded ratio is
-printed beside the modelled one, not hidden.
+The recorded timeline (device time of the time master, :mod:`wakerun`: no host latency in it)
+gives the recorded ratio beside it: above 1 by the UART wake before the RRC setup (``awake_s``,
+the firmware's local commands at the emulator's response times), which the minimum leaves out.
+The recorded connected time beyond the model is returned as ``beyond_s`` (the emulator's timers
+are the model's, so it is zero to the microsecond).
 """
 
 from __future__ import annotations
@@ -19,9 +21,6 @@ from dataclasses import dataclass
 from host_tools.energy import wakerun
 from host_tools.energy.model import Profile, Record, integrate
 from host_tools.energy.timing import DEFAULT
-
-#: virtual seconds per wall second for the floor runs: 10 ms of host latency = 0.2 s
-SCALE = 20.0
 
 
 @dataclass
@@ -34,8 +33,9 @@ class FloorResult:
     uplinks: int
     firmware_mah: float  # from the modelled states the firmware caused
     minimum_mah: float
-    recorded_mah: float  # the recorded timeline, host latency included
-    host_s: float  # recorded connected time beyond the model
+    recorded_mah: float  # the recorded timeline
+    beyond_s: float  # recorded connected time beyond the model
+    awake_s: float  # recorded UART wake before the RRC setup (local commands): not in the minimum
 
     @property
     def ratio(self) -> float:
@@ -93,14 +93,18 @@ def _modelled(report: list[Record], ce: int, payload: int) -> tuple[list[Record]
     return out, connections, uplinks, recorded_conn - modelled_conn
 
 
+def _seconds_in(report: list[Record], state: str) -> float:
+    return sum(report[i + 1].t - r.t for i, r in enumerate(report[:-1]) if r.state == state)
+
+
 def measure(profile: Profile, ce: int) -> FloorResult:
     """Run the firmware's report wake at coverage ``ce`` and compare it with the minimum."""
-    run = wakerun.measure_psm_wake_report(scale=SCALE, ce_level=ce)
+    run = wakerun.measure_psm_wake_report(ce_level=ce)
     awake = [i for i, r in enumerate(run.report) if r.state != "psm"]
     report = run.report[awake[0] :] if awake else run.report
     payload = len(wakerun.PAYLOAD)
-    modelled, connections, uplinks, host_s = _modelled(report, ce, payload)
-    idle_s = sum(report[i + 1].t - r.t for i, r in enumerate(report[:-1]) if r.state == "idle")
+    modelled, connections, uplinks, beyond_s = _modelled(report, ce, payload)
+    idle_s = _seconds_in(report, "idle")
     minimum = _minimum(ce, payload, idle_s)
     return FloorResult(
         ce=ce,
@@ -110,5 +114,6 @@ def measure(profile: Profile, ce: int) -> FloorResult:
         firmware_mah=integrate(modelled, profile).total_mah,
         minimum_mah=integrate(minimum, profile).total_mah,
         recorded_mah=integrate(report, profile).total_mah,
-        host_s=host_s,
+        beyond_s=beyond_s,
+        awake_s=_seconds_in(report, "awake"),
     )

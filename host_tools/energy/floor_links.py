@@ -16,6 +16,12 @@ The charge of a report is built from modelled states: the RRC connections the re
 the emulator's timeline, measured after the network released the first report) and one uplink
 block per air exchange, then the inactivity tail; the minimum is one connection and the
 transport's minimum exchanges. Host latency does not enter either.
+
+Still on a scaled-wall clock (``SCALE``; issue 13 item 4): the report script takes the host's own
+clock and the intakes here are threads outside any time master, so the emulator runs at ``SCALE``
+device seconds per wall second and :func:`wait_state` watches its timeline in wall time. Moving
+it onto a time master needs the script on a SimClock and each intake counted as a participant
+(as the rig's collector is).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import io
 import queue
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -31,16 +38,16 @@ from pathlib import Path
 from typing import Any
 
 from host_tools import FIRMWARE_DIR, REPO_ROOT
-from host_tools.emulator.process import running_emulator
+from host_tools.emulator.process import EmulatorProcess, running_emulator
 from host_tools.energy import airpath
 from host_tools.energy.model import Profile, Record, integrate
 from host_tools.energy.timing import DEFAULT
-from host_tools.energy.wakerun import wait_state
 from host_tools.vboard.mpy import run_micropython
 
 SCRIPT = REPO_ROOT / "tests" / "e2e" / "cat1_client.py"
 KEY_HEX = "00112233445566778899aabbccddeeff"
 DEVICE = 42
+#: device seconds per wall second of the emulator (the script's waits are wall time)
 SCALE = 20.0
 #: transport -> (modem persona, air commands of the minimum report)
 TRANSPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -108,6 +115,17 @@ def _intake(transport: str) -> Iterator[tuple[str, int]]:
         finally:
             stop.set()
             collector.store.close()
+
+
+def wait_state(emu: EmulatorProcess, state: str, timeout: float = 10.0) -> int:
+    """Wait (wall time) until the timeline's last state is ``state``; returns its index."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        timeline = emu.timeline()
+        if timeline and timeline[-1]["state"] == state:
+            return len(timeline) - 1
+        time.sleep(0.01)
+    raise RuntimeError(f"the modem never reached {state}: {emu.timeline()[-6:]}")
 
 
 def _report(emu: Any, modem: str, transport: str, addr: tuple[str, int], qdir: Path) -> None:

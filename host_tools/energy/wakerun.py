@@ -1,93 +1,227 @@
 """Run the firmware's report wake (MicroPython) against ``nbkit emulate`` and measure it.
 
 One wake = one MicroPython process running ``tests/e2e/power_wake.py`` (a new process per wake,
-as after an MCU deep sleep) on the emulator's pty, in the emulator's virtual time (``--clock``).
-It resumes or attaches, reads the granted timers, sends one reading with release assistance,
-reads the ack from a UDP peer on 127.0.0.1 and applies the power policy. The e2e tests and the
-bench suite ``power`` use this: the bench prints the AT commands of a report after a PSM wake as
-measured in the emulator's spy log, and the charge of its recorded state timeline.
+as after an MCU deep sleep) on the emulator's pty. It resumes or attaches, reads the granted
+timers, sends one reading with release assistance, reads the ack from a UDP peer on 127.0.0.1
+and applies the power policy. The e2e tests and the bench suite ``power`` use this: the bench
+prints the AT commands of a report after a PSM wake as measured in the emulator's spy log, and
+the charge of its recorded state timeline.
+
+Device time is the time master's (host_tools.simclock), never the host's: the emulator
+(``m0.modem``), the ack peer (``echo``) and each wake (``m0.w1``, ``m0.w2`` ...) are its
+participants, and so is this driver, the MCU between wakes (``m0.mcu``). The driver holds time
+while it starts a wake or looks at the records, lets the wake's own waits move it while the
+wake runs, and between wakes lets exactly the device time pass that it asks for
+(:meth:`WakeRig.until_state`, :meth:`WakeRig.sleep`). So every figure is the same from run to
+run, however fast or busy the host is.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
+import os
+import select
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from host_tools import FIRMWARE_DIR, REPO_ROOT
+from host_tools.emulator.echo import udp_echo
 from host_tools.emulator.process import EmulatorProcess, running_emulator
 from host_tools.energy import airpath
 from host_tools.energy.model import Profile, Record, Result, integrate
-from host_tools.vboard.mpy import run_micropython
+from host_tools.simclock.client import SimClient
+from host_tools.simclock.master import Master
+from host_tools.vboard.mpy import micropython_argv
 
 SCRIPT = REPO_ROOT / "tests" / "e2e" / "power_wake.py"
 #: the wake script is compiled from source in the process: the compiler needs the room
 HEAP = "512K"
-#: virtual seconds per wall second: AT round trips (~1 ms wall) stay well under a virtual second
-SCALE = 100.0
 PAYLOAD = b"reading:1234"
+#: device time (unix s) when a run starts: the same in every run
+EPOCH = 1_764_000_000
+#: the meter's channel: its UART is CHAN.uart.*, the emulator CHAN.modem
+CHAN = "m0"
+#: wall seconds a wake or a wait may take before the run counts as stuck
+WALL_GUARD_S = 60.0
+
+
+@dataclass
+class WakeRig:
+    """The emulator, the ack peer and the MCU between wakes on one time master."""
+
+    master: Master
+    mcu: SimClient  # this driver: busy while it acts, idle while device time may pass
+    emu: EmulatorProcess
+    ack_port: int
+    pty: int  # the meter's UART while no wake holds it: what reaches it is drained and counted
+    wakes: int = 0
+    outputs: list[str] = field(default_factory=list)  # each wake's whole output, in order
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The channels the driver itself receives on (its report may lag on them)."""
+        return (f"{CHAN}.uart.dn", f"{CHAN}.exit")
+
+    def now(self) -> float:
+        """Device seconds since :data:`EPOCH`."""
+        return self.mcu.now() - EPOCH
+
+    def wake(self, fallback: str = "cfun0", report_s: int = 7800) -> dict[str, list[str]]:
+        """One wake of the firmware, started at the current device time; its ``wake:`` output
+        lines by their first word. Raises RuntimeError with the output when the process fails.
+        """
+        self._settle()
+        self.wakes += 1
+        name = f"{CHAN}.w{self.wakes}"
+        self.mcu.join(name)  # busy until its first report: time waits for the process start
+        host, port = self.master.addr
+        args = [str(SCRIPT), self.emu.path, f"{host}:{port}", name, str(self.ack_port)]
+        proc = _start_micropython([*args, fallback, str(report_s), "1200"])
+        output, code = self._serve_wake(proc)
+        self.mcu.go()  # the process ended: at the time it left off (its `exit` holds time)
+        if code == 0:
+            self.mcu.received(f"{CHAN}.exit")
+        self.mcu.bye(name)
+        self.outputs.append(output)
+        if code != 0:
+            raise RuntimeError(f"firmware wake failed ({code}):\n{output}")
+        return _wake_lines(output)
+
+    def _serve_wake(self, proc: subprocess.Popen[bytes]) -> tuple[str, int]:
+        """Stand idle (no deadline of its own) while the wake runs; its output and exit code."""
+        assert proc.stdout is not None
+        out_fd, chunks = proc.stdout.fileno(), list[bytes]()
+        wall = time.monotonic() + WALL_GUARD_S
+        try:
+            while time.monotonic() < wall:
+                self.mcu.report(None)
+                watched: list[Any] = [self.mcu, out_fd]
+                ready, _, _ = select.select(watched, [], [], 0.5)
+                if self.mcu in ready:
+                    self.mcu.on_readable()
+                if out_fd in ready:
+                    data = os.read(out_fd, 65536)
+                    if not data:
+                        return b"".join(chunks).decode(errors="replace"), proc.wait()
+                    chunks.append(data)
+            raise RuntimeError(
+                f"a wake ran {WALL_GUARD_S:g} wall s at device {self.now():.3f} s "
+                f"({self.master.describe()}):\n{b''.join(chunks).decode(errors='replace')}"
+            )
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+
+    def until_state(self, state: str, within_s: float = 600.0) -> int:
+        """Let device time pass until the modem's timeline ends in ``state`` (checked at
+        every instant time stops at, once the emulator has recorded it); returns the index of
+        that record. The driver holds time there: the next wake starts at that instant."""
+        self.until(lambda: self._last_state() == state, within_s, f"the modem reached {state}")
+        return len(self.emu.timeline()) - 1
+
+    def sleep(self, seconds: float) -> None:
+        """Let exactly ``seconds`` of device time pass (the MCU sleeps)."""
+        end = self.mcu.now() + seconds
+        self.until(lambda: self.mcu.now() >= end, seconds, f"{seconds:g} device s passed")
+
+    def until(self, done: Callable[[], bool], within_s: float, what: str) -> None:
+        """Let device time pass until ``done()`` holds at a settled instant; RuntimeError when
+        ``within_s`` device seconds pass first."""
+        limit = self.mcu.now() + within_s
+        while True:
+            self._settle()
+            if done():
+                return
+            if self.mcu.now() >= limit:
+                raise RuntimeError(
+                    f"not {what} within {within_s:g} device s: {self.emu.timeline()[-6:]}"
+                )
+            self._step(limit)
+
+    def _step(self, limit: float) -> None:
+        """Idle until the next instant time stops at (told every advance) or UART input."""
+        wall = time.monotonic() + WALL_GUARD_S
+        while time.monotonic() < wall:
+            self.mcu.report(limit, eager=True)
+            watched: list[Any] = [self.mcu, self.pty]
+            ready, _, _ = select.select(watched, [], [], 0.5)
+            if self.mcu in ready and self.mcu.on_readable():
+                return
+            if self.pty in ready:
+                self.mcu.go()  # input: at its sender's time
+                return
+        raise RuntimeError(f"device time stopped at {self.now():.3f} s ({self.master.describe()})")
+
+    def _settle(self) -> None:
+        """Hold time until every peer has done what it does at this instant, then drain the
+        UART (the MCU is asleep: what the modem sent meanwhile is lost, and counted)."""
+        if not self.master.wait_settled(self.mcu.name, self.reads, WALL_GUARD_S):
+            raise RuntimeError(
+                f"the rig did not settle at device {self.now():.3f} s: "
+                f"{self.master.failure or self.master.describe()}"
+            )
+        while True:
+            try:
+                data = os.read(self.pty, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            self.mcu.received(f"{CHAN}.uart.dn", len(data))
+
+    def _last_state(self) -> str | None:
+        timeline = self.emu.timeline()
+        return str(timeline[-1]["state"]) if timeline else None
 
 
 @contextmanager
-def ack_server() -> Iterator[int]:
-    """A UDP peer on 127.0.0.1 answering every datagram with b"ack:" + it; yields its port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.05)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                data, peer = sock.recvfrom(2048)
-            except OSError:
-                continue
-            sock.sendto(b"ack:" + data, peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+def wake_rig(**emulator_options: Any) -> Iterator[WakeRig]:
+    """A time master with the driver (it holds time from the start), the ack peer
+    (``udp_echo`` answering b"ack:" + the datagram) and ``nbkit emulate --modem bc28`` with
+    ``emulator_options``; device time starts at :data:`EPOCH`."""
+    master = Master(EPOCH, stall_s=10).start()
+    mcu: SimClient | None = None
     try:
-        yield sock.getsockname()[1]
+        mcu = SimClient(master.addr, f"{CHAN}.mcu")
+        mcu.received(f"{CHAN}.exit", 0)  # declared: a wake's end holds time until seen
+        mcu.received(f"{CHAN}.uart.dn", 0)
+        sim = f"{mcu.spec}:{CHAN}"
+        with (
+            udp_echo(master=master.addr, prefix=b"ack:") as port,
+            running_emulator("bc28", sim=sim, **emulator_options) as emu,
+        ):
+            pty = os.open(emu.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            try:
+                yield WakeRig(master, mcu, emu, port, pty)
+            finally:
+                os.close(pty)
+                emu.stop()  # before the driver leaves: alone it would run time freely
     finally:
-        stop.set()
-        thread.join(2)
-        sock.close()
+        if mcu is not None:
+            mcu.close()
+        master.stop()
 
 
-def run_wake(
-    emu: EmulatorProcess, port: int, fallback: str = "cfun0", report_s: int = 7800
-) -> dict[str, list[str]]:
-    """One wake of the firmware; its ``wake:`` output lines by their first word.
+def _start_micropython(args: list[str]) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE_DIR}")
+    argv = [*micropython_argv(), "-X", f"heapsize={HEAP}", *args]
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(REPO_ROOT)
+    )
 
-    Raises RuntimeError with the MicroPython output when the process fails.
-    """
-    args = [str(SCRIPT), emu.path, emu.clock_arg, str(port), fallback, str(report_s), "1200"]
-    proc = run_micropython(args, path=[".frozen", str(FIRMWARE_DIR)], heap=HEAP, cwd=REPO_ROOT)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"firmware wake failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
-        )
+
+def _wake_lines(output: str) -> dict[str, list[str]]:
     lines: dict[str, list[str]] = {}
-    for line in proc.stdout.splitlines():
+    for line in output.splitlines():
         if line.startswith("wake: "):
             word, _, rest = line[6:].partition(" ")
             lines[word] = rest.split(" ") if rest else []
     return lines
-
-
-def wait_state(emu: EmulatorProcess, state: str, timeout: float = 10.0) -> int:
-    """Wait (wall time) until the timeline's last state is ``state``; returns its index."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        timeline = emu.timeline()
-        if timeline and timeline[-1]["state"] == state:
-            return len(timeline) - 1
-        time.sleep(0.01)
-    raise RuntimeError(f"the modem never reached {state}: {emu.timeline()[-6:]}")
 
 
 def commands(emu: EmulatorProcess) -> list[str]:
@@ -111,19 +245,16 @@ class PsmWakeReport:
         return integrate(self.report, profile, reports=1)
 
 
-def measure_psm_wake_report(scale: float = SCALE, **emulator_options: Any) -> PsmWakeReport:
+def measure_psm_wake_report(**emulator_options: Any) -> PsmWakeReport:
     """Attach once, let the modem reach PSM, then measure one report after a PSM wake."""
-    with (
-        ack_server() as port,
-        running_emulator("bc28", time_scale=scale, **emulator_options) as emu,
-    ):
-        run_wake(emu, port)  # first wake: attach
-        wait_state(emu, "psm")
-        before = len(commands(emu))
-        out = run_wake(emu, port)  # the next wake: the modem slept in PSM meanwhile
-        wait_state(emu, "psm")
-        cmds = commands(emu)[before:]
-        timeline = emu.timeline()
+    with wake_rig(**emulator_options) as rig:
+        rig.wake()  # first wake: attach
+        rig.until_state("psm")
+        before = len(commands(rig.emu))
+        out = rig.wake()  # the next wake: the modem slept in PSM meanwhile
+        rig.until_state("psm")
+        cmds = commands(rig.emu)[before:]
+        timeline = rig.emu.timeline()
     psm_at = [i for i, r in enumerate(timeline) if r["state"] == "psm"]
     one = [Record(float(r["t"]), r["state"], int(r["ce"])) for r in timeline[psm_at[-2] :]]
     air, local = airpath.split(cmds)

@@ -68,6 +68,7 @@ class Master:
         self._phase: set[str] = set()  # participants told this generation: they get its `go`
         self.told = 0  # `now` and `time` messages sent (what the lazy advance saves)
         self.lock = threading.Lock()
+        self._changed = threading.Condition(self.lock)  # notified after every batch of messages
         self._trace = open(_TRACE, "w") if _TRACE else None  # noqa: SIM115 - closed by stop()
 
     @property
@@ -115,6 +116,7 @@ class Master:
                 return
             with self.lock:
                 self._message(data.decode("ascii", "replace").split(), addr)
+                self._changed.notify_all()
             ready, _, _ = select.select([self._sock], [], [], 0)
             if not ready:
                 return
@@ -300,8 +302,27 @@ class Master:
                 f"stalled: every participant idle but in flight for {self.stall_s:g} s: {what}"
             )
 
+    def wait_settled(self, but: str, reads: tuple[str, ...] = (), timeout: float = 30.0) -> bool:
+        """Wait (wall, up to ``timeout`` s) until nothing can happen at the current time unless
+        ``but`` acts: every other participant is idle at this generation and nothing is in
+        flight, except on the channels ``reads`` (those ``but`` takes in itself: its own report
+        may be behind on them). False on a timeout or a failed run. For a driver in this
+        process that holds time (it is busy) and looks at what its peers recorded at this
+        instant: once this holds, they have recorded all of it."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: self.failure is not None or self._settled(but, reads), timeout
+            ) and (self.failure is None)
+
+    def _settled(self, but: str, reads: tuple[str, ...]) -> bool:
+        others = [p for name, p in self.parts.items() if name != but]
+        if not all(p.idle and p.gen == self.gen for p in others):
+            return False
+        return all(chan in reads for chan in self.in_flight())
+
     def _fail(self, why: str) -> None:
         self.failure = why
+        self._changed.notify_all()
         for part in self.parts.values():
             if part.addr is not None:
                 self._send(f"fail {why}"[:1000], part.addr)

@@ -1,5 +1,6 @@
 """Power scenarios: the firmware (MicroPython, one process per wake as after an MCU deep sleep)
-against `nbkit emulate` over its pty, in virtual time shared through --clock.
+against `nbkit emulate` over its pty, in device time shared through a time master
+(host_tools.energy.wakerun: the test is the MCU between wakes and says how long it sleeps).
 
 (a) the network grants other timers than requested: the firmware schedules by the granted ones;
 (b) the network denies PSM: the firmware powers the modem down (cfun0) before the MCU sleeps and
@@ -15,28 +16,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from host_tools.emulator.process import EmulatorProcess, running_emulator
+from host_tools.emulator.process import EmulatorProcess
 from host_tools.energy import airpath, model, synth, wakerun
 from host_tools.energy.timing import DEFAULT
 
 pytestmark = pytest.mark.e2e
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-SCALE = 100.0  # virtual seconds per wall second
-
-
-def _wake(emu: EmulatorProcess, port: int, fallback: str = "cfun0") -> dict[str, list[str]]:
-    return wakerun.run_wake(emu, port, fallback)
-
-
-def _wait_state(emu: EmulatorProcess, state: str) -> int:
-    return wakerun.wait_state(emu, state)
 
 
 def _commands(emu: EmulatorProcess) -> list[tuple[float, str]]:
@@ -45,13 +36,10 @@ def _commands(emu: EmulatorProcess) -> list[tuple[float, str]]:
 
 def test_granted_timers_differ_and_the_firmware_schedules_by_them() -> None:
     # requested T3412 70 h / T3324 10 s; the network grants 2 h / 8 s
-    with (
-        wakerun.ack_server() as port,
-        running_emulator("bc28", time_scale=SCALE, nw_tau="00100010", nw_active="00000100") as emu,
-    ):
-        out = _wake(emu, port)
-        _wait_state(emu, "psm")
-        sent = [cmd for _, cmd in _commands(emu)]
+    with wakerun.wake_rig(nw_tau="00100010", nw_active="00000100") as rig:
+        out = rig.wake()
+        rig.until_state("psm")
+        sent = [cmd for _, cmd in _commands(rig.emu)]
     assert out["resumed"][0] == "False" and out["attached"][0] == "True", out
     assert 'AT+CPSMS=1,,,"01000111","00000101"' in sent, sent  # what was asked...
     assert out["granted"] == ["True", "8", "7200"], out  # ...is not what was granted
@@ -64,22 +52,19 @@ def test_granted_timers_differ_and_the_firmware_schedules_by_them() -> None:
 
 
 def test_psm_denied_powers_the_modem_down_and_the_next_wake_reattaches() -> None:
-    with (
-        wakerun.ack_server() as port,
-        running_emulator("bc28", time_scale=SCALE, deny_psm=True) as emu,
-    ):
+    with wakerun.wake_rig(deny_psm=True) as rig:
         # the module attaches by itself after power-on (AUTOCONNECT, its factory setting): the
-        # first wake starts once that is done, not at whatever point of it the host's speed
-        # decides (a wake that met it mid-search sent without turning AUTOCONNECT off, and the
-        # second wake's reboot for it showed up where this test wants the modem off)
-        _wait_state(emu, "idle")
-        first = _wake(emu, port)
-        off_index = _wait_state(emu, "off")
-        time.sleep(30 / SCALE)  # 30 virtual s of MCU sleep
-        n_before = len(_commands(emu))
-        second = _wake(emu, port)
-        timeline = emu.timeline()
-        after = [cmd for _, cmd in _commands(emu)[n_before:]]
+        # first wake starts once that is done (a wake that met it mid-search sent without
+        # turning AUTOCONNECT off, and the second wake's reboot for it showed up where this
+        # test wants the modem off)
+        rig.until_state("idle")
+        first = rig.wake()
+        off_index = rig.until_state("off")
+        rig.sleep(30)  # the MCU sleeps 30 device s
+        n_before = len(_commands(rig.emu))
+        second = rig.wake()
+        timeline = rig.emu.timeline()
+        after = [cmd for _, cmd in _commands(rig.emu)[n_before:]]
     assert first["granted"][0] == "False" and first["action"] == ["cfun0"], first
     assert first["power_down"] == ["True"], first
     assert second["resumed"][0] == "False" and second["attached"][0] == "True", second
@@ -141,8 +126,8 @@ def test_energy_of_a_recorded_report_from_the_emulator_timeline(tmp_path: Path) 
     low = synth.report_charge(synth.Config(payload=12, expect_reply=False), profile)
     high = synth.report_charge(synth.Config(payload=12, expect_reply=True), profile)
     # the model's report starts at the RRC setup; the recorded one also has the UART wake before
-    # it ("awake": the firmware's local AT commands), whose length on this wall-scaled clock is
-    # mostly host latency x scale (issue 13): compared without it
+    # it ("awake": the firmware's local AT commands at the emulator's response times), which
+    # the model leaves out: compared without it
     recorded = result["per_report_mah"] - by_state["awake"]["mah"]
     print(
         f"\n  recorded report: {recorded:.4f} mAh; model (a): {low.total_mah:.4f} without an "

@@ -113,6 +113,22 @@ def test_the_sender_of_a_bye_is_busy_until_it_reports_again(master):
     assert host.now() == pytest.approx(EPOCH + 2, abs=1e-5)
 
 
+def test_a_driver_in_the_process_waits_until_its_peers_have_acted_at_the_instant(master):
+    """wait_settled: the driver holds time (busy) and waits until every other participant is
+    idle at this generation with nothing in flight but what the driver itself reads; then it
+    may look at what they recorded at this instant."""
+    driver, modem = SimClient(master.addr, "driver"), SimClient(master.addr, "modem")
+    driver.received("m0.uart.dn", 0)
+    driver.report(EPOCH + 5)  # its receiving side declared at the master...
+    driver.go()  # ...then input: it is busy from here on (it asks the time: still EPOCH)
+    assert not master.wait_settled("driver", timeout=0.2)  # the modem has not reported
+    modem.sent("m0.uart.dn", 4)  # a URC to the sleeping MCU: the driver drains it
+    modem.report(EPOCH + 1)
+    assert master.wait_settled("driver", reads=("m0.uart.dn",), timeout=2.0)
+    assert not master.wait_settled("driver", timeout=0.2)  # else it counts as in flight
+    assert driver.now() == EPOCH  # time held: the driver never reported
+
+
 def test_a_deadlock_ends_the_run_and_says_so(master):
     a = SimClient(master.addr, "a")
     a.report(None)
