@@ -104,6 +104,7 @@ class SimPtyClient(PtyClient):
 
     def __init__(self, master: tuple[str, int], chan: str = "m0") -> None:
         self.chan = chan
+        self.master = master  # the time master's address (for peers that join it too)
         self.sim = SimClient(master, f"{chan}.dte")
         self.fd = -1
         self.buf = bytearray()

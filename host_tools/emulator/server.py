@@ -175,17 +175,30 @@ def serving(
     scenario: Scenario | None = None,
     spy_stream: IO[str] | None = None,
     timeline_stream: IO[str] | None = None,
+    sim: str | None = None,
 ) -> Iterator[Emulator]:
-    """An emulator serving in a background thread of this process (stopped on exit)."""
+    """An emulator serving in a background thread of this process (stopped on exit). ``sim``:
+    a ``sim:HOST:PORT:CHAN`` spec, its clock is that time master's (``time_scale`` unused)."""
+    clock: VirtualClock | SimTime = VirtualClock.starting_now(time_scale)
+    if sim is not None:
+        from host_tools.simclock.client import SimClient, parse_spec
+
+        addr, chan = parse_spec(sim)
+        clock = SimTime(chan)
+        clock.client = SimClient(addr, f"{chan}.modem", clock.counters)
     emu = Emulator(
         opts or ModemOptions(),
-        VirtualClock.starting_now(time_scale),
+        clock,
         scenario,
         spy_stream=spy_stream,
         timeline_stream=timeline_stream,
     )
+    if isinstance(clock, SimTime):
+        clock.watch(emu)
     emu.start_thread()
     try:
         yield emu
     finally:
         emu.stop()
+        if isinstance(clock, SimTime):
+            clock.client.close()

@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from host_tools.emulator.client import FINAL, PtyClient
+from host_tools.emulator.client import FINAL, PtyClient, SimPtyClient
 from host_tools.emulator.clock import VirtualClock
 from host_tools.emulator.modem import ModemOptions
 from host_tools.emulator.network import NetworkConfig
 from host_tools.emulator.scenario import parse
 from host_tools.emulator.server import Emulator, serving
+from host_tools.simclock.master import Master
+
+EPOCH = 1_764_000_000
 
 BANNER_END = b"Neul\r\nOK\r\n"
 
@@ -39,11 +42,42 @@ def modem(
             yield emu, port
 
 
-def wait_registered(port: PtyClient, timeout: float = 2.0) -> None:
-    """Poll AT+CGATT? until attached (as a driver does)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if b"+CGATT:1" in port.command("AT+CGATT?"):
+@contextmanager
+def sim_modem(
+    persona: str = "bc28",
+    banner: bytes = BANNER_END,
+    faults: list[dict[str, Any]] | None = None,
+    **net: Any,
+) -> Iterator[tuple[Emulator, SimPtyClient]]:
+    """An in-process emulator and a DTE on one time master (device time moves only while the
+    DTE waits: timeouts are device seconds), after the power-on banner."""
+    scenario = parse({"faults": faults}) if faults else None
+    master = Master(EPOCH, stall_s=10).start()
+    dte = SimPtyClient(master.addr)
+    try:
+        with serving(options(persona, **net), scenario=scenario, sim=dte.spec) as emu:
+            with dte.open(emu.path) as port:
+                port.read_until(banner)
+                yield emu, port
+    finally:
+        dte.leave()
+        master.stop()
+
+
+def wait_registered(port: PtyClient, timeout: float = 2.0, ask: str = "AT+CGATT?") -> None:
+    """Poll (AT+CGATT? by default) until attached, as a driver does: every device second on
+    a time master, within ``timeout`` device seconds; else every 5 wall ms."""
+    done = b",1" if ask.startswith("AT+CEREG") else b"+CGATT:1"
+    if isinstance(port, SimPtyClient):
+        deadline = port.now() + timeout
+        while port.now() < deadline:
+            if done in port.command(ask):
+                return
+            port.idle(1)
+        raise AssertionError("modem did not register")
+    wall = time.monotonic() + timeout
+    while time.monotonic() < wall:
+        if done in port.command(ask):
             return
         time.sleep(0.005)
     raise AssertionError("modem did not register")

@@ -3,35 +3,26 @@ socket, PSM with +QNBIOTEVENT, deep sleep woken by the UART (+QATWAKEUP), AT+QRS
 
 from __future__ import annotations
 
-import socket
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from emulator_support import options
+from emulator_support import sim_modem, wait_registered
 
-from host_tools.emulator.client import PtyClient
-from host_tools.emulator.server import Emulator, serving
+from host_tools.emulator.client import SimPtyClient
+from host_tools.emulator.echo import udp_echo
+from host_tools.emulator.server import Emulator
 
 OK = b"\r\nOK\r\n"
 
 
-@contextmanager
-def bc660k(**net: Any) -> Iterator[tuple[Emulator, PtyClient]]:
-    with serving(options("bc660k", **net), time_scale=1000.0) as emu:
-        with PtyClient(emu.path) as port:
-            port.read_until(b"RDY\r\n")
-            yield emu, port
+def bc660k(**net: Any) -> AbstractContextManager[tuple[Emulator, SimPtyClient]]:
+    """The module and a DTE on one time master, after RDY: device time moves only while the
+    DTE waits, so a URC due seconds later never lands inside a command."""
+    return sim_modem("bc660k", b"RDY\r\n", **net)
 
 
-def _registered(port: PtyClient) -> None:
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline:
-        if b",1" in port.command("AT+CEREG?"):
-            return
-        time.sleep(0.005)
-    raise AssertionError("modem did not register")
+def _registered(port: SimPtyClient) -> None:
+    wait_registered(port, 30, ask="AT+CEREG?")
 
 
 def test_identity_default_pdn_and_nb_iot_registration_in_the_bc660k_forms() -> None:
@@ -51,31 +42,21 @@ def test_identity_default_pdn_and_nb_iot_registration_in_the_bc660k_forms() -> N
 
 
 def test_udp_on_context_0_in_buffer_mode_reaches_a_real_socket_and_reads_back() -> None:
-    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    peer.bind(("127.0.0.1", 0))
-    peer.settimeout(2.0)
-    try:
-        with bc660k() as (_emu, port):
-            _registered(port)
-            host, pport = peer.getsockname()
-            bad = port.command(f'AT+QIOPEN=1,0,"UDP","{host}",{pport},0,0')
-            assert bad.endswith(b"ERROR\r\n"), bad  # only context 0 on this module
-            assert port.command(f'AT+QIOPEN=0,0,"UDP","{host}",{pport},0,0') == OK
-            port.read_until(b"+QIOPEN: 0,0\r\n")
-            port.write(b"AT+QISEND=0,5\r")
-            assert port.read_until(b"> ").endswith(b"\r\n> ")
-            port.write(b"\x00\r\nOK")
-            port.read_until(b"SEND OK\r\n")
-            data, addr = peer.recvfrom(100)
-            assert data == b"\x00\r\nOK"
-            peer.sendto(b"reply\r\n", addr)
-            assert port.read_until(b'+QIURC: "recv",0\r\n').endswith(b'"recv",0\r\n')
-            assert port.command('AT+QICFG="dataformat",0,1') == OK  # receive in hex
-            got = port.command("AT+QIRD=0,512")  # +QIRD: <n> CR LF "<hex>"
-            assert got == b'\r\n+QIRD: 7\r\n"7265706C790D0A"\r\n' + OK, got
-            assert port.command("AT+QIRD=0,512") == b"\r\n+QIRD: 0\r\n" + OK
-    finally:
-        peer.close()
+    with bc660k() as (_emu, port), udp_echo(master=port.master, prefix=b"re:") as pport:
+        _registered(port)
+        bad = port.command(f'AT+QIOPEN=1,0,"UDP","127.0.0.1",{pport},0,0')
+        assert bad.endswith(b"ERROR\r\n"), bad  # only context 0 on this module
+        assert port.command(f'AT+QIOPEN=0,0,"UDP","127.0.0.1",{pport},0,0') == OK
+        port.read_until(b"+QIOPEN: 0,0\r\n")
+        port.write(b"AT+QISEND=0,5\r")
+        assert port.read_until(b"> ").endswith(b"\r\n> ")
+        port.write(b"\x00\r\nOK")  # binary: CR, LF and "OK" inside the payload
+        port.read_until(b"SEND OK\r\n")
+        assert port.read_until(b'+QIURC: "recv",0\r\n', 30).endswith(b'"recv",0\r\n')
+        assert port.command('AT+QICFG="dataformat",0,1') == OK  # receive in hex
+        got = port.command("AT+QIRD=0,512")  # +QIRD: <n> CR LF "<hex>"
+        assert got == b'\r\n+QIRD: 8\r\n"72653A000D0A4F4B"\r\n' + OK, got
+        assert port.command("AT+QIRD=0,512") == b"\r\n+QIRD: 0\r\n" + OK
 
 
 def test_psm_events_deep_sleep_and_the_wake_up_urc() -> None:
@@ -91,7 +72,7 @@ def test_psm_events_deep_sleep_and_the_wake_up_urc() -> None:
         assert port.command("AT+QATWAKEUP=1") == OK
         assert port.command('AT+QCFG="dsevent",1') == OK
         assert port.command("AT+QSCLK=1") == OK
-        got = port.read_until(b'+QNBIOTEVENT: "ENTER DEEPSLEEP"\r\n')
+        got = port.read_until(b'+QNBIOTEVENT: "ENTER DEEPSLEEP"\r\n', 60)
         assert got.index(b'"ENTER PSM"') < got.index(b'"ENTER DEEPSLEEP"'), got
         port.write(b"AT+CSQ\r")  # wakes the module and is lost (Hardware Design §3.4.2)
         got = port.read_until(b"+QATWAKEUP\r\n")
