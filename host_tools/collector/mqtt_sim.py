@@ -26,6 +26,8 @@ from host_tools.collector.intake import UP_TOPIC, SharedCollector, mqtt_uplink
 
 #: wall seconds to wait for the broker's CONNACK and SUBACK when the intake starts
 START_S = 5.0
+#: wall seconds to keep reconnecting after the broker went away
+RECONNECT_S = 30.0
 
 
 class MqttSimIntake:
@@ -46,26 +48,50 @@ class MqttSimIntake:
         from paho.mqtt.enums import CallbackAPIVersion
 
         self.shared, self.counts = shared, counts
+        self.host, self.port = host, port
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True
         )
         self.client.on_message = lambda c, u, msg: self._message(msg)
-        subscribed: list[int] = []
-        self.client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.append(mid)
+        self._subscribed: list[int] = []
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.append(mid)
+        self._connect()
+        for device in devices:  # declared: every device's uplinks are awaited
+            self._count(f"mqtt:nbkit/{device}/up<", 0)
+
+    def _connect(self) -> None:
+        """Connect and subscribe, waiting (wall time) for the broker's CONNACK and SUBACK. At
+        the start that is before the rig's time starts; after the broker went away it is while
+        this participant is busy (its loop got the input): device time waits for it."""
+        host, port = self.host, self.port
         try:
             self.client.connect(host, port, keepalive=30)
         except OSError as exc:
             raise OSError(f"no MQTT broker at {host}:{port}: {exc}") from exc
+        self._subscribed.clear()
         self.client.subscribe(UP_TOPIC, qos=1)
         end = time.monotonic() + START_S
-        while not subscribed:  # before the rig's time starts: wall time is fine here
+        while not self._subscribed:
             if time.monotonic() > end:
                 self.client.disconnect()
                 raise OSError(f"the broker at {host}:{port} did not confirm the subscription")
             self.client.loop(timeout=0.05)
-        for device in devices:  # declared: every device's uplinks are awaited
-            self._count(f"mqtt:nbkit/{device}/up<", 0)
-        shared.collector.log(f"collector: mqtt subscribed {UP_TOPIC} on {host}:{port}")
+        self.shared.collector.log(f"collector: mqtt subscribed {UP_TOPIC} on {host}:{port}")
+
+    def _reconnect(self) -> None:
+        """The broker went away (crashed, restarted): connect again until it is back (up to
+        RECONNECT_S wall seconds, then the intake gives up and says so)."""
+        self.shared.collector.log("collector: mqtt broker connection lost; reconnecting")
+        end = time.monotonic() + RECONNECT_S
+        while True:
+            try:
+                self._connect()
+                return
+            except OSError as exc:
+                if time.monotonic() > end:
+                    self.shared.collector.log(f"collector: mqtt intake down: {exc}")
+                    return
+                time.sleep(0.1)
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -75,7 +101,10 @@ class MqttSimIntake:
         return [sock] if sock is not None else []
 
     def on_ready(self, sock: Any) -> None:
-        self.client.loop_read()
+        import paho.mqtt.client as paho
+
+        if self.client.loop_read() != paho.MQTT_ERR_SUCCESS or self.client.socket() is None:
+            self._reconnect()
         self._flush()
 
     def next_expiry(self) -> float | None:

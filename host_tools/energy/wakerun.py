@@ -23,8 +23,9 @@ import select
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from host_tools import FIRMWARE_DIR, REPO_ROOT
@@ -55,7 +56,7 @@ class WakeRig:
     master: Master
     mcu: SimClient  # this driver: busy while it acts, idle while device time may pass
     emu: EmulatorProcess
-    ack_port: int
+    peer: Any  # what the wakes report to: the ack peer's UDP port (or a running collector)
     pty: int  # the meter's UART while no wake holds it: what reaches it is drained and counted
     wakes: int = 0
     outputs: list[str] = field(default_factory=list)  # each wake's whole output, in order
@@ -69,39 +70,70 @@ class WakeRig:
         """Device seconds since :data:`EPOCH`."""
         return self.mcu.now() - EPOCH
 
+    @property
+    def ack_port(self) -> int:
+        """The ack peer's UDP port (with the default peer)."""
+        return int(self.peer)
+
     def wake(self, fallback: str = "cfun0", report_s: int = 7800) -> dict[str, list[str]]:
-        """One wake of the firmware, started at the current device time; its ``wake:`` output
-        lines by their first word. Raises RuntimeError with the output when the process fails.
+        """One wake of the firmware (``tests/e2e/power_wake.py``), started at the current
+        device time; its ``wake:`` output lines by their first word. Raises RuntimeError with
+        the output when the process fails."""
+        args = [str(self.ack_port), fallback, str(report_s), "1200"]
+        output = self.run(SCRIPT, lambda master, name: [self.emu.path, master, name, *args])
+        return _wake_lines(output)
+
+    def run(
+        self,
+        script: Path,
+        argv: Callable[[str, str], list[str]],
+        heap: str = HEAP,
+        check: bool = True,
+        during: tuple[Callable[[], bool], Callable[[], None]] | None = None,
+    ) -> str:
+        """Run one MicroPython ``script`` as this meter's next wake (a participant the master
+        knows before it starts); ``argv(master, name)`` gives its arguments (the master's
+        ``HOST:PORT`` and the wake's participant name). Its whole output; RuntimeError when it
+        exits non-zero (``check``) or runs on after device time stopped. ``during`` = (when,
+        act): at the first instant time stops at while the script runs at which ``when()``
+        holds (every peer done with that instant), ``act()`` runs with time held (a fault
+        from outside the master, e.g. a broker crash, at a device instant no host speed moves).
         """
         self._settle()
         self.wakes += 1
         name = f"{CHAN}.w{self.wakes}"
         self.mcu.join(name)  # busy until its first report: time waits for the process start
         host, port = self.master.addr
-        args = [str(SCRIPT), self.emu.path, f"{host}:{port}", name, str(self.ack_port)]
-        proc = _start_micropython([*args, fallback, str(report_s), "1200"])
-        output, code = self._serve_wake(proc)
+        proc = _start_micropython([str(script), *argv(f"{host}:{port}", name)], heap)
+        output, code = self._serve_wake(proc, during)
         self.mcu.go()  # the process ended: at the time it left off (its `exit` holds time)
-        if code == 0:
+        if "left" in output.splitlines():  # its last act counted it (tests/e2e/simwire.py)
             self.mcu.received(f"{CHAN}.exit")
         self.mcu.bye(name)
         self.outputs.append(output)
-        if code != 0:
-            raise RuntimeError(f"firmware wake failed ({code}):\n{output}")
-        return _wake_lines(output)
+        if code != 0 and check:
+            raise RuntimeError(f"{script.name} failed ({code}):\n{output}")
+        return output
 
-    def _serve_wake(self, proc: subprocess.Popen[bytes]) -> tuple[str, int]:
+    def _serve_wake(
+        self,
+        proc: subprocess.Popen[bytes],
+        during: tuple[Callable[[], bool], Callable[[], None]] | None = None,
+    ) -> tuple[str, int]:
         """Stand idle (no deadline of its own) while the wake runs; its output and exit code."""
         assert proc.stdout is not None
         out_fd, chunks = proc.stdout.fileno(), list[bytes]()
         wall = time.monotonic() + WALL_GUARD_S
         try:
             while time.monotonic() < wall:
-                self.mcu.report(None)
+                self.mcu.report(None, eager=during is not None)
                 watched: list[Any] = [self.mcu, out_fd]
                 ready, _, _ = select.select(watched, [], [], 0.5)
-                if self.mcu in ready:
-                    self.mcu.on_readable()
+                if self.mcu in ready and self.mcu.on_readable() and during is not None:
+                    if self.master.wait_settled(self.mcu.name, self.reads, WALL_GUARD_S):
+                        if during[0]():
+                            during[1]()
+                            during = None
                 if out_fd in ready:
                     data = os.read(out_fd, 65536)
                     if not data:
@@ -180,10 +212,16 @@ class WakeRig:
 
 
 @contextmanager
-def wake_rig(**emulator_options: Any) -> Iterator[WakeRig]:
-    """A time master with the driver (it holds time from the start), the ack peer
-    (``udp_echo`` answering b"ack:" + the datagram) and ``nbkit emulate --modem bc28`` with
-    ``emulator_options``; device time starts at :data:`EPOCH`."""
+def wake_rig(
+    modem: str = "bc28",
+    peer: Callable[[str], AbstractContextManager[Any]] | None = None,
+    **emulator_options: Any,
+) -> Iterator[WakeRig]:
+    """A time master with the driver (it holds time from the start), the peer the wakes
+    report to and ``nbkit emulate --modem <modem>`` with ``emulator_options``; device time
+    starts at :data:`EPOCH`. ``peer(spec)`` enters the peer on the master given as a
+    ``sim:HOST:PORT:CHAN`` spec (default: ``udp_echo`` answering b"ack:" + the datagram;
+    ``WakeRig.peer`` is what it yields)."""
     master = Master(EPOCH, stall_s=10).start()
     mcu: SimClient | None = None
     try:
@@ -192,12 +230,12 @@ def wake_rig(**emulator_options: Any) -> Iterator[WakeRig]:
         mcu.received(f"{CHAN}.uart.dn", 0)
         sim = f"{mcu.spec}:{CHAN}"
         with (
-            udp_echo(master=master.addr, prefix=b"ack:") as port,
-            running_emulator("bc28", sim=sim, **emulator_options) as emu,
+            (peer or _ack_peer)(sim) as served,
+            running_emulator(modem, sim=sim, **emulator_options) as emu,
         ):
             pty = os.open(emu.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
             try:
-                yield WakeRig(master, mcu, emu, port, pty)
+                yield WakeRig(master, mcu, emu, served, pty)
             finally:
                 os.close(pty)
                 emu.stop()  # before the driver leaves: alone it would run time freely
@@ -207,9 +245,14 @@ def wake_rig(**emulator_options: Any) -> Iterator[WakeRig]:
         master.stop()
 
 
-def _start_micropython(args: list[str]) -> subprocess.Popen[bytes]:
+def _ack_peer(sim: str) -> AbstractContextManager[int]:
+    host, port = sim.split(":")[1:3]
+    return udp_echo(master=(host, int(port)), prefix=b"ack:")
+
+
+def _start_micropython(args: list[str], heap: str = HEAP) -> subprocess.Popen[bytes]:
     env = dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE_DIR}")
-    argv = [*micropython_argv(), "-X", f"heapsize={HEAP}", *args]
+    argv = [*micropython_argv(), "-X", f"heapsize={heap}", *args]
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(REPO_ROOT)
     )

@@ -2,7 +2,8 @@
 # platform, UDP): the real firmware path from the durable queue to the modem's pty.
 #
 #   micropython tests/e2e/cat1_client.py PTY MODEM TRANSPORT HOST PORT DEVICE_ID KEY_HEX
-#                                        [READINGS [QUEUE_DIR [ROUNDS [PER_FRAME]]]]
+#                                        [READINGS [QUEUE_DIR [ROUNDS [PER_FRAME
+#                                        [MASTER NAME]]]]]
 #   MODEM      bc95 | bc28 | ec200 | ec600 | bc26   (nbkit.app.links.make_modem)
 #   TRANSPORT  udp | tcp | mqtt | coap                (nbkit.app.links.make_link)
 #   HOST PORT  collector (udp/tcp), broker (mqtt) or platform (coap); DEVICE_ID decimal
@@ -10,6 +11,8 @@
 #              /tmp/nbkit-e2e-<DEVICE_ID> (kept: a second run continues where one stopped)
 #   ROUNDS     reports tried until the queue is empty (default 5; 1 s of modem idle between)
 #   PER_FRAME  records per uplink frame (default 2, so 5 readings take 3 uplinks)
+#   MASTER NAME  run as participant NAME ("m0.w1") of the time master at MASTER (HOST:PORT,
+#              host_tools/simclock; tests/e2e/simwire.py); without them, on the wall clock
 # Run with MICROPYPATH=firmware (tests.micropython_runner.run_micropython does that).
 #
 # stdout, one event per line (space-separated; scripts match on the first word):
@@ -24,6 +27,7 @@
 import sys
 from binascii import unhexlify
 
+import simwire
 from nbkit.app.links import make_link, make_modem
 from nbkit.at.engine import Engine
 from nbkit.hal.clock import Clock
@@ -40,10 +44,10 @@ def _args(argv):
     if len(argv) < 8:
         print(
             "usage: cat1_client.py PTY MODEM TRANSPORT HOST PORT DEVICE_ID KEY_HEX "
-            "[READINGS [QUEUE_DIR [ROUNDS [PER_FRAME]]]]"
+            "[READINGS [QUEUE_DIR [ROUNDS [PER_FRAME [MASTER NAME]]]]]"
         )
         sys.exit(2)
-    opt = argv[8:] + [None] * 4
+    opt = argv[8:] + [None] * 6
     cfg = config.validate(
         {
             "device_id": int(argv[6]),
@@ -57,7 +61,8 @@ def _args(argv):
     qdir = opt[1] or "/tmp/nbkit-e2e-%d" % cfg["device_id"]
     rounds = int(opt[2]) if opt[2] else 5
     per_frame = int(opt[3]) if opt[3] else 2
-    return argv[1], argv[2], cfg, readings, qdir, rounds, per_frame
+    sim = (opt[4], opt[5]) if opt[5] else None
+    return argv[1], argv[2], cfg, readings, qdir, rounds, per_frame, sim
 
 
 def _report(link, queue, cfg, key, per_frame):
@@ -85,10 +90,15 @@ def _report(link, queue, cfg, key, per_frame):
 
 
 def main(argv):
-    path, model, cfg, readings, qdir, rounds, per_frame = _args(argv)
+    path, model, cfg, readings, qdir, rounds, per_frame, sim = _args(argv)
     key = unhexlify(cfg["key"])
-    clock = Clock()
-    engine = Engine(TtyTransport(path), clock, line_max=2800)
+    if sim is None:
+        clock = Clock()
+        tty = TtyTransport(path)
+    else:
+        clock = simwire.sim_clock(sim[0], sim[1])
+        tty = simwire.counted_tty(path, clock, sim[1].split(".")[0])
+    engine = Engine(tty, clock, line_max=2800)
     modem = make_modem(model, engine, clock, cfg)
     link = make_link(cfg, modem)
     queue = Queue(qdir)
@@ -116,6 +126,8 @@ def main(argv):
             break
     pending = queue.counts()["pending"]
     print("done", acked, pending)
+    if sim is not None:
+        simwire.leave(clock, sim[1].split(".")[0])
     sys.exit(0 if pending == 0 else 1)
 
 

@@ -25,6 +25,7 @@ from nbkit.hal.clock import Clock
 from nbkit.hal.tty import TtyTransport
 from nbkit.lte import psm
 from nbkit.modem.bc95 import NSONMI_DATA_LINE, Bc95, ModemError
+from simwire import counted_tty, sim_clock
 
 
 def _mark(engine):
@@ -36,26 +37,16 @@ def _delta(engine, mark):
     return [now[0] - mark[0], now[1] - mark[1], now[2] - mark[2]]
 
 
-def _sim_clock(tty, sim):
-    # The board's wiring under a time master (nbkit.hal.unix_boot): the tty counts its bytes.
-    from nbkit.hal.simclock import SimClock
-
-    host, port, name, chan = sim
-    clock = SimClock((host, port), name)
-    tty.sim = clock
-    tty.tx_key = chan + ".uart.up>"
-    tty.rx_key = chan + ".uart.dn<"
-    clock.count(tty.rx_key, 0)
-    clock.uarts.append(tty)  # what comes while it sleeps is taken in, as a UART's FIFO
-    return clock
-
-
 class Cycle:
     def __init__(self, path, opts, base):
         self.opts = opts
         sim = opts.get("sim")
-        tty = TtyTransport(path, keep=sim is not None)  # under the master no byte is dropped
-        self.clock = Clock() if sim is None else _sim_clock(tty, sim)
+        if sim is None:
+            self.clock = Clock()
+            tty = TtyTransport(path)
+        else:  # under the master no byte is dropped: what the line holds stays to be read
+            self.clock = sim_clock("%s:%d" % (sim[0], sim[1]), sim[2])
+            tty = counted_tty(path, self.clock, sim[3], keep=True)
         self.tty = HeapProbe(tty, base)
         line_max = NSONMI_DATA_LINE if opts.get("nsonmi", 1) != 1 else 1100
         self.engine = Engine(self.tty, self.clock, line_max=line_max)

@@ -14,10 +14,9 @@ import sys
 from nbkit.app import power
 from nbkit.app.scheduler import Scheduler, Xorshift32
 from nbkit.at.engine import Engine
-from nbkit.hal.simclock import SimClock
-from nbkit.hal.tty import TtyTransport
 from nbkit.lte import rai
 from nbkit.modem.bc95 import Bc95
+from simwire import counted_tty, leave, sim_clock
 
 REQUEST = (70 * 3600, 10)  # ask for T3412 70 h, T3324 10 s
 ATTACH_MS = 120000  # the driver's default: the modelled attach takes 30/45/66 s at CE0/1/2
@@ -29,25 +28,12 @@ def out(*args):
     print("wake:", *args)
 
 
-def counted_tty(path, clock, chan):
-    # The modem UART under the time master: bytes counted both ways, input taken in during
-    # any wait of the clock (what the modem sends while the firmware sleeps is not lost)
-    tty = TtyTransport(path)
-    tty.sim = clock
-    tty.tx_key = chan + ".uart.up>"
-    tty.rx_key = chan + ".uart.dn<"
-    clock.count(tty.rx_key, 0)  # declared: the modem's bytes are awaited
-    clock.uarts.append(tty)
-    return tty
-
-
 def main(argv):
     path, fallback = argv[1], argv[5]
-    host, port = argv[2].rsplit(":", 1)
     name = argv[3]
     chan = name.split(".")[0]
     udp_port, report_s, align_s = int(argv[4]), int(argv[6]), int(argv[7])
-    clock = SimClock((host, int(port)), name)
+    clock = sim_clock(argv[2], name)
     engine = Engine(counted_tty(path, clock, chan), clock)
     modem = Bc95(engine, clock, model="bc28", psm=REQUEST)
     resumed = modem.resume()
@@ -71,8 +57,7 @@ def main(argv):
     if action == power.ACTION_CFUN0:
         out("power_down", modem.power_down())
     out("action", action)
-    clock.count(chan + ".exit>", 1)  # the host counts it when it sees this process end
-    clock.flush()
+    leave(clock, chan)
 
 
 main(sys.argv)
