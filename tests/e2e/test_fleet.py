@@ -120,7 +120,9 @@ def _finish(fleet: subprocess.Popen[str], tmp_path: Path) -> str:
     assert err.count("nbkit: the fleet did not deliver what it should:") == 1, err
     # no host traceback (the board's console may show MicroPython's own, quoted)
     assert not re.search(r'File "[^"]*host_tools', err), err
-    time.sleep(0.3)
+    gone = time.monotonic() + 5  # the processes' exit, not device time: polled
+    while _pids(tmp_path, "host_tools") and time.monotonic() < gone:
+        time.sleep(0.05)
     assert _pids(tmp_path, "host_tools") == [], "processes left running"
     return err
 
