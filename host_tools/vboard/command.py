@@ -179,6 +179,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         " Ctrl-] quits)",
     )
     parser.add_argument(
+        "--console-counted",
+        action="store_true",
+        help="with --clock sim:...: what reaches the console is typed by a participant of the "
+        "time master that counts it (CHAN.con>, a test driving the board): time waits for it, "
+        "so console input does not pace the board at wall speed as a person's does",
+    )
+    parser.add_argument(
         "--control-port", type=int, default=0, help="UDP port of the control channel (0: any)"
     )
     parser.add_argument(
@@ -237,6 +244,9 @@ def options(args: argparse.Namespace) -> Options:
     if args.rom is not None and not args.rom.is_file():
         raise CommandError(f"--rom {args.rom}: no such file (build it, or leave --rom out)")
     levels = _pin_levels(args.pin, board)
+    counted = bool(getattr(args, "console_counted", False))
+    if counted and not (args.clock or "").startswith("sim:"):
+        raise CommandError("--console-counted counts for a time master: give --clock sim:...")
     return Options(
         board=board,
         flash=args.flash,
@@ -251,6 +261,7 @@ def options(args: argparse.Namespace) -> Options:
         heap=args.heap or f"{board['heap_bytes']}w",
         heap_watch=args.heap_watch,
         console_pty=args.console,
+        console_counted=counted,
         control_port=args.control_port,
         cut_at_write=args.cut_at_write,
         torn=args.torn,

@@ -116,6 +116,7 @@ class VBoard:
                 self.drains[fd] = f"{clock.chan}.{what}.dn<"
                 self.counts[self.drains[fd]] = 0  # declared: bytes to the board are awaited
         self.counts[self._cmd_key()] = 0
+        self.counts[self._con_key()] = 0
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -130,6 +131,13 @@ class VBoard:
         the host has done what one asked (set a pin, cut the power) and said so."""
         assert isinstance(self.o.clock, SimHostClock)
         return f"{self.o.clock.chan}.cmd<"
+
+    def _con_key(self) -> str:
+        """Console input (``CHAN.con``): a sender that counts what it types (a test driving the
+        board) holds time until the host has taken it; a person or mpremote, who count
+        nothing, never hold time back."""
+        assert isinstance(self.o.clock, SimHostClock)
+        return f"{self.o.clock.chan}.con<"
 
     def _child_name(self) -> str:
         assert isinstance(self.o.clock, SimHostClock)
@@ -637,6 +645,8 @@ class VBoard:
             self.stop = True
             return
         self.console_seen = time.monotonic()
+        if self.sim is not None:
+            self._count(self._con_key(), len(data))
         if self.child is None:
             return  # the board is off or asleep: a UART drops what it cannot receive
         self.in_buf += data
@@ -683,6 +693,8 @@ class VBoard:
         """Someone is at the console of an awake board (input in the last 3 wall seconds):
         time runs at wall speed, so a person (or mpremote) meets the board's service window
         as on a real one; a sleeping board's wake-up timer is not paced."""
+        if self.o.console_counted:
+            return False  # the typist is a participant: time waits for its bytes instead
         return self.child is not None and time.monotonic() - self.console_seen < 3.0
 
     def step(self) -> None:

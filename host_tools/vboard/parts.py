@@ -145,6 +145,9 @@ class Options:
     heap: str = "128K"
     heap_watch: bool = False  # print the peak live heap of each wake (nbkit.hal.heapwatch)
     console_pty: bool = False
+    # under a time master: console input comes from a participant that counts what it types
+    # (CHAN.con, a test): time waits for it, so it does not pace the board (--console-counted)
+    console_counted: bool = False
     control_port: int = 0
     cut_at_write: int = 0
     torn: bool = False

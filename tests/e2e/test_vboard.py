@@ -1,4 +1,8 @@
-"""`nbkit vboard`: the firmware's board is a real littlefs image, a real tty, a virtual clock."""
+"""`nbkit vboard`: the firmware's board is a real littlefs image, a real tty, a virtual clock.
+
+Each board runs on a time master of the test's own (tests/support/vboard.py): device time
+moves only while the board, its host and the test all wait, so what a test sees never depends
+on how fast or busy the host is."""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ import signal
 import subprocess
 import sys
 import termios
-import time
 import tty
 from pathlib import Path
 
@@ -52,7 +55,7 @@ def test_first_boot_formats_the_flash_and_files_survive_a_power_cut(flash):
     assert b"formatting" not in probe.expect(rb"(?s)(.*?)PROBE READY").group(1)
     assert probe.ask("cat boots.txt") == "1"
     assert probe.status()["boots"] == 2
-    probe.ctl("power off")
+    probe.ctl("power off")  # the test holds device time while it reads the unpowered flash
     assert read_image(flash).open("boots.txt", "rb").read() == b"1"
     assert probe.stop() == 0
 
@@ -77,35 +80,31 @@ def test_a_power_cut_at_every_flash_write_leaves_the_old_or_the_new_file(probe, 
     assert probe.ask("check data.bin") == "600 b"
 
 
-def test_rtc_and_sleep_follow_the_shared_virtual_clock(probe):
+def test_the_rtc_and_sleep_are_the_time_masters_to_the_microsecond(probe):
     before = probe.virtual_now()
-    board_time = int(probe.ask("time"))  # the board's RTC, read between the host's two reads
-    after = probe.virtual_now()
-    assert before - 1 <= board_time <= after, (before, board_time, after)
-    t0 = time.monotonic()
-    slept = float(probe.ask("sleep 120000"))  # two virtual minutes
-    wall = time.monotonic() - t0
-    # at scale 1000 the 120 virtual seconds are 0.12 s of wall time; a busy host may wake the
-    # board late, but never by the 120000 virtual s a sleep of 120000 *wall* ms would take
-    assert 120.0 <= slept < 620.0, slept
-    assert wall < 2.0, wall
+    assert int(probe.ask("time")) == int(before)  # nothing passes while the board awaits a command
+    assert float(probe.ask("sleep 120000")) == pytest.approx(120.0, abs=1e-6)  # two minutes
+    assert probe.virtual_now() == pytest.approx(before + 120.0, abs=1e-6)  # not a moment later
 
 
 def test_the_modem_uart_is_the_tty_given_on_the_command_line(flash):
     master, slave = pty.openpty()
     tty.setraw(master)
+    reply = b"\r\n+CGSN:490154203237518\r\n\r\nOK\r\n"
     with VBoardProcess(flash, "--main", str(PROBE), "--modem-port", os.ttyname(slave)) as vb:
         vb.expect(b"PROBE READY")
         assert vb.ask("irq pulse_a") == "ok"
-        vb.write(b"at AT+CGSN=1\n")
-        got = b""
-        while b"\r\n" not in got:
-            assert select.select([master], [], [], 5)[0], got
-            got += os.read(master, 64)
-        assert got == b"AT+CGSN=1\r\n"
-        vb.ctl("pulse pulse_a 1")  # the meter turns while the board waits for the modem
-        time.sleep(0.1)
-        os.write(master, b"\r\n+CGSN:490154203237518\r\n\r\nOK\r\n")
+        with vb.held():  # the board writes the command and waits for the modem: no time passes
+            vb.write(b"at AT+CGSN=1\n")
+            got = b""
+            while b"\r\n" not in got:
+                assert select.select([master], [], [], 5)[0], got
+                got += os.read(master, 64)
+            assert got == b"AT+CGSN=1\r\n"
+            vb.ctl("pulse pulse_a 1")  # the meter turns while the board waits for the modem:
+            vb.run_until(vb.virtual_now() + 0.001)  # its edge lands 0.3 ms into the wait
+            os.write(master, reply)  # 1 ms into the wait, counted: read before time moves on
+            vb.sent_on("uart.dn", len(reply))
         assert vb.expect(rb"= ([^\r\n]*)\r\n").group(1) == (
             rb"b'\r\n+CGSN:490154203237518\r\n\r\nOK\r\n'"
         )
@@ -127,14 +126,13 @@ def test_pulses_from_the_host_reach_pin_irqs_and_counters(probe):
     assert probe.ctl("get tamper") == "pin tamper 0 1 0"
 
 
-def test_pin_irqs_fire_during_a_light_sleep(flash):
-    with VBoardProcess(flash, "--main", str(PROBE), scale=1.0) as vb:  # real time: 0.3 s sleep
-        vb.expect(b"PROBE READY")
-        assert vb.ask("irq pulse_a") == "ok"
-        vb.write(b"sleep 300\n")
-        vb.ctl("pulse pulse_a 2")
-        assert float(vb.expect(rb"= ([0-9.]+)\r\n").group(1)) >= 0.3
-        assert vb.ask("events 0") == "1 2"  # the handler ran while the board slept
+def test_pin_irqs_fire_during_a_light_sleep(probe):
+    assert probe.ask("irq pulse_a") == "ok"
+    with probe.held():  # the sleep starts at this instant; the pulses land 0.3 ms into it
+        probe.write(b"sleep 300\n")
+        probe.ctl("pulse pulse_a 2")
+    assert float(probe.expect(rb"= ([0-9.]+)\r\n").group(1)) == pytest.approx(0.3, abs=1e-6)
+    assert probe.ask("events 0") == "1 2"  # the handler ran while the board slept
 
 
 def test_ctrl_c_interrupts_main_unless_the_firmware_turns_it_into_a_plain_byte(probe):
@@ -148,7 +146,7 @@ def test_ctrl_c_interrupts_main_unless_the_firmware_turns_it_into_a_plain_byte(p
 
 
 def test_pulses_are_counted_while_the_board_is_off(probe):
-    probe.ctl("power off")
+    probe.ctl("power off")  # between its actions the test holds device time: nothing is lost
     assert probe.ctl("pulse pulse_b 5") == "ok"
     probe.ctl("power on")
     probe.expect(b"PROBE READY")
@@ -156,20 +154,22 @@ def test_pulses_are_counted_while_the_board_is_off(probe):
 
 
 def test_deep_sleep_reboots_after_the_virtual_time_with_the_deepsleep_cause(probe):
-    probe.write(b"deepsleep 30000\n")  # 30 virtual seconds = 30 ms of wall time
+    asleep = probe.virtual_now()
+    probe.write(b"deepsleep 30000\n")  # 30 device seconds
     probe.expect(b"PROBE READY")
     assert probe.ask("info") == "unix_sim 4 timer"
+    assert 30.0 <= probe.virtual_now() - asleep < 31.0  # the sleep, then the boot's own work
 
 
 def test_a_wake_pin_ends_deep_sleep_early(probe):
-    probe.write(b"deepsleep 86400000 pulse_a\n")  # a day, unless the meter turns
-    deadline = time.monotonic() + 5
-    while probe.status()["state"] != "sleeping":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    probe.ctl("pulse pulse_a 1")
+    asleep = probe.virtual_now()
+    with probe.held():  # the day would pass at once: the test holds it until the meter turns
+        probe.write(b"deepsleep 86400000 pulse_a\n")  # a day, unless the meter turns
+        probe.wait_for(lambda: probe.status()["state"] == "sleeping")
+        probe.ctl("pulse pulse_a 1")
     probe.expect(b"PROBE READY")
     assert probe.ask("info") == "unix_sim 4 pulse_a"
+    assert probe.virtual_now() - asleep < 1.0  # woken at the edge, not after the day
 
 
 def test_factory_config_is_seeded_once_at_first_boot(tmp_path, flash):
@@ -231,6 +231,7 @@ def test_mpremote_exec_ls_and_cp_work_on_the_flash_image(tmp_path, flash):
     local = tmp_path / "hello.py"
     local.write_text("print('hello from flash')\n")
     with VBoardProcess(flash) as vb:  # the real firmware/main.py runs first, as on a board
+        vb.let_time_run()  # mpremote drives it in wall time, as a real board
         ran = _mpremote(vb.console, "exec", "import os; print(os.getcwd(), 6 * 7)")
         assert ran.returncode == 0, ran.stderr
         assert ran.stdout.split() == ["/", "42"]
@@ -240,8 +241,9 @@ def test_mpremote_exec_ls_and_cp_work_on_the_flash_image(tmp_path, flash):
         ran = _mpremote(vb.console, "exec", "import hello")
         assert ran.stdout.strip() == "hello from flash"
         assert vb.status()["boots"] >= 4  # every mpremote session soft-resets the board
-        vb.ctl("power off")
-        assert read_image(flash).open("hello.py", "rb").read() == local.read_bytes()
+        with vb.held():  # nothing can wake an unpowered board: time stands while the test reads
+            vb.ctl("power off")
+            assert read_image(flash).open("hello.py", "rb").read() == local.read_bytes()
 
 
 def test_soft_reset_from_the_raw_repl_prints_the_banner_and_stays_raw(tmp_path, flash):

@@ -2,6 +2,7 @@
 # command per console line, one answer line ("= ..." or "! error") so tests drive the hardware.
 import gc
 import os
+import select
 import sys
 
 from nbkit.hal import unix_board as hw
@@ -110,9 +111,26 @@ def answer(w):
     raise ValueError("unknown command")
 
 
+def next_line():
+    # The next console line. Meanwhile the host's control datagrams are served (a power cut's
+    # `cut` is answered at once, as firmware waiting on its UART would); under a time master
+    # the probe is busy while it waits for a command, so device time stands still until one
+    # comes and what the test does between two commands happens at one instant.
+    ctl = hw._state["ctl"]  # the control channel: pin events and the host's requests
+    p = select.poll()
+    p.register(sys.stdin, select.POLLIN)
+    p.register(ctl, select.POLLIN)
+    while True:
+        for obj, _ in p.poll(-1):
+            if obj is ctl:
+                hw.poll(0)  # at the current instant: no wait, no report to the master
+            else:
+                return sys.stdin.readline()
+
+
 print("PROBE READY")
 while True:
-    line = sys.stdin.readline()
+    line = next_line()
     words = line.split()
     if not words:
         continue

@@ -21,6 +21,7 @@ def test_board_pulses_magnet_smoke_power_and_status(tmp_path: Path, capsys) -> N
         assert main([*port, "pulse", "pulse_a", "3", "--period-ms", "0"]) == 0
         assert main([*port, "magnet", "on"]) == 0
         assert main([*port, "smoke", "alarm"]) == 0
+        vb.run_until(vb.virtual_now() + 0.001)  # the pulses' edges land 0.3 ms after the command
         capsys.readouterr()
         assert main([*port, "status", "--json"]) == 0
         doc = json.loads(capsys.readouterr().out)

@@ -21,6 +21,9 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VBoardProcess]:
     idle = tmp / "idle.py"
     idle.write_text("# a board with nothing to run\n")
     with VBoardProcess(tmp / "flash.img", "--main", str(idle)) as vb:
+        # the peer tools drive it as a real board, in wall time: the test holds device time
+        # only while it acts itself; the board parks paced at its REPL (wall speed)
+        vb.let_time_run()
         yield vb
 
 

@@ -25,6 +25,7 @@ def test_mip_install_from_a_local_path_then_the_board_boots_the_installed_app(
 ) -> None:
     # 2 MiB: the sources mip installs and the .mpy a deploy stages beside them
     with VBoardProcess(tmp_path / "flash.img", "--flash-size", str(2 * 1024 * 1024)) as vb:
+        vb.let_time_run()  # mpremote and the deploy drive it as a real board, in wall time
         vb.expect(b"not provisioned")  # the frozen app: a factory-new board
         done = subprocess.run(
             [
