@@ -1,7 +1,11 @@
-"""The shared virtual clock: ``virtual_s = epoch + (time.time() - wall_start) * scale``.
+"""The wall clock: ``virtual_s = epoch + (time.time() - wall_start) * scale``.
 
-The emulator and the virtual board are given the same triple (``--clock WALL_START,EPOCH,SCALE``)
-so hours of device time pass in seconds of wall time and both sides agree on "now".
+Processes that share wall time (the rig's ``real`` clock: a real modem on a USB-UART) are given
+the same triple, ``--clock WALL_START,EPOCH,1``, so they agree on "now". A shared triple runs at
+scale 1 (:func:`check_shared_scale`): the scaled-wall clock, which made host latency device
+time, is gone; simulated time is a time master's (``--clock sim:HOST:PORT:CHAN``). Only the
+emulator alone (``nbkit emulate --time-scale``, no ``--clock``) still runs a faster wall clock,
+for a DTE outside any rig that waits in wall time (a terminal, a C driver).
 """
 
 from __future__ import annotations
@@ -10,6 +14,15 @@ import time
 from typing import Any
 
 from host_tools.errors import CommandError
+
+
+def check_shared_scale(text: str, scale: float) -> None:
+    """A ``--clock`` triple shared between processes runs at scale 1 (CommandError else)."""
+    if scale != 1:
+        raise CommandError(
+            f"--clock {text!r}: a shared wall clock runs at SCALE 1 (real time); simulated "
+            "time is a time master's: --clock sim:HOST:PORT:CHAN (nbkit demo/fleet start one)"
+        )
 
 
 class VirtualClock:
@@ -38,6 +51,7 @@ class VirtualClock:
             wall, epoch, scale = (float(p) for p in parts)
         except ValueError:
             raise CommandError(f"--clock wants three numbers, got {text!r}") from None
+        check_shared_scale(text, scale)
         return cls(wall, epoch, scale)
 
     def triple(self) -> str:

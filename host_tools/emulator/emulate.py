@@ -27,9 +27,12 @@ from host_tools.energy.timing import DEFAULT as TIMING
 from host_tools.files.rotating import DEFAULT_MAX_BYTES, open_log, size_arg
 
 _EPILOG = """\
-virtual time: virtual_s = EPOCH + (time.time() - WALL_START) * SCALE. Without --clock the
-emulator picks WALL_START = now, EPOCH = now (whole second) and prints `--clock W,E,S` on
-stderr, to be given to the virtual board so both share one clock.
+clocks: --clock sim:HOST:PORT:CHAN joins a time master (a rig, `nbkit demo`, `nbkit fleet`):
+device time moves only when every process waits, so nothing depends on the host's speed.
+Without --clock the emulator keeps a wall clock, virtual_s = EPOCH + (time.time() - WALL_START)
+* SCALE, for a DTE outside any rig that waits in wall time (a terminal, a C driver, pyserial);
+--time-scale makes its timers run faster for such a DTE. At scale 1 it prints `--clock W,E,1`
+on stderr, for a virtual board to share that real-time clock (a shared clock runs at scale 1).
 
 outputs: --spy FILE gets every UART byte both ways (and each UDP datagram) as JSON Lines
 {"wall","t","dir","hex","text"}; --timeline FILE gets the modem state timeline as JSON Lines
@@ -116,7 +119,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         metavar="SCALE",
-        help="virtual seconds per wall second (default 1)",
+        help="virtual seconds per wall second of this emulator's own wall clock, for a DTE in "
+        "wall time (default 1; a clock shared with a board runs at 1)",
     )
     clock.add_argument(
         "--clock",
@@ -266,7 +270,15 @@ def run(args: argparse.Namespace) -> int:
         clock = VirtualClock.parse(args.clock)
     else:
         clock = VirtualClock.starting_now(args.time_scale)
-        print(f"nbkit emulate: --clock {clock.triple()}", file=sys.stderr, flush=True)
+        if args.time_scale == 1:
+            print(f"nbkit emulate: --clock {clock.triple()}", file=sys.stderr, flush=True)
+        else:
+            print(
+                f"nbkit emulate: wall clock x{args.time_scale:g} (for a DTE in wall time; "
+                "a board shares time on a time master: --clock sim:HOST:PORT:CHAN)",
+                file=sys.stderr,
+                flush=True,
+            )
     with ExitStack() as stack:
         emu = Emulator(
             options_from_args(args),

@@ -93,7 +93,12 @@ def emulate_argv(modem: str, clock: VirtualClock | str, workdir: Path, **opts: A
     """The command line for ``nbkit emulate`` with the given options (``clock``: a wall-time
     clock, or a ``sim:HOST:PORT:CHAN`` spec)."""
     argv = [sys.executable, "-m", "host_tools", "emulate", "--modem", modem]
-    argv += ["--clock", clock if isinstance(clock, str) else clock.triple()]
+    if isinstance(clock, str):
+        argv += ["--clock", clock]
+    elif clock.scale == 1:
+        argv += ["--clock", clock.triple()]  # real time, shareable with a board
+    else:
+        argv += ["--time-scale", repr(clock.scale)]  # its own wall clock, for a wall-time DTE
     argv += ["--spy", str(workdir / "spy.jsonl"), "--timeline", str(workdir / "timeline.jsonl")]
     scenario = opts.pop("scenario", None)
     if isinstance(scenario, dict):

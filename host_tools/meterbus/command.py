@@ -35,6 +35,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from host_tools.emulator.clock import check_shared_scale
 from host_tools.errors import CommandError
 
 from .line import Line
@@ -91,14 +92,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def virtual_clock(spec: str | None) -> Callable[[], float]:
-    """`virtual_s = epoch + (time.time() - wall_start) * scale`, or real time without a spec."""
+    """`virtual_s = epoch + (time.time() - wall_start)` (a shared wall clock: SCALE 1), or real
+    time without a spec."""
     if not spec:
         return time.time
     try:
         wall_start, epoch, scale = (float(x) for x in spec.split(","))
     except ValueError as exc:
         raise CommandError(f"--clock {spec!r}: expected WALL_START,EPOCH,SCALE numbers") from exc
-    return lambda: epoch + (time.time() - wall_start) * scale
+    check_shared_scale(spec, scale)
+    return lambda: epoch + (time.time() - wall_start)
 
 
 def persona(protocol: str) -> Any:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from host_tools import FIRMWARE_DIR
+from host_tools.emulator.clock import check_shared_scale
 from host_tools.errors import CommandError
 from host_tools.files.private import write_private
 
@@ -110,8 +111,7 @@ def parse_clock(text: str | None) -> VirtualClock | SimHostClock:
         raise CommandError(
             f"--clock {text!r}: expected WALL_START,EPOCH,SCALE (three numbers)"
         ) from exc
-    if scale <= 0:
-        raise CommandError(f"--clock {text!r}: SCALE must be > 0")
+    check_shared_scale(text, scale)
     return VirtualClock(wall, epoch, scale)
 
 

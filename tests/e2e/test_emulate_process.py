@@ -59,9 +59,27 @@ def test_first_stdout_line_is_the_pty_and_sigterm_exits_0_promptly():
         assert proc.wait(5) == 0
         assert time.monotonic() - start < 1.0
         err = proc.stderr.read()
-        assert "nbkit emulate: --clock " in err  # the chosen clock triple, for the board
+        assert "nbkit emulate: wall clock x100 (for a DTE in wall time" in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def test_at_scale_1_it_prints_the_real_time_clock_a_board_can_share():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "host_tools", "emulate"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().startswith("/dev/pts/")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+        err = proc.stderr.read()
         wall, epoch, scale = err.split("--clock ")[1].split()[0].split(",")
-        assert float(scale) == 100.0 and float(epoch) == int(float(wall))
+        assert float(scale) == 1.0 and float(epoch) == int(float(wall)), err
     finally:
         if proc.poll() is None:
             proc.kill()

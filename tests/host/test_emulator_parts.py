@@ -82,13 +82,19 @@ def test_the_emulator_reads_timers_by_the_firmware_table():
         edrx_seconds("01")
 
 
-def test_virtual_clock_runs_scaled_and_round_trips_its_triple():
-    clock = VirtualClock(time.time(), 1000.0, 3600.0)
-    again = VirtualClock.parse(clock.triple())
-    assert (again.epoch, again.scale) == (1000.0, 3600.0)
-    assert again.wall_start == pytest.approx(clock.wall_start, abs=1e-6)
+def test_the_emulators_own_wall_clock_runs_scaled_and_a_shared_triple_round_trips():
+    clock = VirtualClock(time.time(), 1000.0, 3600.0)  # --time-scale 3600, no --clock
     assert 1000.0 <= clock.now() < 1000.0 + 3600.0 * 5
     assert clock.wall_delay(7200.0) == pytest.approx(2.0)
+    shared = VirtualClock(time.time(), 1000.0, 1.0)
+    again = VirtualClock.parse(shared.triple())
+    assert (again.epoch, again.scale) == (1000.0, 1.0)
+    assert again.wall_start == pytest.approx(shared.wall_start, abs=1e-6)
+
+
+def test_a_shared_clock_triple_at_another_scale_is_refused_naming_the_time_master():
+    with pytest.raises(CommandError, match="runs at SCALE 1.*--clock sim:HOST:PORT:CHAN"):
+        VirtualClock.parse("1764000000,1764000000,3600")
 
 
 @pytest.mark.parametrize("text", ["1,2", "a,b,c", "1,2,0", "1,2,-5"])

@@ -136,7 +136,9 @@ def test_virtual_clock_option_is_validated() -> None:
     from host_tools.meterbus.command import virtual_clock
 
     now = time.time()
-    clock = virtual_clock(f"{now},1000,3600")
-    assert 1000 <= clock() < 1000 + 3600 * 5
+    clock = virtual_clock(f"{now},1000,1")
+    assert 1000 <= clock() < 1000 + 5
     with pytest.raises(CommandError, match="WALL_START,EPOCH,SCALE"):
         virtual_clock("soon")
+    with pytest.raises(CommandError, match="SCALE 1"):  # the scaled-wall clock is gone
+        virtual_clock(f"{now},1000,3600")

@@ -92,7 +92,7 @@ def sleeping_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         flash=img,
         flash_size=65536,
         modem_port=None,
-        clock=parse_clock(f"{time.time():.6f},1764000000,1000"),
+        clock=parse_clock(f"{time.time():.6f},1764000000,1"),  # real time
         pin_levels={"smoke_adc": 8000, "tamper": 0},
     )
     board = VBoard(opts, -1, -1)

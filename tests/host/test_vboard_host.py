@@ -19,16 +19,21 @@ from host_tools.vboard.command import Options, VBoard, ensure_flash, parse_clock
 def test_the_clock_triple_maps_wall_time_to_virtual_time():
     # bounds from wall readings taken around each call: a busy host cannot fail it
     before = time.time()
-    clock = parse_clock(f"{before - 2:.6f},1764000000,3600")
+    clock = parse_clock(f"{before - 2:.6f},1764000000,1")
     now = clock.now()
     after = time.time()
-    lo = 1764000000 + 7200  # 2 wall seconds = 2 virtual hours
-    assert lo - 0.01 <= now <= lo + (after - before) * 3600 + 0.01, (now, lo)
+    lo = 1764000000 + 2  # 2 wall seconds = 2 virtual seconds: a shared clock is real time
+    assert lo - 0.01 <= now <= lo + (after - before) + 0.01, (now, lo)
     assert parse_clock(clock.triple()) == clock
     before = time.time()
-    at = clock.wall_after(3_600_000)  # one virtual hour = one wall second from now
+    at = clock.wall_after(1000)  # one virtual second = one wall second from now
     after = time.time()
     assert before + 1.0 - 1e-6 <= at <= after + 1.0 + 1e-6, (before, at, after)
+
+
+def test_a_scaled_clock_triple_is_refused_naming_the_time_master():
+    with pytest.raises(CommandError, match="SCALE 1.*--clock sim:"):
+        parse_clock("1764000000,1764000000,3600")
 
 
 @pytest.mark.parametrize("text", ["1,2", "a,b,c", "1,2,0", "1,2,-5"])
@@ -58,7 +63,7 @@ def vb(tmp_path: Path):
         flash=img,
         flash_size=65536,
         modem_port=None,
-        clock=parse_clock(f"{time.time():.6f},1764000000,1000"),
+        clock=parse_clock(f"{time.time():.6f},1764000000,1"),  # real time
     )
     board = VBoard(opts, -1, -1)
     yield board
@@ -88,11 +93,11 @@ def test_bad_control_commands_are_answered_with_the_reason(vb, command, message)
 
 
 def test_pulses_with_a_period_are_spaced_in_virtual_time(vb):
-    vb.pulse("pulse_a", 3, 2000.0)  # a pulse every 2 virtual s = 2 wall ms at scale 1000
+    vb.pulse("pulse_a", 3, 2.0)  # a pulse every 2 ms
     assert [v for _, _, v in vb.schedule] == [0, 1] * 3
     times = [t for t, _, _ in vb.schedule]  # the schedule is kept in virtual seconds
     gaps = [later - t for t, later in zip(times, times[1:], strict=False)]
-    assert all(abs(g - 1.0) < 1e-3 for g in gaps), gaps  # half a period low, half high
+    assert all(abs(g - 0.001) < 1e-6 for g in gaps), gaps  # half a period low, half high
     deadline = time.monotonic() + 2
     while vb.schedule and time.monotonic() < deadline:
         time.sleep(0.001)
