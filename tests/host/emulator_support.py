@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from host_tools.emulator.modem import ModemOptions
 from host_tools.emulator.network import NetworkConfig
 from host_tools.emulator.scenario import parse
 from host_tools.emulator.server import Emulator, serving
+from host_tools.simclock.client import SimClient
 from host_tools.simclock.master import Master
 
 EPOCH = 1_764_000_000
@@ -81,6 +83,41 @@ def wait_registered(port: PtyClient, timeout: float = 2.0, ask: str = "AT+CGATT?
             return
         time.sleep(0.005)
     raise AssertionError("modem did not register")
+
+
+class SimPeer:
+    """A UDP sender the test drives, as a participant of the DTE's time master: each datagram
+    is counted before it goes (``udp.<its port>>``, the module counts ``udp.<port><``), so
+    device time cannot move on before the module has taken it. Nothing is awaited at its own
+    socket (what reaches it is read when the test looks, after letting device time pass)."""
+
+    def __init__(self, master: tuple[str, int], name: str = "peer") -> None:
+        self.sim = SimClient(master, name)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.sim.report(None)
+
+    def sendto(self, data: bytes, port: int) -> None:
+        self.sim.sent(f"udp.{port}")
+        self.sim.report(None)  # before the datagram: the master holds time for it
+        self.sock.sendto(data, ("127.0.0.1", port))
+
+    def recvfrom(self) -> tuple[bytes, tuple[str, int]]:
+        """A datagram that has arrived (BlockingIOError when none has)."""
+        data, addr = self.sock.recvfrom(65535)
+        return data, addr
+
+    def close(self) -> None:
+        self.sim.close()
+        self.sock.close()
+
+    def __enter__(self) -> SimPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class ManualClock(VirtualClock):
