@@ -50,16 +50,23 @@ def sim_modem(
     banner: bytes = BANNER_END,
     faults: list[dict[str, Any]] | None = None,
     opts: ModemOptions | None = None,
+    timeline_stream: IO[str] | None = None,
     **net: Any,
 ) -> Iterator[tuple[Emulator, SimPtyClient]]:
     """An in-process emulator and a DTE on one time master (device time moves only while the
     DTE waits: timeouts are device seconds), after the power-on banner. ``opts``: the module's
-    options instead of :func:`options` (``persona`` and ``net`` unused then)."""
+    options instead of :func:`options` (``persona`` and ``net`` unused then); ``timeline_stream``:
+    where the timeline records go as JSON lines."""
     scenario = parse({"faults": faults}) if faults else None
     master = Master(EPOCH, stall_s=10).start()
     dte = SimPtyClient(master.addr)
     try:
-        with serving(opts or options(persona, **net), scenario=scenario, sim=dte.spec) as emu:
+        with serving(
+            opts or options(persona, **net),
+            scenario=scenario,
+            timeline_stream=timeline_stream,
+            sim=dte.spec,
+        ) as emu:
             with dte.open(emu.path) as port:
                 port.read_until(banner)
                 yield emu, port
