@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from host_tools.emulator.client import FINAL, PtyClient, SimPtyClient
+from host_tools.emulator.client import FINAL, SimPtyClient
 from host_tools.emulator.clock import VirtualClock
 from host_tools.emulator.modem import ModemOptions
 from host_tools.emulator.network import NetworkConfig
@@ -27,21 +26,6 @@ def options(persona: str = "bc28", boot_time: float = 0.01, **net: Any) -> Modem
     """Quick boot and registration; other network settings as given."""
     net.setdefault("reg_delay", 0.01)
     return ModemOptions(persona=persona, boot_time=boot_time, network=NetworkConfig(**net))
-
-
-@contextmanager
-def modem(
-    persona: str = "bc28",
-    time_scale: float = 1.0,
-    faults: list[dict[str, Any]] | None = None,
-    **net: Any,
-) -> Iterator[tuple[Emulator, PtyClient]]:
-    """An in-process emulator and a DTE on its pty, after the power-on banner."""
-    scenario = parse({"faults": faults}) if faults else None
-    with serving(options(persona, **net), time_scale=time_scale, scenario=scenario) as emu:
-        with PtyClient(emu.path) as port:
-            port.read_until(BANNER_END)
-            yield emu, port
 
 
 @contextmanager
@@ -75,22 +59,15 @@ def sim_modem(
         master.stop()
 
 
-def wait_registered(port: PtyClient, timeout: float = 2.0, ask: str = "AT+CGATT?") -> None:
-    """Poll (AT+CGATT? by default) until attached, as a driver does: every device second on
-    a time master, within ``timeout`` device seconds; else every 5 wall ms."""
+def wait_registered(port: SimPtyClient, timeout: float = 2.0, ask: str = "AT+CGATT?") -> None:
+    """Poll (AT+CGATT? by default) every device second until attached, as a driver does,
+    within ``timeout`` device seconds."""
     done = b",1" if ask.startswith("AT+CEREG") else b"+CGATT:1"
-    if isinstance(port, SimPtyClient):
-        deadline = port.now() + timeout
-        while port.now() < deadline:
-            if done in port.command(ask):
-                return
-            port.idle(1)
-        raise AssertionError("modem did not register")
-    wall = time.monotonic() + timeout
-    while time.monotonic() < wall:
+    deadline = port.now() + timeout
+    while port.now() < deadline:
         if done in port.command(ask):
             return
-        time.sleep(0.005)
+        port.idle(1)
     raise AssertionError("modem did not register")
 
 
