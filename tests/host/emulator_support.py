@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-import time
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from host_tools.emulator.client import FINAL, PtyClient, SimPtyClient
+from host_tools.emulator.client import FINAL, SimPtyClient
 from host_tools.emulator.clock import VirtualClock
 from host_tools.emulator.modem import ModemOptions
 from host_tools.emulator.network import NetworkConfig
 from host_tools.emulator.scenario import parse
 from host_tools.emulator.server import Emulator, serving
+from host_tools.simclock.client import SimClient
 from host_tools.simclock.master import Master
 
 EPOCH = 1_764_000_000
@@ -28,34 +29,28 @@ def options(persona: str = "bc28", boot_time: float = 0.01, **net: Any) -> Modem
 
 
 @contextmanager
-def modem(
-    persona: str = "bc28",
-    time_scale: float = 1.0,
-    faults: list[dict[str, Any]] | None = None,
-    **net: Any,
-) -> Iterator[tuple[Emulator, PtyClient]]:
-    """An in-process emulator and a DTE on its pty, after the power-on banner."""
-    scenario = parse({"faults": faults}) if faults else None
-    with serving(options(persona, **net), time_scale=time_scale, scenario=scenario) as emu:
-        with PtyClient(emu.path) as port:
-            port.read_until(BANNER_END)
-            yield emu, port
-
-
-@contextmanager
 def sim_modem(
     persona: str = "bc28",
     banner: bytes = BANNER_END,
     faults: list[dict[str, Any]] | None = None,
+    opts: ModemOptions | None = None,
+    timeline_stream: IO[str] | None = None,
     **net: Any,
 ) -> Iterator[tuple[Emulator, SimPtyClient]]:
     """An in-process emulator and a DTE on one time master (device time moves only while the
-    DTE waits: timeouts are device seconds), after the power-on banner."""
+    DTE waits: timeouts are device seconds), after the power-on banner. ``opts``: the module's
+    options instead of :func:`options` (``persona`` and ``net`` unused then); ``timeline_stream``:
+    where the timeline records go as JSON lines."""
     scenario = parse({"faults": faults}) if faults else None
     master = Master(EPOCH, stall_s=10).start()
     dte = SimPtyClient(master.addr)
     try:
-        with serving(options(persona, **net), scenario=scenario, sim=dte.spec) as emu:
+        with serving(
+            opts or options(persona, **net),
+            scenario=scenario,
+            timeline_stream=timeline_stream,
+            sim=dte.spec,
+        ) as emu:
             with dte.open(emu.path) as port:
                 port.read_until(banner)
                 yield emu, port
@@ -64,23 +59,51 @@ def sim_modem(
         master.stop()
 
 
-def wait_registered(port: PtyClient, timeout: float = 2.0, ask: str = "AT+CGATT?") -> None:
-    """Poll (AT+CGATT? by default) until attached, as a driver does: every device second on
-    a time master, within ``timeout`` device seconds; else every 5 wall ms."""
+def wait_registered(port: SimPtyClient, timeout: float = 2.0, ask: str = "AT+CGATT?") -> None:
+    """Poll (AT+CGATT? by default) every device second until attached, as a driver does,
+    within ``timeout`` device seconds."""
     done = b",1" if ask.startswith("AT+CEREG") else b"+CGATT:1"
-    if isinstance(port, SimPtyClient):
-        deadline = port.now() + timeout
-        while port.now() < deadline:
-            if done in port.command(ask):
-                return
-            port.idle(1)
-        raise AssertionError("modem did not register")
-    wall = time.monotonic() + timeout
-    while time.monotonic() < wall:
+    deadline = port.now() + timeout
+    while port.now() < deadline:
         if done in port.command(ask):
             return
-        time.sleep(0.005)
+        port.idle(1)
     raise AssertionError("modem did not register")
+
+
+class SimPeer:
+    """A UDP sender the test drives, as a participant of the DTE's time master: each datagram
+    is counted before it goes (``udp.<its port>>``, the module counts ``udp.<port><``), so
+    device time cannot move on before the module has taken it. Nothing is awaited at its own
+    socket (what reaches it is read when the test looks, after letting device time pass)."""
+
+    def __init__(self, master: tuple[str, int], name: str = "peer") -> None:
+        self.sim = SimClient(master, name)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.sim.report(None)
+
+    def sendto(self, data: bytes, port: int) -> None:
+        self.sim.sent(f"udp.{port}")
+        self.sim.report(None)  # before the datagram: the master holds time for it
+        self.sock.sendto(data, ("127.0.0.1", port))
+
+    def recvfrom(self) -> tuple[bytes, tuple[str, int]]:
+        """A datagram that has arrived (BlockingIOError when none has)."""
+        data, addr = self.sock.recvfrom(65535)
+        return data, addr
+
+    def close(self) -> None:
+        self.sim.close()
+        self.sock.close()
+
+    def __enter__(self) -> SimPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class ManualClock(VirtualClock):

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from emulator_support import BANNER_END, modem, options, wait_registered
+from emulator_support import BANNER_END, options, sim_modem, wait_registered
 
-from host_tools.emulator.client import PtyClient
 from host_tools.emulator.echo import udp_echo
 from host_tools.emulator.modem import BOOT_GARBAGE
 from host_tools.emulator.scenario import load, parse
-from host_tools.emulator.server import serving
 from host_tools.errors import CommandError
 
 OK = b"\r\nOK\r\n"
@@ -26,7 +23,7 @@ def _socket(port):
 
 def test_error_hits_only_the_kth_matching_command():
     faults = [{"kind": "error", "match": "at+nsost=", "nth": 2, "cme": 159}]
-    with modem(faults=faults) as (_emu, port):
+    with sim_modem(faults=faults) as (_emu, port):
         _socket(port)
         port.command("AT+CMEE=1")
         assert port.command(SEND) == b"\r\n0,1\r\n" + OK
@@ -39,37 +36,40 @@ def test_error_is_plain_without_cmee_or_without_a_code():
         {"kind": "error", "match": "AT+CSQ", "cme": 30},
         {"kind": "error", "match": "AT+CIMI"},
     ]
-    with modem(faults=faults) as (_emu, port):
+    with sim_modem(faults=faults) as (_emu, port):
         assert port.command("AT+CSQ") == b"\r\nERROR\r\n"  # CMEE=0
         port.command("AT+CMEE=1")
         assert port.command("AT+CIMI") == b"\r\nERROR\r\n"  # no code given
 
 
 def test_drop_executes_but_sends_nothing():
-    with modem(faults=[{"kind": "drop", "match": "AT+CMEE=1"}]) as (_emu, port):
+    with sim_modem(faults=[{"kind": "drop", "match": "AT+CMEE=1"}]) as (_emu, port):
         port.write(b"AT+CMEE=1\r")
         assert port.drain(0.1) == b""
         assert port.command("AT+CMEE?") == b"\r\n+CMEE:1\r\n" + OK  # it was executed
 
 
 def test_delay_holds_the_response_and_what_follows():
-    faults = [{"kind": "delay", "match": "AT+CGMR", "seconds": 0.3}]
-    with modem(faults=faults) as (_emu, port):
-        start = time.monotonic()
+    faults = [{"kind": "delay", "match": "AT+CGMR", "nth": 2, "seconds": 0.3}]
+    with sim_modem(faults=faults) as (_emu, port):
+        start = port.now()
+        plain = port.command("AT+CGMR")  # the first: not delayed
+        took = port.now() - start
+        start = port.now()
         port.write(b"AT+CGMR\r")
         assert port.drain(0.1) == b""
-        assert port.read_until(OK).startswith(b"\r\nSSB,")
-        assert time.monotonic() - start >= 0.29
+        assert port.read_until(OK) == plain
+        assert port.now() - start == pytest.approx(took + 0.3, abs=1e-6)  # exactly 0.3 s later
 
 
 def test_garbage_comes_right_before_the_response():
-    with modem(faults=[{"kind": "garbage", "match": "AT", "hex": "FF00FE"}]) as (_emu, port):
+    with sim_modem(faults=[{"kind": "garbage", "match": "AT", "hex": "FF00FE"}]) as (_emu, port):
         assert port.command("AT") == b"\xff\x00\xfe" + OK
 
 
 def test_split_writes_a_line_in_two_parts_with_a_pause():
     faults = [{"kind": "split", "match": "AT+CIMI", "at_byte": 7, "pause": 0.3}]
-    with modem(faults=faults) as (_emu, port):
+    with sim_modem(faults=faults) as (_emu, port):
         port.write(b"AT+CIMI\r")
         assert port.drain(0.15) == b"\r\n46011"
         assert port.read_until(OK) == b"1175090234\r\n" + OK
@@ -77,13 +77,13 @@ def test_split_writes_a_line_in_two_parts_with_a_pause():
 
 def test_urc_before_ok_sits_between_response_and_ok():
     faults = [{"kind": "urc_before_ok", "match": "AT+CIMI", "urc": "+CEREG:2"}]
-    with modem(faults=faults) as (_emu, port):
+    with sim_modem(faults=faults) as (_emu, port):
         assert port.command("AT+CIMI") == b"\r\n460111175090234\r\n\r\n+CEREG:2\r\n" + OK
         assert port.command("AT+CIMI") == b"\r\n460111175090234\r\n" + OK
 
 
 def test_reboot_mid_command_answers_nothing_and_prints_the_crash_banner():
-    with modem(faults=[{"kind": "reboot", "match": "AT+NSOST="}]) as (emu, port):
+    with sim_modem(faults=[{"kind": "reboot", "match": "AT+NSOST="}]) as (emu, port):
         _socket(port)
         port.write(SEND.encode() + b"\r")
         got = port.read_until(BANNER_END)
@@ -97,7 +97,7 @@ def test_reboot_mid_command_answers_nothing_and_prints_the_crash_banner():
 
 
 def test_uplink_busy_answers_159_for_the_next_n_sends():
-    with modem(faults=[{"kind": "uplink_busy", "at": 0, "sends": 2}]) as (_emu, port):
+    with sim_modem(faults=[{"kind": "uplink_busy", "at": 0, "sends": 2}]) as (_emu, port):
         _socket(port)
         port.command("AT+CMEE=1")
         assert [port.command(SEND) for _ in range(3)] == [
@@ -113,34 +113,32 @@ def test_clock_garbage_urc_and_reboot_arrive_on_time():
         {"kind": "urc", "at": 0.3, "urc": "+NPSMR:0"},
         {"kind": "reboot", "at": 0.4, "cause": "REBOOT_CAUSE_PROTOCOL_WATCHDOG"},
     ]
-    with modem(faults=faults) as (_emu, port):
+    with sim_modem(faults=faults) as (_emu, port):
         got = port.read_until(BANNER_END)
         assert got.startswith(b"\xa5\xa5\r\n+NPSMR:0\r\n" + BOOT_GARBAGE)
         assert b"\r\nREBOOT_CAUSE_PROTOCOL_WATCHDOG\r\nNeul\r\nOK\r\n" in got
 
 
 def test_deny_psm_fault_withdraws_granted_timers():
-    # device time 10x wall; the fault comes after AT+CFUN=0 (2 s modelled detach) and
-    # AT+CFUN=1 (1 s) have been answered (response_times.py)
+    # the fault comes after AT+CFUN=0 (2 s modelled detach) and AT+CFUN=1 (1 s) have been
+    # answered (response_times.py) and the module registered again
     faults = [{"kind": "deny_psm", "at": 6.0}]
-    with modem(time_scale=10, faults=faults) as (_emu, port):
-        port.command("AT+CFUN=0")
+    with sim_modem(faults=faults) as (_emu, port):
+        port.command("AT+CFUN=0", 5)
         port.command('AT+CPSMS=1,,,"00100001","00000101";+CEREG=4')
         port.read_until(OK)
-        port.command("AT+CFUN=1")
+        port.command("AT+CFUN=1", 5)
         wait_registered(port)
         assert port.command("AT+CEREG?").endswith(b",,,00000101,00100001\r\n" + OK)
-        port.read_until(b"\r\n+CEREG:1,5F1E,0153803F,9\r\n", timeout=2)  # timers withdrawn
+        port.read_until(b"\r\n+CEREG:1,5F1E,0153803F,9\r\n", timeout=10)  # timers withdrawn
         assert port.command("AT+CEREG?") == b"\r\n+CEREG:4,1,5F1E,0153803F,9\r\n" + OK
 
 
 def test_ce_level_fault_changes_signal_and_timeline():
-    with modem(faults=[{"kind": "ce_level", "at": 0.5, "level": 2}]) as (emu, port):
+    with sim_modem(faults=[{"kind": "ce_level", "at": 0.5, "level": 2}]) as (emu, port):
         wait_registered(port)
-        assert port.command("AT+CSQ") == b"\r\n+CSQ:22,99\r\n" + OK
-        deadline = time.monotonic() + 3
-        while b"+CSQ:22" in port.command("AT+CSQ") and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert port.command("AT+CSQ") == b"\r\n+CSQ:22,99\r\n" + OK  # before the fault's 0.5 s
+        port.idle(0.5)
         assert port.command("AT+CSQ") == b"\r\n+CSQ:5,99\r\n" + OK
         assert emu.timeline.entries[-1][2] == 2
 
@@ -148,8 +146,7 @@ def test_ce_level_fault_changes_signal_and_timeline():
 def test_first_command_after_boot_may_answer_error():
     opts = options()
     opts.first_command_error = True
-    with serving(opts, time_scale=1.0) as emu, PtyClient(emu.path) as port:
-        port.read_until(BANNER_END)
+    with sim_modem(opts=opts) as (_emu, port):
         assert port.command("AT") == b"\r\nERROR\r\n"
         assert port.command("AT") == OK
 
@@ -200,7 +197,7 @@ def test_a_handler_bug_answers_error_and_the_modem_keeps_serving():
     def broken(m, cmd):
         raise RuntimeError("boom")
 
-    with modem() as (emu, port):
+    with sim_modem() as (emu, port):
         emu.modem.commands = dict(emu.modem.commands, **{"+CSQ": broken})
         assert port.command("AT+CSQ") == b"\r\nERROR\r\n"
         assert port.command("AT") == OK
@@ -215,21 +212,20 @@ def _echo_send(port, echo_port):
 
 def test_server_down_loses_what_the_modem_sends_then_the_server_answers_again():
     faults = [{"kind": "server_down", "at": 0, "duration": 1.0}]
-    with udp_echo() as echo, modem(faults=faults) as (emu, port):
+    with sim_modem(faults=faults) as (emu, port), udp_echo(master=port.master) as echo:
         _echo_send(port, echo)  # sent over the air (the modem says so), lost past the radio
         assert b"+NSONMI" not in port.drain(0.3)
         assert emu.modem.stats["lost_to_server"] == 1
-        deadline = time.monotonic() + 5
-        while emu.modem.server_down and time.monotonic() < deadline:  # the fault's 1 s ends
-            time.sleep(0.02)
+        port.idle(1.0)  # the fault's 1 s ends
+        assert not emu.modem.server_down
         assert port.command(f"AT+NSOST=0,127.0.0.1,{echo},2,BEEF") == b"\r\n0,2\r\n" + OK
         assert port.read_until(b"+NSONMI:0,2\r\n", timeout=2).endswith(b"+NSONMI:0,2\r\n")
 
 
 def test_duplicate_downlinks_deliver_each_datagram_twice():
     with (
-        udp_echo() as echo,
-        modem(faults=[{"kind": "duplicate_downlinks", "at": 0}]) as (_e, port),
+        sim_modem(faults=[{"kind": "duplicate_downlinks", "at": 0}]) as (_e, port),
+        udp_echo(master=port.master) as echo,
     ):
         _echo_send(port, echo)
         port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
@@ -240,7 +236,7 @@ def test_duplicate_downlinks_deliver_each_datagram_twice():
 
 def test_delay_downlinks_hold_each_reply_back():
     faults = [{"kind": "delay_downlinks", "at": 0, "seconds": 0.5}]
-    with udp_echo() as echo, modem(faults=faults) as (_emu, port):
+    with sim_modem(faults=faults) as (_emu, port), udp_echo(master=port.master) as echo:
         _echo_send(port, echo)
         assert b"+NSONMI" not in port.drain(0.3)  # the echo came back at once; held by the network
         port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
@@ -248,8 +244,8 @@ def test_delay_downlinks_hold_each_reply_back():
 
 def test_reorder_downlinks_bring_the_older_reply_just_ahead_of_each_newer_one():
     with (
-        udp_echo() as echo,
-        modem(faults=[{"kind": "reorder_downlinks", "at": 0}]) as (_e, port),
+        sim_modem(faults=[{"kind": "reorder_downlinks", "at": 0}]) as (_e, port),
+        udp_echo(master=port.master) as echo,
     ):
         _echo_send(port, echo)  # the first reply: nothing older to overtake it
         port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
@@ -263,7 +259,7 @@ def test_reorder_downlinks_bring_the_older_reply_just_ahead_of_each_newer_one():
 
 def test_reorder_downlinks_can_hold_the_newer_reply_behind_the_older_one():
     faults = [{"kind": "reorder_downlinks", "at": 0, "seconds": 0.5}]
-    with udp_echo() as echo, modem(faults=faults) as (_e, port):
+    with sim_modem(faults=faults) as (_e, port), udp_echo(master=port.master) as echo:
         _echo_send(port, echo)
         port.read_until(b"+NSONMI:0,2\r\n", timeout=2)
         assert port.command("AT+NSORF=0,512").count(b"BEEF") == 1

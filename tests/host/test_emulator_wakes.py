@@ -11,18 +11,16 @@ from __future__ import annotations
 import io
 import json
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from host_tools.emulator.client import PtyClient
+from host_tools.emulator.client import SimPtyClient
 from host_tools.emulator.response_times import timing_for
-from host_tools.emulator.scenario import parse
-from host_tools.emulator.server import serving
+from host_tools.emulator.server import Emulator
 from host_tools.energy import model
-from tests.host.emulator_support import BANNER_END, Stepped, options, stepped
+from tests.host.emulator_support import Stepped, options, sim_modem, stepped
 
 CME4_ON_SEND = [{"kind": "error", "match": "AT+NSOSTF=", "times": 100000, "cme": 4}]
 PSM_REQUEST = 'AT+CPSMS=1,,,"01000111","00000001"'  # T3412 70 h, T3324 2 s
@@ -76,38 +74,35 @@ def test_each_command_from_the_dte_wakes_a_module_in_psm_and_the_timeline_shows_
 
 
 def test_the_timeline_file_of_a_faulty_run_over_the_pty_shows_every_wake(tmp_path: Path):
-    # the emulator in a thread on a 20x virtual clock, driven over its pty like a firmware
+    # the emulator in a thread on a time master, driven over its pty like a firmware
     path = tmp_path / "timeline.jsonl"
     opts = options(rrc_inactivity=1.0)
     with (
         path.open("w") as stream,
-        serving(
-            opts, time_scale=20.0, scenario=parse({"faults": CME4_ON_SEND}), timeline_stream=stream
-        ) as emu,
-        PtyClient(emu.path) as port,
+        sim_modem(faults=CME4_ON_SEND, opts=opts, timeline_stream=stream) as (emu, port),
     ):
-        port.read_until(BANNER_END)
         for line in ("AT+CMEE=1", PSM_REQUEST, "AT+NSOCR=DGRAM,17,0,1"):
             assert port.command(line).endswith(b"OK\r\n")
-        _wait_state(emu, "psm")
+        _wait_state(port, emu, "psm")
         for _ in range(3):
             assert port.command(_send_line(9)).endswith(b"+CME ERROR: 4\r\n")
-            _wait_state(emu, "psm")
+            _wait_state(port, emu, "psm")
         wakes = emu.timeline.wakes
     records = [json.loads(line) for line in path.read_text().splitlines()[1:]]
     woken = [r for r in records if r["state"] == "awake"]
-    assert wakes >= 3 and len(woken) == wakes
+    assert wakes == 3 and len(woken) == wakes  # the DTE's three sends (device time: exact)
     assert [r["cause"] for r in woken[-3:]] == [_send_line(9)[:40]] * 3
     timeline = model.read_timeline(path)
     assert model.count_wakes(timeline) == wakes
     assert model.integrate(timeline, model.load_profile("bc28")).by_state["awake"].seconds > 3.0
 
 
-def _wait_state(emu, state: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+def _wait_state(port: SimPtyClient, emu: Emulator, state: str, timeout: float = 60.0) -> None:
+    """Let device time pass (a tenth of a second at a time) until the timeline is in ``state``."""
+    deadline = port.now() + timeout
     while emu.timeline.state != state:
-        assert time.monotonic() < deadline, f"modem not in {state} (in {emu.timeline.state})"
-        time.sleep(0.01)
+        assert port.now() < deadline, f"modem not in {state} (in {emu.timeline.state})"
+        port.idle(0.1)
 
 
 def _day(collector: socket.socket, faulty: bool) -> model.Result:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from emulator_support import modem, wait_registered
+from emulator_support import sim_modem, wait_registered
 
 from host_tools.emulator.modem import ModemOptions
 from host_tools.emulator.network import Network, NetworkConfig, tx_seconds
@@ -35,18 +35,19 @@ def test_the_emulator_takes_its_defaults_from_the_timing_model():
 
 
 def test_a_wake_from_idle_sets_up_rrc_then_transmits_like_the_model():
-    with modem(time_scale=1000.0, ce=1, rrc_inactivity=2.0) as (emu, port):
+    with sim_modem(ce=1, rrc_inactivity=2.0) as (emu, port):
         port.command("AT+CFUN=1")
         wait_registered(port)
         assert port.command("AT+NSOCR=DGRAM,17,0,1").endswith(b"\r\n0\r\n" + OK)
-        port.drain(0.01)  # 10 virtual s: released to idle by the 2 s inactivity timer
+        port.idle(10)  # released to idle by the 2 s inactivity timer
         assert emu.timeline.entries[-1][1] == "idle", emu.timeline.entries
         port.command("AT+NSOSTF=0,127.0.0.1,9,0x200,50," + "00" * 50)
-        port.drain(0.02)
+        port.idle(20)
         states = [(t, s) for t, s, _ in emu.timeline.entries]
     woke = max(i for i, (_, s) in enumerate(states) if s == "idle" and i < len(states) - 1)
     woke = next(i for i in range(woke, len(states)) if states[i][1] == "connected")
     (t_conn, _), (t_tx, tx), (t_after, _) = states[woke : woke + 3]
     assert tx == "tx"
-    assert t_tx - t_conn == pytest.approx(DEFAULT.rrc_setup_s[1], abs=1e-5)
-    assert t_after - t_tx == pytest.approx(DEFAULT.tx_s(50, 1), abs=1e-5)
+    # exact in device time; 1e-6: the float resolution of an epoch timestamp (2.4e-7 s)
+    assert t_tx - t_conn == pytest.approx(DEFAULT.rrc_setup_s[1], abs=1e-6)
+    assert t_after - t_tx == pytest.approx(DEFAULT.tx_s(50, 1), abs=1e-6)
