@@ -6,36 +6,23 @@ collector, and the virtual board
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from host_tools.collector.broker import running_broker
-from host_tools.collector.intake import serve_mqtt, serve_tcp
 from host_tools.rig.rig import BOARD_FOR_MODEM, Rig, RigOptions
-from tests.e2e.test_transports_firmware import firmware, host, needs_script, serve_udp
+from tests.e2e.test_transports_firmware import DEVICE, meter, report
 
 pytestmark = pytest.mark.e2e
 
 
-@needs_script
-@pytest.mark.parametrize(("transport", "serve"), [("udp", serve_udp), ("tcp", serve_tcp)])
-def test_the_driver_delivers_every_reading_exactly_once(
-    tmp_path: Path, transport: str, serve: Callable[..., Any]
-) -> None:
-    with host(tmp_path) as h:
-        firmware("bc660k", transport, h.intake(serve, "127.0.0.1", 0), tmp_path, 5)
-        assert h.seqs() == [0, 1, 2, 3, 4]
-
-
-@needs_script
-def test_mqtt_through_the_real_broker_over_the_default_bearer(tmp_path: Path) -> None:
-    with host(tmp_path) as h, running_broker() as broker:
-        h.intake(serve_mqtt, broker.host, broker.port)
-        firmware("bc660k", "mqtt", (broker.host, broker.port), tmp_path, 5)
-        assert h.seqs() == [0, 1, 2, 3, 4]
+@pytest.mark.parametrize("transport", ["udp", "tcp", "mqtt"])
+def test_the_driver_delivers_every_reading_exactly_once(tmp_path: Path, transport: str) -> None:
+    # the driver, the module and the collector on one time master; MQTT through the real
+    # broker over the default bearer
+    with meter(tmp_path, "bc660k", transport) as (rig, col):
+        report(rig, "bc660k", transport, tmp_path, 5)
+        assert col.seqs(DEVICE) == [0, 1, 2, 3, 4]
 
 
 def test_the_virtual_bc660k_board_reports_water_readings_over_udp(tmp_path: Path) -> None:
