@@ -48,19 +48,25 @@ class PtyClient:
     def read_until(self, pattern: bytes | re.Pattern[bytes], timeout: float = 2.0) -> bytes:
         """Consume and return the bytes up to and including the first match of ``pattern``."""
         regex = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
-        deadline = time.monotonic() + timeout
+        deadline = self._clock() + timeout
         while True:
             m = regex.search(self.buf)
             if m:
                 out = bytes(self.buf[: m.end()])
                 del self.buf[: m.end()]
                 return out
-            left = deadline - time.monotonic()
+            left = deadline - self._clock()
             if left <= 0:
                 raise PtyTimeout(
-                    f"no {regex.pattern!r} within {timeout}s; got {bytes(self.buf)!r}"
+                    f"no {regex.pattern!r} within {timeout} {self.UNIT}; got {bytes(self.buf)!r}"
                 )
             self._fill(left)
+
+    #: what read_until's timeouts count (wall seconds here)
+    UNIT = "s"
+
+    def _clock(self) -> float:
+        return time.monotonic()
 
     def command(self, text: str | bytes, timeout: float = 2.0, end: bytes = b"\r") -> bytes:
         """Send one command line and return everything up to its final result line."""
@@ -150,21 +156,10 @@ class SimPtyClient(PtyClient):
                 return True
         raise PtyTimeout(f"device time stopped at {self.sim.now():.6f}; got {bytes(self.buf)!r}")
 
-    def read_until(self, pattern: bytes | re.Pattern[bytes], timeout: float = 2.0) -> bytes:
-        """As :meth:`PtyClient.read_until`, ``timeout`` in device seconds."""
-        regex = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
-        deadline = self.sim.now() + timeout
-        while True:
-            m = regex.search(self.buf)
-            if m:
-                out = bytes(self.buf[: m.end()])
-                del self.buf[: m.end()]
-                return out
-            left = deadline - self.sim.now()
-            if left <= 0 or not self._fill(left):
-                raise PtyTimeout(
-                    f"no {regex.pattern!r} within {timeout} device s; got {bytes(self.buf)!r}"
-                )
+    UNIT = "device s"
+
+    def _clock(self) -> float:
+        return self.sim.now()
 
     def idle(self, seconds: float) -> bytes:
         """Let ``seconds`` of device time pass, keeping what arrives; returns it (consumed)."""
