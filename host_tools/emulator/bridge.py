@@ -88,12 +88,16 @@ class ThreadBridge:
         threading.Thread(target=runner, name="nbkit-emu-worker", daemon=True).start()
 
     def resolve(self, host: str, done: Callable[[list[str] | None], None]) -> None:
-        """IPv4 addresses of ``host`` by the host resolver (``None`` when it cannot)."""
+        """IPv4 addresses of ``host`` by the host resolver (``None`` when it cannot). Under a
+        time master the lookup is in flight on the ``dnsq`` channel (Reactor.asked) until its
+        result is back in the reactor: device time never moves while the host resolves (how
+        fast it does cannot decide when the module's answer comes)."""
 
         if self.resolving >= MAX_RESOLVING:
             self.reactor.call_later(0.0, lambda: done(None))
             return
         self.resolving += 1
+        self.reactor.asked("dnsq")
 
         def work() -> list[str]:
             infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
@@ -101,6 +105,7 @@ class ThreadBridge:
 
         def finished(result: Any, error: BaseException | None) -> None:
             self.resolving -= 1
+            self.reactor.answered("dnsq")
             done(None if error else result)
 
         self.in_thread(work, finished)

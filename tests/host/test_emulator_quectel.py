@@ -1,23 +1,17 @@
-"""ec200/bc26 personas over the real pty: Quectel formats, QI sockets on real TCP/UDP sockets."""
+"""ec200/bc26 personas over the real pty: Quectel formats, QI sockets on real TCP/UDP sockets.
+On a time master: the DTE, the module and the peers that answer it (a TCP server, a UDP
+socket) are participants, so device time never moves while an answer is on its way."""
 
 from __future__ import annotations
 
 import re
 import socket
-import time
 
-import pytest
+from emulator_support import EPOCH, SimPeer
 from quectel_support import OK, TcpPeer, online, quectel, registered, send_data
 
 # payload bytes a line-based parser would take for lines, results or URCs
 NASTY = b'\r\nOK\r\n+QIURC: "recv",0,5\r\n\x00\xff>\x1a\x1b\r\nERROR\r\n'
-
-
-@pytest.fixture
-def peer():
-    server = TcpPeer()
-    yield server
-    server.close()
 
 
 def _open_tcp(port, peer: TcpPeer, cid: int = 0, mode: int = 1) -> None:
@@ -45,8 +39,8 @@ def test_ec200_boots_with_rdy_and_answers_in_the_quectel_layout():
         assert port.command("AT+QSCLK?") == b"\r\n+QSCLK: 1\r\n" + OK
 
 
-def test_bc26_reports_nb_iot_act_9_and_needs_no_qiact(peer):
-    with quectel("bc26") as (_emu, port):
+def test_bc26_reports_nb_iot_act_9_and_needs_no_qiact():
+    with quectel("bc26") as (_emu, port), TcpPeer(port.master) as peer:
         registered(port)
         assert port.command("AT+CEREG=2") == OK
         assert port.command("AT+CEREG?") == b'\r\n+CEREG: 2,1,"5F1E","0153803F",9\r\n' + OK
@@ -56,9 +50,14 @@ def test_bc26_reports_nb_iot_act_9_and_needs_no_qiact(peer):
 def test_registration_urc_has_a_space_after_the_colon():
     with quectel("ec200", reg_delay=50.0) as (_emu, port):
         assert port.command("AT+CEREG=1") == OK
-        assert port.command("AT+CFUN=0") == b"\r\n+CEREG: 0\r\n" + OK
-        assert port.command("AT+CFUN=1") == b"\r\n+CEREG: 2\r\n" + OK
-        assert port.read_until(b"+CEREG: 1\r\n", timeout=3).endswith(b"\r\n+CEREG: 1\r\n")
+        # (OK after the detach, 2 device s, and after the radio's power-up, 1 s)
+        assert port.command("AT+CFUN=0", timeout=5) == b"\r\n+CEREG: 0\r\n" + OK
+        assert port.command("AT+CFUN=1", timeout=5) == b"\r\n+CEREG: 2\r\n" + OK
+        t = port.now()
+        assert port.read_until(b"+CEREG: 1\r\n", timeout=60).endswith(b"\r\n+CEREG: 1\r\n")
+        # registered reg_delay after the command was taken: 50 s less the 1 s before its OK,
+        # less the 1 ms the OK line took longer on the wire (both land on 500 us slots)
+        assert round((port.now() - t) * 1e6) == 48_999_000
 
 
 def test_context_configuration_and_activation():
@@ -71,8 +70,8 @@ def test_context_configuration_and_activation():
         )
 
 
-def test_qiopen_answers_ok_then_the_result_urc(peer):
-    with quectel() as (_emu, port):
+def test_qiopen_answers_ok_then_the_result_urc():
+    with quectel() as (_emu, port), TcpPeer(port.master) as peer:
         online(port)
         _open_tcp(port, peer)
         # the same id again: 563; a refused connection: 566 (the modem's stack got RST)
@@ -86,15 +85,15 @@ def test_qiopen_answers_ok_then_the_result_urc(peer):
         assert port.read_until(b"+QIOPEN: 1,566\r\n")
 
 
-def test_qiopen_without_an_active_context_fails_with_561(peer):
-    with quectel() as (_emu, port):
+def test_qiopen_without_an_active_context_fails_with_561():
+    with quectel() as (_emu, port), TcpPeer(port.master) as peer:
         registered(port)
         assert port.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port},0,1') == OK
         assert port.read_until(b"+QIOPEN: 0,561\r\n")
 
 
-def test_qisend_prompt_then_exactly_len_raw_bytes_reach_the_peer_intact(peer):
-    with quectel() as (_emu, port):
+def test_qisend_prompt_then_exactly_len_raw_bytes_reach_the_peer_intact():
+    with quectel() as (_emu, port), TcpPeer(port.master) as peer:
         online(port)
         _open_tcp(port, peer)
         after = send_data(port, f"AT+QISEND=0,{len(NASTY)}", NASTY, b"SEND OK\r\n")
@@ -105,8 +104,8 @@ def test_qisend_prompt_then_exactly_len_raw_bytes_reach_the_peer_intact(peer):
         )
 
 
-def test_a_crlf_terminated_qisend_does_not_count_its_lf_as_payload(peer):
-    with quectel() as (_emu, port):
+def test_a_crlf_terminated_qisend_does_not_count_its_lf_as_payload():
+    with quectel() as (_emu, port), TcpPeer(port.master) as peer:
         online(port)
         _open_tcp(port, peer)
         port.write(b"AT+QISEND=0,3\r\n")
@@ -116,13 +115,12 @@ def test_a_crlf_terminated_qisend_does_not_count_its_lf_as_payload(peer):
         assert peer.recv_exactly(3) == b"abc"
 
 
-def test_direct_push_delivers_len_then_raw_bytes_and_a_glued_closed_urc(peer):
-    with quectel() as (_emu, port):
+def test_direct_push_delivers_len_then_raw_bytes_and_a_glued_closed_urc():
+    with quectel() as (_emu, port), TcpPeer(port.master) as peer:
         online(port)
         _open_tcp(port, peer)
-        assert peer.conn is not None
-        peer.conn.sendall(NASTY)
-        peer.conn.close()
+        peer.sendall(NASTY)
+        peer.shut()
         head = f'\r\n+QIURC: "recv",0,{len(NASTY)}\r\n'.encode()
         expected = head + NASTY + b'\r\n+QIURC: "closed",0\r\n'
         assert port.read_until(b'"closed",0\r\n') == expected
@@ -132,14 +130,12 @@ def test_direct_push_delivers_len_then_raw_bytes_and_a_glued_closed_urc(peer):
         assert port.read_until(b"+QIOPEN: 0,0\r\n")
 
 
-def test_buffer_mode_indicates_once_and_qird_reads_by_count(peer):
-    with quectel() as (_emu, port):
+def test_buffer_mode_indicates_once_and_qird_reads_by_count():
+    with quectel() as (_emu, port), TcpPeer(port.master) as peer:
         online(port)
         _open_tcp(port, peer, mode=0)
-        assert peer.conn is not None
-        peer.conn.sendall(NASTY)
+        peer.sendall(NASTY)
         assert port.read_until(b'+QIURC: "recv",0\r\n').endswith(b'\r\n+QIURC: "recv",0\r\n')
-        time.sleep(0.05)
         # the payload holds "\r\nOK\r\n": a DTE reads it by count, never up to a final line
         port.write(b"AT+QIRD=0,10\r")
         want = b"\r\n+QIRD: 10\r\n" + NASTY[:10] + b"\r\n" + OK
@@ -155,31 +151,28 @@ def test_buffer_mode_indicates_once_and_qird_reads_by_count(peer):
 
 
 def test_udp_datagrams_both_ways_in_push_and_buffer_mode():
-    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    echo.bind(("127.0.0.1", 0))
-    echo.settimeout(2)
-    with echo, quectel() as (_emu, port):
+    with quectel() as (_emu, port), SimPeer(port.master) as echo:
         online(port)
-        eport = echo.getsockname()[1]
+        eport = echo.port
         assert port.command(f'AT+QIOPEN=1,2,"UDP","127.0.0.1",{eport},0,1') == OK
         port.read_until(b"+QIOPEN: 2,0\r\n")
         assert send_data(port, "AT+QISEND=2,4", b"\r\n\x00\x1a", b"SEND OK\r\n")
-        data, addr = echo.recvfrom(100)
+        data, addr = echo.recvfrom()  # sent before SEND OK: there already
         assert data == b"\r\n\x00\x1a"
-        echo.sendto(b"pong\r\n", addr)
+        echo.sendto(b"pong\r\n", addr[1])
         assert port.read_until(b"pong\r\n").endswith(b'\r\n+QIURC: "recv",2,6\r\npong\r\n')
         assert port.command(f'AT+QIOPEN=1,3,"UDP","127.0.0.1",{eport},0,0') == OK
         port.read_until(b"+QIOPEN: 3,0\r\n")
         send_data(port, "AT+QISEND=3,2", b"hi", b"SEND OK\r\n")
-        data, addr = echo.recvfrom(100)
-        echo.sendto(b"A\r\nB", addr)
+        data, addr = echo.recvfrom()
+        echo.sendto(b"A\r\nB", addr[1])
         port.read_until(b'+QIURC: "recv",3\r\n')
         want = f'\r\n+QIRD: 4,"127.0.0.1",{eport}\r\nA\r\nB\r\n'.encode() + OK
         assert port.command("AT+QIRD=3,1500") == want
 
 
-def test_qisend_without_length_ends_at_ctrl_z_and_esc_cancels(peer):
-    with quectel() as (_emu, port):
+def test_qisend_without_length_ends_at_ctrl_z_and_esc_cancels():
+    with quectel() as (_emu, port), TcpPeer(port.master) as peer:
         online(port)
         _open_tcp(port, peer)
         assert send_data(port, "AT+QISEND=0", b"hello\x1a", b"SEND OK\r\n") == b"\r\nSEND OK\r\n"
@@ -188,18 +181,17 @@ def test_qisend_without_length_ends_at_ctrl_z_and_esc_cancels(peer):
         assert port.command("AT") == OK  # back in command mode
 
 
-def test_qisend_on_a_socket_the_peer_closed_is_an_error(peer):
-    with quectel() as (_emu, port):
+def test_qisend_on_a_socket_the_peer_closed_is_an_error():
+    with quectel() as (_emu, port), TcpPeer(port.master) as peer:
         online(port)
         _open_tcp(port, peer)
-        assert peer.conn is not None
-        peer.conn.close()
+        peer.shut()
         port.read_until(b'"closed",0\r\n')
         assert port.command("AT+QISEND=0,3") == b"\r\nERROR\r\n"
 
 
-def test_dns_resolves_localhost_with_dnsgip_urcs(peer):
-    with quectel() as (_emu, port):
+def test_dns_resolves_localhost_with_dnsgip_urcs():
+    with quectel() as (_emu, port), TcpPeer(port.master) as peer:
         online(port)
         assert port.command('AT+QIDNSGIP=1,"localhost"') == OK
         urcs = port.read_until(b'"127.0.0.1"\r\n')
@@ -219,12 +211,15 @@ def test_dns_failure_is_565():
         assert port.read_until(b'+QIURC: "dnsgip",565\r\n', timeout=10)
 
 
-def test_pdp_deactivation_fault_kills_sockets_and_is_announced(peer):
-    faults = [{"kind": "pdpdeact", "at": 400.0}]  # 0.4 s of wall time at scale 1000
-    with quectel(faults=faults) as (emu, port):
+def test_pdp_deactivation_fault_kills_sockets_and_is_announced():
+    faults = [{"kind": "pdpdeact", "at": 400.0}]  # 400 device s after power-on
+    with quectel(faults=faults) as (emu, port), TcpPeer(port.master) as peer:
         online(port)
         _open_tcp(port, peer)
-        assert port.read_until(b'+QIURC: "pdpdeact",1\r\n', timeout=3)
+        assert port.read_until(b'+QIURC: "pdpdeact",1\r\n', timeout=500)
+        # at 400 s after power-on (the master's epoch), plus the URC's wire time up to its
+        # 500 us slot, plus the 1 us a deadline gains as whole microseconds (protocol.to_us)
+        assert round((port.now() - EPOCH) * 1e6) == 400_002_501
         assert port.command("AT+QISEND=0,3") == b"\r\nERROR\r\n"
         assert port.command("AT+QIACT?") == OK
         assert emu.modem.stats["pdp_deactivations"] == 1
