@@ -207,6 +207,7 @@ class MqttClients:
         if link.client is not client:
             return  # a client the DTE closed on purpose
         self.count("mqtt_disconnects")
+        self.m.spy.record("mqtt_lost", b"", peer=f"code {code}")  # at once: the URC waits
         self._fail_pending(link)
         self._reset(link)
         self.m.urc(f"+QMTSTAT: {link.idx},{code}")

@@ -11,6 +11,7 @@ its answers)."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -82,6 +83,11 @@ def test_mqtt_through_the_real_broker_delivers_exactly_once(tmp_path: Path, mode
         assert col.seqs(DEVICE) == [0, 1, 2, 3, 4]
 
 
+def _lost(rig: WakeRig) -> bool:
+    """The module's MQTT connection broke (its spy records it when it notices)."""
+    return any(r["dir"] == "mqtt_lost" for r in rig.emu.spy())
+
+
 @pytest.mark.parametrize("modem", ["bc28", "bc95"])
 def test_coap_platform_path_delivers_exactly_once(tmp_path: Path, modem: str) -> None:
     with meter(tmp_path, modem, "coap") as (rig, col):
@@ -99,8 +105,16 @@ def test_mqtt_broker_crash_mid_run_loses_nothing_and_stores_nothing_twice(
     with meter(tmp_path, "ec200", "mqtt") as (rig, col):
         broker = col.broker
         assert broker is not None
-        crash = (lambda: len(col.seqs(DEVICE)) > 0, broker.restart)
-        report(rig, "ec200", "mqtt", tmp_path, 12, during=crash)
+
+        def crash() -> None:  # with device time held: both ends see it at this instant
+            broker.restart()
+            end = time.monotonic() + 30
+            while not (_lost(rig) and col.stderr().count("mqtt subscribed") == 2):
+                assert time.monotonic() < end, "the module or the collector missed the crash"
+                time.sleep(0.01)
+
+        crash_at = (lambda: len(col.seqs(DEVICE)) > 0, crash)
+        report(rig, "ec200", "mqtt", tmp_path, 12, during=crash_at)
         assert col.seqs(DEVICE) == list(range(12))
         said = "".join(r.get("text", "") for r in rig.emu.spy() if r["dir"] == "from_modem")
         assert said.count("+QMTSTAT: 0,1") == 1, said  # the module saw the broker go, once
