@@ -26,8 +26,9 @@ from host_tools.collector.intake import UP_TOPIC, SharedCollector, mqtt_uplink
 
 #: wall seconds to wait for the broker's CONNACK and SUBACK when the intake starts
 START_S = 5.0
-#: wall seconds to keep reconnecting after the broker went away
+#: wall seconds to keep reconnecting after the broker went away, and to wait for each attempt
 RECONNECT_S = 30.0
+RETRY_S = 0.5
 
 
 class MqttSimIntake:
@@ -59,7 +60,7 @@ class MqttSimIntake:
         for device in devices:  # declared: every device's uplinks are awaited
             self._count(f"mqtt:nbkit/{device}/up<", 0)
 
-    def _connect(self) -> None:
+    def _connect(self, wait_s: float = START_S) -> None:
         """Connect and subscribe, waiting (wall time) for the broker's CONNACK and SUBACK. At
         the start that is before the rig's time starts; after the broker went away it is while
         this participant is busy (its loop got the input): device time waits for it."""
@@ -70,7 +71,7 @@ class MqttSimIntake:
             raise OSError(f"no MQTT broker at {host}:{port}: {exc}") from exc
         self._subscribed.clear()
         self.client.subscribe(UP_TOPIC, qos=1)
-        end = time.monotonic() + START_S
+        end = time.monotonic() + wait_s
         while not self._subscribed:
             if time.monotonic() > end:
                 self.client.disconnect()
@@ -85,7 +86,9 @@ class MqttSimIntake:
         end = time.monotonic() + RECONNECT_S
         while True:
             try:
-                self._connect()
+                # a broker just restarted may take a connection and not answer it yet: try
+                # again soon rather than wait out START_S
+                self._connect(RETRY_S)
                 return
             except OSError as exc:
                 if time.monotonic() > end:
