@@ -74,6 +74,7 @@ class VBoard:
         self.child_addr: tuple[str, int] | None = None
         self.schedule: list[tuple[float, str, int]] = []  # (wall time, pin, value)
         self._batch: list[str] | None = None  # edges of one instant, sent together
+        self._deferred: list[tuple[bytes, Any]] = []  # control commands kept by _drop_stale
         self.out_buf = bytearray()
         self.in_buf = bytearray()
         self.ctrl_c_at = float("-inf")  # wall time a Ctrl-C last reached the board as SIGINT
@@ -276,6 +277,25 @@ class VBoard:
         except ProcessLookupError:
             pass
         self._reap(block=True)
+        self._drop_stale()
+
+    def _drop_stale(self) -> None:
+        """The board is dead: what it sent that is still queued (a deep sleep it asked for
+        just before a power cycle came) must not act on its next boot. Its messages are
+        dropped (counted for the master under its boot); the others are kept, in order, for
+        :meth:`_on_control`."""
+        while True:
+            try:
+                data, addr = self.ctl.recvfrom(512)
+            except BlockingIOError:
+                return
+            text = data.decode("ascii", "replace").strip()
+            if addr == self.child_addr or text.split(" ", 1)[0] in _BOARD_VERBS:
+                if self.sim is not None:
+                    self._count(self._ctl_key("up<"))
+                log(f"ignored {text[:40]!r}: the board sent it before its power was cut")
+            else:
+                self._deferred.append((data, addr))
 
     def _reap(self, block: bool = False) -> None:
         child = self.child
@@ -515,10 +535,13 @@ class VBoard:
 
     def _on_control(self) -> None:
         while True:
-            try:
-                data, addr = self.ctl.recvfrom(512)
-            except BlockingIOError:
-                return
+            if self._deferred:  # came while a dead board's messages were dropped
+                data, addr = self._deferred.pop(0)
+            else:
+                try:
+                    data, addr = self.ctl.recvfrom(512)
+                except BlockingIOError:
+                    return
             text = data.decode("ascii", "replace").strip()
             from_child = self.sim is not None and (
                 addr == self.child_addr or text.split(" ", 1)[0] in _BOARD_VERBS
@@ -740,7 +763,7 @@ class VBoard:
             drain_wakeup()
         if self.cin in readable:
             self._on_console()
-        if self.ctl.fileno() in readable:
+        if self.ctl.fileno() in readable or self._deferred:
             self._on_control()
         if self.child is not None and self.child.fd in readable:
             self._drain_child()

@@ -110,6 +110,18 @@ def _wait_for(tmp_path: Path, what: str, timeout: float = 60) -> int:
     raise AssertionError(f"no process {what} under {tmp_path}")
 
 
+def _wait_running(tmp_path: Path, meter: str, timeout: float = 60) -> None:
+    """Until the meter's modem has registered (its timeline shows it): the cell is mid-run,
+    device time moving, when the test breaks one of its processes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for timeline in tmp_path.glob(f"**/{meter}/timeline.jsonl"):
+            if '"connected"' in timeline.read_text():
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"meter {meter} never registered under {tmp_path}")
+
+
 def _finish(fleet: subprocess.Popen[str], tmp_path: Path) -> str:
     try:
         _, err = fleet.communicate(timeout=90)
@@ -138,7 +150,7 @@ def test_a_crashed_emulator_stops_the_cell_and_is_named(tmp_path):
     fleet = _start(tmp_path)
     pid = _wait_for(tmp_path, "m1/timeline.jsonl")  # meter m1's emulator
     _wait_for(tmp_path, "m1/flash.img")  # its board is up too
-    time.sleep(1.0)
+    _wait_running(tmp_path, "m1")
     os.kill(pid, signal.SIGKILL)
     err = _finish(fleet, tmp_path)
     assert f"meter m1 (device {FIRST_DEVICE + 1}): the emulator stopped (code -9)" in err, err
@@ -149,7 +161,7 @@ def test_a_hung_emulator_stops_the_cell_within_the_hang_time(tmp_path):
     fleet = _start(tmp_path, "--hang-s", "3")
     pid = _wait_for(tmp_path, "m0/timeline.jsonl")
     _wait_for(tmp_path, "m1/flash.img")
-    time.sleep(1.0)
+    _wait_running(tmp_path, "m0")
     os.kill(pid, signal.SIGSTOP)  # alive, but it never answers again
     err = _finish(fleet, tmp_path)
     # who holds time back: the stopped emulator (busy) or the bytes it never reads (in flight)

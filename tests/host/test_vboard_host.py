@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -170,6 +171,29 @@ def test_a_ctrl_c_the_board_took_as_a_byte_does_not_keep_it_awake(stand_in):
     assert vb.command("deepsleep 600000", ADDR) is None
     assert vb.child is None and vb.state == "sleeping"
     assert time.monotonic() - started < 1.0
+
+
+def test_a_deep_sleep_the_board_asked_for_before_its_power_cut_does_not_put_the_next_boot_to_sleep(
+    stand_in,
+):
+    # the board sent `deepsleep` (never said hello: its address unknown), then the power was
+    # cut before the host read it; a command sent after it is still served, in order
+    vb, _ = stand_in
+    board = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rig = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rig.settimeout(2)
+    try:
+        board.sendto(b"deepsleep 1000", ("127.0.0.1", vb.control_port))
+        rig.sendto(b"get button", ("127.0.0.1", vb.control_port))
+        time.sleep(0.05)  # both datagrams queued at the host (loopback delivery is immediate)
+        vb.kill_child("power")
+        assert vb.state != "sleeping" and vb._deferred, vb.state
+        vb._on_control()
+        assert vb.state != "sleeping"  # the dead board's request was dropped
+        assert rig.recv(100) == b"pin button 1 0 0"  # the rig's command was not
+    finally:
+        board.close()
+        rig.close()
 
 
 def test_the_rom_image_holds_the_app_tree_and_leaves_out_caches(tmp_path):
