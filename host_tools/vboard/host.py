@@ -118,7 +118,8 @@ class VBoard:
                 self.drains[fd] = f"{clock.chan}.{what}.dn<"
                 self.counts[self.drains[fd]] = 0  # declared: bytes to the board are awaited
         self.counts[self._cmd_key()] = 0
-        self.counts[self._con_key()] = 0
+        if self.o.console_counted:  # (a counter only when someone counts what they type)
+            self.counts[self._con_key()] = 0
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -517,6 +518,8 @@ class VBoard:
         """Play the edges that are due, all in one datagram to the board: a board that takes
         the first would otherwise find the rest there or not, as the host's speed has it."""
         now = self.o.clock.now()
+        if not self.schedule or self.schedule[0][0] > now:
+            return  # (every turn of the loop asks: nothing due is the common case)
         done = 0
         self._batch = []
         try:
@@ -680,7 +683,7 @@ class VBoard:
             self.stop = True
             return
         self.console_seen = time.monotonic()
-        if self.sim is not None:
+        if self.sim is not None and self.o.console_counted:
             self._count(self._con_key(), len(data))
         if self.child is None:
             return  # the board is off or asleep: a UART drops what it cannot receive
