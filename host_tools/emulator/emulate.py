@@ -124,8 +124,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     clock.add_argument(
         "--clock",
-        metavar="WALL_START,EPOCH,SCALE|sim:HOST:PORT:CHAN",
-        help="share an existing virtual clock, or join a rig's time master (see below)",
+        metavar="WALL_START,EPOCH,1|sim:HOST:PORT:CHAN",
+        help="share a real-time clock (SCALE 1), or join a rig's time master (see below)",
     )
     add("--scenario", type=Path, metavar="FILE", help="fault-injection scenario (JSON/TOML)")
     add("--spy", type=Path, metavar="FILE", help="log every byte both ways (JSON Lines)")

@@ -84,8 +84,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reply-delay-ms", type=int, default=0, help="delay before each reply")
     parser.add_argument(
         "--clock",
-        metavar="WALL_START,EPOCH,SCALE|sim:HOST:PORT:CHAN",
-        help="shared virtual clock (docs/architecture.md) for the meter's date/time field; "
+        metavar="WALL_START,EPOCH,1|sim:HOST:PORT:CHAN",
+        help="real time shared with the board (SCALE 1) for the meter's date/time field; "
         "sim:...: join a rig's time master (the bus then costs its bit time and each reply "
         "comes after the protocol's answer delay, in device time)",
     )

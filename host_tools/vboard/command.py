@@ -15,7 +15,8 @@ One host process (this module) plays the board's physical world around a MicroPy
 * **Flash**: ``--flash FILE``, a littlefs2 image (created blank with ``--flash-size`` if missing;
   the board formats it at first boot like a real one). The MicroPython process mounts it at ``/``
   with ``vfs.VfsLfs2`` on a file-backed block device, so power-loss behaviour is littlefs's own.
-* **Clock**: ``--clock WALL_START,EPOCH,SCALE``, shared with the emulator (docs/architecture.md).
+* **Clock**: ``--clock WALL_START,EPOCH,1`` (real time shared with the emulator) or
+  ``--clock sim:HOST:PORT:CHAN`` (a rig's time master; docs/architecture.md).
 * **Pins and power**: a UDP control channel on 127.0.0.1 (protocol below). The pin levels and edge
   counters live here, so they keep counting while the board sleeps or reboots.
 * **Power cut**: SIGKILL the MicroPython process (``status`` gives its pid); the board boots again.
@@ -133,7 +134,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "default 1)",
     )
     parser.add_argument(
-        "--clock", help="WALL_START,EPOCH,SCALE shared with the emulator (default: now, scale 1)"
+        "--clock",
+        metavar="WALL_START,EPOCH,1|sim:HOST:PORT:CHAN",
+        help="real time shared with the emulator (its stderr prints the triple; SCALE is 1), or "
+        "a rig's time master (default: real time from now)",
     )
     parser.add_argument("--main", type=Path, help="run this script instead of main.py")
     parser.add_argument(
