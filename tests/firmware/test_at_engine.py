@@ -266,6 +266,19 @@ def test_a_banner_ok_with_no_command_running_is_dropped_and_the_next_command_is_
     assert engine.dropped == 1, engine.counters()
 
 
+def test_a_command_written_between_the_banners_last_line_and_its_ok_gets_its_own_answer():
+    # the module is up once it printed "Neul": a command sent then is answered after the
+    # banner's OK, which is dropped, not taken for that answer
+    engine, fake, _ = modem()
+    _huawei(engine)
+    fake.send(b"\r\nREBOOT_CAUSE_SECURITY_PMU_POWER_ON_RESET\r\nNeul\r\n")
+    engine.poll(10)
+    fake.expect(b"AT+CGSN=1\r", b"\r\nOK\r\n", Later(20, b"\r\n+CGSN:8677\r\n\r\nOK\r\n"))
+    reply = engine.command("AT+CGSN=1", "+CGSN:", 300)
+    assert reply.ok and reply.lines == ["+CGSN:8677"], reply
+    assert engine.dropped == 1, engine.counters()
+
+
 def test_at_nrb_takes_the_banners_ok_as_its_own_answer():
     engine, fake, _ = modem()
     _huawei(engine)

@@ -12,10 +12,11 @@
 #   0. an abort line (abort_on, e.g. the Quectel boot banner "RDY") while a command runs ->
 #      the command ends at once with RESULT_ABORT (no answer will come), and the line goes
 #      on to the URC table (the driver counts the reboot). A banner that ends in its own
-#      OK (Huawei "...Neul", OK: banner_end = ("Neul",)): that OK is no command's answer; it
-#      ends a running command with RESULT_ABORT (or, with banner=True, AT+NRB's wait with OK)
-#      and is dropped when none runs. An AT written while the module boots is still answered
-#      after the banner: taking the banner's OK for it would pair every later reply one off.
+#      OK (Huawei "...Neul", OK: banner_end = ("Neul",)): that OK is no command's answer. It
+#      ends the command the reset came under with RESULT_ABORT (with banner=True, AT+NRB's
+#      wait with OK) and is dropped otherwise. An AT written while the module boots is still
+#      answered after the banner: taking the banner's OK for it would pair every later reply
+#      one off.
 #   1. echo of the running command (ATE1 echoes "cmd\r")        -> skipped
 #   2. the running command's expected prefix(es)                 -> reply line
 #   3. final result codes OK / ERROR / +CME ERROR[: ]n / +CMS ERROR[: ]n (+ per-command extras)
@@ -148,7 +149,7 @@ class Engine:
         self._busy = False
         self.abort_on = ()  # whole lines that end a running command (RESULT_ABORT)
         self.banner_end = ()  # whole lines after which a boot banner's own OK follows
-        self._banner_ok = False  # the last line was one of banner_end
+        self._banner_at = None  # (the command running when a banner_end line came,) or None
         self.reset_counters()
 
     # -- API ------------------------------------------------------------------------------
@@ -391,11 +392,12 @@ class Engine:
 
     def _route(self, line):
         cmd = self._cmd
-        if self._banner_ok:
-            self._banner_ok = False
-            if line == RESULT_OK and not self._banner_done(cmd):
+        if self._banner_at is not None:
+            at, self._banner_at = self._banner_at[0], None
+            if line == RESULT_OK and not self._banner_done(cmd, at):
                 return
-        self._banner_ok = line in self.banner_end
+        if line in self.banner_end:
+            self._banner_at = (cmd,)
         if cmd is not None and cmd.result is None and line in self.abort_on:
             cmd.result = RESULT_ABORT  # then the URC table: the driver sees the banner too
             cmd = None
@@ -420,11 +422,13 @@ class Engine:
             return
         self.dropped += 1
 
-    def _banner_done(self, cmd):
-        # A boot banner's own OK came: True when it answers the running command (AT+NRB).
-        if cmd is not None and cmd.result is None:
-            if cmd.banner:
-                return True
+    def _banner_done(self, cmd, at):
+        # A boot banner's own OK came (at: the command running when the banner ended): True
+        # when it answers the running command (AT+NRB). A command the reset came under ends
+        # with RESULT_ABORT; one written after the banner waits on for its own answer.
+        if cmd is not None and cmd.result is None and cmd.banner:
+            return True
+        if cmd is not None and cmd.result is None and cmd is at:
             cmd.result = RESULT_ABORT  # the module rebooted under it: no answer will come
         else:
             self.dropped += 1
