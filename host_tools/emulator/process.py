@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from host_tools.emulator.clock import VirtualClock
-from host_tools.simclock.client import SimClient
-from host_tools.simclock.master import Master
 
 
 @dataclass
@@ -163,57 +161,3 @@ def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
         if proc.poll() is not None:
             break
     raise RuntimeError(f"nbkit emulate did not print its pty path (exit {proc.poll()})")
-
-
-class SimCell:
-    """A time master for an emulated modem and the MicroPython process that drives it (a board
-    without the virtual board around it): the cell's own participant (``rig``) holds time
-    until :meth:`board` announces the process that takes over. Start the emulator with
-    ``sim=cell.spec``; give the board its ``[host, port, name, chan]``."""
-
-    def __init__(self, master: Master, chan: str = "m0") -> None:
-        self.master = master
-        self.chan = chan
-        self.rig = SimClient(master.addr, "rig")  # busy from its hello: time waits for it
-        self.boots = 0
-
-    @property
-    def addr(self) -> tuple[str, int]:
-        return self.master.addr
-
-    @property
-    def spec(self) -> str:
-        """The ``--clock`` value that puts an emulator (or a peer) on this cell."""
-        return f"sim:{self.addr[0]}:{self.addr[1]}:{self.chan}"
-
-    def board(self) -> list[Any]:
-        """Announce the next boot's participant (busy until its own reports arrive) and let
-        time go; returns what the board needs to join: ``[host, port, name, chan]``."""
-        self.boots += 1
-        name = f"{self.chan}.b{self.boots}"
-        self.rig.go()  # its report stood: learn the time before it acts
-        self.rig.join(name)
-        self.rig.report(None)
-        return [self.addr[0], self.addr[1], name, self.chan]
-
-    def retire(self, name: str) -> None:
-        """The board process ``name`` has exited: it no longer holds time back."""
-        self.rig.go()
-        self.rig.bye(name)
-        self.rig.report(None)
-
-
-@contextmanager
-def sim_cell(
-    epoch: float = 1_764_000_000, chan: str = "m0", stall_s: float = 10.0
-) -> Iterator[SimCell]:
-    """A started time master and its :class:`SimCell`; both stopped on exit."""
-    master = Master(epoch, stall_s=stall_s).start()
-    cell = None
-    try:
-        cell = SimCell(master, chan)
-        yield cell
-    finally:
-        if cell is not None:
-            cell.rig.close()
-        master.stop()

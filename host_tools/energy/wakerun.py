@@ -87,9 +87,11 @@ class WakeRig:
         self,
         script: Path,
         argv: Callable[[str, str], list[str]],
+        *,
         heap: str = HEAP,
         check: bool = True,
         during: tuple[Callable[[], bool], Callable[[], None]] | None = None,
+        path: list[str] | None = None,
     ) -> str:
         """Run one MicroPython ``script`` as this meter's next wake (a participant the master
         knows before it starts); ``argv(master, name)`` gives its arguments (the master's
@@ -98,13 +100,14 @@ class WakeRig:
         act): at the first instant time stops at while the script runs at which ``when()``
         holds (every peer done with that instant), ``act()`` runs with time held (a fault
         from outside the master, e.g. a broker crash, at a device instant no host speed moves).
+        ``path``: more folders the script imports from (after the firmware's).
         """
         self._settle()
         self.wakes += 1
         name = f"{CHAN}.w{self.wakes}"
         self.mcu.join(name)  # busy until its first report: time waits for the process start
         host, port = self.master.addr
-        proc = _start_micropython([str(script), *argv(f"{host}:{port}", name)], heap)
+        proc = _start_micropython([str(script), *argv(f"{host}:{port}", name)], heap, path)
         output, code = self._serve_wake(proc, during)
         self.mcu.go()  # the process ended: at the time it left off (its `exit` holds time)
         if "left" in output.splitlines():  # its last act counted it (tests/e2e/simwire.py)
@@ -250,8 +253,10 @@ def _ack_peer(sim: str) -> AbstractContextManager[int]:
     return udp_echo(master=(host, int(port)), prefix=b"ack:")
 
 
-def _start_micropython(args: list[str], heap: str = HEAP) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, MICROPYPATH=f".frozen:{FIRMWARE_DIR}")
+def _start_micropython(
+    args: list[str], heap: str = HEAP, path: list[str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, MICROPYPATH=":".join([".frozen", str(FIRMWARE_DIR), *(path or [])]))
     argv = [*micropython_argv(), "-X", f"heapsize={heap}", *args]
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(REPO_ROOT)

@@ -11,21 +11,21 @@
 # tries (app-level attempts), attach_ms, recv_ms, retry_ms, psm ([tau_s, active_s]: AT+CPSMS
 # before attach), watch_ms (route URCs that long after the cycle), cereg_n, rounds and gap_ms
 # (exchanges, the pause between them), until ([state, n]: stop n rounds after the lifecycle
-# entered state after registering, instead of running all rounds), sim ([host, port, name,
-# chan]: keep device time with a time master as participant `name`, counting the UART's bytes
-# on `chan` as a board does; without it the clock is the wall clock).
+# entered state after registering, instead of running all rounds), sim (["HOST:PORT", name]:
+# keep device time with that time master as participant `name` ("m0.w1": its UART counted on
+# channel m0 as a board's, tests/e2e/simwire.py); without it the clock is the wall clock).
 import gc
 import json
 import sys
 import time
 
+import simwire
 from heap_probe import HeapProbe
 from nbkit.at.engine import Engine
 from nbkit.hal.clock import Clock
 from nbkit.hal.tty import TtyTransport
 from nbkit.lte import psm
 from nbkit.modem.bc95 import NSONMI_DATA_LINE, Bc95, ModemError
-from simwire import counted_tty, sim_clock
 
 
 def _mark(engine):
@@ -45,8 +45,8 @@ class Cycle:
             self.clock = Clock()
             tty = TtyTransport(path)
         else:  # under the master no byte is dropped: what the line holds stays to be read
-            self.clock = sim_clock("%s:%d" % (sim[0], sim[1]), sim[2])
-            tty = counted_tty(path, self.clock, sim[3], keep=True)
+            self.clock = simwire.sim_clock(sim[0], sim[1])
+            tty = simwire.counted_tty(path, self.clock, sim[1].split(".")[0], keep=True)
         self.tty = HeapProbe(tty, base)
         line_max = NSONMI_DATA_LINE if opts.get("nsonmi", 1) != 1 else 1100
         self.engine = Engine(self.tty, self.clock, line_max=line_max)
@@ -174,6 +174,9 @@ def main(path, opts):
         "device_ms": cycle.clock.ticks_diff(cycle.clock.ticks_ms(), device_start),
     }
     cycle.tty.close()
+    sim = opts.get("sim")
+    if sim is not None:
+        simwire.leave(cycle.clock, sim[1].split(".")[0])
     print(json.dumps(out))
 
 

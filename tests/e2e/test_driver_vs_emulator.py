@@ -1,36 +1,31 @@
 """The firmware driver in MicroPython against `nbkit emulate` over a real pty, with real UDP.
 
-Each test starts the emulator (``running_emulator``, time scale 1000: network timers in
-milliseconds), a UDP echo socket on 127.0.0.1 (a thread here) and the MicroPython unix port
-running ``tests/e2e/emu_cycle.py``: the real ``nbkit.at.engine`` + ``nbkit.modem.bc95`` over
+Each test starts the emulator, a UDP echo socket on 127.0.0.1 and the MicroPython unix port
+running ``tests/e2e/emu_cycle.py``, all on one time master
+(``host_tools.bench.at.emulated_cycle``: device time is the emulator's timing model, never the
+host's speed). The real ``nbkit.at.engine`` + ``nbkit.modem.bc95`` over
 ``nbkit.hal.tty.TtyTransport`` attaches, opens a socket, sends a datagram to the echo socket and
 reads the echo back, retrying the way an application does (bounded). It prints one JSON line.
 
 Every fault kind of the emulator's scenario files must end in recovery (the echo came back,
 perhaps after an application-level retry) or a clear error (a message in ``errors``) -- never a
-hang (the MicroPython process is bounded by a timeout), never a crash (exit 0 and its JSON line)
-and never unbounded memory (the live heap peak, sampled after a collection at every transport
-read and write, stays within the 32 KB target of issue 3).
+hang (a script that runs on after device time stopped fails the run), never a crash (exit 0
+and its JSON line) and never unbounded memory (the live heap peak, sampled after a collection
+at every transport read and write, stays within the 32 KB target of issue 3).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from host_tools.bench.at import HEAP  # a 128 KiB heap of a 32-bit MCU
-from host_tools.emulator.echo import udp_echo
-from host_tools.emulator.process import running_emulator, sim_cell
-from tests.micropython_runner import run_micropython
+from host_tools.bench.at import emulated_cycle
 
 pytestmark = pytest.mark.e2e
 
-SCRIPT = Path(__file__).resolve().parent / "emu_cycle.py"
 # The driver probes "AT" every second from power-on; the module boots for 3 s (timing.py boot_s)
 # and ignores its UART meanwhile: the probes at 0, 1 and 2 s go unanswered (the one at 3 s
 # crosses the end of the boot and is answered after the banner).
@@ -45,24 +40,9 @@ def run_cycle(
     model: str = "bc28", opts: dict[str, Any] | None = None, **emulator: Any
 ) -> dict[str, Any]:
     """Run one driver cycle in MicroPython against a fresh emulator and a UDP echo, all on
-    one time master; its JSON result."""
-    with (
-        sim_cell() as cell,
-        udp_echo(master=cell.addr) as port,
-        running_emulator(model, sim=cell.spec, **emulator) as emu,
-    ):
-        options = {"model": model, "port": port, "payload": PAYLOAD, **(opts or {})}
-        options["sim"] = cell.board()
-        try:
-            proc = run_micropython(
-                [str(SCRIPT), emu.path, json.dumps(options)], heap=HEAP, timeout=10
-            )
-        except subprocess.TimeoutExpired as exc:  # a hang: fail with what the modem saw
-            raise AssertionError(f"driver hung; emulator stderr:\n{emu.stderr()}") from exc
-        spy = emu.spy()
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and "Traceback" not in out, out
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    one time master; its JSON result (with the emulator's spy and the echo's port)."""
+    options = {"payload": PAYLOAD, **(opts or {})}
+    result, spy, port = emulated_cycle(model, options, **emulator)
     result["spy"] = spy
     result["port"] = port
     print(json.dumps({k: v for k, v in result.items() if k != "spy"}))  # shown on failure
