@@ -15,9 +15,7 @@ from host_tools.emulator.network import NetworkConfig
 from host_tools.emulator.scenario import parse
 from host_tools.emulator.server import Emulator, serving
 from host_tools.simclock.client import SimClient
-from host_tools.simclock.master import Master
-
-EPOCH = 1_764_000_000
+from tests.support.simdte import sim_dte
 
 BANNER_END = b"Neul\r\nOK\r\n"
 
@@ -42,9 +40,7 @@ def sim_modem(
     options instead of :func:`options` (``persona`` and ``net`` unused then); ``timeline_stream``:
     where the timeline records go as JSON lines."""
     scenario = parse({"faults": faults}) if faults else None
-    master = Master(EPOCH, stall_s=10).start()
-    dte = SimPtyClient(master.addr)
-    try:
+    with sim_dte() as dte:
         with serving(
             opts or options(persona, **net),
             scenario=scenario,
@@ -54,9 +50,6 @@ def sim_modem(
             with dte.open(emu.path) as port:
                 port.read_until(banner)
                 yield emu, port
-    finally:
-        dte.leave()
-        master.stop()
 
 
 def wait_registered(port: SimPtyClient, timeout: float = 2.0, ask: str = "AT+CGATT?") -> None:

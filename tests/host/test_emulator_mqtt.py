@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import paho.mqtt.client as paho
 import pytest
-from emulator_support import EPOCH
 from paho.mqtt.enums import CallbackAPIVersion
 from quectel_support import (
     OK,
@@ -26,6 +25,7 @@ from quectel_support import (
 from host_tools.collector.broker import BrokerProcess, free_port, running_broker
 from host_tools.emulator.client import SimPtyClient
 from host_tools.simclock.client import SimClient
+from tests.support.simdte import EPOCH
 
 BINARY = b'\x00"\r\nOK\r\n+QMTRECV: 0,1,"x","y"\r\n\x1a\xff'
 

@@ -8,9 +8,10 @@ import io
 import json
 
 import pytest
-from emulator_support import EPOCH, SimPeer, options, sim_modem, stepped, wait_registered
+from emulator_support import SimPeer, options, sim_modem, stepped, wait_registered
 
 from host_tools.emulator.network import tx_seconds
+from tests.support.simdte import EPOCH
 
 OK = b"\r\nOK\r\n"
 

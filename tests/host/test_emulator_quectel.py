@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 import socket
 
-from emulator_support import EPOCH, SimPeer
+from emulator_support import SimPeer
 from quectel_support import OK, TcpPeer, online, quectel, registered, send_data
+
+from tests.support.simdte import EPOCH
 
 # payload bytes a line-based parser would take for lines, results or URCs
 NASTY = b'\r\nOK\r\n+QIURC: "recv",0,5\r\n\x00\xff>\x1a\x1b\r\nERROR\r\n'
