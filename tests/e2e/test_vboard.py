@@ -87,6 +87,36 @@ def test_the_rtc_and_sleep_are_the_time_masters_to_the_microsecond(probe):
     assert probe.virtual_now() == pytest.approx(before + 120.0, abs=1e-6)  # not a moment later
 
 
+def test_a_file_on_the_flash_still_overrides_a_built_in_module(probe):
+    # The boot keeps the built-in modules that a file may extend (random, json...) in
+    # sys.modules, so an import finds one without looking along sys.path (littlefs lookups
+    # through the Python block device); a file on the flash that shadows one wins all the same,
+    # as on a board, from the boot that finds it there.
+    assert probe.ask("origin random") == "built-in"
+    assert probe.ask("put random.py VALUE=1") == "ok"
+    probe.ctl("power cycle")
+    probe.expect(b"PROBE READY")
+    assert probe.ask("origin random") == "random.py"
+    assert probe.ask("origin json") == "built-in"
+
+
+def test_a_flash_image_replaced_while_the_board_is_off_is_the_one_it_boots_with(probe, flash):
+    # each boot maps the image file as it is then (the fork server maps it again when the file
+    # is another one or another size)
+    assert probe.ask("put mark.txt 1") == "ok"
+    probe.ctl("power off")
+    fresh = flash.with_name("fresh.img")
+    fresh.write_bytes(b"\xff" * flash.stat().st_size)
+    os.replace(fresh, flash)
+    probe.ctl("power on")
+    probe.expect(b"vboard: blank flash, formatting littlefs2")
+    probe.expect(b"PROBE READY")
+    assert "mark.txt" not in probe.ask("ls")
+    assert probe.ask("put mark.txt 2") == "ok"
+    probe.ctl("power off")  # the test holds device time while it reads the unpowered flash
+    assert read_image(flash).open("mark.txt", "rb").read() == b"2"
+
+
 def test_the_modem_uart_is_the_tty_given_on_the_command_line(flash):
     master, slave = pty.openpty()
     tty.setraw(master)

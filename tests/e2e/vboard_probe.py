@@ -87,6 +87,8 @@ def answer(w):
     if w[0] == "where":  # where MODULE: the file it was imported from
         __import__(w[1])
         return sys.modules[w[1]].__file__
+    if w[0] == "origin":  # origin MODULE: the file it was imported from, or "built-in"
+        return getattr(__import__(w[1]), "__file__", "built-in")
     if w[0] == "copy":  # copy SRC DST: a file, byte for byte
         with open(w[1], "rb") as f:
             data = f.read()
