@@ -18,9 +18,30 @@ events, deep sleep, its QIRD layout): :mod:`.bc660k`. Personas: :mod:`.persona`,
 of the firmware's registry (``nbkit/modem/models.py``).
 """
 
-from host_tools.emulator.clock import VirtualClock
-from host_tools.emulator.modem import ModemOptions
-from host_tools.emulator.network import NetworkConfig
-from host_tools.emulator.server import Emulator
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from host_tools.emulator.clock import VirtualClock
+    from host_tools.emulator.modem import ModemOptions
+    from host_tools.emulator.network import NetworkConfig
+    from host_tools.emulator.server import Emulator
 
 __all__ = ["Emulator", "ModemOptions", "NetworkConfig", "VirtualClock"]
+
+#: the package's names, each loaded from its module when first asked for: a process that needs
+#: one part (the virtual board host: the clock) does not import the whole modem
+_WHERE = {
+    "Emulator": "server",
+    "ModemOptions": "modem",
+    "NetworkConfig": "network",
+    "VirtualClock": "clock",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

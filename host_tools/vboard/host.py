@@ -90,6 +90,9 @@ class VBoard:
         self.failure: str | None = None
         self.cin_open = True
         self.tmp = tempfile.TemporaryDirectory(prefix="nbkit-vboard-")
+        self._flash_abs = str(opts.flash.resolve())
+        self._env_base: dict[str, str] | None = None  # (_child_env)
+        self._runtime_base: dict[str, Any] | None = None  # (_write_runtime)
         self.runtime = Path(self.tmp.name) / "board.json"
         # the --app tree as the board's ROM, mapped by each MicroPython process it starts
         self.rom = opts.rom or Path(self.tmp.name) / "rom.img"
@@ -97,6 +100,7 @@ class VBoard:
             rom.build_image(opts.app, self.rom)
         # each boot is forked from a server that has CPython, the unix port and the ROM loaded
         # (host_tools/vboard/zygote_server.py); None: a `micropython` binary, exec'd per boot
+        self.zygote: Zygote | None = None
         self.zygote = Zygote.start(self._child_env())
         self.ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.ctl.bind(("127.0.0.1", opts.control_port))
@@ -189,24 +193,28 @@ class VBoard:
     # ---- the MicroPython process -------------------------------------------------------------
 
     def _write_runtime(self, mode: str, cause: str, wake: str | None) -> None:
+        if self._runtime_base is None:  # what no boot changes, worked out once
+            self._runtime_base = {
+                "flash": self._flash_abs,
+                "block_size": BLOCK_SIZE,
+                "modem_port": self.o.modem_port,
+                "meterbus_port": self.o.meterbus_port,
+                "control": ["127.0.0.1", self.control_port],
+                "app": str(self.o.app.resolve()),
+                "main": str(self.o.main.resolve()) if self.o.main else None,
+                "seed_config": str(self.o.seed_config.resolve()) if self.o.seed_config else None,
+                "seed_path": self.o.seed_path,
+                "heap_watch": self.o.heap_watch,
+            }
         rt = {
-            "flash": str(self.o.flash.resolve()),
-            "block_size": BLOCK_SIZE,
+            **self._runtime_base,
             "block_count": self.o.flash.stat().st_size // BLOCK_SIZE,
-            "modem_port": self.o.modem_port,
-            "meterbus_port": self.o.meterbus_port,
-            "control": ["127.0.0.1", self.control_port],
             "clock": self._clock_rt(),
-            "app": str(self.o.app.resolve()),
-            "main": str(self.o.main.resolve()) if self.o.main else None,
-            "seed_config": str(self.o.seed_config.resolve()) if self.o.seed_config else None,
-            "seed_path": self.o.seed_path,
             "mode": mode,
             "reset_cause": cause,
             "wake_reason": wake,
             "boot": self.boots,
             "cut_at_write": self.cut_armed,
-            "heap_watch": self.o.heap_watch,
         }
         device_board = boards.device_data(self.o.board)  # host-only sections stay here
         self.runtime.write_text(json.dumps({**device_board, "vboard": rt}))
@@ -245,12 +253,22 @@ class VBoard:
         log(f"boot {self.boots} ({cause}{', ' + wake if wake else ''}) pid {pid} mode {mode}")
 
     def _child_env(self) -> dict[str, str]:
-        return dict(
-            os.environ,
-            MICROPYPATH=f".frozen:/.frozen:{self.o.app.resolve()}",
-            NBKIT_VBOARD=str(self.runtime),
-            NBKIT_ROM_IMAGE=str(self.rom),
-        )
+        if self._env_base is None:  # this process's environment, read once
+            env = dict(
+                os.environ,
+                MICROPYPATH=f".frozen:/.frozen:{self.o.app.resolve()}",
+                NBKIT_VBOARD=str(self.runtime),
+                NBKIT_ROM_IMAGE=str(self.rom),
+            )
+            # mappings are the launcher's to make (host_tools.vboard.mpy, zygote_server): an
+            # address inherited from this process's environment would point at nothing
+            for made in ("NBKIT_ROM", "NBKIT_FLASH"):
+                env.pop(made, None)
+            self._env_base = env
+        env = dict(self._env_base)
+        if self.zygote is not None:  # it maps the flash image for each boot
+            env["NBKIT_FLASH_IMAGE"] = self._flash_abs
+        return env
 
     @staticmethod
     def _fork_exec(argv: list[str], env: dict[str, str], fd: int, slave: int) -> int:
