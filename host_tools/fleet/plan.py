@@ -19,13 +19,13 @@ from host_tools.rig.rig import EPOCH
 
 #: resident memory of one meter (emulator + vboard host + its fork server + the MicroPython
 #: process of the boot that runs), MB: the peak `nbkit fleet --json` reports as
-#: peak_rss_per_meter_mb (measured 61 at 10 meters, water, BC28), rounded up
+#: peak_rss_per_meter_mb (measured 63 at 10 and at 1,000 meters, water, BC28), rounded up
 MB_PER_METER = 70
 #: one cell's own processes (the cell driver with its time master, and the collector), MB
 MB_PER_CELL = 90
-#: host CPU seconds one meter-day costs (measured 1.6 at 10 meters, 1.75 at 1,000;
+#: host CPU seconds one meter-day costs (measured 1.18 at 10 meters, 1.22 at 1,000;
 #: docs/scale.md), rounded up
-CPU_S_PER_METER_DAY = 2.0
+CPU_S_PER_METER_DAY = 1.4
 #: device ids of the fleet: FIRST_DEVICE, FIRST_DEVICE + 1, ...
 FIRST_DEVICE = 100_000
 #: limits that catch a typo before a run starts (a million meters is no fleet for one host)
