@@ -60,11 +60,12 @@ _keep: list[Any] = []  # the ROM mapping lives as long as this process
 
 class _FlashMap:
     """The board's flash image (NBKIT_FLASH_IMAGE) mapped shared and writable in this process,
-    inherited by every child: the boot code (nbkit.hal.flashmap) finds it by NBKIT_FLASH
-    ("address:size") and littlefs reads and writes memory, not the file through a system call
-    per access. A write is in the file at once (the page cache), so a killed child leaves what
-    a power cut would. The mapping is made again when the file is another or another size;
-    without one (no such variable, an empty or missing image) the boot code opens the file."""
+    inherited by every child: the boot code (nbkit.hal.flash.MappedBlockDevice) finds it by
+    NBKIT_FLASH ("address:size") and littlefs reads and writes memory, not the file through a
+    system call per access. A write is in the file at once (the page cache), so a killed child
+    leaves what a power cut would. The mapping is made again when the file is another or
+    another size; without one (no such variable, an empty or missing image) the boot code
+    opens the file."""
 
     def __init__(self) -> None:
         self.key: tuple[Any, ...] | None = None

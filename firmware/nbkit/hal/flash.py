@@ -17,8 +17,10 @@ except ImportError:  # older MicroPython: the vfs functions live in os
     import os as vfs  # type: ignore[no-redef]
 
 try:
+    import micropython
     from micropython import const
 except ImportError:  # CPython on the host
+    micropython = None  # type: ignore[assignment]
 
     def const(x):  # type: ignore[misc]
         return x
@@ -193,6 +195,48 @@ class FileBlockDevice(BlockDevice):
 
     def close(self):
         self.file.close()
+
+
+if micropython is not None:  # (viper: MicroPython only; the host reads images with CPython)
+
+    class MappedBlockDevice(BlockDevice):
+        # The virtual board's image file mapped into memory outside the heap: its fork server
+        # maps the file (shared: a write is in the file at once, so killing the process leaves
+        # what a power cut would, as with FileBlockDevice) and names the mapping in the boot's
+        # NBKIT_FLASH ("address:size"). littlefs then reads and writes memory, not the file
+        # through a seek and a read system call per access. The copies are viper loops: they
+        # allocate nothing (littlefs may run in a file's finalizer, with the heap locked) and no
+        # Ctrl-C lands inside one. (Its names are the module's own: each name a module interns
+        # stays for the whole wake, and the heap's name pool grows in steps.)
+
+        def __init__(self, addr, size, block_size):
+            if size % block_size or not size:
+                raise ValueError(
+                    "mapped flash: %d bytes is not a whole number of %d-byte blocks"
+                    % (size, block_size)
+                )
+            super().__init__(block_size, size // block_size)
+            self.addr = addr
+
+        @micropython.viper
+        def _load(self, addr: int, buf):
+            src = ptr8(int(self.addr) + addr)  # type: ignore[name-defined]  # noqa: F821
+            dst = ptr8(buf)  # type: ignore[name-defined]  # noqa: F821
+            n = int(len(buf))
+            i = 0
+            while i < n:
+                dst[i] = src[i]
+                i += 1
+
+        @micropython.viper
+        def _store(self, addr: int, data):
+            dst = ptr8(int(self.addr) + addr)  # type: ignore[name-defined]  # noqa: F821
+            src = ptr8(data)  # type: ignore[name-defined]  # noqa: F821
+            n = int(len(data))
+            i = 0
+            while i < n:
+                dst[i] = src[i]
+                i += 1
 
 
 def new_image(block_size, block_count):

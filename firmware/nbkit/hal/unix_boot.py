@@ -95,11 +95,10 @@ def _open_flash(b, rt):
     # write, or torn after half of it; the host kills this process, so the hook never returns.
     from nbkit.hal import flash
 
-    mapped = os.getenv("NBKIT_FLASH")
-    if mapped:  # mapped by the board's fork server (nbkit.hal.flashmap)
-        from nbkit.hal.flashmap import MappedBlockDevice
-
-        bdev = MappedBlockDevice(mapped, rt["block_size"])  # type: flash.BlockDevice
+    mapped = os.getenv("NBKIT_FLASH")  # "address:size", mapped by the board's fork server
+    if mapped:
+        addr, size = mapped.split(":")
+        bdev = flash.MappedBlockDevice(int(addr), int(size), rt["block_size"])  # type: flash.BlockDevice
     else:
         bdev = flash.FileBlockDevice(rt["flash"], rt["block_size"])
     if bdev.block_count != rt["block_count"]:
@@ -220,44 +219,32 @@ def _mount(b, rt):
         sys.modules["os"] = sys.modules["uos"] = b._HiddenFrozen()  # type: ignore[assignment]
     os.chdir("/")
     sys.path[:] = ["", ".frozen", b.FROZEN, "/lib"]
-    _builtins_found()
-
-
-# Built-in modules that a file of the same name on sys.path may extend or replace (MicroPython's
-# extensible modules): an import of one looks along the whole path first, at every import
-# statement, as no built-in is kept in sys.modules. On the virtual board those are littlefs
-# lookups through the Python block device: a sixth of a sample wake's CPU went on them. A board
-# does the same lookups in C, in no time the device could observe.
-_EXTENSIBLE = (
-    "array", "binascii", "collections", "errno", "hashlib", "io", "json", "random", "re",
-    "select", "socket", "struct", "time",
-)  # fmt: skip
-
-
-def _builtins_found():
-    # The built-ins no file on the flash shadows now go into sys.modules, where an import finds
-    # them at once. A shadowing file still wins, as on a board; one copied on during this boot
-    # counts from the next (as any module imported already). An empty sys.path makes import
-    # take the built-in without looking (MicroPython's rule).
-    names = set()
-    for folder in ("/", "/lib"):
+    # MicroPython looks along sys.path for a file that extends or replaces a built-in module
+    # (json, struct...) at every import of one, as it keeps no built-in in sys.modules: on the
+    # virtual board, littlefs lookups through the Python block device, a sixth of a sample
+    # wake's CPU (a board does them in C, in no time the device could observe). The built-ins
+    # no file on the flash shadows go into sys.modules now, found at once; a shadowing file still
+    # wins, as on a board (one copied on in this boot counts from the next, as any module
+    # imported already). An empty sys.path makes import take the built-in without looking.
+    # (Inline, names the firmware has anyway: every name interned stays for the whole wake.)
+    shadow = set()
+    for path in ("/", "/lib"):
         try:
-            for entry in os.ilistdir(folder):
+            for entry in os.ilistdir(path):
                 name = entry[0]
-                names.add(name.rsplit(".", 1)[0] if name.endswith((".py", ".mpy")) else name)
+                shadow.add(name.rsplit(".", 1)[0] if name.endswith((".py", ".mpy")) else name)
         except OSError:
             pass  # no such folder
-    path = sys.path[:]
+    saved = sys.path[:]
     sys.path[:] = []
-    try:
-        for name in _EXTENSIBLE:
-            if name not in names:
-                try:
-                    sys.modules[name] = __import__(name)
-                except ImportError:
-                    pass  # not in this port
-    finally:
-        sys.path[:] = path
+    for name in ("array", "binascii", "collections", "errno", "hashlib", "io", "json", "random",
+                 "re", "select", "socket", "struct", "time"):  # fmt: skip
+        if name not in shadow:
+            try:
+                sys.modules[name] = __import__(name)
+            except ImportError:
+                pass  # not in this port
+    sys.path[:] = saved
 
 
 def _rehome():

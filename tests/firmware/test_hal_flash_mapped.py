@@ -1,8 +1,8 @@
-# nbkit.hal.flashmap: the virtual board's flash image mapped into memory (by its fork server),
-# here a bytearray outside the device under test standing in for the mapping.
+# nbkit.hal.flash.MappedBlockDevice: the virtual board's flash image mapped into memory (by its
+# fork server), here a bytearray outside the device under test standing in for the mapping.
 import micropython
 import uctypes
-from nbkit.hal.flashmap import MappedBlockDevice
+from nbkit.hal.flash import MappedBlockDevice
 
 HEAPSIZE = "64K"
 _BLOCK = 256
@@ -10,7 +10,7 @@ _BLOCK = 256
 
 def _mapped(blocks=16):
     image = bytearray(b"\xff" * (_BLOCK * blocks))
-    return image, MappedBlockDevice("%d:%d" % (uctypes.addressof(image), len(image)), _BLOCK)
+    return image, MappedBlockDevice(uctypes.addressof(image), len(image), _BLOCK)
 
 
 def test_reads_and_writes_land_in_the_mapped_memory():
@@ -56,9 +56,7 @@ def test_littlefs_formats_mounts_and_keeps_files_on_it():
     fs = vfs.VfsLfs2(dev)
     with fs.open("state", "w") as f:
         f.write("x" * 700)
-    again = vfs.VfsLfs2(
-        MappedBlockDevice("%d:%d" % (uctypes.addressof(image), len(image)), _BLOCK)
-    )
+    again = vfs.VfsLfs2(MappedBlockDevice(uctypes.addressof(image), len(image), _BLOCK))
     with again.open("state", "r") as f:
         assert f.read() == "x" * 700
 
@@ -66,7 +64,7 @@ def test_littlefs_formats_mounts_and_keeps_files_on_it():
 def test_a_size_that_is_not_whole_blocks_is_refused():
     image = bytearray(_BLOCK * 2 + 1)
     try:
-        MappedBlockDevice("%d:%d" % (uctypes.addressof(image), len(image)), _BLOCK)
+        MappedBlockDevice(uctypes.addressof(image), len(image), _BLOCK)
     except ValueError as exc:
         assert "whole number" in str(exc), exc
     else:
