@@ -266,7 +266,7 @@ class VBoard:
                 env.pop(made, None)
             self._env_base = env
         env = dict(self._env_base)
-        if self.zygote is not None:  # it maps the flash image for each boot
+        if self.zygote is not None:  # it maps the flash image (again when the file changes)
             env["NBKIT_FLASH_IMAGE"] = self._flash_abs
         return env
 
