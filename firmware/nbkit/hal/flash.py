@@ -198,6 +198,7 @@ class FileBlockDevice(BlockDevice):
 
 
 if micropython is not None:  # (viper: MicroPython only; the host reads images with CPython)
+    from uctypes import addressof
 
     class MappedBlockDevice(BlockDevice):
         # The virtual board's image file mapped into memory outside the heap: its fork server
@@ -218,24 +219,19 @@ if micropython is not None:  # (viper: MicroPython only; the host reads images w
             super().__init__(block_size, size // block_size)
             self.addr = addr
 
-        @micropython.viper
-        def _load(self, addr: int, buf):
-            src = ptr8(int(self.addr) + addr)  # type: ignore[name-defined]  # noqa: F821
-            dst = ptr8(buf)  # type: ignore[name-defined]  # noqa: F821
-            n = int(len(buf))
-            i = 0
-            while i < n:
-                dst[i] = src[i]
-                i += 1
+        def _load(self, addr, buf):
+            self._move(addressof(buf), self.addr + addr, len(buf))
+
+        def _store(self, addr, data):
+            self._move(self.addr + addr, addressof(data), len(data))
 
         @micropython.viper
-        def _store(self, addr: int, data):
-            dst = ptr8(int(self.addr) + addr)  # type: ignore[name-defined]  # noqa: F821
-            src = ptr8(data)  # type: ignore[name-defined]  # noqa: F821
-            n = int(len(data))
+        def _move(self, dst: int, src: int, n: int):
+            to = ptr8(dst)  # type: ignore[name-defined]  # noqa: F821
+            at = ptr8(src)  # type: ignore[name-defined]  # noqa: F821
             i = 0
             while i < n:
-                dst[i] = src[i]
+                to[i] = at[i]
                 i += 1
 
 
