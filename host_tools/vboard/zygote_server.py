@@ -36,6 +36,13 @@ from typing import Any
 _MAX_REQUEST = 1 << 20
 
 
+def _spec(mapping: mmap.mmap) -> tuple[Any, str]:
+    """``address:size`` of a mapping (NBKIT_ROM, NBKIT_FLASH), and the ctypes view that gives
+    the address (it holds the buffer: drop it before the mapping is closed)."""
+    view = ctypes.c_char.from_buffer(mapping)
+    return view, f"{ctypes.addressof(view)}:{len(mapping)}"
+
+
 def _map_rom() -> dict[str, str]:
     """The ROM image mapped outside any heap, as the launcher does (host_tools.vboard.mpy):
     NBKIT_ROM ("address:size") for the children, which inherit the mapping."""
@@ -44,15 +51,9 @@ def _map_rom() -> dict[str, str]:
         return {}
     with open(path, "rb") as f:
         rom = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-        inode = str(os.fstat(f.fileno()).st_ino)
-    with open("/proc/self/maps") as f:
-        starts = [
-            ln.split("-", 1)[0]
-            for ln in f
-            if ln.split()[4:5] == [inode] and ln.split()[2].strip("0") == ""
-        ]
-    _keep.append(rom)
-    return {"NBKIT_ROM": f"{int(starts[0], 16)}:{len(rom)}"}
+    view, spec = _spec(rom)
+    _keep.extend((rom, view))
+    return {"NBKIT_ROM": spec}
 
 
 _keep: list[Any] = []  # the ROM mapping lives as long as this process
@@ -89,8 +90,7 @@ class _FlashMap:
                     self.mapping = mmap.mmap(f.fileno(), 0)
             except (OSError, ValueError):
                 return ""  # the boot code opens the file and says what is wrong with it
-            self.view = ctypes.c_char.from_buffer(self.mapping)
-            self.spec = f"{ctypes.addressof(self.view)}:{len(self.mapping)}"
+            self.view, self.spec = _spec(self.mapping)
             self.key = key
         return self.spec
 
